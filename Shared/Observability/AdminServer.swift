@@ -1,0 +1,251 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The operations endpoint of a service: a small HTTP/1.1 server for Prometheus and orchestrators.
+///
+/// | Request | Answer |
+/// | --- | --- |
+/// | `GET /metrics` | `200`, the registry in the Prometheus text format 0.0.4 |
+/// | `GET /healthz` | `200` `{"status":"ok"}` while the process serves HTTP |
+/// | `GET /readyz` | `200` when every ``ReadinessCheck`` passes, else `503`; both list every check |
+/// | other path | `404` `application/problem+json` (RFC 9457) |
+/// | other method | `405` problem with `Allow: GET, HEAD` |
+///
+/// Run it in a `ServiceGroup` (or call ``run()`` in a task). With port `0` the system picks a free port;
+/// ``listeningPort()`` returns it once the socket is bound. On graceful shutdown the server stops
+/// accepting, finishes the requests in progress, closes idle connections and returns; cancelling the
+/// task closes everything at once. An `AdminServer` runs once.
+public final class AdminServer: Service, Sendable {
+    private enum Phase {
+        case idle
+        case listening(port: Int)
+        case finished(AdminServerError)
+    }
+
+    private struct State {
+        var phase: Phase = .idle
+        var started = false
+        var waiters: [Int: CheckedContinuation<Result<Int, AdminServerError>, Never>] = [:]
+        var nextWaiterID = 0
+    }
+
+    private typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+
+    private let host: String
+    private let port: Int
+    private let registry: PrometheusCollectorRegistry
+    private let readinessChecks: [ReadinessCheck]
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// Creates a server; nothing listens until ``run()``.
+    ///
+    /// - Parameters:
+    ///   - host: The address to listen on, e.g. `127.0.0.1` or `0.0.0.0`.
+    ///   - port: The TCP port; `0` lets the system choose (see ``listeningPort()``).
+    ///   - registry: The registry `/metrics` renders, e.g. from ``MetricsBootstrap/bootstrap(registry:)``.
+    ///   - readinessChecks: The checks `/readyz` runs concurrently, each bounded by its timeout.
+    ///   - eventLoopGroup: The event loops for the sockets; the shared singleton by default.
+    ///   - logger: Receives start, stop and connection-error records.
+    public init(
+        host: String,
+        port: Int,
+        registry: PrometheusCollectorRegistry,
+        readinessChecks: [ReadinessCheck] = [],
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) {
+        self.host = host
+        self.port = port
+        self.registry = registry
+        self.readinessChecks = readinessChecks
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+
+    /// Binds the socket and serves until graceful shutdown or cancellation.
+    ///
+    /// - Throws: ``AdminServerError`` when called a second time, when the address cannot be bound,
+    ///   or when accepting connections fails.
+    public func run() async throws(AdminServerError) {
+        let alreadyStarted = self.state.withLock { state in
+            defer { state.started = true }
+            return state.started
+        }
+        guard !alreadyStarted else { throw .alreadyStarted }
+
+        let server: NIOAsyncChannel<Connection, Never>
+        do {
+            server = try await ServerBootstrap(group: self.eventLoopGroup)
+                .serverChannelOption(.backlog, value: 64)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: self.host, port: self.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        return try Connection(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            let failure = AdminServerError.bindFailed(host: self.host, port: self.port, reason: String(describing: error))
+            self.finish(failure)
+            throw failure
+        }
+
+        let boundPort = server.channel.localAddress?.port ?? self.port
+        self.publish(port: boundPort)
+        self.logger.info("admin server listening", metadata: ["admin.host": "\(self.host)", "admin.port": "\(boundPort)"])
+
+        do {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { connections in
+                    for try await connection in connections.cancelOnGracefulShutdown() {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } catch is CancellationError {
+            // Cancellation is the ordinary way to stop outside a ServiceGroup.
+        } catch {
+            let failure = AdminServerError.serverFailed(reason: String(describing: error))
+            self.finish(failure)
+            throw failure
+        }
+        self.finish(.stopped)
+        self.logger.info("admin server stopped", metadata: ["admin.port": "\(boundPort)"])
+    }
+
+    /// The TCP port the server listens on, waiting until ``run()`` has bound it.
+    ///
+    /// - Throws: ``AdminServerError`` when binding failed, the server already stopped, or the waiting task was cancelled.
+    public func listeningPort() async throws(AdminServerError) -> Int {
+        let id = self.state.withLock { state in
+            defer { state.nextWaiterID += 1 }
+            return state.nextWaiterID
+        }
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<Int, AdminServerError>, Never>) in
+                self.state.withLock { state in
+                    switch state.phase {
+                    case .listening(let port):
+                        continuation.resume(returning: .success(port))
+                    case .finished(let error):
+                        continuation.resume(returning: .failure(error))
+                    case .idle where Task.isCancelled:
+                        continuation.resume(returning: .failure(.cancelled))
+                    case .idle:
+                        state.waiters[id] = continuation
+                    }
+                }
+            }
+        } onCancel: {
+            self.state.withLock { state in state.waiters.removeValue(forKey: id) }?
+                .resume(returning: .failure(.cancelled))
+        }
+        return try result.get()
+    }
+
+    // MARK: - Connections
+
+    /// Serves the requests of one connection until the client closes it, asks to close it, or shutdown begins.
+    private func serve(_ connection: Connection) async {
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var request: HTTPRequestHead?
+                for try await part in inbound.cancelOnGracefulShutdown() {
+                    switch part {
+                    case .head(let head):
+                        request = head
+                    case .body:
+                        continue
+                    case .end:
+                        guard let head = request else { continue }
+                        request = nil
+                        let response = await self.response(to: AdminRoute(method: head.method.rawValue, target: head.uri))
+                        try await Self.write(response, answering: head, to: outbound)
+                        if !head.isKeepAlive { return }
+                    }
+                }
+            }
+        } catch {
+            self.logger.debug("admin connection failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func response(to route: AdminRoute) async -> AdminResponse {
+        switch route {
+        case .metrics:
+            return .metrics(self.registry.emitToBuffer())
+        case .health:
+            return .health()
+        case .readiness:
+            return .readiness(await self.evaluateReadiness())
+        case .notFound(let path):
+            return .notFound(path: path)
+        case .methodNotAllowed(let method, let path, let allowed):
+            return .methodNotAllowed(method: method, path: path, allowed: allowed)
+        }
+    }
+
+    private func evaluateReadiness() async -> [ReadinessCheckResult] {
+        await withTaskGroup(of: (Int, ReadinessCheckResult).self) { group in
+            for (index, check) in self.readinessChecks.enumerated() {
+                group.addTask { (index, await check.evaluate()) }
+            }
+            var results: [(Int, ReadinessCheckResult)] = []
+            for await result in group {
+                results.append(result)
+            }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+    }
+
+    private static func write(
+        _ response: AdminResponse,
+        answering request: HTTPRequestHead,
+        to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    ) async throws {
+        var headers = HTTPHeaders(response.headers)
+        headers.add(name: "Content-Length", value: String(response.body.count))
+        if !request.isKeepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if request.version.major == 1, request.version.minor == 0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        try await outbound.write(.head(head))
+        if request.method != .HEAD, !response.body.isEmpty {
+            try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+        }
+        try await outbound.write(.end(nil))
+    }
+
+    // MARK: - Listening state
+
+    private func publish(port: Int) {
+        let waiters = self.state.withLock { state in
+            state.phase = .listening(port: port)
+            defer { state.waiters = [:] }
+            return state.waiters.values
+        }
+        for waiter in waiters {
+            waiter.resume(returning: .success(port))
+        }
+    }
+
+    private func finish(_ error: AdminServerError) {
+        let waiters = self.state.withLock { state in
+            state.phase = .finished(error)
+            defer { state.waiters = [:] }
+            return state.waiters.values
+        }
+        for waiter in waiters {
+            waiter.resume(returning: .failure(error))
+        }
+    }
+}

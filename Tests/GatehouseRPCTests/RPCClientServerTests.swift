@@ -1,0 +1,176 @@
+import GatehouseRPC
+import NIOCore
+import NIOPosix
+import GatehouseTestSupport
+import ServiceLifecycle
+import SwiftProtobuf
+import Testing
+
+@Suite struct RPCClientServerTests {
+    @Test func answersArriveOutOfOrderAndReachTheirCallers() async throws {
+        try await withServerAndClient { client, _ in
+            let completionOrder = try await withThrowingTaskGroup(of: UInt32.self) { group in
+                for milliseconds: UInt32 in [300, 10] {
+                    group.addTask { try await client.call(TestMethods.sleep, .init(milliseconds)).value }
+                    // Make sure the slow call is sent first.
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(completionOrder == [10, 300])
+        }
+    }
+
+    @Test func tenThousandConcurrentCallsOnOneConnectionEachGetTheirOwnAnswer() async throws {
+        try await withServerAndClient(connections: 1) { client, _ in
+            let answered = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for value in UInt64(0)..<10_000 {
+                    group.addTask {
+                        try await client.call(TestMethods.echo, .init(value)).value == value
+                    }
+                }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(answered == 10_000)
+        }
+    }
+
+    @Test func aCallPastItsDeadlineFailsQuicklyAndTheConnectionKeepsWorking() async throws {
+        try await withServerAndClient { client, _ in
+            let start = ContinuousClock.now
+            let error = await #expect(throws: RPCError.self) {
+                try await client.call(TestMethods.sleep, .init(5_000), timeout: .milliseconds(100))
+            }
+            #expect(error?.code == .deadlineExceeded)
+            #expect(error?.message.contains("test.Sleep") == true)
+            #expect(ContinuousClock.now - start < .seconds(1))
+            let after = try await client.call(TestMethods.echo, .init(7))
+            #expect(after.value == 7)
+        }
+    }
+
+    @Test func typedHandlerErrorsReachTheCallerAndOtherErrorsBecomeInternal() async throws {
+        try await withServerAndClient { client, _ in
+            let conflict = await #expect(throws: RPCError.self) {
+                try await client.call(TestMethods.conflict, .init("doc-1"))
+            }
+            #expect(conflict == RPCError(.conflict, "document doc-1 changed"))
+
+            let crash = await #expect(throws: RPCError.self) {
+                try await client.call(TestMethods.crash, .init("x"))
+            }
+            #expect(crash?.code == .internal)
+            #expect(crash?.message.contains("UnexpectedHandlerFailure") == false)
+
+            let missing = await #expect(throws: RPCError.self) {
+                try await client.call(TestMethods.missing, .init("x"))
+            }
+            #expect(missing?.code == .unimplemented)
+            #expect(missing?.message.contains("test.Missing") == true)
+        }
+    }
+
+    @Test func aClientWithTheWrongSecretIsRefusedAndRunsNoMethod() async throws {
+        try await withServerAndClient(clientSecret: try RPCSecret("wrong-secret-0123456789abcdef")) { client, _ in
+            let error = await #expect(throws: RPCError.self) {
+                try await client.call(TestMethods.echo, .init(1))
+            }
+            #expect(error?.code == .unauthenticated)
+            #expect(error?.message.contains("secrets differ") == true)
+        }
+    }
+
+    @Test func aFrameLongerThanTheMaximumClosesTheConnection() async throws {
+        try await withServerAndClient { _, port in
+            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connect(host: "127.0.0.1", port: port)
+                .get()
+            var header = ByteBuffer()
+            header.writeInteger(UInt32(512 * 1024 * 1024), endianness: .big)
+            try await channel.writeAndFlush(header)
+            let closed = try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await channel.closeFuture.get()
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(2))
+                    return false
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }
+            #expect(closed, "the server must close a connection that announces an oversized frame")
+            try? await channel.close()
+        }
+    }
+
+    @Test func inFlightCallsPerConnectionAreBounded() async throws {
+        try await withServerAndClient(maximumInFlightPerConnection: 2) { client, _ in
+            let start = ContinuousClock.now
+            try await withThrowingTaskGroup { group in
+                for _ in 0..<6 {
+                    group.addTask { _ = try await client.call(TestMethods.sleep, .init(100)) }
+                }
+                try await group.waitForAll()
+            }
+            // Six 100 ms calls, at most two at a time: at least three rounds.
+            #expect(ContinuousClock.now - start >= .milliseconds(300))
+        }
+    }
+
+    @Test func gracefulShutdownFinishesTheCallInFlight() async throws {
+        let server = RPCServer(
+            configuration: RPCServerConfiguration(secret: testSecret),
+            handlers: testHandlers(),
+            logger: quietLogger("test.rpc-server")
+        )
+        let serverGroup = ServiceGroup(services: [server], logger: quietLogger("test.group"))
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await serverGroup.run() }
+            let port = try await server.localPort()
+            let client = RPCClient(
+                configuration: RPCClientConfiguration(host: "127.0.0.1", port: port, secret: testSecret, connections: 1),
+                logger: quietLogger("test.rpc-client")
+            )
+            group.addTask { try await client.run() }
+            _ = try await client.call(TestMethods.echo, .init(1))
+            async let slow = client.call(TestMethods.sleep, .init(300), timeout: .seconds(5))
+            try await Task.sleep(for: .milliseconds(50))
+            await serverGroup.triggerGracefulShutdown()
+            let answer = try await slow
+            #expect(answer.value == 300)
+            group.cancelAll()
+        }
+    }
+
+    @Test func aCallToAClientWhosePoolNeverConnectsEndsAtItsDeadline() async throws {
+        let client = RPCClient(
+            configuration: RPCClientConfiguration(host: "127.0.0.1", port: 1, secret: testSecret),
+            logger: quietLogger("test.rpc-client")
+        )
+        let error = await #expect(throws: RPCError.self) {
+            try await client.call(TestMethods.echo, .init(1), timeout: .milliseconds(100))
+        }
+        #expect(error?.code == .deadlineExceeded)
+    }
+
+    @Test func aServerThatIsDownFailsCallsFastWithUnavailable() async throws {
+        let port = try freeLoopbackPort()
+        let client = RPCClient(
+            configuration: RPCClientConfiguration(host: "127.0.0.1", port: port, secret: testSecret),
+            logger: quietLogger("test.rpc-client")
+        )
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await client.run() }
+            let start = ContinuousClock.now
+            let error = await #expect(throws: RPCError.self) {
+                try await client.call(TestMethods.echo, .init(1), timeout: .seconds(5))
+            }
+            #expect(error?.code == .unavailable)
+            #expect(error?.message.contains("127.0.0.1:\(port)") == true)
+            #expect(ContinuousClock.now - start < .seconds(1))
+            group.cancelAll()
+        }
+    }
+}

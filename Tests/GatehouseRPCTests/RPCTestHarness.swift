@@ -1,0 +1,97 @@
+import GatehouseRPC
+import Logging
+import NIOCore
+import NIOPosix
+import SwiftProtobuf
+
+/// Methods served by the in-process test server.
+enum TestMethods {
+    static let echo = RPCMethod<Google_Protobuf_UInt64Value, Google_Protobuf_UInt64Value>("test.Echo")
+    static let sleep = RPCMethod<Google_Protobuf_UInt32Value, Google_Protobuf_UInt32Value>("test.Sleep")
+    static let conflict = RPCMethod<Google_Protobuf_StringValue, Google_Protobuf_StringValue>("test.Conflict")
+    static let crash = RPCMethod<Google_Protobuf_StringValue, Google_Protobuf_StringValue>("test.Crash")
+    static let missing = RPCMethod<Google_Protobuf_StringValue, Google_Protobuf_StringValue>("test.Missing")
+}
+
+struct UnexpectedHandlerFailure: Error {}
+
+let testSecret = try! RPCSecret("test-secret-0123456789abcdef")
+
+func testHandlers() -> RPCHandlerRegistry {
+    var handlers = RPCHandlerRegistry()
+    handlers.register(TestMethods.echo) { request, _ in request }
+    handlers.register(TestMethods.sleep) { request, _ in
+        try await Task.sleep(for: .milliseconds(request.value))
+        return request
+    }
+    handlers.register(TestMethods.conflict) { request, _ in
+        throw RPCError(.conflict, "document \(request.value) changed")
+    }
+    handlers.register(TestMethods.crash) { _, _ in
+        throw UnexpectedHandlerFailure()
+    }
+    return handlers
+}
+
+func quietLogger(_ label: String) -> Logger {
+    var logger = Logger(label: label)
+    logger.logLevel = .critical
+    return logger
+}
+
+/// Runs an in-process server on a free port and a client connected to it for the duration of `body`.
+func withServerAndClient(
+    serverSecret: RPCSecret = testSecret,
+    clientSecret: RPCSecret = testSecret,
+    maximumInFlightPerConnection: Int = 256,
+    connections: Int = 1,
+    body: @Sendable (RPCClient, Int) async throws -> Void
+) async throws {
+    let server = RPCServer(
+        configuration: RPCServerConfiguration(
+            secret: serverSecret,
+            maximumInFlightPerConnection: maximumInFlightPerConnection
+        ),
+        handlers: testHandlers(),
+        logger: quietLogger("test.rpc-server")
+    )
+    try await withThrowingTaskGroup { group in
+        group.addTask { try await server.run() }
+        let port = try await server.localPort()
+        let client = RPCClient(
+            configuration: RPCClientConfiguration(
+                host: "127.0.0.1",
+                port: port,
+                secret: clientSecret,
+                clientName: "tests",
+                connections: connections,
+                defaultCallTimeout: .seconds(10)
+            ),
+            logger: quietLogger("test.rpc-client")
+        )
+        group.addTask { try await client.run() }
+        try await body(client, port)
+        group.cancelAll()
+    }
+}
+
+extension Google_Protobuf_UInt64Value {
+    init(_ value: UInt64) {
+        self.init()
+        self.value = value
+    }
+}
+
+extension Google_Protobuf_UInt32Value {
+    init(_ value: UInt32) {
+        self.init()
+        self.value = value
+    }
+}
+
+extension Google_Protobuf_StringValue {
+    init(_ value: String) {
+        self.init()
+        self.value = value
+    }
+}

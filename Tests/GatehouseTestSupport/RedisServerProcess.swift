@@ -1,0 +1,162 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Why ``RedisServerProcess`` could not provide a server.
+public struct RedisServerProcessError: Error, CustomStringConvertible {
+    /// What went wrong and what to do about it.
+    public let description: String
+}
+
+/// A throwaway `redis-server` child process on a free loopback port, for tests.
+///
+/// It runs without persistence in its own temporary folder. ``stop()`` ends it (only this child, by its PID)
+/// and removes the folder; if a test forgets, deinit does the same.
+public final class RedisServerProcess: Sendable {
+    /// The address the server listens on.
+    public let host = "127.0.0.1"
+    /// The TCP port the server listens on; stays the same across ``restart()``.
+    public let port: Int
+    /// The password the server requires, if any.
+    public let password: String?
+
+    private let executable: URL
+    private let directory: URL
+    private let process: Mutex<Process?>
+
+    private init(executable: URL, port: Int, password: String?, directory: URL) {
+        self.executable = executable
+        self.port = port
+        self.password = password
+        self.directory = directory
+        self.process = Mutex(nil)
+    }
+
+    /// Starts `redis-server` on a free loopback port and waits (up to about 5 s) until it answers `PING`.
+    ///
+    /// - Parameter password: When set, the server is started with `--requirepass`.
+    /// - Throws: ``RedisServerProcessError`` when `redis-server` is not on `PATH` or does not come up.
+    public static func start(password: String? = nil) async throws -> RedisServerProcess {
+        let executable = try Self.findRedisServer()
+        let port = try freeLoopbackPort()
+        let directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("gatehouse-redis-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let server = RedisServerProcess(executable: executable, port: port, password: password, directory: directory)
+        do {
+            try await server.launch()
+        } catch {
+            server.stop()
+            throw error
+        }
+        return server
+    }
+
+    /// Stops the server and starts it again on the same port, with an empty dataset (as after a crash without
+    /// persistence). Returns once the new server answers `PING`.
+    public func restart() async throws {
+        self.terminate()
+        try await self.launch()
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 2 s) and removes its folder. Safe to call more than once.
+    public func stop() {
+        self.terminate()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+
+    deinit {
+        self.stop()
+    }
+
+    private var logFile: URL {
+        self.directory.appendingPathComponent("redis.log")
+    }
+
+    private func launch() async throws {
+        var arguments = [
+            "--port", String(self.port),
+            "--bind", self.host,
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self.directory.path,
+            "--logfile", self.logFile.path,
+            "--enable-debug-command", "local",
+        ]
+        if let password = self.password {
+            arguments += ["--requirepass", password]
+        }
+        let process = Process()
+        process.executableURL = self.executable
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        self.process.withLock { $0 = process }
+
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            guard process.isRunning else {
+                throw RedisServerProcessError(
+                    description: "redis-server exited at start (status \(process.terminationStatus)); its log:\n\(self.logTail())"
+                )
+            }
+            if redisAnswersPing(port: self.port) {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw RedisServerProcessError(
+            description: "redis-server on port \(self.port) did not answer PING within 5 s; its log:\n\(self.logTail())"
+        )
+    }
+
+    /// Ends the child process this instance started, if it is running, and reaps it.
+    private func terminate() {
+        guard let process = self.process.withLock({ current -> Process? in
+            defer { current = nil }
+            return current
+        }) else {
+            return
+        }
+        guard process.isRunning else {
+            return
+        }
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(2)
+        while process.isRunning && ContinuousClock.now < deadline {
+            usleep(10_000)
+        }
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    private func logTail() -> String {
+        guard let log = try? String(contentsOf: self.logFile, encoding: .utf8) else {
+            return "(no log written)"
+        }
+        return log.split(separator: "\n").suffix(20).joined(separator: "\n")
+    }
+
+    private static func findRedisServer() throws -> URL {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent("redis-server")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) {
+                return candidate
+            }
+        }
+        throw RedisServerProcessError(
+            description: "redis-server is not on PATH (\(path)); install it with `apt-get install redis-server`"
+        )
+    }
+}

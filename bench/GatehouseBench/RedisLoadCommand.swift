@@ -1,0 +1,2 @@
+import ArgumentParser
+struct RedisLoadCommand: AsyncParsableCommand { func run() async throws {} }
