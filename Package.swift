@@ -122,6 +122,8 @@ let package = Package(
             name: "GatehouseRPCTests",
             dependencies: [
                 "GatehouseRPC",
+                // The benchmark's rpc-server is the server process these tests kill and restart.
+                "GatehouseBench",
                 "GatehouseTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -93,7 +93,9 @@ public final class RPCServer: Service, Sendable {
                 try await serverChannel.executeThenClose { connections in
                     try await withThrowingDiscardingTaskGroup { group in
                         for try await connection in connections {
-                            group.addTask { await self.serve(connection) }
+                            // The connection's reader and its calls run on the connection's own event loop.
+                            let executor = EventLoopTaskExecutor(eventLoop: connection.channel.eventLoop)
+                            group.addTask(executorPreference: executor) { await self.serve(connection, executor: executor) }
                         }
                     }
                 }
@@ -117,7 +119,7 @@ public final class RPCServer: Service, Sendable {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, executor: EventLoopTaskExecutor) async {
         let channel = connection.channel
         let logger = {
             var logger = self.logger
@@ -154,7 +156,7 @@ public final class RPCServer: Service, Sendable {
                             slots.release()
                             throw RPCError(.protocolError, "a frame after the handshake is not a valid Envelope")
                         }
-                        group.addTask {
+                        group.addTask(executorPreference: executor) {
                             let answer = await self.answer(request, draining: slots.isDraining, logger: logger)
                             try? await outbound.write(answer)
                             slots.release()

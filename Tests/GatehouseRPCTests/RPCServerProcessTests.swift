@@ -1,0 +1,81 @@
+import Foundation
+import GatehouseRPC
+import GatehouseTestSupport
+import SwiftProtobuf
+import Testing
+
+/// `gatehouse-bench rpc-server` as a child process, so a test can kill it like a crash would.
+final class BenchServerProcess {
+    let port: Int
+    private let process: Process
+
+    init(port: Int) throws {
+        self.port = port
+        self.process = Process()
+        self.process.executableURL = TestEnvironment.productsDirectory.appendingPathComponent("GatehouseBench")
+        self.process.arguments = ["rpc-server", "--port", "\(port)"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["GATEHOUSE_RPC_SECRET"] = "test-secret-0123456789abcdef"
+        self.process.environment = environment
+        let output = Pipe()
+        self.process.standardOutput = output
+        try self.process.run()
+        // The server prints one line once it listens.
+        _ = output.fileHandleForReading.availableData
+    }
+
+    /// SIGKILL: no graceful shutdown, connections drop as in a crash.
+    func kill() {
+        Foundation.kill(self.process.processIdentifier, SIGKILL)
+        self.process.waitUntilExit()
+    }
+
+    deinit {
+        if self.process.isRunning { self.kill() }
+    }
+}
+
+enum BenchMethods {
+    static let sleep = RPCMethod<Google_Protobuf_UInt32Value, Google_Protobuf_UInt32Value>("bench.Sleep")
+}
+
+@Suite struct RPCServerProcessTests {
+    @Test func pendingCallsFailFastWhenTheServerDiesAndTheClientReconnectsWhenItReturns() async throws {
+        let port = try freeLoopbackPort()
+        let server = try BenchServerProcess(port: port)
+        let client = RPCClient(
+            configuration: RPCClientConfiguration(
+                host: "127.0.0.1",
+                port: port,
+                secret: testSecret,
+                connections: 1,
+                maximumReconnectDelay: .milliseconds(200)
+            ),
+            logger: quietLogger("test.rpc-client")
+        )
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await client.run() }
+            let ready = try await client.call(BenchMethods.sleep, .init(0))
+            #expect(ready.value == 0)
+
+            let pending = Task { try await client.call(BenchMethods.sleep, .init(10_000), timeout: .seconds(30)) }
+            try await Task.sleep(for: .milliseconds(100))
+            let killedAt = ContinuousClock.now
+            server.kill()
+            await #expect(throws: RPCError(.unavailable, "the connection to 127.0.0.1:\(port) closed before the answer arrived")) {
+                _ = try await pending.value
+            }
+            #expect(ContinuousClock.now - killedAt < .milliseconds(500), "a pending call must fail as soon as the connection drops")
+
+            let restarted = try BenchServerProcess(port: port)
+            var answered = false
+            for _ in 0..<50 where !answered {
+                answered = (try? await client.call(BenchMethods.sleep, .init(1), timeout: .milliseconds(200)))?.value == 1
+                if !answered { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(answered, "the client must reconnect once the server is back")
+            restarted.kill()
+            group.cancelAll()
+        }
+    }
+}
