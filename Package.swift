@@ -42,6 +42,7 @@ let package = Package(
         .target(
             name: "GatehouseRPC",
             dependencies: [
+                "GatehouseConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -59,6 +60,7 @@ let package = Package(
             name: "GatehouseRedis",
             dependencies: [
                 "CHiredis",
+                "GatehouseConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -79,6 +81,7 @@ let package = Package(
         .target(
             name: "GatehouseObservability",
             dependencies: [
+                "GatehouseConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -122,6 +125,7 @@ let package = Package(
             name: "GatehouseRPCTests",
             dependencies: [
                 "GatehouseRPC",
+                "GatehouseConfig",
                 // The benchmark's rpc-server is the server process these tests kill and restart.
                 "GatehouseBench",
                 "GatehouseTestSupport",
@@ -157,6 +161,7 @@ let package = Package(
             name: "GatehouseObservabilityTests",
             dependencies: [
                 "GatehouseObservability",
+                "GatehouseConfig",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -24,6 +24,19 @@ extension ConfigDocument {
         return text
     }
 
+    /// Reads a string that has no default, such as a secret.
+    ///
+    /// - Parameter key: The dotted key, e.g. `rpc.secret`.
+    /// - Throws: ``ConfigError`` when the key is unset or empty (naming the environment variable that
+    ///   can supply it), or is a list.
+    public mutating func requiredString(_ key: String) throws(ConfigError) -> String {
+        let value = try self.string(key, default: "")
+        guard !value.isEmpty else {
+            throw .missingRequired(key: key, variable: self.environmentVariable(for: key))
+        }
+        return value
+    }
+
     /// Reads an integer, optionally restricted to `range`.
     ///
     /// - Parameters:

@@ -22,6 +22,7 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
         case invalidStructure(location: ConfigLocation, key: String, problem: String)
         case invalidValue(location: ConfigLocation, key: String, expected: String, got: String)
         case unknownEntries([UnknownEntry])
+        case missingRequired(key: String, variable: String?)
     }
 
     private let kind: Kind
@@ -58,6 +59,10 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
         ConfigError(.unknownEntries(entries))
     }
 
+    static func missingRequired(key: String, variable: String?) -> ConfigError {
+        ConfigError(.missingRequired(key: key, variable: variable))
+    }
+
     /// A message that says what is wrong and where, one line per problem.
     public var description: String {
         switch self.kind {
@@ -74,6 +79,9 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
             return "\(location): key '\(key)': \(problem)"
         case .invalidValue(let location, let key, let expected, let got):
             return "\(location): key '\(key)': expected \(expected), got \(got)"
+        case .missingRequired(let key, let variable):
+            return "key '\(key)' is required and has no default: set it in the configuration file"
+                + (variable.map { " or in the environment variable \($0)" } ?? "")
         case .unknownEntries(let entries):
             return entries.map { entry in
                 let what: String

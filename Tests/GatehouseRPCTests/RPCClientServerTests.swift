@@ -37,13 +37,15 @@ import Testing
 
     @Test func aCallPastItsDeadlineFailsQuicklyAndTheConnectionKeepsWorking() async throws {
         try await withServerAndClient { client, _ in
+            // Connected first, so the deadline below can only expire waiting for the answer.
+            _ = try await client.call(TestMethods.echo, .init(0))
             let start = ContinuousClock.now
             let error = await #expect(throws: RPCError.self) {
                 try await client.call(TestMethods.sleep, .init(5_000), timeout: .milliseconds(100))
             }
             #expect(error?.code == .deadlineExceeded)
             #expect(error?.message.contains("test.Sleep") == true)
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(2))
             let after = try await client.call(TestMethods.echo, .init(7))
             #expect(after.value == 7)
         }
@@ -120,9 +122,16 @@ import Testing
     }
 
     @Test func gracefulShutdownFinishesTheCallInFlight() async throws {
+        let (started, startedContinuation) = AsyncStream.makeStream(of: Void.self)
+        var handlers = testHandlers()
+        handlers.register(TestMethods.sleep) { request, _ in
+            startedContinuation.yield()
+            try await Task.sleep(for: .milliseconds(request.value))
+            return request
+        }
         let server = RPCServer(
             configuration: RPCServerConfiguration(secret: testSecret),
-            handlers: testHandlers(),
+            handlers: handlers,
             logger: quietLogger("test.rpc-server")
         )
         let serverGroup = ServiceGroup(services: [server], logger: quietLogger("test.group"))
@@ -130,15 +139,21 @@ import Testing
             group.addTask { try await serverGroup.run() }
             let port = try await server.localPort()
             let client = RPCClient(
-                configuration: RPCClientConfiguration(host: "127.0.0.1", port: port, secret: testSecret, connections: 1),
+                configuration: RPCClientConfiguration(
+                    host: "127.0.0.1",
+                    port: port,
+                    secret: testSecret,
+                    connections: 1,
+                    defaultCallTimeout: .seconds(10)
+                ),
                 logger: quietLogger("test.rpc-client")
             )
             group.addTask { try await client.run() }
-            _ = try await client.call(TestMethods.echo, .init(1))
-            async let slow = client.call(TestMethods.sleep, .init(300), timeout: .seconds(5))
-            try await Task.sleep(for: .milliseconds(50))
+            let slow = Task { try await client.call(TestMethods.sleep, .init(300)) }
+            // Shut down only once the server is running the call.
+            for await _ in started { break }
             await serverGroup.triggerGracefulShutdown()
-            let answer = try await slow
+            let answer = try await slow.value
             #expect(answer.value == 300)
             group.cancelAll()
         }
@@ -169,7 +184,7 @@ import Testing
             }
             #expect(error?.code == .unavailable)
             #expect(error?.message.contains("127.0.0.1:\(port)") == true)
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(2))
             group.cancelAll()
         }
     }

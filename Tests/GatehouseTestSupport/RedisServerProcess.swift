@@ -11,12 +11,20 @@ import Darwin
 public struct RedisServerProcessError: Error, CustomStringConvertible {
     /// What went wrong and what to do about it.
     public let description: String
+    /// Whether redis-server exited right after starting (typically: its port was taken meanwhile).
+    public let exitedAtStart: Bool
+
+    init(description: String, exitedAtStart: Bool = false) {
+        self.description = description
+        self.exitedAtStart = exitedAtStart
+    }
 }
 
 /// A throwaway `redis-server` child process on a free loopback port, for tests.
 ///
-/// It runs without persistence in its own temporary folder. ``stop()`` ends it (only this child, by its PID)
-/// and removes the folder; if a test forgets, deinit does the same.
+/// It runs without persistence in its own temporary folder, with `DEBUG` allowed for local clients (for tests of
+/// slow commands: `DEBUG SLEEP`). ``stop()`` ends it (only this child, by its PID) and removes the folder; if a
+/// test forgets, deinit does the same.
 public final class RedisServerProcess: Sendable {
     /// The address the server listens on.
     public let host = "127.0.0.1"
@@ -27,14 +35,15 @@ public final class RedisServerProcess: Sendable {
 
     private let executable: URL
     private let directory: URL
-    private let process: Mutex<Process?>
+    /// The running child, `nil` once it has been reaped (its PID must not be signalled then).
+    private let child: Mutex<SpawnedProcess?>
 
     private init(executable: URL, port: Int, password: String?, directory: URL) {
         self.executable = executable
         self.port = port
         self.password = password
         self.directory = directory
-        self.process = Mutex(nil)
+        self.child = Mutex(nil)
     }
 
     /// Starts `redis-server` on a free loopback port and waits (up to about 5 s) until it answers `PING`.
@@ -43,18 +52,30 @@ public final class RedisServerProcess: Sendable {
     /// - Throws: ``RedisServerProcessError`` when `redis-server` is not on `PATH` or does not come up.
     public static func start(password: String? = nil) async throws -> RedisServerProcess {
         let executable = try Self.findRedisServer()
-        let port = try freeLoopbackPort()
-        let directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("gatehouse-redis-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let server = RedisServerProcess(executable: executable, port: port, password: password, directory: directory)
-        do {
-            try await server.launch()
-        } catch {
-            server.stop()
-            throw error
+        // The free port can be taken by someone else (often another test's outgoing connection) before
+        // redis-server binds it; then redis-server exits at once and another port is tried.
+        var attempt = 1
+        while true {
+            let directory = FileManager.default.temporaryDirectory
+                .appendingPathComponent("gatehouse-redis-\(UUID().uuidString)", isDirectory: true)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let server = RedisServerProcess(
+                executable: executable,
+                port: try freeLoopbackPort(),
+                password: password,
+                directory: directory
+            )
+            do {
+                try await server.launch()
+                return server
+            } catch let error as RedisServerProcessError where error.exitedAtStart && attempt < 5 {
+                server.stop()
+                attempt += 1
+            } catch {
+                server.stop()
+                throw error
+            }
         }
-        return server
     }
 
     /// Stops the server and starts it again on the same port, with an empty dataset (as after a crash without
@@ -65,6 +86,7 @@ public final class RedisServerProcess: Sendable {
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 2 s) and removes its folder. Safe to call more than once.
+    /// Blocks the calling thread until the server has exited, which takes a few milliseconds.
     public func stop() {
         self.terminate()
         try? FileManager.default.removeItem(at: self.directory)
@@ -91,20 +113,16 @@ public final class RedisServerProcess: Sendable {
         if let password = self.password {
             arguments += ["--requirepass", password]
         }
-        let process = Process()
-        process.executableURL = self.executable
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        self.process.withLock { $0 = process }
+        let child = try SpawnedProcess.spawn(executable: self.executable.path, arguments: arguments)
+        self.child.withLock { $0 = child }
 
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
-            guard process.isRunning else {
+            if let exit = child.reapIfExited() {
+                self.child.withLock { $0 = nil }
                 throw RedisServerProcessError(
-                    description: "redis-server exited at start (status \(process.terminationStatus)); its log:\n\(self.logTail())"
+                    description: "redis-server exited at start (\(exit)); its log:\n\(self.logTail())",
+                    exitedAtStart: true
                 )
             }
             if redisAnswersPing(port: self.port) {
@@ -119,25 +137,11 @@ public final class RedisServerProcess: Sendable {
 
     /// Ends the child process this instance started, if it is running, and reaps it.
     private func terminate() {
-        guard let process = self.process.withLock({ current -> Process? in
+        let child = self.child.withLock { current -> SpawnedProcess? in
             defer { current = nil }
             return current
-        }) else {
-            return
         }
-        guard process.isRunning else {
-            return
-        }
-        let pid = process.processIdentifier
-        kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(2)
-        while process.isRunning && ContinuousClock.now < deadline {
-            usleep(10_000)
-        }
-        if process.isRunning {
-            kill(pid, SIGKILL)
-            process.waitUntilExit()
-        }
+        child?.terminate()
     }
 
     private func logTail() -> String {

@@ -36,54 +36,16 @@ struct RPCLoadCommand: AsyncParsableCommand {
 
         try await withThrowingTaskGroup { group in
             group.addTask { try await client.run() }
-            // Wait for the pool, then warm up.
-            try await Self.load(client: client, request: message, concurrency: self.concurrency, for: .seconds(1), record: false)
-            let start = ContinuousClock.now
-            let recorders = try await Self.load(
-                client: client,
-                request: message,
-                concurrency: self.concurrency,
-                for: .milliseconds(Int(self.seconds * 1000)),
-                record: true
-            )
-            let elapsed = ContinuousClock.now - start
-            let summary = LatencyRecorder.summary(recorders)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let (rate, latency) = try await ClosedLoopLoad.measure(concurrency: self.concurrency, seconds: self.seconds) {
+                _ = try await client.call(BenchMethods.echo, message)
+            }
             print(
                 String(
                     format: "rpc echo: %.0f calls/s, p50 %.0f us, p99 %.0f us, max %.0f us (%d calls, %d callers, %d connection(s), %d-byte payload)",
-                    Double(summary.count) / seconds, summary.p50, summary.p99, summary.max, summary.count,
-                    self.concurrency, self.connections, self.payloadBytes
+                    rate, latency.p50, latency.p99, latency.max, latency.count, self.concurrency, self.connections, self.payloadBytes
                 )
             )
             group.cancelAll()
-        }
-    }
-
-    @discardableResult
-    static func load(
-        client: RPCClient,
-        request: Google_Protobuf_BytesValue,
-        concurrency: Int,
-        for duration: Duration,
-        record: Bool
-    ) async throws -> [LatencyRecorder] {
-        let end = ContinuousClock.now + duration
-        return try await withThrowingTaskGroup(of: LatencyRecorder.self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var recorder = LatencyRecorder(reservingCapacity: record ? 200_000 : 0)
-                    var started = ContinuousClock.now
-                    while started < end {
-                        _ = try await client.call(BenchMethods.echo, request)
-                        let finished = ContinuousClock.now
-                        if record { recorder.record(finished - started) }
-                        started = finished
-                    }
-                    return recorder
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
         }
     }
 }

@@ -1,0 +1,31 @@
+import GatehouseConfig
+
+extension RedisConfiguration {
+    /// Reads the `redis.*` keys (docs/configuration.md, "Redis"): `redis.host`, `redis.port`,
+    /// `redis.username`, `redis.password`, `redis.database`, `redis.connect_timeout_ms`,
+    /// `redis.command_timeout_ms`, `redis.pool_size`.
+    /// - Parameter document: The service's configuration.
+    /// - Throws: ``ConfigError`` naming the bad key.
+    public init(reading document: inout ConfigDocument) throws(ConfigError) {
+        let defaults = RedisConfiguration()
+        self = defaults
+        self.host = try document.string("redis.host", default: defaults.host)
+        self.port = try document.int("redis.port", default: defaults.port, range: 1...65535)
+        let username = try document.string("redis.username", default: "")
+        self.username = username.isEmpty ? nil : username
+        let password = try document.string("redis.password", default: "")
+        self.password = password.isEmpty ? nil : password
+        self.database = try document.int("redis.database", default: defaults.database, range: 0...15)
+        self.connectTimeout = try document.duration(
+            "redis.connect_timeout_ms",
+            default: defaults.connectTimeout,
+            range: .milliseconds(1) ... .seconds(60)
+        )
+        self.commandTimeout = try document.duration(
+            "redis.command_timeout_ms",
+            default: defaults.commandTimeout,
+            range: .milliseconds(1) ... .seconds(60)
+        )
+        self.poolSize = try document.int("redis.pool_size", default: defaults.poolSize, range: 1...64)
+    }
+}

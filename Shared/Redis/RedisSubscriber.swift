@@ -1,0 +1,157 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Subscribes to Redis pub/sub channels on a dedicated connection and delivers what arrives as ``events``.
+///
+/// ``run()`` connects, authenticates, subscribes, and keeps the subscription alive: after the connection is lost
+/// (server restart, `CLIENT KILL`, network trouble) it reconnects with exponential backoff and jitter,
+/// subscribes again and reports ``RedisSubscriberEvent/resubscribed``.
+public final class RedisSubscriber: Sendable, Service {
+    /// How many undelivered events ``events`` holds; when the consumer falls further behind, the oldest are dropped.
+    public static let eventBufferLimit = 10_000
+
+    /// The subscription's events, in order. Single consumer; finishes when ``run()`` returns.
+    public let events: AsyncStream<RedisSubscriberEvent>
+
+    private let eventsContinuation: AsyncStream<RedisSubscriberEvent>.Continuation
+    private let configuration: RedisConfiguration
+    private let channels: [String]
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let backoff: ReconnectBackoff
+
+    /// Creates a subscriber; nothing is opened until ``run()``.
+    ///
+    /// - Parameters:
+    ///   - configuration: Where the server is and how to authenticate (`poolSize` is not used).
+    ///   - channels: The channel names to subscribe to; at least one.
+    ///   - eventLoopGroup: The event loops the connection runs on.
+    ///   - logger: Receives connection events.
+    public init(
+        configuration: RedisConfiguration,
+        channels: [String],
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.channels = channels
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.backoff = ReconnectBackoff(configuration: configuration)
+        (self.events, self.eventsContinuation) = AsyncStream.makeStream(
+            of: RedisSubscriberEvent.self,
+            bufferingPolicy: .bufferingNewest(Self.eventBufferLimit)
+        )
+    }
+
+    /// Keeps the subscription alive until the task is cancelled or a graceful shutdown begins, then closes the
+    /// connection and finishes ``events``. Call it once per subscriber.
+    ///
+    /// - Throws: ``RedisError/Code/invalidCommand`` at once when no channel was given; connection problems are
+    ///   logged and retried, not thrown.
+    public func run() async throws {
+        defer { self.eventsContinuation.finish() }
+        guard !self.channels.isEmpty else {
+            throw RedisError.invalidCommand("RedisSubscriber needs at least one channel to subscribe to")
+        }
+        let subscribeCommand = try RESPCommandEncoder.encode(["SUBSCRIBE"] + self.channels)
+        await cancelWhenGracefulShutdown {
+            await self.stayingSubscribed(subscribeCommand: subscribeCommand)
+        }
+    }
+
+    private func stayingSubscribed(subscribeCommand: ByteBuffer) async {
+        var hasSubscribed = false
+        var consecutiveFailures = 0
+        while !Task.isCancelled {
+            let connection: RedisConnection
+            do {
+                connection = try await self.subscribe(
+                    subscribeCommand: subscribeCommand,
+                    announcing: hasSubscribed ? .resubscribed : .subscribed
+                )
+            } catch {
+                consecutiveFailures += 1
+                let delay = self.backoff.delay(afterFailures: consecutiveFailures)
+                self.logger.warning(
+                    "Could not subscribe to Redis channels",
+                    metadata: ["error": "\(error)", "retry-in": "\(delay.millisecondsDescription)"]
+                )
+                try? await Task.sleep(for: delay)
+                continue
+            }
+            hasSubscribed = true
+            consecutiveFailures = 0
+            self.logger.debug("Subscribed to Redis channels", metadata: ["channels": "\(self.channels)"])
+            await withTaskCancellationHandler {
+                try? await connection.closeFuture.get()
+            } onCancel: {
+                connection.close()
+            }
+            if !Task.isCancelled {
+                self.logger.warning(
+                    "Redis subscription connection lost; resubscribing",
+                    metadata: ["endpoint": "\(self.configuration.endpoint)"]
+                )
+            }
+        }
+    }
+
+    /// Connects and subscribes; `announcement` is yielded on the event loop as soon as Redis confirms, so it
+    /// precedes every message of this connection in ``events``.
+    private func subscribe(
+        subscribeCommand: ByteBuffer,
+        announcing announcement: RedisSubscriberEvent
+    ) async throws -> RedisConnection {
+        let continuation = self.eventsContinuation
+        let logger = self.logger
+        let endpoint = self.configuration.endpoint
+        let connection = try await RedisConnection.connect(
+            configuration: self.configuration,
+            eventLoop: self.eventLoopGroup.next(),
+            logger: self.logger,
+            unsolicitedReplyHandler: { reply in
+                Self.deliver(reply, to: continuation, logger: logger)
+            }
+        ).get()
+        do {
+            try await connection.send(encoded: subscribeCommand)
+                .flatMapThrowing { reply in
+                    guard case .array(let parts) = reply, let kind = parts.first?.string, kind == "subscribe" else {
+                        throw RedisError.protocolError(endpoint: endpoint, reason: "SUBSCRIBE answered \(reply)")
+                    }
+                    continuation.yield(announcement)
+                }
+                .get()
+        } catch {
+            connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// Turns a pub/sub push into an event; runs on the connection's event loop.
+    private static func deliver(
+        _ reply: RESPReplyParser.Reply,
+        to continuation: AsyncStream<RedisSubscriberEvent>.Continuation,
+        logger: Logger
+    ) {
+        switch reply {
+        case .value(.array(let parts)) where parts.count == 3 && parts[0].string == "message":
+            guard let channel = parts[1].string, let payload = parts[2].bytes else {
+                logger.warning("Ignoring a malformed pub/sub message", metadata: ["reply": "\(reply)"])
+                return
+            }
+            if case .dropped = continuation.yield(.message(channel: channel, payload: payload)) {
+                logger.debug("Subscriber events buffer is full; dropped the oldest event")
+            }
+        case .value(.array(let parts)) where parts.first?.string == "subscribe":
+            // Confirmation for a further channel of the same SUBSCRIBE.
+            return
+        case .value, .serverError:
+            logger.warning("Ignoring an unexpected reply on the subscription connection", metadata: ["reply": "\(reply)"])
+        }
+    }
+}

@@ -1,0 +1,91 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A child process started with `posix_spawn`, with an empty signal mask and default handlers for the
+/// termination signals.
+///
+/// Foundation's `Process` lets the child inherit the test runner's signal mask, in which SIGTERM is blocked,
+/// so a server started that way ignores SIGTERM. The owner must call ``reapIfExited()`` or ``terminate()``
+/// and must not signal the PID once it has been reaped (the number may then belong to another process).
+struct SpawnedProcess: Sendable {
+    /// The child's process ID.
+    let pid: pid_t
+
+    /// Starts `executable` with `arguments`, stdin/stdout/stderr connected to /dev/null.
+    static func spawn(executable: String, arguments: [String]) throws -> SpawnedProcess {
+        #if canImport(Darwin)
+        var fileActions: posix_spawn_file_actions_t? = nil
+        var attributes: posix_spawnattr_t? = nil
+        #else
+        var fileActions = posix_spawn_file_actions_t()
+        var attributes = posix_spawnattr_t()
+        #endif
+        posix_spawn_file_actions_init(&fileActions)
+        defer { posix_spawn_file_actions_destroy(&fileActions) }
+        for descriptor: Int32 in [0, 1, 2] {
+            posix_spawn_file_actions_addopen(&fileActions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaultHandlers = sigset_t()
+        sigemptyset(&defaultHandlers)
+        for signal in [SIGTERM, SIGINT, SIGHUP, SIGPIPE] {
+            sigaddset(&defaultHandlers, signal)
+        }
+        posix_spawnattr_setsigdefault(&attributes, &defaultHandlers)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) }
+        argv.append(nil)
+        defer {
+            for argument in argv {
+                free(argument)
+            }
+        }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw RedisServerProcessError(
+                description: "Could not start \(executable): \(String(cString: strerror(result)))"
+            )
+        }
+        return SpawnedProcess(pid: pid)
+    }
+
+    /// Reaps the child if it has exited; returns its exit description then, or `nil` while it runs.
+    func reapIfExited() -> String? {
+        var status: Int32 = 0
+        let result = waitpid(self.pid, &status, WNOHANG)
+        if result == 0 {
+            return nil
+        }
+        if result == self.pid {
+            return "wait status \(status)"
+        }
+        return "not waitable (\(String(cString: strerror(errno))))"
+    }
+
+    /// Sends SIGTERM, waits up to `gracePeriod` for the child to exit, then sends SIGKILL; always reaps it.
+    func terminate(gracePeriod: Duration = .seconds(2)) {
+        if self.reapIfExited() != nil {
+            return
+        }
+        kill(self.pid, SIGTERM)
+        let deadline = ContinuousClock.now + gracePeriod
+        while ContinuousClock.now < deadline {
+            if self.reapIfExited() != nil {
+                return
+            }
+            usleep(5_000)
+        }
+        kill(self.pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(self.pid, &status, 0)
+    }
+}
