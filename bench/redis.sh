@@ -16,15 +16,17 @@ trap 'kill $redis 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 script="return redis.call('INCR', KEYS[1])"
+# redis-benchmark redraws a progress line with carriage returns; keep only its final figure.
+rb() { redis-benchmark -p "$port" "$@" | tr '\r' '\n' | grep "requests per second" | tail -1; }
 sha="$(redis-cli -p "$port" script load "$script")"
 requests=$((seconds * 400000))
 
 echo "== redis-benchmark, 1 connection, -P 16"
-redis-benchmark -p "$port" -c 1 -P 16 -n "$requests" -q -t ping_mbulk
-redis-benchmark -p "$port" -c 1 -P 16 -n "$requests" -q evalsha "$sha" 1 gatehouse-bench:counter
+rb -c 1 -P 16 -n "$requests" -q -t ping_mbulk
+rb -c 1 -P 16 -n "$requests" -q evalsha "$sha" 1 gatehouse-bench:counter
 echo "== redis-benchmark, 50 connections, -P 16"
-redis-benchmark -p "$port" -c 50 -P 16 -n "$requests" -q -t ping_mbulk
-redis-benchmark -p "$port" -c 50 -P 16 -n "$requests" -q evalsha "$sha" 1 gatehouse-bench:counter
+rb -c 50 -P 16 -n "$requests" -q -t ping_mbulk
+rb -c 50 -P 16 -n "$requests" -q evalsha "$sha" 1 gatehouse-bench:counter
 for connections in 1 2; do
     echo "== gatehouse RedisClient, $connections connection(s), 64 commands in flight"
     "$bench" redis-load --port "$port" --seconds "$seconds" --concurrency 64 --connections "$connections"

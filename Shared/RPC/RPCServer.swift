@@ -145,6 +145,7 @@ public final class RPCServer: Service, Sendable {
                 guard try await self.handshake(channel: channel, frames: &frames, outbound: outbound, logger: logger) else {
                     return
                 }
+                let answers = RPCAnswerWriter(channel: channel)
                 try await withThrowingDiscardingTaskGroup { group in
                     while true {
                         await slots.acquire()
@@ -158,7 +159,7 @@ public final class RPCServer: Service, Sendable {
                         }
                         group.addTask(executorPreference: executor) {
                             let answer = await self.answer(request, draining: slots.isDraining, logger: logger)
-                            try? await outbound.write(answer)
+                            answers.write(answer)
                             slots.release()
                         }
                     }

@@ -51,7 +51,8 @@ final class RedisConnection: Sendable {
     private func write(encoded: ByteBuffer, replyPromise: EventLoopPromise<RESPValue>) {
         let endpoint = self.endpoint
         let request = RedisCommandRequest(encoded: encoded, replyPromise: replyPromise)
-        self.channel.writeAndFlush(request).whenFailure { error in
+        // The handler flushes once per event-loop tick, so concurrent commands share a syscall.
+        self.channel.write(request).whenFailure { error in
             replyPromise.fail(error as? RedisError ?? RedisError.connectionClosed(endpoint: endpoint, reason: "\(error)"))
         }
     }
