@@ -40,9 +40,18 @@ let package = Package(
 
         // MARK: Shared libraries
         .target(
+            name: "GatehouseNIOSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Shared/NIOSupport",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "GatehouseRPC",
             dependencies: [
                 "GatehouseConfig",
+                "GatehouseNIOSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -61,6 +70,7 @@ let package = Package(
             dependencies: [
                 "CHiredis",
                 "GatehouseConfig",
+                "GatehouseNIOSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -148,6 +158,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatehouseNIOSupportTests",
+            dependencies: [
+                "GatehouseNIOSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -53,7 +53,6 @@ final class RPCClientChannelHandler: ChannelDuplexHandler {
     private var pending: [UInt64: Pending] = [:]
     private var deadlineTimer: Scheduled<Void>?
     private var deadlineTimerFires: NIODeadline?
-    private var flushScheduled = false
 
     init(secret: RPCSecret, clientName: String, peer: String, handshakeTimeout: TimeAmount, handshakePromise: EventLoopPromise<Void>) {
         self.handshake = RPCHandshake.Client(secret: secret)
@@ -125,8 +124,8 @@ final class RPCClientChannelHandler: ChannelDuplexHandler {
             request.payload = Data(call.payload)
             self.pending[call.id] = Pending(method: call.method, deadline: call.deadline, continuation: call.continuation)
             self.armDeadlineTimer(for: call.deadline, context: context)
-            context.write(Self.wrapOutboundOut(ByteBuffer(rpcFrameOf: request)), promise: nil)
-            self.scheduleFlush(context: context)
+            // FlushCoalescingHandler turns the flushes of one loop tick into one write(2).
+            context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(rpcFrameOf: request)), promise: nil)
         case .cancel(let id):
             self.pending.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
             promise?.succeed()
@@ -149,18 +148,6 @@ final class RPCClientChannelHandler: ChannelDuplexHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.failHandshake(error, context: context)
         context.close(promise: nil)
-    }
-
-    /// Coalesces the flushes of all calls written in one event-loop tick into one syscall.
-    private func scheduleFlush(context: ChannelHandlerContext) {
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let (handler, context) = loopBound.value
-            handler.flushScheduled = false
-            context.flush()
-        }
     }
 
     private func armDeadlineTimer(for deadline: NIODeadline, context: ChannelHandlerContext) {

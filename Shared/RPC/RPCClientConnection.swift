@@ -1,3 +1,4 @@
+import GatehouseNIOSupport
 import Logging
 import NIOCore
 import NIOPosix
@@ -26,6 +27,7 @@ final class RPCClientConnection: Sendable {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers(
+                            FlushCoalescingHandler(),
                             ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)),
                             RPCClientChannelHandler(
                                 secret: configuration.secret,

@@ -54,7 +54,7 @@ final class RPCConnectionSlots: Sendable {
             return (nil, state.draining && state.inFlight == 0)
         }
         waiter?.resume()
-        if close { self.flushAndClose() }
+        if close { self.channel.close(promise: nil) }
     }
 
     /// Whether shutdown has begun (new requests are answered `unavailable`).
@@ -66,15 +66,6 @@ final class RPCConnectionSlots: Sendable {
             state.draining = true
             return state.inFlight == 0
         }
-        if close { self.flushAndClose() }
-    }
-
-    /// Closes after the answers written so far have been flushed (a close fails unflushed writes).
-    private func flushAndClose() {
-        let channel = self.channel
-        channel.eventLoop.execute {
-            channel.flush()
-            channel.close(promise: nil)
-        }
+        if close { self.channel.close(promise: nil) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseNIOSupport
 import Logging
 import Metrics
 import NIOCore
@@ -71,7 +72,8 @@ public final class RPCServer: Service, Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: self.configuration.host, port: self.configuration.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
+                        try channel.pipeline.syncOperations.addHandlers(
+                            FlushCoalescingHandler(),
                             ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: maximumFrameBytes))
                         )
                         return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
@@ -145,7 +147,6 @@ public final class RPCServer: Service, Sendable {
                 guard try await self.handshake(channel: channel, frames: &frames, outbound: outbound, logger: logger) else {
                     return
                 }
-                let answers = RPCAnswerWriter(channel: channel)
                 try await withThrowingDiscardingTaskGroup { group in
                     while true {
                         await slots.acquire()
@@ -159,7 +160,9 @@ public final class RPCServer: Service, Sendable {
                         }
                         group.addTask(executorPreference: executor) {
                             let answer = await self.answer(request, draining: slots.isDraining, logger: logger)
-                            answers.write(answer)
+                            // Answers go to the channel directly (the async writer would flush each one);
+                            // FlushCoalescingHandler sends the answers of one loop tick together.
+                            channel.writeAndFlush(answer, promise: nil)
                             slots.release()
                         }
                     }

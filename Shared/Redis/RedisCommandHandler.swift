@@ -29,7 +29,6 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private let unsolicitedReplyHandler: UnsolicitedReplyHandler?
     private let logger: Logger
     private var pending = CircularBuffer<PendingCommand>(initialCapacity: 64)
-    private var flushScheduled = false
     /// At most one timer, due at the deadline of the oldest pending command when it was scheduled.
     private var timeoutTimer: Scheduled<Void>?
     /// Set once the connection is unusable; later commands fail with it.
@@ -58,20 +57,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             PendingCommand(replyPromise: request.replyPromise, deadline: .now() + TimeAmount(self.commandTimeout))
         )
         self.scheduleTimeoutTimerIfNeeded(context: context)
-        context.write(self.wrapOutboundOut(request.encoded), promise: promise)
-        self.scheduleFlush(context: context)
-    }
-
-    /// Coalesces the flushes of all commands written in one event-loop tick into one `write(2)`.
-    private func scheduleFlush(context: ChannelHandlerContext) {
-        guard !self.flushScheduled else { return }
-        self.flushScheduled = true
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let (handler, context) = loopBound.value
-            handler.flushScheduled = false
-            context.flush()
-        }
+        // FlushCoalescingHandler turns the flushes of one loop tick into one write(2).
+        context.writeAndFlush(self.wrapOutboundOut(request.encoded), promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

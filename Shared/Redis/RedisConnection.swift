@@ -1,3 +1,4 @@
+import GatehouseNIOSupport
 import Logging
 import NIOCore
 import NIOPosix
@@ -51,8 +52,7 @@ final class RedisConnection: Sendable {
     private func write(encoded: ByteBuffer, replyPromise: EventLoopPromise<RESPValue>) {
         let endpoint = self.endpoint
         let request = RedisCommandRequest(encoded: encoded, replyPromise: replyPromise)
-        // The handler flushes once per event-loop tick, so concurrent commands share a syscall.
-        self.channel.write(request).whenFailure { error in
+        self.channel.writeAndFlush(request).whenFailure { error in
             replyPromise.fail(error as? RedisError ?? RedisError.connectionClosed(endpoint: endpoint, reason: "\(error)"))
         }
     }
@@ -76,7 +76,7 @@ final class RedisConnection: Sendable {
                         logger: logger,
                         unsolicitedReplyHandler: unsolicitedReplyHandler
                     )
-                    try channel.pipeline.syncOperations.addHandler(handler)
+                    try channel.pipeline.syncOperations.addHandlers(FlushCoalescingHandler(), handler)
                 }
             }
             .connect(host: configuration.host, port: configuration.port)

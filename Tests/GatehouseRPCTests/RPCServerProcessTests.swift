@@ -19,6 +19,8 @@ final class BenchServerProcess {
         self.process.environment = environment
         let output = Pipe()
         self.process.standardOutput = output
+        // Never the test runner's own stderr: a child left behind would keep `swift test` waiting on it.
+        self.process.standardError = FileHandle.nullDevice
         try self.process.run()
         // The server prints one line once it listens.
         _ = output.fileHandleForReading.availableData

@@ -79,17 +79,17 @@ struct RedisClientTests {
     @Test func authenticatesWithTheRightPasswordOnly() async throws {
         let server = try await RedisServerProcess.start(password: "correct horse")
         defer { server.stop() }
-        try await withRunningClient(RedisConfiguration(port: server.port, password: "correct horse")) { client in
+        try await withRunningClient(RedisConfiguration(port: server.port, password: "correct horse", connectTimeout: .seconds(5))) { client in
             let reply = try await client.send(["PING"])
             #expect(reply == .simpleString("PONG"))
         }
         try await withRunningClient(
-            RedisConfiguration(port: server.port, username: "default", password: "correct horse")
+            RedisConfiguration(port: server.port, username: "default", password: "correct horse", connectTimeout: .seconds(5))
         ) { client in
             let reply = try await client.send(["PING"])
             #expect(reply == .simpleString("PONG"))
         }
-        try await withRunningClient(RedisConfiguration(port: server.port, password: "wrong")) { client in
+        try await withRunningClient(RedisConfiguration(port: server.port, password: "wrong", connectTimeout: .seconds(5))) { client in
             await #expect {
                 try await client.send(["PING"])
             } throws: { error in
@@ -150,7 +150,8 @@ struct RedisClientTests {
         let server = try await RedisServerProcess.start()
         let port = server.port
         server.stop()
-        try await withRunningClient(RedisConfiguration(port: port)) { client in
+        // A generous connect timeout: the test is about the kind of error, not about speed.
+        try await withRunningClient(RedisConfiguration(port: port, connectTimeout: .seconds(5))) { client in
             await #expect {
                 try await client.send(["PING"])
             } throws: { error in
