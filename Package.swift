@@ -104,6 +104,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Services' libraries
+        .target(
+            name: "LimiterCore",
+            dependencies: [
+                "GatehouseConfig",
+                "GatehouseRedis",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/Limiter/Core",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Benchmarks (not part of the test run)
         .executableTarget(
             name: "GatehouseBench",
@@ -168,6 +182,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LimiterCoreTests",
+            dependencies: [
+                "LimiterCore",
+                "GatehouseRedis",
+                "GatehouseTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,7 +1,7 @@
 /// Damerau–Levenshtein (optimal string alignment) distance, used to suggest the key a typo meant.
-enum EditDistance {
+package enum EditDistance {
     /// The number of insertions, deletions, substitutions and adjacent transpositions that turn `a` into `b`.
-    static func between(_ a: String, _ b: String) -> Int {
+    package static func between(_ a: String, _ b: String) -> Int {
         let a = Array(a)
         let b = Array(b)
         if a.isEmpty { return b.count }
@@ -26,7 +26,7 @@ enum EditDistance {
 
     /// The candidate closest to `name`, if it is close enough to be a plausible typo
     /// (at most a third of the name's length, between 1 and 3 edits). Ties go to the earliest candidate.
-    static func closest(to name: String, among candidates: [String]) -> String? {
+    package static func closest(to name: String, among candidates: [String]) -> String? {
         let limit = max(1, min(3, name.count / 3))
         var best: (candidate: String, distance: Int)?
         for candidate in candidates {
