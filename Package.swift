@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "GatehouseRedis", targets: ["GatehouseRedis"]),
         .library(name: "GatehouseConfig", targets: ["GatehouseConfig"]),
         .library(name: "GatehouseObservability", targets: ["GatehouseObservability"]),
+        .library(name: "GatehouseLimiterAPI", targets: ["GatehouseLimiterAPI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
@@ -104,11 +105,23 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "GatehouseLimiterAPI",
+            dependencies: [
+                "GatehouseRPC",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Shared/LimiterAPI",
+            exclude: ["Protos"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Services' libraries
         .target(
             name: "LimiterCore",
             dependencies: [
                 "GatehouseConfig",
+                "GatehouseLimiterAPI",
                 "GatehouseRedis",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
