@@ -1,0 +1,32 @@
+/// What one ``RateLimitItem`` says about a request.
+public struct RateLimitItemDecision: Sendable, Hashable {
+    /// Whether this item alone admits the request. The request goes ahead only if every item admits it
+    /// (``RateLimitDecision/allowed``).
+    public let allowed: Bool
+    /// The item's limit, for `RateLimit-Limit` style headers.
+    public let limit: Int
+    /// Units left: after this request when the whole decision allows it, otherwise as they are now
+    /// (nothing is charged on a denial). Never negative.
+    public let remaining: Int
+    /// How long until the item is back to its full capacity (rounded up to the millisecond).
+    public let resetAfter: Duration
+    /// How long until this item would admit the same request again (rounded up to the millisecond); zero when
+    /// it admits it now.
+    public let retryAfter: Duration
+
+    /// Creates a decision from its parts.
+    ///
+    /// - Parameters:
+    ///   - allowed: Whether this item admits the request.
+    ///   - limit: The item's limit.
+    ///   - remaining: Units left.
+    ///   - resetAfter: Time until full capacity.
+    ///   - retryAfter: Time until the request would be admitted; zero when admitted.
+    public init(allowed: Bool, limit: Int, remaining: Int, resetAfter: Duration, retryAfter: Duration) {
+        self.allowed = allowed
+        self.limit = limit
+        self.remaining = remaining
+        self.resetAfter = resetAfter
+        self.retryAfter = retryAfter
+    }
+}

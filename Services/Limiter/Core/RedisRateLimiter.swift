@@ -1,0 +1,70 @@
+import GatehouseRedis
+import Logging
+
+/// Decides rate limits with state in Redis, through one Lua script, so that any number of limiter replicas
+/// sharing the Redis server agree exactly.
+///
+/// Each call decides all its items atomically and all or nothing: a request is charged against every item
+/// only when every item allows it. Time is Redis' clock, never this process's.
+public final class RedisRateLimiter: Sendable {
+    private let client: RedisClient
+    private let logger: Logger
+
+    /// Creates a limiter on a client; the client's `run()` must be going for commands to flow.
+    ///
+    /// - Parameters:
+    ///   - client: The Redis client; the script is loaded into Redis on first use and after a `SCRIPT FLUSH`.
+    ///   - logger: Receives a debug line per denied request.
+    public init(client: RedisClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Decides a request and, when every item allows it, charges each item its cost.
+    ///
+    /// - Parameter items: The policies that apply to the request, each with its own key; decided together.
+    /// - Returns: The decision; nothing was charged unless ``RateLimitDecision/allowed`` is `true`.
+    /// - Throws: ``RateLimitItemError`` for invalid items (before contacting Redis), ``RedisError`` when Redis
+    ///   cannot be reached or answers with an error, ``RateLimitReplyError`` for an unexpected reply.
+    public func check(_ items: [RateLimitItem]) async throws -> RateLimitDecision {
+        try await self.decide(items, mode: .check)
+    }
+
+    /// Decides a request as ``check(_:)`` would, without charging anything.
+    ///
+    /// - Parameter items: The policies that apply to the request, each with its own key.
+    /// - Returns: The decision ``check(_:)`` would return now, remaining units included.
+    /// - Throws: The same errors as ``check(_:)``.
+    public func peek(_ items: [RateLimitItem]) async throws -> RateLimitDecision {
+        try await self.decide(items, mode: .peek)
+    }
+
+    /// Forgets a key's state, so its next request starts from a full budget.
+    ///
+    /// - Parameter key: The ``RateLimitItem/key`` to reset.
+    /// - Throws: ``RedisError`` when Redis cannot be reached or answers with an error.
+    public func reset(key: String) async throws {
+        _ = try await self.client.send(["DEL", key])
+    }
+
+    private func decide(_ items: [RateLimitItem], mode: RateLimitScript.Mode) async throws -> RateLimitDecision {
+        try items.validate()
+        let reply = try await self.client.evalScript(
+            RateLimitScript.script,
+            keys: RateLimitScript.keys(for: items),
+            arguments: RateLimitScript.arguments(for: items, mode: mode)
+        )
+        let decision = try RateLimitScript.decision(from: reply, itemCount: items.count)
+        if !decision.allowed {
+            self.logger.debug(
+                "Rate limit denied a request",
+                metadata: [
+                    "rate-limit.key": "\(items[decision.decidingIndex].key)",
+                    "rate-limit.retry-after": "\(decision.deciding.retryAfter)",
+                    "rate-limit.mode": "\(mode.rawValue)",
+                ]
+            )
+        }
+        return decision
+    }
+}
