@@ -122,6 +122,7 @@ let package = Package(
             dependencies: [
                 "GatehouseConfig",
                 "GatehouseLimiterAPI",
+                "GatehouseRPC",
                 "GatehouseRedis",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),

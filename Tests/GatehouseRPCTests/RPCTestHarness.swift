@@ -65,6 +65,7 @@ func withServerAndClient(
                 secret: clientSecret,
                 clientName: "tests",
                 connections: connections,
+                connectTimeout: .seconds(10),
                 defaultCallTimeout: .seconds(10)
             ),
             logger: quietLogger("test.rpc-client")

@@ -85,6 +85,12 @@ public final class RedisServerProcess: Sendable {
         try await self.launch()
     }
 
+    /// Stops the server (SIGTERM, then SIGKILL after 2 s) but keeps its folder and port, so a test can
+    /// see Redis down and then bring it back with ``restart()``.
+    public func halt() {
+        self.terminate()
+    }
+
     /// Stops the server (SIGTERM, then SIGKILL after 2 s) and removes its folder. Safe to call more than once.
     /// Blocks the calling thread until the server has exited, which takes a few milliseconds.
     public func stop() {

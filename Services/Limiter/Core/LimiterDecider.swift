@@ -1,0 +1,300 @@
+import GatehouseLimiterAPI
+import GatehouseRPC
+import Logging
+import Synchronization
+
+/// Answers `limiter.Check`, `limiter.Peek` and `limiter.Reset`: turns a request's items into Redis keys
+/// and policy parameters, and decides them together.
+///
+/// Per check, in order:
+/// 1. A non-shadow item whose (policy, key) was denied recently is answered from the ``DenialCache``
+///    without Redis (source `DENIAL_CACHE`).
+/// 2. If the ``CircuitBreaker`` is open, the policies' fallbacks decide at once.
+/// 3. Otherwise one atomic script decides the enforcing items all or nothing; shadow items are decided
+///    by a second script of their own, counted, and never deny.
+/// 4. A Redis failure (or an answer slower than the Redis client's command timeout) counts against the
+///    breaker, and the fallbacks decide: `allow`, `deny`, or `local` (``LocalGCRA`` at limit ÷ replicas).
+///    In fallback, `local` items are charged one by one, not all or nothing.
+public final class LimiterDecider: Sendable {
+    private struct State: Sendable {
+        var catalog: PolicyCatalog
+        var breaker: CircuitBreaker
+        var denials: DenialCache
+        var local = LocalGCRA()
+    }
+
+    private let limiter: RedisRateLimiter
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    /// Creates a decider.
+    /// - Parameters:
+    ///   - catalog: The policies and tiers in force.
+    ///   - limiter: Runs the atomic script in Redis.
+    ///   - breaker: The circuit breaker for Redis.
+    ///   - denials: The cache of recent denials.
+    ///   - logger: Receives a line per denial (policy and caller, never secrets) and per fallback.
+    public init(
+        catalog: PolicyCatalog,
+        limiter: RedisRateLimiter,
+        breaker: CircuitBreaker = CircuitBreaker(),
+        denials: DenialCache = DenialCache(),
+        logger: Logger
+    ) {
+        self.limiter = limiter
+        self.logger = logger
+        self.state = Mutex(State(catalog: catalog, breaker: breaker, denials: denials))
+    }
+
+    /// Puts a new policy catalog in force (on reload); decisions under way finish with the old one.
+    /// - Parameter catalog: The new catalog.
+    public func replaceCatalog(_ catalog: PolicyCatalog) {
+        self.state.withLock { $0.catalog = catalog }
+    }
+
+    /// The breaker's state, for metrics.
+    public var breakerState: CircuitBreaker.State {
+        self.state.withLock { $0.breaker.state }
+    }
+
+    /// Decides the request's items together and charges them only if all allow.
+    /// - Parameter request: The caller and its items.
+    /// - Returns: The decision, with a status per item.
+    /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
+    public func check(_ request: Gatehouse_Limiter_CheckRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
+        try await self.decide(request, charge: true)
+    }
+
+    /// Decides like ``check(_:)`` without charging anything or consulting the denial cache.
+    /// - Parameter request: The caller and its items.
+    /// - Returns: The decision, with a status per item.
+    /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
+    public func peek(_ request: Gatehouse_Limiter_CheckRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
+        try await self.decide(request, charge: false)
+    }
+
+    /// Forgets one policy's counter for one key.
+    /// - Parameter request: The caller, policy and key.
+    /// - Throws: ``RPCError`` `invalidArgument` for an unknown policy, `unavailable` when Redis fails.
+    public func reset(_ request: Gatehouse_Limiter_ResetRequest) async throws(RPCError) {
+        let catalog = self.state.withLock { $0.catalog }
+        guard catalog.policies[request.policy] != nil else {
+            throw Self.unknownPolicy(request.policy, catalog: catalog)
+        }
+        do {
+            try await self.limiter.reset(key: Self.redisKey(caller: request.caller, policy: request.policy, key: request.key))
+        } catch {
+            throw RPCError(.unavailable, "Redis could not reset the counter: \(error)")
+        }
+    }
+
+    /// The Redis key of one caller's counter for one policy; `caller` is the Redis Cluster hash tag, so
+    /// every key of one request lives in one slot.
+    static func redisKey(caller: String, policy: String, key: String) -> String {
+        let tag = caller.replacing("{", with: "(").replacing("}", with: ")")
+        return "gh:{\(tag)}:\(policy):\(key)"
+    }
+
+    private static func unknownPolicy(_ name: String, catalog: PolicyCatalog) -> RPCError {
+        RPCError(.invalidArgument, "unknown policy '\(name)'; the limiter has \(catalog.policies.keys.sorted().joined(separator: ", "))")
+    }
+
+    /// One request item resolved against its policy.
+    private struct ResolvedItem {
+        let policy: RateLimitPolicy
+        let item: RateLimitItem
+    }
+
+    private func decide(_ request: Gatehouse_Limiter_CheckRequest, charge: Bool) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
+        let catalog = self.state.withLock { $0.catalog }
+        guard !request.items.isEmpty else {
+            throw RPCError(.invalidArgument, "items: a check needs at least one item")
+        }
+        var resolved: [ResolvedItem] = []
+        resolved.reserveCapacity(request.items.count)
+        for requestItem in request.items {
+            guard let policy = catalog.policies[requestItem.policy] else {
+                throw Self.unknownPolicy(requestItem.policy, catalog: catalog)
+            }
+            let item = RateLimitItem(
+                key: Self.redisKey(caller: request.caller, policy: policy.name, key: requestItem.key),
+                algorithm: policy.algorithm,
+                limit: policy.limit,
+                period: policy.period,
+                burst: policy.burst,
+                cost: requestItem.hasCost ? Int(requestItem.cost) : policy.cost
+            )
+            resolved.append(ResolvedItem(policy: policy, item: item))
+        }
+        do {
+            try resolved.map(\.item).validate()
+        } catch {
+            throw RPCError(.invalidArgument, error.description)
+        }
+
+        let now = ContinuousClock.now
+        if charge, let cached = self.answerFromDenialCache(resolved, now: now) {
+            return cached
+        }
+        guard self.state.withLock({ $0.breaker.shouldTryRedis(now: now) }) else {
+            return self.fallback(resolved, replicas: catalog.replicas, now: now)
+        }
+        do {
+            let response = try await self.decideInRedis(resolved, charge: charge)
+            self.state.withLock { $0.breaker.recordSuccess() }
+            if charge { self.rememberDenials(resolved, response: response, now: ContinuousClock.now) }
+            return response
+        } catch {
+            self.state.withLock { $0.breaker.recordFailure(now: ContinuousClock.now) }
+            self.logger.warning("Redis did not decide; policies' fallbacks decide", metadata: ["error": "\(error)"])
+            return self.fallback(resolved, replicas: catalog.replicas, now: ContinuousClock.now)
+        }
+    }
+
+    private func decideInRedis(_ resolved: [ResolvedItem], charge: Bool) async throws -> Gatehouse_Limiter_CheckResponse {
+        let enforcing = resolved.indices.filter { !resolved[$0].policy.shadow }
+        let shadow = resolved.indices.filter { resolved[$0].policy.shadow }
+        async let enforcingDecision = self.run(enforcing.map { resolved[$0].item }, charge: charge)
+        async let shadowDecision = self.run(shadow.map { resolved[$0].item }, charge: charge)
+        let (enforced, shadowed) = try await (enforcingDecision, shadowDecision)
+
+        var statuses = [Gatehouse_Limiter_PolicyStatus](repeating: .init(), count: resolved.count)
+        for (position, index) in enforcing.enumerated() {
+            statuses[index] = Self.status(resolved[index].policy, enforced!.items[position])
+        }
+        for (position, index) in shadow.enumerated() {
+            statuses[index] = Self.status(resolved[index].policy, shadowed!.items[position])
+            if !shadowed!.items[position].allowed {
+                self.logger.notice("shadow policy would deny", metadata: ["policy": "\(resolved[index].policy.name)"])
+            }
+        }
+        let allowed = enforced?.allowed ?? true
+        if !allowed, let deciding = enforced.map({ enforcing[$0.decidingIndex] }) {
+            self.logger.info(
+                "rate limit denied",
+                metadata: ["policy": "\(resolved[deciding].policy.name)", "key": "\(resolved[deciding].item.key)"]
+            )
+        }
+        return Self.response(allowed: allowed, statuses: statuses, source: .redis)
+    }
+
+    private func run(_ items: [RateLimitItem], charge: Bool) async throws -> RateLimitDecision? {
+        guard !items.isEmpty else { return nil }
+        return charge ? try await self.limiter.check(items) : try await self.limiter.peek(items)
+    }
+
+    private func answerFromDenialCache(_ resolved: [ResolvedItem], now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse? {
+        let denials = self.state.withLock { state in
+            resolved.map { entry in
+                entry.policy.shadow ? nil : state.denials.denial(policy: entry.policy.name, key: entry.item.key, now: now)
+            }
+        }
+        guard denials.contains(where: { $0 != nil }) else { return nil }
+        let statuses = zip(resolved, denials).map { entry, denial in
+            var status = Self.baseStatus(entry.policy)
+            if let denial {
+                status.allowed = false
+                status.remaining = 0
+                status.retryAfterMs = UInt64(Self.milliseconds(denial.until - now))
+                status.resetMs = status.retryAfterMs
+            } else {
+                // Not consulted: the request is denied by another item.
+                status.allowed = true
+                status.remaining = UInt32(clamping: entry.policy.limit)
+            }
+            return status
+        }
+        return Self.response(allowed: false, statuses: statuses, source: .denialCache)
+    }
+
+    private func rememberDenials(_ resolved: [ResolvedItem], response: Gatehouse_Limiter_CheckResponse, now: ContinuousClock.Instant) {
+        guard !response.allowed else { return }
+        self.state.withLock { state in
+            for (entry, status) in zip(resolved, response.statuses) where !entry.policy.shadow && !status.allowed && status.retryAfterMs > 0 {
+                state.denials.remember(
+                    policy: entry.policy.name,
+                    key: entry.item.key,
+                    until: now + .milliseconds(status.retryAfterMs),
+                    status: PolicyStatusSnapshot(limit: entry.policy.limit, windowSeconds: Int(status.windowSeconds)),
+                    now: now
+                )
+            }
+        }
+    }
+
+    private func fallback(_ resolved: [ResolvedItem], replicas: Int, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse {
+        var source = Gatehouse_Limiter_DecisionSource.fallbackAllow
+        let statuses: [Gatehouse_Limiter_PolicyStatus] = self.state.withLock { state in
+            resolved.map { entry in
+                var status = Self.baseStatus(entry.policy)
+                switch entry.policy.onRedisFailure {
+                case .allow:
+                    status.allowed = true
+                    status.remaining = UInt32(clamping: entry.policy.limit)
+                case .deny:
+                    source = .fallbackDeny
+                    status.allowed = entry.policy.shadow
+                    status.retryAfterMs = UInt64(Self.milliseconds(state.breaker.openDuration))
+                case .local:
+                    if source != .fallbackDeny { source = .fallbackLocal }
+                    let decision = state.local.check(
+                        policy: entry.policy,
+                        key: entry.item.key,
+                        cost: entry.item.cost,
+                        replicas: replicas,
+                        now: now
+                    )
+                    status.allowed = decision.allowed || entry.policy.shadow
+                    status.limit = UInt32(clamping: decision.limit)
+                    status.remaining = UInt32(clamping: decision.remaining)
+                    status.resetMs = UInt64(Self.milliseconds(decision.reset))
+                    status.retryAfterMs = UInt64(Self.milliseconds(decision.retryAfter))
+                }
+                return status
+            }
+        }
+        return Self.response(allowed: statuses.allSatisfy(\.allowed), statuses: statuses, source: source)
+    }
+
+    // MARK: Building answers
+
+    private static func baseStatus(_ policy: RateLimitPolicy) -> Gatehouse_Limiter_PolicyStatus {
+        var status = Gatehouse_Limiter_PolicyStatus()
+        status.policy = policy.name
+        status.limit = UInt32(clamping: policy.limit)
+        status.windowSeconds = UInt32(clamping: max(1, Int(policy.period.components.seconds)))
+        status.shadow = policy.shadow
+        return status
+    }
+
+    private static func status(_ policy: RateLimitPolicy, _ decision: RateLimitItemDecision) -> Gatehouse_Limiter_PolicyStatus {
+        var status = Self.baseStatus(policy)
+        status.allowed = decision.allowed || policy.shadow
+        status.remaining = UInt32(clamping: decision.remaining)
+        status.resetMs = UInt64(Self.milliseconds(decision.resetAfter))
+        status.retryAfterMs = UInt64(Self.milliseconds(decision.retryAfter))
+        return status
+    }
+
+    /// The deciding status: the first denial, else the least remaining.
+    private static func response(
+        allowed: Bool,
+        statuses: [Gatehouse_Limiter_PolicyStatus],
+        source: Gatehouse_Limiter_DecisionSource
+    ) -> Gatehouse_Limiter_CheckResponse {
+        var response = Gatehouse_Limiter_CheckResponse()
+        response.allowed = allowed
+        response.statuses = statuses
+        response.source = source
+        let deciding = allowed
+            ? statuses.indices.min { statuses[$0].remaining < statuses[$1].remaining }
+            : statuses.firstIndex { !$0.allowed }
+        response.decidingIndex = UInt32(deciding ?? 0)
+        return response
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return max(0, Int(seconds) * 1000 + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000))
+    }
+}

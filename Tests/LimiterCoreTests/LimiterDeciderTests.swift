@@ -1,0 +1,157 @@
+import GatehouseLimiterAPI
+import GatehouseRedis
+import GatehouseRPC
+import GatehouseTestSupport
+import LimiterCore
+import Logging
+import Testing
+
+@Suite struct LimiterDeciderTests {
+    static let catalog = try! PolicyCatalog(
+        yaml: """
+            replicas: 1
+            policies:
+              - {name: strict, limit: 3, period: 1m, key: [ip]}
+              - {name: roomy, limit: 10, period: 1m, key: [ip]}
+              - {name: single, limit: 1, period: 1m, key: [ip]}
+              - {name: watched, limit: 1, period: 1m, key: [ip], shadow: true}
+              - {name: open, limit: 1, period: 1m, key: [ip], on_redis_failure: allow}
+              - {name: closed, limit: 100, period: 1m, key: [ip], on_redis_failure: deny}
+              - {name: local, limit: 2, period: 1m, key: [ip], on_redis_failure: local}
+            """,
+        source: "test-policies.yaml"
+    )
+
+    func request(_ caller: String, _ policies: String...) -> Gatehouse_Limiter_CheckRequest {
+        var request = Gatehouse_Limiter_CheckRequest()
+        request.caller = caller
+        request.items = policies.map { policy in
+            var item = Gatehouse_Limiter_CheckItem()
+            item.policy = policy
+            item.key = caller
+            return item
+        }
+        return request
+    }
+
+    /// A decider over a fresh redis-server. Only the outage test wants a short Redis timeout; the others
+    /// must not fall back just because parallel tests keep the machine busy.
+    func withDecider(
+        redisTimeout: Duration = .seconds(5),
+        _ body: (LimiterDecider, RedisServerProcess) async throws -> Void
+    ) async throws {
+        let server = try await RedisServerProcess.start()
+        defer { server.stop() }
+        let client = RedisClient(
+            configuration: RedisConfiguration(
+                port: server.port,
+                connectTimeout: redisTimeout,
+                commandTimeout: redisTimeout
+            ),
+            logger: Logger(label: "gatehouse.limiter.test")
+        )
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            defer { group.cancelAll() }
+            let decider = LimiterDecider(
+                catalog: Self.catalog,
+                limiter: RedisRateLimiter(client: client, logger: Logger(label: "gatehouse.limiter.test")),
+                breaker: CircuitBreaker(failureThreshold: 2, openDuration: .milliseconds(300)),
+                logger: Logger(label: "gatehouse.limiter.test")
+            )
+            try await body(decider, server)
+        }
+    }
+
+    @Test func allowsUpToTheLimitThenDeniesAndAnswersRepeatsFromTheDenialCache() async throws {
+        try await self.withDecider { decider, _ in
+            for remaining in [2, 1, 0] {
+                let answer = try await decider.check(self.request("203.0.113.1", "strict"))
+                #expect(answer.allowed)
+                #expect(answer.source == .redis)
+                #expect(answer.statuses[0].remaining == UInt32(remaining))
+            }
+            let denied = try await decider.check(self.request("203.0.113.1", "strict"))
+            #expect(!denied.allowed)
+            #expect(denied.source == .redis)
+            #expect(denied.statuses[0].retryAfterMs > 0)
+            #expect(denied.statuses[0].windowSeconds == 60)
+
+            let repeated = try await decider.check(self.request("203.0.113.1", "strict"))
+            #expect(!repeated.allowed)
+            #expect(repeated.source == .denialCache)
+            #expect(repeated.statuses[0].retryAfterMs > 0)
+
+            let otherCaller = try await decider.check(self.request("203.0.113.2", "strict"))
+            #expect(otherCaller.allowed)
+        }
+    }
+
+    @Test func aRequestDeniedByItsSecondPolicyLeavesTheFirstUncharged() async throws {
+        try await self.withDecider { decider, _ in
+            let first = try await decider.check(self.request("198.51.100.7", "roomy", "single"))
+            #expect(first.allowed)
+            let second = try await decider.check(self.request("198.51.100.7", "roomy", "single"))
+            #expect(!second.allowed)
+            #expect(second.decidingIndex == 1)
+            var peek = self.request("198.51.100.7", "roomy")
+            peek.items[0].cost = 0
+            let roomy = try await decider.peek(peek)
+            #expect(roomy.statuses[0].remaining == 9, "only the first, allowed request was charged")
+        }
+    }
+
+    @Test func aShadowPolicyCountsButNeverDenies() async throws {
+        try await self.withDecider { decider, _ in
+            _ = try await decider.check(self.request("192.0.2.9", "watched"))
+            let second = try await decider.check(self.request("192.0.2.9", "watched"))
+            #expect(second.allowed)
+            #expect(second.statuses[0].shadow)
+            #expect(second.statuses[0].remaining == 0)
+        }
+    }
+
+    @Test func anUnknownPolicyIsNamedInTheError() async throws {
+        try await self.withDecider { decider, _ in
+            let error = await #expect(throws: RPCError.self) {
+                try await decider.check(self.request("192.0.2.1", "nonexistent"))
+            }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("nonexistent") == true)
+        }
+    }
+
+    @Test func withRedisDownEachPolicyFollowsItsFallbackAndRedisDecidesAgainOnceBack() async throws {
+        try await self.withDecider(redisTimeout: .milliseconds(100)) { decider, server in
+            _ = try await decider.check(self.request("192.0.2.50", "open"))
+            server.halt()
+
+            let start = ContinuousClock.now
+            let open = try await decider.check(self.request("192.0.2.50", "open"))
+            #expect(open.allowed, "allow: even though Redis had this key at its limit")
+            #expect(open.source == .fallbackAllow)
+            #expect(ContinuousClock.now - start < .seconds(1), "no call waits much longer than the Redis timeout")
+
+            let closed = try await decider.check(self.request("192.0.2.50", "closed"))
+            #expect(!closed.allowed)
+            #expect(closed.source == .fallbackDeny)
+
+            var local: [Bool] = []
+            for _ in 0..<3 {
+                local.append(try await decider.check(self.request("192.0.2.51", "local")).allowed)
+            }
+            #expect(local == [true, true, false])
+            #expect(decider.breakerState == .open)
+
+            try await server.restart()
+            var backOnRedis = false
+            let restarted = ContinuousClock.now
+            while !backOnRedis, ContinuousClock.now - restarted < .seconds(3) {
+                backOnRedis = try await decider.check(self.request("192.0.2.52", "roomy")).source == .redis
+                if !backOnRedis { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(backOnRedis)
+            #expect(ContinuousClock.now - restarted < .seconds(2), "decisions return to Redis within about a second")
+        }
+    }
+}
