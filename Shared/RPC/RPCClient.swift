@@ -1,3 +1,4 @@
+import GatehouseNIOSupport
 import Logging
 import NIOCore
 import NIOPosix
@@ -209,7 +210,7 @@ public final class RPCClient: Service, Sendable {
                 }
                 failedAttempts += 1
             }
-            try? await Task.sleep(for: backoff.delay(attempt: max(0, failedAttempts - 1)))
+            try? await Task.sleep(for: backoff.delay(afterFailures: max(1, failedAttempts)))
         }
     }
 }

@@ -1,3 +1,4 @@
+import GatehouseNIOSupport
 import Logging
 import NIOCore
 import NIOPosix
@@ -55,7 +56,10 @@ public final class RedisClient: Sendable, Service {
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
-        self.backoff = ReconnectBackoff(configuration: configuration)
+        self.backoff = ReconnectBackoff(
+            initial: configuration.reconnectInitialBackoff,
+            maximum: configuration.reconnectMaximumBackoff
+        )
         let slots = Array(
             repeating: Slot.disconnected(consecutiveFailures: 0, retryAt: .uptimeNanoseconds(0), lastError: nil),
             count: max(configuration.poolSize, 1)

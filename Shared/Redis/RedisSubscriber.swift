@@ -1,3 +1,4 @@
+import GatehouseNIOSupport
 import Logging
 import NIOCore
 import NIOPosix
@@ -39,7 +40,10 @@ public final class RedisSubscriber: Sendable, Service {
         self.channels = channels
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
-        self.backoff = ReconnectBackoff(configuration: configuration)
+        self.backoff = ReconnectBackoff(
+            initial: configuration.reconnectInitialBackoff,
+            maximum: configuration.reconnectMaximumBackoff
+        )
         (self.events, self.eventsContinuation) = AsyncStream.makeStream(
             of: RedisSubscriberEvent.self,
             bufferingPolicy: .bufferingNewest(Self.eventBufferLimit)

@@ -63,8 +63,9 @@ enum BenchMethods {
 
             let pending = Task { try await client.call(BenchMethods.sleep, .init(10_000), timeout: .seconds(30)) }
             try await Task.sleep(for: .milliseconds(100))
-            let killedAt = ContinuousClock.now
             server.kill()
+            // Measured from when the process is gone (kill() waits for it), not including that wait.
+            let killedAt = ContinuousClock.now
             await #expect(throws: RPCError(.unavailable, "the connection to 127.0.0.1:\(port) closed before the answer arrived")) {
                 _ = try await pending.value
             }
