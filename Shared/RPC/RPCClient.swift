@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseNIOSupport
 import Logging
 import NIOCore
@@ -92,7 +93,7 @@ public final class RPCClient: Service, Sendable {
         traceID: String? = nil
     ) async throws -> Response {
         let deadline = NIODeadline.now() + TimeAmount(timeout ?? self.configuration.defaultCallTimeout)
-        let payload: [UInt8]
+        let payload: Data
         do {
             payload = try request.serializedBytes()
         } catch {

@@ -6,7 +6,7 @@ import SwiftProtobuf
 struct RPCOutboundCall: Sendable {
     var id: UInt64
     var method: String
-    var payload: [UInt8]
+    var payload: Data
     var traceID: String?
     var deadline: NIODeadline
     var continuation: CheckedContinuation<Gatehouse_Rpc_Envelope, any Error>
@@ -121,7 +121,7 @@ final class RPCClientChannelHandler: ChannelDuplexHandler {
             let remaining = call.deadline - .now()
             request.timeoutMs = UInt32(clamping: max(1, remaining.nanoseconds / 1_000_000))
             if let traceID = call.traceID { request.traceID = traceID }
-            request.payload = Data(call.payload)
+            request.payload = call.payload
             self.pending[call.id] = Pending(method: call.method, deadline: call.deadline, continuation: call.continuation)
             self.armDeadlineTimer(for: call.deadline, context: context)
             // FlushCoalescingHandler turns the flushes of one loop tick into one write(2).

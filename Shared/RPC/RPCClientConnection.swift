@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseNIOSupport
 import Logging
 import NIOCore
@@ -50,7 +51,7 @@ final class RPCClientConnection: Sendable {
     }
 
     /// Sends a request and waits for its answer envelope.
-    func send(method: String, payload: [UInt8], deadline: NIODeadline, traceID: String?) async throws -> Gatehouse_Rpc_Envelope {
+    func send(method: String, payload: Data, deadline: NIODeadline, traceID: String?) async throws -> Gatehouse_Rpc_Envelope {
         let id = self.nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in

@@ -10,7 +10,7 @@ import SwiftProtobuf
 /// ```
 public struct RPCHandlerRegistry: Sendable {
     /// Decodes a request payload, runs the handler, encodes the answer.
-    typealias ErasedHandler = @Sendable (Data, RPCCallContext) async throws -> [UInt8]
+    typealias ErasedHandler = @Sendable (Data, RPCCallContext) async throws -> Data
 
     private(set) var handlers: [String: ErasedHandler] = [:]
 

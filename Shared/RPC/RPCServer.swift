@@ -235,7 +235,7 @@ public final class RPCServer: Service, Sendable {
                 traceID: request.traceID.isEmpty ? nil : request.traceID,
                 logger: logger
             )
-            answer.payload = Data(try await handler(request.payload, context))
+            answer.payload = try await handler(request.payload, context)
             self.callTimers[request.method]?.recordInterval(since: start)
         } catch {
             let failure = error as? RPCError ?? {
