@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "GatehouseConfig", targets: ["GatehouseConfig"]),
         .library(name: "GatehouseObservability", targets: ["GatehouseObservability"]),
         .library(name: "GatehouseLimiterAPI", targets: ["GatehouseLimiterAPI"]),
+        .executable(name: "limiter", targets: ["limiter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
@@ -124,11 +125,31 @@ let package = Package(
                 "GatehouseLimiterAPI",
                 "GatehouseRPC",
                 "GatehouseRedis",
+                "GatehouseObservability",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/Limiter/Core",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "limiter",
+            dependencies: [
+                "LimiterCore",
+                "GatehouseConfig",
+                "GatehouseObservability",
+                "GatehouseRPC",
+                "GatehouseRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/Limiter/Main",
             swiftSettings: swiftSettings
         ),
 
@@ -138,6 +159,8 @@ let package = Package(
             dependencies: [
                 "GatehouseRPC",
                 "GatehouseRedis",
+                "GatehouseLimiterAPI",
+                "LimiterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -208,6 +231,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LimiterServiceTests",
+            dependencies: [
+                // The executable these tests run as child processes.
+                "limiter",
+                "GatehouseLimiterAPI",
+                "GatehouseRPC",
+                "GatehouseTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

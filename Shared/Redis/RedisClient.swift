@@ -168,12 +168,17 @@ public final class RedisClient: Sendable, Service {
             var inFlight: EventLoopFuture<RedisConnection>?
             var lastError: RedisError?
             var chosen: RedisConnection?
+            var chosenIsLocal = false
             for offset in 0..<count {
                 let index = (first + offset) % count
                 switch state.slots[index] {
                 case .connected(let connection) where connection.isActive:
-                    if chosen == nil {
+                    // Prefer the connection on the caller's own event loop (a caller running on an
+                    // `EventLoopTaskExecutor`, such as an RPC handler): the command and its reply then need
+                    // no thread hop.
+                    if chosen == nil || (!chosenIsLocal && connection.channel.eventLoop.inEventLoop) {
                         chosen = connection
+                        chosenIsLocal = connection.channel.eventLoop.inEventLoop
                     }
                 case .connected:
                     let promise = self.eventLoopGroup.next().makePromise(of: RedisConnection.self)

@@ -4,10 +4,12 @@ extension RedisConfiguration {
     /// Reads the `redis.*` keys (docs/configuration.md, "Redis"): `redis.host`, `redis.port`,
     /// `redis.username`, `redis.password`, `redis.database`, `redis.connect_timeout_ms`,
     /// `redis.command_timeout_ms`, `redis.pool_size`.
-    /// - Parameter document: The service's configuration.
+    /// - Parameters:
+    ///   - document: The service's configuration.
+    ///   - defaults: The values of keys that are not set; a service may change them (the limiter's
+    ///     command timeout is 50 ms).
     /// - Throws: ``ConfigError`` naming the bad key.
-    public init(reading document: inout ConfigDocument) throws(ConfigError) {
-        let defaults = RedisConfiguration()
+    public init(reading document: inout ConfigDocument, defaults: RedisConfiguration = RedisConfiguration()) throws(ConfigError) {
         self = defaults
         self.host = try document.string("redis.host", default: defaults.host)
         self.port = try document.int("redis.port", default: defaults.port, range: 1...65535)

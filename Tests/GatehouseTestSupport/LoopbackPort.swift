@@ -43,15 +43,13 @@ public func freeLoopbackPort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-/// Sends an inline `PING` to 127.0.0.1:`port` and reports whether a Redis reply came back within about 200 ms.
-/// `-NOAUTH` counts: the server is up, it just wants a password.
-func redisAnswersPing(port: Int) -> Bool {
+/// A TCP socket connected to 127.0.0.1:`port`, with send and receive timeouts; the caller closes it.
+func connectedLoopbackSocket(port: Int, timeout: timeval = timeval(tv_sec: 5, tv_usec: 0)) throws -> Int32 {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else {
-        return false
+        throw LoopbackSocketError("socket()")
     }
-    defer { close(descriptor) }
-    var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+    var timeout = timeout
     setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     setsockopt(descriptor, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     var address = loopbackAddress(port: port)
@@ -61,8 +59,20 @@ func redisAnswersPing(port: Int) -> Bool {
         }
     }
     guard connected == 0 else {
+        let error = LoopbackSocketError("connect(127.0.0.1:\(port))")
+        close(descriptor)
+        throw error
+    }
+    return descriptor
+}
+
+/// Sends an inline `PING` to 127.0.0.1:`port` and reports whether a Redis reply came back within about 200 ms.
+/// `-NOAUTH` counts: the server is up, it just wants a password.
+func redisAnswersPing(port: Int) -> Bool {
+    guard let descriptor = try? connectedLoopbackSocket(port: port, timeout: timeval(tv_sec: 0, tv_usec: 200_000)) else {
         return false
     }
+    defer { close(descriptor) }
     let ping = Array("PING\r\n".utf8)
     guard send(descriptor, ping, ping.count, 0) == ping.count else {
         return false

@@ -14,8 +14,14 @@ struct SpawnedProcess: Sendable {
     /// The child's process ID.
     let pid: pid_t
 
-    /// Starts `executable` with `arguments`, stdin/stdout/stderr connected to /dev/null.
-    static func spawn(executable: String, arguments: [String]) throws -> SpawnedProcess {
+    /// Starts `executable` with `arguments`; stdin is /dev/null, stdout and stderr go to `outputPath`
+    /// (appended) or /dev/null. `environment` replaces the test runner's environment when given.
+    static func spawn(
+        executable: String,
+        arguments: [String],
+        environment: [String: String]? = nil,
+        outputPath: String? = nil
+    ) throws -> SpawnedProcess {
         #if canImport(Darwin)
         var fileActions: posix_spawn_file_actions_t? = nil
         var attributes: posix_spawnattr_t? = nil
@@ -25,9 +31,9 @@ struct SpawnedProcess: Sendable {
         #endif
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
-        for descriptor: Int32 in [0, 1, 2] {
-            posix_spawn_file_actions_addopen(&fileActions, descriptor, "/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY, 0)
-        }
+        posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&fileActions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         var emptyMask = sigset_t()
@@ -49,7 +55,19 @@ struct SpawnedProcess: Sendable {
             }
         }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, environ)
+        let result: Int32
+        if let environment {
+            var envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") }
+            envp.append(nil)
+            defer {
+                for entry in envp {
+                    free(entry)
+                }
+            }
+            result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, envp)
+        } else {
+            result = posix_spawn(&pid, executable, &fileActions, &attributes, argv, environ)
+        }
         guard result == 0 else {
             throw RedisServerProcessError(
                 description: "Could not start \(executable): \(String(cString: strerror(result)))"

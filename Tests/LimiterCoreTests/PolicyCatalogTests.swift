@@ -29,7 +29,7 @@ import Testing
         "each bad file names its line, field and problem",
         arguments: [
             ("unknown_algorithm", "unknown_algorithm.yaml:3: policies[0].algorithm: unknown algorithm \"leaky_bucket\"; expected one of gcra, token_bucket, sliding_window, fixed_window"),
-            ("negative_limit", "negative_limit.yaml:3: policies[0].limit: must be in 1...2147483647, got -5"),
+            ("negative_limit", "negative_limit.yaml:3: policies[0].limit: must be in 1...1000000000, got -5"),
             ("unknown_key_part", "unknown_key_part.yaml:5: policies[0].key: unknown key part \"user_agent\"; expected any of ip, sub, client_id, role, api_key, route, method"),
             ("duplicate_name", "duplicate_name.yaml:6: policies[1].name: duplicate policy name \"public\""),
             ("misspelled_key", "misspelled_key.yaml:4: policies[0].peroid: unknown key 'peroid'; did you mean 'period'?"),

@@ -18,9 +18,9 @@ public struct DenialCache: Sendable {
     private var denials: [DenialKey: Denial] = [:]
 
     /// Creates an empty cache.
-    /// - Parameter capacity: The most denials remembered (default 100,000).
+    /// - Parameter capacity: The most denials remembered (default 100,000; `0` turns the cache off).
     public init(capacity: Int = 100_000) {
-        self.capacity = max(1, capacity)
+        self.capacity = max(0, capacity)
     }
 
     /// How many denials are remembered.
@@ -55,6 +55,11 @@ public struct DenialCache: Sendable {
             guard self.denials.count < self.capacity else { return }
         }
         self.denials[denialKey] = Denial(until: until, status: status)
+    }
+
+    /// Forgets every denial (after a policy reload, when limits may have changed).
+    public mutating func removeAll() {
+        self.denials.removeAll()
     }
 
     private struct DenialKey: Hashable, Sendable {

@@ -1,6 +1,7 @@
 import GatehouseLimiterAPI
 import GatehouseRPC
 import Logging
+import Metrics
 import Synchronization
 
 /// Answers `limiter.Check`, `limiter.Peek` and `limiter.Reset`: turns a request's items into Redis keys
@@ -18,6 +19,7 @@ import Synchronization
 public final class LimiterDecider: Sendable {
     private struct State: Sendable {
         var catalog: PolicyCatalog
+        var metrics: LimiterMetrics
         var breaker: CircuitBreaker
         var denials: DenialCache
         var local = LocalGCRA()
@@ -43,13 +45,27 @@ public final class LimiterDecider: Sendable {
     ) {
         self.limiter = limiter
         self.logger = logger
-        self.state = Mutex(State(catalog: catalog, breaker: breaker, denials: denials))
+        self.state = Mutex(State(catalog: catalog, metrics: LimiterMetrics(catalog: catalog), breaker: breaker, denials: denials))
+        LimiterMetrics.breakerState.record(breaker.state.rawValue)
     }
 
     /// Puts a new policy catalog in force (on reload); decisions under way finish with the old one.
+    ///
+    /// Remembered denials are forgotten, since a policy's limit or period may have changed; counters in
+    /// Redis are kept, so a reload never hands out a fresh budget.
     /// - Parameter catalog: The new catalog.
     public func replaceCatalog(_ catalog: PolicyCatalog) {
-        self.state.withLock { $0.catalog = catalog }
+        let metrics = LimiterMetrics(catalog: catalog)
+        self.state.withLock { state in
+            state.catalog = catalog
+            state.metrics = metrics
+            state.denials.removeAll()
+        }
+    }
+
+    /// The policy catalog in force.
+    public var catalog: PolicyCatalog {
+        self.state.withLock { $0.catalog }
     }
 
     /// The breaker's state, for metrics.
@@ -91,8 +107,11 @@ public final class LimiterDecider: Sendable {
     /// The Redis key of one caller's counter for one policy; `caller` is the Redis Cluster hash tag, so
     /// every key of one request lives in one slot.
     static func redisKey(caller: String, policy: String, key: String) -> String {
-        let tag = caller.replacing("{", with: "(").replacing("}", with: ")")
-        return "gh:{\(tag)}:\(policy):\(key)"
+        // Braces would end the hash tag early; they are rare, so the common case copies nothing.
+        let tag = caller.utf8.contains(where: { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") })
+            ? String(String.UnicodeScalarView(caller.unicodeScalars.map { $0 == "{" ? "(" : $0 == "}" ? ")" : $0 }))
+            : caller
+        return "gh:{" + tag + "}:" + policy + ":" + key
     }
 
     private static func unknownPolicy(_ name: String, catalog: PolicyCatalog) -> RPCError {
@@ -103,10 +122,11 @@ public final class LimiterDecider: Sendable {
     private struct ResolvedItem {
         let policy: RateLimitPolicy
         let item: RateLimitItem
+        let counters: LimiterMetrics.PolicyCounters?
     }
 
     private func decide(_ request: Gatehouse_Limiter_CheckRequest, charge: Bool) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
-        let catalog = self.state.withLock { $0.catalog }
+        let (catalog, metrics) = self.state.withLock { ($0.catalog, $0.metrics) }
         guard !request.items.isEmpty else {
             throw RPCError(.invalidArgument, "items: a check needs at least one item")
         }
@@ -124,7 +144,7 @@ public final class LimiterDecider: Sendable {
                 burst: policy.burst,
                 cost: requestItem.hasCost ? Int(requestItem.cost) : policy.cost
             )
-            resolved.append(ResolvedItem(policy: policy, item: item))
+            resolved.append(ResolvedItem(policy: policy, item: item, counters: charge ? metrics.policies[policy.name] : nil))
         }
         do {
             try resolved.map(\.item).validate()
@@ -133,30 +153,60 @@ public final class LimiterDecider: Sendable {
         }
 
         let now = ContinuousClock.now
+        let response: Gatehouse_Limiter_CheckResponse
         if charge, let cached = self.answerFromDenialCache(resolved, now: now) {
-            return cached
+            response = cached
+        } else if !self.updateBreaker({ $0.shouldTryRedis(now: now) }) {
+            response = self.fallback(resolved, replicas: catalog.replicas, now: now)
+        } else {
+            do {
+                response = try await self.decideInRedis(resolved, charge: charge)
+                self.updateBreaker { $0.recordSuccess() }
+                if charge { self.rememberDenials(resolved, response: response, now: ContinuousClock.now) }
+            } catch {
+                self.updateBreaker { $0.recordFailure(now: ContinuousClock.now) }
+                self.logger.warning("Redis did not decide; policies' fallbacks decide", metadata: ["error": "\(error)"])
+                response = self.fallback(resolved, replicas: catalog.replicas, now: ContinuousClock.now)
+            }
         }
-        guard self.state.withLock({ $0.breaker.shouldTryRedis(now: now) }) else {
-            return self.fallback(resolved, replicas: catalog.replicas, now: now)
+        if charge {
+            LimiterMetrics.checksBySource[response.source]?.increment()
         }
-        do {
-            let response = try await self.decideInRedis(resolved, charge: charge)
-            self.state.withLock { $0.breaker.recordSuccess() }
-            if charge { self.rememberDenials(resolved, response: response, now: ContinuousClock.now) }
-            return response
-        } catch {
-            self.state.withLock { $0.breaker.recordFailure(now: ContinuousClock.now) }
-            self.logger.warning("Redis did not decide; policies' fallbacks decide", metadata: ["error": "\(error)"])
-            return self.fallback(resolved, replicas: catalog.replicas, now: ContinuousClock.now)
+        return response
+    }
+
+    /// Runs `body` on the breaker and publishes its state when it changed.
+    @discardableResult
+    private func updateBreaker<Result>(_ body: (inout CircuitBreaker) -> Result) -> Result {
+        let (result, before, after) = self.state.withLock { state in
+            let before = state.breaker.state
+            let result = body(&state.breaker)
+            return (result, before, state.breaker.state)
         }
+        if before != after {
+            LimiterMetrics.breakerState.record(after.rawValue)
+            self.logger.notice("Redis circuit breaker changed state", metadata: ["breaker.state": "\(after)"])
+        }
+        return result
     }
 
     private func decideInRedis(_ resolved: [ResolvedItem], charge: Bool) async throws -> Gatehouse_Limiter_CheckResponse {
         let enforcing = resolved.indices.filter { !resolved[$0].policy.shadow }
         let shadow = resolved.indices.filter { resolved[$0].policy.shadow }
-        async let enforcingDecision = self.run(enforcing.map { resolved[$0].item }, charge: charge)
-        async let shadowDecision = self.run(shadow.map { resolved[$0].item }, charge: charge)
-        let (enforced, shadowed) = try await (enforcingDecision, shadowDecision)
+        let start = ContinuousClock.now
+        let enforced: RateLimitDecision?
+        let shadowed: RateLimitDecision?
+        if shadow.isEmpty {
+            // The common case: one script, no child task.
+            enforced = try await self.run(enforcing.map { resolved[$0].item }, charge: charge)
+            shadowed = nil
+        } else {
+            async let enforcingDecision = self.run(enforcing.map { resolved[$0].item }, charge: charge)
+            async let shadowDecision = self.run(shadow.map { resolved[$0].item }, charge: charge)
+            (enforced, shadowed) = try await (enforcingDecision, shadowDecision)
+        }
+        let elapsed = (ContinuousClock.now - start).components
+        LimiterMetrics.redisDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
 
         var statuses = [Gatehouse_Limiter_PolicyStatus](repeating: .init(), count: resolved.count)
         for (position, index) in enforcing.enumerated() {
@@ -164,23 +214,35 @@ public final class LimiterDecider: Sendable {
         }
         for (position, index) in shadow.enumerated() {
             statuses[index] = Self.status(resolved[index].policy, shadowed!.items[position])
-            if !shadowed!.items[position].allowed {
-                self.logger.notice("shadow policy would deny", metadata: ["policy": "\(resolved[index].policy.name)"])
+            if shadowed!.items[position].allowed {
+                resolved[index].counters?.allowed.increment()
+            } else {
+                resolved[index].counters?.shadowDenied.increment()
+                if charge { self.logDenial(resolved[index], shadow: true) }
             }
         }
         let allowed = enforced?.allowed ?? true
-        if !allowed, let deciding = enforced.map({ enforcing[$0.decidingIndex] }) {
-            self.logger.info(
-                "rate limit denied",
-                metadata: ["policy": "\(resolved[deciding].policy.name)", "key": "\(resolved[deciding].item.key)"]
-            )
+        if allowed {
+            for index in enforcing { resolved[index].counters?.allowed.increment() }
+        } else if let deciding = enforced.map({ enforcing[$0.decidingIndex] }) {
+            resolved[deciding].counters?.denied.increment()
+            if charge { self.logDenial(resolved[deciding], shadow: false) }
         }
         return Self.response(allowed: allowed, statuses: statuses, source: .redis)
     }
 
+    /// One line per denial, naming the policy and the counter's key (caller and key values chosen by the
+    /// calling service, which never puts tokens or secrets in them).
+    private func logDenial(_ entry: ResolvedItem, shadow: Bool) {
+        self.logger.info(
+            shadow ? "shadow policy would deny" : "rate limit denied",
+            metadata: ["policy": "\(entry.policy.name)", "key": "\(entry.item.key)", "shadow": "\(shadow)"]
+        )
+    }
+
     private func run(_ items: [RateLimitItem], charge: Bool) async throws -> RateLimitDecision? {
         guard !items.isEmpty else { return nil }
-        return charge ? try await self.limiter.check(items) : try await self.limiter.peek(items)
+        return try await self.limiter.decide(validated: items, mode: charge ? .check : .peek)
     }
 
     private func answerFromDenialCache(_ resolved: [ResolvedItem], now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse? {
@@ -193,6 +255,7 @@ public final class LimiterDecider: Sendable {
         let statuses = zip(resolved, denials).map { entry, denial in
             var status = Self.baseStatus(entry.policy)
             if let denial {
+                entry.counters?.denied.increment()
                 status.allowed = false
                 status.remaining = 0
                 status.retryAfterMs = UInt64(Self.milliseconds(denial.until - now))
@@ -227,6 +290,7 @@ public final class LimiterDecider: Sendable {
         let statuses: [Gatehouse_Limiter_PolicyStatus] = self.state.withLock { state in
             resolved.map { entry in
                 var status = Self.baseStatus(entry.policy)
+                entry.counters?.fallback.increment()
                 switch entry.policy.onRedisFailure {
                 case .allow:
                     status.allowed = true
@@ -244,6 +308,7 @@ public final class LimiterDecider: Sendable {
                         replicas: replicas,
                         now: now
                     )
+                    if entry.policy.shadow, !decision.allowed { entry.counters?.shadowDenied.increment() }
                     status.allowed = decision.allowed || entry.policy.shadow
                     status.limit = UInt32(clamping: decision.limit)
                     status.remaining = UInt32(clamping: decision.remaining)
@@ -253,7 +318,15 @@ public final class LimiterDecider: Sendable {
                 return status
             }
         }
-        return Self.response(allowed: statuses.allSatisfy(\.allowed), statuses: statuses, source: source)
+        let allowed = statuses.allSatisfy(\.allowed)
+        for (entry, status) in zip(resolved, statuses) {
+            if allowed {
+                entry.counters?.allowed.increment()
+            } else if !status.allowed {
+                entry.counters?.denied.increment()
+            }
+        }
+        return Self.response(allowed: allowed, statuses: statuses, source: source)
     }
 
     // MARK: Building answers

@@ -62,10 +62,10 @@ extension [RateLimitItem] {
         guard !self.isEmpty else {
             throw RateLimitItemError(field: .items, index: nil, reason: "the list is empty; pass at least one item")
         }
-        var keys: Set<String> = []
         for (index, item) in self.enumerated() {
             try item.validate(index: index)
-            guard keys.insert(item.key).inserted else {
+            // A request has a handful of items: comparing with the earlier ones beats hashing into a set.
+            guard !self[..<index].contains(where: { $0.key == item.key }) else {
                 throw RateLimitItemError(
                     field: .key,
                     index: index,

@@ -47,8 +47,22 @@ public final class RedisRateLimiter: Sendable {
         _ = try await self.client.send(["DEL", key])
     }
 
+    /// The `EVALSHA` arguments (script SHA1, key count, keys, script arguments) that ``check(_:)`` sends for
+    /// `items`, and the script itself: for running the same command with `redis-benchmark`.
+    /// - Parameter items: The items of one request.
+    public static func benchmarkCommand(for items: [RateLimitItem]) -> (script: RedisScript, arguments: [String]) {
+        let keys = RateLimitScript.keys(for: items)
+        return (RateLimitScript.script, [RateLimitScript.script.sha1, String(keys.count)] + keys + RateLimitScript.arguments(for: items, mode: .check))
+    }
+
     private func decide(_ items: [RateLimitItem], mode: RateLimitScript.Mode) async throws -> RateLimitDecision {
         try items.validate()
+        return try await self.decide(validated: items, mode: mode)
+    }
+
+    /// Decides items that passed `validate()` already (the ``LimiterDecider`` validates before choosing
+    /// between Redis and the fallbacks).
+    func decide(validated items: [RateLimitItem], mode: RateLimitScript.Mode) async throws -> RateLimitDecision {
         let reply = try await self.client.evalScript(
             RateLimitScript.script,
             keys: RateLimitScript.keys(for: items),

@@ -1,0 +1,53 @@
+import GatehouseConfig
+import GatehouseObservability
+import GatehouseRPC
+import GatehouseRedis
+
+/// Everything the `limiter` executable reads from its configuration file and `LIMITER_*` variables
+/// (docs/configuration.md, "limiter").
+public struct LimiterConfiguration: Sendable {
+    /// The environment variable prefix.
+    public static let environmentPrefix = "LIMITER"
+    /// The default RPC port.
+    public static let defaultRPCPort = 7101
+    /// The default admin (metrics, health) port.
+    public static let defaultAdminPort = 9101
+    /// The default Redis command timeout: a decision that Redis has not answered by then is decided by
+    /// the policies' fallbacks.
+    public static let defaultRedisCommandTimeout = Duration.milliseconds(50)
+
+    /// The RPC server (`rpc.*`).
+    public var rpc: RPCServerConfiguration
+    /// Redis (`redis.*`), with a 50 ms command timeout by default.
+    public var redis: RedisConfiguration
+    /// Logs and admin server (`log.*`, `admin.*`).
+    public var observability: ObservabilityConfiguration
+    /// The policy file (`policies.file`).
+    public var policyFile: String
+    /// How often the policy file is checked for changes (`policies.watch_interval_ms`); `nil`: only on SIGHUP.
+    public var policyWatchInterval: Duration?
+    /// Consecutive Redis failures that open the circuit breaker (`breaker.failure_threshold`).
+    public var breakerFailureThreshold: Int
+    /// How long the breaker stays open before one probe (`breaker.open_ms`).
+    public var breakerOpenDuration: Duration
+    /// The most denials remembered by the denial cache (`denial_cache.capacity`).
+    public var denialCacheCapacity: Int
+
+    /// Reads the configuration and rejects keys and `LIMITER_*` variables it does not know.
+    /// - Parameter document: The file and environment.
+    /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
+    public init(reading document: inout ConfigDocument) throws {
+        self.rpc = try RPCServerConfiguration(reading: &document, defaultPort: Self.defaultRPCPort)
+        var redisDefaults = RedisConfiguration()
+        redisDefaults.commandTimeout = Self.defaultRedisCommandTimeout
+        self.redis = try RedisConfiguration(reading: &document, defaults: redisDefaults)
+        self.observability = try ObservabilityConfiguration(reading: &document, defaultAdminPort: Self.defaultAdminPort)
+        self.policyFile = try document.string("policies.file", default: "policies.yaml")
+        let watch = try document.int("policies.watch_interval_ms", default: 1000, range: 0...3_600_000)
+        self.policyWatchInterval = watch == 0 ? nil : .milliseconds(watch)
+        self.breakerFailureThreshold = try document.int("breaker.failure_threshold", default: 5, range: 1...1000)
+        self.breakerOpenDuration = try document.duration("breaker.open_ms", default: .milliseconds(500), range: .milliseconds(10) ... .seconds(60))
+        self.denialCacheCapacity = try document.int("denial_cache.capacity", default: 100_000, range: 0...10_000_000)
+        try document.rejectUnknownKeys(valid: document.readKeys)
+    }
+}

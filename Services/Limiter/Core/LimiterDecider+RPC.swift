@@ -1,0 +1,17 @@
+import GatehouseLimiterAPI
+import GatehouseRPC
+
+extension LimiterDecider {
+    /// The limiter's RPC methods (`limiter.Check`, `limiter.Peek`, `limiter.Reset`; docs/protocol.md),
+    /// answered by this decider.
+    public var rpcHandlers: RPCHandlerRegistry {
+        var handlers = RPCHandlerRegistry()
+        handlers.register(LimiterMethods.check) { request, _ in try await self.check(request) }
+        handlers.register(LimiterMethods.peek) { request, _ in try await self.peek(request) }
+        handlers.register(LimiterMethods.reset) { request, _ in
+            try await self.reset(request)
+            return Gatehouse_Limiter_ResetResponse()
+        }
+        return handlers
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import GatehouseConfig
+import GatehouseObservability
+import GatehouseRPC
+import GatehouseRedis
+import LimiterCore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `limiter`: answers `limiter.Check`, `limiter.Peek` and `limiter.Reset` over RPC, with counters in Redis.
+@main
+struct LimiterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "limiter",
+        abstract: "Gatehouse rate limiter: exact distributed rate limits in Redis, answered over RPC.",
+        discussion: "Configuration: docs/configuration.md. SIGHUP reloads the policy file; SIGTERM/SIGINT shut down gracefully."
+    )
+
+    @Option(name: .long, help: "YAML configuration file; LIMITER_* environment variables override it.")
+    var config: String?
+
+    func run() async throws {
+        let configuration: LimiterConfiguration
+        let catalog: PolicyCatalog
+        do {
+            var document = try ConfigDocument.load(
+                path: self.config,
+                environment: ProcessInfo.processInfo.environment,
+                prefix: LimiterConfiguration.environmentPrefix
+            )
+            configuration = try LimiterConfiguration(reading: &document)
+            catalog = try PolicyCatalog.load(path: configuration.policyFile)
+        } catch {
+            FileHandle.standardError.write(Data("limiter: cannot start:\n\(error)\n".utf8))
+            throw ExitCode(78)  // EX_CONFIG
+        }
+
+        LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
+        let registry = MetricsBootstrap.bootstrap()
+        let logger = Logger(label: "gatehouse.limiter")
+
+        let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.limiter.redis"))
+        let decider = LimiterDecider(
+            catalog: catalog,
+            limiter: RedisRateLimiter(client: redis, logger: logger),
+            breaker: CircuitBreaker(failureThreshold: configuration.breakerFailureThreshold, openDuration: configuration.breakerOpenDuration),
+            denials: DenialCache(capacity: configuration.denialCacheCapacity),
+            logger: logger
+        )
+        // Trapped before anything listens, so a SIGHUP can never kill the process or go unnoticed.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let reloader = PolicyReloader(
+            path: configuration.policyFile,
+            decider: decider,
+            watchInterval: configuration.policyWatchInterval,
+            hangups: hangups,
+            logger: logger
+        )
+        let rpc = RPCServer(configuration: configuration.rpc, handlers: decider.rpcHandlers, logger: Logger(label: "gatehouse.limiter.rpc"))
+        let admin = AdminServer(
+            host: configuration.observability.adminHost,
+            port: configuration.observability.adminPort,
+            registry: registry,
+            readinessChecks: [ReadinessCheck(name: "rpc") { try await rpc.localPort() > 0 }],
+            logger: Logger(label: "gatehouse.limiter.admin")
+        )
+        // Shut down in reverse: RPC first (calls in flight finish, using Redis), Redis last.
+        let group = ServiceGroup(
+            services: [redis, reloader, admin, rpc],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        try await withThrowingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            let rpcPort = try await rpc.localPort()
+            let adminPort = try await admin.listeningPort()
+            logger.notice(
+                "limiter listening",
+                metadata: [
+                    "rpc.port": "\(rpcPort)", "admin.port": "\(adminPort)",
+                    "policies.file": "\(configuration.policyFile)", "policies.count": "\(catalog.policies.count)",
+                ]
+            )
+            try await tasks.waitForAll()
+        }
+    }
+}

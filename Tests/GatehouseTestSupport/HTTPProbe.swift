@@ -1,0 +1,77 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The answer to an ``httpGet(port:path:)``.
+public struct HTTPProbeResponse: Sendable {
+    /// The status code.
+    public let status: Int
+    /// The header fields, names lower-cased.
+    public let headers: [String: String]
+    /// The body as text.
+    public let body: String
+}
+
+/// A blocking HTTP/1.1 `GET` to 127.0.0.1 with `Connection: close`, for reading an admin server's
+/// `/metrics` and `/readyz` in tests.
+public func httpGet(port: Int, path: String) throws -> HTTPProbeResponse {
+    let descriptor = try connectedLoopbackSocket(port: port)
+    defer { close(descriptor) }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
+        throw LoopbackSocketError("send()")
+    }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let received = recv(descriptor, &chunk, chunk.count, 0)
+        if received < 0 { throw LoopbackSocketError("recv()") }
+        if received == 0 { break }
+        bytes.append(contentsOf: chunk.prefix(received))
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    guard let split = text.range(of: "\r\n\r\n") else {
+        throw LoopbackSocketError("HTTP response without header end")
+    }
+    let headLines = text[..<split.lowerBound].split(separator: "\r\n")
+    let statusParts = headLines.first?.split(separator: " ") ?? []
+    var headers: [String: String] = [:]
+    for line in headLines.dropFirst() {
+        guard let colon = line.firstIndex(of: ":") else { continue }
+        headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+    return HTTPProbeResponse(
+        status: statusParts.count > 1 ? Int(statusParts[1]) ?? 0 : 0,
+        headers: headers,
+        body: String(text[split.upperBound...])
+    )
+}
+
+/// The value of one Prometheus sample in a `/metrics` text, e.g.
+/// `prometheusSample(text, "gatehouse_limiter_decisions_total", ["policy": "public", "outcome": "allowed"])`;
+/// `nil` when no sample has exactly those labels.
+public func prometheusSample(_ text: String, _ name: String, _ labels: [String: String] = [:]) -> Double? {
+    for line in text.split(separator: "\n") where line.hasPrefix(name) {
+        let rest = line.dropFirst(name.count)
+        var sampleLabels: [String: String] = [:]
+        var valueText = rest
+        if rest.hasPrefix("{") {
+            guard let close = rest.firstIndex(of: "}") else { continue }
+            for pair in rest[rest.index(after: rest.startIndex)..<close].split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { continue }
+                sampleLabels[String(parts[0])] = String(parts[1].dropFirst().dropLast())
+            }
+            valueText = rest[rest.index(after: close)...]
+        } else if !rest.hasPrefix(" ") {
+            continue
+        }
+        if sampleLabels == labels, let value = Double(valueText.trimmingCharacters(in: .whitespaces)) {
+            return value
+        }
+    }
+    return nil
+}

@@ -1,0 +1,64 @@
+import GatehouseLimiterAPI
+import GatehouseRPC
+import GatehouseTestSupport
+import Testing
+
+/// The `limiter` executable while its Redis goes away and comes back.
+@Suite struct LimiterRedisOutageTests {
+    static let policies = """
+        replicas: 2
+        policies:
+          - {name: open, limit: 1, period: 1h, key: [ip], on_redis_failure: allow}
+          - {name: closed, limit: 100, period: 1h, key: [ip], on_redis_failure: deny}
+          - {name: local, limit: 4, period: 1h, key: [ip], on_redis_failure: local}
+        """
+
+    @Test func fallbacksDecideWithinTheTimeoutWhileRedisIsDownAndRedisDecidesAgainOnceBack() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { redis.stop() }
+        let folder = try TestFolder()
+        try folder.write("policies.yaml", Self.policies)
+        // The default 50 ms Redis command timeout, and a 200 ms connect timeout.
+        let limiter = try await LimiterProcess(folder: folder, redisPort: redis.port, environment: ["LIMITER_REDIS_CONNECT_TIMEOUT_MS": "200"])
+        try await limiter.withClient { client in
+            let first = try await client.check(policy: "open", key: "192.0.2.1")
+            #expect(first.allowed && first.source == .redis)
+            redis.halt()
+
+            var slowest = Duration.zero
+            func timedCheck(_ policy: String, _ key: String) async throws -> Gatehouse_Limiter_CheckResponse {
+                let start = ContinuousClock.now
+                let answer = try await client.check(policy: policy, key: key)
+                slowest = max(slowest, ContinuousClock.now - start)
+                return answer
+            }
+            let open = try await timedCheck("open", "192.0.2.1")
+            #expect(open.allowed && open.source == .fallbackAllow, "allow: although Redis had this key at its limit")
+            let closed = try await timedCheck("closed", "192.0.2.2")
+            #expect(!closed.allowed && closed.source == .fallbackDeny)
+            var local: [Bool] = []
+            for _ in 0..<3 {
+                local.append(try await timedCheck("local", "192.0.2.3").allowed)
+            }
+            #expect(local == [true, true, false], "local: limit 4 ÷ 2 replicas")
+            // 50 ms Redis timeout (or an immediate refusal) plus RPC and scheduling on a busy test machine.
+            #expect(slowest < .milliseconds(750), "slowest call while Redis was down: \(slowest)")
+            let metrics = try limiter.metrics()
+            #expect(prometheusSample(metrics, "gatehouse_limiter_redis_breaker_state") == 1)
+            #expect(prometheusSample(metrics, "gatehouse_limiter_fallback_decisions_total", ["policy": "closed", "mode": "deny"]) == 1)
+            #expect(prometheusSample(metrics, "gatehouse_limiter_fallback_decisions_total", ["policy": "local", "mode": "local"]) == 3)
+
+            // A restarted Redis has an empty script cache: the limiter reloads the script unseen.
+            try await redis.restart()
+            let restarted = ContinuousClock.now
+            var source = Gatehouse_Limiter_DecisionSource.fallbackAllow
+            while source != .redis, ContinuousClock.now - restarted < .seconds(5) {
+                source = try await client.check(policy: "open", key: "192.0.2.9").source
+                if source != .redis { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(source == .redis)
+            #expect(ContinuousClock.now - restarted < .milliseconds(1500), "decisions return to Redis within about a second")
+            #expect(prometheusSample(try limiter.metrics(), "gatehouse_limiter_redis_breaker_state") == 0)
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import GatehouseLimiterAPI
+import GatehouseRPC
+import GatehouseTestSupport
+import Testing
+
+/// The `limiter` executable end to end: configuration, reload, metrics, logs, shutdown.
+@Suite struct LimiterServiceTests {
+    static let policies = """
+        replicas: 1
+        policies:
+          - {name: public, limit: 3, period: 1h, key: [ip]}
+          - {name: user, limit: 5, period: 1h, key: [sub]}
+          - {name: watch, limit: 2, period: 1h, key: [ip], shadow: true}
+        """
+
+    @Test func answersChecksAndExportsPerPolicyMetricsAndDenyLogs() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { redis.stop() }
+        let folder = try TestFolder()
+        try folder.write("policies.yaml", Self.policies)
+        let limiter = try await LimiterProcess(folder: folder, redisPort: redis.port)
+        try await limiter.withClient { client in
+            var outcomes: [Bool] = []
+            for _ in 0..<5 {
+                let answer = try await client.check([("public", "198.51.100.1", nil), ("watch", "198.51.100.1", nil)])
+                outcomes.append(answer.allowed)
+            }
+            #expect(outcomes == [true, true, true, false, false])
+            let denied = try await client.check(policy: "public", key: "198.51.100.1")
+            #expect(!denied.allowed)
+            #expect(denied.source == .denialCache, "a repeat within retry-after is answered without Redis")
+            #expect(denied.statuses[0].retryAfterMs > 0)
+        }
+        let metrics = try limiter.metrics()
+        #expect(prometheusSample(metrics, "gatehouse_limiter_decisions_total", ["policy": "public", "outcome": "allowed"]) == 3)
+        #expect(prometheusSample(metrics, "gatehouse_limiter_decisions_total", ["policy": "public", "outcome": "denied"]) == 3)
+        // The shadow policy would have denied the third request (limit 2) and was not consulted after
+        // the enforcing policy denied.
+        #expect(prometheusSample(metrics, "gatehouse_limiter_decisions_total", ["policy": "watch", "outcome": "shadow_denied"]) ?? 0 >= 1)
+        // Checks 1–4 went to Redis; 5 and 6 repeat a denial and were answered from the denial cache.
+        #expect(prometheusSample(metrics, "gatehouse_limiter_checks_total", ["source": "redis"]) == 4)
+        #expect(prometheusSample(metrics, "gatehouse_limiter_checks_total", ["source": "denial_cache"]) == 2)
+        #expect(prometheusSample(metrics, "gatehouse_limiter_redis_duration_seconds_count") == 4)
+        #expect(prometheusSample(metrics, "gatehouse_limiter_redis_breaker_state") == 0)
+
+        let denials = limiter.process.jsonLogLines.filter { $0["msg"] as? String == "rate limit denied" }
+        #expect(denials.count == 1, "one line per Redis-decided denial; repeats from the denial cache are counted, not logged")
+        #expect(denials.first?["policy"] as? String == "public")
+        #expect((denials.first?["key"] as? String)?.hasSuffix(":public:198.51.100.1") == true)
+        #expect(limiter.process.jsonLogLines.contains { $0["msg"] as? String == "shadow policy would deny" && $0["policy"] as? String == "watch" })
+    }
+
+    @Test func reloadsOnSIGHUPAndOnFileChangeKeepsOldPoliciesOnABadFileAndDropsNoRequest() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { redis.stop() }
+        let folder = try TestFolder()
+        try folder.write("policies.yaml", Self.policies)
+        let limiter = try await LimiterProcess(folder: folder, redisPort: redis.port, environment: ["LIMITER_POLICIES_WATCH_INTERVAL_MS": "100"])
+        try await limiter.withClient { client in
+            // Requests keep flowing through every reload; none may fail.
+            let traffic = Task {
+                var failures: [String] = []
+                var calls = 0
+                while !Task.isCancelled {
+                    calls += 1
+                    do {
+                        _ = try await client.check(policy: "user", key: "alice-\(calls % 50)")
+                    } catch is CancellationError {
+                        break
+                    } catch {
+                        failures.append("\(error)")
+                    }
+                }
+                return (calls, failures)
+            }
+
+            await #expect(throws: RPCError.self) { try await client.check(policy: "extra", key: "k") }
+            // SIGHUP: a new policy.
+            try folder.write("policies.yaml", Self.policies + "\n  - {name: extra, limit: 1, period: 1h, key: [ip]}\n")
+            limiter.process.send(signal: SIGHUP)
+            try await waitUntil("the new policy answers") { (try? await client.check(policy: "extra", key: "k")) != nil }
+
+            // A bad file: rejected with the reason logged, the old policies stay.
+            try folder.write("policies.yaml", "policies:\n  - {name: public, algorithm: leaky_bucket, limit: 3, period: 1h, key: [ip]}\n")
+            limiter.process.send(signal: SIGHUP)
+            let rejected = try await limiter.process.waitForLog(message: "policy file rejected; the previous policies stay in force")
+            #expect((rejected["problems"] as? String)?.contains("unknown algorithm \"leaky_bucket\"") == true)
+            let stillThere = try await client.check(policy: "extra", key: "other")
+            #expect(stillThere.allowed)
+
+            // A file change alone (no signal) is picked up by the watch.
+            try folder.write("policies.yaml", "policies:\n  - {name: user, limit: 5, period: 1h, key: [sub]}\n  - {name: only, limit: 1, period: 1h, key: [ip]}\n")
+            try await waitUntil("the watched file's policy answers") { (try? await client.check(policy: "only", key: "k")) != nil }
+            await #expect(throws: RPCError.self) { try await client.check(policy: "extra", key: "k") }
+
+            traffic.cancel()
+            let (calls, failures) = await traffic.value
+            #expect(calls > 1, "traffic ran while the policies changed")
+            #expect(failures.isEmpty, "no request may fail while policies are reloaded: \(failures)")
+        }
+        // The watch may see a change before the SIGHUP does, so each change is applied (or rejected) once or twice.
+        let metrics = try limiter.metrics()
+        #expect(prometheusSample(metrics, "gatehouse_limiter_policy_reloads_total", ["result": "rejected"]) ?? 0 >= 1)
+        #expect(prometheusSample(metrics, "gatehouse_limiter_policy_reloads_total", ["result": "applied"]) ?? 0 >= 2)
+        #expect(prometheusSample(metrics, "gatehouse_limiter_policies") == 2)
+    }
+
+    @Test func badConfigurationStopsTheLimiterBeforeItListensWithTheReason() async throws {
+        let folder = try TestFolder()
+        try folder.write("policies.yaml", "policies:\n  - {name: public, limit: -1, period: 1h, key: [ip]}\n")
+        let cases: [(environment: [String: String], expected: String)] = [
+            (["LIMITER_RPC_SECRET": serviceSecret, "LIMITER_POLICIES_FILE": folder.path("policies.yaml")], "policies[0].limit"),
+            (["LIMITER_RPC_SECRET": serviceSecret, "LIMITER_REDIS_PROT": "1"], "did you mean 'LIMITER_REDIS_PORT'"),
+            (["LIMITER_POLICIES_FILE": folder.path("policies.yaml")], "rpc.secret"),
+            (["LIMITER_RPC_SECRET": serviceSecret, "LIMITER_POLICIES_FILE": folder.path("missing.yaml")], "missing.yaml"),
+        ]
+        for (index, testCase) in cases.enumerated() {
+            let process = try ServiceProcess.start(product: "limiter", environment: testCase.environment, logPath: folder.path("bad-\(index).log"))
+            let exit = try await process.waitForExit(timeout: .seconds(20))
+            #expect(exit == .exited(78), "\(testCase.expected): \(process.log)")
+            #expect(process.log.contains(testCase.expected), "\(process.log)")
+        }
+    }
+
+    @Test func sigtermShutsDownGracefully() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { redis.stop() }
+        let folder = try TestFolder()
+        try folder.write("policies.yaml", Self.policies)
+        let limiter = try await LimiterProcess(folder: folder, redisPort: redis.port)
+        let answer = try await limiter.withClient { try await $0.check(policy: "public", key: "k") }
+        #expect(answer.allowed)
+        limiter.process.send(signal: SIGTERM)
+        let exit = try await limiter.process.waitForExit(timeout: .seconds(10))
+        #expect(exit == .exited(0))
+    }
+}
+
+/// Polls `condition` every 20 ms until it holds.
+/// - Throws: When it does not hold within `timeout`.
+func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else {
+            Issue.record("timed out waiting until \(what)")
+            return
+        }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Limiter decisions: the release `limiter` on its own Redis, loaded over RPC by gatehouse-bench limiter-load,
+# next to redis-benchmark running the limiter's own script with EVALSHA in the same run.
+# Usage: bench/limiter.sh [seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+
+swift build -c release --product limiter >&2
+swift build -c release --product GatehouseBench >&2
+bin="$(swift build -c release --show-bin-path)"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+dir="$(mktemp -d)"
+redis_port="$(free_port)"
+rpc_port="$(free_port)"
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize no > "$dir/redis.log" &
+redis=$!
+limiter=""
+trap 'kill $limiter $redis 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+
+cat > "$dir/policies.yaml" <<POLICIES
+policies:
+  - {name: bench, limit: 1000000000, period: 1h, key: [ip]}
+  - {name: tiny, limit: 1, period: 1h, key: [ip]}
+POLICIES
+export GATEHOUSE_RPC_SECRET="bench-secret-$(date +%s%N)"
+LIMITER_RPC_SECRET="$GATEHOUSE_RPC_SECRET" LIMITER_RPC_PORT="$rpc_port" LIMITER_ADMIN_PORT=0 \
+    LIMITER_REDIS_PORT="$redis_port" LIMITER_POLICIES_FILE="$dir/policies.yaml" LIMITER_LOG_LEVEL=warning \
+    "$bin/limiter" > "$dir/limiter.log" 2>&1 &
+limiter=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$rpc_port") 2>/dev/null && break; sleep 0.1; done
+
+echo "== redis-benchmark: the limiter's script (one gcra item, 10,000 keys) with EVALSHA"
+args="$("$bin/GatehouseBench" limiter-decide --print-command "$dir/script.lua")"
+redis-cli -p "$redis_port" script load "$(cat "$dir/script.lua")" > /dev/null
+requests=$((seconds * 100000))
+rb() { redis-benchmark -p "$redis_port" -r 10000 "$@" | tr '\r' '\n' | grep "requests per second" | tail -1; }
+echo -n "-c 1 -P 16:  "; rb -c 1 -P 16 -n "$requests" -q evalsha $args
+echo -n "-c 64 -P 1:  "; rb -c 64 -P 1 -n "$requests" -q evalsha $args
+
+echo "== limiter over RPC, 64 callers, decided in Redis"
+out="$("$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --seconds "$seconds")"
+echo "$out"
+max="$(echo "$out" | sed -n 's/.*: \([0-9]*\) checks\/s.*/\1/p')"
+echo "== limiter over RPC, open loop at half of that maximum"
+"$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --rate "$((max / 2))" --seconds "$seconds"
+echo "== limiter over RPC, 64 callers, repeats of denied keys (denial cache)"
+"$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode denied --seconds "$seconds"
+echo "== LimiterDecider in process (no RPC), 64 callers"
+"$bin/GatehouseBench" limiter-decide --port "$redis_port" --seconds "$((seconds / 2 > 0 ? seconds / 2 : 1))"
