@@ -27,6 +27,37 @@ struct RedisRateLimiterConcurrencyTests {
         return (allowed, start, end)
     }
 
+    @Test func concurrentChecksShareScriptCallsAndEachIsDecidedOnItsOwn() async throws {
+        try await withRateLimiter(poolSize: 2) { limiter, client, _ in
+            _ = try await client.send(["CONFIG", "RESETSTAT"])
+            // 500 concurrent requests of two items each: a key of their own (limit 1, cost 1) and one shared
+            // key (limit 300): each is all or nothing, in order, exactly as if it had been its own call.
+            let answers = try await withThrowingTaskGroup(of: RateLimitDecision.self) { group in
+                for index in 0..<500 {
+                    group.addTask {
+                        try await limiter.check([
+                            RateLimitItem(key: "gh:{batch}:own:\(index % 250)", limit: 1, period: .seconds(3600)),
+                            RateLimitItem(key: "gh:{batch}:shared", limit: 300, period: .seconds(3600)),
+                        ])
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            // 250 own keys admit one request each; the shared key had room for 300, so exactly 250 pass and
+            // the shared key was charged only for those.
+            #expect(answers.filter(\.allowed).count == 250)
+            let shared = try await limiter.peek([RateLimitItem(key: "gh:{batch}:shared", limit: 300, period: .seconds(3600))])
+            #expect(shared.items[0].remaining == 300 - 250 - 1, "peek reports what a check would leave")
+
+            let stats = try await client.send(["INFO", "commandstats"])
+            let text = stats.string ?? ""
+            let calls = text.split(separator: "\r\n").first { $0.hasPrefix("cmdstat_evalsha:") }
+                .flatMap { $0.split(separator: "calls=").last?.split(separator: ",").first }
+                .flatMap { Int($0) } ?? 0
+            #expect(calls > 0 && calls < 250, "500 concurrent requests went to Redis in \(calls) script calls")
+        }
+    }
+
     @Test(arguments: [RateLimitAlgorithm.gcra, .tokenBucket, .fixedWindow])
     func admitsExactlyTheLimitFromTwoClients(algorithm: RateLimitAlgorithm) async throws {
         try await withRateLimiter(poolSize: 4) { limiter, client, server in

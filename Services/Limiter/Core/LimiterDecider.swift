@@ -193,7 +193,6 @@ public final class LimiterDecider: Sendable {
     private func decideInRedis(_ resolved: [ResolvedItem], charge: Bool) async throws -> Gatehouse_Limiter_CheckResponse {
         let enforcing = resolved.indices.filter { !resolved[$0].policy.shadow }
         let shadow = resolved.indices.filter { resolved[$0].policy.shadow }
-        let start = ContinuousClock.now
         let enforced: RateLimitDecision?
         let shadowed: RateLimitDecision?
         if shadow.isEmpty {
@@ -205,8 +204,6 @@ public final class LimiterDecider: Sendable {
             async let shadowDecision = self.run(shadow.map { resolved[$0].item }, charge: charge)
             (enforced, shadowed) = try await (enforcingDecision, shadowDecision)
         }
-        let elapsed = (ContinuousClock.now - start).components
-        LimiterMetrics.redisDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
 
         var statuses = [Gatehouse_Limiter_PolicyStatus](repeating: .init(), count: resolved.count)
         for (position, index) in enforcing.enumerated() {

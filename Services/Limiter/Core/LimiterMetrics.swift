@@ -10,7 +10,8 @@ import Metrics
 ///   `local` because Redis did not answer in time or the breaker was open.
 /// - `gatehouse_limiter_checks_total{source}`: requests by what decided them (`redis`, `denial_cache`,
 ///   `fallback_allow`, `fallback_deny`, `fallback_local`).
-/// - `gatehouse_limiter_redis_duration_seconds`: Redis round-trip time of a decision (histogram).
+/// - `gatehouse_limiter_redis_duration_seconds`, `gatehouse_limiter_redis_batch_size`: recorded by
+///   ``RateLimitBatcher`` per script call.
 /// - `gatehouse_limiter_redis_breaker_state`: `0` closed, `1` open, `2` half-open.
 struct LimiterMetrics: Sendable {
     /// The counters of one policy.
@@ -46,9 +47,6 @@ struct LimiterMetrics: Sendable {
             (.fallbackDeny, "fallback_deny"), (.fallbackLocal, "fallback_local"),
         ].map { source, name in (source, Counter(label: "gatehouse_limiter_checks_total", dimensions: [("source", name)])) }
     )
-
-    /// Round-trip time of the decision script.
-    static let redisDuration = Metrics.Timer(label: "gatehouse_limiter_redis_duration_seconds")
 
     /// The circuit breaker's state.
     static let breakerState = Gauge(label: "gatehouse_limiter_redis_breaker_state")

@@ -1,20 +1,23 @@
 import GatehouseRedis
 
-/// The Lua script that decides a list of ``RateLimitItem``s atomically, all or nothing, and its argument and
-/// reply layout.
+/// The Lua script that decides a batch of requests, each a list of ``RateLimitItem``s decided atomically and
+/// all or nothing, and its argument and reply layout.
 ///
-/// Layout, for items `1...n`:
-/// - `KEYS[i]`: item `i`'s state key (exactly one key per item).
-/// - `ARGV[1]`: the mode, `check` (charge when every item allows) or `peek` (decide, never write).
-/// - `ARGV[2 + 5 × (i − 1)] ... ARGV[6 + 5 × (i − 1)]`: item `i`'s algorithm (``RateLimitAlgorithm`` raw
-///   value), limit, period in microseconds, burst and cost, as decimal integers.
-/// - Reply: a flat array of `5 × n` integers, per item: allowed (0 or 1), limit, remaining (≥ 0), milliseconds
-///   until reset, milliseconds until retry (0 when the item allows).
+/// Layout, for requests `1...r` whose items, in order, are `1...n`:
+/// - `KEYS[i]`: item `i`'s state key (exactly one key per item), the keys of request 1 first.
+/// - `ARGV[1]`: the number of requests `r`.
+/// - Then per request: its mode, `check` (charge when every item allows) or `peek` (decide, never write);
+///   its item count; and per item its algorithm (``RateLimitAlgorithm`` raw value), limit, period in
+///   microseconds, burst and cost, as decimal integers.
+/// - Reply: a flat array of `5 × n` integers, per item in order: allowed (0 or 1), limit, remaining (≥ 0),
+///   milliseconds until reset, milliseconds until retry (0 when the item allows).
 ///
-/// The script first decides every item without writing; only when all allow and the mode is `check` does it
-/// write every item's new state, each with a `PEXPIRE` at the moment the state becomes equivalent to a fresh
-/// one. When an item denies, nothing is charged and every item reports its state as it is. The clock is
-/// Redis' own `TIME`, in microseconds; the caller's clock is never used.
+/// Requests are decided one after the other, each seeing the writes of the ones before it, exactly as if
+/// each had been its own script call. Within a request, the script first decides every item without
+/// writing; only when all allow and the mode is `check` does it write every item's new state, each with a
+/// `PEXPIRE` at the moment the state becomes equivalent to a fresh one. When an item denies, nothing of that
+/// request is charged and every item reports its state as it is. The clock is Redis' own `TIME`, in
+/// microseconds, read once per batch; the caller's clock is never used.
 ///
 /// State per algorithm:
 /// - `gcra`: a string, the theoretical arrival time in microseconds as `"<whole>.<9 fraction digits>"`, so the
@@ -23,12 +26,18 @@ import GatehouseRedis
 /// - `sliding_window`: a hash `window` (start of the current window, microseconds), `current`, `previous`.
 /// - `fixed_window`: a hash `window` (start of the counted window, microseconds) and `count`.
 enum RateLimitScript {
-    /// Whether the script charges.
-    enum Mode: String {
+    /// Whether a request is charged.
+    enum Mode: String, Sendable {
         /// Decide and, when every item allows, charge every item.
         case check
         /// Decide only; nothing is written.
         case peek
+    }
+
+    /// One request of a batch.
+    struct Request: Sendable {
+        let items: [RateLimitItem]
+        let mode: Mode
     }
 
     /// The number of `ARGV` entries per item.
@@ -39,63 +48,104 @@ enum RateLimitScript {
     /// The script, loaded by SHA1 and reloaded transparently by ``RedisClient/evalScript(_:keys:arguments:)``.
     static let script = RedisScript(source: Self.source)
 
-    /// The `KEYS` for `items`.
-    static func keys(for items: [RateLimitItem]) -> [String] {
-        items.map(\.key)
+    /// The `KEYS` for a batch.
+    static func keys(for requests: [Request]) -> [String] {
+        var keys: [String] = []
+        keys.reserveCapacity(requests.reduce(0) { $0 + $1.items.count })
+        for request in requests {
+            for item in request.items {
+                keys.append(item.key)
+            }
+        }
+        return keys
     }
 
-    /// The `ARGV` for `items` in `mode`.
-    static func arguments(for items: [RateLimitItem], mode: Mode) -> [String] {
-        var arguments = [mode.rawValue]
-        arguments.reserveCapacity(1 + Self.argumentsPerItem * items.count)
-        for item in items {
-            arguments.append(item.algorithm.rawValue)
-            arguments.append(String(item.limit))
-            arguments.append(String(item.periodMicroseconds))
-            arguments.append(String(item.burst))
-            arguments.append(String(item.cost))
+    /// The `ARGV` for a batch.
+    static func arguments(for requests: [Request]) -> [String] {
+        var arguments = [String(requests.count)]
+        arguments.reserveCapacity(1 + requests.reduce(0) { $0 + 2 + Self.argumentsPerItem * $1.items.count })
+        for request in requests {
+            arguments.append(request.mode.rawValue)
+            arguments.append(String(request.items.count))
+            for item in request.items {
+                arguments.append(item.algorithm.rawValue)
+                arguments.append(String(item.limit))
+                arguments.append(String(item.periodMicroseconds))
+                arguments.append(String(item.burst))
+                arguments.append(String(item.cost))
+            }
         }
         return arguments
     }
 
-    /// Parses the script's reply for `itemCount` items.
+    /// Parses the script's reply into one decision per request.
     ///
     /// - Throws: ``RateLimitReplyError`` when the reply does not have the documented layout.
-    static func decision(from reply: RESPValue, itemCount: Int) throws(RateLimitReplyError) -> RateLimitDecision {
+    static func decisions(from reply: RESPValue, for requests: [Request]) throws(RateLimitReplyError) -> [RateLimitDecision] {
+        let itemCount = requests.reduce(0) { $0 + $1.items.count }
         guard let values = reply.array, values.count == Self.replyIntegersPerItem * itemCount else {
             throw RateLimitReplyError(
                 reason: "expected an array of \(Self.replyIntegersPerItem * itemCount) integers, got \(reply)"
             )
         }
-        var integers: [Int] = []
-        integers.reserveCapacity(values.count)
-        for value in values {
-            guard case .integer = value, let integer = value.int, integer >= 0 else {
-                throw RateLimitReplyError(reason: "expected non-negative integers, got \(value) in \(reply)")
-            }
-            integers.append(integer)
-        }
-        var items: [RateLimitItemDecision] = []
-        items.reserveCapacity(itemCount)
-        for start in stride(from: 0, to: integers.count, by: Self.replyIntegersPerItem) {
-            items.append(
-                RateLimitItemDecision(
-                    allowed: integers[start] == 1,
-                    limit: integers[start + 1],
-                    remaining: integers[start + 2],
-                    resetAfter: .milliseconds(integers[start + 3]),
-                    retryAfter: .milliseconds(integers[start + 4])
+        var decisions: [RateLimitDecision] = []
+        decisions.reserveCapacity(requests.count)
+        var position = 0
+        for request in requests {
+            var items: [RateLimitItemDecision] = []
+            items.reserveCapacity(request.items.count)
+            for _ in request.items {
+                var integers = (0, 0, 0, 0, 0)
+                for offset in 0..<Self.replyIntegersPerItem {
+                    let value = values[position + offset]
+                    guard case .integer = value, let integer = value.int, integer >= 0 else {
+                        throw RateLimitReplyError(reason: "expected non-negative integers, got \(value) in \(reply)")
+                    }
+                    switch offset {
+                    case 0: integers.0 = integer
+                    case 1: integers.1 = integer
+                    case 2: integers.2 = integer
+                    case 3: integers.3 = integer
+                    default: integers.4 = integer
+                    }
+                }
+                position += Self.replyIntegersPerItem
+                items.append(
+                    RateLimitItemDecision(
+                        allowed: integers.0 == 1,
+                        limit: integers.1,
+                        remaining: integers.2,
+                        resetAfter: .milliseconds(integers.3),
+                        retryAfter: .milliseconds(integers.4)
+                    )
                 )
-            )
+            }
+            decisions.append(RateLimitDecision(items: items))
         }
-        return RateLimitDecision(items: items)
+        return decisions
     }
 
     /// The Lua source; see the type's documentation for the layout.
     static let source = """
-        local mode = ARGV[1]
-        if (mode ~= 'check' and mode ~= 'peek') or #ARGV ~= 1 + 5 * #KEYS or #KEYS == 0 then
-          return redis.error_reply('ERR rate-limit script: bad arguments (mode, then 5 per key)')
+        -- The whole layout is checked before anything is decided, so a malformed batch writes nothing.
+        local bad_arguments = 'ERR rate-limit script: bad arguments (request count, then per request mode, item count, 5 per item)'
+        local request_count = tonumber(ARGV[1])
+        if not request_count or request_count < 1 or #KEYS == 0 then
+          return redis.error_reply(bad_arguments)
+        end
+        do
+          local keys_seen, position = 0, 2
+          for _ = 1, request_count do
+            local mode, count = ARGV[position], tonumber(ARGV[position + 1])
+            if (mode ~= 'check' and mode ~= 'peek') or not count or count < 1 then
+              return redis.error_reply(bad_arguments)
+            end
+            keys_seen = keys_seen + count
+            position = position + 2 + 5 * count
+          end
+          if keys_seen ~= #KEYS or position ~= #ARGV + 1 then
+            return redis.error_reply(bad_arguments)
+          end
         end
 
         local clock = redis.call('TIME')
@@ -292,40 +342,49 @@ enum RateLimitScript {
           fixed_window = fixed_window,
         }
 
-        local decisions = {}
-        local all_allowed = true
-        for i = 1, #KEYS do
-          local base = 2 + 5 * (i - 1)
-          local decide = algorithms[ARGV[base]]
-          if not decide then
-            return redis.error_reply('ERR rate-limit script: unknown algorithm ' .. tostring(ARGV[base]))
-          end
-          local d = decide(KEYS[i], tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]),
-            tonumber(ARGV[base + 3]), tonumber(ARGV[base + 4]))
-          decisions[i] = d
-          all_allowed = all_allowed and d.allowed
-        end
+        local reply = {}
+        local key_index = 0
+        local arg = 2
+        for _ = 1, request_count do
+          local mode = ARGV[arg]
+          local item_count = tonumber(ARGV[arg + 1])
+          arg = arg + 2
 
-        if all_allowed and mode == 'check' then
-          for i = 1, #decisions do
-            if decisions[i].write then
-              decisions[i].write()
+          local decisions = {}
+          local all_allowed = true
+          for i = 1, item_count do
+            local decide = algorithms[ARGV[arg]]
+            if not decide then
+              return redis.error_reply('ERR rate-limit script: unknown algorithm ' .. tostring(ARGV[arg]))
+            end
+            local d = decide(KEYS[key_index + i], tonumber(ARGV[arg + 1]), tonumber(ARGV[arg + 2]),
+              tonumber(ARGV[arg + 3]), tonumber(ARGV[arg + 4]))
+            decisions[i] = d
+            all_allowed = all_allowed and d.allowed
+            arg = arg + 5
+          end
+          key_index = key_index + item_count
+
+          if all_allowed and mode == 'check' then
+            for i = 1, item_count do
+              if decisions[i].write then
+                decisions[i].write()
+              end
             end
           end
-        end
 
-        local reply = {}
-        for i = 1, #decisions do
-          local d = decisions[i]
-          local remaining, reset = d.remaining_now, d.reset_now
-          if all_allowed then
-            remaining, reset = d.remaining_after, d.reset_after
+          for i = 1, item_count do
+            local d = decisions[i]
+            local remaining, reset = d.remaining_now, d.reset_now
+            if all_allowed then
+              remaining, reset = d.remaining_after, d.reset_after
+            end
+            reply[#reply + 1] = d.allowed and 1 or 0
+            reply[#reply + 1] = d.limit
+            reply[#reply + 1] = math.max(0, remaining)
+            reply[#reply + 1] = to_ms(reset)
+            reply[#reply + 1] = to_ms(d.retry)
           end
-          reply[#reply + 1] = d.allowed and 1 or 0
-          reply[#reply + 1] = d.limit
-          reply[#reply + 1] = math.max(0, remaining)
-          reply[#reply + 1] = to_ms(reset)
-          reply[#reply + 1] = to_ms(d.retry)
         end
         return reply
         """

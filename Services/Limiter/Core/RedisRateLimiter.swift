@@ -8,6 +8,7 @@ import Logging
 /// only when every item allows it. Time is Redis' clock, never this process's.
 public final class RedisRateLimiter: Sendable {
     private let client: RedisClient
+    private let batcher: RateLimitBatcher
     private let logger: Logger
 
     /// Creates a limiter on a client; the client's `run()` must be going for commands to flow.
@@ -17,6 +18,7 @@ public final class RedisRateLimiter: Sendable {
     ///   - logger: Receives a debug line per denied request.
     public init(client: RedisClient, logger: Logger) {
         self.client = client
+        self.batcher = RateLimitBatcher(client: client)
         self.logger = logger
     }
 
@@ -48,11 +50,13 @@ public final class RedisRateLimiter: Sendable {
     }
 
     /// The `EVALSHA` arguments (script SHA1, key count, keys, script arguments) that ``check(_:)`` sends for
-    /// `items`, and the script itself: for running the same command with `redis-benchmark`.
+    /// `items` when they are alone in their batch, and the script itself: for running the same command with
+    /// `redis-benchmark`.
     /// - Parameter items: The items of one request.
     public static func benchmarkCommand(for items: [RateLimitItem]) -> (script: RedisScript, arguments: [String]) {
-        let keys = RateLimitScript.keys(for: items)
-        return (RateLimitScript.script, [RateLimitScript.script.sha1, String(keys.count)] + keys + RateLimitScript.arguments(for: items, mode: .check))
+        let requests = [RateLimitScript.Request(items: items, mode: .check)]
+        let keys = RateLimitScript.keys(for: requests)
+        return (RateLimitScript.script, [RateLimitScript.script.sha1, String(keys.count)] + keys + RateLimitScript.arguments(for: requests))
     }
 
     private func decide(_ items: [RateLimitItem], mode: RateLimitScript.Mode) async throws -> RateLimitDecision {
@@ -63,12 +67,7 @@ public final class RedisRateLimiter: Sendable {
     /// Decides items that passed `validate()` already (the ``LimiterDecider`` validates before choosing
     /// between Redis and the fallbacks).
     func decide(validated items: [RateLimitItem], mode: RateLimitScript.Mode) async throws -> RateLimitDecision {
-        let reply = try await self.client.evalScript(
-            RateLimitScript.script,
-            keys: RateLimitScript.keys(for: items),
-            arguments: RateLimitScript.arguments(for: items, mode: mode)
-        )
-        let decision = try RateLimitScript.decision(from: reply, itemCount: items.count)
+        let decision = try await self.batcher.decide(RateLimitScript.Request(items: items, mode: mode))
         if !decision.allowed {
             self.logger.debug(
                 "Rate limit denied a request",
