@@ -17,7 +17,10 @@ let package = Package(
         .library(name: "GatehouseConfig", targets: ["GatehouseConfig"]),
         .library(name: "GatehouseObservability", targets: ["GatehouseObservability"]),
         .library(name: "GatehouseLimiterAPI", targets: ["GatehouseLimiterAPI"]),
+        .library(name: "GatehouseSQLite", targets: ["GatehouseSQLite"]),
+        .library(name: "GatehouseDataAPI", targets: ["GatehouseDataAPI"]),
         .executable(name: "limiter", targets: ["limiter"]),
+        .executable(name: "data-service", targets: ["data-service"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
@@ -38,6 +41,12 @@ let package = Package(
             path: "Shared/CHiredis",
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Shared/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
         ),
 
         // MARK: Shared libraries
@@ -83,6 +92,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "GatehouseSQLite",
+            dependencies: ["CSQLite"],
+            path: "Shared/SQLite",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "GatehouseConfig",
             dependencies: [
                 .product(name: "Yams", package: "Yams"),
@@ -113,6 +128,17 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Shared/LimiterAPI",
+            exclude: ["Protos"],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "GatehouseDataAPI",
+            dependencies: [
+                "GatehouseRPC",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Shared/DataAPI",
             exclude: ["Protos"],
             swiftSettings: swiftSettings
         ),
@@ -153,6 +179,41 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "DataServiceCore",
+            dependencies: [
+                "GatehouseSQLite",
+                "GatehouseConfig",
+                "GatehouseDataAPI",
+                "GatehouseNIOSupport",
+                "GatehouseObservability",
+                "GatehouseRPC",
+                "GatehouseRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/DataService/Core",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "data-service",
+            dependencies: [
+                "DataServiceCore",
+                "GatehouseConfig",
+                "GatehouseObservability",
+                "GatehouseRPC",
+                "GatehouseRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/DataService/Main",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Benchmarks (not part of the test run)
         .executableTarget(
             name: "GatehouseBench",
@@ -160,6 +221,7 @@ let package = Package(
                 "GatehouseRPC",
                 "GatehouseRedis",
                 "GatehouseLimiterAPI",
+                "GatehouseDataAPI",
                 "LimiterCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -177,6 +239,7 @@ let package = Package(
         .target(
             name: "GatehouseTestSupport",
             dependencies: [
+                "GatehouseRPC",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/GatehouseTestSupport",
@@ -242,6 +305,31 @@ let package = Package(
                 "GatehouseRPC",
                 "GatehouseTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatehouseSQLiteTests",
+            dependencies: ["GatehouseSQLite", "GatehouseTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DataServiceCoreTests",
+            dependencies: ["DataServiceCore", "GatehouseSQLite", "GatehouseTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DataServiceTests",
+            dependencies: [
+                // The executable these tests run as child processes.
+                "data-service",
+                "GatehouseDataAPI",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                "GatehouseRPC",
+                "GatehouseRedis",
+                "GatehouseTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

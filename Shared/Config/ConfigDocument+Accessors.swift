@@ -138,6 +138,27 @@ extension ConfigDocument {
         }
     }
 
+    /// Reads a list of strings whose every item must pass `isValid`.
+    ///
+    /// - Parameters:
+    ///   - key: The dotted key, e.g. `collections`.
+    ///   - defaultValue: The value when the key is unset.
+    ///   - expected: What a valid item is, for the error (e.g. "names of A-Z a-z 0-9 _ . -").
+    ///   - isValid: Whether one item is acceptable.
+    /// - Throws: ``ConfigError`` naming the first invalid item, or as ``stringList(_:default:)``.
+    public mutating func stringList(
+        _ key: String,
+        default defaultValue: [String],
+        expected: String,
+        eachMatching isValid: (String) -> Bool
+    ) throws(ConfigError) -> [String] {
+        let items = try self.stringList(key, default: defaultValue)
+        if let invalid = items.first(where: { !isValid($0) }), let (_, location) = self.lookup(key) {
+            throw .invalidValue(location: location, key: key, expected: "a list of \(expected)", got: "the item \(String(reflecting: invalid))")
+        }
+        return items
+    }
+
     private static func unquotedScalar(
         _ raw: ResolvedValue,
         key: String,

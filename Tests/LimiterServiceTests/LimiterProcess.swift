@@ -7,33 +7,6 @@ import Testing
 
 let serviceSecret = "limiter-test-secret-0123456789"
 
-/// A folder for one test's files (policy file, logs), removed afterwards.
-final class TestFolder: Sendable {
-    let url: URL
-
-    init() throws {
-        self.url = FileManager.default.temporaryDirectory.appendingPathComponent("gatehouse-limiter-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: self.url, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String {
-        self.url.appendingPathComponent(name).path
-    }
-
-    func write(_ name: String, _ text: String) throws {
-        // Write-then-rename, as editors and config management do, so a reader never sees half a file.
-        let temporary = self.path(".\(name).tmp")
-        try text.write(toFile: temporary, atomically: false, encoding: .utf8)
-        guard rename(temporary, self.path(name)) == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: self.path(name)])
-        }
-    }
-
-    deinit {
-        try? FileManager.default.removeItem(at: self.url)
-    }
-}
-
 /// The `limiter` executable as a child process with JSON logs, on ports it chose itself, and an RPC client to it.
 final class LimiterProcess: Sendable {
     let process: ServiceProcess
@@ -74,29 +47,7 @@ func withClients<T: Sendable>(
     connections: Int = 2,
     _ body: ([RPCClient]) async throws -> T
 ) async throws -> T {
-    var logger = Logger(label: "test.limiter-client")
-    logger.logLevel = .critical
-    let secret = try RPCSecret(serviceSecret)
-    let clients = limiters.map { limiter in
-        RPCClient(
-            configuration: RPCClientConfiguration(
-                host: "127.0.0.1",
-                port: limiter.rpcPort,
-                secret: secret,
-                clientName: "limiter-test",
-                connections: connections,
-                defaultCallTimeout: .seconds(10)
-            ),
-            logger: logger
-        )
-    }
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        for client in clients {
-            group.addTask { try await client.run() }
-        }
-        defer { group.cancelAll() }
-        return try await body(clients)
-    }
+    try await withRPCClients(ports: limiters.map(\.rpcPort), secret: serviceSecret, connections: connections, body)
 }
 
 extension RPCClient {

@@ -6,6 +6,6 @@ struct GatehouseBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatehouse-bench",
         abstract: "Benchmarks of the shared RPC and Redis layers and of the limiter.",
-        subcommands: [RPCServerCommand.self, RPCLoadCommand.self, RedisLoadCommand.self, LimiterLoadCommand.self, LimiterDecideCommand.self]
+        subcommands: [RPCServerCommand.self, RPCLoadCommand.self, RedisLoadCommand.self, LimiterLoadCommand.self, LimiterDecideCommand.self, DataLoadCommand.self]
     )
 }

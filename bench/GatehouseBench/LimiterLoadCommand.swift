@@ -17,31 +17,16 @@ struct LimiterLoadCommand: AsyncParsableCommand {
         case denied
     }
 
-    @Option(help: "Limiter host.") var host = "127.0.0.1"
-    @Option(help: "Limiter RPC port.") var port: Int
-    @Option(help: "Environment variable holding the service secret.") var secretEnv = "GATEHOUSE_RPC_SECRET"
     @Option(help: "allowed (decided in Redis) or denied (denial cache).") var mode = Mode.allowed
     @Option(help: "Policy for allowed checks (a high limit).") var allowedPolicy = "bench"
     @Option(help: "Policy for denied checks (limit 1).") var deniedPolicy = "tiny"
     @Option(help: "Distinct keys the checks cycle through.") var keys = 10_000
-    @Option(help: "Concurrent callers (closed loop).") var concurrency = 64
-    @Option(help: "Connections in the client's pool.") var connections = 2
     @Option(help: "Checks per second (open loop); 0: closed loop with --concurrency callers.") var rate = 0.0
-    @Option(help: "Seconds to measure (after a 1 s warm-up).") var seconds = 10.0
+
+    @OptionGroup var peer: BenchPeerOptions
 
     func run() async throws {
-        var logger = Logger(label: "gatehouse-bench.limiter-load")
-        logger.logLevel = .warning
-        let client = RPCClient(
-            configuration: RPCClientConfiguration(
-                host: self.host,
-                port: self.port,
-                secret: try RPCSecret(benchSecret(from: self.secretEnv)),
-                clientName: "gatehouse-bench",
-                connections: self.connections
-            ),
-            logger: logger
-        )
+        let client = try self.peer.client(label: "gatehouse-bench.limiter-load")
         let policy = self.mode == .allowed ? self.allowedPolicy : self.deniedPolicy
         let requests = (0..<self.keys).map { index in
             Gatehouse_Limiter_CheckRequest.bench(policy: policy, key: "198.51.\(index / 256 % 256).\(index % 256)-\(index)")
@@ -63,13 +48,13 @@ struct LimiterLoadCommand: AsyncParsableCommand {
                 if answer.allowed != expectAllowed { wrongAnswers.increment() }
             }
             let (rate, latency) = self.rate > 0
-                ? try await OpenLoopLoad.measure(rate: self.rate, seconds: self.seconds, operation)
-                : try await ClosedLoopLoad.measure(concurrency: self.concurrency, seconds: self.seconds, operation)
-            let load = self.rate > 0 ? String(format: "open loop at %.0f/s", self.rate) : "\(self.concurrency) callers"
+                ? try await OpenLoopLoad.measure(rate: self.rate, seconds: self.peer.seconds, operation)
+                : try await ClosedLoopLoad.measure(concurrency: self.peer.concurrency, seconds: self.peer.seconds, operation)
+            let load = self.rate > 0 ? String(format: "open loop at %.0f/s", self.rate) : "\(self.peer.concurrency) callers"
             print(
                 String(
                     format: "limiter check (%@): %.0f checks/s, p50 %.0f us, p99 %.0f us, max %.0f us (%@, %d connection(s), %d keys, %d unexpected answers)",
-                    self.mode.rawValue, rate, latency.p50, latency.p99, latency.max, load, self.connections, self.keys, wrongAnswers.value
+                    self.mode.rawValue, rate, latency.p50, latency.p99, latency.max, load, self.peer.connections, self.keys, wrongAnswers.value
                 )
             )
             group.cancelAll()

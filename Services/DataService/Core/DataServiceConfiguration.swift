@@ -1,0 +1,66 @@
+import GatehouseConfig
+import GatehouseDataAPI
+import GatehouseObservability
+import GatehouseRPC
+import GatehouseRedis
+
+/// Everything the `data-service` executable reads from its configuration file and `DATA_*` variables
+/// (docs/configuration.md, "data-service").
+public struct DataServiceConfiguration: Sendable {
+    /// The environment variable prefix.
+    public static let environmentPrefix = "DATA"
+    /// The default RPC port.
+    public static let defaultRPCPort = 7102
+    /// The default admin (metrics, health) port.
+    public static let defaultAdminPort = 9102
+
+    /// The RPC server (`rpc.*`).
+    public var rpc: RPCServerConfiguration
+    /// Redis (`redis.*`), where invalidation events are published.
+    public var redis: RedisConfiguration
+    /// Logs and admin server (`log.*`, `admin.*`).
+    public var observability: ObservabilityConfiguration
+    /// The SQLite file and write limits (`storage.*`).
+    public var storage: DocumentStoreConfiguration
+    /// The collections clients may use (`collections`); empty: any valid name.
+    public var collections: Set<String>
+    /// The pub/sub channel of invalidation events (`events.channel`).
+    public var eventsChannel: String
+    /// The most events in one published message (`events.batch_size`).
+    public var eventsBatchSize: Int
+    /// How often the outbox is checked when no write signalled it (`events.poll_interval_ms`).
+    public var eventsPollInterval: Duration
+
+    /// Reads the configuration and rejects keys and `DATA_*` variables it does not know.
+    /// - Parameter document: The file and environment.
+    /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
+    public init(reading document: inout ConfigDocument) throws {
+        self.rpc = try RPCServerConfiguration(reading: &document, defaultPort: Self.defaultRPCPort)
+        self.redis = try RedisConfiguration(reading: &document)
+        self.observability = try ObservabilityConfiguration(reading: &document, defaultAdminPort: Self.defaultAdminPort)
+        self.storage = try Self.readStorage(&document)
+        self.collections = Set(
+            try document.stringList(
+                "collections",
+                default: [],
+                expected: "names of 1-\(DocumentName.maximumLength) characters from A-Z a-z 0-9 _ . -"
+            ) { (try? DocumentName.validate($0, field: "collection")) != nil }
+        )
+        self.eventsChannel = try document.string("events.channel", default: InvalidationMessage.defaultChannel)
+        self.eventsBatchSize = try document.int("events.batch_size", default: 256, range: 1...10_000)
+        self.eventsPollInterval = try document.duration("events.poll_interval_ms", default: .seconds(1), range: .milliseconds(10) ... .seconds(60))
+        try document.rejectUnknownKeys(valid: document.readKeys)
+    }
+
+    /// Reads the `storage.*` keys; also used by `data-service seed` and `backup`.
+    /// - Parameter document: The file and environment.
+    public static func readStorage(_ document: inout ConfigDocument) throws(ConfigError) -> DocumentStoreConfiguration {
+        var storage = DocumentStoreConfiguration(path: try document.string("storage.path", default: "data/documents.sqlite"))
+        storage.maxBodyBytes = try document.int("storage.max_body_bytes", default: storage.maxBodyBytes, range: 2...(64 << 20))
+        storage.readerCount = try document.int("storage.readers", default: storage.readerCount, range: 1...64)
+        storage.maxBatchSize = try document.int("storage.max_batch_writes", default: storage.maxBatchSize, range: 1...10_000)
+        storage.maxQueuedWrites = try document.int("storage.max_queued_writes", default: storage.maxQueuedWrites, range: 1...1_000_000)
+        storage.busyTimeout = try document.duration("storage.busy_timeout_ms", default: storage.busyTimeout, range: .milliseconds(1) ... .seconds(60))
+        return storage
+    }
+}

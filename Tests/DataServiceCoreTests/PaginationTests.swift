@@ -1,0 +1,79 @@
+import DataServiceCore
+import Testing
+
+@Suite struct PaginationTests {
+    @Test func pagesAreOrderedByIdAndEndWithoutCursor() async throws {
+        try await withTemporaryStore { store, _ in
+            for index in [3, 1, 2, 5, 4] {
+                _ = try await store.write(.put(collection: "c", id: "d\(index)", body: "{}"))
+            }
+            _ = try await store.write(.put(collection: "other", id: "d0", body: "{}"))
+            let first = try await store.list(collection: "c", limit: 2)
+            #expect(first.documents.map(\.id) == ["d1", "d2"])
+            let second = try await store.list(collection: "c", limit: 2, cursor: first.nextCursor)
+            #expect(second.documents.map(\.id) == ["d3", "d4"])
+            let third = try await store.list(collection: "c", limit: 2, cursor: second.nextCursor)
+            #expect(third.documents.map(\.id) == ["d5"])
+            #expect(third.nextCursor == nil)
+            // A page that ends exactly at the last document has no cursor either.
+            let exact = try await store.list(collection: "c", limit: 5)
+            #expect(exact.documents.count == 5)
+            #expect(exact.nextCursor == nil)
+            #expect(try await store.list(collection: "empty").documents.isEmpty)
+        }
+    }
+
+    @Test func ownerFilterListsOnlyThatOwnersDocuments() async throws {
+        try await withTemporaryStore { store, _ in
+            for index in 0..<6 {
+                _ = try await store.write(
+                    .put(collection: "c", id: "d\(index)", body: "{}", owner: index.isMultiple(of: 2) ? "alice" : "bob"))
+            }
+            let alice = try await store.list(collection: "c", limit: 2, owner: "alice")
+            #expect(alice.documents.map(\.id) == ["d0", "d2"])
+            let rest = try await store.list(collection: "c", limit: 2, cursor: alice.nextCursor, owner: "alice")
+            #expect(rest.documents.map(\.id) == ["d4"])
+            #expect(rest.nextCursor == nil)
+            #expect(try await store.list(collection: "c", owner: "carol").documents.isEmpty)
+        }
+    }
+
+    @Test func everyDocumentAppearsExactlyOnceWhileInsertsHappen() async throws {
+        try await withTemporaryStore { store, _ in
+            let original = (0..<300).map { "m\(String($0 + 1000))" }
+            for id in original {
+                _ = try await store.write(.put(collection: "c", id: id, body: "{}"))
+            }
+            // A writer keeps inserting ids that sort before, between and after the walk's position.
+            let inserting = Task {
+                for index in 0..<300 {
+                    _ = try await store.write(.put(collection: "c", id: "a\(index)", body: "{}"))
+                    _ = try await store.write(.put(collection: "c", id: "m\(String(index + 1000))x", body: "{}"))
+                    _ = try await store.write(.put(collection: "c", id: "z\(index)", body: "{}"))
+                }
+            }
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let page = try await store.list(collection: "c", limit: 7, cursor: cursor)
+                seen.append(contentsOf: page.documents.map(\.id))
+                if let cursor {
+                    // Deterministic interleaving too: one insert behind the cursor, one ahead.
+                    _ = try await store.write(.put(collection: "c", id: "\(cursor)-behind", body: "{}", ifVersion: nil))
+                    _ = try await store.write(.put(collection: "c", id: "\(page.nextCursor ?? "zz").ahead", body: "{}"))
+                }
+                cursor = page.nextCursor
+            } while cursor != nil
+            try await inserting.value
+
+            #expect(Set(seen).count == seen.count, "some document was listed twice")
+            #expect(seen == seen.sorted())
+            let counts = Dictionary(seen.map { ($0, 1) }, uniquingKeysWith: +)
+            for id in original {
+                #expect(counts[id] == 1, "\(id) seen \(counts[id] ?? 0) times")
+            }
+            #expect(seen.contains { $0.hasSuffix(".ahead") })
+            #expect(!seen.contains { $0.hasSuffix("-behind") })
+        }
+    }
+}

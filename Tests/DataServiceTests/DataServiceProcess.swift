@@ -1,0 +1,121 @@
+import Foundation
+import GatehouseDataAPI
+import GatehouseRPC
+import GatehouseRedis
+import GatehouseTestSupport
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+
+let dataSecret = "data-test-secret-0123456789abcd"
+
+/// The `data-service` executable as a child process with JSON logs, and RPC clients to it.
+final class DataServiceProcess: Sendable {
+    let process: ServiceProcess
+    let rpcPort: Int
+    let adminPort: Int
+
+    /// Starts `data-service` on the database `folder/db/documents.sqlite` and waits until it listens.
+    init(folder: TestFolder, redisPort: Int, rpcPort: Int = 0, name: String = "data-service", environment: [String: String] = [:]) async throws {
+        var variables = [
+            "DATA_RPC_SECRET": dataSecret,
+            "DATA_RPC_PORT": "\(rpcPort)",
+            "DATA_ADMIN_PORT": "0",
+            "DATA_REDIS_PORT": "\(redisPort)",
+            "DATA_REDIS_CONNECT_TIMEOUT_MS": "200",
+            "DATA_STORAGE_PATH": folder.path("db/documents.sqlite"),
+            "DATA_LOG_FORMAT": "json",
+        ]
+        variables.merge(environment) { $1 }
+        self.process = try ServiceProcess.start(product: "data-service", environment: variables, logPath: folder.path("\(name).log"))
+        let listening = try await self.process.waitForLog(message: "data service listening")
+        self.rpcPort = try #require(Int(listening["rpc.port"] as? String ?? ""))
+        self.adminPort = try #require(Int(listening["admin.port"] as? String ?? ""))
+    }
+
+    func withClient<T: Sendable>(_ body: (RPCClient) async throws -> T) async throws -> T {
+        try await withRPCClients(ports: [self.rpcPort], secret: dataSecret) { try await body($0[0]) }
+    }
+
+    func metrics() throws -> String {
+        try httpGet(port: self.adminPort, path: "/metrics").body
+    }
+}
+
+extension RPCClient {
+    func put(_ collection: String, _ id: String, _ body: String, ifVersion: Int64? = nil) async throws -> Gatehouse_Data_WriteResponse {
+        var request = Gatehouse_Data_PutRequest()
+        request.collection = collection
+        request.id = id
+        request.body = body
+        if let ifVersion { request.ifVersion = ifVersion }
+        return try await self.call(DataMethods.put, request)
+    }
+
+    func get(_ collection: String, _ id: String) async throws -> Gatehouse_Data_Document {
+        var request = Gatehouse_Data_GetRequest()
+        request.collection = collection
+        request.id = id
+        return try await self.call(DataMethods.get, request).document
+    }
+}
+
+/// Subscribes to the invalidation channel and collects every event it receives, in order.
+final class InvalidationCollector: Sendable {
+    private let subscriber: RedisSubscriber
+    private let received = Mutex<(events: [InvalidationMessage.Event], resubscriptions: Int)>(([], 0))
+
+    /// - Parameter redisPort: The Redis server's port. The subscriber reconnects within 5–20 ms of Redis
+    ///   coming back, far sooner than a service whose backoff has grown during an outage.
+    init(redisPort: Int) {
+        var logger = Logger(label: "test.invalidations")
+        logger.logLevel = .critical
+        self.subscriber = RedisSubscriber(
+            configuration: RedisConfiguration(
+                port: redisPort,
+                reconnectInitialBackoff: .milliseconds(10),
+                reconnectMaximumBackoff: .milliseconds(20)
+            ),
+            channels: [InvalidationMessage.defaultChannel],
+            logger: logger
+        )
+    }
+
+    var events: [InvalidationMessage.Event] { self.received.withLock { $0.events } }
+
+    /// How often the subscription was re-established after a drop.
+    var resubscriptions: Int { self.received.withLock { $0.resubscriptions } }
+
+    /// Runs `body` while subscribed (after the subscription is confirmed).
+    func whileSubscribed<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.subscriber.run() }
+            let subscribed = AsyncStream.makeStream(of: Void.self)
+            group.addTask {
+                for await event in self.subscriber.events {
+                    switch event {
+                    case .subscribed:
+                        subscribed.continuation.finish()
+                    case .message(_, let payload):
+                        let message = try InvalidationMessage(jsonText: String(buffer: payload))
+                        self.received.withLock { $0.events.append(contentsOf: message.events) }
+                    case .resubscribed:
+                        self.received.withLock { $0.resubscriptions += 1 }
+                    }
+                }
+            }
+            for await _ in subscribed.stream {}
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+
+    /// Waits until at least `count` events arrived.
+    func waitForEvents(_ count: Int, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while self.events.count < count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}

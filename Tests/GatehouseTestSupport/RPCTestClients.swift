@@ -1,0 +1,34 @@
+import GatehouseRPC
+import Logging
+
+/// Runs `body` with one RPC client per port (each with its `run()` going), all with `secret`; stops them afterwards.
+public func withRPCClients<T: Sendable>(
+    ports: [Int],
+    secret: String,
+    connections: Int = 2,
+    _ body: ([RPCClient]) async throws -> T
+) async throws -> T {
+    var logger = Logger(label: "test.rpc-client")
+    logger.logLevel = .critical
+    let rpcSecret = try RPCSecret(secret)
+    let clients = ports.map { port in
+        RPCClient(
+            configuration: RPCClientConfiguration(
+                host: "127.0.0.1",
+                port: port,
+                secret: rpcSecret,
+                clientName: "test",
+                connections: connections,
+                defaultCallTimeout: .seconds(10)
+            ),
+            logger: logger
+        )
+    }
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        for client in clients {
+            group.addTask { try await client.run() }
+        }
+        defer { group.cancelAll() }
+        return try await body(clients)
+    }
+}
