@@ -19,8 +19,10 @@ let package = Package(
         .library(name: "GatehouseLimiterAPI", targets: ["GatehouseLimiterAPI"]),
         .library(name: "GatehouseSQLite", targets: ["GatehouseSQLite"]),
         .library(name: "GatehouseDataAPI", targets: ["GatehouseDataAPI"]),
+        .library(name: "GatehouseAuthAPI", targets: ["GatehouseAuthAPI"]),
         .executable(name: "limiter", targets: ["limiter"]),
         .executable(name: "data-service", targets: ["data-service"]),
+        .executable(name: "auth-issuer", targets: ["auth-issuer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
@@ -33,6 +35,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", exact: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        // HTTP for the auth issuer; without swift-configuration support, which Gatehouse does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", exact: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", exact: "2.5.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", exact: "5.8.0"),
     ],
     targets: [
         // MARK: C libraries from Debian
@@ -143,6 +149,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "GatehouseAuthAPI",
+            dependencies: [
+                "GatehouseRPC",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Shared/AuthAPI",
+            exclude: ["Protos"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Services' libraries
         .target(
             name: "LimiterCore",
@@ -211,6 +229,47 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/DataService/Main",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "AuthIssuerCore",
+            dependencies: [
+                "GatehouseAuthAPI",
+                "GatehouseConfig",
+                "GatehouseLimiterAPI",
+                "GatehouseNIOSupport",
+                "GatehouseObservability",
+                "GatehouseRPC",
+                "GatehouseRedis",
+                "GatehouseSQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/AuthIssuer/Core",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "auth-issuer",
+            dependencies: [
+                "AuthIssuerCore",
+                "GatehouseConfig",
+                "GatehouseObservability",
+                "GatehouseRPC",
+                "GatehouseRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/AuthIssuer/Main",
             swiftSettings: swiftSettings
         ),
 
@@ -325,6 +384,32 @@ let package = Package(
                 "data-service",
                 "GatehouseDataAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                "GatehouseRPC",
+                "GatehouseRedis",
+                "GatehouseTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthIssuerCoreTests",
+            dependencies: [
+                "AuthIssuerCore",
+                "GatehouseAuthAPI",
+                "GatehouseTestSupport",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AuthIssuerTests",
+            dependencies: [
+                // The executables these tests run as child processes.
+                "auth-issuer",
+                "limiter",
+                "GatehouseAuthAPI",
                 "GatehouseRPC",
                 "GatehouseRedis",
                 "GatehouseTestSupport",

@@ -18,17 +18,36 @@ public struct HTTPProbeResponse: Sendable {
 /// A blocking HTTP/1.1 `GET` to 127.0.0.1 with `Connection: close`, for reading an admin server's
 /// `/metrics` and `/readyz` in tests.
 public func httpGet(port: Int, path: String) throws -> HTTPProbeResponse {
+    try httpRequest(port: port, method: "GET", path: path)
+}
+
+/// A blocking HTTP/1.1 request to 127.0.0.1 with `Connection: close`: any method, headers and body bytes
+/// (which need not be UTF-8), so tests can send exactly what a broken client would.
+/// - Parameters:
+///   - port: The server's port.
+///   - method: The method, e.g. `POST`.
+///   - path: The request target.
+///   - headers: Extra header fields, in order; `Content-Length` is added for a body.
+///   - body: The body bytes, if any.
+public func httpRequest(port: Int, method: String, path: String, headers: [(String, String)] = [], body: [UInt8]? = nil) throws -> HTTPProbeResponse {
     let descriptor = try connectedLoopbackSocket(port: port)
     defer { close(descriptor) }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-    guard send(descriptor, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else {
-        throw LoopbackSocketError("send()")
+    var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+    for (name, value) in headers { head += "\(name): \(value)\r\n" }
+    if let body { head += "Content-Length: \(body.count)\r\n" }
+    let request = Array((head + "\r\n").utf8) + (body ?? [])
+    var sent = 0
+    while sent < request.count {
+        let written = request[sent...].withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard written > 0 else { throw LoopbackSocketError("send()") }
+        sent += written
     }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 65536)
     while true {
         let received = recv(descriptor, &chunk, chunk.count, 0)
-        if received < 0 { throw LoopbackSocketError("recv()") }
+        // A server may reset a connection whose request it refused before reading all of it.
+        if received < 0 { if bytes.isEmpty { throw LoopbackSocketError("recv()") } else { break } }
         if received == 0 { break }
         bytes.append(contentsOf: chunk.prefix(received))
     }

@@ -1,0 +1,200 @@
+import Foundation
+import GatehouseAuthAPI
+import GatehouseSQLite
+
+/// What presenting a refresh token asks of the store: the token, its successor, and what must hold.
+public struct RefreshRedemptionRequest: Sendable {
+    /// The SHA-256 of the presented token, hex.
+    public var tokenHash: String
+    /// The SHA-256 of the successor token, hex.
+    public var successorHash: String
+    /// The authenticated client, if any; a family issued to a client only continues for that client.
+    public var clientID: String?
+    /// A narrower scope asked for, if any.
+    public var requestedScopes: ScopeSet?
+    /// The `jti` and expiry (seconds) of the access token that will be issued with the successor.
+    public var accessJTI: String
+    /// The access token's `exp`.
+    public var accessExpiresAt: Int64
+    /// Unused for longer than this, the token has expired.
+    public var idleLifetime: Duration
+    /// Older than this since the family's first token, the family has expired.
+    public var absoluteLifetime: Duration
+    /// The time of the request.
+    public var now: Date
+
+    /// Creates a request.
+    public init(
+        tokenHash: String, successorHash: String, clientID: String?, requestedScopes: ScopeSet?, accessJTI: String,
+        accessExpiresAt: Int64, idleLifetime: Duration, absoluteLifetime: Duration, now: Date
+    ) {
+        self.tokenHash = tokenHash
+        self.successorHash = successorHash
+        self.clientID = clientID
+        self.requestedScopes = requestedScopes
+        self.accessJTI = accessJTI
+        self.accessExpiresAt = accessExpiresAt
+        self.idleLifetime = idleLifetime
+        self.absoluteLifetime = absoluteLifetime
+        self.now = now
+    }
+}
+
+/// The store's answer to a ``RefreshRedemptionRequest``.
+public enum RefreshRedemptionOutcome: Sendable, Equatable {
+    /// The token was current and is now rotated; the successor continues the family with these scopes,
+    /// for a user with these roles.
+    case rotated(RefreshGrant, roles: [String])
+    /// The token had already been rotated: the family, and the access tokens issued with it, are revoked.
+    case reused(RefreshGrant, revokedAccessTokens: Int)
+    /// Unknown, revoked, expired, issued to another client, or its user is gone or disabled.
+    case invalid(reason: String)
+    /// The requested scope is not within the family's.
+    case scopeNotGranted
+}
+
+extension AuthStore {
+    /// Stores the first refresh token of a new family.
+    /// - Parameters:
+    ///   - tokenHash: The SHA-256 of the token, hex.
+    ///   - grant: The family.
+    ///   - accessJTI: The access token issued with it.
+    ///   - accessExpiresAt: Its `exp`.
+    ///   - now: The issue time.
+    public func storeRefreshToken(tokenHash: String, grant: RefreshGrant, accessJTI: String, accessExpiresAt: Int64, now: Date = Date()) throws(AuthStoreError) {
+        try self.run { connection throws(SQLiteError) in
+            try Self.insertRefreshToken(
+                tokenHash: tokenHash, grant: grant, accessJTI: accessJTI, accessExpiresAt: accessExpiresAt, nowMs: epochMilliseconds(now),
+                connection: connection
+            )
+        }
+    }
+
+    /// Presents a refresh token: checks it and rotates it in one transaction, or detects reuse and revokes the family.
+    public func redeemRefreshToken(_ request: RefreshRedemptionRequest) throws(AuthStoreError) -> RefreshRedemptionOutcome {
+        let nowMs = epochMilliseconds(request.now)
+        return try self.transaction { connection throws(SQLiteError) in
+            let found = try connection.withStatement(
+                """
+                SELECT r.family, r.subject, r.client_id, r.scope, r.created_at, r.family_created_at, r.used_at, r.revoked_at,
+                       u.roles, u.disabled
+                FROM refresh_tokens r LEFT JOIN users u ON u.name = r.subject WHERE r.hash = ?1
+                """
+            ) { statement throws(SQLiteError) -> (RefreshGrant, createdAt: Int64, used: Bool, revoked: Bool, roles: [String], disabled: Bool, userMissing: Bool)? in
+                try statement.bind(request.tokenHash, at: 1)
+                guard try statement.step() else { return nil }
+                let grant = RefreshGrant(
+                    family: statement.string(at: 0), subject: statement.string(at: 1), clientID: statement.optionalString(at: 2),
+                    scopes: ScopeSet(statement.string(at: 3).split(separator: " ").map(String.init)), familyCreatedAtMs: statement.int64(at: 5)
+                )
+                return (
+                    grant, statement.int64(at: 4), !statement.isNull(at: 6), !statement.isNull(at: 7),
+                    (statement.optionalString(at: 8) ?? "").split(separator: " ").map(String.init),
+                    statement.int64(at: 9) != 0, statement.isNull(at: 8)
+                )
+            }
+            guard let found else { return .invalid(reason: "unknown refresh token") }
+            let grant = found.0
+            if found.revoked { return .invalid(reason: "the refresh token was revoked") }
+            if found.used {
+                let revoked = try Self.revokeFamily(grant.family, nowMs: nowMs, connection: connection)
+                return .reused(grant, revokedAccessTokens: revoked)
+            }
+            if grant.clientID != request.clientID {
+                return .invalid(reason: "the refresh token was issued to another client")
+            }
+            if found.userMissing || found.disabled {
+                _ = try Self.revokeFamily(grant.family, nowMs: nowMs, connection: connection)
+                return .invalid(reason: "the user no longer exists or is disabled")
+            }
+            if nowMs - found.createdAt > milliseconds(request.idleLifetime) {
+                return .invalid(reason: "the refresh token expired unused")
+            }
+            if nowMs - grant.familyCreatedAtMs > milliseconds(request.absoluteLifetime) {
+                return .invalid(reason: "the refresh token's login is too old; log in again")
+            }
+            var scopes = grant.scopes
+            if let requested = request.requestedScopes {
+                guard requested.isSubset(of: grant.scopes) else { return .scopeNotGranted }
+                scopes = requested
+            }
+            try connection.withStatement("UPDATE refresh_tokens SET used_at = ?2 WHERE hash = ?1") { statement throws(SQLiteError) in
+                try statement.bind(request.tokenHash, at: 1)
+                try statement.bind(nowMs, at: 2)
+                _ = try statement.step()
+            }
+            // The family keeps its original scopes: a narrower request narrows this token only.
+            try Self.insertRefreshToken(
+                tokenHash: request.successorHash, grant: grant, accessJTI: request.accessJTI, accessExpiresAt: request.accessExpiresAt,
+                nowMs: nowMs, connection: connection
+            )
+            let issued = RefreshGrant(family: grant.family, subject: grant.subject, clientID: grant.clientID, scopes: scopes, familyCreatedAtMs: grant.familyCreatedAtMs)
+            return .rotated(issued, roles: found.roles)
+        }
+    }
+
+    /// Revokes the family of a refresh token (RFC 7009) and the access tokens issued with it.
+    /// - Parameters:
+    ///   - tokenHash: The SHA-256 of a token of the family, hex.
+    ///   - clientID: The authenticated client, if any.
+    ///   - now: The time of the request.
+    /// - Returns: `nil` for an unknown token; whether it was issued to `clientID` otherwise (nothing is
+    ///   revoked when it was not).
+    public func revokeRefreshFamily(tokenHash: String, clientID: String?, now: Date = Date()) throws(AuthStoreError) -> Bool? {
+        try self.transaction { connection throws(SQLiteError) in
+            let owner = try connection.withStatement("SELECT family, client_id FROM refresh_tokens WHERE hash = ?1") { statement throws(SQLiteError) -> (String, String?)? in
+                try statement.bind(tokenHash, at: 1)
+                return try statement.step() ? (statement.string(at: 0), statement.optionalString(at: 1)) : nil
+            }
+            guard let (family, familyClient) = owner else { return nil }
+            guard familyClient == nil || familyClient == clientID else { return false }
+            _ = try Self.revokeFamily(family, nowMs: epochMilliseconds(now), connection: connection)
+            return true
+        }
+    }
+
+    /// Marks a family revoked and adds a revocation for each of its access tokens that has not expired.
+    /// - Returns: How many access tokens were revoked.
+    static func revokeFamily(_ family: String, nowMs: Int64, connection: SQLiteConnection) throws(SQLiteError) -> Int {
+        let live = try connection.withStatement(
+            "SELECT access_jti, access_expires_at FROM refresh_tokens WHERE family = ?1 AND revoked_at IS NULL AND access_expires_at > ?2"
+        ) { statement throws(SQLiteError) in
+            try statement.bind(family, at: 1)
+            try statement.bind(nowMs / 1000, at: 2)
+            var tokens: [(String, Int64)] = []
+            while try statement.step() { tokens.append((statement.string(at: 0), statement.int64(at: 1))) }
+            return tokens
+        }
+        try connection.withStatement("UPDATE refresh_tokens SET revoked_at = ?2 WHERE family = ?1 AND revoked_at IS NULL") { statement throws(SQLiteError) in
+            try statement.bind(family, at: 1)
+            try statement.bind(nowMs, at: 2)
+            _ = try statement.step()
+        }
+        for (jti, expiresAt) in live {
+            _ = try Self.insertRevocation(.token(jti: jti, expiresAt: expiresAt), connection: connection)
+        }
+        return live.count
+    }
+
+    private static func insertRefreshToken(
+        tokenHash: String, grant: RefreshGrant, accessJTI: String, accessExpiresAt: Int64, nowMs: Int64, connection: SQLiteConnection
+    ) throws(SQLiteError) {
+        try connection.withStatement(
+            """
+            INSERT INTO refresh_tokens (hash, family, subject, client_id, scope, created_at, family_created_at, access_jti, access_expires_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+            """
+        ) { statement throws(SQLiteError) in
+            try statement.bind(tokenHash, at: 1)
+            try statement.bind(grant.family, at: 2)
+            try statement.bind(grant.subject, at: 3)
+            try statement.bind(grant.clientID, at: 4)
+            try statement.bind(grant.scopes.parameter, at: 5)
+            try statement.bind(nowMs, at: 6)
+            try statement.bind(grant.familyCreatedAtMs, at: 7)
+            try statement.bind(accessJTI, at: 8)
+            try statement.bind(accessExpiresAt, at: 9)
+            _ = try statement.step()
+        }
+    }
+}

@@ -1,0 +1,55 @@
+/// An error answer of the token or revocation endpoint, exactly as RFC 6749 §5.2 defines it: a JSON object
+/// with `error` and `error_description`, and the status code that goes with the error.
+public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The RFC 6749 error codes, plus `slow_down` (RFC 8628) for throttled logins.
+    public enum Code: String, Sendable {
+        /// A parameter is missing, repeated, malformed, or the request is otherwise not understood.
+        case invalidRequest = "invalid_request"
+        /// Client authentication failed: unknown client, wrong secret, or none where one is needed.
+        case invalidClient = "invalid_client"
+        /// The username and password, or the refresh token, are not valid.
+        case invalidGrant = "invalid_grant"
+        /// The client may not use this grant or revoke this token.
+        case unauthorizedClient = "unauthorized_client"
+        /// The `grant_type` is not one the issuer supports.
+        case unsupportedGrantType = "unsupported_grant_type"
+        /// The requested scope is malformed or exceeds what the caller may have.
+        case invalidScope = "invalid_scope"
+        /// `token_type_hint` names a type the revocation endpoint does not know (RFC 7009 §2.2.1).
+        case unsupportedTokenType = "unsupported_token_type"
+        /// Too many failed logins for this username or client address.
+        case slowDown = "slow_down"
+        /// The issuer cannot answer now (storage failure); retrying later may work.
+        case temporarilyUnavailable = "temporarily_unavailable"
+    }
+
+    /// The error code.
+    public let code: Code
+    /// A sentence for the developer of the client.
+    public let message: String
+    /// Seconds until a throttled login may be tried again (`Retry-After`).
+    public let retryAfterSeconds: Int?
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, retryAfterSeconds: Int? = nil) {
+        self.code = code
+        self.message = message
+        self.retryAfterSeconds = retryAfterSeconds
+    }
+
+    /// The HTTP status RFC 6749 §5.2 assigns: 401 for `invalid_client`, 429 for `slow_down`, 503 for
+    /// `temporarily_unavailable`, 400 otherwise.
+    public var status: Int {
+        switch self.code {
+        case .invalidClient: 401
+        case .slowDown: 429
+        case .temporarilyUnavailable: 503
+        default: 400
+        }
+    }
+
+    /// `error: error_description`.
+    public var description: String {
+        "\(self.code.rawValue): \(self.message)"
+    }
+}

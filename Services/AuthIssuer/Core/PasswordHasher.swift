@@ -1,0 +1,53 @@
+import HummingbirdBcrypt
+import NIOPosix
+
+/// bcrypt for user passwords, run on NIO's blocking thread pool so a hash (tens to hundreds of
+/// milliseconds by design) never stalls an event loop or the cooperative pool.
+///
+/// A login for an unknown user is verified against a dummy hash of the same cost, so it takes as long as a
+/// wrong password and the timing does not reveal which names exist.
+public struct PasswordHasher: Sendable {
+    /// The accepted password lengths in UTF-8 bytes; bcrypt reads at most 72.
+    public static let lengths = 8...72
+
+    /// The bcrypt cost of new hashes.
+    public let cost: Int
+    private let dummyHash: String
+
+    /// Creates a hasher; computes the dummy hash once, which takes one hash's time.
+    /// - Parameter cost: The bcrypt cost, 4…16.
+    public init(cost: Int) {
+        self.cost = cost
+        self.dummyHash = Bcrypt.hash("gatehouse-dummy-password", cost: UInt8(cost))
+    }
+
+    /// Hashes a new password.
+    /// - Throws: ``PasswordError`` when the password is shorter than 8 or longer than 72 bytes.
+    public func hash(_ password: String) async throws -> String {
+        try Self.validate(password)
+        let cost = UInt8(self.cost)
+        return try await NIOThreadPool.singleton.runIfActive { Bcrypt.hash(password, cost: cost) }
+    }
+
+    /// Checks a password against a user's hash, or against the dummy hash when there is no user.
+    /// - Returns: `true` only when `hash` is given and matches.
+    public func verify(_ password: String, against hash: String?) async -> Bool {
+        let target = hash ?? self.dummyHash
+        let matches = (try? await NIOThreadPool.singleton.runIfActive { Bcrypt.verify(password, hash: target) }) ?? false
+        return matches && hash != nil
+    }
+
+    /// Checks a new password's length.
+    /// - Throws: ``PasswordError`` naming the length rule.
+    public static func validate(_ password: String) throws(PasswordError) {
+        guard Self.lengths.contains(password.utf8.count) else {
+            throw PasswordError(description: "a password must be \(Self.lengths.lowerBound) to \(Self.lengths.upperBound) bytes long; this one has \(password.utf8.count)")
+        }
+    }
+}
+
+/// A password that cannot be used.
+public struct PasswordError: Error, Sendable, CustomStringConvertible {
+    /// What is wrong with it.
+    public let description: String
+}

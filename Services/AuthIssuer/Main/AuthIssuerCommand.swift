@@ -1,0 +1,83 @@
+import ArgumentParser
+import AuthIssuerCore
+import Foundation
+import GatehouseConfig
+
+/// `auth-issuer`: OAuth 2.0 tokens, signing keys and revocation; and the CLI that manages them.
+@main
+struct AuthIssuerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "auth-issuer",
+        abstract: "Gatehouse auth issuer: OAuth 2.0 token endpoint, JWKS, refresh and revocation.",
+        discussion: """
+            Configuration: docs/configuration.md. The management subcommands work on the database directly; a running \
+            issuer picks their changes up within events.poll_interval_ms. Passwords are read from standard input or from \
+            the environment variable named by --password-env, never from the command line.
+            """,
+        subcommands: [Serve.self, Users.self, Clients.self, Keys.self, Revoke.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+/// The options every subcommand shares.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "YAML configuration file; AUTH_* environment variables override it.")
+    var config: String?
+
+    func document() throws(ConfigError) -> ConfigDocument {
+        try ConfigDocument.load(path: self.config, environment: ProcessInfo.processInfo.environment, prefix: AuthIssuerConfiguration.environmentPrefix)
+    }
+
+    /// Opens the database and reads the token policy, for the management subcommands.
+    func openStore() async throws -> (AuthStore, TokenPolicy) {
+        do {
+            var document = try self.document()
+            let path = try AuthIssuerConfiguration.readStoragePath(&document)
+            let policy = try TokenPolicy(reading: &document, defaultIssuer: "http://127.0.0.1:\(AuthIssuerConfiguration.defaultHTTPPort)")
+            return (try await AuthStore(path: path), policy)
+        } catch {
+            throw exitForConfiguration(error)
+        }
+    }
+}
+
+/// Prints why the command cannot run and exits with `EX_CONFIG` (78).
+func exitForConfiguration(_ error: any Error) -> ExitCode {
+    FileHandle.standardError.write(Data("auth-issuer: cannot start:\n\(error)\n".utf8))
+    return ExitCode(78)
+}
+
+/// A password from the named environment variable, or the first line of standard input.
+func readPassword(environmentVariable: String?) throws -> String {
+    if let name = environmentVariable {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw ValidationError("the environment variable \(name) is not set")
+        }
+        return value
+    }
+    guard let line = readLine(strippingNewline: true), !line.isEmpty else {
+        throw ValidationError("no password on standard input (or use --password-env VARIABLE)")
+    }
+    return line
+}
+
+/// Splits a comma-separated option into names, validating each.
+func names(_ list: String, field: String) throws -> [String] {
+    let names = list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    for name in names { try PrincipalName.validate(name, field: field) }
+    return names
+}
+
+/// Prints rows as aligned columns.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let widths = header.indices.map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+    for row in [header] + rows {
+        print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ").trimmingCharacters(in: .whitespaces))
+    }
+}
+
+/// A time in milliseconds since the epoch, as ISO 8601.
+func isoTime(_ milliseconds: Int64?) -> String {
+    guard let milliseconds else { return "-" }
+    return ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000))
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import AuthIssuerCore
+import Foundation
+import GatehouseObservability
+import GatehouseRPC
+import GatehouseRedis
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `auth-issuer serve` (the default): the HTTP API, the RPC service and the event publisher.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the OAuth endpoints, the JWKS and auth.RevocationState (the default).")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let configuration: AuthIssuerConfiguration
+        let store: AuthStore
+        do {
+            var document = try self.options.document()
+            configuration = try AuthIssuerConfiguration(reading: &document)
+            store = try await AuthStore(path: configuration.storagePath)
+        } catch {
+            throw exitForConfiguration(error)
+        }
+        LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
+        let registry = MetricsBootstrap.bootstrap()
+        let logger = Logger(label: "gatehouse.auth")
+
+        let policy = configuration.tokens
+        try await AuthEventPublisher.ensureKeys(store: store, policy: policy)
+        let keys = SigningKeyRing()
+        try await keys.reload(from: store)
+        let hasher = PasswordHasher(cost: policy.bcryptCost)
+        if let password = configuration.bootstrapAdminPassword, try await store.user(named: configuration.bootstrapAdminUser) == nil {
+            try PrincipalName.validate(configuration.bootstrapAdminUser, field: "bootstrap.admin_user")
+            try await store.addUser(name: configuration.bootstrapAdminUser, passwordHash: try await hasher.hash(password), roles: ["admin"])
+            logger.notice("bootstrap admin user created", metadata: ["auth.username": "\(configuration.bootstrapAdminUser)"])
+        }
+
+        let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.auth.redis"))
+        let limiter = RPCClient(configuration: configuration.limiter, logger: Logger(label: "gatehouse.auth.limiter"))
+        let throttle = configuration.login.usernamePolicy.isEmpty && configuration.login.ipPolicy.isEmpty
+            ? nil
+            : LoginThrottle(limiter: limiter, usernamePolicy: configuration.login.usernamePolicy, ipPolicy: configuration.login.ipPolicy, logger: logger)
+        let publisher = AuthEventPublisher(
+            store: store, keys: keys, redis: redis, policy: policy, revocationsChannel: configuration.revocationsChannel,
+            keysChannel: configuration.keysChannel, pollInterval: configuration.pollInterval, logger: logger
+        )
+        let tokens = TokenService(
+            store: store, keys: keys, hasher: hasher, throttle: throttle, policy: policy, logger: logger,
+            revocationAdded: { publisher.revocationAdded() }
+        )
+        let rpc = RPCServer(configuration: configuration.rpc, handlers: RevocationStateService(store: store).rpcHandlers, logger: Logger(label: "gatehouse.auth.rpc"))
+        let (httpPorts, httpPortContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
+        let http = AuthHTTPServer.application(
+            tokens: tokens, keys: keys, policy: policy, http: configuration.http, logger: Logger(label: "gatehouse.auth.http"),
+            onListening: { port in httpPortContinuation.yield(port) }
+        )
+        let admin = AdminServer(
+            host: configuration.observability.adminHost,
+            port: configuration.observability.adminPort,
+            registry: registry,
+            readinessChecks: [
+                ReadinessCheck(name: "rpc") { try await rpc.localPort() > 0 },
+                ReadinessCheck(name: "sqlite") { try await store.keyGeneration() > 0 },
+                ReadinessCheck(name: "signing_key") { keys.current != nil },
+            ],
+            logger: Logger(label: "gatehouse.auth.admin")
+        )
+        // Shut down in reverse: HTTP drains first, then RPC; the publisher sends what committed; clients last.
+        let group = ServiceGroup(services: [redis, limiter, publisher, admin, rpc, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await withThrowingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            let rpcPort = try await rpc.localPort()
+            let adminPort = try await admin.listeningPort()
+            var ports = httpPorts.makeAsyncIterator()
+            let httpPort = await ports.next() ?? configuration.http.port
+            logger.notice(
+                "auth issuer listening",
+                metadata: [
+                    "http.port": "\(httpPort)", "rpc.port": "\(rpcPort)", "admin.port": "\(adminPort)",
+                    "tokens.issuer": "\(policy.issuer)", "keys.signing_kid": "\(keys.current?.signingKID ?? "-")",
+                ]
+            )
+            try await tasks.waitForAll()
+        }
+        await store.close()
+    }
+}

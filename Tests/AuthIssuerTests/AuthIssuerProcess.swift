@@ -1,0 +1,173 @@
+import Foundation
+import GatehouseAuthAPI
+import GatehouseRPC
+import GatehouseRedis
+import GatehouseTestSupport
+import Logging
+import NIOCore
+import Synchronization
+import Testing
+
+let authSecret = "auth-test-secret-0123456789abcd"
+let testIssuer = "https://auth.gatehouse.test"
+let adminPassword = "bootstrap-admin-password"
+
+/// The `auth-issuer` executable as a child process with JSON logs on ports it chose itself, and its CLI.
+final class AuthIssuerProcess: Sendable {
+    let process: ServiceProcess
+    let httpPort: Int
+    let rpcPort: Int
+    let adminPort: Int
+    let environment: [String: String]
+    let folder: TestFolder
+
+    /// Starts `auth-issuer` on `folder/auth/auth.sqlite` and waits until it listens. Without a limiter port it
+    /// points at a closed port, so logins are not throttled (the issuer fails open).
+    init(folder: TestFolder, redisPort: Int, limiterPort: Int? = nil, environment: [String: String] = [:]) async throws {
+        var variables = [
+            "AUTH_RPC_SECRET": authSecret,
+            "AUTH_RPC_PORT": "0",
+            "AUTH_ADMIN_PORT": "0",
+            "AUTH_HTTP_PORT": "0",
+            "AUTH_REDIS_PORT": "\(redisPort)",
+            "AUTH_LIMITER_PORT": "\(try limiterPort ?? freeLoopbackPort())",
+            "AUTH_LIMITER_CONNECT_TIMEOUT_MS": "200",
+            "AUTH_STORAGE_PATH": folder.path("auth/auth.sqlite"),
+            "AUTH_LOG_FORMAT": "json",
+            "AUTH_PASSWORDS_BCRYPT_COST": "4",
+            "AUTH_TOKENS_ISSUER": testIssuer,
+            "AUTH_EVENTS_POLL_INTERVAL_MS": "50",
+            "AUTH_BOOTSTRAP_ADMIN_PASSWORD": adminPassword,
+        ]
+        variables.merge(environment) { $1 }
+        self.environment = variables
+        self.folder = folder
+        self.process = try ServiceProcess.start(product: "auth-issuer", environment: variables, logPath: folder.path("auth-issuer.log"))
+        let listening = try await self.process.waitForLog(message: "auth issuer listening")
+        self.httpPort = try #require(Int(listening["http.port"] as? String ?? ""))
+        self.rpcPort = try #require(Int(listening["rpc.port"] as? String ?? ""))
+        self.adminPort = try #require(Int(listening["admin.port"] as? String ?? ""))
+    }
+
+    /// Runs a management subcommand against the same database; returns its exit and output.
+    func cli(_ arguments: [String], environment: [String: String] = [:]) async throws -> (exit: ProcessExit, output: String) {
+        let logPath = self.folder.path("cli-\(UUID().uuidString).log")
+        let command = try ServiceProcess.start(product: "auth-issuer", arguments: arguments, environment: self.environment.merging(environment) { $1 }, logPath: logPath)
+        let exit = try await command.waitForExit(timeout: .seconds(30))
+        return (exit, command.log)
+    }
+
+    /// Adds a client with the CLI and returns its generated secret.
+    func addClient(_ id: String, scopes: String = "read", roles: String = "service") async throws -> String {
+        let (exit, output) = try await self.cli(["clients", "add", id, "--scopes", scopes, "--roles", roles])
+        #expect(exit == .exited(0), "\(output)")
+        let line = try #require(output.split(separator: "\n").first { $0.hasPrefix("client_secret=") })
+        return String(line.dropFirst("client_secret=".count))
+    }
+
+    /// `POST` of a form to the public port.
+    func post(_ path: String, form: [(String, String)], headers: [(String, String)] = []) throws -> HTTPProbeResponse {
+        let body = form.map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
+        return try httpRequest(
+            port: self.httpPort, method: "POST", path: path,
+            headers: [("Content-Type", "application/x-www-form-urlencoded")] + headers, body: Array(body.utf8)
+        )
+    }
+
+    /// A password grant for a user; the parsed JSON answer.
+    func login(_ username: String, _ password: String, extra: [(String, String)] = []) throws -> (HTTPProbeResponse, [String: Any]) {
+        let response = try self.post("/oauth/token", form: [("grant_type", "password"), ("username", username), ("password", password)] + extra)
+        return (response, response.json)
+    }
+
+    /// The admin server's `/metrics` text.
+    func metrics() throws -> String {
+        try httpGet(port: self.adminPort, path: "/metrics").body
+    }
+
+    static func formEncode(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+}
+
+extension HTTPProbeResponse {
+    /// The body as a JSON object (empty when it is not one).
+    var json: [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(self.body.utf8))) as? [String: Any] ?? [:]
+    }
+}
+
+/// HTTP Basic credentials.
+func basicAuthorization(_ id: String, _ secret: String) -> (String, String) {
+    ("Authorization", "Basic " + Data("\(id):\(secret)".utf8).base64EncodedString())
+}
+
+/// Collects messages of one Redis channel, in order.
+final class ChannelCollector: Sendable {
+    private let subscriber: RedisSubscriber
+    private let received = Mutex<[String]>([])
+
+    init(redisPort: Int, channel: String) {
+        var logger = Logger(label: "test.channel")
+        logger.logLevel = .critical
+        self.subscriber = RedisSubscriber(
+            configuration: RedisConfiguration(port: redisPort, reconnectInitialBackoff: .milliseconds(10), reconnectMaximumBackoff: .milliseconds(20)),
+            channels: [channel],
+            logger: logger
+        )
+    }
+
+    var messages: [String] { self.received.withLock { $0 } }
+
+    /// Runs `body` while subscribed (after the subscription is confirmed).
+    func whileSubscribed<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.subscriber.run() }
+            let subscribed = AsyncStream.makeStream(of: Void.self)
+            group.addTask {
+                for await event in self.subscriber.events {
+                    switch event {
+                    case .subscribed: subscribed.continuation.finish()
+                    case .message(_, let payload): self.received.withLock { $0.append(String(buffer: payload)) }
+                    case .resubscribed: break
+                    }
+                }
+            }
+            for await _ in subscribed.stream {}
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+
+    /// Waits until at least `count` messages arrived.
+    func waitFor(_ count: Int, timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while self.messages.count < count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+/// Verifies a token with PyJWT, an independent JWT library, given only the JWKS URL.
+/// - Returns: The subject and the kid PyJWT used.
+func verifyWithPyJWT(token: String, jwksURL: String) throws -> (status: Int32, output: String) {
+    let script = """
+        import jwt, sys
+        url, token, audience, issuer = sys.argv[1:5]
+        key = jwt.PyJWKClient(url, cache_keys=False).get_signing_key_from_jwt(token)
+        claims = jwt.decode(token, key.key, algorithms=["ES256", "EdDSA"], audience=audience, issuer=issuer)
+        print(claims["sub"], key.key_id)
+        """
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script, jwksURL, token, "gatehouse", testIssuer]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+}
