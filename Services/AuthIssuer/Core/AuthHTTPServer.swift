@@ -94,7 +94,8 @@ public enum AuthHTTPServer {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "id_token_signing_alg_values_supported": ["ES256", "EdDSA"],
-            "token_endpoint_auth_signing_alg_values_supported": ["ES256", "EdDSA"],
+            // Not in RFC 8414; the algorithms this issuer's access tokens may be signed with.
+            "access_token_signing_alg_values_supported": ["ES256", "EdDSA"],
             "scopes_supported": ScopeSet(policy.userScopes).scopes,
         ]
         let data = (try? JSONSerialization.data(withJSONObject: metadata, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
@@ -138,12 +139,12 @@ struct ProblemMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as HTTPError {
+        } catch let error as any HTTPResponseError {
             let detail: String
             switch error.status {
             case .notFound: detail = "no endpoint at \(request.method) \(request.uri.path); see /.well-known/openid-configuration"
             case .contentTooLarge: detail = "the request body is larger than this endpoint accepts"
-            default: detail = error.body ?? error.status.reasonPhrase
+            default: detail = (error as? HTTPError)?.body ?? error.status.reasonPhrase
             }
             return Self.problem(status: error.status, detail: detail)
         } catch {

@@ -37,7 +37,7 @@ public actor AuthStore {
         } catch {
             throw AuthStoreError("cannot create \(path): \(error.localizedDescription)")
         }
-        try await self.open(path: path)
+        try self.open(path: path)
     }
 
     private func open(path: String) throws {
