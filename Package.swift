@@ -299,6 +299,8 @@ let package = Package(
             name: "GatehouseTestSupport",
             dependencies: [
                 "GatehouseRPC",
+                "GatehouseRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/GatehouseTestSupport",
@@ -411,10 +413,7 @@ let package = Package(
                 "limiter",
                 "GatehouseAuthAPI",
                 "GatehouseRPC",
-                "GatehouseRedis",
                 "GatehouseTestSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,11 +1,5 @@
 import Foundation
-import GatehouseAuthAPI
-import GatehouseRPC
-import GatehouseRedis
 import GatehouseTestSupport
-import Logging
-import NIOCore
-import Synchronization
 import Testing
 
 let authSecret = "auth-test-secret-0123456789abcd"
@@ -102,52 +96,6 @@ extension HTTPProbeResponse {
 /// HTTP Basic credentials.
 func basicAuthorization(_ id: String, _ secret: String) -> (String, String) {
     ("Authorization", "Basic " + Data("\(id):\(secret)".utf8).base64EncodedString())
-}
-
-/// Collects messages of one Redis channel, in order.
-final class ChannelCollector: Sendable {
-    private let subscriber: RedisSubscriber
-    private let received = Mutex<[String]>([])
-
-    init(redisPort: Int, channel: String) {
-        var logger = Logger(label: "test.channel")
-        logger.logLevel = .critical
-        self.subscriber = RedisSubscriber(
-            configuration: RedisConfiguration(port: redisPort, reconnectInitialBackoff: .milliseconds(10), reconnectMaximumBackoff: .milliseconds(20)),
-            channels: [channel],
-            logger: logger
-        )
-    }
-
-    var messages: [String] { self.received.withLock { $0 } }
-
-    /// Runs `body` while subscribed (after the subscription is confirmed).
-    func whileSubscribed<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.subscriber.run() }
-            let subscribed = AsyncStream.makeStream(of: Void.self)
-            group.addTask {
-                for await event in self.subscriber.events {
-                    switch event {
-                    case .subscribed: subscribed.continuation.finish()
-                    case .message(_, let payload): self.received.withLock { $0.append(String(buffer: payload)) }
-                    case .resubscribed: break
-                    }
-                }
-            }
-            for await _ in subscribed.stream {}
-            defer { group.cancelAll() }
-            return try await body()
-        }
-    }
-
-    /// Waits until at least `count` messages arrived.
-    func waitFor(_ count: Int, timeout: Duration = .seconds(10)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while self.messages.count < count, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
 }
 
 /// Verifies a token with PyJWT, an independent JWT library, given only the JWKS URL.

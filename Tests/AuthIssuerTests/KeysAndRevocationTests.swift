@@ -15,7 +15,7 @@ struct KeysAndRevocationTests {
         let issuer = try await AuthIssuerProcess(folder: folder, redisPort: redis.port)
         defer { issuer.process.stop() }
         let jwksURL = "http://127.0.0.1:\(issuer.httpPort)/.well-known/jwks.json"
-        let keyEvents = ChannelCollector(redisPort: redis.port, channel: SigningKeyEvent.defaultChannel)
+        let keyEvents = RedisChannelCollector(redisPort: redis.port, channel: SigningKeyEvent.defaultChannel)
 
         let before = try #require(try issuer.login("admin", adminPassword).1["access_token"] as? String)
         let first = try verifyWithPyJWT(token: before, jwksURL: jwksURL)
@@ -31,7 +31,7 @@ struct KeysAndRevocationTests {
         try await keyEvents.whileSubscribed {
             let (exit, output) = try await issuer.cli(["keys", "rotate"])
             #expect(exit == .exited(0), "\(output)")
-            try await keyEvents.waitFor(1)
+            try await keyEvents.waitUntil { $0.count >= 1 }
         }
         let event = try SigningKeyEvent(jsonText: try #require(keyEvents.messages.first))
         #expect(event.signingKID == nextKID, "the key published before the rotation now signs")
@@ -53,7 +53,7 @@ struct KeysAndRevocationTests {
         let folder = try TestFolder()
         let issuer = try await AuthIssuerProcess(folder: folder, redisPort: redis.port)
         defer { issuer.process.stop() }
-        let revocations = ChannelCollector(redisPort: redis.port, channel: RevocationEvent.defaultChannel)
+        let revocations = RedisChannelCollector(redisPort: redis.port, channel: RevocationEvent.defaultChannel)
         let (_, first) = try issuer.login("admin", adminPassword)
         let access = try #require(first["access_token"] as? String)
         let (_, second) = try issuer.login("admin", adminPassword)
@@ -64,14 +64,14 @@ struct KeysAndRevocationTests {
             let revoked = try issuer.post("/oauth/revoke", form: [("token", access), ("token_type_hint", "access_token")])
             #expect(revoked.status == 200)
             #expect(revoked.headers["cache-control"] == "no-store")
-            try await revocations.waitFor(1)
+            try await revocations.waitUntil { $0.count >= 1 }
             // A refresh token: its family dies, and the access token issued with it is revoked.
             #expect(try issuer.post("/oauth/revoke", form: [("token", refresh)]).status == 200)
             #expect(try issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", refresh)]).json["error"] as? String == "invalid_grant")
             // The CLI, against the same database while the issuer runs.
             let (exit, output) = try await issuer.cli(["revoke", "--subject", "admin"])
             #expect(exit == .exited(0), "\(output)")
-            try await revocations.waitFor(3)
+            try await revocations.waitUntil { $0.count >= 3 }
             // Unknown tokens are fine (RFC 7009 §2.2) and publish nothing.
             #expect(try issuer.post("/oauth/revoke", form: [("token", "unknown")]).status == 200)
         }

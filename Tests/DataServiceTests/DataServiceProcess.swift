@@ -61,61 +61,31 @@ extension RPCClient {
     }
 }
 
-/// Subscribes to the invalidation channel and collects every event it receives, in order.
-final class InvalidationCollector: Sendable {
-    private let subscriber: RedisSubscriber
-    private let received = Mutex<(events: [InvalidationMessage.Event], resubscriptions: Int)>(([], 0))
+/// The invalidation channel's events, in the order received.
+struct InvalidationCollector: Sendable {
+    private let channel: RedisChannelCollector
 
-    /// - Parameter redisPort: The Redis server's port. The subscriber reconnects within 5–20 ms of Redis
-    ///   coming back, far sooner than a service whose backoff has grown during an outage.
     init(redisPort: Int) {
-        var logger = Logger(label: "test.invalidations")
-        logger.logLevel = .critical
-        self.subscriber = RedisSubscriber(
-            configuration: RedisConfiguration(
-                port: redisPort,
-                reconnectInitialBackoff: .milliseconds(10),
-                reconnectMaximumBackoff: .milliseconds(20)
-            ),
-            channels: [InvalidationMessage.defaultChannel],
-            logger: logger
-        )
+        self.channel = RedisChannelCollector(redisPort: redisPort, channel: InvalidationMessage.defaultChannel)
     }
 
-    var events: [InvalidationMessage.Event] { self.received.withLock { $0.events } }
+    /// Every event of every message so far.
+    var events: [InvalidationMessage.Event] {
+        self.channel.messages.flatMap { (try? InvalidationMessage(jsonText: $0))?.events ?? [] }
+    }
 
     /// How often the subscription was re-established after a drop.
-    var resubscriptions: Int { self.received.withLock { $0.resubscriptions } }
+    var resubscriptions: Int { self.channel.resubscriptions }
 
     /// Runs `body` while subscribed (after the subscription is confirmed).
     func whileSubscribed<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.subscriber.run() }
-            let subscribed = AsyncStream.makeStream(of: Void.self)
-            group.addTask {
-                for await event in self.subscriber.events {
-                    switch event {
-                    case .subscribed:
-                        subscribed.continuation.finish()
-                    case .message(_, let payload):
-                        let message = try InvalidationMessage(jsonText: String(buffer: payload))
-                        self.received.withLock { $0.events.append(contentsOf: message.events) }
-                    case .resubscribed:
-                        self.received.withLock { $0.resubscriptions += 1 }
-                    }
-                }
-            }
-            for await _ in subscribed.stream {}
-            defer { group.cancelAll() }
-            return try await body()
-        }
+        try await self.channel.whileSubscribed(body)
     }
 
     /// Waits until at least `count` events arrived.
     func waitForEvents(_ count: Int, timeout: Duration = .seconds(20)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while self.events.count < count, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        try await self.channel.waitUntil(timeout: timeout) { messages in
+            messages.reduce(0) { $0 + ((try? InvalidationMessage(jsonText: $1))?.events.count ?? 0) } >= count
         }
     }
 }

@@ -23,8 +23,7 @@ public final class AuthEventPublisher: Service, Sendable {
     private let keysChannel: String
     private let pollInterval: Duration
     private let logger: Logger
-    private let signal: AsyncStream<Void>.Continuation
-    private let signals: AsyncStream<Void>
+    private let wakeUp = WakeUpSignal()
 
     private static let published = Counter(label: "gatehouse_auth_events_published_total")
     private static let failures = Counter(label: "gatehouse_auth_event_publish_failures_total")
@@ -53,12 +52,11 @@ public final class AuthEventPublisher: Service, Sendable {
         self.keysChannel = keysChannel
         self.pollInterval = pollInterval
         self.logger = logger
-        (self.signals, self.signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Tells the publisher a revocation committed; cheap, never waits.
     public func revocationAdded() {
-        self.signal.yield()
+        self.wakeUp.signal()
     }
 
     /// Makes sure a database has an active and a next key (a new database gets its first two).
@@ -85,17 +83,13 @@ public final class AuthEventPublisher: Service, Sendable {
     public func run() async {
         let backoff = ReconnectBackoff(initial: .milliseconds(50), maximum: .seconds(2))
         await withDiscardingTaskGroup { group in
-            group.addTask {
-                while (try? await Task.sleep(for: self.pollInterval)) != nil {
-                    self.signal.yield()
-                }
-            }
+            group.addTask { await self.wakeUp.poll(every: self.pollInterval) }
             await cancelWhenGracefulShutdown {
                 var announced: Int64?
                 var failures = 0
                 var lastPrune = ContinuousClock.now - .seconds(3600)
-                self.signal.yield()
-                for await _ in self.signals {
+                self.wakeUp.signal()
+                for await _ in self.wakeUp.wakeUps {
                     do {
                         announced = try await self.maintainKeys(announced: announced)
                         try await self.publishRevocations()
@@ -112,7 +106,7 @@ public final class AuthEventPublisher: Service, Sendable {
                             self.logger.warning("cannot publish auth events; revocations wait in the database", metadata: ["error": "\(error)"])
                         }
                         guard (try? await Task.sleep(for: backoff.delay(afterFailures: failures))) != nil else { break }
-                        self.signal.yield()
+                        self.wakeUp.signal()
                     }
                 }
             }

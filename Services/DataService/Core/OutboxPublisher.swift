@@ -23,8 +23,7 @@ public final class OutboxPublisher: Service, Sendable {
     private let batchSize: Int
     private let pollInterval: Duration
     private let logger: Logger
-    private let signal: AsyncStream<Void>.Continuation
-    private let signals: AsyncStream<Void>
+    private let wakeUp = WakeUpSignal()
 
     private static let depth = Gauge(label: "gatehouse_data_outbox_depth")
     private static let oldestAge = Gauge(label: "gatehouse_data_outbox_oldest_age_seconds")
@@ -46,12 +45,11 @@ public final class OutboxPublisher: Service, Sendable {
         self.batchSize = max(1, batchSize)
         self.pollInterval = pollInterval
         self.logger = logger
-        (self.signals, self.signal) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// Tells the publisher that a write committed; cheap, and never waits.
     public func outboxChanged() {
-        self.signal.yield()
+        self.wakeUp.signal()
     }
 
     /// Publishes until graceful shutdown; what is committed by then is published before it returns, if Redis answers.
@@ -59,14 +57,10 @@ public final class OutboxPublisher: Service, Sendable {
         let backoff = ReconnectBackoff(initial: .milliseconds(50), maximum: .seconds(2))
         await withDiscardingTaskGroup { group in
             // The poll: wakes the loop even when nothing signals it.
-            group.addTask {
-                while (try? await Task.sleep(for: self.pollInterval)) != nil {
-                    self.signal.yield()
-                }
-            }
+            group.addTask { await self.wakeUp.poll(every: self.pollInterval) }
             await cancelWhenGracefulShutdown {
                 var failures = 0
-                for await _ in self.signals {
+                for await _ in self.wakeUp.wakeUps {
                     while !Task.isCancelled {
                         do {
                             let sent = try await self.publishPending()
