@@ -398,6 +398,9 @@ let package = Package(
             name: "AuthIssuerCoreTests",
             dependencies: [
                 "AuthIssuerCore",
+                "GatehouseConfig",
+                "GatehouseObservability",
+                "GatehouseRPC",
                 "GatehouseAuthAPI",
                 "GatehouseTestSupport",
                 .product(name: "JWTKit", package: "jwt-kit"),

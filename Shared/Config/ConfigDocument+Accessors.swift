@@ -24,6 +24,33 @@ extension ConfigDocument {
         return text
     }
 
+    /// Reads a string that must satisfy a rule, such as a name's character set or a length.
+    ///
+    /// - Parameters:
+    ///   - key: The dotted key, e.g. `bootstrap.admin_user`.
+    ///   - defaultValue: The value when the key is unset (not checked against the rule).
+    ///   - expected: The rule in words, for the error, e.g. `1 to 64 characters of A-Z a-z 0-9`.
+    ///   - isValid: The rule.
+    ///   - describe: How the error shows a rejected value; the value itself by default. Pass a description
+    ///     such as its length for a secret, so the error never prints it.
+    /// - Throws: ``ConfigError`` when the value is a list or breaks the rule.
+    public mutating func string(
+        _ key: String,
+        default defaultValue: String,
+        expected: String,
+        matching isValid: (String) -> Bool,
+        describe: (String) -> String = { String(reflecting: $0) }
+    ) throws(ConfigError) -> String {
+        guard let (raw, location) = self.lookup(key) else { return defaultValue }
+        guard case .scalar(let text, _) = raw else {
+            throw .invalidValue(location: location, key: key, expected: expected, got: "a list")
+        }
+        guard isValid(text) else {
+            throw .invalidValue(location: location, key: key, expected: expected, got: describe(text))
+        }
+        return text
+    }
+
     /// Reads a string that has no default, such as a secret.
     ///
     /// - Parameter key: The dotted key, e.g. `rpc.secret`.

@@ -129,4 +129,15 @@ struct AuthStoreTests {
         #expect(state.revocations.map(\.version) == [2], "the expired token's revocation is forgotten; the subject's stays")
         #expect(state.revocations.first?.target == .subject("carol", issuedBefore: Int64(now.timeIntervalSince1970) + 1))
     }
+
+    @Test func usersAndClientsShareOneNamespaceBecauseBothAreTheSub() async throws {
+        let store = try await self.openStore(try TestFolder())
+        try await store.addUser(name: "reports", passwordHash: "x", roles: [])
+        await #expect(throws: AuthStoreError.self) {
+            try await store.addClient(id: "reports", secretHash: "y", scopes: ScopeSet(["read"]), roles: [])
+        }
+        try await store.addClient(id: "billing", secretHash: "y", scopes: ScopeSet(["read"]), roles: [])
+        await #expect(throws: AuthStoreError.self) { try await store.addUser(name: "billing", passwordHash: "x", roles: []) }
+        await #expect(throws: AuthStoreError.self) { try await store.addUser(name: "reports", passwordHash: "x", roles: []) }
+    }
 }

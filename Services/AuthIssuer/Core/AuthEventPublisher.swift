@@ -141,19 +141,21 @@ public final class AuthEventPublisher: Service, Sendable {
 
     /// Publishes pending revocations in version order, one message each, marking them after Redis took them.
     private func publishRevocations() async throws {
-        while true {
-            let events = try await self.store.unpublishedRevocations(limit: 256)
-            Self.pending.record(events.count)
-            guard !events.isEmpty else { return }
-            for event in events {
-                _ = try await self.redis.publish(channel: self.revocationsChannel, message: event.jsonText())
-                try await self.store.markRevocationsPublished(through: event.version)
-                Self.published.increment()
+        do {
+            while true {
+                let events = try await self.store.unpublishedRevocations(limit: 256)
+                for event in events {
+                    _ = try await self.redis.publish(channel: self.revocationsChannel, message: event.jsonText())
+                    try await self.store.markRevocationsPublished(through: event.version)
+                    Self.published.increment()
+                }
+                if events.count < 256 { break }
             }
-            if events.count < 256 {
-                Self.pending.record(0)
-                return
-            }
+            Self.pending.record(0)
+        } catch {
+            // The backlog is what an operator watches while Redis is away.
+            if let count = try? await self.store.unpublishedRevocationCount() { Self.pending.record(count) }
+            throw error
         }
     }
 }

@@ -37,7 +37,7 @@ public enum AuthHTTPServer {
             do throws(OAuthError) {
                 let parameters = try OAuthParameters(body: Array(buffer: body), contentType: request.headers[.contentType])
                 let response = try await tokens.token(parameters, authorization: request.headers[.authorization], clientIP: context.clientIP)
-                return Self.json(status: .ok, response)
+                return Self.json(status: .ok, text: response.jsonText)
             } catch {
                 return Self.oauthError(error)
             }
@@ -91,6 +91,7 @@ public enum AuthHTTPServer {
             "revocation_endpoint": "\(base)/oauth/revoke",
             "grant_types_supported": ["password", "client_credentials", "refresh_token"],
             "response_types_supported": [String](),
+            "subject_types_supported": ["public"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "id_token_signing_alg_values_supported": ["ES256", "EdDSA"],
@@ -103,14 +104,11 @@ public enum AuthHTTPServer {
     }
 
     /// A JSON answer that must not be cached (RFC 6749 §5.1).
-    static func json(status: HTTPResponse.Status, _ value: some Encodable) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
-        return Response(
+    static func json(status: HTTPResponse.Status, text: String) -> Response {
+        Response(
             status: status,
             headers: [.contentType: "application/json", .cacheControl: "no-store", pragma: "no-cache"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text))
         )
     }
 
@@ -119,7 +117,9 @@ public enum AuthHTTPServer {
 
     /// An RFC 6749 §5.2 error answer.
     static func oauthError(_ error: OAuthError) -> Response {
-        var response = Self.json(status: HTTPResponse.Status(code: error.status), ["error": error.code.rawValue, "error_description": error.message])
+        let body = (try? JSONSerialization.data(withJSONObject: ["error": error.code.rawValue, "error_description": error.message], options: [.sortedKeys]))
+            .map { String(decoding: $0, as: UTF8.self) } ?? #"{"error":"\#(error.code.rawValue)"}"#
+        var response = Self.json(status: HTTPResponse.Status(code: error.status), text: body)
         if error.code == .invalidClient {
             response.headers[.wwwAuthenticate] = #"Basic realm="gatehouse", charset="UTF-8""#
         }

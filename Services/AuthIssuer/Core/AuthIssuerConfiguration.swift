@@ -32,9 +32,10 @@ public struct AuthIssuerConfiguration: Sendable {
 
     /// Brute-force protection of the password grant through the limiter (`login.*`).
     public struct Login: Sendable {
-        /// The limiter policy counting failed logins per username (`login.username_policy`); empty: off.
+        /// The limiter policy counting failed logins per username (`login.username_policy`); `none` in the
+        /// configuration, empty here: not counted.
         public var usernamePolicy = "login_username"
-        /// The limiter policy counting failed logins per client IP (`login.ip_policy`); empty: off.
+        /// The limiter policy counting failed logins per client IP (`login.ip_policy`); `none`: not counted.
         public var ipPolicy = "login_ip"
         /// Creates the defaults.
         public init() {}
@@ -80,14 +81,25 @@ public struct AuthIssuerConfiguration: Sendable {
         self.observability = try ObservabilityConfiguration(reading: &document, defaultAdminPort: Self.defaultAdminPort)
         self.storagePath = try Self.readStoragePath(&document)
         self.tokens = try TokenPolicy(reading: &document, defaultIssuer: "http://\(self.http.host):\(self.http.port == 0 ? Self.defaultHTTPPort : self.http.port)")
-        self.login.usernamePolicy = try document.string("login.username_policy", default: self.login.usernamePolicy)
-        self.login.ipPolicy = try document.string("login.ip_policy", default: self.login.ipPolicy)
-        self.bootstrapAdminUser = try document.string("bootstrap.admin_user", default: "admin")
-        let password = try document.string("bootstrap.admin_password", default: "")
+        // An empty value means "the default" everywhere, so turning a counter off is spelled `none`.
+        let usernamePolicy = try document.string("login.username_policy", default: self.login.usernamePolicy)
+        self.login.usernamePolicy = usernamePolicy == "none" ? "" : usernamePolicy
+        let ipPolicy = try document.string("login.ip_policy", default: self.login.ipPolicy)
+        self.login.ipPolicy = ipPolicy == "none" ? "" : ipPolicy
+        self.bootstrapAdminUser = try document.string(
+            "bootstrap.admin_user", default: "admin", expected: "1 to \(PrincipalName.maximumLength) characters of A-Z a-z 0-9 _ . @ -"
+        ) { (try? PrincipalName.validate($0, field: "bootstrap.admin_user")) != nil }
+        let password = try document.string(
+            "bootstrap.admin_password", default: "",
+            expected: "a password of \(PasswordHasher.lengths.lowerBound) to \(PasswordHasher.lengths.upperBound) bytes",
+            matching: { PasswordHasher.lengths.contains($0.utf8.count) },
+            describe: { "a password of \($0.utf8.count) bytes" }
+        )
         self.bootstrapAdminPassword = password.isEmpty ? nil : password
         self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)
         self.keysChannel = try document.string("events.keys_channel", default: SigningKeyEvent.defaultChannel)
-        self.pollInterval = try document.duration("events.poll_interval_ms", default: .milliseconds(500), range: .milliseconds(10) ... .seconds(60))
+        // At most 10 s: after a CLI rotation the retired key may sign until the next poll, inside its 60 s grace.
+        self.pollInterval = try document.duration("events.poll_interval_ms", default: .milliseconds(500), range: .milliseconds(10) ... .seconds(10))
         try document.rejectUnknownKeys(valid: document.readKeys)
     }
 

@@ -18,7 +18,7 @@ enum AuthMetrics {
         counter("gatehouse_auth_login_failures_total", ["reason": reason])
     }
 
-    /// Revocations, by kind (`access_token`, `refresh_family`, `subject`).
+    /// Revocations through the HTTP API, by kind (`access_token`, `refresh_family`); the CLI's are not counted.
     static func revoked(kind: String) -> Counter {
         counter("gatehouse_auth_revocations_total", ["kind": kind])
     }

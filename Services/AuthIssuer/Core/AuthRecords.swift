@@ -100,13 +100,3 @@ public struct RefreshGrant: Sendable, Equatable {
         self.familyCreatedAtMs = familyCreatedAtMs
     }
 }
-
-/// The outcome of presenting a refresh token.
-public enum RefreshRedemption: Sendable, Equatable {
-    /// The token was current: it is now rotated, and the new token (already stored) continues the family.
-    case rotated(RefreshGrant)
-    /// No such token, or its family is revoked or expired.
-    case invalid(reason: String)
-    /// The token had already been rotated: the whole family is now revoked.
-    case reused(RefreshGrant, revokedAccessTokens: Int)
-}

@@ -11,7 +11,9 @@ extension AuthStore {
     ///   - now: The creation time.
     /// - Throws: ``AuthStoreError`` when the id is taken.
     public func addClient(id: String, secretHash: String, scopes: ScopeSet, roles: [String], now: Date = Date()) throws(AuthStoreError) {
-        let added = try self.run { connection throws(SQLiteError) in
+        let added = try self.transaction { connection throws(SQLiteError) in
+            // Users and clients share the `sub` namespace.
+            guard try !Self.exists("SELECT 1 FROM users WHERE name = ?1", id, connection: connection) else { return false }
             try connection.withStatement(
                 "INSERT INTO clients (id, secret_hash, scopes, roles, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING"
             ) { statement throws(SQLiteError) in
@@ -24,7 +26,7 @@ extension AuthStore {
             }
             return connection.changes == 1
         }
-        guard added else { throw AuthStoreError("client '\(id)' already exists") }
+        guard added else { throw AuthStoreError("user or client '\(id)' already exists (users and clients share one namespace)") }
     }
 
     /// The client with this id, if any.

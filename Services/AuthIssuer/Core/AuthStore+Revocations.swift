@@ -27,6 +27,16 @@ extension AuthStore {
         }
     }
 
+    /// How many revocations wait to be published.
+    public func unpublishedRevocationCount() throws(AuthStoreError) -> Int {
+        try self.run { connection throws(SQLiteError) in
+            try connection.withStatement("SELECT count(*) FROM revocations WHERE published = 0") { statement throws(SQLiteError) in
+                _ = try statement.step()
+                return Int(statement.int64(at: 0))
+            }
+        }
+    }
+
     /// Marks revocations up to and including `version` as published.
     public func markRevocationsPublished(through version: Int64) throws(AuthStoreError) {
         try self.run { connection throws(SQLiteError) in

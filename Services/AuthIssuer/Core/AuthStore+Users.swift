@@ -10,7 +10,9 @@ extension AuthStore {
     ///   - now: The creation time.
     /// - Throws: ``AuthStoreError`` when the name is taken.
     public func addUser(name: String, passwordHash: String, roles: [String], now: Date = Date()) throws(AuthStoreError) {
-        let added = try self.run { connection throws(SQLiteError) in
+        let added = try self.transaction { connection throws(SQLiteError) in
+            // Users and clients share the `sub` namespace.
+            guard try !Self.exists("SELECT 1 FROM clients WHERE id = ?1", name, connection: connection) else { return false }
             try connection.withStatement(
                 "INSERT INTO users (name, password_hash, roles, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (name) DO NOTHING"
             ) { statement throws(SQLiteError) in
@@ -22,7 +24,7 @@ extension AuthStore {
             }
             return connection.changes == 1
         }
-        guard added else { throw AuthStoreError("user '\(name)' already exists") }
+        guard added else { throw AuthStoreError("user or client '\(name)' already exists (users and clients share one namespace)") }
     }
 
     /// The user with this name, if any.
@@ -57,6 +59,14 @@ extension AuthStore {
             }
             guard connection.changes == 1 else { return nil }
             return try Self.revokeSubject(name, issuedBefore: now, connection: connection)
+        }
+    }
+
+    /// Whether `sql` with `name` bound to `?1` finds a row.
+    static func exists(_ sql: String, _ name: String, connection: SQLiteConnection) throws(SQLiteError) -> Bool {
+        try connection.withStatement(sql) { statement throws(SQLiteError) in
+            try statement.bind(name, at: 1)
+            return try statement.step()
         }
     }
 

@@ -2,6 +2,7 @@ import GatehouseLimiterAPI
 import GatehouseRPC
 import Logging
 import Metrics
+import Synchronization
 
 /// Brute-force protection of the password grant: failed logins are counted by the limiter per username and
 /// per client IP, and a login over either limit is refused before any password is checked.
@@ -11,11 +12,12 @@ import Metrics
 /// counter must not depend on the address, nor the other way round). When the limiter cannot be reached
 /// the login goes ahead (fail open, counted in `gatehouse_auth_login_throttle_errors_total` and logged):
 /// a limiter outage must not lock every user out, and bcrypt still bounds the guessing rate.
-public struct LoginThrottle: Sendable {
+public final class LoginThrottle: Sendable {
     private let limiter: RPCClient
     private let usernamePolicy: String
     private let ipPolicy: String
     private let logger: Logger
+    private let failing = Atomic<Bool>(false)
     private static let errors = Counter(label: "gatehouse_auth_login_throttle_errors_total")
 
     /// Creates a throttle.
@@ -60,11 +62,16 @@ public struct LoginThrottle: Sendable {
         request.items = [item]
         do {
             let response = try await self.limiter.call(method, request)
+            if self.failing.exchange(false, ordering: .relaxed) {
+                self.logger.notice("the limiter answers again; logins are throttled again")
+            }
             guard !response.allowed else { return nil }
             let retryAfterMs = response.statuses.first?.retryAfterMs ?? 1000
             return max(1, Int((retryAfterMs + 999) / 1000))
         } catch {
             Self.errors.increment()
+            // One line per outage, not one per login.
+            guard !self.failing.exchange(true, ordering: .relaxed) else { return nil }
             self.logger.warning(
                 "cannot ask the limiter about a login; letting it through",
                 metadata: ["limiter.policy": "\(policy)", "error": "\(error)"]

@@ -1,7 +1,7 @@
 /// An error answer of the token or revocation endpoint, exactly as RFC 6749 §5.2 defines it: a JSON object
 /// with `error` and `error_description`, and the status code that goes with the error.
 public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The RFC 6749 error codes, plus `slow_down` (RFC 8628) for throttled logins.
+    /// The RFC 6749 error codes used here, plus `slow_down` (RFC 8628) for throttled logins.
     public enum Code: String, Sendable {
         /// A parameter is missing, repeated, malformed, or the request is otherwise not understood.
         case invalidRequest = "invalid_request"
@@ -15,8 +15,6 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case unsupportedGrantType = "unsupported_grant_type"
         /// The requested scope is malformed or exceeds what the caller may have.
         case invalidScope = "invalid_scope"
-        /// `token_type_hint` names a type the revocation endpoint does not know (RFC 7009 §2.2.1).
-        case unsupportedTokenType = "unsupported_token_type"
         /// Too many failed logins for this username or client address.
         case slowDown = "slow_down"
         /// The issuer cannot answer now (storage failure); retrying later may work.

@@ -3,8 +3,9 @@ import Foundation
 /// The parameters of a token or revocation request, from an `application/x-www-form-urlencoded` body
 /// (RFC 6749 §4) or, as a convenience, a flat JSON object of strings.
 ///
-/// Parsing is strict, as RFC 6749 §3.2 asks: a parameter sent twice, bytes that are not UTF-8, a broken
-/// percent escape, or another media type are `invalid_request` errors naming the problem.
+/// Form parsing is strict, as RFC 6749 §3.2 asks: a parameter sent twice, bytes that are not UTF-8, a
+/// broken percent escape, or another media type are `invalid_request` errors naming the problem. (In a JSON
+/// body a repeated key is not detected: the JSON parser keeps one of the values.)
 public struct OAuthParameters: Sendable, Equatable {
     private var values: [String: String]
 

@@ -47,11 +47,43 @@ enum SigningKeyMaterial {
         base64URL(Data(SHA256.hash(data: Data(canonicalJSON.utf8))))
     }
 
-    /// Base64url without padding (RFC 7515 §2).
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+    /// Base64url without padding (RFC 7515 §2), in one pass (Foundation's string replacing was a tenth
+    /// of a token request's CPU).
+    static func base64URL(_ data: some Collection<UInt8>) -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        let bytes = Array(data)
+        return String(unsafeUninitializedCapacity: (bytes.count * 4 + 2) / 3) { output in
+            var written = 0
+            var index = 0
+            while index + 2 < bytes.count {
+                let chunk = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+                for shift in [18, 12, 6, 0] {
+                    output[written] = alphabet[Int((chunk >> UInt32(shift)) & 63)]
+                    written += 1
+                }
+                index += 3
+            }
+            let rest = bytes.count - index
+            if rest > 0 {
+                let chunk = UInt32(bytes[index]) << 16 | (rest == 2 ? UInt32(bytes[index + 1]) << 8 : 0)
+                for shift in [18, 12, 6].prefix(rest + 1) {
+                    output[written] = alphabet[Int((chunk >> UInt32(shift)) & 63)]
+                    written += 1
+                }
+            }
+            return written
+        }
+    }
+
+    /// Lower-case hex.
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(64)
+        for byte in bytes {
+            output.append(digits[Int(byte >> 4)])
+            output.append(digits[Int(byte & 15)])
+        }
+        return String(decoding: output, as: UTF8.self)
     }
 }

@@ -156,6 +156,8 @@ public final class TokenService: Sendable {
             )
             throw OAuthError(.invalidGrant, "the refresh token was already used; every token of this login is now revoked")
         case .invalid(let reason):
+            // A disabled user's family was just revoked with its access tokens; publish that now.
+            self.revocationAdded()
             throw OAuthError(.invalidGrant, reason)
         case .scopeNotGranted:
             throw OAuthError(.invalidScope, "the requested scope exceeds the scope of the original grant")
@@ -165,16 +167,12 @@ public final class TokenService: Sendable {
     // MARK: Revocation endpoint
 
     /// Answers a revocation request (RFC 7009): revokes a refresh token's family or an access token.
-    /// An unknown, expired or foreign-issuer token is not an error (RFC 7009 §2.2).
-    /// - Throws: ``OAuthError``: `invalid_request` without `token`, `unsupported_token_type` for an unknown
-    ///   hint, `invalid_client` for bad client credentials, `unauthorized_client` when the token was issued
-    ///   to another client.
+    /// An unknown, expired or foreign-issuer token is not an error (RFC 7009 §2.2). `token_type_hint` is
+    /// advisory (RFC 7009 §2.1) and not needed: the token's form tells a JWT from a refresh token.
+    /// - Throws: ``OAuthError``: `invalid_request` without `token`, `invalid_client` for bad client
+    ///   credentials, `unauthorized_client` when the token was issued to another client.
     public func revoke(_ parameters: OAuthParameters, authorization: String?) async throws(OAuthError) {
         let token = try parameters.required("token")
-        let hint = parameters["token_type_hint"]
-        guard hint == nil || hint == "access_token" || hint == "refresh_token" else {
-            throw OAuthError(.unsupportedTokenType, "token_type_hint must be access_token or refresh_token")
-        }
         let client = try await self.authenticate(try ClientCredentials.from(authorization: authorization, parameters: parameters))
         // A JWT has two dots; a refresh token has none.
         if !token.contains(".") {
@@ -264,12 +262,12 @@ public final class TokenService: Sendable {
     /// Random bytes, base64url.
     static func randomID(bytes count: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        return SigningKeyMaterial.base64URL(Data((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }))
+        return SigningKeyMaterial.base64URL((0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
     }
 
     /// The SHA-256 of a text, lower-case hex: how refresh tokens and client secrets are stored.
     public static func sha256Hex(_ text: String) -> String {
-        SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        SigningKeyMaterial.hex(SHA256.hash(data: Array(text.utf8)))
     }
 
     /// Compares two texts in time that depends only on their lengths.

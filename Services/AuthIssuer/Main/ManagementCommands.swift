@@ -150,6 +150,7 @@ struct Revoke: AsyncParsableCommand {
         let (store, policy) = try await self.options.openStore()
         let version: Int64
         if let subject = self.subject {
+            try PrincipalName.validate(subject, field: "subject")
             version = try await store.revokeSubject(subject)
         } else {
             let expiresAt = self.expiresAt ?? Int64(Date().timeIntervalSince1970) + policy.accessLifetime.components.seconds

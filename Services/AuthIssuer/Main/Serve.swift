@@ -34,7 +34,6 @@ struct Serve: AsyncParsableCommand {
         try await keys.reload(from: store)
         let hasher = PasswordHasher(cost: policy.bcryptCost)
         if let password = configuration.bootstrapAdminPassword, try await store.user(named: configuration.bootstrapAdminUser) == nil {
-            try PrincipalName.validate(configuration.bootstrapAdminUser, field: "bootstrap.admin_user")
             try await store.addUser(name: configuration.bootstrapAdminUser, passwordHash: try await hasher.hash(password), roles: ["admin"])
             logger.notice("bootstrap admin user created", metadata: ["auth.username": "\(configuration.bootstrapAdminUser)"])
         }
