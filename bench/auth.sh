@@ -37,13 +37,13 @@ limiter=$!
 
 export AUTH_RPC_SECRET="$secret" AUTH_RPC_PORT=0 AUTH_ADMIN_PORT=0 AUTH_HTTP_PORT="$http_port" AUTH_REDIS_PORT="$redis_port" \
     AUTH_LIMITER_PORT="$limiter_port" AUTH_STORAGE_PATH="$dir/auth.sqlite" AUTH_LOG_LEVEL=warning AUTH_PASSWORDS_BCRYPT_COST="$cost"
-client_secret="$("$bin/auth-issuer" clients add bench --scopes read | sed -n 's/^client_secret=//p')"
+client_secret="$("$bin/auth-issuer" clients add bench-client --scopes read | sed -n 's/^client_secret=//p')"
 BENCH_PASSWORD="bench-password-1" "$bin/auth-issuer" users add bench --password-env BENCH_PASSWORD >&2
 "$bin/auth-issuer" > "$dir/auth-issuer.log" 2>&1 &
 issuer=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$http_port") 2>/dev/null && break; sleep 0.1; done
 
-basic="$(printf 'bench:%s' "$client_secret" | base64 -w0)"
+basic="$(printf 'bench-client:%s' "$client_secret" | base64 -w0)"
 cat > "$dir/client_credentials.lua" <<LUA
 wrk.method = "POST"
 wrk.body = "grant_type=client_credentials"
@@ -56,11 +56,11 @@ wrk.body = "grant_type=password&username=bench&password=bench-password-1"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 LUA
 url="http://127.0.0.1:$http_port"
-curl -sf -o /dev/null -u "bench:$client_secret" -d grant_type=client_credentials "$url/oauth/token"
+curl -sf -o /dev/null -u "bench-client:$client_secret" -d grant_type=client_credentials "$url/oauth/token"
 
 echo "== client_credentials tokens (ES256 signature, SQLite client lookup), 32 connections, ${seconds}s"
 wrk -t2 -c32 -d"${seconds}s" --latency -s "$dir/client_credentials.lua" "$url/oauth/token"
 echo "== JWKS documents, 32 connections, ${seconds}s"
 wrk -t2 -c32 -d"${seconds}s" --latency "$url/.well-known/jwks.json"
 echo "== password grants at bcrypt cost $cost (by design bounded by bcrypt), 32 connections, ${seconds}s"
-wrk -t2 -c32 -d"${seconds}s" --latency -s "$dir/password.lua" "$url/oauth/token"
+wrk -t2 -c32 -d"${seconds}s" --timeout 10s --latency -s "$dir/password.lua" "$url/oauth/token"
