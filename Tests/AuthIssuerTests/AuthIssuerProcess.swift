@@ -119,3 +119,9 @@ func verifyWithPyJWT(token: String, jwksURL: String) throws -> (status: Int32, o
     process.waitUntilExit()
     return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
 }
+
+/// Every end-to-end suite of the auth issuer runs inside this one, one test at a time: each starts Redis,
+/// the issuer (and sometimes the limiter and PyJWT), and running several at once beside the rest of the
+/// test run overloads a 2-core machine until unrelated timing assertions fail.
+@Suite(.serialized)
+enum AuthIssuerEndToEndTests {}
