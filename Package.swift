@@ -273,6 +273,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "EdgeRouterCore",
+            dependencies: [
+                "GatehouseAuthAPI",
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            path: "Services/EdgeRouter/Core",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Benchmarks (not part of the test run)
         .executableTarget(
             name: "GatehouseBench",
@@ -417,6 +427,19 @@ let package = Package(
                 "GatehouseAuthAPI",
                 "GatehouseRPC",
                 "GatehouseTestSupport",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EdgeRouterCoreTests",
+            dependencies: [
+                "EdgeRouterCore",
+                // The real issuer's keys and signer mint the tokens the verifier is tested with.
+                "AuthIssuerCore",
+                "GatehouseAuthAPI",
+                "GatehouseTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,135 @@
+import AuthIssuerCore
+import EdgeRouterCore
+import Foundation
+import GatehouseAuthAPI
+import GatehouseTestSupport
+import JWTKit
+import Testing
+
+/// The edge's token checks against tokens minted by the real issuer code, and against forgeries.
+struct AccessTokenVerifierTests {
+    static let issuer = "https://auth.test"
+
+    /// A key ring of the real issuer on its own SQLite file.
+    struct Issuer {
+        let keys: SigningKeyRing
+        let folder: TestFolder
+
+        init() async throws {
+            self.folder = try TestFolder()
+            let store = try await AuthStore(path: self.folder.path("auth.sqlite"))
+            try await AuthEventPublisher.ensureKeys(store: store, policy: TokenPolicy(issuer: AccessTokenVerifierTests.issuer))
+            self.keys = SigningKeyRing()
+            try await self.keys.reload(from: store)
+        }
+
+        var jwks: String { self.keys.current?.jwksJSON ?? "" }
+        var kid: String { self.keys.current?.signingKID ?? "" }
+
+        func token(
+            subject: String = "alice", issuer: String = AccessTokenVerifierTests.issuer, audience: String = "gatehouse",
+            issuedAt: Date = Date(), lifetime: Duration = .seconds(600), id: String = UUID().uuidString
+        ) async throws -> String {
+            try await self.keys.sign(
+                AccessTokenClaims(
+                    issuer: issuer, audience: audience, subject: subject, issuedAt: issuedAt, lifetime: lifetime, id: id,
+                    scopes: ["read"], roles: ["user"], clientID: nil
+                ))
+        }
+    }
+
+    private func verifier(_ issuer: Issuer, revocations: RevocationList = RevocationList()) async throws -> AccessTokenVerifier {
+        let verifier = AccessTokenVerifier(issuer: Self.issuer, audience: "gatehouse", revocations: revocations)
+        let loaded = try await verifier.replaceKeys(jwksJSON: issuer.jwks)
+        #expect(loaded.count == 2, "the signing key and the next one")
+        return verifier
+    }
+
+    @Test func aValidTokenIsVerifiedOnceAndRememberedUntilItExpires() async throws {
+        let issuer = try await Issuer()
+        let verifier = try await self.verifier(issuer)
+        let token = try await issuer.token()
+        let claims = try await verifier.verify(token).get()
+        #expect(claims.sub.value == "alice")
+        #expect(claims.roles == ["user"])
+        #expect(verifier.rememberedCount == 1)
+        #expect(try await verifier.verify(token).get() == claims)
+        let later = Int64(claims.exp.value.timeIntervalSince1970) + 31
+        #expect(await verifier.verify(token, now: later) == .failure(.expired), "a remembered token still expires")
+    }
+
+    @Test func timesIssuerAndAudienceAreChecked() async throws {
+        let issuer = try await Issuer()
+        let verifier = try await self.verifier(issuer)
+        let expired = try await issuer.token(issuedAt: Date().addingTimeInterval(-3600), lifetime: .seconds(300))
+        #expect(await verifier.verify(expired) == .failure(.expired))
+        let future = try await issuer.token(issuedAt: Date().addingTimeInterval(600))
+        #expect(await verifier.verify(future) == .failure(.notYetValid))
+        let skewed = try await issuer.token(issuedAt: Date().addingTimeInterval(20))
+        #expect((try? await verifier.verify(skewed).get()) != nil, "a few seconds of clock skew are allowed")
+        #expect(await verifier.verify(try await issuer.token(issuer: "https://evil.test")) == .failure(.wrongIssuer))
+        #expect(await verifier.verify(try await issuer.token(audience: "billing")) == .failure(.wrongAudience))
+    }
+
+    @Test func forgeriesAreRefusedBeforeOrByTheSignatureCheck() async throws {
+        let issuer = try await Issuer()
+        let verifier = try await self.verifier(issuer)
+        let genuine = try await issuer.token()
+        let parts = genuine.split(separator: ".").map(String.init)
+        func header(_ fields: String) -> String { base64URL(Array(fields.utf8)) }
+
+        let none = [header(#"{"alg":"none","typ":"at+jwt","kid":"\#(issuer.kid)"}"#), parts[1], "AA"].joined(separator: ".")
+        #expect(await verifier.verify(none) == .failure(.algorithmMismatch), "alg none is never accepted")
+        let hmac = [header(#"{"alg":"HS256","typ":"at+jwt","kid":"\#(issuer.kid)"}"#), parts[1], parts[2]].joined(separator: ".")
+        #expect(await verifier.verify(hmac) == .failure(.algorithmMismatch), "HS256 with the public key as secret is refused")
+        let unknown = [header(#"{"alg":"ES256","typ":"at+jwt","kid":"no-such-key"}"#), parts[1], parts[2]].joined(separator: ".")
+        #expect(await verifier.verify(unknown) == .failure(.unknownKey))
+        let notAccess = [header(#"{"alg":"ES256","typ":"JWT","kid":"\#(issuer.kid)"}"#), parts[1], parts[2]].joined(separator: ".")
+        #expect(await verifier.verify(notAccess) == .failure(.wrongType))
+
+        // Signed by another issuer's key, presented under a kid this edge knows.
+        let other = try await Issuer()
+        let foreign = try await other.token().split(separator: ".").map(String.init)
+        let borrowed = [header(#"{"alg":"ES256","typ":"at+jwt","kid":"\#(issuer.kid)"}"#), foreign[1], foreign[2]].joined(separator: ".")
+        #expect(await verifier.verify(borrowed) == .failure(.badSignature))
+        let tampered = [parts[0], base64URL(Array(#"{"sub":"admin"}"#.utf8)), parts[2]].joined(separator: ".")
+        #expect(await verifier.verify(tampered) == .failure(.badSignature))
+
+        for garbage in ["", "abc", "a.b", "a.b.c.d", "a..c", String(repeating: "a", count: 9000), "é.b.c", genuine + " "] {
+            #expect(await verifier.verify(garbage) == .failure(.malformed), "\(garbage.prefix(20))")
+        }
+        #expect(verifier.rememberedCount == 0, "nothing refused is remembered")
+    }
+
+    @Test func revokedTokensAreRefusedEvenWhenRemembered() async throws {
+        let issuer = try await Issuer()
+        let revocations = RevocationList()
+        let verifier = try await self.verifier(issuer, revocations: revocations)
+        let token = try await issuer.token(id: "jti-1")
+        #expect((try? await verifier.verify(token).get()) != nil)
+        _ = revocations.apply(RevocationEvent(version: 1, target: .token(jti: "jti-1", expiresAt: Int64(Date().timeIntervalSince1970) + 600)))
+        #expect(await verifier.verify(token) == .failure(.revoked))
+        let other = try await issuer.token(subject: "bob", issuedAt: Date().addingTimeInterval(-10))
+        _ = revocations.apply(RevocationEvent(version: 2, target: .subject("bob", issuedBefore: Int64(Date().timeIntervalSince1970))))
+        #expect(await verifier.verify(other) == .failure(.revoked))
+        let fresh = try await issuer.token(subject: "bob", issuedAt: Date().addingTimeInterval(5))
+        #expect((try? await verifier.verify(fresh).get()) != nil, "tokens issued after the cut-off are valid")
+    }
+
+    @Test func newKeysReplaceTheOldAndForgetRememberedTokens() async throws {
+        let issuer = try await Issuer()
+        let verifier = try await self.verifier(issuer)
+        let token = try await issuer.token()
+        #expect((try? await verifier.verify(token).get()) != nil)
+        let other = try await Issuer()
+        try await verifier.replaceKeys(jwksJSON: other.jwks)
+        #expect(verifier.rememberedCount == 0)
+        #expect(await verifier.verify(token) == .failure(.unknownKey))
+    }
+}
+
+/// Base64url without padding.
+func base64URL(_ bytes: [UInt8]) -> String {
+    Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        .replacingOccurrences(of: "=", with: "")
+}

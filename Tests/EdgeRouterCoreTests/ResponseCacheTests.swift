@@ -1,0 +1,85 @@
+import EdgeRouterCore
+import Testing
+
+/// The response cache: freshness windows, byte budget, exact tag invalidation and the read/invalidate race.
+struct ResponseCacheTests {
+    private let start = ContinuousClock.now
+    private func response(_ text: String, bytes: Int = 0) -> CachedResponse {
+        CachedResponse(status: 200, body: Array(text.utf8) + [UInt8](repeating: 32, count: bytes), etag: "\"1\"")
+    }
+
+    @Test func freshThenStaleWhileRevalidatingThenStaleOnlyOnErrorThenGone() {
+        let cache = ResponseCache(maxBytes: 1 << 20)
+        let freshness = ResponseCache.Freshness(ttl: .seconds(10), staleWhileRevalidate: .seconds(5), staleIfError: .seconds(60))
+        let body = self.response("{}")
+        #expect(cache.store(body, for: "GET /v1/a/1", tags: [.document(collection: "a", id: "1")], freshness: freshness, ticket: cache.ticket(), now: self.start) == .stored)
+        #expect(cache.lookup("GET /v1/a/1", now: self.start + .seconds(9)) == .fresh(body, age: .seconds(9)))
+        #expect(cache.lookup("GET /v1/a/1", now: self.start + .seconds(12)) == .stale(body, age: .seconds(12), revalidate: true, ifError: true))
+        #expect(cache.lookup("GET /v1/a/1", now: self.start + .seconds(30)) == .stale(body, age: .seconds(30), revalidate: false, ifError: true))
+        #expect(cache.lookup("GET /v1/a/1", now: self.start + .seconds(71)) == .miss)
+        #expect(cache.statistics.entries == 0, "an entry past every window is dropped")
+    }
+
+    @Test func staysWithinItsByteBudgetByEvictingTheLeastRecentlyUsed() {
+        let cache = ResponseCache(maxBytes: 16_000)
+        let freshness = ResponseCache.Freshness(ttl: .seconds(60))
+        for index in 0..<10 {
+            cache.store(self.response("\(index)", bytes: 1_500), for: "k\(index)", tags: [], freshness: freshness, ticket: cache.ticket(), now: self.start)
+            if index == 4 { _ = cache.lookup("k0", now: self.start) }
+        }
+        let statistics = cache.statistics
+        #expect(statistics.bytes <= 16_000)
+        #expect(statistics.evictions > 0)
+        #expect(cache.lookup("k9", now: self.start) != .miss, "the newest stays")
+        #expect(cache.lookup("k0", now: self.start) != .miss, "recently used stays")
+        #expect(cache.lookup("k1", now: self.start) == .miss, "the least recently used went first")
+        #expect(cache.store(self.response("big", bytes: 3_000), for: "big", tags: [], freshness: freshness, ticket: cache.ticket()) == .tooLarge)
+    }
+
+    @Test func anInvalidationDropsExactlyTheEntriesOfItsTags() {
+        let cache = ResponseCache(maxBytes: 1 << 20)
+        let freshness = ResponseCache.Freshness(ttl: .seconds(60))
+        let ticket = cache.ticket()
+        cache.store(self.response("1"), for: "doc1", tags: [.document(collection: "posts", id: "1")], freshness: freshness, ticket: ticket, now: self.start)
+        cache.store(self.response("2"), for: "doc2", tags: [.document(collection: "posts", id: "2")], freshness: freshness, ticket: ticket, now: self.start)
+        cache.store(self.response("l"), for: "list", tags: [.collection("posts")], freshness: freshness, ticket: ticket, now: self.start)
+        cache.store(self.response("o"), for: "other", tags: [.collection("notes")], freshness: freshness, ticket: ticket, now: self.start)
+        #expect(cache.invalidate([.document(collection: "posts", id: "1"), .collection("posts")]) == 2)
+        #expect(cache.lookup("doc1", now: self.start) == .miss)
+        #expect(cache.lookup("list", now: self.start) == .miss)
+        #expect(cache.lookup("doc2", now: self.start) != .miss)
+        #expect(cache.lookup("other", now: self.start) != .miss)
+    }
+
+    @Test func aFillReadBeforeAnInvalidationOfItsTagIsNotStored() {
+        let cache = ResponseCache(maxBytes: 1 << 20)
+        let freshness = ResponseCache.Freshness(ttl: .seconds(60))
+        let tag = CacheTag.document(collection: "posts", id: "1")
+        let before = cache.ticket()
+        cache.invalidate([tag])
+        #expect(cache.store(self.response("old"), for: "doc1", tags: [tag], freshness: freshness, ticket: before) == .invalidatedMeanwhile)
+        #expect(cache.store(self.response("x"), for: "doc2", tags: [.document(collection: "posts", id: "2")], freshness: freshness, ticket: before) == .stored, "other tags are unaffected")
+        let after = cache.ticket()
+        #expect(cache.store(self.response("new"), for: "doc1", tags: [tag], freshness: freshness, ticket: after) == .stored)
+    }
+
+    @Test func removeAllRefusesEveryFillInFlight() {
+        let cache = ResponseCache(maxBytes: 1 << 20)
+        let freshness = ResponseCache.Freshness(ttl: .seconds(60))
+        let before = cache.ticket()
+        cache.store(self.response("a"), for: "a", tags: [.collection("c")], freshness: freshness, ticket: before)
+        cache.removeAll()
+        #expect(cache.statistics.entries == 0 && cache.statistics.bytes == 0)
+        #expect(cache.store(self.response("b"), for: "b", tags: [.collection("d")], freshness: freshness, ticket: before) == .invalidatedMeanwhile)
+        #expect(cache.store(self.response("b"), for: "b", tags: [.collection("d")], freshness: freshness, ticket: cache.ticket()) == .stored)
+    }
+
+    @Test func forgettingOldInvalidationsStaysSafe() {
+        let cache = ResponseCache(maxBytes: 1 << 20, maxTrackedTags: 10)
+        let freshness = ResponseCache.Freshness(ttl: .seconds(60))
+        let before = cache.ticket()
+        for index in 0..<25 { cache.invalidate([.document(collection: "c", id: "\(index)")]) }
+        // The invalidation of c/3 is no longer tracked by tag, but the old ticket is refused all the same.
+        #expect(cache.store(self.response("stale"), for: "c3", tags: [.document(collection: "c", id: "3")], freshness: freshness, ticket: before) == .invalidatedMeanwhile)
+    }
+}
