@@ -55,7 +55,7 @@ public struct PolicyCatalog: Sendable {
     ///   - source: The name used in error messages, usually the path.
     /// - Throws: ``PolicyFileError`` listing every problem.
     public init(yaml: String, source: String) throws(PolicyFileError) {
-        var reader = PolicyFileReader(source: source)
+        var reader = YAMLNodeReader(source: source)
         let root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
