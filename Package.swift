@@ -277,6 +277,8 @@ let package = Package(
             name: "EdgeRouterCore",
             dependencies: [
                 "GatehouseAuthAPI",
+                "GatehouseConfig",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "Services/EdgeRouter/Core",

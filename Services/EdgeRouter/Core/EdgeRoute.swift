@@ -1,0 +1,86 @@
+/// One route of the edge router's route file: which requests it matches and how they are treated.
+public struct EdgeRoute: Sendable, Equatable {
+    /// Whether a bearer token is needed.
+    public enum Authentication: String, Sendable, CaseIterable {
+        /// Never read; every caller is anonymous.
+        case none
+        /// Verified when present (a bad one is still a 401); callers without one are anonymous.
+        case optional
+        /// Needed: no token is a 401.
+        case required
+    }
+
+    /// Who may share a cached response.
+    public enum CacheScope: String, Sendable, CaseIterable {
+        /// Every caller: the key is the request alone.
+        case `public`
+        /// One subject: the key includes the caller's `sub`, so no one else is ever served it.
+        case user
+    }
+
+    /// How a route's responses are cached.
+    public struct Caching: Sendable, Equatable {
+        /// TTL and the RFC 5861 windows.
+        public var freshness: ResponseCache.Freshness
+        /// Who may share an entry.
+        public var scope: CacheScope
+    }
+
+    /// One segment of a path template.
+    public enum Segment: Sendable, Equatable {
+        /// Must equal this text.
+        case literal(String)
+        /// Captures any one segment under this name (`{collection}`, `{id}`).
+        case parameter(String)
+    }
+
+    /// The template as written, e.g. `/v1/{collection}/{id}`.
+    public var path: String
+    /// The template's segments.
+    public var segments: [Segment]
+    /// The methods it serves (`GET` also serves `HEAD`).
+    public var methods: Set<String>
+    /// Whether a token is needed.
+    public var authentication: Authentication
+    /// Roles of which the caller needs at least one (empty: none needed); missing is a 403.
+    public var roles: [String]
+    /// Scopes the caller needs all of (empty: none needed); missing is a 403.
+    public var scopes: [String]
+    /// Writes only to documents the caller owns, unless the caller has the `admin` role.
+    public var ownerOnly: Bool
+    /// Caching, for `GET` routes that have it.
+    public var caching: Caching?
+    /// Caller class (`anonymous`, `authenticated`, or a role) to the limiter policies checked for it.
+    public var tiers: [(name: String, policies: [String])]
+
+    public static func == (lhs: EdgeRoute, rhs: EdgeRoute) -> Bool {
+        lhs.path == rhs.path && lhs.methods == rhs.methods && lhs.authentication == rhs.authentication && lhs.roles == rhs.roles
+            && lhs.scopes == rhs.scopes && lhs.ownerOnly == rhs.ownerOnly && lhs.caching == rhs.caching
+            && lhs.tiers.map(\.name) == rhs.tiers.map(\.name) && lhs.tiers.map(\.policies) == rhs.tiers.map(\.policies)
+    }
+
+    /// The limiter policies for a caller: those of the first tier, in file order, that is one of the caller's
+    /// roles; else `authenticated` for a caller with a token, `anonymous` without one.
+    /// - Parameter roles: The caller's roles, or `nil` for an anonymous caller.
+    public func policies(forRoles roles: [String]?) -> [String] {
+        guard let roles else { return self.tiers.first { $0.name == "anonymous" }?.policies ?? [] }
+        if let tier = self.tiers.first(where: { roles.contains($0.name) }) { return tier.policies }
+        return self.tiers.first { $0.name == "authenticated" }?.policies ?? []
+    }
+
+    /// The parameters of a path when the template matches it.
+    func parameters(of pathSegments: [Substring]) -> [String: String]? {
+        guard pathSegments.count == self.segments.count else { return nil }
+        var parameters: [String: String] = [:]
+        for (segment, value) in zip(self.segments, pathSegments) {
+            switch segment {
+            case .literal(let text):
+                guard value == text else { return nil }
+            case .parameter(let name):
+                guard !value.isEmpty else { return nil }
+                parameters[name] = String(value)
+            }
+        }
+        return parameters
+    }
+}

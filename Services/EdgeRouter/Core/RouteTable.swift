@@ -1,0 +1,231 @@
+import Foundation
+import GatehouseConfig
+import Yams
+
+/// The edge router's routes, read from the route file (docs/configuration.md, "Edge route file"):
+///
+/// ```yaml
+/// routes:
+///   - path: /v1/{collection}/{id}
+///     methods: [GET]
+///     auth: optional                # none | optional | required (the default)
+///     cache: {ttl: 30s, scope: public, stale_while_revalidate: 10s, stale_if_error: 5m}
+///   - path: /v1/{collection}/{id}
+///     methods: [PUT, DELETE]
+///     scopes: [write]
+///     owner_only: true
+/// tiers:                            # caller class -> limiter policies; a route may have its own
+///   anonymous: [public]
+///   user: [user]
+///   admin: [admin]
+/// ```
+///
+/// Reading is strict like every Gatehouse file: unknown keys (with a suggestion), bad values, a route
+/// that repeats another's path and method, and combinations that make no sense (caching a write,
+/// `scope: user` without authentication) are all reported at once with their lines.
+public struct RouteTable: Sendable, Equatable {
+    /// What a request's method and path found.
+    public enum Match: Sendable, Equatable {
+        /// A route, with the path's parameters.
+        case route(EdgeRoute, parameters: [String: String])
+        /// The path has routes, none for this method.
+        case methodNotAllowed(allowed: [String])
+        /// No route has this path.
+        case notFound
+    }
+
+    /// The routes, in file order.
+    public let routes: [EdgeRoute]
+
+    /// The parameter names a template may capture.
+    public static let parameterNames: Set<String> = ["collection", "id"]
+    /// The methods a route may serve.
+    public static let methods = ["GET", "POST", "PUT", "DELETE"]
+
+    private static let fileKeys = ["routes", "tiers"]
+    static let routeKeys = ["path", "methods", "auth", "roles", "scopes", "owner_only", "cache", "tiers"]
+    static let cacheKeys = ["ttl", "scope", "stale_while_revalidate", "stale_if_error"]
+
+    /// Finds the route of a request. The most specific template that matches the path decides (more literal
+    /// segments win: `/v1/me/{collection}` over `/v1/{collection}/{id}`); among equally specific ones,
+    /// the first in file order that serves the method.
+    /// - Parameters:
+    ///   - method: The method; `HEAD` matches `GET` routes.
+    ///   - path: The path, without the query.
+    public func match(method: String, path: String) -> Match {
+        let segments = Array(path.split(separator: "/", omittingEmptySubsequences: false).dropFirst())
+        let wanted = method == "HEAD" ? "GET" : method
+        var best: [(route: EdgeRoute, parameters: [String: String])] = []
+        var bestSpecificity = -1
+        for route in self.routes {
+            guard let parameters = route.parameters(of: segments) else { continue }
+            let specificity = route.segments.count { if case .literal = $0 { true } else { false } }
+            if specificity > bestSpecificity {
+                best = [(route, parameters)]
+                bestSpecificity = specificity
+            } else if specificity == bestSpecificity {
+                best.append((route, parameters))
+            }
+        }
+        if let found = best.first(where: { $0.route.methods.contains(wanted) }) {
+            return .route(found.route, parameters: found.parameters)
+        }
+        guard !best.isEmpty else { return .notFound }
+        var allowed = best.reduce(into: Set<String>()) { $0.formUnion($1.route.methods) }
+        if allowed.contains("GET") { allowed.insert("HEAD") }
+        return .methodNotAllowed(allowed: allowed.sorted())
+    }
+
+    /// Reads a route file.
+    /// - Throws: ``RouteFileError`` listing every problem.
+    public init(contentsOf path: String) throws(RouteFileError) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw RouteFileError(problems: ["\(path): cannot read the route file: \(error.localizedDescription)"])
+        }
+        try self.init(yaml: text, source: path)
+    }
+
+    /// Parses route-file text.
+    /// - Parameters:
+    ///   - yaml: The text.
+    ///   - source: Its name in problems.
+    /// - Throws: ``RouteFileError`` listing every problem.
+    public init(yaml: String, source: String) throws(RouteFileError) {
+        let root: Node
+        do {
+            guard let node = try Yams.compose(yaml: yaml) else { throw RouteFileError(problems: ["\(source): the file is empty"]) }
+            root = node
+        } catch let error as RouteFileError {
+            throw error
+        } catch {
+            throw RouteFileError(problems: ["\(source): not valid YAML: \(error)"])
+        }
+        var reader = YAMLNodeReader(source: source)
+        let top = reader.values(root, field: "", valid: Self.fileKeys) ?? [:]
+        let defaultTiers = top["tiers"].flatMap { reader.tiers($0, field: "tiers") } ?? []
+        var routes: [EdgeRoute] = []
+        if let list = top["routes"].flatMap({ reader.sequence($0, field: "routes") }) {
+            for (index, node) in list.enumerated() {
+                let field = "routes[\(index)]"
+                guard let route = reader.route(node, field: field, defaultTiers: defaultTiers) else { continue }
+                if let clash = routes.first(where: { $0.path == route.path && !$0.methods.isDisjoint(with: route.methods) }) {
+                    reader.problem(
+                        at: node, field: field,
+                        "\(clash.methods.intersection(route.methods).sorted().joined(separator: ", ")) \(route.path) is already routed by an earlier route"
+                    )
+                    continue
+                }
+                routes.append(route)
+            }
+        }
+        if top["routes"] == nil { reader.problem("\(source): the file defines no 'routes'") }
+        guard reader.problems.isEmpty else { throw RouteFileError(problems: reader.problems) }
+        self.routes = routes
+    }
+}
+
+/// Why a route file was refused: every problem, each with file, line and field.
+public struct RouteFileError: Error, Sendable, CustomStringConvertible {
+    /// The problems, one per line of the description.
+    public let problems: [String]
+
+    /// One problem per line.
+    public var description: String {
+        self.problems.joined(separator: "\n")
+    }
+}
+
+extension YAMLNodeReader {
+    mutating func route(_ node: Node, field: String, defaultTiers: [(name: String, policies: [String])]) -> EdgeRoute? {
+        guard let values = self.values(node, field: field, valid: RouteTable.routeKeys) else { return nil }
+        let before = self.problems.count
+        let path = self.required(values["path"], at: node, field: "\(field).path").flatMap { self.routePath($0, field: "\(field).path") }
+        let methods = self.required(values["methods"], at: node, field: "\(field).methods").flatMap { self.methods($0, field: "\(field).methods") }
+        let authentication = values["auth"].flatMap { self.choice($0, field: "\(field).auth", as: EdgeRoute.Authentication.self) } ?? .required
+        let roles = values["roles"].flatMap { self.stringList($0, field: "\(field).roles") } ?? []
+        let scopes = values["scopes"].flatMap { self.stringList($0, field: "\(field).scopes") } ?? []
+        let ownerOnly = values["owner_only"].flatMap { self.bool($0, field: "\(field).owner_only") } ?? false
+        let caching = values["cache"].flatMap { self.caching($0, field: "\(field).cache") }
+        let tiers = values["tiers"].flatMap { self.tiers($0, field: "\(field).tiers") } ?? defaultTiers
+        guard self.problems.count == before, let path, let methods else { return nil }
+        if caching != nil, methods != ["GET"] {
+            self.problem(at: node, field: "\(field).cache", "only a route of GET alone can be cached, not \(methods.sorted().joined(separator: ", "))")
+        }
+        if caching?.scope == .user, authentication == .none {
+            self.problem(at: node, field: "\(field).cache.scope", "scope user needs auth optional or required: the key includes the caller's subject")
+        }
+        if authentication == .none, !roles.isEmpty || !scopes.isEmpty || ownerOnly {
+            self.problem(at: node, field: "\(field).auth", "auth none cannot require roles, scopes or ownership")
+        }
+        if ownerOnly, !methods.isSubset(of: ["PUT", "DELETE"]) {
+            self.problem(at: node, field: "\(field).owner_only", "owner_only applies to PUT and DELETE of one document")
+        }
+        if ownerOnly, !path.segments.contains(.parameter("id")) {
+            self.problem(at: node, field: "\(field).owner_only", "owner_only needs a path with {id}")
+        }
+        guard self.problems.count == before else { return nil }
+        return EdgeRoute(
+            path: path.text, segments: path.segments, methods: methods, authentication: authentication, roles: roles, scopes: scopes,
+            ownerOnly: ownerOnly, caching: caching, tiers: tiers
+        )
+    }
+
+    private mutating func routePath(_ node: Node, field: String) -> (text: String, segments: [EdgeRoute.Segment])? {
+        guard let text = node.scalar?.string, text.hasPrefix("/"), text.count > 1, !text.hasSuffix("/") else {
+            self.problem(at: node, field: field, "expected a path such as /v1/{collection}/{id}, got \(Self.describe(node))")
+            return nil
+        }
+        var segments: [EdgeRoute.Segment] = []
+        for part in text.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            if part.hasPrefix("{"), part.hasSuffix("}") {
+                let name = String(part.dropFirst().dropLast())
+                guard RouteTable.parameterNames.contains(name), !segments.contains(.parameter(name)) else {
+                    self.problem(at: node, field: field, "{\(name)} is not a parameter (use {collection} and {id}, once each)")
+                    return nil
+                }
+                segments.append(.parameter(name))
+            } else {
+                guard !part.isEmpty, part.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-._~".contains($0)) }) else {
+                    self.problem(at: node, field: field, "segment \"\(part)\" must be 1 or more of A-Z a-z 0-9 - . _ ~, or a {parameter}")
+                    return nil
+                }
+                segments.append(.literal(String(part)))
+            }
+        }
+        return (text, segments)
+    }
+
+    private mutating func methods(_ node: Node, field: String) -> Set<String>? {
+        guard let names = self.stringList(node, field: field) else { return nil }
+        let methods = Set(names.map { $0.uppercased() })
+        guard !methods.isEmpty, methods.isSubset(of: RouteTable.methods) else {
+            self.problem(at: node, field: field, "expected some of \(RouteTable.methods.joined(separator: ", ")), got \(names)")
+            return nil
+        }
+        return methods
+    }
+
+    private mutating func caching(_ node: Node, field: String) -> EdgeRoute.Caching? {
+        guard let values = self.values(node, field: field, valid: RouteTable.cacheKeys) else { return nil }
+        let ttl = self.required(values["ttl"], at: node, field: "\(field).ttl").flatMap { self.duration($0, field: "\(field).ttl") }
+        let scope = values["scope"].flatMap { self.choice($0, field: "\(field).scope", as: EdgeRoute.CacheScope.self) } ?? .public
+        let revalidate = values["stale_while_revalidate"].flatMap { self.duration($0, field: "\(field).stale_while_revalidate") } ?? .zero
+        let onError = values["stale_if_error"].flatMap { self.duration($0, field: "\(field).stale_if_error") } ?? .zero
+        guard let ttl else { return nil }
+        return EdgeRoute.Caching(freshness: ResponseCache.Freshness(ttl: ttl, staleWhileRevalidate: revalidate, staleIfError: onError), scope: scope)
+    }
+
+    mutating func tiers(_ node: Node, field: String) -> [(name: String, policies: [String])]? {
+        guard let mapping = self.mapping(node, field: field) else { return nil }
+        var tiers: [(name: String, policies: [String])] = []
+        for (keyNode, value) in mapping {
+            let name = keyNode.string ?? ""
+            guard let policies = self.stringList(value, field: "\(field).\(name)") else { continue }
+            tiers.append((name, policies))
+        }
+        return tiers
+    }
+}

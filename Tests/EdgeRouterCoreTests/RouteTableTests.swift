@@ -1,0 +1,113 @@
+import EdgeRouterCore
+import Testing
+
+/// The route file: what it matches, and one refused file per kind of mistake.
+struct RouteTableTests {
+    static let file = """
+        routes:
+          - path: /v1/{collection}/{id}
+            methods: [GET]
+            auth: optional
+            cache: {ttl: 30s, scope: public, stale_while_revalidate: 10s, stale_if_error: 5m}
+          - path: /v1/{collection}
+            methods: [GET]
+            auth: optional
+            cache: {ttl: 5s}
+          - path: /v1/{collection}
+            methods: [POST]
+            scopes: [write]
+          - path: /v1/{collection}/{id}
+            methods: [put, DELETE]
+            scopes: [write]
+            owner_only: true
+          - path: /v1/me/{collection}
+            methods: [GET]
+            cache: {ttl: 1m, scope: user}
+            tiers: {anonymous: [], admin: [admin]}
+        tiers:
+          anonymous: [public]
+          admin: [admin]
+          user: [user]
+        """
+
+    @Test func matchesTemplatesMethodsAndParameters() throws {
+        let table = try RouteTable(yaml: Self.file, source: "routes.yaml")
+        #expect(table.routes.count == 5)
+        guard case .route(let route, let parameters) = table.match(method: "GET", path: "/v1/posts/p1") else {
+            Issue.record("GET /v1/posts/p1 did not match")
+            return
+        }
+        #expect(parameters == ["collection": "posts", "id": "p1"])
+        #expect(route.authentication == .optional)
+        #expect(route.caching?.freshness == .init(ttl: .seconds(30), staleWhileRevalidate: .seconds(10), staleIfError: .seconds(300)))
+        guard case .route(let write, _) = table.match(method: "PUT", path: "/v1/posts/p1") else {
+            Issue.record("PUT did not match")
+            return
+        }
+        #expect(write.authentication == .required, "required is the default")
+        #expect(write.ownerOnly && write.scopes == ["write"])
+        guard case .route(_, _) = table.match(method: "HEAD", path: "/v1/posts") else {
+            Issue.record("HEAD did not match the GET route")
+            return
+        }
+        #expect(table.match(method: "PATCH", path: "/v1/posts/p1") == .methodNotAllowed(allowed: ["DELETE", "GET", "HEAD", "PUT"]))
+        #expect(table.match(method: "GET", path: "/v2/posts") == .notFound)
+        #expect(table.match(method: "GET", path: "/v1/posts/p1/extra") == .notFound)
+        #expect(table.match(method: "GET", path: "/v1//p1") == .notFound, "an empty segment is not a parameter")
+    }
+
+    @Test func tiersPickTheCallersPolicies() throws {
+        let table = try RouteTable(yaml: Self.file, source: "routes.yaml")
+        guard case .route(let route, _) = table.match(method: "GET", path: "/v1/posts") else { return }
+        #expect(route.policies(forRoles: nil) == ["public"])
+        #expect(route.policies(forRoles: ["user", "admin"]) == ["admin"], "the first tier in file order that is one of the roles")
+        #expect(route.policies(forRoles: ["user"]) == ["user"])
+        #expect(route.policies(forRoles: ["auditor"]) == [], "a token with no listed role and no 'authenticated' tier")
+        guard case .route(let own, _) = table.match(method: "GET", path: "/v1/me/notes") else { return }
+        #expect(own.policies(forRoles: ["user"]) == [], "a route's own tiers replace the file's")
+        #expect(own.caching?.scope == .user)
+    }
+
+    @Test(arguments: [
+        ("routes:\n  - path: /v1/{collection}\n    method: [GET]\n", "routes.yaml:3: routes[0].method: unknown key 'method'; did you mean 'methods'?"),
+        ("routes:\n  - path: /v1/{collection}\n    methods: [PATCH]\n", "routes.yaml:3: routes[0].methods: expected some of GET, POST, PUT, DELETE"),
+        ("routes:\n  - path: /v1/{name}\n    methods: [GET]\n", "routes.yaml:2: routes[0].path: {name} is not a parameter"),
+        ("routes:\n  - path: v1\n    methods: [GET]\n", "routes.yaml:2: routes[0].path: expected a path"),
+        ("routes:\n  - path: /v1/{collection}\n    methods: [POST]\n    cache: {ttl: 5s}\n", "routes.yaml:2: routes[0].cache: only a route of GET alone can be cached"),
+        ("routes:\n  - path: /v1/{collection}\n    methods: [GET]\n    auth: none\n    cache: {ttl: 5s, scope: user}\n", "routes[0].cache.scope: scope user needs auth"),
+        ("routes:\n  - path: /v1/{collection}\n    methods: [GET]\n    auth: sometimes\n", "routes[0].auth: expected one of none, optional, required"),
+        ("routes:\n  - path: /v1/{collection}\n    methods: [DELETE]\n    owner_only: true\n", "owner_only needs a path with {id}"),
+        ("routes:\n  - path: /v1/{collection}\n    methods: [GET]\n    cache: {ttl: soon}\n", "routes[0].cache.ttl: expected a duration"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n  - path: /a\n    methods: [GET, POST]\n", "routes.yaml:4: routes[1]: GET /a is already routed by an earlier route"),
+        ("tiers: {anonymous: [public]}\n", "routes.yaml: the file defines no 'routes'"),
+        ("routes: [\n", "routes.yaml: not valid YAML"),
+    ])
+    func aBadFileIsRefusedNamingLineAndField(yaml: String, expected: String) {
+        do {
+            _ = try RouteTable(yaml: yaml, source: "routes.yaml")
+            Issue.record("accepted: \(yaml)")
+        } catch {
+            #expect(error.problems.contains { $0.contains(expected) }, "\(error.problems)")
+        }
+    }
+
+    @Test func everyProblemIsReportedAtOnce() {
+        let yaml = "routes:\n  - path: /v1/{nope}\n    methods: [GET]\n  - path: /v1/{collection}\n    methods: [FETCH]\n"
+        #expect(throws: RouteFileError.self) { try RouteTable(yaml: yaml, source: "r.yaml") }
+        #expect(((try? RouteTable(yaml: yaml, source: "r.yaml")) == nil))
+        do { _ = try RouteTable(yaml: yaml, source: "r.yaml") } catch { #expect(error.problems.count == 2) }
+    }
+}
+
+/// Cache keys: order-insensitive queries, and a subject in every user-scoped key.
+struct CacheKeyTests {
+    @Test func sortsTheQueryAndSeparatesSubjects() {
+        let key = CacheKey.make(method: "GET", path: "/v1/posts", query: "limit=10&cursor=abc", subject: nil)
+        #expect(key == CacheKey.make(method: "HEAD", path: "//v1//posts", query: "cursor=abc&limit=10&", subject: nil))
+        #expect(key == "GET /v1/posts?cursor=abc&limit=10")
+        let alice = CacheKey.make(method: "GET", path: "/v1/me/notes", query: nil, subject: "alice")
+        let bob = CacheKey.make(method: "GET", path: "/v1/me/notes", query: nil, subject: "bob")
+        #expect(alice != bob)
+        #expect(alice != CacheKey.make(method: "GET", path: "/v1/me/notes", query: nil, subject: nil))
+    }
+}
