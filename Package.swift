@@ -277,6 +277,7 @@ let package = Package(
             name: "EdgeRouterCore",
             dependencies: [
                 "GatehouseAuthAPI",
+                "GatehouseDataAPI",
                 "GatehouseConfig",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "JWTKit", package: "jwt-kit"),

@@ -83,3 +83,45 @@ struct ResponseCacheTests {
         #expect(cache.store(self.response("stale"), for: "c3", tags: [.document(collection: "c", id: "3")], freshness: freshness, ticket: before) == .invalidatedMeanwhile)
     }
 }
+
+/// Invalidation events in order drop exactly their tags; a gap or a restart drops everything.
+struct InvalidationApplierTests {
+    private func message(_ events: [(Int64, String, String)]) -> String {
+        InvalidationMessageText.make(events)
+    }
+
+    @Test func eventsDropTheirDocumentsAndListingsAndGapsDropEverything() {
+        let cache = ResponseCache(maxBytes: 1 << 20)
+        let applier = InvalidationApplier(cache: cache)
+        let freshness = ResponseCache.Freshness(ttl: .seconds(60))
+        func fill() {
+            let ticket = cache.ticket()
+            for (key, tags) in [("p1", [CacheTag.document(collection: "posts", id: "p1")]), ("p2", [.document(collection: "posts", id: "p2")]),
+                                ("list", [.collection("posts")]), ("n1", [.document(collection: "notes", id: "n1")])] {
+                cache.store(CachedResponse(status: 200, body: [], etag: nil), for: key, tags: tags, freshness: freshness, ticket: ticket)
+            }
+        }
+        fill()
+        #expect(applier.apply(message: self.message([(10, "posts", "p1")])) == .applied(dropped: 2))
+        #expect(cache.statistics.entries == 2, "p2 and n1 stay")
+        #expect(applier.apply(message: self.message([(10, "posts", "p1")])) == .duplicate)
+        #expect(applier.apply(message: self.message([(11, "notes", "n1"), (12, "notes", "n2")])) == .applied(dropped: 1))
+        fill()
+        #expect(applier.apply(message: self.message([(14, "posts", "p9")])) == .droppedEverything, "version 13 was missed")
+        #expect(cache.statistics.entries == 0)
+        fill()
+        #expect(applier.apply(message: "not json") == .droppedEverything)
+        #expect(applier.version == nil)
+        fill()
+        #expect(applier.apply(message: self.message([(20, "posts", "p1")])) == .applied(dropped: 2), "a new baseline after a drop")
+        fill()
+        applier.subscriptionRestarted()
+        #expect(cache.statistics.entries == 0)
+    }
+}
+
+enum InvalidationMessageText {
+    static func make(_ events: [(Int64, String, String)]) -> String {
+        #"{"events":["# + events.map { #"{"version":\#($0.0),"collection":"\#($0.1)","id":"\#($0.2)","kind":"put","committed_at_ms":0}"# }.joined(separator: ",") + "]}"
+    }
+}

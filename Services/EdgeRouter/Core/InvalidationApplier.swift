@@ -1,0 +1,67 @@
+import GatehouseDataAPI
+import Synchronization
+
+/// Applies the data service's invalidation events to the response cache: each change drops its document's
+/// entries and its collection's listings. Versions increase by one per change, so a jump means events were
+/// missed: then, as after a lost subscription, everything cached is dropped (and fills in flight refused).
+public final class InvalidationApplier: Sendable {
+    /// What one message did.
+    public enum Outcome: Sendable, Equatable {
+        /// Applied in order; this many entries were dropped.
+        case applied(dropped: Int)
+        /// Versions were skipped (or the message was unreadable): the whole cache was dropped.
+        case droppedEverything
+        /// Only versions already applied (a publisher repeat): nothing to do.
+        case duplicate
+    }
+
+    private let cache: ResponseCache
+    private let lastVersion = Mutex<Int64?>(nil)
+
+    /// Creates an applier for a cache.
+    public init(cache: ResponseCache) {
+        self.cache = cache
+    }
+
+    /// The newest version applied, `nil` before the first message (or after a restart of the subscription).
+    public var version: Int64? {
+        self.lastVersion.withLock { $0 }
+    }
+
+    /// Applies one message of the invalidation channel.
+    public func apply(message text: String) -> Outcome {
+        guard let message = try? InvalidationMessage(jsonText: text), let first = message.events.first, let last = message.events.last else {
+            self.dropEverything()
+            return .droppedEverything
+        }
+        let previous = self.lastVersion.withLock { state -> Int64? in
+            let previous = state
+            state = max(state ?? last.version, last.version)
+            return previous
+        }
+        if let previous, last.version <= previous { return .duplicate }
+        let fresh = message.events.filter { previous == nil || $0.version > previous! }
+        var tags: [CacheTag] = []
+        for event in fresh {
+            tags.append(.document(collection: event.collection, id: event.id))
+            tags.append(.collection(event.collection))
+        }
+        let dropped = self.cache.invalidate(tags)
+        // Within a message versions are consecutive; between messages the first new one must follow the last seen.
+        if let previous, (fresh.first?.version ?? first.version) != previous + 1 {
+            self.cache.removeAll()
+            return .droppedEverything
+        }
+        return .applied(dropped: dropped)
+    }
+
+    /// The subscription was lost and re-established: events may be missing, so everything goes.
+    public func subscriptionRestarted() {
+        self.dropEverything()
+    }
+
+    private func dropEverything() {
+        self.cache.removeAll()
+        self.lastVersion.withLock { $0 = nil }
+    }
+}
