@@ -1,11 +1,11 @@
 /// Writes JSON string literals (RFC 8259), shared by log lines and admin responses.
-enum JSONString {
+package enum JSONString {
     /// Appends `value` to `output` as a quoted JSON string.
     ///
     /// `"` and `\` are escaped, control characters (U+0000–U+001F, U+007F) become `\n`, `\t`… or `\u00XX`,
     /// U+2028 and U+2029 are escaped so the output is also safe to embed in JavaScript, and every
     /// other character is written as UTF-8.
-    static func append(_ value: String, to output: inout String) {
+    package static func append(_ value: String, to output: inout String) {
         output.append("\"")
         for scalar in value.unicodeScalars {
             switch scalar {
@@ -36,7 +36,7 @@ enum JSONString {
     }
 
     /// `value` as a quoted JSON string.
-    static func quoted(_ value: String) -> String {
+    package static func quoted(_ value: String) -> String {
         var output = ""
         Self.append(value, to: &output)
         return output

@@ -1,0 +1,68 @@
+import GatehouseObservability
+
+/// A request as the edge's pipeline sees it, independent of the HTTP server that read it.
+public struct EdgeRequest: Sendable {
+    /// The method, upper-case.
+    public var method: String
+    /// The path, without the query.
+    public var path: String
+    /// The query string without `?`, if any.
+    public var query: String?
+    /// Header fields, names lower-case.
+    public var headers: [String: String]
+    /// The body (bounded by the server).
+    public var body: [UInt8]
+    /// The client's address (the TCP peer, or `X-Forwarded-For` from a trusted proxy).
+    public var clientIP: String
+    /// `X-Request-ID`, received or generated.
+    public var requestID: String
+
+    /// Creates a request.
+    public init(method: String, path: String, query: String?, headers: [String: String], body: [UInt8], clientIP: String, requestID: String) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.clientIP = clientIP
+        self.requestID = requestID
+    }
+
+    /// A header field by lower-case name.
+    public func header(_ name: String) -> String? {
+        self.headers[name]
+    }
+}
+
+/// A response of the edge's pipeline.
+public struct EdgeResponse: Sendable, Equatable {
+    /// The status code.
+    public var status: Int
+    /// Header fields, in order.
+    public var headers: [(name: String, value: String)]
+    /// The body.
+    public var body: [UInt8]
+
+    /// Creates a response.
+    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A header's value by name (case-insensitive).
+    public func header(_ name: String) -> String? {
+        self.headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+
+    /// An RFC 9457 problem (`application/problem+json`), with `type` `about:blank`.
+    public static func problem(_ status: Int, _ title: String, _ detail: String, headers: [(name: String, value: String)] = []) -> EdgeResponse {
+        let problem = AdminResponse.problem(status: status, title: title, detail: detail, headers: headers)
+        return EdgeResponse(status: problem.status, headers: problem.headers, body: problem.body)
+    }
+
+    public static func == (lhs: EdgeResponse, rhs: EdgeResponse) -> Bool {
+        lhs.status == rhs.status && lhs.body == rhs.body && lhs.headers.map(\.name) == rhs.headers.map(\.name)
+            && lhs.headers.map(\.value) == rhs.headers.map(\.value)
+    }
+}

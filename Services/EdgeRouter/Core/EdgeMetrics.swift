@@ -1,0 +1,56 @@
+import Metrics
+import Synchronization
+
+/// The edge router's metrics, created once and reused (docs/operations.md, "edge-router metrics").
+enum EdgeMetrics {
+    /// Responses by route template and status.
+    static func response(route: String, status: Int) -> Counter {
+        counter("gatehouse_edge_responses_total", [("route", route), ("status", String(status))])
+    }
+
+    /// Request latency by route template.
+    static func latency(route: String) -> Metrics.Timer {
+        timers.withLock { timers in
+            if let timer = timers[route] { return timer }
+            let timer = Metrics.Timer(label: "gatehouse_edge_request_duration_seconds", dimensions: [("route", route)])
+            timers[route] = timer
+            return timer
+        }
+    }
+
+    /// Cache lookups by outcome (`hit`, `stale`, `miss`).
+    static func cache(_ outcome: String) -> Counter {
+        counter("gatehouse_edge_cache_lookups_total", [("outcome", outcome)])
+    }
+
+    /// Token rejections by reason.
+    static func authFailure(_ reason: TokenRejection) -> Counter {
+        counter("gatehouse_edge_auth_failures_total", [("reason", reason.rawValue)])
+    }
+
+    /// Limiter decisions that were asked for.
+    static func limiterDecision(allowed: Bool) -> Counter {
+        counter("gatehouse_edge_limiter_decisions_total", [("outcome", allowed ? "allowed" : "denied")])
+    }
+
+    /// Limiter calls that failed (each let a request through).
+    static let limiterFailures = Counter(label: "gatehouse_edge_limiter_failures_total")
+    /// Data-service calls made for misses (after coalescing).
+    static let dataCalls = Counter(label: "gatehouse_edge_data_calls_total")
+    /// Cache bytes and entries.
+    static let cacheBytes = Gauge(label: "gatehouse_edge_cache_bytes")
+    static let cacheEntries = Gauge(label: "gatehouse_edge_cache_entries")
+
+    private static let counters = Mutex<[String: Counter]>([:])
+    private static let timers = Mutex<[String: Metrics.Timer]>([:])
+
+    private static func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
+        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        return counters.withLock { counters in
+            if let counter = counters[key] { return counter }
+            let counter = Counter(label: label, dimensions: dimensions)
+            counters[key] = counter
+            return counter
+        }
+    }
+}

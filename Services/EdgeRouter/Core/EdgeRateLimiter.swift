@@ -1,0 +1,120 @@
+import GatehouseLimiterAPI
+import GatehouseRPC
+import Logging
+import Metrics
+import Synchronization
+
+/// The edge's side of rate limiting: one `limiter.Check` per request with the route's policies for the
+/// caller, the IETF `RateLimit-Policy`/`RateLimit` headers, and a local memory of denials so a flooding
+/// caller is answered 429 without an RPC until its retry-after passes.
+///
+/// The limiter unreachable (or too slow, past `limiter.call_timeout_ms`): the request is allowed, counted in
+/// `gatehouse_edge_limiter_failures_total` and logged once per outage; the limiter's own fallbacks cover a
+/// Redis outage behind it.
+public final class EdgeRateLimiter: Sendable {
+    /// The decision for one request.
+    public struct Decision: Sendable, Equatable {
+        /// Whether the request may proceed.
+        public var allowed: Bool
+        /// Seconds until a denied request may be retried (`Retry-After`).
+        public var retryAfterSeconds: Int
+        /// The policy that denied, for the problem body.
+        public var deniedBy: String?
+        /// The `RateLimit-Policy` and `RateLimit` header fields (empty when nothing was checked).
+        public var headers: [(name: String, value: String)]
+
+        public static func == (lhs: Decision, rhs: Decision) -> Bool {
+            lhs.allowed == rhs.allowed && lhs.retryAfterSeconds == rhs.retryAfterSeconds && lhs.deniedBy == rhs.deniedBy
+                && lhs.headers.map(\.value) == rhs.headers.map(\.value)
+        }
+
+        static let unchecked = Decision(allowed: true, retryAfterSeconds: 0, deniedBy: nil, headers: [])
+    }
+
+    private struct Denial {
+        var until: ContinuousClock.Instant
+        var decision: Decision
+    }
+
+    private let limiter: RPCClient
+    private let denials = Mutex<[String: Denial]>([:])
+    private let denialCapacity: Int
+    private let failing = Atomic<Bool>(false)
+    private let logger: Logger
+
+    /// Creates the gate.
+    /// - Parameters:
+    ///   - limiter: The limiter's RPC client; its `run()` must be going.
+    ///   - denialCapacity: How many denied callers are remembered.
+    ///   - logger: Receives limiter outages.
+    public init(limiter: RPCClient, denialCapacity: Int = 100_000, logger: Logger) {
+        self.limiter = limiter
+        self.denialCapacity = denialCapacity
+        self.logger = logger
+    }
+
+    /// Decides a request.
+    /// - Parameters:
+    ///   - policies: The route's policies for the caller's tier; none: allowed without an RPC.
+    ///   - caller: The caller's identity (its subject, or `ip:` and its address), also the key of every policy.
+    ///   - requestID: Passed along to the limiter's logs.
+    public func decide(policies: [String], caller: String, requestID: String) async -> Decision {
+        guard !policies.isEmpty else { return .unchecked }
+        let memoryKey = caller + "|" + policies.joined(separator: ",")
+        let now = ContinuousClock.now
+        if let remembered = self.denials.withLock({ $0[memoryKey] }), remembered.until > now {
+            var decision = remembered.decision
+            decision.retryAfterSeconds = max(1, Int(((remembered.until - now).components.seconds)) + 1)
+            return decision
+        }
+        var request = Gatehouse_Limiter_CheckRequest()
+        request.caller = caller
+        request.items = policies.map { policy in
+            var item = Gatehouse_Limiter_CheckItem()
+            item.policy = policy
+            item.key = caller
+            return item
+        }
+        let response: Gatehouse_Limiter_CheckResponse
+        do {
+            response = try await self.limiter.call(LimiterMethods.check, request, traceID: requestID)
+            if self.failing.exchange(false, ordering: .relaxed) {
+                self.logger.notice("the limiter answers again")
+            }
+        } catch {
+            EdgeMetrics.limiterFailures.increment()
+            if !self.failing.exchange(true, ordering: .relaxed) {
+                self.logger.warning("cannot reach the limiter; letting requests through", metadata: ["error": "\(error)"])
+            }
+            return .unchecked
+        }
+        let decision = Self.decision(response)
+        EdgeMetrics.limiterDecision(allowed: decision.allowed).increment()
+        if !decision.allowed {
+            let until = now + .milliseconds(Int64(decision.retryAfterSeconds) * 1000)
+            self.denials.withLock { denials in
+                if denials.count >= self.denialCapacity {
+                    denials = denials.filter { $0.value.until > now }
+                    if denials.count >= self.denialCapacity { denials.removeAll(keepingCapacity: true) }
+                }
+                denials[memoryKey] = Denial(until: until, decision: decision)
+            }
+        }
+        return decision
+    }
+
+    /// The decision and headers of a limiter answer (draft-ietf-httpapi-ratelimit-headers: one item per policy).
+    static func decision(_ response: Gatehouse_Limiter_CheckResponse) -> Decision {
+        let statuses = response.statuses
+        let policyHeader = statuses.map { "\"\($0.policy)\";q=\($0.limit);w=\($0.windowSeconds)" }.joined(separator: ", ")
+        let stateHeader = statuses.map { "\"\($0.policy)\";r=\($0.remaining);t=\(($0.resetMs + 999) / 1000)" }.joined(separator: ", ")
+        let deciding = Int(response.decidingIndex) < statuses.count ? statuses[Int(response.decidingIndex)] : nil
+        let retryAfter = response.allowed ? 0 : max(1, Int(((deciding?.retryAfterMs ?? 1000) + 999) / 1000))
+        return Decision(
+            allowed: response.allowed,
+            retryAfterSeconds: retryAfter,
+            deniedBy: response.allowed ? nil : deciding?.policy,
+            headers: statuses.isEmpty ? [] : [("RateLimit-Policy", policyHeader), ("RateLimit", stateHeader)]
+        )
+    }
+}

@@ -1,0 +1,426 @@
+import Foundation
+import GatehouseAuthAPI
+import GatehouseDataAPI
+import GatehouseRPC
+import JWTKit
+import Logging
+import Metrics
+
+/// The edge router's pipeline, free of any HTTP server: bound and route the request → authenticate the
+/// bearer token locally → one limiter decision (a 429 never reaches the cache or the data service) → serve
+/// from the cache → on a miss, one coalesced call to the data service → store and respond. Writes go to the
+/// data service and drop this edge's own entries of the document and its collection before the response
+/// leaves, so a client reads its own write at once.
+public final class EdgeRequestHandler: Sendable {
+    private let routes: RouteTable
+    private let verifier: AccessTokenVerifier
+    private let authEvents: AuthEventApplier
+    private let limiter: EdgeRateLimiter
+    private let data: RPCClient
+    private let cache: ResponseCache
+    private let coalescer = RequestCoalescer<Gatehouse_Data_Document?>()
+    private let listCoalescer = RequestCoalescer<Gatehouse_Data_ListResponse>()
+    private let logger: Logger
+
+    /// Creates the pipeline.
+    /// - Parameters:
+    ///   - routes: The route table.
+    ///   - verifier: Bearer-token verification.
+    ///   - authEvents: Fetches keys again for an unknown `kid`.
+    ///   - limiter: Rate-limit decisions.
+    ///   - data: The data service's RPC client.
+    ///   - cache: The response cache.
+    ///   - logger: Receives one access-log line per request.
+    public init(
+        routes: RouteTable, verifier: AccessTokenVerifier, authEvents: AuthEventApplier, limiter: EdgeRateLimiter, data: RPCClient,
+        cache: ResponseCache, logger: Logger
+    ) {
+        self.routes = routes
+        self.verifier = verifier
+        self.authEvents = authEvents
+        self.limiter = limiter
+        self.data = data
+        self.cache = cache
+        self.logger = logger
+    }
+
+    /// Who is calling, once authenticated.
+    struct Caller {
+        var claims: AccessTokenClaims?
+        var subject: String? { self.claims?.sub.value }
+        var roles: [String]? { self.claims?.roles }
+    }
+
+    /// Answers one request; never throws: every failure is a problem response.
+    public func handle(_ request: EdgeRequest) async -> EdgeResponse {
+        let started = ContinuousClock.now
+        var routeName = "unmatched"
+        var response = await self.route(request, routeName: &routeName)
+        response.headers.append(("X-Request-ID", request.requestID))
+        EdgeMetrics.response(route: routeName, status: response.status).increment()
+        let elapsed = ContinuousClock.now - started
+        EdgeMetrics.latency(route: routeName).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        self.logger.info(
+            "request",
+            metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.path)", "http.status": "\(response.status)",
+                "http.route": "\(routeName)", "client.ip": "\(request.clientIP)", "request.id": "\(request.requestID)",
+                "duration_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
+            ]
+        )
+        return response
+    }
+
+    private func route(_ request: EdgeRequest, routeName: inout String) async -> EdgeResponse {
+        let (route, parameters): (EdgeRoute, [String: String])
+        switch self.routes.match(method: request.method, path: request.path) {
+        case .route(let matched, let found):
+            (route, parameters) = (matched, found)
+        case .methodNotAllowed(let allowed):
+            return .problem(405, "Method Not Allowed", "\(request.method) is not allowed on \(request.path)", headers: [("Allow", allowed.joined(separator: ", "))])
+        case .notFound:
+            return .problem(404, "Not Found", "no route for \(request.path)")
+        }
+        routeName = route.path
+
+        // Authenticate.
+        let caller: Caller
+        switch await self.authenticate(request, route: route) {
+        case .caller(let authenticated): caller = authenticated
+        case .refused(let response): return response
+        }
+        if let denied = Self.authorize(caller, route: route) { return denied }
+
+        // One limiter decision.
+        let identity = caller.subject ?? "ip:\(request.clientIP)"
+        let decision = await self.limiter.decide(policies: route.policies(forRoles: caller.roles), caller: identity, requestID: request.requestID)
+        guard decision.allowed else {
+            return .problem(
+                429, "Too Many Requests",
+                "rate limit '\(decision.deniedBy ?? "?")' exceeded; retry after \(decision.retryAfterSeconds) s",
+                headers: decision.headers + [("Retry-After", "\(decision.retryAfterSeconds)")]
+            )
+        }
+
+        var response: EdgeResponse
+        let collection = parameters["collection"] ?? ""
+        switch (request.method, parameters["id"]) {
+        case ("GET", let id?), ("HEAD", let id?):
+            response = await self.read(request, route: route, caller: caller, collection: collection, id: id)
+        case ("GET", nil), ("HEAD", nil):
+            response = await self.list(request, route: route, caller: caller, collection: collection)
+        case ("POST", nil):
+            response = await self.create(request, caller: caller, collection: collection)
+        case ("PUT", let id?):
+            response = await self.put(request, route: route, caller: caller, collection: collection, id: id)
+        case ("DELETE", let id?):
+            response = await self.delete(request, route: route, caller: caller, collection: collection, id: id)
+        default:
+            response = .problem(405, "Method Not Allowed", "\(request.method) \(route.path) is not a data API operation")
+        }
+        response.headers += decision.headers
+        if request.method == "HEAD" { response.body = [] }
+        return response
+    }
+
+    // MARK: Authentication
+
+    enum Authenticated {
+        case caller(Caller)
+        case refused(EdgeResponse)
+    }
+
+    private func authenticate(_ request: EdgeRequest, route: EdgeRoute) async -> Authenticated {
+        guard route.authentication != .none else { return .caller(Caller()) }
+        guard let authorization = request.header("authorization") else {
+            if route.authentication == .optional { return .caller(Caller()) }
+            return .refused(.problem(401, "Unauthorized", "this route needs a bearer token", headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]))
+        }
+        let parts = authorization.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            return .refused(Self.invalidToken(.malformed))
+        }
+        let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+        var result = await self.verifier.verify(token)
+        if case .failure(.unknownKey) = result, await self.authEvents.unknownKeySeen() {
+            result = await self.verifier.verify(token)
+        }
+        switch result {
+        case .success(let claims):
+            return .caller(Caller(claims: claims))
+        case .failure(let rejection):
+            EdgeMetrics.authFailure(rejection).increment()
+            return .refused(Self.invalidToken(rejection))
+        }
+    }
+
+    static func invalidToken(_ rejection: TokenRejection) -> EdgeResponse {
+        .problem(
+            401, "Unauthorized", rejection.message,
+            headers: [("WWW-Authenticate", #"Bearer realm="gatehouse", error="invalid_token", error_description=""# + rejection.message + "\"")]
+        )
+    }
+
+    static func authorize(_ caller: Caller, route: EdgeRoute) -> EdgeResponse? {
+        guard let claims = caller.claims else {
+            return route.roles.isEmpty && route.scopes.isEmpty ? nil : .problem(401, "Unauthorized", "this route needs a bearer token")
+        }
+        if !route.roles.isEmpty, !route.roles.contains(where: claims.roles.contains) {
+            return .problem(403, "Forbidden", "this route needs one of the roles \(route.roles.joined(separator: ", "))")
+        }
+        let missing = route.scopes.filter { !claims.scopes.contains($0) }
+        if !missing.isEmpty {
+            return .problem(
+                403, "Forbidden", "the token lacks the scope \(missing.joined(separator: " "))",
+                headers: [("WWW-Authenticate", #"Bearer realm="gatehouse", error="insufficient_scope", scope=""# + route.scopes.joined(separator: " ") + "\"")]
+            )
+        }
+        return nil
+    }
+
+    // MARK: Reads
+
+    private func read(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse {
+        let tags: [CacheTag] = [.document(collection: collection, id: id)]
+        return await self.cached(request, route: route, caller: caller, tags: tags) {
+            var get = Gatehouse_Data_GetRequest()
+            get.collection = collection
+            get.id = id
+            let getRequest = get
+            let document = try await self.coalescer.value(for: "\(collection)/\(id)") {
+                EdgeMetrics.dataCalls.increment()
+                do {
+                    return try await self.data.call(DataMethods.get, getRequest, traceID: request.requestID).document
+                } catch let error as RPCError where error.code == .notFound {
+                    return nil
+                }
+            }.value
+            guard let document else {
+                return .problem(404, "Not Found", "document \(collection)/\(id) does not exist")
+            }
+            return EdgeResponse(
+                status: 200, headers: [("Content-Type", "application/json"), ("ETag", DocumentRendering.etag(version: document.version))],
+                body: DocumentRendering.document(document)
+            )
+        }
+    }
+
+    private func list(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String) async -> EdgeResponse {
+        var list = Gatehouse_Data_ListRequest()
+        list.collection = collection
+        for pair in (request.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            guard parts.count == 2 else { continue }
+            switch parts[0] {
+            case "limit":
+                guard let limit = UInt32(parts[1]), (1...1000).contains(limit) else {
+                    return .problem(400, "Bad Request", "limit must be a whole number from 1 to 1000, not '\(parts[1])'")
+                }
+                list.limit = limit
+            case "cursor": list.cursor = parts[1]
+            case "q": list.q = parts[1]
+            default:
+                return .problem(400, "Bad Request", "unknown query parameter '\(parts[0])'; use limit, cursor or q")
+            }
+        }
+        let key = CacheKey.make(method: "GET", path: request.path, query: request.query, subject: nil)
+        let listRequest = list
+        return await self.cached(request, route: route, caller: caller, tags: [.collection(collection)]) {
+            let page = try await self.listCoalescer.value(for: key) {
+                EdgeMetrics.dataCalls.increment()
+                return try await self.data.call(DataMethods.list, listRequest, traceID: request.requestID)
+            }.value
+            return EdgeResponse(status: 200, headers: [("Content-Type", "application/json")], body: DocumentRendering.page(page))
+        }
+    }
+
+    /// Serves a read from the cache when the route caches, else fetches; fills the cache with what was fetched.
+    private func cached(
+        _ request: EdgeRequest, route: EdgeRoute, caller: Caller, tags: [CacheTag], fetch: @escaping @Sendable () async throws -> EdgeResponse
+    ) async -> EdgeResponse {
+        guard let caching = route.caching else {
+            return await self.answer(fetch)
+        }
+        if caching.scope == .user, caller.subject == nil {
+            return .problem(401, "Unauthorized", "this route's answers are personal: it needs a bearer token")
+        }
+        let key = CacheKey.make(method: "GET", path: request.path, query: request.query, subject: caching.scope == .user ? caller.subject : nil)
+        switch self.cache.lookup(key) {
+        case .fresh(let cached, let age):
+            EdgeMetrics.cache("hit").increment()
+            let ttl = (caching.freshness.ttl - age).components.seconds
+            return Self.respond(cached, request: request, status: "gatehouse; hit; ttl=\(ttl)", age: age)
+        case .stale(let cached, let age, let revalidate, let ifError):
+            EdgeMetrics.cache("stale").increment()
+            if revalidate {
+                // Serve stale now; one coalesced request refreshes the entry.
+                let ticket = self.cache.ticket()
+                Task { await self.fill(key: key, tags: tags, freshness: caching.freshness, ticket: ticket, fetch: fetch) }
+                return Self.respond(cached, request: request, status: #"gatehouse; hit; ttl=\#(-(age - caching.freshness.ttl).components.seconds); detail="stale-while-revalidate""#, age: age)
+            }
+            let ticket = self.cache.ticket()
+            let fresh = await self.fill(key: key, tags: tags, freshness: caching.freshness, ticket: ticket, fetch: fetch)
+            if fresh.status >= 500, ifError {
+                return Self.respond(cached, request: request, status: #"gatehouse; hit; detail="stale-if-error""#, age: age)
+            }
+            return Self.withCacheStatus(fresh, request: request, "gatehouse; fwd=stale; fwd-status=\(fresh.status)")
+        case .miss:
+            EdgeMetrics.cache("miss").increment()
+            let ticket = self.cache.ticket()
+            let fresh = await self.fill(key: key, tags: tags, freshness: caching.freshness, ticket: ticket, fetch: fetch)
+            return Self.withCacheStatus(fresh, request: request, fresh.status == 200 ? "gatehouse; fwd=uri-miss; stored" : "gatehouse; fwd=uri-miss")
+        }
+    }
+
+    @discardableResult
+    private func fill(key: String, tags: [CacheTag], freshness: ResponseCache.Freshness, ticket: ResponseCache.FillTicket, fetch: @Sendable () async throws -> EdgeResponse) async -> EdgeResponse {
+        let response = await self.answer(fetch)
+        if response.status == 200 {
+            let cached = CachedResponse(status: 200, body: response.body, etag: response.header("ETag"), contentType: response.header("Content-Type") ?? "application/json")
+            self.cache.store(cached, for: key, tags: tags, freshness: freshness, ticket: ticket)
+            let statistics = self.cache.statistics
+            EdgeMetrics.cacheBytes.record(statistics.bytes)
+            EdgeMetrics.cacheEntries.record(statistics.entries)
+        }
+        return response
+    }
+
+    private func answer(_ fetch: @Sendable () async throws -> EdgeResponse) async -> EdgeResponse {
+        do {
+            return try await fetch()
+        } catch {
+            return Self.dataFailure(error)
+        }
+    }
+
+    static func respond(_ cached: CachedResponse, request: EdgeRequest, status: String, age: Duration) -> EdgeResponse {
+        var headers: [(name: String, value: String)] = [("Content-Type", cached.contentType), ("Age", "\(age.components.seconds)"), ("Cache-Status", status)]
+        if let etag = cached.etag {
+            headers.append(("ETag", etag))
+            if let match = request.header("if-none-match"), match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
+                return EdgeResponse(status: 304, headers: headers)
+            }
+        }
+        return EdgeResponse(status: cached.status, headers: headers, body: cached.body)
+    }
+
+    static func withCacheStatus(_ response: EdgeResponse, request: EdgeRequest, _ status: String) -> EdgeResponse {
+        var response = response
+        response.headers.append(("Cache-Status", status))
+        if response.status == 200, let etag = response.header("ETag"), let match = request.header("if-none-match"),
+            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag })
+        {
+            return EdgeResponse(status: 304, headers: response.headers)
+        }
+        return response
+    }
+
+    // MARK: Writes
+
+    private func create(_ request: EdgeRequest, caller: Caller, collection: String) async -> EdgeResponse {
+        var create = Gatehouse_Data_CreateRequest()
+        create.collection = collection
+        create.body = String(decoding: request.body, as: UTF8.self)
+        create.owner = caller.subject ?? ""
+        return await self.write(request, collection: collection, id: nil) {
+            try await self.data.call(DataMethods.create, create, traceID: request.requestID)
+        }
+    }
+
+    private func put(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse {
+        if let denied = await self.checkOwner(request, route: route, caller: caller, collection: collection, id: id) { return denied }
+        var put = Gatehouse_Data_PutRequest()
+        put.collection = collection
+        put.id = id
+        put.body = String(decoding: request.body, as: UTF8.self)
+        put.owner = caller.subject ?? ""
+        switch Self.ifMatchVersion(request) {
+        case .refused(let response): return response
+        case .version(let version?): put.ifVersion = version
+        case .version(nil): break
+        }
+        return await self.write(request, collection: collection, id: id) {
+            try await self.data.call(DataMethods.put, put, traceID: request.requestID)
+        }
+    }
+
+    private func delete(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse {
+        if let denied = await self.checkOwner(request, route: route, caller: caller, collection: collection, id: id) { return denied }
+        var delete = Gatehouse_Data_DeleteRequest()
+        delete.collection = collection
+        delete.id = id
+        switch Self.ifMatchVersion(request) {
+        case .refused(let response): return response
+        case .version(let version?): delete.ifVersion = version
+        case .version(nil): break
+        }
+        return await self.write(request, collection: collection, id: id) {
+            try await self.data.call(DataMethods.delete, delete, traceID: request.requestID)
+        }
+    }
+
+    /// A write, then this edge's own entries of the document and its collection are dropped before answering.
+    private func write(_ request: EdgeRequest, collection: String, id: String?, _ call: () async throws -> Gatehouse_Data_WriteResponse) async -> EdgeResponse {
+        do {
+            let written = try await call()
+            let documentID = id ?? written.document.id
+            self.cache.invalidate([.document(collection: collection, id: documentID), .collection(collection)])
+            if request.method == "DELETE" { return EdgeResponse(status: 204) }
+            var headers: [(name: String, value: String)] = [("Content-Type", "application/json"), ("ETag", DocumentRendering.etag(version: written.version))]
+            if written.created { headers.append(("Location", "/v1/\(collection)/\(documentID)")) }
+            return EdgeResponse(status: written.created ? 201 : 200, headers: headers, body: DocumentRendering.document(written.document))
+        } catch let error as RPCError where error.code == .conflict && request.header("if-match") != nil {
+            return .problem(412, "Precondition Failed", "If-Match does not name the current version: \(error.message)")
+        } catch {
+            return Self.dataFailure(error)
+        }
+    }
+
+    enum Precondition {
+        case version(Int64?)
+        case refused(EdgeResponse)
+    }
+
+    /// `If-Match: "7"` as version 7; `nil` without the header.
+    static func ifMatchVersion(_ request: EdgeRequest) -> Precondition {
+        guard let value = request.header("if-match") else { return .version(nil) }
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasPrefix("\""), trimmed.hasSuffix("\""), trimmed.count > 2, let version = Int64(trimmed.dropFirst().dropLast()), version >= 0 else {
+            return .refused(.problem(400, "Bad Request", "If-Match must be one ETag such as \"7\", not '\(value)'"))
+        }
+        return .version(version)
+    }
+
+    /// For owner-only routes: a caller who is not `admin` may write only documents they own (or new ones).
+    private func checkOwner(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse? {
+        guard route.ownerOnly, let subject = caller.subject, !(caller.roles ?? []).contains("admin") else { return nil }
+        var get = Gatehouse_Data_GetRequest()
+        get.collection = collection
+        get.id = id
+        do {
+            let document = try await self.data.call(DataMethods.get, get, traceID: request.requestID).document
+            guard document.owner == subject else {
+                return .problem(403, "Forbidden", "document \(collection)/\(id) belongs to another user")
+            }
+            return nil
+        } catch let error as RPCError where error.code == .notFound {
+            return request.method == "DELETE" ? .problem(404, "Not Found", "document \(collection)/\(id) does not exist") : nil
+        } catch {
+            return Self.dataFailure(error)
+        }
+    }
+
+    /// A data-service failure as a problem: its typed errors as 4xx, an outage as 503.
+    static func dataFailure(_ error: any Error) -> EdgeResponse {
+        guard let error = error as? RPCError else {
+            return .problem(503, "Service Unavailable", "the data service did not answer")
+        }
+        switch error.code {
+        case .invalidArgument: return .problem(400, "Bad Request", error.message)
+        case .notFound: return .problem(404, "Not Found", error.message)
+        case .conflict: return .problem(409, "Conflict", error.message)
+        case .resourceExhausted: return .problem(503, "Service Unavailable", "the data service is overloaded; retry shortly", headers: [("Retry-After", "1")])
+        default: return .problem(503, "Service Unavailable", "the data service is unavailable: \(error.message)")
+        }
+    }
+}
