@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "limiter", targets: ["limiter"]),
         .executable(name: "data-service", targets: ["data-service"]),
         .executable(name: "auth-issuer", targets: ["auth-issuer"]),
+        .executable(name: "edge-router", targets: ["edge-router"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.2"),
@@ -282,7 +283,10 @@ let package = Package(
                 "GatehouseLimiterAPI",
                 "GatehouseObservability",
                 "GatehouseRPC",
+                "GatehouseRedis",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -291,6 +295,24 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "Services/EdgeRouter/Core",
+            swiftSettings: swiftSettings
+        ),
+
+        .executableTarget(
+            name: "edge-router",
+            dependencies: [
+                "EdgeRouterCore",
+                "GatehouseAuthAPI",
+                "GatehouseConfig",
+                "GatehouseObservability",
+                "GatehouseRPC",
+                "GatehouseRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            path: "Services/EdgeRouter/Main",
             swiftSettings: swiftSettings
         ),
 

@@ -1,0 +1,84 @@
+import GatehouseAuthAPI
+import GatehouseConfig
+import GatehouseDataAPI
+import GatehouseObservability
+import GatehouseRPC
+import GatehouseRedis
+
+/// Everything the `edge-router` executable reads from its configuration file and `EDGE_*` variables
+/// (docs/configuration.md, "edge-router").
+public struct EdgeConfiguration: Sendable {
+    /// The environment variable prefix.
+    public static let environmentPrefix = "EDGE"
+    /// The default public HTTP port (the first local replica; a load balancer listens on 8080).
+    public static let defaultHTTPPort = 8180
+    /// The default admin (metrics, health) port.
+    public static let defaultAdminPort = 9104
+
+    /// The public HTTP server (`http.*`).
+    public struct HTTP: Sendable {
+        /// The address to bind (`http.host`).
+        public var host = "127.0.0.1"
+        /// The port (`http.port`).
+        public var port = EdgeConfiguration.defaultHTTPPort
+        /// The largest request body (`http.max_body_bytes`); larger gets `413`.
+        public var maxBodyBytes = 1 << 20 + 4096
+        /// A connection idle this long is closed (`http.idle_timeout_ms`).
+        public var idleTimeout = Duration.seconds(60)
+    }
+
+    /// The public HTTP server.
+    public var http = HTTP()
+    /// The limiter (`limiter.*`).
+    public var limiter: RPCClientConfiguration
+    /// The data service (`data.*`).
+    public var data: RPCClientConfiguration
+    /// The auth issuer's RPC port, for the revocation state (`auth.*`).
+    public var authRPC: RPCClientConfiguration
+    /// Redis (`redis.*`), for invalidation, revocation and key events.
+    public var redis: RedisConfiguration
+    /// Logs and admin server (`log.*`, `admin.*`).
+    public var observability: ObservabilityConfiguration
+    /// The issuer's JWKS document (`auth.jwks_url`).
+    public var jwksURL: String
+    /// The required `iss` (`auth.issuer`).
+    public var issuer: String
+    /// The required `aud` (`auth.audience`).
+    public var audience: String
+    /// Clock skew allowed on `exp` and `nbf` (`auth.leeway_ms`).
+    public var leeway: Duration
+    /// The route file (`routes.file`).
+    public var routesFile: String
+    /// The cache's byte budget (`cache.max_bytes`).
+    public var cacheMaxBytes: Int
+    /// The data service's invalidation channel (`events.invalidations_channel`).
+    public var invalidationsChannel: String
+    /// The issuer's revocation channel (`events.revocations_channel`).
+    public var revocationsChannel: String
+    /// The issuer's key channel (`events.keys_channel`).
+    public var keysChannel: String
+
+    /// Reads the configuration and rejects keys and `EDGE_*` variables it does not know.
+    /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
+    public init(reading document: inout ConfigDocument) throws {
+        self.http.host = try document.string("http.host", default: self.http.host)
+        self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
+        self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 1024...(64 << 20))
+        self.http.idleTimeout = try document.duration("http.idle_timeout_ms", default: self.http.idleTimeout, range: .seconds(1) ... .seconds(3600))
+        self.limiter = try RPCClientConfiguration(reading: &document, section: "limiter", defaultPort: 7101, clientName: "edge-router")
+        self.data = try RPCClientConfiguration(reading: &document, section: "data", defaultPort: 7102, clientName: "edge-router")
+        self.authRPC = try RPCClientConfiguration(reading: &document, section: "auth", defaultPort: 7103, clientName: "edge-router")
+        self.redis = try RedisConfiguration(reading: &document)
+        self.observability = try ObservabilityConfiguration(reading: &document, defaultAdminPort: Self.defaultAdminPort)
+        self.jwksURL = try document.string("auth.jwks_url", default: "http://127.0.0.1:8081/.well-known/jwks.json")
+        self.issuer = try document.string("auth.issuer", default: "http://127.0.0.1:8081")
+        self.audience = try document.string("auth.audience", default: "gatehouse")
+        self.leeway = try document.duration("auth.leeway_ms", default: .seconds(30), range: .zero ... .seconds(300))
+        self.routesFile = try document.string("routes.file", default: "config/routes.yaml")
+        self.cacheMaxBytes = try document.int("cache.max_bytes", default: 64 << 20, range: (1 << 16)...(64 << 30))
+        self.invalidationsChannel = try document.string("events.invalidations_channel", default: InvalidationMessage.defaultChannel)
+        self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)
+        self.keysChannel = try document.string("events.keys_channel", default: SigningKeyEvent.defaultChannel)
+        try document.rejectUnknownKeys(valid: document.readKeys)
+    }
+}

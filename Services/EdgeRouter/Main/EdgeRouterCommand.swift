@@ -1,0 +1,108 @@
+import ArgumentParser
+import EdgeRouterCore
+import Foundation
+import GatehouseAuthAPI
+import GatehouseConfig
+import GatehouseObservability
+import GatehouseRPC
+import GatehouseRedis
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `edge-router`: the public front door; verify, limit, cache, forward.
+@main
+struct EdgeRouterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edge-router",
+        abstract: "Gatehouse edge router: verifies bearer tokens, asks the limiter, serves from its cache, forwards misses to the data service.",
+        discussion: "Configuration: docs/configuration.md. SIGTERM/SIGINT drain requests in flight and shut down."
+    )
+
+    @Option(name: .long, help: "YAML configuration file; EDGE_* environment variables override it.")
+    var config: String?
+
+    func run() async throws {
+        let configuration: EdgeConfiguration
+        let routes: RouteTable
+        do {
+            var document = try ConfigDocument.load(path: self.config, environment: ProcessInfo.processInfo.environment, prefix: EdgeConfiguration.environmentPrefix)
+            configuration = try EdgeConfiguration(reading: &document)
+            routes = try RouteTable(contentsOf: configuration.routesFile)
+            _ = try JWKSFetcher(url: configuration.jwksURL)
+        } catch {
+            FileHandle.standardError.write(Data("edge-router: cannot start:\n\(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
+        let registry = MetricsBootstrap.bootstrap()
+        let logger = Logger(label: "gatehouse.edge")
+
+        let limiterClient = RPCClient(configuration: configuration.limiter, logger: Logger(label: "gatehouse.edge.limiter"))
+        let dataClient = RPCClient(configuration: configuration.data, logger: Logger(label: "gatehouse.edge.data"))
+        let authClient = RPCClient(configuration: configuration.authRPC, logger: Logger(label: "gatehouse.edge.auth"))
+        let revocations = RevocationList()
+        let verifier = AccessTokenVerifier(issuer: configuration.issuer, audience: configuration.audience, leeway: configuration.leeway, revocations: revocations)
+        let fetcher = try JWKSFetcher(url: configuration.jwksURL)
+        let authEvents = AuthEventApplier(
+            revocations: revocations, verifier: verifier, fetchKeys: { try await fetcher.fetch() },
+            fetchRevocations: {
+                let state = try await authClient.call(AuthMethods.revocationState, Gatehouse_Auth_RevocationStateRequest())
+                return (Int64(state.version), state.revocations.map(RevocationEvent.init(state:)))
+            },
+            logger: logger
+        )
+        let cache = ResponseCache(maxBytes: configuration.cacheMaxBytes)
+        let invalidations = InvalidationApplier(cache: cache)
+        let events = EdgeEventSubscriber(
+            redis: configuration.redis, invalidations: invalidations, authEvents: authEvents,
+            invalidationsChannel: configuration.invalidationsChannel, revocationsChannel: configuration.revocationsChannel,
+            keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
+        )
+        let handler = EdgeRequestHandler(
+            routes: routes, verifier: verifier, authEvents: authEvents, limiter: EdgeRateLimiter(limiter: limiterClient, logger: logger),
+            data: dataClient, cache: cache, logger: Logger(label: "gatehouse.edge.access")
+        )
+        let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
+        let http = EdgeHTTPServer.application(handler: handler, http: configuration.http, logger: Logger(label: "gatehouse.edge.http")) {
+            portContinuation.yield($0)
+        }
+        let admin = AdminServer(
+            host: configuration.observability.adminHost, port: configuration.observability.adminPort, registry: registry,
+            readinessChecks: [ReadinessCheck(name: "signing_keys") { !verifier.keyIDs.isEmpty }],
+            logger: Logger(label: "gatehouse.edge.admin")
+        )
+        // Reverse order on shutdown: HTTP drains first, the clients it uses stop last.
+        let group = ServiceGroup(
+            services: [limiterClient, dataClient, authClient, events, admin, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        )
+        try await withThrowingTaskGroup { tasks in
+            tasks.addTask { try await group.run() }
+            // Keys and revocations before the first request if the issuer answers; else as soon as it does.
+            for attempt in 1...20 {
+                if (try? await authEvents.synchronize()) != nil { break }
+                if attempt == 20 { logger.warning("the issuer did not answer; tokens are refused until its keys load") }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            var iterator = ports.makeAsyncIterator()
+            let httpPort = await iterator.next() ?? configuration.http.port
+            let adminPort = try await admin.listeningPort()
+            logger.notice(
+                "edge router listening",
+                metadata: ["http.port": "\(httpPort)", "admin.port": "\(adminPort)", "routes": "\(routes.routes.count)", "keys": "\(verifier.keyIDs.count)"]
+            )
+            try await tasks.waitForAll()
+        }
+    }
+}
+
+extension RevocationEvent {
+    /// A revocation of the issuer's state as an event.
+    init(state revocation: Gatehouse_Auth_Revocation) {
+        if case .subject(let subject) = revocation.target {
+            self.init(version: Int64(revocation.version), target: .subject(subject.subject, issuedBefore: subject.issuedBefore))
+        } else {
+            self.init(version: Int64(revocation.version), target: .token(jti: revocation.token.jti, expiresAt: revocation.token.expiresAt))
+        }
+    }
+}
