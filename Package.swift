@@ -479,6 +479,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "EdgeRouterTests",
+            dependencies: [
+                // The executables these tests run as child processes.
+                "edge-router",
+                "auth-issuer",
+                "data-service",
+                "limiter",
+                "GatehouseTestSupport",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "GatehouseConfigTests",
             dependencies: ["GatehouseConfig"],
             resources: [.copy("Fixtures")],

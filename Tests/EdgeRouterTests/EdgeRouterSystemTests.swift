@@ -1,0 +1,131 @@
+import Foundation
+import GatehouseTestSupport
+import Testing
+
+extension GatehouseSystemTests {
+    /// The edge router with every other service as a real process.
+    @Suite(.timeLimit(.minutes(3)))
+    struct EdgeRouterSystemTests {
+        @Test func tokensAreCheckedLocallyAndEachFailureHasItsAnswer() async throws {
+            let system = try await GatehouseSystem()
+            let token = try system.adminToken()
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000001", token: token).status == 200)
+
+            let missing = try system.edge(0, "PUT", "/v1/articles/doc-000001", body: "{}")
+            #expect(missing.status == 401)
+            #expect(missing.headers["www-authenticate"] == #"Bearer realm="gatehouse""#)
+            let malformed = try system.edge(0, "GET", "/v1/articles/doc-000001", token: "not-a-jwt")
+            #expect(malformed.status == 401)
+            #expect(malformed.headers["www-authenticate"]?.contains(#"error="invalid_token""#) == true)
+            #expect(malformed.headers["content-type"] == "application/problem+json")
+            let parts = token.split(separator: ".").map(String.init)
+            let none = [base64URL(#"{"alg":"none","typ":"at+jwt","kid":"x"}"#), parts[1], "AA"].joined(separator: ".")
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000001", token: none).status == 401)
+            let tampered = [parts[0], base64URL(#"{"sub":"root","roles":["admin"]}"#), parts[2]].joined(separator: ".")
+            let forged = try system.edge(0, "GET", "/v1/articles/doc-000001", token: tampered)
+            #expect(forged.status == 401)
+            #expect(forged.body.contains("signature"), "\(forged.body)")
+
+            // Revoked at the issuer: refused by the edge within milliseconds.
+            let revoke = try httpRequest(
+                port: system.authHTTPPort, method: "POST", path: "/oauth/revoke", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: Array("token=\(token)".utf8)
+            )
+            #expect(revoke.status == 200)
+            let deadline = ContinuousClock.now + .seconds(3)
+            var status = 0
+            while ContinuousClock.now < deadline {
+                status = try system.edge(0, "GET", "/v1/articles/doc-000002", token: token).status
+                if status == 401 { break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(status == 401, "the revoked token is refused")
+            let metrics = try system.edgeMetrics()
+            #expect(prometheusSample(metrics, "gatehouse_edge_auth_failures_total", ["reason": "revoked"]) ?? 0 >= 1)
+            #expect(prometheusSample(metrics, "gatehouse_edge_auth_failures_total", ["reason": "bad_signature"]) == 1)
+        }
+
+        @Test func aPublicRouteAllowsExactlyTwentyAMinuteAcrossTwoEdges() async throws {
+            let system = try await GatehouseSystem(edges: 2)
+            var statuses: [Int] = []
+            var retryAfter: [String] = []
+            for index in 0..<25 {
+                let response = try system.edge(index % 2, "GET", "/v1/articles/doc-0000\(String(format: "%02d", index % 5 + 1))")
+                statuses.append(response.status)
+                if response.status == 429 {
+                    retryAfter.append(response.headers["retry-after"] ?? "")
+                    #expect(response.headers["content-type"] == "application/problem+json")
+                    #expect(response.body.contains("public"))
+                } else {
+                    #expect(response.headers["ratelimit-policy"] == #""public";q=20;w=60"#)
+                }
+            }
+            #expect(statuses.filter { $0 == 200 }.count == 20, "\(statuses)")
+            #expect(statuses.suffix(5) == [429, 429, 429, 429, 429], "\(statuses)")
+            #expect(retryAfter.allSatisfy { (Int($0) ?? 0) >= 1 }, "\(retryAfter)")
+        }
+
+        @Test func theCacheServesHitsDropsWhatChangesEverywhereAndCoalescesMisses() async throws {
+            let system = try await GatehouseSystem(edges: 2)
+            let token = try system.adminToken()
+            let first = try system.edge(0, "GET", "/v1/articles/doc-000003", token: token)
+            #expect(first.headers["cache-status"]?.contains("fwd=uri-miss") == true)
+            let etag = try #require(first.headers["etag"])
+            let second = try system.edge(0, "GET", "/v1/articles/doc-000003", token: token)
+            #expect(second.headers["cache-status"]?.hasPrefix("gatehouse; hit") == true)
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000003", token: token, headers: [("If-None-Match", etag)]).status == 304)
+            _ = try system.edge(1, "GET", "/v1/articles/doc-000003", token: token)
+            #expect(try system.edge(1, "GET", "/v1/articles/doc-000003", token: token).headers["cache-status"]?.hasPrefix("gatehouse; hit") == true)
+
+            // A write through edge 0: edge 0 answers the new version at once, edge 1 after the event arrives.
+            let put = try system.edge(0, "PUT", "/v1/articles/doc-000003", token: token, headers: [("If-Match", etag)], body: #"{"title":"rewritten"}"#)
+            #expect(put.status == 200, "\(put.body)")
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000003", token: token).body.contains("rewritten"), "read your own write")
+            let written = ContinuousClock.now
+            var propagated: Duration?
+            while ContinuousClock.now - written < .seconds(3) {
+                if try system.edge(1, "GET", "/v1/articles/doc-000003", token: token).body.contains("rewritten") {
+                    propagated = ContinuousClock.now - written
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            #expect(propagated != nil, "edge 1 serves the new document")
+            print("invalidation propagated to the other edge in \(propagated ?? .zero)")
+            let stale = try system.edge(0, "PUT", "/v1/articles/doc-000003", token: token, headers: [("If-Match", etag)], body: #"{"title":"lost update"}"#)
+            #expect(stale.status == 412, "a stale If-Match is a conflict, never a lost update")
+
+            // 100 concurrent misses for one document: one data-service call.
+            let before = prometheusSample(try system.edgeMetrics(0), "gatehouse_edge_data_calls_total") ?? 0
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<100 {
+                    group.addTask { try system.edge(0, "GET", "/v1/articles/doc-000007", token: token).status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == 200 })
+            let calls = (prometheusSample(try system.edgeMetrics(0), "gatehouse_edge_data_calls_total") ?? 0) - before
+            #expect(calls == 1, "100 concurrent misses, \(calls) data-service calls")
+        }
+
+        @Test func withTheDataServiceDownStaleIfErrorServesWhatItMayAndTheRestIs503() async throws {
+            let system = try await GatehouseSystem()
+            let token = try system.adminToken()
+            #expect(try system.edge(0, "GET", "/v1/articles?limit=2", token: token).status == 200)
+            system.data.stop()
+            // The listing's TTL is 5 s with one minute of stale-if-error.
+            try await Task.sleep(for: .seconds(6))
+            let stale = try system.edge(0, "GET", "/v1/articles?limit=2", token: token)
+            #expect(stale.status == 200, "\(stale.body)")
+            #expect(stale.headers["cache-status"]?.contains("stale-if-error") == true, "\(stale.headers)")
+            let uncached = try system.edge(0, "GET", "/v1/articles/doc-000009", token: token)
+            #expect(uncached.status == 503)
+            #expect(uncached.headers["content-type"] == "application/problem+json")
+        }
+    }
+}
+
+/// Base64url of a text, without padding.
+func base64URL(_ text: String) -> String {
+    Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+}

@@ -1,0 +1,127 @@
+import Foundation
+import GatehouseTestSupport
+import Testing
+
+let systemSecret = "system-test-secret-0123456789ab"
+let systemAdminPassword = "system-admin-password"
+
+/// The whole system as real processes on free loopback ports: Redis, the limiter (the repository's
+/// config/policies.yaml), the data service (seeded), the auth issuer and one or more edge routers (the
+/// repository's config/routes.yaml). Stopped by PID when released.
+final class GatehouseSystem: Sendable {
+    let folder: TestFolder
+    let redis: RedisServerProcess
+    let limiter: ServiceProcess
+    let data: ServiceProcess
+    let auth: ServiceProcess
+    let edges: [ServiceProcess]
+    let edgePorts: [Int]
+    let edgeAdminPorts: [Int]
+    let authHTTPPort: Int
+    let dataRPCPort: Int
+    let dataAdminPort: Int
+
+    static var repository: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    init(edges count: Int = 1, documents: Int = 20) async throws {
+        self.folder = try TestFolder()
+        let folder = self.folder
+        self.redis = try await RedisServerProcess.start()
+        let redisPort = self.redis.port
+        self.limiter = try ServiceProcess.start(
+            product: "limiter",
+            environment: [
+                "LIMITER_RPC_SECRET": systemSecret, "LIMITER_RPC_PORT": "0", "LIMITER_ADMIN_PORT": "0", "LIMITER_REDIS_PORT": "\(redisPort)",
+                "LIMITER_POLICIES_FILE": Self.repository.appendingPathComponent("config/policies.yaml").path, "LIMITER_LOG_FORMAT": "json",
+            ],
+            logPath: folder.path("limiter.log")
+        )
+        let limiterPort = try #require(Int(try await self.limiter.waitForLog(message: "limiter listening")["rpc.port"] as? String ?? ""))
+        let dataEnvironment = [
+            "DATA_RPC_SECRET": systemSecret, "DATA_RPC_PORT": "0", "DATA_ADMIN_PORT": "0", "DATA_REDIS_PORT": "\(redisPort)",
+            "DATA_STORAGE_PATH": folder.path("data/documents.sqlite"), "DATA_LOG_FORMAT": "json", "DATA_REDIS_CONNECT_TIMEOUT_MS": "200",
+        ]
+        let seed = try ServiceProcess.start(product: "data-service", arguments: ["seed", "--count", "\(documents)"], environment: dataEnvironment, logPath: folder.path("seed.log"))
+        #expect(try await seed.waitForExit(timeout: .seconds(30)) == .exited(0))
+        self.data = try ServiceProcess.start(product: "data-service", environment: dataEnvironment, logPath: folder.path("data.log"))
+        let dataListening = try await self.data.waitForLog(message: "data service listening")
+        self.dataRPCPort = try #require(Int(dataListening["rpc.port"] as? String ?? ""))
+        self.dataAdminPort = try #require(Int(dataListening["admin.port"] as? String ?? ""))
+        // The seed's invalidation events go out when the service starts; let them pass before anything is cached.
+        let seeded = ContinuousClock.now
+        while (prometheusSample(try httpGet(port: self.dataAdminPort, path: "/metrics").body, "gatehouse_data_events_published_total") ?? 0) < Double(documents),
+            ContinuousClock.now - seeded < .seconds(10)
+        {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let authHTTP = try freeLoopbackPort()
+        self.authHTTPPort = authHTTP
+        self.auth = try ServiceProcess.start(
+            product: "auth-issuer",
+            environment: [
+                "AUTH_RPC_SECRET": systemSecret, "AUTH_RPC_PORT": "0", "AUTH_ADMIN_PORT": "0", "AUTH_HTTP_PORT": "\(authHTTP)",
+                "AUTH_REDIS_PORT": "\(redisPort)", "AUTH_LIMITER_PORT": "\(limiterPort)", "AUTH_STORAGE_PATH": folder.path("auth/auth.sqlite"),
+                "AUTH_LOG_FORMAT": "json", "AUTH_PASSWORDS_BCRYPT_COST": "4", "AUTH_TOKENS_ISSUER": "http://127.0.0.1:\(authHTTP)",
+                "AUTH_EVENTS_POLL_INTERVAL_MS": "50", "AUTH_BOOTSTRAP_ADMIN_PASSWORD": systemAdminPassword,
+            ],
+            logPath: folder.path("auth.log")
+        )
+        let authRPC = try #require(Int(try await self.auth.waitForLog(message: "auth issuer listening")["rpc.port"] as? String ?? ""))
+        var edges: [ServiceProcess] = []
+        var ports: [Int] = []
+        var adminPorts: [Int] = []
+        for index in 0..<count {
+            let edge = try ServiceProcess.start(
+                product: "edge-router",
+                environment: [
+                    "EDGE_RPC_SECRET": systemSecret, "EDGE_HTTP_PORT": "0", "EDGE_ADMIN_PORT": "0", "EDGE_REDIS_PORT": "\(redisPort)",
+                    "EDGE_LIMITER_PORT": "\(limiterPort)", "EDGE_DATA_PORT": "\(self.dataRPCPort)", "EDGE_AUTH_PORT": "\(authRPC)",
+                    "EDGE_AUTH_JWKS_URL": "http://127.0.0.1:\(authHTTP)/.well-known/jwks.json", "EDGE_AUTH_ISSUER": "http://127.0.0.1:\(authHTTP)",
+                    "EDGE_ROUTES_FILE": Self.repository.appendingPathComponent("config/routes.yaml").path, "EDGE_LOG_FORMAT": "json",
+                ],
+                logPath: folder.path("edge-\(index).log")
+            )
+            let listening = try await edge.waitForLog(message: "edge router listening")
+            edges.append(edge)
+            ports.append(try #require(Int(listening["http.port"] as? String ?? "")))
+            adminPorts.append(try #require(Int(listening["admin.port"] as? String ?? "")))
+        }
+        self.edges = edges
+        self.edgePorts = ports
+        self.edgeAdminPorts = adminPorts
+    }
+
+    deinit {
+        for edge in self.edges { edge.stop() }
+        self.auth.stop()
+        self.data.stop()
+        self.limiter.stop()
+        self.redis.stop()
+    }
+
+    /// A password-grant token for the bootstrapped admin.
+    func adminToken() throws -> String {
+        let body = "grant_type=password&username=admin&password=\(systemAdminPassword)"
+        let response = try httpRequest(port: self.authHTTPPort, method: "POST", path: "/oauth/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8))
+        return try #require((try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])?["access_token"] as? String)
+    }
+
+    /// A request to edge `index`.
+    func edge(_ index: Int = 0, _ method: String, _ path: String, token: String? = nil, headers: [(String, String)] = [], body: String? = nil, from address: String? = nil) throws -> HTTPProbeResponse {
+        var fields = headers
+        if let token { fields.append(("Authorization", "Bearer \(token)")) }
+        if body != nil { fields.append(("Content-Type", "application/json")) }
+        return try httpRequest(port: self.edgePorts[index], method: method, path: path, headers: fields, body: body.map { Array($0.utf8) })
+    }
+
+    /// An edge's `/metrics`.
+    func edgeMetrics(_ index: Int = 0) throws -> String {
+        try httpGet(port: self.edgeAdminPorts[index], path: "/metrics").body
+    }
+}
+
+/// The system suites run one at a time: each starts six or more processes.
+@Suite(.serialized)
+enum GatehouseSystemTests {}
