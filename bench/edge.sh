@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Edge router under wrk (32 connections, 10 s, median of 3 runs) with every service in release, next to
+# nginx with limit_req and proxy_cache in front of a static copy of the same JSON document, same settings.
+#   A: one cached document, valid JWT      B: 1,000 documents uniformly, valid JWT, after a warm-up
+#   C: one client over its limit (all 429) nginx: the same document through proxy_cache and limit_req
+# Usage: bench/edge.sh [seconds] [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+runs="${2:-3}"
+command -v wrk >/dev/null || scripts/install-dependencies --bench
+command -v nginx >/dev/null || { apt-get install -y -qq nginx-light >&2 || apt-get install -y -qq nginx >&2; }
+
+for product in limiter data-service auth-issuer edge-router; do swift build -c release --product "$product" >&2; done
+bin="$(swift build -c release --show-bin-path)"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+dir="$(mktemp -d)"
+redis_port="$(free_port)"; limiter_port="$(free_port)"; data_port="$(free_port)"; auth_http="$(free_port)"; auth_rpc="$(free_port)"
+edge_port="$(free_port)"; edge_admin="$(free_port)"; nginx_port="$(free_port)"; upstream_port="$(free_port)"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
+secret="bench-secret-$(date +%s%N)"
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no > "$dir/redis.log" & pids+=($!)
+for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+cat > "$dir/policies.yaml" <<YAML
+policies:
+  - {name: public, limit: 20, period: 1m, key: [ip]}
+  - {name: bench, limit: 1000000000, period: 1h, key: [sub]}
+  - {name: login_username, limit: 5, period: 1m, key: [sub]}
+  - {name: login_ip, limit: 50, period: 1m, key: [ip]}
+YAML
+cat > "$dir/routes.yaml" <<YAML
+routes:
+  - path: /v1/{collection}/{id}
+    methods: [GET]
+    auth: optional
+    cache: {ttl: 1h, scope: public}
+tiers:
+  anonymous: [public]
+  authenticated: [bench]
+YAML
+LIMITER_RPC_SECRET="$secret" LIMITER_RPC_PORT="$limiter_port" LIMITER_ADMIN_PORT=0 LIMITER_REDIS_PORT="$redis_port" \
+    LIMITER_POLICIES_FILE="$dir/policies.yaml" LIMITER_LOG_LEVEL=warning "$bin/limiter" > "$dir/limiter.log" 2>&1 & pids+=($!)
+export DATA_RPC_SECRET="$secret" DATA_RPC_PORT="$data_port" DATA_ADMIN_PORT=0 DATA_REDIS_PORT="$redis_port" DATA_STORAGE_PATH="$dir/documents.sqlite" DATA_LOG_LEVEL=warning
+"$bin/data-service" seed --count 1000 > /dev/null
+"$bin/data-service" > "$dir/data.log" 2>&1 & pids+=($!)
+AUTH_RPC_SECRET="$secret" AUTH_RPC_PORT="$auth_rpc" AUTH_ADMIN_PORT=0 AUTH_HTTP_PORT="$auth_http" AUTH_REDIS_PORT="$redis_port" \
+    AUTH_LIMITER_PORT="$limiter_port" AUTH_STORAGE_PATH="$dir/auth.sqlite" AUTH_LOG_LEVEL=warning AUTH_TOKENS_ISSUER="http://127.0.0.1:$auth_http" \
+    AUTH_BOOTSTRAP_ADMIN_PASSWORD=bench-admin-password "$bin/auth-issuer" > "$dir/auth.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$auth_http") 2>/dev/null && break; sleep 0.1; done
+sleep 1
+EDGE_RPC_SECRET="$secret" EDGE_HTTP_PORT="$edge_port" EDGE_ADMIN_PORT="$edge_admin" EDGE_REDIS_PORT="$redis_port" EDGE_LIMITER_PORT="$limiter_port" \
+    EDGE_DATA_PORT="$data_port" EDGE_AUTH_PORT="$auth_rpc" EDGE_AUTH_JWKS_URL="http://127.0.0.1:$auth_http/.well-known/jwks.json" \
+    EDGE_AUTH_ISSUER="http://127.0.0.1:$auth_http" EDGE_ROUTES_FILE="$dir/routes.yaml" EDGE_LOG_LEVEL=warning "$bin/edge-router" > "$dir/edge.log" 2>&1 & pids+=($!)
+edge_pid=${pids[-1]}
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$edge_port") 2>/dev/null && break; sleep 0.1; done
+sleep 1
+
+token="$(curl -s "http://127.0.0.1:$auth_http/oauth/token" -d grant_type=password -d username=admin -d password=bench-admin-password \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+edge="http://127.0.0.1:$edge_port"
+curl -sf -o "$dir/doc.json" -H "Authorization: Bearer $token" "$edge/v1/articles/doc-000001"
+
+# nginx: limit_req (never binding here) and proxy_cache in front of a static copy of the same document.
+mkdir -p "$dir/nginx/cache"
+cat > "$dir/nginx/nginx.conf" <<CONF
+worker_processes 2;
+# The workers read this run's temporary folder, which only its owner may enter.
+user $(id -un);
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    proxy_cache_path $dir/nginx/cache keys_zone=docs:10m;
+    limit_req_zone \$binary_remote_addr zone=perip:10m rate=1000000r/s;
+    upstream static { server 127.0.0.1:$upstream_port; keepalive 32; }
+    server {
+        listen 127.0.0.1:$upstream_port;
+        root $dir;
+        default_type application/json;
+        location / { try_files /doc.json =404; }
+    }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / {
+            limit_req zone=perip burst=1000000 nodelay;
+            proxy_cache docs;
+            proxy_cache_valid 200 1h;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://static;
+        }
+    }
+}
+CONF
+nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
+sleep 0.5
+curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/v1/articles/doc-000001" || { cat "$dir/nginx/error.log" >&2; exit 1; }
+
+cat > "$dir/auth.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+LUA
+cat > "$dir/uniform.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+request = function()
+  return wrk.format("GET", string.format("/v1/articles/doc-%06d", math.random(1, 1000)))
+end
+LUA
+for n in $(seq 1000); do printf -v id 'doc-%06d' "$n"; curl -s -o /dev/null -H "Authorization: Bearer $token" "$edge/v1/articles/$id"; done
+for _ in $(seq 25); do curl -s -o /dev/null "$edge/v1/articles/doc-000002"; done
+
+run() { # name, then wrk arguments; prints one line per run and the median
+    local name="$1"; shift
+    local rates=()
+    for _ in $(seq "$runs"); do
+        out="$(wrk -t2 -c32 -d"${seconds}s" --latency "$@")"
+        rate="$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')"
+        p50="$(echo "$out" | sed -n 's/^ *50% *\(.*\)$/\1/p')"; p99="$(echo "$out" | sed -n 's/^ *99% *\(.*\)$/\1/p')"
+        non2xx="$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')"
+        echo "$name: $rate req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}"
+        rates+=("$rate")
+    done
+    printf '%s\n' "${rates[@]}" | sort -n | awk -v name="$name" '{a[NR]=$1} END {print name " median: " a[int((NR+1)/2)] " req/s"}'
+}
+run "A edge, one cached document, JWT" -s "$dir/auth.lua" "$edge/v1/articles/doc-000001"
+run "nginx, proxy_cache + limit_req" "http://127.0.0.1:$nginx_port/v1/articles/doc-000001"
+run "B edge, 1,000 documents, JWT" -s "$dir/uniform.lua" "$edge/v1/articles/doc-000001"
+run "C edge, one client over its limit" "$edge/v1/articles/doc-000002"
+echo "edge RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$edge_pid/status)"
+curl -s "http://127.0.0.1:$edge_admin/metrics" | grep -E '^gatehouse_edge_(cache_entries|cache_bytes|data_calls_total) '
