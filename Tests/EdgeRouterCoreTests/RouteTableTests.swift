@@ -77,6 +77,7 @@ struct RouteTableTests {
         ("routes:\n  - path: /v1/{collection}\n    methods: [GET]\n    auth: none\n    cache: {ttl: 5s, scope: user}\n", "routes[0].cache.scope: scope user needs auth"),
         ("routes:\n  - path: /v1/{collection}\n    methods: [GET]\n    auth: sometimes\n", "routes[0].auth: expected one of none, optional, required"),
         ("routes:\n  - path: /v1/{collection}\n    methods: [DELETE]\n    owner_only: true\n", "owner_only needs a path with {id}"),
+        ("routes:\n  - path: /v1/{collection}/{id}\n    methods: [PUT]\n    auth: optional\n    owner_only: true\n", "owner_only needs auth required"),
         ("routes:\n  - path: /v1/{collection}\n    methods: [GET]\n    cache: {ttl: soon}\n", "routes[0].cache.ttl: expected a duration"),
         ("routes:\n  - path: /a\n    methods: [GET]\n  - path: /a\n    methods: [GET, POST]\n", "routes.yaml:4: routes[1]: GET /a is already routed by an earlier route"),
         ("tiers: {anonymous: [public]}\n", "routes.yaml: the file defines no 'routes'"),

@@ -43,6 +43,10 @@ extension GatehouseSystemTests {
             let metrics = try system.edgeMetrics()
             #expect(prometheusSample(metrics, "gatehouse_edge_auth_failures_total", ["reason": "revoked"]) ?? 0 >= 1)
             #expect(prometheusSample(metrics, "gatehouse_edge_auth_failures_total", ["reason": "bad_signature"]) == 1)
+
+            // SIGTERM: the edge drains and exits cleanly.
+            system.edges[0].send(signal: SIGTERM)
+            #expect(try await system.edges[0].waitForExit(timeout: .seconds(10)) == .exited(0))
         }
 
         @Test func aPublicRouteAllowsExactlyTwentyAMinuteAcrossTwoEdges() async throws {

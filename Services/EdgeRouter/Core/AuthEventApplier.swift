@@ -77,6 +77,13 @@ public final class AuthEventApplier: Sendable {
         return (try? await self.refreshKeys()) != nil
     }
 
+    /// Forgets revocations and remembered tokens that can no longer matter.
+    /// - Parameter now: Seconds since the Unix epoch.
+    public func prune(now: Int64) {
+        self.revocations.prune(now: now, longestLifetime: 900 + 60)
+        self.verifier.prune(now: now)
+    }
+
     private func refreshKeys() async throws {
         do {
             let kids = try await self.verifier.replaceKeys(jwksJSON: try await self.fetchKeys())

@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseRedis
 import Logging
 import NIOCore
@@ -29,10 +30,16 @@ public final class EdgeEventSubscriber: Service, Sendable {
         self.logger = logger
     }
 
-    /// Subscribes and applies events until graceful shutdown.
+    /// Subscribes and applies events until graceful shutdown; once a minute, forgets revocations and
+    /// verified tokens past their expiry.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.subscriber.run() }
+            group.addTask {
+                while (try? await Task.sleep(for: .seconds(60))) != nil {
+                    self.authEvents.prune(now: Int64(Date().timeIntervalSince1970))
+                }
+            }
             for await event in self.subscriber.events {
                 switch event {
                 case .subscribed:
@@ -54,6 +61,8 @@ public final class EdgeEventSubscriber: Service, Sendable {
                     }
                 }
             }
+            // The subscription ended (shutdown): stop the pruning too.
+            group.cancelAll()
         }
     }
 }

@@ -160,6 +160,9 @@ extension YAMLNodeReader {
         if authentication == .none, !roles.isEmpty || !scopes.isEmpty || ownerOnly {
             self.problem(at: node, field: "\(field).auth", "auth none cannot require roles, scopes or ownership")
         }
+        if ownerOnly, authentication != .required {
+            self.problem(at: node, field: "\(field).owner_only", "owner_only needs auth required: an anonymous caller owns nothing")
+        }
         if ownerOnly, !methods.isSubset(of: ["PUT", "DELETE"]) {
             self.problem(at: node, field: "\(field).owner_only", "owner_only applies to PUT and DELETE of one document")
         }
