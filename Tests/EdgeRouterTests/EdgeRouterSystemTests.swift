@@ -69,6 +69,17 @@ extension GatehouseSystemTests {
             #expect(retryAfter.allSatisfy { (Int($0) ?? 0) >= 1 }, "\(retryAfter)")
         }
 
+        @Test func behindATrustedLoadBalancerEachClientAddressHasItsOwnLimit() async throws {
+            let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_TRUSTED_PROXIES": "127.0.0.1"])
+            func statuses(_ client: String) throws -> [Int] {
+                try (0..<21).map { _ in try system.edge(0, "GET", "/v1/articles/doc-000001", headers: [("X-Forwarded-For", client)]).status }
+            }
+            #expect(try statuses("198.51.100.1") == Array(repeating: 200, count: 20) + [429])
+            #expect(try statuses("198.51.100.2").first == 200, "another client behind the same balancer has its own 20")
+            // A forged address left of the balancer's entry changes nothing.
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000001", headers: [("X-Forwarded-For", "6.6.6.6, 198.51.100.1")]).status == 429)
+        }
+
         @Test func theCacheServesHitsDropsWhatChangesEverywhereAndCoalescesMisses() async throws {
             let system = try await GatehouseSystem(edges: 2)
             let token = try system.adminToken()

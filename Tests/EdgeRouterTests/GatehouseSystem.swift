@@ -25,7 +25,7 @@ final class GatehouseSystem: Sendable {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    init(edges count: Int = 1, documents: Int = 20) async throws {
+    init(edges count: Int = 1, documents: Int = 20, edgeEnvironment: [String: String] = [:]) async throws {
         self.folder = try TestFolder()
         let folder = self.folder
         self.redis = try await RedisServerProcess.start()
@@ -80,7 +80,7 @@ final class GatehouseSystem: Sendable {
                     "EDGE_LIMITER_PORT": "\(limiterPort)", "EDGE_DATA_PORT": "\(self.dataRPCPort)", "EDGE_AUTH_PORT": "\(authRPC)",
                     "EDGE_AUTH_JWKS_URL": "http://127.0.0.1:\(authHTTP)/.well-known/jwks.json", "EDGE_AUTH_ISSUER": "http://127.0.0.1:\(authHTTP)",
                     "EDGE_ROUTES_FILE": Self.repository.appendingPathComponent("config/routes.yaml").path, "EDGE_LOG_FORMAT": "json",
-                ],
+                ].merging(edgeEnvironment) { $1 },
                 logPath: folder.path("edge-\(index).log")
             )
             let listening = try await edge.waitForLog(message: "edge router listening")

@@ -25,6 +25,8 @@ public struct EdgeConfiguration: Sendable {
         public var maxBodyBytes = 1 << 20 + 4096
         /// A connection idle this long is closed (`http.idle_timeout_ms`).
         public var idleTimeout = Duration.seconds(60)
+        /// Peers whose `X-Forwarded-For` names the client (`http.trusted_proxies`); none by default.
+        public var trustedProxies = TrustedProxies.none
     }
 
     /// The public HTTP server.
@@ -65,6 +67,11 @@ public struct EdgeConfiguration: Sendable {
         self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 1024...(64 << 20))
         self.http.idleTimeout = try document.duration("http.idle_timeout_ms", default: self.http.idleTimeout, range: .seconds(1) ... .seconds(3600))
+        self.http.trustedProxies = TrustedProxies(
+            try document.stringList(
+                "http.trusted_proxies", default: [], expected: "IP addresses (10.0.0.5, ::1) or IPv4 networks (10.0.0.0/8)"
+            ) { TrustedProxies([$0]) != nil }
+        ) ?? .none
         self.limiter = try RPCClientConfiguration(reading: &document, section: "limiter", defaultPort: 7101, clientName: "edge-router")
         self.data = try RPCClientConfiguration(reading: &document, section: "data", defaultPort: 7102, clientName: "edge-router")
         self.authRPC = try RPCClientConfiguration(reading: &document, section: "auth", defaultPort: 7103, clientName: "edge-router")

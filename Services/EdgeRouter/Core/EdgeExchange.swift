@@ -12,7 +12,7 @@ public struct EdgeRequest: Sendable {
     public var headers: [String: String]
     /// The body (bounded by the server).
     public var body: [UInt8]
-    /// The client's address (the TCP peer, or `X-Forwarded-For` from a trusted proxy).
+    /// The client's address: the TCP peer, or from `X-Forwarded-For` when the peer is a trusted proxy.
     public var clientIP: String
     /// `X-Request-ID`, received or generated.
     public var requestID: String

@@ -17,6 +17,7 @@ public enum EdgeHTTPServer {
         handler: EdgeRequestHandler, http: EdgeConfiguration.HTTP, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let maxBody = http.maxBodyBytes
+        let proxies = http.trustedProxies
         let responder = CallbackResponder<EdgeRequestContext> { request, context in
             let requestID = request.headers[Self.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil }
                 ?? UUID().uuidString.lowercased()
@@ -33,7 +34,7 @@ public enum EdgeHTTPServer {
             }
             let edgeRequest = EdgeRequest(
                 method: request.method.rawValue, path: request.uri.path, query: request.uri.query, headers: headers, body: Array(buffer: body),
-                clientIP: context.peerIP, requestID: requestID
+                clientIP: proxies.clientAddress(peer: context.peerIP, forwardedFor: headers["x-forwarded-for"]), requestID: requestID
             )
             return Self.response(await handler.handle(edgeRequest))
         }

@@ -167,14 +167,8 @@ public final class EdgeRequestHandler: Sendable {
             bytes.distance(from: bytes.startIndex, to: space) == 6,
             String(Substring(bytes[bytes.startIndex..<space])).lowercased() == "bearer"
         else { return nil }
-        var start = bytes.index(after: space)
-        var end = bytes.endIndex
-        while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start = bytes.index(after: start) }
-        while end > start, bytes[bytes.index(before: end)] == UInt8(ascii: " ") || bytes[bytes.index(before: end)] == UInt8(ascii: "\t") {
-            end = bytes.index(before: end)
-        }
-        guard start < end else { return nil }
-        return String(Substring(bytes[start..<end]))
+        let token = Substring(bytes[bytes.index(after: space)...]).trimmingASCIISpaces()
+        return token.isEmpty ? nil : token
     }
 
     static func invalidToken(_ rejection: TokenRejection) -> EdgeResponse {
