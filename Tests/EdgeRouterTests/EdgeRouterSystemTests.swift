@@ -69,6 +69,23 @@ extension GatehouseSystemTests {
             #expect(retryAfter.allSatisfy { (Int($0) ?? 0) >= 1 }, "\(retryAfter)")
         }
 
+        @Test func anAddressThatSendsForgedTokensIsRefusedBeforeAnySignatureWork() async throws {
+            let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_TRUSTED_PROXIES": "127.0.0.1"])
+            let token = try system.adminToken()
+            let parts = token.split(separator: ".").map(String.init)
+            let forged = [parts[0], base64URL(#"{"sub":"root"}"#), parts[2]].joined(separator: ".")
+            let attacker = [("X-Forwarded-For", "203.0.113.66")]
+            // config/policies.yaml: auth_failures allows 10 a minute per address.
+            let statuses = try (0..<12).map { _ in try system.edge(0, "GET", "/v1/articles/doc-000001", token: forged, headers: attacker).status }
+            #expect(statuses.prefix(10).allSatisfy { $0 == 401 }, "\(statuses)")
+            #expect(statuses.last == 429, "\(statuses)")
+            let checked = prometheusSample(try system.edgeMetrics(), "gatehouse_edge_auth_failures_total", ["reason": "bad_signature"]) ?? 0
+            _ = try system.edge(0, "GET", "/v1/articles/doc-000001", token: forged, headers: attacker)
+            #expect(prometheusSample(try system.edgeMetrics(), "gatehouse_edge_auth_failures_total", ["reason": "bad_signature"]) == checked, "no signature work")
+            // The attacker's address is throttled, not everyone: a valid token from elsewhere works.
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000001", token: token, headers: [("X-Forwarded-For", "198.51.100.3")]).status == 200)
+        }
+
         @Test func behindATrustedLoadBalancerEachClientAddressHasItsOwnLimit() async throws {
             let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_TRUSTED_PROXIES": "127.0.0.1"])
             func statuses(_ client: String) throws -> [Int] {

@@ -135,6 +135,11 @@ public final class AccessTokenVerifier: Sendable {
         }
     }
 
+    /// Whether a token was verified before and is remembered (so checking it again needs no signature work).
+    public func isRemembered(_ token: String) -> Bool {
+        self.verified.withLock { $0.claims[token] != nil }
+    }
+
     /// How many verified tokens are remembered.
     public var rememberedCount: Int {
         self.verified.withLock { $0.claims.count }

@@ -49,6 +49,9 @@ public struct EdgeConfiguration: Sendable {
     public var audience: String
     /// Clock skew allowed on `exp` and `nbf` (`auth.leeway_ms`).
     public var leeway: Duration
+    /// The limiter policy counting failed token verifications per client address (`auth.failure_policy`);
+    /// `nil` when set to `none`.
+    public var failurePolicy: String?
     /// The route file (`routes.file`).
     public var routesFile: String
     /// The cache's byte budget (`cache.max_bytes`).
@@ -81,6 +84,8 @@ public struct EdgeConfiguration: Sendable {
         self.issuer = try document.string("auth.issuer", default: "http://127.0.0.1:8081")
         self.audience = try document.string("auth.audience", default: "gatehouse")
         self.leeway = try document.duration("auth.leeway_ms", default: .seconds(30), range: .zero ... .seconds(300))
+        let failurePolicy = try document.string("auth.failure_policy", default: "auth_failures")
+        self.failurePolicy = failurePolicy == "none" ? nil : failurePolicy
         self.routesFile = try document.string("routes.file", default: "config/routes.yaml")
         self.cacheMaxBytes = try document.int("cache.max_bytes", default: 64 << 20, range: (1 << 16)...(64 << 30))
         self.invalidationsChannel = try document.string("events.invalidations_channel", default: InvalidationMessage.defaultChannel)

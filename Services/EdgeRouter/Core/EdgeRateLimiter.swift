@@ -58,7 +58,8 @@ public final class EdgeRateLimiter: Sendable {
     ///   - policies: The route's policies for the caller's tier; none: allowed without an RPC.
     ///   - caller: The caller's identity (its subject, or `ip:` and its address), also the key of every policy.
     ///   - requestID: Passed along to the limiter's logs.
-    public func decide(policies: [String], caller: String, requestID: String) async -> Decision {
+    ///   - charge: `limiter.Check` (spend one unit) when `true`, `limiter.Peek` (ask only) when `false`.
+    public func decide(policies: [String], caller: String, requestID: String, charge: Bool = true) async -> Decision {
         guard !policies.isEmpty else { return .unchecked }
         let memoryKey = caller + "|" + policies.joined(separator: ",")
         let now = ContinuousClock.now
@@ -77,7 +78,7 @@ public final class EdgeRateLimiter: Sendable {
         }
         let response: Gatehouse_Limiter_CheckResponse
         do {
-            response = try await self.limiter.call(LimiterMethods.check, request, traceID: requestID)
+            response = try await self.limiter.call(charge ? LimiterMethods.check : LimiterMethods.peek, request, traceID: requestID)
             if self.failing.exchange(false, ordering: .relaxed) {
                 self.logger.notice("the limiter answers again")
             }

@@ -16,6 +16,8 @@ public final class EdgeRequestHandler: Sendable {
     private let verifier: AccessTokenVerifier
     private let authEvents: AuthEventApplier
     private let limiter: EdgeRateLimiter
+    private let failurePolicy: String?
+    private let recentFailures = RecentFailures()
     private let data: RPCClient
     private let cache: ResponseCache
     private let coalescer = RequestCoalescer<Fetched<Gatehouse_Data_Document?>>()
@@ -28,13 +30,15 @@ public final class EdgeRequestHandler: Sendable {
     ///   - verifier: Bearer-token verification.
     ///   - authEvents: Fetches keys again for an unknown `kid`.
     ///   - limiter: Rate-limit decisions.
+    ///   - failurePolicy: The limiter policy counting failed token verifications per client address (`nil`: none).
     ///   - data: The data service's RPC client.
     ///   - cache: The response cache.
     ///   - logger: Receives one access-log line per request.
     public init(
-        routes: RouteTable, verifier: AccessTokenVerifier, authEvents: AuthEventApplier, limiter: EdgeRateLimiter, data: RPCClient,
-        cache: ResponseCache, logger: Logger
+        routes: RouteTable, verifier: AccessTokenVerifier, authEvents: AuthEventApplier, limiter: EdgeRateLimiter, failurePolicy: String? = nil,
+        data: RPCClient, cache: ResponseCache, logger: Logger
     ) {
+        self.failurePolicy = failurePolicy
         self.routes = routes
         self.verifier = verifier
         self.authEvents = authEvents
@@ -143,7 +147,20 @@ public final class EdgeRequestHandler: Sendable {
             if route.authentication == .optional { return .caller(Caller()) }
             return .refused(.problem(401, "Unauthorized", "this route needs a bearer token", headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]))
         }
-        guard let token = Self.bearerToken(authorization) else {
+        let address = "ip:\(request.clientIP)"
+        let bearer = Self.bearerToken(authorization)
+        if let policy = self.failurePolicy, self.recentFailures.contains(address), !(bearer.map(self.verifier.isRemembered) ?? false) {
+            // This address sent bad tokens lately: ask its failure budget before any signature work.
+            let budget = await self.limiter.decide(policies: [policy], caller: address, requestID: request.requestID, charge: false)
+            if !budget.allowed {
+                return .refused(.problem(
+                    429, "Too Many Requests", "too many invalid tokens from this address; retry after \(budget.retryAfterSeconds) s",
+                    headers: [("Retry-After", "\(budget.retryAfterSeconds)")]
+                ))
+            }
+        }
+        guard let token = bearer else {
+            await self.tokenFailed(address: address, requestID: request.requestID)
             return .refused(Self.invalidToken(.malformed))
         }
         var result = await self.verifier.verify(token)
@@ -155,8 +172,16 @@ public final class EdgeRequestHandler: Sendable {
             return .caller(Caller(claims: claims))
         case .failure(let rejection):
             EdgeMetrics.authFailure(rejection).increment()
+            await self.tokenFailed(address: address, requestID: request.requestID)
             return .refused(Self.invalidToken(rejection))
         }
+    }
+
+    /// Counts a failed verification against the address's failure budget and marks the address.
+    private func tokenFailed(address: String, requestID: String) async {
+        guard let policy = self.failurePolicy else { return }
+        self.recentFailures.mark(address)
+        _ = await self.limiter.decide(policies: [policy], caller: address, requestID: requestID)
     }
 
     /// The token of `Bearer <token>` (scheme case-insensitive, spaces trimmed), read as bytes: splitting and

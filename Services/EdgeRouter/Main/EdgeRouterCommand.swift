@@ -61,7 +61,7 @@ struct EdgeRouterCommand: AsyncParsableCommand {
         )
         let handler = EdgeRequestHandler(
             routes: routes, verifier: verifier, authEvents: authEvents, limiter: EdgeRateLimiter(limiter: limiterClient, logger: logger),
-            data: dataClient, cache: cache, logger: Logger(label: "gatehouse.edge.access")
+            failurePolicy: configuration.failurePolicy, data: dataClient, cache: cache, logger: Logger(label: "gatehouse.edge.access")
         )
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
         let http = EdgeHTTPServer.application(handler: handler, http: configuration.http, logger: Logger(label: "gatehouse.edge.http")) {
