@@ -86,6 +86,26 @@ extension GatehouseSystemTests {
             #expect(try system.edge(0, "GET", "/v1/articles/doc-000001", token: token, headers: [("X-Forwarded-For", "198.51.100.3")]).status == 200)
         }
 
+        @Test func personalListingsAreCachedPerSubjectAndNeverServedToAnyoneElse() async throws {
+            let system = try await GatehouseSystem()
+            try await system.addUser("alice", password: "alice-password-1")
+            try await system.addUser("bob", password: "bob-password-12")
+            let alice = try system.token(user: "alice", password: "alice-password-1")
+            let bob = try system.token(user: "bob", password: "bob-password-12")
+            #expect(try system.edge(0, "POST", "/v1/notes", token: alice, body: #"{"text":"alice's secret"}"#).status == 201)
+            #expect(try system.edge(0, "POST", "/v1/notes", token: bob, body: #"{"text":"bob's note"}"#).status == 201)
+            let first = try system.edge(0, "GET", "/v1/mine/notes", token: alice)
+            #expect(first.status == 200 && first.body.contains("alice's secret") && !first.body.contains("bob"), "\(first.body)")
+            #expect(try system.edge(0, "GET", "/v1/mine/notes", token: alice).headers["cache-status"]?.hasPrefix("gatehouse; hit") == true)
+            let other = try system.edge(0, "GET", "/v1/mine/notes", token: bob)
+            #expect(other.headers["cache-status"]?.contains("fwd=uri-miss") == true, "bob's request never hits alice's entry")
+            #expect(other.body.contains("bob's note") && !other.body.contains("alice"), "\(other.body)")
+            #expect(try system.edge(0, "GET", "/v1/mine/notes").status == 401, "no token, no personal listing")
+            // Owners only: bob cannot overwrite alice's note.
+            let aliceID = try #require(((try JSONSerialization.jsonObject(with: Data(first.body.utf8)) as? [String: Any])?["items"] as? [[String: Any]])?.first?["id"] as? String)
+            #expect(try system.edge(0, "PUT", "/v1/notes/\(aliceID)", token: bob, body: #"{"text":"hijacked"}"#).status == 403)
+        }
+
         @Test func behindATrustedLoadBalancerEachClientAddressHasItsOwnLimit() async throws {
             let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_TRUSTED_PROXIES": "127.0.0.1"])
             func statuses(_ client: String) throws -> [Int] {

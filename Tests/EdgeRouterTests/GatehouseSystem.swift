@@ -20,6 +20,7 @@ final class GatehouseSystem: Sendable {
     let authHTTPPort: Int
     let dataRPCPort: Int
     let dataAdminPort: Int
+    let authEnvironment: [String: String]
 
     static var repository: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -58,16 +59,14 @@ final class GatehouseSystem: Sendable {
         }
         let authHTTP = try freeLoopbackPort()
         self.authHTTPPort = authHTTP
-        self.auth = try ServiceProcess.start(
-            product: "auth-issuer",
-            environment: [
+        let authEnvironment = [
                 "AUTH_RPC_SECRET": systemSecret, "AUTH_RPC_PORT": "0", "AUTH_ADMIN_PORT": "0", "AUTH_HTTP_PORT": "\(authHTTP)",
                 "AUTH_REDIS_PORT": "\(redisPort)", "AUTH_LIMITER_PORT": "\(limiterPort)", "AUTH_STORAGE_PATH": folder.path("auth/auth.sqlite"),
                 "AUTH_LOG_FORMAT": "json", "AUTH_PASSWORDS_BCRYPT_COST": "4", "AUTH_TOKENS_ISSUER": "http://127.0.0.1:\(authHTTP)",
                 "AUTH_EVENTS_POLL_INTERVAL_MS": "50", "AUTH_BOOTSTRAP_ADMIN_PASSWORD": systemAdminPassword,
-            ],
-            logPath: folder.path("auth.log")
-        )
+            ]
+        self.authEnvironment = authEnvironment
+        self.auth = try ServiceProcess.start(product: "auth-issuer", environment: authEnvironment, logPath: folder.path("auth.log"))
         let authRPC = try #require(Int(try await self.auth.waitForLog(message: "auth issuer listening")["rpc.port"] as? String ?? ""))
         var edges: [ServiceProcess] = []
         var ports: [Int] = []
@@ -101,9 +100,23 @@ final class GatehouseSystem: Sendable {
         self.redis.stop()
     }
 
+    /// Adds a user with the issuer's CLI.
+    func addUser(_ name: String, password: String, roles: String = "user") async throws {
+        let command = try ServiceProcess.start(
+            product: "auth-issuer", arguments: ["users", "add", name, "--roles", roles, "--password-env", "NEW_PASSWORD"],
+            environment: self.authEnvironment.merging(["NEW_PASSWORD": password]) { $1 }, logPath: self.folder.path("cli-\(name).log")
+        )
+        #expect(try await command.waitForExit(timeout: .seconds(30)) == .exited(0), "\(command.log)")
+    }
+
     /// A password-grant token for the bootstrapped admin.
     func adminToken() throws -> String {
-        let body = "grant_type=password&username=admin&password=\(systemAdminPassword)"
+        try self.token(user: "admin", password: systemAdminPassword)
+    }
+
+    /// A password-grant token.
+    func token(user: String, password: String) throws -> String {
+        let body = "grant_type=password&username=\(user)&password=\(password)"
         let response = try httpRequest(port: self.authHTTPPort, method: "POST", path: "/oauth/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8))
         return try #require((try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])?["access_token"] as? String)
     }

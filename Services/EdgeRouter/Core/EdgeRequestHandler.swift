@@ -253,6 +253,7 @@ public final class EdgeRequestHandler: Sendable {
     private func list(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String) async -> EdgeResponse {
         var list = Gatehouse_Data_ListRequest()
         list.collection = collection
+        if route.ownerOnly, let subject = caller.subject { list.owner = subject }
         for pair in (request.query ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
             guard parts.count == 2 else { continue }
@@ -268,7 +269,8 @@ public final class EdgeRequestHandler: Sendable {
                 return .problem(400, "Bad Request", "unknown query parameter '\(parts[0])'; use limit, cursor or q")
             }
         }
-        let key = CacheKey.make(method: "GET", path: request.path, query: request.query, subject: nil)
+        // The coalescing key: a listing of one owner's documents is only shared with that owner.
+        let key = CacheKey.make(method: "GET", path: request.path, query: request.query, subject: route.ownerOnly ? caller.subject : nil)
         let listRequest = list
         return await self.cached(request, route: route, caller: caller, tags: [.collection(collection)]) {
             let fetched = try await self.listCoalescer.value(for: key) {

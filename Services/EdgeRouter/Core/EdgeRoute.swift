@@ -46,7 +46,8 @@ public struct EdgeRoute: Sendable, Equatable {
     public var roles: [String]
     /// Scopes the caller needs all of (empty: none needed); missing is a 403.
     public var scopes: [String]
-    /// Writes only to documents the caller owns, unless the caller has the `admin` role.
+    /// On `PUT`/`DELETE` of one document: writes only to documents the caller owns, unless the caller has
+    /// the `admin` role. On a `GET` listing: lists only the caller's own documents.
     public var ownerOnly: Bool
     /// Caching, for `GET` routes that have it.
     public var caching: Caching?

@@ -163,11 +163,15 @@ extension YAMLNodeReader {
         if ownerOnly, authentication != .required {
             self.problem(at: node, field: "\(field).owner_only", "owner_only needs auth required: an anonymous caller owns nothing")
         }
-        if ownerOnly, !methods.isSubset(of: ["PUT", "DELETE"]) {
-            self.problem(at: node, field: "\(field).owner_only", "owner_only applies to PUT and DELETE of one document")
+        let hasID = path.segments.contains(.parameter("id"))
+        if ownerOnly, hasID, !methods.isSubset(of: ["PUT", "DELETE"]) {
+            self.problem(at: node, field: "\(field).owner_only", "owner_only on a path with {id} applies to PUT and DELETE")
         }
-        if ownerOnly, !path.segments.contains(.parameter("id")) {
-            self.problem(at: node, field: "\(field).owner_only", "owner_only needs a path with {id}")
+        if ownerOnly, !hasID, methods != ["GET"] {
+            self.problem(at: node, field: "\(field).owner_only", "owner_only needs a path with {id} (PUT, DELETE) or a GET listing")
+        }
+        if ownerOnly, !hasID, let caching, caching.scope != .user {
+            self.problem(at: node, field: "\(field).cache.scope", "a listing of the caller's own documents must be cached with scope user")
         }
         guard self.problems.count == before else { return nil }
         return EdgeRoute(
