@@ -106,6 +106,26 @@ extension GatehouseSystemTests {
             #expect(try system.edge(0, "PUT", "/v1/notes/\(aliceID)", token: bob, body: #"{"text":"hijacked"}"#).status == 403)
         }
 
+        @Test func withRedisDownAuthAndTheCacheKeepWorkingAndTheCacheIsDroppedWhenItReturns() async throws {
+            let system = try await GatehouseSystem()
+            let token = try system.adminToken()
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000004", token: token).status == 200)
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000004", token: token).headers["cache-status"]?.hasPrefix("gatehouse; hit") == true)
+            system.redis.halt()
+            // Tokens are verified locally, the admin tier's policy falls back to a local GCRA in the limiter,
+            // and the cached document is served within its TTL.
+            let during = try system.edge(0, "GET", "/v1/articles/doc-000004", token: token)
+            #expect(during.status == 200, "\(during.body)")
+            #expect(during.headers["cache-status"]?.hasPrefix("gatehouse; hit") == true)
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000005", token: token).status == 200, "a miss still reaches the data service")
+            try await system.redis.restart()
+            // Back: the edge re-subscribes and drops what it cached, since events may have been missed.
+            _ = try await system.edges[0].waitForLog(message: "event subscription re-established; dropping the cache and fetching keys and revocations", timeout: .seconds(15))
+            let after = try system.edge(0, "GET", "/v1/articles/doc-000004", token: token)
+            #expect(after.status == 200)
+            #expect(after.headers["cache-status"]?.contains("fwd=uri-miss") == true, "\(after.headers)")
+        }
+
         @Test func behindATrustedLoadBalancerEachClientAddressHasItsOwnLimit() async throws {
             let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_TRUSTED_PROXIES": "127.0.0.1"])
             func statuses(_ client: String) throws -> [Int] {
