@@ -5,6 +5,7 @@ import GatehouseAuthAPI
 import GatehouseTestSupport
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import Synchronization
 import Testing
 
@@ -27,9 +28,11 @@ struct AuthSynchronizationTests {
         http.port = 0
         let ports = AsyncStream.makeStream(of: Int.self)
         let app = AuthHTTPServer.application(tokens: tokens, keys: issuer.keys, policy: policy, http: http, logger: logger) { ports.continuation.yield($0) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.run() }
-            defer { group.cancelAll() }
+        // In process on port 0, stopped by a graceful shutdown (cancelling a Hummingbird server with a
+        // connection still closing can leave a channel writer unfinished).
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
             var iterator = ports.stream.makeAsyncIterator()
             let port = try #require(await iterator.next())
             let jwks = try await JWKSFetcher(url: "http://127.0.0.1:\(port)/.well-known/jwks.json").fetch()
@@ -37,6 +40,8 @@ struct AuthSynchronizationTests {
             #expect(try await verifier.replaceKeys(jwksJSON: jwks).contains(issuer.kid))
             #expect((try? await verifier.verify(try await issuer.token()).get()) != nil)
             await #expect(throws: JWKSFetcher.Failure.self) { try await JWKSFetcher(url: "http://127.0.0.1:\(port)/nothing-here").fetch() }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
         }
         let closed = try freeLoopbackPort()
         await #expect(throws: JWKSFetcher.Failure.self) { try await JWKSFetcher(url: "http://127.0.0.1:\(closed)/jwks").fetch() }

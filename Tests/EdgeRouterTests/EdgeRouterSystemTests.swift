@@ -126,6 +126,22 @@ extension GatehouseSystemTests {
             #expect(after.headers["cache-status"]?.contains("fwd=uri-miss") == true, "\(after.headers)")
         }
 
+        @Test func theRouteFileIsReloadedWhenItChangesAndABadOneIsRefused() async throws {
+            let folder = try TestFolder()
+            let original = try String(contentsOf: GatehouseSystem.repository.appendingPathComponent("config/routes.yaml"), encoding: .utf8)
+            try folder.write("routes.yaml", original)
+            let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_ROUTES_FILE": folder.path("routes.yaml"), "EDGE_ROUTES_WATCH_INTERVAL_MS": "100"])
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000001").status == 200, "anonymous reads are allowed")
+            try folder.write("routes.yaml", original.replacingOccurrences(of: "    auth: optional\n    cache: {ttl: 30s", with: "    auth: required\n    cache: {ttl: 30s"))
+            _ = try await system.edges[0].waitForLog(message: "routes reloaded", timeout: .seconds(10))
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000001").status == 401, "the new file is in force")
+            try folder.write("routes.yaml", "routes:\n  - path: /v1/{nope}\n")
+            let rejected = try await system.edges[0].waitForLog(message: "route file rejected; the previous routes stay in force", timeout: .seconds(10))
+            #expect((rejected["problems"] as? String)?.contains("{nope} is not a parameter") == true)
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000001").status == 401, "the previous routes stay")
+            #expect(prometheusSample(try system.edgeMetrics(), "gatehouse_edge_route_reloads_total", ["result": "rejected"]) == 1)
+        }
+
         @Test func behindATrustedLoadBalancerEachClientAddressHasItsOwnLimit() async throws {
             let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_TRUSTED_PROXIES": "127.0.0.1"])
             func statuses(_ client: String) throws -> [Int] {

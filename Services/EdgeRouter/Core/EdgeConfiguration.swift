@@ -54,6 +54,8 @@ public struct EdgeConfiguration: Sendable {
     public var failurePolicy: String?
     /// The route file (`routes.file`).
     public var routesFile: String
+    /// How often the route file is checked for changes (`routes.watch_interval_ms`); `nil`: only on `SIGHUP`.
+    public var routesWatchInterval: Duration?
     /// The cache's byte budget (`cache.max_bytes`).
     public var cacheMaxBytes: Int
     /// The data service's invalidation channel (`events.invalidations_channel`).
@@ -87,6 +89,8 @@ public struct EdgeConfiguration: Sendable {
         let failurePolicy = try document.string("auth.failure_policy", default: "auth_failures")
         self.failurePolicy = failurePolicy == "none" ? nil : failurePolicy
         self.routesFile = try document.string("routes.file", default: "config/routes.yaml")
+        let watch = try document.int("routes.watch_interval_ms", default: 1000, range: 0...3_600_000)
+        self.routesWatchInterval = watch == 0 ? nil : .milliseconds(watch)
         self.cacheMaxBytes = try document.int("cache.max_bytes", default: 64 << 20, range: (1 << 16)...(64 << 30))
         self.invalidationsChannel = try document.string("events.invalidations_channel", default: InvalidationMessage.defaultChannel)
         self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)

@@ -5,6 +5,7 @@ import GatehouseRPC
 import JWTKit
 import Logging
 import Metrics
+import Synchronization
 
 /// The edge router's pipeline, free of any HTTP server: bound and route the request → authenticate the
 /// bearer token locally → one limiter decision (a 429 never reaches the cache or the data service) → serve
@@ -12,7 +13,7 @@ import Metrics
 /// data service and drop this edge's own entries of the document and its collection before the response
 /// leaves, so a client reads its own write at once.
 public final class EdgeRequestHandler: Sendable {
-    private let routes: RouteTable
+    private let routes: Mutex<RouteTable>
     private let verifier: AccessTokenVerifier
     private let authEvents: AuthEventApplier
     private let limiter: EdgeRateLimiter
@@ -39,7 +40,7 @@ public final class EdgeRequestHandler: Sendable {
         data: RPCClient, cache: ResponseCache, logger: Logger
     ) {
         self.failurePolicy = failurePolicy
-        self.routes = routes
+        self.routes = Mutex(routes)
         self.verifier = verifier
         self.authEvents = authEvents
         self.limiter = limiter
@@ -53,6 +54,11 @@ public final class EdgeRequestHandler: Sendable {
     struct Fetched<Value: Sendable>: Sendable {
         var value: Value
         var ticket: ResponseCache.FillTicket
+    }
+
+    /// Puts a new route table in force (a reloaded route file); requests in flight finish under the old one.
+    public func replaceRoutes(_ routes: RouteTable) {
+        self.routes.withLock { $0 = routes }
     }
 
     /// Who is calling, once authenticated.
@@ -84,7 +90,7 @@ public final class EdgeRequestHandler: Sendable {
 
     private func route(_ request: EdgeRequest, routeName: inout String) async -> EdgeResponse {
         let (route, parameters): (EdgeRoute, [String: String])
-        switch self.routes.match(method: request.method, path: request.path) {
+        switch self.routes.withLock({ $0 }).match(method: request.method, path: request.path) {
         case .route(let matched, let found):
             (route, parameters) = (matched, found)
         case .methodNotAllowed(let allowed):

@@ -63,6 +63,21 @@ struct EdgeRouterCommand: AsyncParsableCommand {
             routes: routes, verifier: verifier, authEvents: authEvents, limiter: EdgeRateLimiter(limiter: limiterClient, logger: logger),
             failurePolicy: configuration.failurePolicy, data: dataClient, cache: cache, logger: Logger(label: "gatehouse.edge.access")
         )
+        // Trapped before anything listens, so a SIGHUP can never kill the process or go unnoticed.
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let routeReloader = FileReloader(
+            path: configuration.routesFile,
+            naming: FileReloader.Naming(
+                applied: "routes reloaded", rejected: "route file rejected; the previous routes stay in force",
+                fileKey: "routes.file", countKey: "routes.count",
+                reloadsMetric: "gatehouse_edge_route_reloads_total", countMetric: "gatehouse_edge_routes"
+            ),
+            inForce: routes.routes.count, watchInterval: configuration.routesWatchInterval, hangups: hangups, logger: logger
+        ) { path in
+            let table = try RouteTable(contentsOf: path)
+            handler.replaceRoutes(table)
+            return table.routes.count
+        }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
         let http = EdgeHTTPServer.application(handler: handler, http: configuration.http, logger: Logger(label: "gatehouse.edge.http")) {
             portContinuation.yield($0)
@@ -74,7 +89,7 @@ struct EdgeRouterCommand: AsyncParsableCommand {
         )
         // Reverse order on shutdown: HTTP drains first, the clients it uses stop last.
         let group = ServiceGroup(
-            services: [limiterClient, dataClient, authClient, events, admin, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            services: [limiterClient, dataClient, authClient, events, routeReloader, admin, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
         try await withThrowingTaskGroup { tasks in
             tasks.addTask { try await group.run() }

@@ -51,13 +51,22 @@ struct LimiterCommand: AsyncParsableCommand {
         )
         // Trapped before anything listens, so a SIGHUP can never kill the process or go unnoticed.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        let reloader = PolicyReloader(
+        let reloader = FileReloader(
             path: configuration.policyFile,
-            decider: decider,
+            naming: FileReloader.Naming(
+                applied: "policies reloaded", rejected: "policy file rejected; the previous policies stay in force",
+                fileKey: "policies.file", countKey: "policies.count",
+                reloadsMetric: "gatehouse_limiter_policy_reloads_total", countMetric: "gatehouse_limiter_policies"
+            ),
+            inForce: catalog.policies.count,
             watchInterval: configuration.policyWatchInterval,
             hangups: hangups,
             logger: logger
-        )
+        ) { path in
+            let catalog = try PolicyCatalog.load(path: path)
+            decider.replaceCatalog(catalog)
+            return catalog.policies.count
+        }
         let rpc = RPCServer(configuration: configuration.rpc, handlers: decider.rpcHandlers, logger: Logger(label: "gatehouse.limiter.rpc"))
         let admin = AdminServer(
             host: configuration.observability.adminHost,
