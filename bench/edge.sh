@@ -2,7 +2,8 @@
 # Edge router under wrk (32 connections, 10 s, median of 3 runs) with every service in release, next to
 # nginx with limit_req and proxy_cache in front of a static copy of the same JSON document, same settings.
 #   A: one cached document, valid JWT      B: 1,000 documents uniformly, valid JWT, after a warm-up
-#   C: one client over its limit (all 429) nginx: the same document through proxy_cache and limit_req
+#   C: one client over its limit (all 429) D: like B with 10% of requests PUTs of one of the 1,000 documents
+#   nginx: the same document through proxy_cache and limit_req
 # Usage: bench/edge.sh [seconds] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,9 @@ routes:
     methods: [GET]
     auth: optional
     cache: {ttl: 1h, scope: public}
+  - path: /v1/{collection}/{id}
+    methods: [PUT]
+    scopes: [write]
 tiers:
   anonymous: [public]
   authenticated: [bench]
@@ -108,6 +112,17 @@ request = function()
   return wrk.format("GET", string.format("/v1/articles/doc-%06d", math.random(1, 1000)))
 end
 LUA
+cat > "$dir/writes.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local path = string.format("/v1/articles/doc-%06d", math.random(1, 1000))
+  if math.random(1, 10) == 1 then
+    return wrk.format("PUT", path, nil, '{"title":"rewritten","n":' .. math.random(1, 1000000) .. '}')
+  end
+  return wrk.format("GET", path)
+end
+LUA
 for n in $(seq 1000); do printf -v id 'doc-%06d' "$n"; curl -s -o /dev/null -H "Authorization: Bearer $token" "$edge/v1/articles/$id"; done
 for _ in $(seq 25); do curl -s -o /dev/null "$edge/v1/articles/doc-000002"; done
 
@@ -128,5 +143,6 @@ run "A edge, one cached document, JWT" -s "$dir/auth.lua" "$edge/v1/articles/doc
 run "nginx, proxy_cache + limit_req" "http://127.0.0.1:$nginx_port/v1/articles/doc-000001"
 run "B edge, 1,000 documents, JWT" -s "$dir/uniform.lua" "$edge/v1/articles/doc-000001"
 run "C edge, one client over its limit" "$edge/v1/articles/doc-000002"
+run "D edge, 1,000 documents, 10% writes" -s "$dir/writes.lua" "$edge/v1/articles/doc-000001"
 echo "edge RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$edge_pid/status)"
 curl -s "http://127.0.0.1:$edge_admin/metrics" | grep -E '^gatehouse_edge_(cache_entries|cache_bytes|data_calls_total) '
