@@ -1,5 +1,5 @@
+import GatehouseObservability
 import Metrics
-import Synchronization
 
 /// The issuer's metrics, created once and reused (docs/operations.md, "auth-issuer metrics").
 enum AuthMetrics {
@@ -30,15 +30,7 @@ enum AuthMetrics {
     /// Refresh tokens presented again after rotation (each revokes a family).
     static let refreshReuse = Counter(label: "gatehouse_auth_refresh_token_reuse_total")
 
-    private static let counters = Mutex<[String: Counter]>([:])
-
     private static func counter(_ label: String, _ dimensions: [String: String]) -> Counter {
-        let key = label + dimensions.sorted { $0.key < $1.key }.map { "|\($0.key)=\($0.value)" }.joined()
-        return counters.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let counter = Counter(label: label, dimensions: dimensions.sorted { $0.key < $1.key })
-            counters[key] = counter
-            return counter
-        }
+        MetricsCache.counter(label, dimensions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
 }

@@ -1,5 +1,5 @@
+import GatehouseObservability
 import Metrics
-import Synchronization
 
 /// The edge router's metrics, created once and reused (docs/operations.md, "edge-router metrics").
 enum EdgeMetrics {
@@ -10,12 +10,7 @@ enum EdgeMetrics {
 
     /// Request latency by route template.
     static func latency(route: String) -> Metrics.Timer {
-        timers.withLock { timers in
-            if let timer = timers[route] { return timer }
-            let timer = Metrics.Timer(label: "gatehouse_edge_request_duration_seconds", dimensions: [("route", route)])
-            timers[route] = timer
-            return timer
-        }
+        MetricsCache.timer("gatehouse_edge_request_duration_seconds", [("route", route)])
     }
 
     /// Cache lookups by outcome (`hit`, `stale`, `miss`).
@@ -41,16 +36,7 @@ enum EdgeMetrics {
     static let cacheBytes = Gauge(label: "gatehouse_edge_cache_bytes")
     static let cacheEntries = Gauge(label: "gatehouse_edge_cache_entries")
 
-    private static let counters = Mutex<[String: Counter]>([:])
-    private static let timers = Mutex<[String: Metrics.Timer]>([:])
-
     private static func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
-        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return counters.withLock { counters in
-            if let counter = counters[key] { return counter }
-            let counter = Counter(label: label, dimensions: dimensions)
-            counters[key] = counter
-            return counter
-        }
+        MetricsCache.counter(label, dimensions)
     }
 }

@@ -128,10 +128,8 @@ public final class EdgeRequestHandler: Sendable {
             response = await self.list(request, route: route, caller: caller, collection: collection)
         case ("POST", nil):
             response = await self.create(request, caller: caller, collection: collection)
-        case ("PUT", let id?):
-            response = await self.put(request, route: route, caller: caller, collection: collection, id: id)
-        case ("DELETE", let id?):
-            response = await self.delete(request, route: route, caller: caller, collection: collection, id: id)
+        case ("PUT", let id?), ("DELETE", let id?):
+            response = await self.change(request, route: route, caller: caller, collection: collection, id: id)
         default:
             response = .problem(405, "Method Not Allowed", "\(request.method) \(route.path) is not a data API operation")
         }
@@ -382,35 +380,31 @@ public final class EdgeRequestHandler: Sendable {
         }
     }
 
-    private func put(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse {
+    /// `PUT` or `DELETE` of one document, after the ownership check and with `If-Match` as the expected version.
+    private func change(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse {
         if let denied = await self.checkOwner(request, route: route, caller: caller, collection: collection, id: id) { return denied }
+        let ifVersion: Int64?
+        switch Self.ifMatchVersion(request) {
+        case .refused(let response): return response
+        case .version(let version): ifVersion = version
+        }
+        if request.method == "DELETE" {
+            var delete = Gatehouse_Data_DeleteRequest()
+            delete.collection = collection
+            delete.id = id
+            if let ifVersion { delete.ifVersion = ifVersion }
+            return await self.write(request, collection: collection, id: id) {
+                try await self.data.call(DataMethods.delete, delete, traceID: request.requestID)
+            }
+        }
         var put = Gatehouse_Data_PutRequest()
         put.collection = collection
         put.id = id
         put.body = String(decoding: request.body, as: UTF8.self)
         put.owner = caller.subject ?? ""
-        switch Self.ifMatchVersion(request) {
-        case .refused(let response): return response
-        case .version(let version?): put.ifVersion = version
-        case .version(nil): break
-        }
+        if let ifVersion { put.ifVersion = ifVersion }
         return await self.write(request, collection: collection, id: id) {
             try await self.data.call(DataMethods.put, put, traceID: request.requestID)
-        }
-    }
-
-    private func delete(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse {
-        if let denied = await self.checkOwner(request, route: route, caller: caller, collection: collection, id: id) { return denied }
-        var delete = Gatehouse_Data_DeleteRequest()
-        delete.collection = collection
-        delete.id = id
-        switch Self.ifMatchVersion(request) {
-        case .refused(let response): return response
-        case .version(let version?): delete.ifVersion = version
-        case .version(nil): break
-        }
-        return await self.write(request, collection: collection, id: id) {
-            try await self.data.call(DataMethods.delete, delete, traceID: request.requestID)
         }
     }
 
