@@ -141,6 +141,17 @@ let package = Package(
         ),
 
         .target(
+            name: "GatehouseLimiterPolicies",
+            dependencies: [
+                "GatehouseConfig",
+                "GatehouseLimiterAPI",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Shared/LimiterPolicies",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
             name: "GatehouseDataAPI",
             dependencies: [
                 "GatehouseRPC",
@@ -167,6 +178,7 @@ let package = Package(
         .target(
             name: "LimiterCore",
             dependencies: [
+                "GatehouseLimiterPolicies",
                 "GatehouseConfig",
                 "GatehouseLimiterAPI",
                 "GatehouseRPC",
@@ -185,6 +197,7 @@ let package = Package(
         .executableTarget(
             name: "limiter",
             dependencies: [
+                "GatehouseLimiterPolicies",
                 "LimiterCore",
                 "GatehouseConfig",
                 "GatehouseObservability",
@@ -278,6 +291,7 @@ let package = Package(
         .target(
             name: "EdgeRouterCore",
             dependencies: [
+                "GatehouseLimiterPolicies",
                 "GatehouseAuthAPI",
                 "GatehouseDataAPI",
                 "GatehouseConfig",
@@ -326,6 +340,7 @@ let package = Package(
                 "GatehouseLimiterAPI",
                 "GatehouseDataAPI",
                 "LimiterCore",
+                "GatehouseLimiterPolicies",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -392,6 +407,7 @@ let package = Package(
         .testTarget(
             name: "LimiterCoreTests",
             dependencies: [
+                "GatehouseLimiterPolicies",
                 "LimiterCore",
                 "GatehouseRedis",
                 "GatehouseTestSupport",
@@ -467,6 +483,8 @@ let package = Package(
         .testTarget(
             name: "EdgeRouterCoreTests",
             dependencies: [
+                "GatehouseRPC",
+                "GatehouseLimiterPolicies",
                 "EdgeRouterCore",
                 // The real issuer's keys and signer mint the tokens the verifier is tested with.
                 "AuthIssuerCore",
@@ -489,6 +507,20 @@ let package = Package(
                 "data-service",
                 "limiter",
                 "GatehouseTestSupport",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeploymentTests",
+            dependencies: [
+                // The executables that the compose file's configuration is checked with and that the
+                // local run (scripts/run) starts.
+                "edge-router",
+                "auth-issuer",
+                "data-service",
+                "limiter",
+                "GatehouseTestSupport",
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -106,6 +106,75 @@ extension GatehouseSystemTests {
             #expect(try system.edge(0, "PUT", "/v1/notes/\(aliceID)", token: bob, body: #"{"text":"hijacked"}"#).status == 403)
         }
 
+        @Test func anEdgeStartedWhileTheIssuerIsDownEnforcesEarlierRevocationsOnceItAnswers() async throws {
+            let system = try await GatehouseSystem()
+            let revoked = try system.adminToken()
+            let revoke = try httpRequest(
+                port: system.authHTTPPort, method: "POST", path: "/oauth/revoke", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: Array("token=\(revoked)".utf8)
+            )
+            #expect(revoke.status == 200)
+            system.auth.stop()
+
+            // Started while the issuer is down: no keys, no revocation state.
+            let late = try await system.startEdge(name: "edge-late")
+            defer { late.process.stop() }
+            #expect(prometheusSample(try httpGet(port: late.adminPort, path: "/metrics").body, "gatehouse_edge_revocation_state_current") == 0)
+
+            // The issuer comes back where the edges expect it; within a few seconds the late edge has both.
+            let issuer = try ServiceProcess.start(
+                product: "auth-issuer", environment: system.authEnvironment.merging(["AUTH_RPC_PORT": "\(system.authRPCPort)"]) { $1 },
+                logPath: system.folder.path("auth-restarted.log")
+            )
+            defer { issuer.stop() }
+            try await issuer.waitForLog(message: "auth issuer listening")
+            let deadline = ContinuousClock.now + .seconds(8)
+            while prometheusSample(try httpGet(port: late.adminPort, path: "/metrics").body, "gatehouse_edge_revocation_state_current") != 1,
+                ContinuousClock.now < deadline
+            {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let refused = try httpRequest(port: late.port, method: "GET", path: "/v1/articles/doc-000001", headers: [("Authorization", "Bearer \(revoked)")])
+            #expect(refused.status == 401, "a token revoked before this edge started is refused once the issuer answers")
+            #expect(refused.headers["www-authenticate"]?.contains("revoked") == true, "\(refused.headers)")
+            let fresh = try system.adminToken()
+            #expect(try httpRequest(port: late.port, method: "GET", path: "/v1/articles/doc-000001", headers: [("Authorization", "Bearer \(fresh)")]).status == 200)
+        }
+
+        @Test func withTheLimiterDownThePoliciesFallbacksDecideAtTheEdge() async throws {
+            let policies = Self.repositoryFile("config/policies.yaml")
+            let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_FALLBACK_POLICIES_FILE": policies])
+            let token = try system.adminToken()
+            system.limiter.stop()
+            // `admin` is `on_redis_failure: local`: decided in the edge, with its headers: this edge's share
+            // of the limit (1000 a minute ÷ the file's 2 replicas).
+            let local = try system.edge(0, "GET", "/v1/articles/doc-000001", token: token)
+            #expect(local.status == 200)
+            #expect(local.headers["ratelimit-policy"] == #""admin";q=500;w=60"#, "\(local.headers)")
+            // `public` is `allow`: let through.
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000002").status == 200)
+            let metrics = try system.edgeMetrics()
+            #expect(prometheusSample(metrics, "gatehouse_edge_limiter_fallback_decisions_total", ["source": "fallback_local"]) == 1)
+            #expect(prometheusSample(metrics, "gatehouse_edge_limiter_fallback_decisions_total", ["source": "fallback_allow"]) == 1)
+        }
+
+        static func repositoryFile(_ path: String) -> String {
+            GatehouseSystem.repository.appendingPathComponent(path).path
+        }
+
+        @Test func aBodyThatTricklesInIsCutOffAtTheRequestTimeout() async throws {
+            let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_REQUEST_TIMEOUT_MS": "500"])
+            let slow = try RawTCPConnection(port: system.edgePorts[0])
+            try slow.send("PUT /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+            try await Task.sleep(for: .milliseconds(200))
+            try slow.send("\"")  // still sending: the idle timeout would not end this
+            let closed = try #require(slow.waitForClose(timeout: .seconds(3)), "the connection is closed")
+            #expect(closed < .seconds(1), "closed about 500 ms after the head, not later (\(closed) after the last byte)")
+            #expect(prometheusSample(try system.edgeMetrics(), "gatehouse_edge_request_timeouts_total") == 1)
+            // A request that arrives in time is answered as ever.
+            #expect(try system.edge(0, "GET", "/v1/articles/doc-000001").status == 200)
+        }
+
         @Test func withRedisDownAuthAndTheCacheKeepWorkingAndTheCacheIsDroppedWhenItReturns() async throws {
             let system = try await GatehouseSystem()
             let token = try system.adminToken()

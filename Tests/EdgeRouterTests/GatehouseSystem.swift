@@ -21,6 +21,10 @@ final class GatehouseSystem: Sendable {
     let dataRPCPort: Int
     let dataAdminPort: Int
     let authEnvironment: [String: String]
+    /// The auth issuer's RPC port (for an issuer restarted where the edges expect it).
+    let authRPCPort: Int
+    /// What every edge router is started with.
+    let edgeEnvironment: [String: String]
 
     static var repository: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -68,28 +72,37 @@ final class GatehouseSystem: Sendable {
         self.authEnvironment = authEnvironment
         self.auth = try ServiceProcess.start(product: "auth-issuer", environment: authEnvironment, logPath: folder.path("auth.log"))
         let authRPC = try #require(Int(try await self.auth.waitForLog(message: "auth issuer listening")["rpc.port"] as? String ?? ""))
+        self.authRPCPort = authRPC
+        self.edgeEnvironment = [
+            "EDGE_RPC_SECRET": systemSecret, "EDGE_HTTP_PORT": "0", "EDGE_ADMIN_PORT": "0", "EDGE_REDIS_PORT": "\(redisPort)",
+            "EDGE_LIMITER_PORT": "\(limiterPort)", "EDGE_DATA_PORT": "\(self.dataRPCPort)", "EDGE_AUTH_PORT": "\(authRPC)",
+            "EDGE_AUTH_JWKS_URL": "http://127.0.0.1:\(authHTTP)/.well-known/jwks.json", "EDGE_AUTH_ISSUER": "http://127.0.0.1:\(authHTTP)",
+            "EDGE_ROUTES_FILE": Self.repository.appendingPathComponent("config/routes.yaml").path, "EDGE_LOG_FORMAT": "json",
+        ].merging(edgeEnvironment) { $1 }
         var edges: [ServiceProcess] = []
         var ports: [Int] = []
         var adminPorts: [Int] = []
         for index in 0..<count {
-            let edge = try ServiceProcess.start(
-                product: "edge-router",
-                environment: [
-                    "EDGE_RPC_SECRET": systemSecret, "EDGE_HTTP_PORT": "0", "EDGE_ADMIN_PORT": "0", "EDGE_REDIS_PORT": "\(redisPort)",
-                    "EDGE_LIMITER_PORT": "\(limiterPort)", "EDGE_DATA_PORT": "\(self.dataRPCPort)", "EDGE_AUTH_PORT": "\(authRPC)",
-                    "EDGE_AUTH_JWKS_URL": "http://127.0.0.1:\(authHTTP)/.well-known/jwks.json", "EDGE_AUTH_ISSUER": "http://127.0.0.1:\(authHTTP)",
-                    "EDGE_ROUTES_FILE": Self.repository.appendingPathComponent("config/routes.yaml").path, "EDGE_LOG_FORMAT": "json",
-                ].merging(edgeEnvironment) { $1 },
-                logPath: folder.path("edge-\(index).log")
-            )
-            let listening = try await edge.waitForLog(message: "edge router listening")
-            edges.append(edge)
-            ports.append(try #require(Int(listening["http.port"] as? String ?? "")))
-            adminPorts.append(try #require(Int(listening["admin.port"] as? String ?? "")))
+            let edge = try await Self.launchEdge(environment: self.edgeEnvironment, folder: folder, name: "edge-\(index)")
+            edges.append(edge.process)
+            ports.append(edge.port)
+            adminPorts.append(edge.adminPort)
         }
         self.edges = edges
         self.edgePorts = ports
         self.edgeAdminPorts = adminPorts
+    }
+
+    /// Starts one more edge router configured like the others and waits until it listens; the caller
+    /// stops it.
+    func startEdge(name: String) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {
+        try await Self.launchEdge(environment: self.edgeEnvironment, folder: self.folder, name: name)
+    }
+
+    private static func launchEdge(environment: [String: String], folder: TestFolder, name: String) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {
+        let edge = try ServiceProcess.start(product: "edge-router", environment: environment, logPath: folder.path("\(name).log"))
+        let listening = try await edge.waitForLog(message: "edge router listening")
+        return (edge, try #require(Int(listening["http.port"] as? String ?? "")), try #require(Int(listening["admin.port"] as? String ?? "")))
     }
 
     deinit {

@@ -70,16 +70,35 @@ public final class ServiceProcess: Sendable {
         environment: [String: String],
         logPath: String
     ) throws -> ServiceProcess {
+        try self.start(
+            name: product, executable: TestEnvironment.productsDirectory.appendingPathComponent(product).path,
+            arguments: arguments, environment: environment, logPath: logPath
+        )
+    }
+
+    /// Starts any executable (a script of the package, say) the same way.
+    /// - Parameters:
+    ///   - name: What error messages call it.
+    ///   - executable: Its path.
+    ///   - arguments: Its arguments.
+    ///   - environment: Its environment (besides `PATH`).
+    ///   - logPath: Where its output goes (appended).
+    public static func start(
+        name: String,
+        executable: String,
+        arguments: [String] = [],
+        environment: [String: String],
+        logPath: String
+    ) throws -> ServiceProcess {
         var childEnvironment = environment
         childEnvironment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        let executable = TestEnvironment.productsDirectory.appendingPathComponent(product).path
         let child = try SpawnedProcess.spawn(
             executable: executable,
             arguments: arguments,
             environment: childEnvironment,
             outputPath: logPath
         )
-        return ServiceProcess(product: product, logPath: logPath, pid: child.pid)
+        return ServiceProcess(product: name, logPath: logPath, pid: child.pid)
     }
 
     /// Everything the child has written so far.

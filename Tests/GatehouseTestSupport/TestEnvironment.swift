@@ -14,4 +14,9 @@ public enum TestEnvironment {
         let mainURL = Bundle.main.bundleURL
         return mainURL.pathExtension == "xctest" ? mainURL.deletingLastPathComponent() : mainURL
     }
+
+    /// The package's root folder (holding Package.swift, README.md, scripts/, config/ and docs/).
+    public static var packageRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
 }

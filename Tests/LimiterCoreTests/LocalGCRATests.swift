@@ -1,3 +1,4 @@
+import GatehouseLimiterPolicies
 import LimiterCore
 import Testing
 

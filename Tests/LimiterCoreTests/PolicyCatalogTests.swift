@@ -1,3 +1,4 @@
+import GatehouseLimiterPolicies
 import Foundation
 import LimiterCore
 import Testing

@@ -1,3 +1,4 @@
+import GatehouseLimiterPolicies
 import GatehouseRedis
 import LimiterCore
 import Logging

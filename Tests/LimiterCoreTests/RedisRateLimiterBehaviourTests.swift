@@ -1,3 +1,4 @@
+import GatehouseLimiterPolicies
 import GatehouseRedis
 import GatehouseTestSupport
 import LimiterCore

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import GatehouseLimiterAPI
+import GatehouseLimiterPolicies
 import GatehouseRedis
 import LimiterCore
 import Logging

@@ -14,12 +14,19 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
+    @Flag(name: .customLong("check-config"), help: "Check the configuration (file, variables and the files it names), print 'configuration ok' or each problem, and exit without listening.")
+    var checkConfig = false
+
     func run() async throws {
         let configuration: AuthIssuerConfiguration
         let store: AuthStore
         do {
             var document = try self.options.document()
             configuration = try AuthIssuerConfiguration(reading: &document)
+            if self.checkConfig {
+                print("auth-issuer: configuration ok")
+                return
+            }
             store = try await AuthStore(path: configuration.storagePath)
         } catch {
             throw exitForConfiguration(error)

@@ -50,12 +50,19 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
+    @Flag(name: .customLong("check-config"), help: "Check the configuration (file, variables and the files it names), print 'configuration ok' or each problem, and exit without listening.")
+    var checkConfig = false
+
     func run() async throws {
         var configuration: DataServiceConfiguration
         let store: DocumentStore
         do {
             var document = try self.options.document()
             configuration = try DataServiceConfiguration(reading: &document)
+            if self.checkConfig {
+                print("data-service: configuration ok")
+                return
+            }
             configuration.storage.onBatch = CommitMetrics.record
             store = try await openStore(configuration.storage)
         } catch {

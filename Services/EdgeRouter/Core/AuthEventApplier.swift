@@ -1,10 +1,14 @@
 import GatehouseAuthAPI
 import Logging
+import Metrics
 import Synchronization
 
 /// Keeps an edge's view of the issuer current: signing keys (JWKS) and revocations.
 ///
-/// - At start and after a lost subscription: the JWKS and the whole revocation state are fetched.
+/// - At start and after a lost subscription: the JWKS and the whole revocation state are fetched. While
+///   either fetch has failed, ``resynchronizeIfNeeded()`` (called every few seconds) tries again, so an
+///   edge that started while the issuer was down enforces revocations made before it started once the
+///   issuer answers.
 /// - A revocation event is applied at once; a gap in versions fetches the whole state.
 /// - A key event, or a token naming an unknown `kid`, fetches the JWKS again; unknown `kid`s trigger at
 ///   most one fetch per `unknownKeyInterval`, so forged `kid`s cannot make the edge hammer the issuer.
@@ -15,6 +19,9 @@ public final class AuthEventApplier: Sendable {
     private let fetchRevocations: @Sendable () async throws -> (version: Int64, revocations: [RevocationEvent])
     private let unknownKeyInterval: Duration
     private let lastUnknownKeyFetch = Mutex<ContinuousClock.Instant?>(nil)
+    private let revocationStateFetched = Atomic<Bool>(false)
+    /// Until the first failure: so that the first failure is logged even before any success.
+    private let neverFailed = Atomic<Bool>(true)
     private let logger: Logger
 
     /// Creates an applier.
@@ -43,6 +50,16 @@ public final class AuthEventApplier: Sendable {
     public func synchronize() async throws {
         try await self.refreshKeys()
         try await self.refreshRevocations()
+    }
+
+    /// Whether the whole revocation state has been fetched since the start, or the last failed fetch.
+    public var isRevocationStateCurrent: Bool { self.revocationStateFetched.load(ordering: .acquiring) }
+
+    /// Fetches what the last attempt could not: the JWKS while no key is loaded, the revocation state
+    /// while it is not current.
+    public func resynchronizeIfNeeded() async {
+        if self.verifier.keyIDs.isEmpty { try? await self.refreshKeys() }
+        if !self.isRevocationStateCurrent { try? await self.refreshRevocations() }
     }
 
     /// Applies a message of the revocation channel; a gap or an unreadable message fetches the whole state.
@@ -98,8 +115,18 @@ public final class AuthEventApplier: Sendable {
         do {
             let state = try await self.fetchRevocations()
             self.revocations.replace(version: state.version, revocations: state.revocations)
+            if !self.revocationStateFetched.exchange(true, ordering: .acquiringAndReleasing) {
+                self.logger.info("revocation state loaded", metadata: ["revocation.version": "\(state.version)", "revocations": "\(state.revocations.count)"])
+            }
+            EdgeMetrics.revocationStateCurrent.record(1)
         } catch {
-            self.logger.warning("cannot fetch the revocation state; applying events as they come", metadata: ["error": "\(error)"])
+            if self.revocationStateFetched.exchange(false, ordering: .acquiringAndReleasing) || self.neverFailed.exchange(false, ordering: .acquiringAndReleasing) {
+                self.logger.warning(
+                    "cannot fetch the revocation state; applying events as they come and retrying every few seconds",
+                    metadata: ["error": "\(error)"]
+                )
+            }
+            EdgeMetrics.revocationStateCurrent.record(0)
             throw error
         }
     }

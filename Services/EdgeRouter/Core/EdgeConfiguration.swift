@@ -25,6 +25,9 @@ public struct EdgeConfiguration: Sendable {
         public var maxBodyBytes = 1 << 20 + 4096
         /// A connection idle this long is closed (`http.idle_timeout_ms`).
         public var idleTimeout = Duration.seconds(60)
+        /// From its head, a request must arrive in full and be answered within this time, else its
+        /// connection is closed (`http.request_timeout_ms`).
+        public var requestTimeout = Duration.seconds(30)
         /// Peers whose `X-Forwarded-For` names the client (`http.trusted_proxies`); none by default.
         public var trustedProxies = TrustedProxies.none
     }
@@ -56,6 +59,11 @@ public struct EdgeConfiguration: Sendable {
     public var routesFile: String
     /// How often the route file is checked for changes (`routes.watch_interval_ms`); `nil`: only on `SIGHUP`.
     public var routesWatchInterval: Duration?
+    /// The limiter's policy file, whose `on_redis_failure` decides at the edge while the limiter cannot be
+    /// asked (`fallback.policies_file`); `nil`: such requests are allowed.
+    public var fallbackPoliciesFile: String?
+    /// How often that file is checked for changes (`fallback.watch_interval_ms`); `nil`: only on `SIGHUP`.
+    public var fallbackWatchInterval: Duration?
     /// The cache's byte budget (`cache.max_bytes`).
     public var cacheMaxBytes: Int
     /// The data service's invalidation channel (`events.invalidations_channel`).
@@ -72,6 +80,7 @@ public struct EdgeConfiguration: Sendable {
         self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 1024...(64 << 20))
         self.http.idleTimeout = try document.duration("http.idle_timeout_ms", default: self.http.idleTimeout, range: .seconds(1) ... .seconds(3600))
+        self.http.requestTimeout = try document.duration("http.request_timeout_ms", default: self.http.requestTimeout, range: .milliseconds(100) ... .seconds(3600))
         self.http.trustedProxies = TrustedProxies(
             try document.stringList(
                 "http.trusted_proxies", default: [], expected: "IP addresses (10.0.0.5, ::1) or IPv4 networks (10.0.0.0/8)"
@@ -91,6 +100,10 @@ public struct EdgeConfiguration: Sendable {
         self.routesFile = try document.string("routes.file", default: "config/routes.yaml")
         let watch = try document.int("routes.watch_interval_ms", default: 1000, range: 0...3_600_000)
         self.routesWatchInterval = watch == 0 ? nil : .milliseconds(watch)
+        let fallbackFile = try document.string("fallback.policies_file", default: "")
+        self.fallbackPoliciesFile = fallbackFile.isEmpty ? nil : fallbackFile
+        let fallbackWatch = try document.int("fallback.watch_interval_ms", default: 1000, range: 0...3_600_000)
+        self.fallbackWatchInterval = fallbackWatch == 0 ? nil : .milliseconds(fallbackWatch)
         self.cacheMaxBytes = try document.int("cache.max_bytes", default: 64 << 20, range: (1 << 16)...(64 << 30))
         self.invalidationsChannel = try document.string("events.invalidations_channel", default: InvalidationMessage.defaultChannel)
         self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)

@@ -31,10 +31,15 @@ public final class EdgeEventSubscriber: Service, Sendable {
     }
 
     /// Subscribes and applies events until graceful shutdown; once a minute, forgets revocations and
-    /// verified tokens past their expiry.
+    /// verified tokens past their expiry; every 2 s, fetches keys or revocations again if that failed.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.subscriber.run() }
+            group.addTask {
+                while (try? await Task.sleep(for: .seconds(2))) != nil {
+                    await self.authEvents.resynchronizeIfNeeded()
+                }
+            }
             group.addTask {
                 while (try? await Task.sleep(for: .seconds(60))) != nil {
                     self.authEvents.prune(now: Int64(Date().timeIntervalSince1970))

@@ -10,7 +10,7 @@ public enum EdgeHTTPServer {
     /// Builds the application; run it in a `ServiceGroup`.
     /// - Parameters:
     ///   - handler: The pipeline.
-    ///   - http: Address, port, body limit, idle timeout.
+    ///   - http: Address, port, body limit, idle and request timeouts.
     ///   - logger: Receives server events.
     ///   - onListening: Called with the bound port.
     public static func application(
@@ -18,6 +18,7 @@ public enum EdgeHTTPServer {
     ) -> some ApplicationProtocol {
         let maxBody = http.maxBodyBytes
         let proxies = http.trustedProxies
+        let requestTimeout = http.requestTimeout
         let responder = CallbackResponder<EdgeRequestContext> { request, context in
             let requestID = request.headers[Self.requestID].flatMap { $0.count <= 128 && $0.allSatisfy { $0.isASCII && !$0.isWhitespace } ? $0 : nil }
                 ?? UUID().uuidString.lowercased()
@@ -25,7 +26,9 @@ public enum EdgeHTTPServer {
             do {
                 body = try await request.body.collect(upTo: maxBody)
             } catch {
-                return Self.response(.problem(413, "Content Too Large", "the body is larger than \(maxBody) bytes", headers: [("X-Request-ID", requestID)]))
+                var tooLarge = EdgeResponse.problem(413, "Content Too Large", "the body is larger than \(maxBody) bytes", headers: [("X-Request-ID", requestID)])
+                if request.method == .head { tooLarge.body = [] }
+                return Self.response(tooLarge)
             }
             var headers: [String: String] = [:]
             for field in request.headers {
@@ -40,7 +43,12 @@ public enum EdgeHTTPServer {
         }
         return Application(
             responder: responder,
-            server: .http1(configuration: .init(idleTimeout: TimeAmount(http.idleTimeout))),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [RequestDeadlineHandler(limit: requestTimeout, logger: logger)],
+                    idleTimeout: TimeAmount(http.idleTimeout)
+                )
+            ),
             configuration: ApplicationConfiguration(address: .hostname(http.host, port: http.port), serverName: "gatehouse-edge"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? http.port) },
             logger: logger

@@ -28,10 +28,20 @@ enum EdgeMetrics {
         counter("gatehouse_edge_limiter_decisions_total", [("outcome", allowed ? "allowed" : "denied")])
     }
 
-    /// Limiter calls that failed (each let a request through).
+    /// Requests the policies' fallbacks decided while the limiter could not be asked, by path
+    /// (`fallback_allow`, `fallback_deny`, `fallback_local`).
+    static func limiterFallback(_ source: String) -> Counter {
+        counter("gatehouse_edge_limiter_fallback_decisions_total", [("source", source)])
+    }
+
+    /// Limiter calls that failed (the fallback policies, or else letting the request through, decided).
     static let limiterFailures = Counter(label: "gatehouse_edge_limiter_failures_total")
+    /// Connections closed because a request was not received and answered within `http.request_timeout_ms`.
+    static let requestTimeouts = Counter(label: "gatehouse_edge_request_timeouts_total")
     /// Data-service calls made for misses (after coalescing).
     static let dataCalls = Counter(label: "gatehouse_edge_data_calls_total")
+    /// 1 while the edge holds the issuer's whole revocation state, 0 while fetching it fails.
+    static let revocationStateCurrent = Gauge(label: "gatehouse_edge_revocation_state_current")
     /// Cache bytes and entries.
     static let cacheBytes = Gauge(label: "gatehouse_edge_cache_bytes")
     static let cacheEntries = Gauge(label: "gatehouse_edge_cache_entries")

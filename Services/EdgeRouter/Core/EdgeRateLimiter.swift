@@ -1,4 +1,5 @@
 import GatehouseLimiterAPI
+import GatehouseLimiterPolicies
 import GatehouseRPC
 import Logging
 import Metrics
@@ -8,8 +9,11 @@ import Synchronization
 /// caller, the IETF `RateLimit-Policy`/`RateLimit` headers, and a local memory of denials so a flooding
 /// caller is answered 429 without an RPC until its retry-after passes.
 ///
-/// The limiter unreachable (or too slow, past `limiter.call_timeout_ms`): the request is allowed, counted in
-/// `gatehouse_edge_limiter_failures_total` and logged once per outage; the limiter's own fallbacks cover a
+/// The limiter unreachable (or too slow, past `limiter.call_timeout_ms`): counted in
+/// `gatehouse_edge_limiter_failures_total` and logged once per outage, and each policy's `on_redis_failure`
+/// from the fallback policy file decides (``PolicyFallback``: `allow`, `deny`, or `local` at limit ÷ the
+/// file's `replicas`). Without that file, or for a policy it does not name, the request is allowed. A
+/// `Peek` (asking only) is allowed while the limiter is unreachable. The limiter's own fallbacks cover a
 /// Redis outage behind it.
 public final class EdgeRateLimiter: Sendable {
     /// The decision for one request.
@@ -40,6 +44,8 @@ public final class EdgeRateLimiter: Sendable {
     private let denials = Mutex<[String: Denial]>([:])
     private let denialCapacity: Int
     private let failing = Atomic<Bool>(false)
+    private let fallbackPolicies = Mutex<PolicyCatalog?>(nil)
+    private let fallback = Mutex(PolicyFallback())
     private let logger: Logger
 
     /// Creates the gate.
@@ -85,9 +91,10 @@ public final class EdgeRateLimiter: Sendable {
         } catch {
             EdgeMetrics.limiterFailures.increment()
             if !self.failing.exchange(true, ordering: .relaxed) {
-                self.logger.warning("cannot reach the limiter; letting requests through", metadata: ["error": "\(error)"])
+                self.logger.warning("cannot reach the limiter; the policies' fallbacks decide", metadata: ["error": "\(error)"])
             }
-            return .unchecked
+            guard charge, let fallback = self.fallbackResponse(policies: policies, caller: caller, now: now) else { return .unchecked }
+            response = fallback
         }
         let decision = Self.decision(response)
         EdgeMetrics.limiterDecision(allowed: decision.allowed).increment()
@@ -102,6 +109,28 @@ public final class EdgeRateLimiter: Sendable {
             }
         }
         return decision
+    }
+
+    /// Replaces the policies whose fallbacks decide while the limiter cannot be asked (`nil`: allow).
+    public func replaceFallbackPolicies(_ catalog: PolicyCatalog?) {
+        self.fallbackPolicies.withLock { $0 = catalog }
+    }
+
+    private func fallbackResponse(policies: [String], caller: String, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse? {
+        guard let catalog = self.fallbackPolicies.withLock({ $0 }) else { return nil }
+        let items = policies.compactMap { name in catalog.policies[name].map { PolicyFallback.Item(policy: $0, key: caller, cost: $0.cost) } }
+        guard !items.isEmpty else { return nil }
+        let response = self.fallback.withLock {
+            // `deny` refuses for a second at a time: the limiter is asked again after that.
+            $0.decide(items, replicas: catalog.replicas, denyRetryAfter: .seconds(1), now: now).response
+        }
+        let source = switch response.source {
+        case .fallbackDeny: "fallback_deny"
+        case .fallbackLocal: "fallback_local"
+        default: "fallback_allow"
+        }
+        EdgeMetrics.limiterFallback(source).increment()
+        return response
     }
 
     /// The decision and headers of a limiter answer (draft-ietf-httpapi-ratelimit-headers: one item per policy).

@@ -74,6 +74,8 @@ public final class EdgeRequestHandler: Sendable {
         var routeName = "unmatched"
         var response = await self.route(request, routeName: &routeName)
         response.headers.append(("X-Request-ID", request.requestID))
+        // Every answer to HEAD, problems included, is the GET answer without its body (RFC 9110 §9.3.2).
+        if request.method == "HEAD" { response.body = [] }
         EdgeMetrics.response(route: routeName, status: response.status).increment()
         let elapsed = ContinuousClock.now - started
         EdgeMetrics.latency(route: routeName).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
@@ -134,7 +136,6 @@ public final class EdgeRequestHandler: Sendable {
             response = .problem(405, "Method Not Allowed", "\(request.method) \(route.path) is not a data API operation")
         }
         response.headers += decision.headers
-        if request.method == "HEAD" { response.body = [] }
         return response
     }
 
@@ -258,9 +259,14 @@ public final class EdgeRequestHandler: Sendable {
         var list = Gatehouse_Data_ListRequest()
         list.collection = collection
         if route.ownerOnly, let subject = caller.subject { list.owner = subject }
+        var seen: Set<String> = []
         for pair in (request.query ?? "").split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
             guard parts.count == 2 else { continue }
+            // One value per name: the cache key sorts the pairs, so `?q=a&q=b` and `?q=b&q=a` must not differ.
+            guard seen.insert(parts[0]).inserted else {
+                return .problem(400, "Bad Request", "query parameter '\(parts[0])' is given twice; give it once")
+            }
             switch parts[0] {
             case "limit":
                 guard let limit = UInt32(parts[1]), (1...1000).contains(limit) else {
@@ -297,6 +303,17 @@ public final class EdgeRequestHandler: Sendable {
         if caching.scope == .user, caller.subject == nil {
             return .problem(401, "Unauthorized", "this route's answers are personal: it needs a bearer token", headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)])
         }
+        var response = await self.lookupOrFill(request, caching: caching, caller: caller, tags: tags, fetch: fetch)
+        // A personal answer must not be kept by a shared cache between this edge and the client.
+        // (Problems already say `no-store`.)
+        if caching.scope == .user, response.status < 400 { response.headers.append(("Cache-Control", "private")) }
+        return response
+    }
+
+    private func lookupOrFill(
+        _ request: EdgeRequest, caching: EdgeRoute.Caching, caller: Caller, tags: [CacheTag],
+        fetch: @escaping @Sendable () async throws -> (EdgeResponse, ResponseCache.FillTicket)
+    ) async -> EdgeResponse {
         let key = CacheKey.make(method: "GET", path: request.path, query: request.query, subject: caching.scope == .user ? caller.subject : nil)
         switch self.cache.lookup(key) {
         case .fresh(let cached, let age):
@@ -342,7 +359,7 @@ public final class EdgeRequestHandler: Sendable {
             let (response, ticket) = try await fetch()
             return (response, ticket)
         } catch {
-            return (Self.dataFailure(error), nil)
+            return (self.dataFailure(error), nil)
         }
     }
 
@@ -382,12 +399,19 @@ public final class EdgeRequestHandler: Sendable {
 
     /// `PUT` or `DELETE` of one document, after the ownership check and with `If-Match` as the expected version.
     private func change(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse {
-        if let denied = await self.checkOwner(request, route: route, caller: caller, collection: collection, id: id) { return denied }
-        let ifVersion: Int64?
+        let checkedVersion: Int64?
+        switch await self.checkOwner(request, route: route, caller: caller, collection: collection, id: id) {
+        case .denied(let response): return response
+        case .allowed(let version): checkedVersion = version
+        }
+        var ifVersion: Int64?
         switch Self.ifMatchVersion(request) {
         case .refused(let response): return response
         case .version(let version): ifVersion = version
         }
+        // Without If-Match, the write is made conditional on the version the ownership check saw, so a
+        // document replaced (or created) by someone else in between is not overwritten: `409`.
+        if ifVersion == nil { ifVersion = checkedVersion }
         if request.method == "DELETE" {
             var delete = Gatehouse_Data_DeleteRequest()
             delete.collection = collection
@@ -421,7 +445,7 @@ public final class EdgeRequestHandler: Sendable {
         } catch let error as RPCError where error.code == .conflict && request.header("if-match") != nil {
             return .problem(412, "Precondition Failed", "If-Match does not name the current version: \(error.message)")
         } catch {
-            return Self.dataFailure(error)
+            return self.dataFailure(error)
         }
     }
 
@@ -440,28 +464,35 @@ public final class EdgeRequestHandler: Sendable {
         return .version(version)
     }
 
+    enum OwnerCheck {
+        /// The write may go ahead; the version the check saw (0: no such document), `nil` when nothing was checked.
+        case allowed(Int64?)
+        case denied(EdgeResponse)
+    }
+
     /// For owner-only routes: a caller who is not `admin` may write only documents they own (or new ones).
-    private func checkOwner(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse? {
-        guard route.ownerOnly, let subject = caller.subject, !(caller.roles ?? []).contains("admin") else { return nil }
+    private func checkOwner(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> OwnerCheck {
+        guard route.ownerOnly, let subject = caller.subject, !(caller.roles ?? []).contains("admin") else { return .allowed(nil) }
         var get = Gatehouse_Data_GetRequest()
         get.collection = collection
         get.id = id
         do {
             let document = try await self.data.call(DataMethods.get, get, traceID: request.requestID).document
             guard document.owner == subject else {
-                return .problem(403, "Forbidden", "document \(collection)/\(id) belongs to another user")
+                return .denied(.problem(403, "Forbidden", "document \(collection)/\(id) belongs to another user"))
             }
-            return nil
+            return .allowed(Int64(document.version))
         } catch let error as RPCError where error.code == .notFound {
-            return request.method == "DELETE" ? .problem(404, "Not Found", "document \(collection)/\(id) does not exist") : nil
+            return request.method == "DELETE" ? .denied(.problem(404, "Not Found", "document \(collection)/\(id) does not exist")) : .allowed(0)
         } catch {
-            return Self.dataFailure(error)
+            return .denied(self.dataFailure(error))
         }
     }
 
     /// A data-service failure as a problem: its typed errors as 4xx, an outage as 503.
-    static func dataFailure(_ error: any Error) -> EdgeResponse {
+    func dataFailure(_ error: any Error) -> EdgeResponse {
         guard let error = error as? RPCError else {
+            self.logger.debug("data service call failed", metadata: ["error": "\(error)"])
             return .problem(503, "Service Unavailable", "the data service did not answer")
         }
         switch error.code {
@@ -469,7 +500,10 @@ public final class EdgeRequestHandler: Sendable {
         case .notFound: return .problem(404, "Not Found", error.message)
         case .conflict: return .problem(409, "Conflict", error.message)
         case .resourceExhausted: return .problem(503, "Service Unavailable", "the data service is overloaded; retry shortly", headers: [("Retry-After", "1")])
-        default: return .problem(503, "Service Unavailable", "the data service is unavailable: \(error.message)")
+        // The RPC error names internal addresses: it goes to the log, not to the client.
+        default:
+            self.logger.debug("data service call failed", metadata: ["error": "\(error)"])
+            return .problem(503, "Service Unavailable", "the data service is unavailable; retry shortly", headers: [("Retry-After", "1")])
         }
     }
 }

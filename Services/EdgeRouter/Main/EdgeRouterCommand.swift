@@ -3,6 +3,7 @@ import EdgeRouterCore
 import Foundation
 import GatehouseAuthAPI
 import GatehouseConfig
+import GatehouseLimiterPolicies
 import GatehouseObservability
 import GatehouseRPC
 import GatehouseRedis
@@ -22,17 +23,26 @@ struct EdgeRouterCommand: AsyncParsableCommand {
     @Option(name: .long, help: "YAML configuration file; EDGE_* environment variables override it.")
     var config: String?
 
+    @Flag(name: .customLong("check-config"), help: "Check the configuration (file, variables and the files it names), print 'configuration ok' or each problem, and exit without listening.")
+    var checkConfig = false
+
     func run() async throws {
         let configuration: EdgeConfiguration
         let routes: RouteTable
+        let fallbackPolicies: PolicyCatalog?
         do {
             var document = try ConfigDocument.load(path: self.config, environment: ProcessInfo.processInfo.environment, prefix: EdgeConfiguration.environmentPrefix)
             configuration = try EdgeConfiguration(reading: &document)
             routes = try RouteTable(contentsOf: configuration.routesFile)
+            fallbackPolicies = try configuration.fallbackPoliciesFile.map { try PolicyCatalog.load(path: $0) }
             _ = try JWKSFetcher(url: configuration.jwksURL)
         } catch {
             FileHandle.standardError.write(Data("edge-router: cannot start:\n\(error)\n".utf8))
             throw ExitCode(78)
+        }
+        if self.checkConfig {
+            print("edge-router: configuration ok (\(routes.routes.count) routes, \(fallbackPolicies?.policies.count ?? 0) fallback policies)")
+            return
         }
         LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
         let registry = MetricsBootstrap.bootstrap()
@@ -59,8 +69,10 @@ struct EdgeRouterCommand: AsyncParsableCommand {
             invalidationsChannel: configuration.invalidationsChannel, revocationsChannel: configuration.revocationsChannel,
             keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
         )
+        let rateLimiter = EdgeRateLimiter(limiter: limiterClient, logger: logger)
+        rateLimiter.replaceFallbackPolicies(fallbackPolicies)
         let handler = EdgeRequestHandler(
-            routes: routes, verifier: verifier, authEvents: authEvents, limiter: EdgeRateLimiter(limiter: limiterClient, logger: logger),
+            routes: routes, verifier: verifier, authEvents: authEvents, limiter: rateLimiter,
             failurePolicy: configuration.failurePolicy, data: dataClient, cache: cache, logger: Logger(label: "gatehouse.edge.access")
         )
         // Trapped before anything listens, so a SIGHUP can never kill the process or go unnoticed.
@@ -78,6 +90,26 @@ struct EdgeRouterCommand: AsyncParsableCommand {
             handler.replaceRoutes(table)
             return table.routes.count
         }
+        var reloaders = [routeReloader]
+        if let path = configuration.fallbackPoliciesFile {
+            reloaders.append(
+                FileReloader(
+                    path: path,
+                    naming: FileReloader.Naming(
+                        applied: "fallback policies reloaded", rejected: "fallback policy file rejected; the previous policies stay in force",
+                        fileKey: "fallback.policies_file", countKey: "policies.count",
+                        reloadsMetric: "gatehouse_edge_fallback_policy_reloads_total", countMetric: "gatehouse_edge_fallback_policies"
+                    ),
+                    inForce: fallbackPolicies?.policies.count ?? 0, watchInterval: configuration.fallbackWatchInterval,
+                    // Its own SIGHUP sequence: each sequence hands a signal to one reader.
+                    hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger
+                ) { path in
+                    let catalog = try PolicyCatalog.load(path: path)
+                    rateLimiter.replaceFallbackPolicies(catalog)
+                    return catalog.policies.count
+                }
+            )
+        }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
         let http = EdgeHTTPServer.application(handler: handler, http: configuration.http, logger: Logger(label: "gatehouse.edge.http")) {
             portContinuation.yield($0)
@@ -89,14 +121,14 @@ struct EdgeRouterCommand: AsyncParsableCommand {
         )
         // Reverse order on shutdown: HTTP drains first, the clients it uses stop last.
         let group = ServiceGroup(
-            services: [limiterClient, dataClient, authClient, events, routeReloader, admin, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            services: [limiterClient, dataClient, authClient, events] + reloaders + [admin, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
         try await withThrowingTaskGroup { tasks in
             tasks.addTask { try await group.run() }
             // Keys and revocations before the first request if the issuer answers; else as soon as it does.
             for attempt in 1...20 {
                 if (try? await authEvents.synchronize()) != nil { break }
-                if attempt == 20 { logger.warning("the issuer did not answer; tokens are refused until its keys load") }
+                if attempt == 20 { logger.warning("the issuer did not answer; tokens are refused until its keys load (retried every 2 s)") }
                 try await Task.sleep(for: .milliseconds(250))
             }
             var iterator = ports.makeAsyncIterator()

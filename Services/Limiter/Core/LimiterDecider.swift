@@ -1,3 +1,4 @@
+import GatehouseLimiterPolicies
 import GatehouseLimiterAPI
 import GatehouseRPC
 import Logging
@@ -22,7 +23,7 @@ public final class LimiterDecider: Sendable {
         var metrics: LimiterMetrics
         var breaker: CircuitBreaker
         var denials: DenialCache
-        var local = LocalGCRA()
+        var fallback = PolicyFallback()
     }
 
     private let limiter: RedisRateLimiter
@@ -225,7 +226,7 @@ public final class LimiterDecider: Sendable {
             resolved[deciding].counters?.denied.increment()
             if charge { self.logDenial(resolved[deciding], shadow: false) }
         }
-        return Self.response(allowed: allowed, statuses: statuses, source: .redis)
+        return Gatehouse_Limiter_CheckResponse(allowed: allowed, statuses: statuses, source: .redis)
     }
 
     /// One line per denial, naming the policy and the counter's key (caller and key values chosen by the
@@ -250,12 +251,12 @@ public final class LimiterDecider: Sendable {
         }
         guard denials.contains(where: { $0 != nil }) else { return nil }
         let statuses = zip(resolved, denials).map { entry, denial in
-            var status = Self.baseStatus(entry.policy)
+            var status = Gatehouse_Limiter_PolicyStatus(policy: entry.policy)
             if let denial {
                 entry.counters?.denied.increment()
                 status.allowed = false
                 status.remaining = 0
-                status.retryAfterMs = UInt64(Self.milliseconds(denial.until - now))
+                status.retryAfterMs = UInt64((denial.until - now).wholeMilliseconds)
                 status.resetMs = status.retryAfterMs
             } else {
                 // Not consulted: the request is denied by another item.
@@ -264,7 +265,7 @@ public final class LimiterDecider: Sendable {
             }
             return status
         }
-        return Self.response(allowed: false, statuses: statuses, source: .denialCache)
+        return Gatehouse_Limiter_CheckResponse(allowed: false, statuses: statuses, source: .denialCache)
     }
 
     private func rememberDenials(_ resolved: [ResolvedItem], response: Gatehouse_Limiter_CheckResponse, now: ContinuousClock.Instant) {
@@ -283,88 +284,31 @@ public final class LimiterDecider: Sendable {
     }
 
     private func fallback(_ resolved: [ResolvedItem], replicas: Int, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse {
-        var source = Gatehouse_Limiter_DecisionSource.fallbackAllow
-        let statuses: [Gatehouse_Limiter_PolicyStatus] = self.state.withLock { state in
-            resolved.map { entry in
-                var status = Self.baseStatus(entry.policy)
-                entry.counters?.fallback.increment()
-                switch entry.policy.onRedisFailure {
-                case .allow:
-                    status.allowed = true
-                    status.remaining = UInt32(clamping: entry.policy.limit)
-                case .deny:
-                    source = .fallbackDeny
-                    status.allowed = entry.policy.shadow
-                    status.retryAfterMs = UInt64(Self.milliseconds(state.breaker.openDuration))
-                case .local:
-                    if source != .fallbackDeny { source = .fallbackLocal }
-                    let decision = state.local.check(
-                        policy: entry.policy,
-                        key: entry.item.key,
-                        cost: entry.item.cost,
-                        replicas: replicas,
-                        now: now
-                    )
-                    if entry.policy.shadow, !decision.allowed { entry.counters?.shadowDenied.increment() }
-                    status.allowed = decision.allowed || entry.policy.shadow
-                    status.limit = UInt32(clamping: decision.limit)
-                    status.remaining = UInt32(clamping: decision.remaining)
-                    status.resetMs = UInt64(Self.milliseconds(decision.reset))
-                    status.retryAfterMs = UInt64(Self.milliseconds(decision.retryAfter))
-                }
-                return status
-            }
+        let items = resolved.map { PolicyFallback.Item(policy: $0.policy, key: $0.item.key, cost: $0.item.cost) }
+        let outcome = self.state.withLock { state in
+            state.fallback.decide(items, replicas: replicas, denyRetryAfter: state.breaker.openDuration, now: now)
         }
-        let allowed = statuses.allSatisfy(\.allowed)
-        for (entry, status) in zip(resolved, statuses) {
+        let allowed = outcome.response.allowed
+        for (index, (entry, status)) in zip(resolved, outcome.response.statuses).enumerated() {
+            entry.counters?.fallback.increment()
+            if outcome.shadowDenied[index] { entry.counters?.shadowDenied.increment() }
             if allowed {
                 entry.counters?.allowed.increment()
             } else if !status.allowed {
                 entry.counters?.denied.increment()
             }
         }
-        return Self.response(allowed: allowed, statuses: statuses, source: source)
+        return outcome.response
     }
 
     // MARK: Building answers
 
-    private static func baseStatus(_ policy: RateLimitPolicy) -> Gatehouse_Limiter_PolicyStatus {
-        var status = Gatehouse_Limiter_PolicyStatus()
-        status.policy = policy.name
-        status.limit = UInt32(clamping: policy.limit)
-        status.windowSeconds = UInt32(clamping: max(1, Int(policy.period.components.seconds)))
-        status.shadow = policy.shadow
-        return status
-    }
-
     private static func status(_ policy: RateLimitPolicy, _ decision: RateLimitItemDecision) -> Gatehouse_Limiter_PolicyStatus {
-        var status = Self.baseStatus(policy)
+        var status = Gatehouse_Limiter_PolicyStatus(policy: policy)
         status.allowed = decision.allowed || policy.shadow
         status.remaining = UInt32(clamping: decision.remaining)
-        status.resetMs = UInt64(Self.milliseconds(decision.resetAfter))
-        status.retryAfterMs = UInt64(Self.milliseconds(decision.retryAfter))
+        status.resetMs = UInt64(decision.resetAfter.wholeMilliseconds)
+        status.retryAfterMs = UInt64(decision.retryAfter.wholeMilliseconds)
         return status
-    }
-
-    /// The deciding status: the first denial, else the least remaining.
-    private static func response(
-        allowed: Bool,
-        statuses: [Gatehouse_Limiter_PolicyStatus],
-        source: Gatehouse_Limiter_DecisionSource
-    ) -> Gatehouse_Limiter_CheckResponse {
-        var response = Gatehouse_Limiter_CheckResponse()
-        response.allowed = allowed
-        response.statuses = statuses
-        response.source = source
-        let deciding = allowed
-            ? statuses.indices.min { statuses[$0].remaining < statuses[$1].remaining }
-            : statuses.firstIndex { !$0.allowed }
-        response.decidingIndex = UInt32(deciding ?? 0)
-        return response
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return max(0, Int(seconds) * 1000 + Int((attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000))
     }
 }

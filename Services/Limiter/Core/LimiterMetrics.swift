@@ -1,3 +1,4 @@
+import GatehouseLimiterPolicies
 import GatehouseLimiterAPI
 import Metrics
 

@@ -1,6 +1,8 @@
+import GatehouseLimiterPolicies
+
 extension RateLimitItem {
-    /// The largest accepted ``limit``, ``burst`` and ``cost``; keeps the script's floating-point arithmetic exact.
-    static let maximumCount = 1_000_000_000
+    /// The largest accepted ``limit``, ``burst`` and ``cost``: the policy file's bound.
+    static let maximumCount = RateLimitPolicy.maximumCount
     /// The longest accepted ``period``; keeps the script's microsecond timestamps exact in Lua's doubles.
     static let maximumPeriod = Duration.seconds(10 * 366 * 86_400)
 

@@ -1,3 +1,5 @@
+import GatehouseLimiterPolicies
+
 /// One rate-limit policy to decide for one caller: which state (``key``), which algorithm and which budget.
 ///
 /// Several items are decided together by ``RedisRateLimiter``, all or nothing. Values are checked when they

@@ -1,3 +1,4 @@
+import GatehouseLimiterPolicies
 import GatehouseRedis
 
 /// The Lua script that decides a batch of requests, each a list of ``RateLimitItem``s decided atomically and

@@ -1,3 +1,4 @@
+import GatehouseLimiterPolicies
 import ArgumentParser
 import Foundation
 import GatehouseConfig
@@ -21,6 +22,9 @@ struct LimiterCommand: AsyncParsableCommand {
     @Option(name: .long, help: "YAML configuration file; LIMITER_* environment variables override it.")
     var config: String?
 
+    @Flag(name: .customLong("check-config"), help: "Check the configuration (file, variables and the files it names), print 'configuration ok' or each problem, and exit without listening.")
+    var checkConfig = false
+
     func run() async throws {
         let configuration: LimiterConfiguration
         let catalog: PolicyCatalog
@@ -35,6 +39,10 @@ struct LimiterCommand: AsyncParsableCommand {
         } catch {
             FileHandle.standardError.write(Data("limiter: cannot start:\n\(error)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG
+        }
+        if self.checkConfig {
+            print("limiter: configuration ok (\(catalog.policies.count) policies)")
+            return
         }
 
         LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)

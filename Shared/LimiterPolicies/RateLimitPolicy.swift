@@ -1,5 +1,9 @@
 /// One named rate limit from the policy file: how much, per what, and how it is counted.
 public struct RateLimitPolicy: Sendable, Hashable {
+    /// The largest accepted ``limit``, ``burst`` and ``cost``; keeps the limiter script's floating-point
+    /// arithmetic exact.
+    public static let maximumCount = 1_000_000_000
+
     /// The unique name, used in tiers, metrics, logs and the `RateLimit-Policy` header.
     public var name: String
     /// How requests are counted.

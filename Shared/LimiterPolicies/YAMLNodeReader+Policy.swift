@@ -11,13 +11,13 @@ extension YAMLNodeReader {
         let name = self.required(values["name"], at: node, field: "\(field).name").flatMap { self.name($0, field: "\(field).name") }
         let algorithm = values["algorithm"].map { self.algorithm($0, field: "\(field).algorithm") } ?? .gcra
         let limit = self.required(values["limit"], at: node, field: "\(field).limit").flatMap {
-            self.int($0, field: "\(field).limit", range: 1...RateLimitItem.maximumCount)
+            self.int($0, field: "\(field).limit", range: 1...RateLimitPolicy.maximumCount)
         }
         let period = self.required(values["period"], at: node, field: "\(field).period").flatMap {
             self.duration($0, field: "\(field).period")
         }
-        let burst = values["burst"].flatMap { self.int($0, field: "\(field).burst", range: 1...RateLimitItem.maximumCount) }
-        let cost = values["cost"].flatMap { self.int($0, field: "\(field).cost", range: 0...RateLimitItem.maximumCount) } ?? 1
+        let burst = values["burst"].flatMap { self.int($0, field: "\(field).burst", range: 1...RateLimitPolicy.maximumCount) }
+        let cost = values["cost"].flatMap { self.int($0, field: "\(field).cost", range: 0...RateLimitPolicy.maximumCount) } ?? 1
         let key = self.required(values["key"], at: node, field: "\(field).key").flatMap { self.keyParts($0, field: "\(field).key") }
         let shadow = values["shadow"].flatMap { self.bool($0, field: "\(field).shadow") } ?? false
         let onRedisFailure = values["on_redis_failure"].flatMap {

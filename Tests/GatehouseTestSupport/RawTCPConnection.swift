@@ -1,0 +1,42 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A plain TCP connection to 127.0.0.1, for tests that send bytes no HTTP client would (half a request,
+/// a body that never ends) and watch what the server does.
+public final class RawTCPConnection {
+    private let descriptor: Int32
+
+    /// Connects to 127.0.0.1:`port`.
+    public init(port: Int) throws {
+        self.descriptor = try connectedLoopbackSocket(port: port, timeout: timeval(tv_sec: 0, tv_usec: 100_000))
+    }
+
+    /// Sends `text` as UTF-8.
+    public func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(self.descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL)) == bytes.count else {
+            throw LoopbackSocketError("send()")
+        }
+    }
+
+    /// Waits up to `timeout` for the server to close the connection, discarding what it sends.
+    /// - Returns: How long after the call the connection was closed; `nil` if it was still open.
+    public func waitForClose(timeout: Duration) -> Duration? {
+        let start = ContinuousClock.now
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now - start < timeout {
+            let received = recv(self.descriptor, &buffer, buffer.count, 0)
+            if received == 0 || (received < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+                return ContinuousClock.now - start
+            }
+        }
+        return nil
+    }
+
+    deinit {
+        close(self.descriptor)
+    }
+}
