@@ -4,6 +4,8 @@
 #   A: one cached document, valid JWT      B: 1,000 documents uniformly, valid JWT, after a warm-up
 #   C: one client over its limit (all 429) D: like B with 10% of requests PUTs of one of the 1,000 documents
 #   nginx: the same document through proxy_cache and limit_req
+# A second edge replica receives D's invalidations: both report the commit-to-edge lag histogram. Last,
+# edge A is filled with 100,000 distinct documents (cache.max_bytes 256 MiB) and its RSS is reported.
 # Usage: bench/edge.sh [seconds] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +19,7 @@ bin="$(swift build -c release --show-bin-path)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 dir="$(mktemp -d)"
 redis_port="$(free_port)"; limiter_port="$(free_port)"; data_port="$(free_port)"; auth_http="$(free_port)"; auth_rpc="$(free_port)"
-edge_port="$(free_port)"; edge_admin="$(free_port)"; nginx_port="$(free_port)"; upstream_port="$(free_port)"
+edge_port="$(free_port)"; edge_admin="$(free_port)"; edge_b_port="$(free_port)"; edge_b_admin="$(free_port)"; nginx_port="$(free_port)"; upstream_port="$(free_port)"; data_admin="$(free_port)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 secret="bench-secret-$(date +%s%N)"
@@ -46,19 +48,31 @@ tiers:
 YAML
 LIMITER_RPC_SECRET="$secret" LIMITER_RPC_PORT="$limiter_port" LIMITER_ADMIN_PORT=0 LIMITER_REDIS_PORT="$redis_port" \
     LIMITER_POLICIES_FILE="$dir/policies.yaml" LIMITER_LOG_LEVEL=warning "$bin/limiter" > "$dir/limiter.log" 2>&1 & pids+=($!)
-export DATA_RPC_SECRET="$secret" DATA_RPC_PORT="$data_port" DATA_ADMIN_PORT=0 DATA_REDIS_PORT="$redis_port" DATA_STORAGE_PATH="$dir/documents.sqlite" DATA_LOG_LEVEL=warning
-"$bin/data-service" seed --count 1000 > /dev/null
+export DATA_RPC_SECRET="$secret" DATA_RPC_PORT="$data_port" DATA_ADMIN_PORT="$data_admin" DATA_REDIS_PORT="$redis_port" DATA_STORAGE_PATH="$dir/documents.sqlite" DATA_LOG_LEVEL=warning
+# 100,000 documents: scenarios B and D use the first 1,000, the memory figure all of them.
+"$bin/data-service" seed --count 100000 > /dev/null
 "$bin/data-service" > "$dir/data.log" 2>&1 & pids+=($!)
+# The seed's events go out when the service starts; the edges start after, so the lag figures below
+# count only the benchmark's own writes.
+for _ in $(seq 600); do
+    published="$(curl -s "http://127.0.0.1:$data_admin/metrics" | sed -n 's/^gatehouse_data_events_published_total \([0-9.e+]*\)$/\1/p' || true)"
+    python3 -c "import sys; sys.exit(0 if float('${published:-0}') >= 100000 else 1)" && break
+    sleep 0.1
+done
 AUTH_RPC_SECRET="$secret" AUTH_RPC_PORT="$auth_rpc" AUTH_ADMIN_PORT=0 AUTH_HTTP_PORT="$auth_http" AUTH_REDIS_PORT="$redis_port" \
     AUTH_LIMITER_PORT="$limiter_port" AUTH_STORAGE_PATH="$dir/auth.sqlite" AUTH_LOG_LEVEL=warning AUTH_TOKENS_ISSUER="http://127.0.0.1:$auth_http" \
     AUTH_BOOTSTRAP_ADMIN_PASSWORD=bench-admin-password "$bin/auth-issuer" > "$dir/auth.log" 2>&1 & pids+=($!)
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$auth_http") 2>/dev/null && break; sleep 0.1; done
 sleep 1
-EDGE_RPC_SECRET="$secret" EDGE_HTTP_PORT="$edge_port" EDGE_ADMIN_PORT="$edge_admin" EDGE_REDIS_PORT="$redis_port" EDGE_LIMITER_PORT="$limiter_port" \
+export EDGE_RPC_SECRET="$secret" EDGE_REDIS_PORT="$redis_port" EDGE_LIMITER_PORT="$limiter_port" \
     EDGE_DATA_PORT="$data_port" EDGE_AUTH_PORT="$auth_rpc" EDGE_AUTH_JWKS_URL="http://127.0.0.1:$auth_http/.well-known/jwks.json" \
-    EDGE_AUTH_ISSUER="http://127.0.0.1:$auth_http" EDGE_ROUTES_FILE="$dir/routes.yaml" EDGE_LOG_LEVEL=warning "$bin/edge-router" > "$dir/edge.log" 2>&1 & pids+=($!)
+    EDGE_AUTH_ISSUER="http://127.0.0.1:$auth_http" EDGE_ROUTES_FILE="$dir/routes.yaml" EDGE_LOG_LEVEL=warning EDGE_CACHE_MAX_BYTES=$((256 << 20))
+EDGE_HTTP_PORT="$edge_port" EDGE_ADMIN_PORT="$edge_admin" "$bin/edge-router" > "$dir/edge.log" 2>&1 & pids+=($!)
 edge_pid=${pids[-1]}
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$edge_port") 2>/dev/null && break; sleep 0.1; done
+EDGE_HTTP_PORT="$edge_b_port" EDGE_ADMIN_PORT="$edge_b_admin" "$bin/edge-router" > "$dir/edge-b.log" 2>&1 & pids+=($!)
+for port in "$edge_port" "$edge_b_port"; do
+    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+done
 sleep 1
 
 token="$(curl -s "http://127.0.0.1:$auth_http/oauth/token" -d grant_type=password -d username=admin -d password=bench-admin-password \
@@ -146,3 +160,62 @@ run "C edge, one client over its limit" "$edge/v1/articles/doc-000002"
 run "D edge, 1,000 documents, 10% writes" -s "$dir/writes.lua" "$edge/v1/articles/doc-000001"
 echo "edge RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$edge_pid/status)"
 curl -s "http://127.0.0.1:$edge_admin/metrics" | grep -E '^gatehouse_edge_(cache_entries|cache_bytes|data_calls_total) '
+
+# Commit-to-edge invalidation lag: edge A takes the writes (its own entries go before it answers, then
+# the event arrives), edge B only hears the events. Under D's load (both cores saturated), and at a
+# paced 100 writes/s with nothing else running (E).
+lag() { # name, metrics before, metrics after: p50, p99 (linear within buckets) and the share within 5 ms
+    python3 - "$@" <<'PY'
+import re, sys
+def buckets(path):
+    text = open(path).read()
+    return {float(m.group(1)): float(m.group(2)) for m in re.finditer(r'^gatehouse_edge_invalidation_lag_seconds_bucket\{le="([0-9.e+-]+|\+Inf)"\} ([0-9.e+]+)$', text, re.M) if m.group(1) != "+Inf"}
+before, after = buckets(sys.argv[2]), buckets(sys.argv[3])
+counts = sorted((bound, after[bound] - before.get(bound, 0)) for bound in after)
+total = counts[-1][1] if counts else 0
+def quantile(q):
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound, count in counts:
+        if count >= rank:
+            return lower + (bound - lower) * (rank - below) / max(count - below, 1)
+        lower, below = bound, count
+    return float("inf")
+within = next((count for bound, count in counts if abs(bound - 0.005) < 1e-9), 0)
+print(f"{sys.argv[1]}: {int(total)} invalidations, p50 {quantile(0.5) * 1000:.2f} ms, p99 {quantile(0.99) * 1000:.2f} ms, within 5 ms {100 * within / max(total, 1):.2f}%")
+PY
+}
+: > "$dir/empty.metrics"
+curl -s "http://127.0.0.1:$edge_admin/metrics" > "$dir/a-d.metrics"; curl -s "http://127.0.0.1:$edge_b_admin/metrics" > "$dir/b-d.metrics"
+lag "D invalidation lag, edge A (writer)" "$dir/empty.metrics" "$dir/a-d.metrics"
+lag "D invalidation lag, edge B" "$dir/empty.metrics" "$dir/b-d.metrics"
+cat > "$dir/paced.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+wrk.headers["Content-Type"] = "application/json"
+delay = function() return 10 end
+request = function()
+  return wrk.format("PUT", string.format("/v1/articles/doc-%06d", math.random(1, 1000)), nil, '{"title":"paced","n":' .. math.random(1, 1000000) .. '}')
+end
+LUA
+wrk -t1 -c1 -d"${seconds}s" -s "$dir/paced.lua" "$edge/v1/articles/doc-000001" > /dev/null
+curl -s "http://127.0.0.1:$edge_admin/metrics" > "$dir/a-e.metrics"; curl -s "http://127.0.0.1:$edge_b_admin/metrics" > "$dir/b-e.metrics"
+lag "E invalidation lag, edge A (writer)" "$dir/a-d.metrics" "$dir/a-e.metrics"
+lag "E invalidation lag, edge B" "$dir/b-d.metrics" "$dir/b-e.metrics"
+
+# Memory: edge A holding 100,000 distinct documents.
+cat > "$dir/fill.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $token"
+-- Documents are read in order from the one after the entries already cached (the first argument).
+init = function(args) counter = tonumber(args[1]) end
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", string.format("/v1/articles/doc-%06d", (counter - 1) % 100000 + 1))
+end
+LUA
+entries=0
+for _ in $(seq 10); do
+    wrk -t1 -c16 -d5s -s "$dir/fill.lua" "$edge/v1/articles/doc-000001" -- "$(printf '%.0f' "${entries:-0}")" > /dev/null
+    entries="$(curl -s "http://127.0.0.1:$edge_admin/metrics" | sed -n 's/^gatehouse_edge_cache_entries \([0-9.e+]*\)$/\1/p' || true)"
+    python3 -c "import sys; sys.exit(0 if float('${entries:-0}') >= 100000 else 1)" && break
+done
+echo "edge RSS with $(printf '%.0f' "${entries:-0}") cached entries (cache.max_bytes 256 MiB): $(awk '/VmRSS/ {print $2, $3}' /proc/$edge_pid/status)"
+curl -s "http://127.0.0.1:$edge_admin/metrics" | grep -E '^gatehouse_edge_(cache_entries|cache_bytes) '

@@ -19,6 +19,10 @@ public final class RPCServer: Service, Sendable {
         var serverChannel: (any Channel)?
         var connections: [ObjectIdentifier: RPCConnectionSlots] = [:]
         var shuttingDown = false
+        /// Accepted connections not yet taken by ``serve(_:executor:)``. NIO crashes when a connection's
+        /// wrapper is dropped unused (as the accept stream does with what it still holds when the server
+        /// stops), so each is kept here until served, and the ones never served are closed at the end.
+        var unserved: [ObjectIdentifier: NIOAsyncChannel<ByteBuffer, ByteBuffer>] = [:]
     }
 
     private let configuration: RPCServerConfiguration
@@ -76,7 +80,9 @@ public final class RPCServer: Service, Sendable {
                             FlushCoalescingHandler(),
                             ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: maximumFrameBytes))
                         )
-                        return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        self.state.withLock { $0.unserved[ObjectIdentifier(channel)] = connection }
+                        return connection
                     }
                 }
         } catch {
@@ -90,34 +96,60 @@ public final class RPCServer: Service, Sendable {
         self.bound.succeed(address)
         self.logger.info("rpc server listening", metadata: ["rpc.address": "\(address)", "rpc.methods": "\(self.handlers.methodNames)"])
 
-        try await withGracefulShutdownHandler {
-            try await withTaskCancellationHandler {
-                try await serverChannel.executeThenClose { connections in
-                    try await withThrowingDiscardingTaskGroup { group in
-                        for try await connection in connections {
-                            // The connection's reader and its calls run on the connection's own event loop.
-                            let executor = EventLoopTaskExecutor(eventLoop: connection.channel.eventLoop)
-                            group.addTask(executorPreference: executor) { await self.serve(connection, executor: executor) }
+        do {
+            try await withGracefulShutdownHandler {
+                try await withTaskCancellationHandler {
+                    try await serverChannel.executeThenClose { connections in
+                        try await withThrowingDiscardingTaskGroup { group in
+                            for try await connection in connections {
+                                // The connection's reader and its calls run on the connection's own event loop.
+                                let executor = EventLoopTaskExecutor(eventLoop: connection.channel.eventLoop)
+                                group.addTask(executorPreference: executor) { await self.serve(connection, executor: executor) }
+                            }
                         }
                     }
+                } onCancel: {
+                    self.beginShutdown()
                 }
-            } onCancel: {
+            } onGracefulShutdown: {
                 self.beginShutdown()
             }
-        } onGracefulShutdown: {
-            self.beginShutdown()
+        } catch {
+            await self.closeUnserved()
+            throw error
         }
+        await self.closeUnserved()
         self.logger.info("rpc server stopped", metadata: ["rpc.address": "\(address)"])
     }
 
-    private func beginShutdown() {
-        let (serverChannel, connections) = self.state.withLock { state in
-            state.shuttingDown = true
-            return (state.serverChannel, Array(state.connections.values))
+    /// Closes the accepted connections that were never served (see `State.unserved`).
+    private func closeUnserved() async {
+        let unserved = self.state.withLock { state in
+            defer { state.unserved.removeAll() }
+            return Array(state.unserved.values)
         }
-        serverChannel?.close(promise: nil)
-        for connection in connections {
-            connection.drain()
+        for connection in unserved {
+            try? await connection.executeThenClose { _, _ in }
+        }
+    }
+
+    private func beginShutdown() {
+        let serverChannel = self.state.withLock { state in
+            state.shuttingDown = true
+            return state.serverChannel
+        }
+        // Connections drain only once the listening socket is closed: a client whose connection drains
+        // reconnects at once, and one accepted while the server stops would never be served (NIO crashes
+        // on a connection dropped that way).
+        let drainConnections: @Sendable () -> Void = {
+            for connection in self.state.withLock({ Array($0.connections.values) }) {
+                connection.drain()
+            }
+        }
+        if let serverChannel {
+            serverChannel.close().whenComplete { _ in drainConnections() }
+        } else {
+            drainConnections()
         }
     }
 
@@ -131,13 +163,16 @@ public final class RPCServer: Service, Sendable {
         let slots = RPCConnectionSlots(maximum: self.configuration.maximumInFlightPerConnection, channel: channel)
         let key = ObjectIdentifier(channel)
         let accepted = self.state.withLock { state in
+            state.unserved.removeValue(forKey: key)
             guard !state.shuttingDown else { return false }
             state.connections[key] = slots
             return true
         }
         defer { self.state.withLock { _ = $0.connections.removeValue(forKey: key) } }
         guard accepted else {
-            try? await connection.channel.close()
+            // Through executeThenClose, which finishes the connection's writer (a writer dropped
+            // unfinished is a crash in NIO).
+            try? await connection.executeThenClose { _, _ in }
             return
         }
 

@@ -100,7 +100,7 @@ func basicAuthorization(_ id: String, _ secret: String) -> (String, String) {
 
 /// Verifies a token with PyJWT, an independent JWT library, given only the JWKS URL.
 /// - Returns: The subject and the kid PyJWT used.
-func verifyWithPyJWT(token: String, jwksURL: String) throws -> (status: Int32, output: String) {
+func verifyWithPyJWT(token: String, jwksURL: String) async throws -> (status: Int32, output: String) {
     let script = """
         import jwt, sys
         url, token, audience, issuer = sys.argv[1:5]
@@ -108,16 +108,9 @@ func verifyWithPyJWT(token: String, jwksURL: String) throws -> (status: Int32, o
         claims = jwt.decode(token, key.key, algorithms=["ES256", "EdDSA"], audience=audience, issuer=issuer)
         print(claims["sub"], key.key_id)
         """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script, jwksURL, token, "gatehouse", testIssuer]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+    let run = try await CommandRun.run("/usr/bin/env", ["python3", "-c", script, jwksURL, token, "gatehouse", testIssuer])
+    let status: Int32 = run.exit == .exited(0) ? 0 : 1
+    return (status, (run.standardOutput + run.standardError).trimmingCharacters(in: .whitespacesAndNewlines))
 }
 
 /// Every end-to-end suite of the auth issuer runs inside this one, one test at a time: each starts Redis,

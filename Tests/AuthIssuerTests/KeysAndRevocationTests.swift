@@ -19,7 +19,7 @@ extension AuthIssuerEndToEndTests {
             let keyEvents = RedisChannelCollector(redisPort: redis.port, channel: SigningKeyEvent.defaultChannel)
 
             let before = try #require(try issuer.login("admin", adminPassword).1["access_token"] as? String)
-            let first = try verifyWithPyJWT(token: before, jwksURL: jwksURL)
+            let first = try await verifyWithPyJWT(token: before, jwksURL: jwksURL)
             #expect(first.status == 0, "\(first.output)")
             let firstKID = try #require(first.output.split(separator: " ").last.map(String.init))
             #expect(first.output.hasPrefix("admin "))
@@ -39,12 +39,12 @@ extension AuthIssuerEndToEndTests {
             #expect(Set(event.publishedKIDs).isSuperset(of: [firstKID, nextKID]))
 
             let after = try #require(try issuer.login("admin", adminPassword).1["access_token"] as? String)
-            let second = try verifyWithPyJWT(token: after, jwksURL: jwksURL)
+            let second = try await verifyWithPyJWT(token: after, jwksURL: jwksURL)
             #expect(second.status == 0, "\(second.output)")
             #expect(second.output == "admin \(nextKID)", "new tokens carry the new kid")
-            let old = try verifyWithPyJWT(token: before, jwksURL: jwksURL)
+            let old = try await verifyWithPyJWT(token: before, jwksURL: jwksURL)
             #expect(old.status == 0, "tokens signed before the rotation still verify: \(old.output)")
-            let tampered = try verifyWithPyJWT(token: String(after.dropLast(4)) + "AAAA", jwksURL: jwksURL)
+            let tampered = try await verifyWithPyJWT(token: String(after.dropLast(4)) + "AAAA", jwksURL: jwksURL)
             #expect(tampered.status != 0, "a changed signature does not verify")
         }
 

@@ -7,33 +7,28 @@ import Testing
 /// `gatehouse-bench rpc-server` as a child process, so a test can kill it like a crash would.
 final class BenchServerProcess {
     let port: Int
-    private let process: Process
+    private let folder: TestFolder
+    private let process: ServiceProcess
 
-    init(port: Int) throws {
+    /// Starts the server and waits until it accepts connections on `port`.
+    init(port: Int) async throws {
         self.port = port
-        self.process = Process()
-        self.process.executableURL = TestEnvironment.productsDirectory.appendingPathComponent("GatehouseBench")
-        self.process.arguments = ["rpc-server", "--port", "\(port)"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["GATEHOUSE_RPC_SECRET"] = "test-secret-0123456789abcdef"
-        self.process.environment = environment
-        let output = Pipe()
-        self.process.standardOutput = output
-        // Never the test runner's own stderr: a child left behind would keep `swift test` waiting on it.
-        self.process.standardError = FileHandle.nullDevice
-        try self.process.run()
-        // The server prints one line once it listens.
-        _ = output.fileHandleForReading.availableData
+        self.folder = try TestFolder()
+        self.process = try ServiceProcess.start(
+            product: "GatehouseBench", arguments: ["rpc-server", "--port", "\(port)"],
+            environment: ["GATEHOUSE_RPC_SECRET": "test-secret-0123456789abcdef"], logPath: self.folder.path("rpc-server.log")
+        )
+        let deadline = ContinuousClock.now + .seconds(20)
+        while (try? RawTCPConnection(port: port)) == nil {
+            if let exit = self.process.exitStatus { throw ServiceProcessError(description: "rpc-server ended (\(exit)):\n\(self.process.logTail)") }
+            if ContinuousClock.now >= deadline { throw ServiceProcessError(description: "rpc-server did not listen:\n\(self.process.logTail)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
     }
 
-    /// SIGKILL: no graceful shutdown, connections drop as in a crash.
+    /// SIGKILL: no graceful shutdown, connections drop as in a crash (returns once the process is gone).
     func kill() {
-        Foundation.kill(self.process.processIdentifier, SIGKILL)
-        self.process.waitUntilExit()
-    }
-
-    deinit {
-        if self.process.isRunning { self.kill() }
+        self.process.kill()
     }
 }
 
@@ -44,7 +39,7 @@ enum BenchMethods {
 @Suite struct RPCServerProcessTests {
     @Test func pendingCallsFailFastWhenTheServerDiesAndTheClientReconnectsWhenItReturns() async throws {
         let port = try freeLoopbackPort()
-        let server = try BenchServerProcess(port: port)
+        let server = try await BenchServerProcess(port: port)
         let client = RPCClient(
             configuration: RPCClientConfiguration(
                 host: "127.0.0.1",
@@ -71,7 +66,7 @@ enum BenchMethods {
             }
             #expect(ContinuousClock.now - killedAt < .seconds(1), "a pending call must fail as soon as the connection drops")
 
-            let restarted = try BenchServerProcess(port: port)
+            let restarted = try await BenchServerProcess(port: port)
             var answered = false
             for _ in 0..<50 where !answered {
                 answered = (try? await client.call(BenchMethods.sleep, .init(1), timeout: .milliseconds(200)))?.value == 1

@@ -11,6 +11,11 @@ import Darwin
 public struct ServiceProcessError: Error, CustomStringConvertible {
     /// What was awaited, and the last lines the service wrote.
     public let description: String
+
+    /// An error saying `description`.
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// How a child process ended.

@@ -14,13 +14,15 @@ struct SpawnedProcess: Sendable {
     /// The child's process ID.
     let pid: pid_t
 
-    /// Starts `executable` with `arguments`; stdin is /dev/null, stdout and stderr go to `outputPath`
-    /// (appended) or /dev/null. `environment` replaces the test runner's environment when given.
+    /// Starts `executable` with `arguments`; stdin is /dev/null, stdout goes to `outputPath` (appended)
+    /// or /dev/null, stderr to `errorPath` or, without one, to stdout's file. `environment` replaces the
+    /// test runner's environment when given.
     static func spawn(
         executable: String,
         arguments: [String],
         environment: [String: String]? = nil,
-        outputPath: String? = nil
+        outputPath: String? = nil,
+        errorPath: String? = nil
     ) throws -> SpawnedProcess {
         #if canImport(Darwin)
         var fileActions: posix_spawn_file_actions_t? = nil
@@ -33,7 +35,11 @@ struct SpawnedProcess: Sendable {
         defer { posix_spawn_file_actions_destroy(&fileActions) }
         posix_spawn_file_actions_addopen(&fileActions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&fileActions, 1, outputPath ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+        if let errorPath {
+            posix_spawn_file_actions_addopen(&fileActions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        } else {
+            posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
+        }
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         var emptyMask = sigset_t()

@@ -36,6 +36,8 @@ enum EdgeMetrics {
 
     /// Limiter calls that failed (the fallback policies, or else letting the request through, decided).
     static let limiterFailures = Counter(label: "gatehouse_edge_limiter_failures_total")
+    /// Time from a change's commit at the data service to this edge applying its invalidation.
+    static let invalidationLag = Metrics.Timer(label: "gatehouse_edge_invalidation_lag_seconds")
     /// Connections closed because a request was not received and answered within `http.request_timeout_ms`.
     static let requestTimeouts = Counter(label: "gatehouse_edge_request_timeouts_total")
     /// Data-service calls made for misses (after coalescing).

@@ -1,4 +1,6 @@
+import Foundation
 import GatehouseDataAPI
+import Metrics
 import Synchronization
 
 /// Applies the data service's invalidation events to the response cache: each change drops its document's
@@ -47,6 +49,12 @@ public final class InvalidationApplier: Sendable {
             tags.append(.collection(event.collection))
         }
         let dropped = self.cache.invalidate(tags)
+        // From the data service's commit to this edge dropping the entries (wall clocks: one machine, or
+        // synchronized ones; the commit time is in whole milliseconds, so this errs up to 1 ms long).
+        let nowMs = Date().timeIntervalSince1970 * 1000
+        for event in fresh {
+            EdgeMetrics.invalidationLag.recordNanoseconds(Int64(max(0, nowMs - Double(event.committedAtMs)) * 1_000_000))
+        }
         // Within a message versions are consecutive; between messages the first new one must follow the last seen.
         if let previous, (fresh.first?.version ?? first.version) != previous + 1 {
             self.cache.removeAll()
