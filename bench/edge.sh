@@ -4,8 +4,9 @@
 #   A: one cached document, valid JWT      B: 1,000 documents uniformly, valid JWT, after a warm-up
 #   C: one client over its limit (all 429) D: like B with 10% of requests PUTs of one of the 1,000 documents
 #   nginx: the same document through proxy_cache and limit_req
-# A second edge replica receives D's invalidations: both report the commit-to-edge lag histogram. Last,
-# edge A is filled with 100,000 distinct documents (cache.max_bytes 256 MiB) and its RSS is reported.
+# A second edge replica receives the invalidations: both report the commit-to-edge lag, under D's load and
+#   E: one writer pacing 10 ms between PUTs, nothing else running.
+# Last, edge A is filled with 100,000 distinct documents (cache.max_bytes 256 MiB) and its RSS is reported.
 # Usage: bench/edge.sh [seconds] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
