@@ -249,6 +249,12 @@ extension GatehouseSystemTests {
             }
             #expect(propagated != nil, "edge 1 serves the new document")
             print("invalidation propagated to the other edge in \(propagated ?? .zero)")
+            // Both edges dropped their entry (edge 0 for its own write, edge 1 for the event), and measured the lag.
+            for index in 0..<2 {
+                let metrics = try system.edgeMetrics(index)
+                #expect((prometheusSample(metrics, "gatehouse_edge_cache_invalidated_entries_total") ?? 0) >= 1, "edge \(index)")
+                #expect((prometheusSample(metrics, "gatehouse_edge_invalidation_lag_seconds_count") ?? 0) >= 1, "edge \(index)")
+            }
             let stale = try system.edge(0, "PUT", "/v1/articles/doc-000003", token: token, headers: [("If-Match", etag)], body: #"{"title":"lost update"}"#)
             #expect(stale.status == 412, "a stale If-Match is a conflict, never a lost update")
 

@@ -44,6 +44,10 @@ enum EdgeMetrics {
     static let dataCalls = Counter(label: "gatehouse_edge_data_calls_total")
     /// 1 while the edge holds the issuer's whole revocation state, 0 while fetching it fails.
     static let revocationStateCurrent = Gauge(label: "gatehouse_edge_revocation_state_current")
+    /// Entries evicted to stay within `cache.max_bytes`.
+    static let cacheEvictions = Counter(label: "gatehouse_edge_cache_evictions_total")
+    /// Entries dropped by invalidations (events, own writes, or everything after a gap).
+    static let cacheInvalidated = Counter(label: "gatehouse_edge_cache_invalidated_entries_total")
     /// Cache bytes and entries.
     static let cacheBytes = Gauge(label: "gatehouse_edge_cache_bytes")
     static let cacheEntries = Gauge(label: "gatehouse_edge_cache_entries")

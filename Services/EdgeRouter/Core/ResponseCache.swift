@@ -1,3 +1,4 @@
+import Metrics
 import Synchronization
 
 /// The edge router's response cache: in memory, bounded by bytes, least recently used first out, with
@@ -177,6 +178,7 @@ extension ResponseCache {
             while self.statistics.bytes + cost > self.maxBytes, let last = self.tail {
                 self.remove(last)
                 self.statistics.evictions += 1
+                EdgeMetrics.cacheEvictions.increment()
             }
             let node = Node(key: key, response: response, tags: tags, storedAt: now, freshness: freshness, cost: cost, previous: nil, next: self.head)
             let slot: Int
@@ -215,6 +217,7 @@ extension ResponseCache {
                 }
             }
             self.statistics.invalidated += dropped
+            EdgeMetrics.cacheInvalidated.increment(by: dropped)
             return dropped
         }
 
@@ -223,6 +226,7 @@ extension ResponseCache {
             self.floor = self.sequence
             self.invalidatedAt.removeAll()
             self.statistics.invalidated += self.statistics.entries
+            EdgeMetrics.cacheInvalidated.increment(by: self.statistics.entries)
             self.index.removeAll()
             self.nodes.removeAll()
             self.free.removeAll()
