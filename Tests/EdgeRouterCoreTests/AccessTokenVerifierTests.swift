@@ -116,6 +116,30 @@ struct AccessTokenVerifierTests {
         #expect((try? await verifier.verify(fresh).get()) != nil, "tokens issued after the cut-off are valid")
     }
 
+    @Test func theSameKeysFetchedAgainKeepRememberedTokens() async throws {
+        let issuer = try await Issuer()
+        let verifier = try await self.verifier(issuer)
+        let token = try await issuer.token()
+        #expect((try? await verifier.verify(token).get()) != nil)
+        // A refetch after a key event, forged or not, that finds the same keys: no signature work again.
+        try await verifier.replaceKeys(jwksJSON: issuer.jwks)
+        #expect(verifier.rememberedCount == 1)
+        // The published keys plus another one (a rotation's next key): still kept.
+        let other = try await Issuer()
+        let merged = try Self.mergedJWKS(issuer.jwks, other.jwks)
+        try await verifier.replaceKeys(jwksJSON: merged)
+        #expect(verifier.rememberedCount == 1)
+        #expect((try? await verifier.verify(token).get()) != nil)
+    }
+
+    /// One JWKS holding the keys of both.
+    static func mergedJWKS(_ first: String, _ second: String) throws -> String {
+        let keys = try [first, second].flatMap { text in
+            (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["keys"] as? [Any] ?? []
+        }
+        return String(decoding: try JSONSerialization.data(withJSONObject: ["keys": keys]), as: UTF8.self)
+    }
+
     @Test func newKeysReplaceTheOldAndForgetRememberedTokens() async throws {
         let issuer = try await Issuer()
         let verifier = try await self.verifier(issuer)

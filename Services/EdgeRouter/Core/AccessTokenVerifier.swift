@@ -13,7 +13,8 @@ import Synchronization
 /// 4. Revocation: by `jti`, or by subject and issue time.
 ///
 /// A verified token is remembered until its `exp` (bounded in count), so an ES256 signature is checked once
-/// per token, not once per request; revocation is checked on every request. A key change forgets them all.
+/// per token, not once per request; revocation is checked on every request. A JWKS that drops or changes
+/// a key forgets them all; one that only adds keys (a rotation's next key) or repeats them keeps them.
 public final class AccessTokenVerifier: Sendable {
     /// The largest token accepted.
     public static let maximumTokenBytes = 8 * 1024
@@ -23,6 +24,8 @@ public final class AccessTokenVerifier: Sendable {
     private struct Keys {
         var collection = JWTKeyCollection()
         var algorithms: [String: String] = [:]
+        /// Each key's JWK as published, to tell whether a new JWKS changed or dropped a key.
+        var material: [String: Data] = [:]
     }
 
     private struct Verified {
@@ -78,14 +81,21 @@ public final class AccessTokenVerifier: Sendable {
         var fresh = Keys()
         for entry in entries {
             guard let kid = entry["kid"] as? String, let alg = entry["alg"] as? String, Self.acceptedAlgorithms.contains(alg),
-                let data = try? JSONSerialization.data(withJSONObject: entry), let jwk = try? JWK(json: String(decoding: data, as: UTF8.self))
+                let data = try? JSONSerialization.data(withJSONObject: entry, options: [.sortedKeys]), let jwk = try? JWK(json: String(decoding: data, as: UTF8.self))
             else { continue }
             try await fresh.collection.add(jwk: jwk)
             fresh.algorithms[kid] = alg
+            fresh.material[kid] = data
         }
         _ = await fresh.collection.clearDefault()
-        self.keys.withLock { $0 = fresh }
-        self.verified.withLock { $0.claims.removeAll() }
+        // Remembered tokens stay valid while every key they could have been verified with is still
+        // published unchanged (a rotation adds the next key; a refetch that finds the same keys changes
+        // nothing); a key dropped or changed forgets them all.
+        let keptEveryKey = self.keys.withLock { keys in
+            defer { keys = fresh }
+            return keys.material.allSatisfy { fresh.material[$0.key] == $0.value }
+        }
+        if !keptEveryKey { self.verified.withLock { $0.claims.removeAll() } }
         return Set(fresh.algorithms.keys)
     }
 
