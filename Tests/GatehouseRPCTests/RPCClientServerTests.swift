@@ -4,6 +4,7 @@ import NIOPosix
 import GatehouseTestSupport
 import ServiceLifecycle
 import SwiftProtobuf
+import Synchronization
 import Testing
 
 @Suite struct RPCClientServerTests {
@@ -136,27 +137,48 @@ import Testing
             logger: quietLogger("test.rpc-server")
         )
         let serverGroup = ServiceGroup(services: [server], logger: quietLogger("test.group"))
-        try await withThrowingTaskGroup { group in
-            group.addTask { try await serverGroup.run() }
-            let port = try await server.localPort()
-            let client = RPCClient(
-                configuration: RPCClientConfiguration(
-                    host: "127.0.0.1",
-                    port: port,
-                    secret: testSecret,
-                    connections: 1,
-                    defaultCallTimeout: .seconds(10)
-                ),
-                logger: quietLogger("test.rpc-client")
-            )
-            group.addTask { try await client.run() }
-            let slow = Task { try await client.call(TestMethods.sleep, .init(300)) }
-            // Shut down only once the server is running the call.
-            for await _ in started { break }
-            await serverGroup.triggerGracefulShutdown()
-            let answer = try await slow.value
-            #expect(answer.value == 300)
-            group.cancelAll()
+        // Unstructured, so that a part that does not stop is reported (which one) instead of hanging the run.
+        let serverTask = Task { try await serverGroup.run() }
+        let port = try await server.localPort()
+        let client = RPCClient(
+            configuration: RPCClientConfiguration(
+                host: "127.0.0.1",
+                port: port,
+                secret: testSecret,
+                connections: 1,
+                defaultCallTimeout: .seconds(10)
+            ),
+            logger: quietLogger("test.rpc-client")
+        )
+        let clientTask = Task { try await client.run() }
+        let slow = Task { try await client.call(TestMethods.sleep, .init(300)) }
+        // Shut down only once the server is running the call.
+        for await _ in started { break }
+        await serverGroup.triggerGracefulShutdown()
+        let answer = try await slow.value
+        #expect(answer.value == 300)
+        // The client closes its connection when cancelled; then the draining server's run() returns.
+        clientTask.cancel()
+        #expect(await Self.finishes(clientTask, within: .seconds(10)), "the client's run() returned after cancellation")
+        #expect(await Self.finishes(serverTask, within: .seconds(10)), "the server's run() returned after graceful shutdown")
+        serverTask.cancel()
+    }
+
+    /// Whether `task` finishes within `limit` (a task that never does is left behind, not awaited).
+    static func finishes(_ task: Task<Void, any Error>, within limit: Duration) async -> Bool {
+        let answered = Mutex(false)
+        return await withCheckedContinuation { continuation in
+            let answer: @Sendable (Bool) -> Void = { finished in
+                if answered.withLock({ done in defer { done = true }; return !done }) { continuation.resume(returning: finished) }
+            }
+            Task {
+                _ = try? await task.value
+                answer(true)
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                answer(false)
+            }
         }
     }
 
