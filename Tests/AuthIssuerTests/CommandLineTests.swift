@@ -44,7 +44,8 @@ extension AuthIssuerEndToEndTests {
                 // revoke --jti: one access token.
                 let claims = try #require(base64URLDecodedJSON(access, part: 1))
                 let jti = try #require(claims["jti"] as? String)
-                let revoked = try await issuer.cli(["revoke", "--jti", jti])
+                // `--jti=`: a jti is base64url and may start with "-", which would read as an option.
+                let revoked = try await issuer.cli(["revoke", "--jti=\(jti)"])
                 #expect(revoked.exit == .exited(0), "\(revoked.output)")
                 // users disable: no more logins, no more refreshes, and a subject revocation for the edges.
                 let disabled = try await issuer.cli(["users", "disable", "carol"])
