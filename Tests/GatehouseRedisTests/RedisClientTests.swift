@@ -9,7 +9,7 @@ struct RedisClientTests {
     @Test func answersTenThousandPipelinedCommandsToTheRightCallers() async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
-        try await withRunningClient(RedisConfiguration(port: server.port)) { client in
+        try await withRunningClient(RedisConfiguration(port: server.port, connectTimeout: testConnectTimeout)) { client in
             let counts = try await withThrowingTaskGroup(of: Int?.self) { group in
                 for _ in 0..<10_000 {
                     group.addTask { try await client.send(["INCR", "pipelined:counter"]).int }
@@ -37,7 +37,7 @@ struct RedisClientTests {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
         let script = RedisScript(source: "return redis.call('INCRBY', KEYS[1], ARGV[1])")
-        try await withRunningClient(RedisConfiguration(port: server.port)) { client in
+        try await withRunningClient(RedisConfiguration(port: server.port, connectTimeout: testConnectTimeout)) { client in
             #expect(try await client.evalScript(script, keys: ["script:counter"], arguments: ["5"]) == .integer(5))
             #expect(try await client.send(["SCRIPT", "LOAD", script.source]).string == script.sha1)
 
@@ -55,7 +55,7 @@ struct RedisClientTests {
     @Test func surfacesErrorRepliesAndKeepsTheConnection() async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
-        try await withRunningClient(RedisConfiguration(port: server.port, poolSize: 1)) { client in
+        try await withRunningClient(RedisConfiguration(port: server.port, connectTimeout: testConnectTimeout, poolSize: 1)) { client in
             let connectionID = try await client.send(["CLIENT", "ID"])
             _ = try await client.send(["SET", "errors:text", "not a number"])
             await #expect {
@@ -103,7 +103,7 @@ struct RedisClientTests {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
         // Generous enough for a busy machine running the other tests in parallel on the same event loops.
-        let configuration = RedisConfiguration(port: server.port, commandTimeout: .milliseconds(250), poolSize: 1)
+        let configuration = RedisConfiguration(port: server.port, connectTimeout: testConnectTimeout, commandTimeout: .milliseconds(250), poolSize: 1)
         try await withRunningClient(configuration) { client in
             let warmUp = try await eventually { try await client.send(["PING"]) }
             #expect(warmUp == .simpleString("PONG"))
@@ -125,7 +125,7 @@ struct RedisClientTests {
     @Test func publishesToSubscribersAndCountsThem() async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
-        try await withRunningClient(RedisConfiguration(port: server.port)) { client in
+        try await withRunningClient(RedisConfiguration(port: server.port, connectTimeout: testConnectTimeout)) { client in
             let receivers = try await client.publish(channel: "nobody-listens", message: "hello")
             #expect(receivers == 0)
         }
@@ -134,7 +134,7 @@ struct RedisClientTests {
     @Test func failsCommandsAfterShutdown() async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
-        let client = RedisClient(configuration: RedisConfiguration(port: server.port), logger: Logger(label: "test"))
+        let client = RedisClient(configuration: RedisConfiguration(port: server.port, connectTimeout: testConnectTimeout), logger: Logger(label: "test"))
         let running = Task { try await client.run() }
         #expect(try await client.send(["PING"]) == .simpleString("PONG"))
         running.cancel()
@@ -162,3 +162,7 @@ struct RedisClientTests {
         }
     }
 }
+
+/// Connect timeout of tests that are not about connecting: the default 250 ms is missed when the suite
+/// loads both cores.
+let testConnectTimeout = Duration.seconds(5)
