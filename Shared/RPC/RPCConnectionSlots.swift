@@ -5,12 +5,17 @@ import Synchronization
 ///
 /// The connection's reader takes a slot before it reads the next request, so at the bound it stops
 /// reading and TCP pushes back on the client. On shutdown the connection closes as soon as its last
-/// running call has written its answer.
+/// running call has written its answer, or at once when it is idle (its reader waiting for a request).
 final class RPCConnectionSlots: Sendable {
     private struct State {
         var inFlight = 0
         var waiter: CheckedContinuation<Void, Never>?
         var draining = false
+        /// The reader holds a slot and waits for the next request: that slot is no call.
+        var readerWaiting = false
+
+        /// No call is running: only the waiting reader (if any) holds a slot.
+        var isIdle: Bool { self.inFlight == (self.readerWaiting ? 1 : 0) }
     }
 
     private let maximum: Int
@@ -51,9 +56,19 @@ final class RPCConnectionSlots: Sendable {
                 return (waiter, false)
             }
             state.inFlight -= 1
-            return (nil, state.draining && state.inFlight == 0)
+            return (nil, state.draining && state.isIdle)
         }
         waiter?.resume()
+        if close { self.channel.close(promise: nil) }
+    }
+
+    /// Marks the reader, which holds a slot, as waiting for the next request (`true`) or as holding one
+    /// (`false`); a draining connection whose reader starts waiting with no call running closes.
+    func readerWaits(_ waiting: Bool) {
+        let close = self.state.withLock { state in
+            state.readerWaiting = waiting
+            return waiting && state.draining && state.isIdle
+        }
         if close { self.channel.close(promise: nil) }
     }
 
@@ -64,7 +79,7 @@ final class RPCConnectionSlots: Sendable {
     func drain() {
         let close = self.state.withLock { state in
             state.draining = true
-            return state.inFlight == 0
+            return state.isIdle
         }
         if close { self.channel.close(promise: nil) }
     }

@@ -185,7 +185,10 @@ public final class RPCServer: Service, Sendable {
                 try await withThrowingDiscardingTaskGroup { group in
                     while true {
                         await slots.acquire()
-                        guard let frame = try await frames.next() else {
+                        slots.readerWaits(true)
+                        let next = try await frames.next()
+                        slots.readerWaits(false)
+                        guard let frame = next else {
                             slots.release()
                             return
                         }

@@ -146,21 +146,62 @@ import Testing
                 port: port,
                 secret: testSecret,
                 connections: 1,
+                // A loaded suite can take over the default second to connect; a failed connect would fail
+                // the call before it reaches the server.
+                connectTimeout: .seconds(10),
                 defaultCallTimeout: .seconds(10)
             ),
             logger: quietLogger("test.rpc-client")
         )
         let clientTask = Task { try await client.run() }
         let slow = Task { try await client.call(TestMethods.sleep, .init(300)) }
+        // A call that fails before the handler runs ends the wait below too (and fails the test at
+        // `slow.value`) instead of leaving it waiting forever.
+        Task {
+            _ = try? await slow.value
+            startedContinuation.finish()
+        }
         // Shut down only once the server is running the call.
         for await _ in started { break }
         await serverGroup.triggerGracefulShutdown()
         let answer = try await slow.value
         #expect(answer.value == 300)
-        // The client closes its connection when cancelled; then the draining server's run() returns.
+        // The connection fell idle once the answer was written: the draining server closes it and its
+        // run() returns while the client is still running.
+        #expect(await Self.finishes(serverTask, within: .seconds(10)), "the server's run() returned after graceful shutdown")
         clientTask.cancel()
         #expect(await Self.finishes(clientTask, within: .seconds(10)), "the client's run() returned after cancellation")
-        #expect(await Self.finishes(serverTask, within: .seconds(10)), "the server's run() returned after graceful shutdown")
+        serverTask.cancel()
+    }
+
+    @Test func gracefulShutdownClosesIdleConnectionsWithoutWaitingForTheirClients() async throws {
+        let server = RPCServer(configuration: RPCServerConfiguration(secret: testSecret), handlers: testHandlers(), logger: quietLogger("test.rpc-server"))
+        let serverGroup = ServiceGroup(services: [server], logger: quietLogger("test.group"))
+        let serverTask = Task { try await serverGroup.run() }
+        let port = try await server.localPort()
+        let client = RPCClient(
+            configuration: RPCClientConfiguration(
+                host: "127.0.0.1",
+                port: port,
+                secret: testSecret,
+                connections: 2,
+                connectTimeout: .seconds(10),
+                defaultCallTimeout: .seconds(10)
+            ),
+            logger: quietLogger("test.rpc-client")
+        )
+        let clientTask = Task { try await client.run() }
+        defer { clientTask.cancel() }
+        // The pool connected and idle.
+        for value in UInt64(0)..<4 {
+            #expect(try await client.call(TestMethods.echo, .init(value)).value == value)
+        }
+        let start = ContinuousClock.now
+        await serverGroup.triggerGracefulShutdown()
+        #expect(await Self.finishes(serverTask, within: .seconds(5)), "the server's run() returned with idle clients connected")
+        #expect(ContinuousClock.now - start < .seconds(5))
+        // The client notices: with nowhere to reconnect, calls fail fast instead of hanging.
+        await #expect(throws: RPCError.self) { try await client.call(TestMethods.echo, .init(9), timeout: .seconds(2)) }
         serverTask.cancel()
     }
 
