@@ -131,29 +131,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(request.value))
             return request
         }
-        let server = RPCServer(
-            configuration: RPCServerConfiguration(secret: testSecret),
-            handlers: handlers,
-            logger: quietLogger("test.rpc-server")
-        )
-        let serverGroup = ServiceGroup(services: [server], logger: quietLogger("test.group"))
-        // Unstructured, so that a part that does not stop is reported (which one) instead of hanging the run.
-        let serverTask = Task { try await serverGroup.run() }
-        let port = try await server.localPort()
-        let client = RPCClient(
-            configuration: RPCClientConfiguration(
-                host: "127.0.0.1",
-                port: port,
-                secret: testSecret,
-                connections: 1,
-                // A loaded suite can take over the default second to connect; a failed connect would fail
-                // the call before it reaches the server.
-                connectTimeout: .seconds(10),
-                defaultCallTimeout: .seconds(10)
-            ),
-            logger: quietLogger("test.rpc-client")
-        )
-        let clientTask = Task { try await client.run() }
+        let system = try await StoppableServerAndClient(handlers: handlers)
+        let (serverGroup, serverTask, client, clientTask) = (system.serverGroup, system.serverTask, system.client, system.clientTask)
         let slow = Task { try await client.call(TestMethods.sleep, .init(300)) }
         // A call that fails before the handler runs ends the wait below too (and fails the test at
         // `slow.value`) instead of leaving it waiting forever.
@@ -175,22 +154,8 @@ import Testing
     }
 
     @Test func gracefulShutdownClosesIdleConnectionsWithoutWaitingForTheirClients() async throws {
-        let server = RPCServer(configuration: RPCServerConfiguration(secret: testSecret), handlers: testHandlers(), logger: quietLogger("test.rpc-server"))
-        let serverGroup = ServiceGroup(services: [server], logger: quietLogger("test.group"))
-        let serverTask = Task { try await serverGroup.run() }
-        let port = try await server.localPort()
-        let client = RPCClient(
-            configuration: RPCClientConfiguration(
-                host: "127.0.0.1",
-                port: port,
-                secret: testSecret,
-                connections: 2,
-                connectTimeout: .seconds(10),
-                defaultCallTimeout: .seconds(10)
-            ),
-            logger: quietLogger("test.rpc-client")
-        )
-        let clientTask = Task { try await client.run() }
+        let system = try await StoppableServerAndClient(connections: 2)
+        let (serverGroup, serverTask, client, clientTask) = (system.serverGroup, system.serverTask, system.client, system.clientTask)
         defer { clientTask.cancel() }
         // The pool connected and idle.
         for value in UInt64(0)..<4 {

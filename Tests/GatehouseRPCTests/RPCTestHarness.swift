@@ -1,4 +1,5 @@
 import GatehouseRPC
+import ServiceLifecycle
 import Logging
 import NIOCore
 import NIOPosix
@@ -58,21 +59,46 @@ func withServerAndClient(
     try await withThrowingTaskGroup { group in
         group.addTask { try await server.run() }
         let port = try await server.localPort()
-        let client = RPCClient(
-            configuration: RPCClientConfiguration(
-                host: "127.0.0.1",
-                port: port,
-                secret: clientSecret,
-                clientName: "tests",
-                connections: connections,
-                connectTimeout: .seconds(10),
-                defaultCallTimeout: .seconds(10)
-            ),
-            logger: quietLogger("test.rpc-client")
-        )
+        let client = testClient(port: port, secret: clientSecret, connections: connections)
         group.addTask { try await client.run() }
         try await body(client, port)
         group.cancelAll()
+    }
+}
+
+/// A client of a test server, patient enough for a loaded suite (10 s to connect and per call).
+func testClient(port: Int, secret: RPCSecret = testSecret, connections: Int = 1) -> RPCClient {
+    RPCClient(
+        configuration: RPCClientConfiguration(
+            host: "127.0.0.1",
+            port: port,
+            secret: secret,
+            clientName: "tests",
+            connections: connections,
+            connectTimeout: .seconds(10),
+            defaultCallTimeout: .seconds(10)
+        ),
+        logger: quietLogger("test.rpc-client")
+    )
+}
+
+/// A server in a service group and a client of it, each running in an unstructured task, so a test can
+/// shut the server down gracefully and check that each part stops (a part that does not is reported by
+/// name instead of hanging the run).
+struct StoppableServerAndClient {
+    let serverGroup: ServiceGroup
+    let serverTask: Task<Void, any Error>
+    let client: RPCClient
+    let clientTask: Task<Void, any Error>
+
+    init(handlers: RPCHandlerRegistry = testHandlers(), connections: Int = 1) async throws {
+        let server = RPCServer(configuration: RPCServerConfiguration(secret: testSecret), handlers: handlers, logger: quietLogger("test.rpc-server"))
+        let serverGroup = ServiceGroup(services: [server], logger: quietLogger("test.group"))
+        self.serverGroup = serverGroup
+        self.serverTask = Task { try await serverGroup.run() }
+        let client = testClient(port: try await server.localPort(), connections: connections)
+        self.client = client
+        self.clientTask = Task { try await client.run() }
     }
 }
 
