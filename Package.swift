@@ -178,6 +178,7 @@ let package = Package(
         .target(
             name: "LimiterCore",
             dependencies: [
+                "GatehouseNIOSupport",
                 "GatehouseLimiterPolicies",
                 "GatehouseConfig",
                 "GatehouseLimiterAPI",
@@ -291,6 +292,7 @@ let package = Package(
         .target(
             name: "EdgeRouterCore",
             dependencies: [
+                "GatehouseNIOSupport",
                 "GatehouseLimiterPolicies",
                 "GatehouseAuthAPI",
                 "GatehouseDataAPI",
@@ -484,6 +486,10 @@ let package = Package(
             name: "EdgeRouterCoreTests",
             dependencies: [
                 "GatehouseRPC",
+                "GatehouseRedis",
+                "GatehouseLimiterAPI",
+                // The limiter's own decider answers the edge's checks in the batching tests.
+                "LimiterCore",
                 "GatehouseLimiterPolicies",
                 "EdgeRouterCore",
                 // The real issuer's keys and signer mint the tokens the verifier is tested with.

@@ -14,12 +14,23 @@ import Testing
           - {name: watch, limit: 2, period: 1h, key: [ip], shadow: true}
         """
 
-    @Test func answersChecksAndExportsPerPolicyMetricsAndDenyLogs() async throws {
+    /// Redis and a limiter on `policies` in a new folder (stop the Redis when done).
+    static func startLimiter(environment: [String: String] = [:]) async throws -> (RedisServerProcess, TestFolder, LimiterProcess) {
         let redis = try await RedisServerProcess.start()
+        do {
+            let folder = try TestFolder()
+            try folder.write("policies.yaml", Self.policies)
+            return (redis, folder, try await LimiterProcess(folder: folder, redisPort: redis.port, environment: environment))
+        } catch {
+            redis.stop()
+            throw error
+        }
+    }
+
+    @Test func answersChecksAndExportsPerPolicyMetricsAndDenyLogs() async throws {
+        let (redis, folder, limiter) = try await Self.startLimiter()
+        defer { withExtendedLifetime(folder) {} }
         defer { redis.stop() }
-        let folder = try TestFolder()
-        try folder.write("policies.yaml", Self.policies)
-        let limiter = try await LimiterProcess(folder: folder, redisPort: redis.port)
         try await limiter.withClient { client in
             var outcomes: [Bool] = []
             for _ in 0..<5 {
@@ -52,12 +63,46 @@ import Testing
         #expect(limiter.process.jsonLogLines.contains { $0["msg"] as? String == "shadow policy would deny" && $0["policy"] as? String == "watch" })
     }
 
-    @Test func reloadsOnSIGHUPAndOnFileChangeKeepsOldPoliciesOnABadFileAndDropsNoRequest() async throws {
-        let redis = try await RedisServerProcess.start()
+    @Test func aBatchDecidesEachRequestOnItsOwnAndAnInvalidOneFailsAlone() async throws {
+        let (redis, folder, limiter) = try await Self.startLimiter()
+        defer { withExtendedLifetime(folder) {} }
         defer { redis.stop() }
-        let folder = try TestFolder()
-        try folder.write("policies.yaml", Self.policies)
-        let limiter = try await LimiterProcess(folder: folder, redisPort: redis.port, environment: ["LIMITER_POLICIES_WATCH_INTERVAL_MS": "100"])
+        try await limiter.withClient { client in
+            // Nine requests of one caller against `user` (5 per hour), one of them naming an unknown policy.
+            var batch = Gatehouse_Limiter_CheckBatchRequest()
+            batch.requests = (0..<9).map { index in
+                var request = Gatehouse_Limiter_CheckRequest()
+                request.caller = "alice"
+                var item = Gatehouse_Limiter_CheckItem()
+                item.policy = index == 4 ? "no-such-policy" : "user"
+                item.key = "alice"
+                request.items = [item]
+                return request
+            }
+            let answer = try await client.call(LimiterMethods.checkBatch, batch, timeout: .seconds(10))
+            #expect(answer.outcomes.count == 9)
+            let allowed = answer.outcomes.filter { if case .response(let response) = $0.result { response.allowed } else { false } }
+            #expect(allowed.count == 5, "exactly the limit is allowed, whatever the order inside the batch")
+            guard case .error(let error) = answer.outcomes[4].result else {
+                Issue.record("the request with an unknown policy has an error outcome: \(answer.outcomes[4])")
+                return
+            }
+            #expect(error.code == UInt32(RPCError.Code.invalidArgument.rawValue))
+            #expect(error.message.contains("no-such-policy"))
+            // The batch charged like single checks: the next one is denied.
+            #expect(try await client.check(caller: "alice", policy: "user", key: "alice").allowed == false)
+
+            let empty = await #expect(throws: RPCError.self) {
+                try await client.call(LimiterMethods.checkBatch, Gatehouse_Limiter_CheckBatchRequest(), timeout: .seconds(10))
+            }
+            #expect(empty?.code == .invalidArgument)
+            #expect(empty?.message.contains("requests") == true)
+        }
+    }
+
+    @Test func reloadsOnSIGHUPAndOnFileChangeKeepsOldPoliciesOnABadFileAndDropsNoRequest() async throws {
+        let (redis, folder, limiter) = try await Self.startLimiter(environment: ["LIMITER_POLICIES_WATCH_INTERVAL_MS": "100"])
+        defer { redis.stop() }
         try await limiter.withClient { client in
             // Requests keep flowing through every reload; none may fail.
             let traffic = Task {
@@ -125,11 +170,9 @@ import Testing
     }
 
     @Test func sigtermShutsDownGracefully() async throws {
-        let redis = try await RedisServerProcess.start()
+        let (redis, folder, limiter) = try await Self.startLimiter()
+        defer { withExtendedLifetime(folder) {} }
         defer { redis.stop() }
-        let folder = try TestFolder()
-        try folder.write("policies.yaml", Self.policies)
-        let limiter = try await LimiterProcess(folder: folder, redisPort: redis.port)
         // A client (an edge) that stays connected does not hold the shutdown up: its idle connections close.
         try await limiter.withClient { client in
             let answer = try await client.check(policy: "public", key: "k")

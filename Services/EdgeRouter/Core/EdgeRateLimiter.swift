@@ -1,13 +1,19 @@
 import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
+import GatehouseNIOSupport
 import GatehouseRPC
 import Logging
 import Metrics
 import Synchronization
 
-/// The edge's side of rate limiting: one `limiter.Check` per request with the route's policies for the
+/// The edge's side of rate limiting: one limiter decision per request with the route's policies for the
 /// caller, the IETF `RateLimit-Policy`/`RateLimit` headers, and a local memory of denials so a flooding
 /// caller is answered 429 without an RPC until its retry-after passes.
+///
+/// Checks go through a ``CallBatcher``: a request at low load is one `limiter.Check`; requests that arrive
+/// while 4 calls are in flight queue, and the next call carries up to 64 of them as one
+/// `limiter.CheckBatch`, each still decided and charged on its own by the limiter. A limiter too old to
+/// know `limiter.CheckBatch` (`unimplemented`, so nothing was charged) gets that batch as single checks.
 ///
 /// The limiter unreachable (or too slow, past `limiter.call_timeout_ms`): counted in
 /// `gatehouse_edge_limiter_failures_total` and logged once per outage, and each policy's `on_redis_failure`
@@ -40,7 +46,11 @@ public final class EdgeRateLimiter: Sendable {
         var decision: Decision
     }
 
+    /// One limiter check: the request and the HTTP request's id for the limiter's logs.
+    private typealias PendingCheck = (request: Gatehouse_Limiter_CheckRequest, traceID: String)
+
     private let limiter: RPCClient
+    private let checks: CallBatcher<PendingCheck, Result<Gatehouse_Limiter_CheckResponse, RPCError>>
     private let denials = Mutex<[String: Denial]>([:])
     private let denialCapacity: Int
     private let failing = Atomic<Bool>(false)
@@ -55,6 +65,7 @@ public final class EdgeRateLimiter: Sendable {
     ///   - logger: Receives limiter outages.
     public init(limiter: RPCClient, denialCapacity: Int = 100_000, logger: Logger) {
         self.limiter = limiter
+        self.checks = CallBatcher { checks in try await Self.send(checks, to: limiter) }
         self.denialCapacity = denialCapacity
         self.logger = logger
     }
@@ -84,7 +95,11 @@ public final class EdgeRateLimiter: Sendable {
         }
         let response: Gatehouse_Limiter_CheckResponse
         do {
-            response = try await self.limiter.call(charge ? LimiterMethods.check : LimiterMethods.peek, request, traceID: requestID)
+            if charge {
+                response = try await self.checks.submit((request, requestID)).get()
+            } else {
+                response = try await self.limiter.call(LimiterMethods.peek, request, traceID: requestID)
+            }
             if self.failing.exchange(false, ordering: .relaxed) {
                 self.logger.notice("the limiter answers again")
             }
@@ -109,6 +124,45 @@ public final class EdgeRateLimiter: Sendable {
             }
         }
         return decision
+    }
+
+    /// Sends one batch of checks: `limiter.Check` for one, `limiter.CheckBatch` for more (or single checks
+    /// when the limiter does not know that method); an outcome per check, in order.
+    private static func send(_ checks: [PendingCheck], to limiter: RPCClient) async throws -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
+        if checks.count == 1 {
+            return [.success(try await limiter.call(LimiterMethods.check, checks[0].request, traceID: checks[0].traceID))]
+        }
+        var batch = Gatehouse_Limiter_CheckBatchRequest()
+        batch.requests = checks.map(\.request)
+        let answer: Gatehouse_Limiter_CheckBatchResponse
+        do {
+            answer = try await limiter.call(LimiterMethods.checkBatch, batch)
+        } catch let error as RPCError where error.code == .unimplemented {
+            return await withTaskGroup(of: (Int, Result<Gatehouse_Limiter_CheckResponse, RPCError>).self) { group in
+                for (index, check) in checks.enumerated() {
+                    group.addTask {
+                        do {
+                            return (index, .success(try await limiter.call(LimiterMethods.check, check.request, traceID: check.traceID)))
+                        } catch {
+                            return (index, .failure(error as? RPCError ?? RPCError(.unavailable, "\(error)")))
+                        }
+                    }
+                }
+                var outcomes = [Result<Gatehouse_Limiter_CheckResponse, RPCError>](repeating: .failure(RPCError(.internal, "no answer")), count: checks.count)
+                for await (index, outcome) in group { outcomes[index] = outcome }
+                return outcomes
+            }
+        }
+        return answer.outcomes.map { outcome in
+            switch outcome.result {
+            case .response(let response):
+                .success(response)
+            case .error(let error):
+                .failure(RPCError(RPCError.Code(rawValue: Int(error.code)) ?? .internal, error.message))
+            case nil:
+                .failure(RPCError(.protocolError, "the limiter answered a batched check with neither a response nor an error"))
+            }
+        }
     }
 
     /// Replaces the policies whose fallbacks decide while the limiter cannot be asked (`nil`: allow).

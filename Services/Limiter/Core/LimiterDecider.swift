@@ -5,7 +5,7 @@ import Logging
 import Metrics
 import Synchronization
 
-/// Answers `limiter.Check`, `limiter.Peek` and `limiter.Reset`: turns a request's items into Redis keys
+/// Answers `limiter.Check`, `limiter.CheckBatch`, `limiter.Peek` and `limiter.Reset`: turns a request's items into Redis keys
 /// and policy parameters, and decides them together.
 ///
 /// Per check, in order:
@@ -80,6 +80,44 @@ public final class LimiterDecider: Sendable {
     /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
     public func check(_ request: Gatehouse_Limiter_CheckRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
         try await self.decide(request, charge: true)
+    }
+
+    /// The most requests one `limiter.CheckBatch` may carry.
+    public static let maximumBatchRequests = 256
+
+    /// Decides each request of a batch on its own, as concurrent ``check(_:)`` calls would.
+    /// - Parameter batch: Independent requests (at most ``maximumBatchRequests``).
+    /// - Returns: One outcome per request, in request order: its decision, or the error ``check(_:)`` would
+    ///   have thrown for it.
+    /// - Throws: ``RPCError`` `invalidArgument` for an empty or oversized batch.
+    public func checkBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
+        let requests = batch.requests
+        guard !requests.isEmpty, requests.count <= Self.maximumBatchRequests else {
+            throw RPCError(.invalidArgument, "requests: a batch holds 1 to \(Self.maximumBatchRequests) requests, not \(requests.count)")
+        }
+        var response = Gatehouse_Limiter_CheckBatchResponse()
+        response.outcomes = await withTaskGroup(of: (Int, Gatehouse_Limiter_CheckOutcome).self) { group in
+            for (index, request) in requests.enumerated() {
+                group.addTask {
+                    var outcome = Gatehouse_Limiter_CheckOutcome()
+                    do throws(RPCError) {
+                        outcome.response = try await self.check(request)
+                    } catch {
+                        var failure = Gatehouse_Limiter_CheckError()
+                        failure.code = UInt32(error.code.rawValue)
+                        failure.message = error.message
+                        outcome.error = failure
+                    }
+                    return (index, outcome)
+                }
+            }
+            var outcomes = [Gatehouse_Limiter_CheckOutcome](repeating: Gatehouse_Limiter_CheckOutcome(), count: requests.count)
+            for await (index, outcome) in group {
+                outcomes[index] = outcome
+            }
+            return outcomes
+        }
+        return response
     }
 
     /// Decides like ``check(_:)`` without charging anything or consulting the denial cache.

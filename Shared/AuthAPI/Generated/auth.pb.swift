@@ -115,7 +115,7 @@ public nonisolated struct Gatehouse_Auth_RevocationStateResponse: Sendable {
   public var version: UInt64 = 0
 
   /// Every revocation that can still matter: token revocations before their `exp`,
-  /// subject revocations younger than the longest access-token lifetime.
+  /// subject revocations younger than the longest access-token lifetime plus a minute.
   public var revocations: [Gatehouse_Auth_Revocation] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

@@ -1,0 +1,125 @@
+import Synchronization
+
+/// Sends concurrent requests to a peer in batches, so that under load one call (one command, one frame, one
+/// reply) carries many requests, while a request at low load goes out at once, alone.
+///
+/// No request ever waits for a batch to fill: while fewer than `maximumCallsInFlight` calls are under way, a
+/// request is sent at once by its own task. Requests that arrive while that many calls are in flight queue
+/// up, and the next free sender takes up to `maximumBatchSize` of them, in arrival order, in one call.
+///
+/// A call that fails fails its whole batch and every request queued behind it: they would only wait for the
+/// same failure, one timeout per batch, while their callers' fallbacks can decide at once.
+public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable {
+    /// Sends one batch; returns one response per request, in request order.
+    public typealias Send = @Sendable ([Request]) async throws -> [Response]
+
+    private struct Pending {
+        let request: Request
+        let continuation: CheckedContinuation<Response, any Error>
+    }
+
+    private struct State {
+        var queue: [Pending] = []
+        var callsInFlight = 0
+    }
+
+    private let send: Send
+    private let maximumCallsInFlight: Int
+    private let maximumBatchSize: Int
+    private let state = Mutex(State())
+
+    /// Creates a batcher.
+    /// - Parameters:
+    ///   - maximumCallsInFlight: Calls under way at once before requests queue (default 4).
+    ///   - maximumBatchSize: Requests in one call (default 64).
+    ///   - send: Sends one batch.
+    public init(maximumCallsInFlight: Int = 4, maximumBatchSize: Int = 64, send: @escaping Send) {
+        self.maximumCallsInFlight = max(1, maximumCallsInFlight)
+        self.maximumBatchSize = max(1, maximumBatchSize)
+        self.send = send
+    }
+
+    /// Sends one request, in a batch with whatever else is waiting.
+    /// - Returns: The request's own response.
+    /// - Throws: What the call of its batch threw, or ``CallBatcherError`` when that call answered a different
+    ///   number of requests than it was given.
+    public func submit(_ request: Request) async throws -> Response {
+        let sendsItself = self.state.withLock { state in
+            guard state.queue.isEmpty, state.callsInFlight < self.maximumCallsInFlight else { return false }
+            state.callsInFlight += 1
+            return true
+        }
+        if sendsItself {
+            // Nothing is waiting: this task sends its request alone, with no task or thread hop in between.
+            defer { self.releaseOrKeepSending() }
+            return try await self.call([request])[0]
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let startSender = self.state.withLock { state in
+                state.queue.append(Pending(request: request, continuation: continuation))
+                guard state.callsInFlight < self.maximumCallsInFlight else { return false }
+                state.callsInFlight += 1
+                return true
+            }
+            if startSender {
+                Task { await self.sendUntilQueueIsEmpty() }
+            }
+        }
+    }
+
+    /// After a call of its own: gives the sending slot back, or, when requests queued up meanwhile, passes it to
+    /// a task that sends them.
+    private func releaseOrKeepSending() {
+        let keepSending = self.state.withLock { state in
+            guard state.queue.isEmpty else { return true }
+            state.callsInFlight -= 1
+            return false
+        }
+        if keepSending {
+            Task { await self.sendUntilQueueIsEmpty() }
+        }
+    }
+
+    /// Sends batches while requests are queued, then gives its sending slot back.
+    private func sendUntilQueueIsEmpty() async {
+        while true {
+            let batch: [Pending] = self.state.withLock { state in
+                guard !state.queue.isEmpty else {
+                    state.callsInFlight -= 1
+                    return []
+                }
+                let count = min(state.queue.count, self.maximumBatchSize)
+                let batch = Array(state.queue.prefix(count))
+                state.queue.removeFirst(count)
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            await self.send(batch)
+        }
+    }
+
+    private func send(_ batch: [Pending]) async {
+        do {
+            let responses = try await self.call(batch.map(\.request))
+            for (pending, response) in zip(batch, responses) {
+                pending.continuation.resume(returning: response)
+            }
+        } catch {
+            let queued = self.state.withLock { state in
+                defer { state.queue.removeAll() }
+                return state.queue
+            }
+            for pending in batch + queued {
+                pending.continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    private func call(_ requests: [Request]) async throws -> [Response] {
+        let responses = try await self.send(requests)
+        guard responses.count == requests.count else {
+            throw CallBatcherError(requests: requests.count, responses: responses.count)
+        }
+        return responses
+    }
+}

@@ -1,0 +1,102 @@
+import EdgeRouterCore
+import GatehouseLimiterAPI
+import GatehouseLimiterPolicies
+import GatehouseRPC
+import GatehouseRedis
+import GatehouseTestSupport
+import LimiterCore
+import Logging
+import Synchronization
+import Testing
+
+/// Concurrent requests of a busy edge share limiter calls, and each is still decided exactly.
+@Suite(.timeLimit(.minutes(1)))
+struct EdgeRateLimiterBatchingTests {
+    static let catalog = try! PolicyCatalog(
+        yaml: """
+            policies:
+              - {name: user, limit: 20, period: 1h, key: [sub]}
+            """,
+        source: "batching.yaml"
+    )
+
+    /// The limiter's own decider behind a real RPC server on real Redis; `batches: false` serves only
+    /// `limiter.Check`, as a limiter older than `limiter.CheckBatch` does. Counts the calls per method.
+    static func withLimiter(batches: Bool, _ body: @Sendable (EdgeRateLimiter, CallCounts) async throws -> Void) async throws {
+        var logger = Logger(label: "test.edge-batching")
+        logger.logLevel = .critical
+        let redisServer = try await RedisServerProcess.start()
+        defer { redisServer.stop() }
+        let redis = RedisClient(configuration: RedisConfiguration(port: redisServer.port, connectTimeout: .seconds(5), commandTimeout: .seconds(5)), logger: logger)
+        let decider = LimiterDecider(catalog: Self.catalog, limiter: RedisRateLimiter(client: redis, logger: logger), logger: logger)
+        let counts = CallCounts()
+        var handlers = RPCHandlerRegistry()
+        handlers.register(LimiterMethods.check) { request, _ in
+            counts.record(LimiterMethods.check.name)
+            return try await decider.check(request)
+        }
+        if batches {
+            handlers.register(LimiterMethods.checkBatch) { batch, _ in
+                counts.record(LimiterMethods.checkBatch.name)
+                return try await decider.checkBatch(batch)
+            }
+        }
+        let secret = try RPCSecret("batching-test-secret-0123456789")
+        let server = RPCServer(configuration: RPCServerConfiguration(secret: secret), handlers: handlers, logger: logger)
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await redis.run() }
+            group.addTask { try await server.run() }
+            let client = RPCClient(
+                configuration: RPCClientConfiguration(
+                    host: "127.0.0.1", port: try await server.localPort(), secret: secret, connectTimeout: .seconds(10), defaultCallTimeout: .seconds(10)
+                ),
+                logger: logger
+            )
+            group.addTask { try await client.run() }
+            try await body(EdgeRateLimiter(limiter: client, logger: logger), counts)
+            group.cancelAll()
+        }
+    }
+
+    /// 200 concurrent requests of one subject against 20 an hour.
+    static func flood(_ gate: EdgeRateLimiter) async -> [EdgeRateLimiter.Decision] {
+        await withTaskGroup(of: EdgeRateLimiter.Decision.self) { group in
+            for index in 0..<200 {
+                group.addTask { await gate.decide(policies: ["user"], caller: "alice", requestID: "r\(index)") }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    @Test func concurrentChecksShareBatchedCallsAndExactlyTheLimitIsAllowed() async throws {
+        try await Self.withLimiter(batches: true) { gate, counts in
+            let decisions = await Self.flood(gate)
+            #expect(decisions.filter(\.allowed).count == 20, "exactly the limit, however the checks were batched")
+            #expect(decisions.filter { !$0.allowed }.allSatisfy { $0.deniedBy == "user" && $0.retryAfterSeconds >= 1 })
+            let calls = counts.snapshot
+            #expect(calls[LimiterMethods.checkBatch.name, default: 0] >= 1, "\(calls)")
+            #expect(calls.values.reduce(0, +) < 200, "200 concurrent checks took fewer than 200 calls: \(calls)")
+        }
+    }
+
+    @Test func aLimiterWithoutBatchesGetsEachCheckAloneAndStillDecidesExactly() async throws {
+        try await Self.withLimiter(batches: false) { gate, counts in
+            let decisions = await Self.flood(gate)
+            #expect(decisions.filter(\.allowed).count == 20)
+            // Nothing fell back: every denial came from the limiter, with its headers.
+            #expect(decisions.allSatisfy { !$0.headers.isEmpty })
+            #expect(counts.snapshot[LimiterMethods.check.name, default: 0] >= 20)
+        }
+    }
+}
+
+/// RPC calls received, per method.
+final class CallCounts: Sendable {
+    private let counts = Mutex<[String: Int]>([:])
+
+    func record(_ method: String) {
+        self.counts.withLock { $0[method, default: 0] += 1 }
+    }
+
+    var snapshot: [String: Int] { self.counts.withLock { $0 } }
+}
