@@ -46,6 +46,7 @@ enum BenchMethods {
                 port: port,
                 secret: testSecret,
                 connections: 1,
+                connectTimeout: .seconds(10),
                 defaultCallTimeout: .seconds(10),
                 maximumReconnectDelay: .milliseconds(200)
             ),

@@ -19,6 +19,8 @@ public func withRPCClients<T: Sendable>(
                 secret: rpcSecret,
                 clientName: "test",
                 connections: connections,
+                // A loaded suite can take longer than the default second to connect.
+                connectTimeout: .seconds(10),
                 defaultCallTimeout: .seconds(10)
             ),
             logger: logger

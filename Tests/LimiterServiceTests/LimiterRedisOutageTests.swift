@@ -41,9 +41,14 @@ import Testing
                 local.append(try await timedCheck("local", "192.0.2.3").allowed)
             }
             #expect(local == [true, true, false], "local: limit 4 ÷ 2 replicas")
-            // 50 ms Redis timeout (or an immediate refusal) plus RPC and scheduling on a busy test machine.
-            #expect(slowest < .milliseconds(750), "slowest call while Redis was down: \(slowest)")
             let metrics = try limiter.metrics()
+            // The limiter answered every check within 250 ms by its own clock (the 50 ms Redis timeout, then
+            // the open breaker: no wait at all). The caller's view adds RPC and scheduling in a test process
+            // that may be running other tests, so it only has to show that no call waited on Redis itself.
+            let checks = prometheusSample(metrics, "gatehouse_rpc_server_duration_seconds_count", ["method": "limiter.Check"])
+            let within250ms = prometheusSample(metrics, "gatehouse_rpc_server_duration_seconds_bucket", ["method": "limiter.Check", "le": "0.25"])
+            #expect(checks == 6 && within250ms == 6, "checks answered by the limiter within 250 ms: \(within250ms ?? 0) of \(checks ?? 0)")
+            #expect(slowest < .seconds(2), "slowest call while Redis was down, as the caller saw it: \(slowest)")
             #expect(prometheusSample(metrics, "gatehouse_limiter_redis_breaker_state") == 1)
             #expect(prometheusSample(metrics, "gatehouse_limiter_fallback_decisions_total", ["policy": "closed", "mode": "deny"]) == 1)
             #expect(prometheusSample(metrics, "gatehouse_limiter_fallback_decisions_total", ["policy": "local", "mode": "local"]) == 3)
