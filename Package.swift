@@ -116,6 +116,7 @@ let package = Package(
             name: "GatehouseObservability",
             dependencies: [
                 "GatehouseConfig",
+                "GatehouseNIOSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

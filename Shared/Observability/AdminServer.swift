@@ -1,3 +1,4 @@
+import GatehouseNIOSupport
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -193,16 +194,7 @@ public final class AdminServer: Service, Sendable {
     }
 
     private func evaluateReadiness() async -> [ReadinessCheckResult] {
-        await withTaskGroup(of: (Int, ReadinessCheckResult).self) { group in
-            for (index, check) in self.readinessChecks.enumerated() {
-                group.addTask { (index, await check.evaluate()) }
-            }
-            var results: [(Int, ReadinessCheckResult)] = []
-            for await result in group {
-                results.append(result)
-            }
-            return results.sorted { $0.0 < $1.0 }.map(\.1)
-        }
+        await self.readinessChecks.concurrentMap { check in await check.evaluate() }
     }
 
     private static func write(

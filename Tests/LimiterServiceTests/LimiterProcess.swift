@@ -10,6 +10,8 @@ let serviceSecret = "limiter-test-secret-0123456789"
 /// The `limiter` executable as a child process with JSON logs, on ports it chose itself, and an RPC client to it.
 final class LimiterProcess: Sendable {
     let process: ServiceProcess
+    /// Holds the policy file and the log; kept as long as the process is.
+    let folder: TestFolder
     let rpcPort: Int
     let adminPort: Int
 
@@ -24,6 +26,7 @@ final class LimiterProcess: Sendable {
             "LIMITER_LOG_FORMAT": "json",
         ]
         variables.merge(environment) { $1 }
+        self.folder = folder
         self.process = try ServiceProcess.start(product: "limiter", environment: variables, logPath: folder.path("\(name).log"))
         let listening = try await self.process.waitForLog(message: "limiter listening")
         self.rpcPort = try #require(Int(listening["rpc.port"] as? String ?? ""))

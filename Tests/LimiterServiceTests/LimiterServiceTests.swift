@@ -15,12 +15,12 @@ import Testing
         """
 
     /// Redis and a limiter on `policies` in a new folder (stop the Redis when done).
-    static func startLimiter(environment: [String: String] = [:]) async throws -> (RedisServerProcess, TestFolder, LimiterProcess) {
+    static func startLimiter(environment: [String: String] = [:]) async throws -> (RedisServerProcess, LimiterProcess) {
         let redis = try await RedisServerProcess.start()
         do {
             let folder = try TestFolder()
             try folder.write("policies.yaml", Self.policies)
-            return (redis, folder, try await LimiterProcess(folder: folder, redisPort: redis.port, environment: environment))
+            return (redis, try await LimiterProcess(folder: folder, redisPort: redis.port, environment: environment))
         } catch {
             redis.stop()
             throw error
@@ -28,8 +28,7 @@ import Testing
     }
 
     @Test func answersChecksAndExportsPerPolicyMetricsAndDenyLogs() async throws {
-        let (redis, folder, limiter) = try await Self.startLimiter()
-        defer { withExtendedLifetime(folder) {} }
+        let (redis, limiter) = try await Self.startLimiter()
         defer { redis.stop() }
         try await limiter.withClient { client in
             var outcomes: [Bool] = []
@@ -64,8 +63,7 @@ import Testing
     }
 
     @Test func aBatchDecidesEachRequestOnItsOwnAndAnInvalidOneFailsAlone() async throws {
-        let (redis, folder, limiter) = try await Self.startLimiter()
-        defer { withExtendedLifetime(folder) {} }
+        let (redis, limiter) = try await Self.startLimiter()
         defer { redis.stop() }
         try await limiter.withClient { client in
             // Nine requests of one caller against `user` (5 per hour), one of them naming an unknown policy.
@@ -101,8 +99,9 @@ import Testing
     }
 
     @Test func reloadsOnSIGHUPAndOnFileChangeKeepsOldPoliciesOnABadFileAndDropsNoRequest() async throws {
-        let (redis, folder, limiter) = try await Self.startLimiter(environment: ["LIMITER_POLICIES_WATCH_INTERVAL_MS": "100"])
+        let (redis, limiter) = try await Self.startLimiter(environment: ["LIMITER_POLICIES_WATCH_INTERVAL_MS": "100"])
         defer { redis.stop() }
+        let folder = limiter.folder
         try await limiter.withClient { client in
             // Requests keep flowing through every reload; none may fail.
             let traffic = Task {
@@ -170,8 +169,7 @@ import Testing
     }
 
     @Test func sigtermShutsDownGracefully() async throws {
-        let (redis, folder, limiter) = try await Self.startLimiter()
-        defer { withExtendedLifetime(folder) {} }
+        let (redis, limiter) = try await Self.startLimiter()
         defer { redis.stop() }
         // A client (an edge) that stays connected does not hold the shutdown up: its idle connections close.
         try await limiter.withClient { client in

@@ -138,19 +138,12 @@ public final class EdgeRateLimiter: Sendable {
         do {
             answer = try await limiter.call(LimiterMethods.checkBatch, batch)
         } catch let error as RPCError where error.code == .unimplemented {
-            return await withTaskGroup(of: (Int, Result<Gatehouse_Limiter_CheckResponse, RPCError>).self) { group in
-                for (index, check) in checks.enumerated() {
-                    group.addTask {
-                        do {
-                            return (index, .success(try await limiter.call(LimiterMethods.check, check.request, traceID: check.traceID)))
-                        } catch {
-                            return (index, .failure(error as? RPCError ?? RPCError(.unavailable, "\(error)")))
-                        }
-                    }
+            return await checks.concurrentMap { check in
+                do {
+                    return .success(try await limiter.call(LimiterMethods.check, check.request, traceID: check.traceID))
+                } catch {
+                    return .failure(error as? RPCError ?? RPCError(.unavailable, "\(error)"))
                 }
-                var outcomes = [Result<Gatehouse_Limiter_CheckResponse, RPCError>](repeating: .failure(RPCError(.internal, "no answer")), count: checks.count)
-                for await (index, outcome) in group { outcomes[index] = outcome }
-                return outcomes
             }
         }
         return answer.outcomes.map { outcome in

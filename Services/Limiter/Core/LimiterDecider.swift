@@ -1,5 +1,6 @@
 import GatehouseLimiterPolicies
 import GatehouseLimiterAPI
+import GatehouseNIOSupport
 import GatehouseRPC
 import Logging
 import Metrics
@@ -96,26 +97,17 @@ public final class LimiterDecider: Sendable {
             throw RPCError(.invalidArgument, "requests: a batch holds 1 to \(Self.maximumBatchRequests) requests, not \(requests.count)")
         }
         var response = Gatehouse_Limiter_CheckBatchResponse()
-        response.outcomes = await withTaskGroup(of: (Int, Gatehouse_Limiter_CheckOutcome).self) { group in
-            for (index, request) in requests.enumerated() {
-                group.addTask {
-                    var outcome = Gatehouse_Limiter_CheckOutcome()
-                    do throws(RPCError) {
-                        outcome.response = try await self.check(request)
-                    } catch {
-                        var failure = Gatehouse_Limiter_CheckError()
-                        failure.code = UInt32(error.code.rawValue)
-                        failure.message = error.message
-                        outcome.error = failure
-                    }
-                    return (index, outcome)
-                }
+        response.outcomes = await requests.concurrentMap { request in
+            var outcome = Gatehouse_Limiter_CheckOutcome()
+            do throws(RPCError) {
+                outcome.response = try await self.check(request)
+            } catch {
+                var failure = Gatehouse_Limiter_CheckError()
+                failure.code = UInt32(error.code.rawValue)
+                failure.message = error.message
+                outcome.error = failure
             }
-            var outcomes = [Gatehouse_Limiter_CheckOutcome](repeating: Gatehouse_Limiter_CheckOutcome(), count: requests.count)
-            for await (index, outcome) in group {
-                outcomes[index] = outcome
-            }
-            return outcomes
+            return outcome
         }
         return response
     }
