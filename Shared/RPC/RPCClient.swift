@@ -36,6 +36,9 @@ public final class RPCClient: Service, Sendable {
     private let logger: Logger
     private let state: Mutex<State>
     private let peer: String
+    /// The group's loops: slot `i` connects on loop `i % count`, so each loop has its own connection
+    /// when there are at least as many connections as loops.
+    private let eventLoops: [any EventLoop]
 
     /// Creates a client; no connection opens until ``run()``.
     /// - Parameters:
@@ -49,6 +52,7 @@ public final class RPCClient: Service, Sendable {
     ) {
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
+        self.eventLoops = Array(eventLoopGroup.makeIterator())
         self.peer = "\(configuration.host):\(configuration.port)"
         self.state = Mutex(State(connecting: max(1, configuration.connections)))
         var logger = logger
@@ -115,7 +119,8 @@ public final class RPCClient: Service, Sendable {
         }
     }
 
-    /// A connected, authenticated connection: round-robin over the ready ones, or the next one to come
+    /// A connected, authenticated connection: the one on the caller's event loop if there is one, else
+    /// round-robin over the ready ones, or the next one to come
     /// up while a connect attempt is under way (at most until `deadline`); fails fast when every
     /// attempt has failed.
     private func readyConnection(deadline: NIODeadline) async throws -> RPCClientConnection {
@@ -126,6 +131,9 @@ public final class RPCClient: Service, Sendable {
         }
         let choice: Choice = self.state.withLock { state in
             if !state.ready.isEmpty {
+                // A caller on a connection's own event loop (an RPC or HTTP handler running there) uses
+                // that connection: the call and its answer then need no thread hop.
+                if let local = state.ready.first(where: { $0.channel.eventLoop.inEventLoop }) { return .ready(local) }
                 state.nextReady &+= 1
                 return .ready(state.ready[state.nextReady % state.ready.count])
             }
@@ -183,7 +191,7 @@ public final class RPCClient: Service, Sendable {
             if !firstAttempt { self.state.withLock { $0.connecting += 1 } }
             firstAttempt = false
             do {
-                let connection = try await RPCClientConnection.connect(configuration: self.configuration, eventLoopGroup: self.eventLoopGroup)
+                let connection = try await RPCClientConnection.connect(configuration: self.configuration, eventLoop: self.eventLoops[slot % self.eventLoops.count])
                 let waiters = self.state.withLock { state in
                     state.connecting -= 1
                     state.ready.append(connection)

@@ -15,8 +15,7 @@ final class RPCClientConnection: Sendable {
     }
 
     /// Connects and completes the handshake within the configured connect timeout.
-    static func connect(configuration: RPCClientConfiguration, eventLoopGroup: any EventLoopGroup) async throws -> RPCClientConnection {
-        let eventLoop = eventLoopGroup.next()
+    static func connect(configuration: RPCClientConfiguration, eventLoop: any EventLoop) async throws -> RPCClientConnection {
         let handshake = eventLoop.makePromise(of: Void.self)
         let peer = "\(configuration.host):\(configuration.port)"
         let timeout = TimeAmount(configuration.connectTimeout)

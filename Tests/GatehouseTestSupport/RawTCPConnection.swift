@@ -22,6 +22,24 @@ public final class RawTCPConnection {
         }
     }
 
+    /// Reads what the server sends until `isComplete` holds for all of it, the server closes the connection,
+    /// or `timeout` passes.
+    /// - Returns: What was received, as UTF-8 text.
+    public func receive(timeout: Duration, until isComplete: (String) -> Bool) -> String {
+        let start = ContinuousClock.now
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while ContinuousClock.now - start < timeout {
+            let count = recv(self.descriptor, &buffer, buffer.count, 0)
+            if count == 0 || (count < 0 && errno != EAGAIN && errno != EWOULDBLOCK) { break }
+            if count > 0 {
+                received += buffer.prefix(count)
+                if isComplete(String(decoding: received, as: UTF8.self)) { break }
+            }
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
     /// Waits up to `timeout` for the server to close the connection, discarding what it sends.
     /// - Returns: How long after the call the connection was closed; `nil` if it was still open.
     public func waitForClose(timeout: Duration) -> Duration? {

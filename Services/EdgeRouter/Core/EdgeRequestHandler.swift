@@ -68,14 +68,13 @@ public final class EdgeRequestHandler: Sendable {
         var roles: [String]? { self.claims?.roles }
     }
 
-    /// Answers one request; never throws: every failure is a problem response.
+    /// Answers one request; never throws: every failure is a problem response. The answer to `HEAD` is the
+    /// `GET` answer; the HTTP server sends it without its body (RFC 9110 §9.3.2).
     public func handle(_ request: EdgeRequest) async -> EdgeResponse {
         let started = ContinuousClock.now
         var routeName = "unmatched"
         var response = await self.route(request, routeName: &routeName)
         response.headers.append(("X-Request-ID", request.requestID))
-        // Every answer to HEAD, problems included, is the GET answer without its body (RFC 9110 §9.3.2).
-        if request.method == "HEAD" { response.body = [] }
         EdgeMetrics.response(route: routeName, status: response.status).increment()
         let elapsed = ContinuousClock.now - started
         EdgeMetrics.latency(route: routeName).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)

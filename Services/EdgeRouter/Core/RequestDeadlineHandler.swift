@@ -1,16 +1,18 @@
 import Logging
 import Metrics
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 
 /// Closes a connection whose request is not read and answered within the request timeout
-/// (`http.request_timeout_ms`): a thin shell over ``RequestDeadline``, placed after Hummingbird's HTTP
-/// decoding so that it sees request heads and response ends.
+/// (`http.request_timeout_ms`), and one that is idle, with no request in progress, when the
+/// `IdleStateHandler` before it reports `http.idle_timeout_ms` without a read: a thin shell over
+/// ``RequestDeadline``, placed after the HTTP decoding and pipelining so that it sees request heads and
+/// response ends in order.
 final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private var deadline: RequestDeadline
     private var timer: Scheduled<Void>?
@@ -26,6 +28,15 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
             self.perform(self.deadline.headRead(at: .now), context: context)
         }
         context.fireChannelRead(data)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case IdleStateHandler.IdleStateEvent.read = event {
+            // A request in progress is the request timeout's to bound; between requests, idle means closed.
+            if self.deadline.open.isEmpty { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

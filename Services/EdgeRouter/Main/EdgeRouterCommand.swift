@@ -111,7 +111,7 @@ struct EdgeRouterCommand: AsyncParsableCommand {
             )
         }
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
-        let http = EdgeHTTPServer.application(handler: handler, http: configuration.http, logger: Logger(label: "gatehouse.edge.http")) {
+        let http = EdgeHTTPServer(handler: handler, http: configuration.http, logger: Logger(label: "gatehouse.edge.http")) {
             portContinuation.yield($0)
         }
         let admin = AdminServer(

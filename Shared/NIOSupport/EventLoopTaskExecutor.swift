@@ -4,14 +4,17 @@ import NIOCore
 /// handler, write) never hops to another thread.
 ///
 /// Tasks given this preference must not block: they share the thread with the connection's I/O.
-final class EventLoopTaskExecutor: TaskExecutor {
-    let eventLoop: any EventLoop
+public final class EventLoopTaskExecutor: TaskExecutor {
+    /// The loop the tasks run on.
+    public let eventLoop: any EventLoop
 
-    init(eventLoop: any EventLoop) {
+    /// Creates an executor for `eventLoop`.
+    public init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    /// Runs `job` on the event loop.
+    public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         self.eventLoop.execute {
             job.runSynchronously(on: self.asUnownedTaskExecutor())

@@ -1,0 +1,38 @@
+import GatehouseObservability
+import NIOCore
+import NIOHTTP1
+
+/// Answers a request that is not valid HTTP/1.1 with a `400` problem (`application/problem+json`) before
+/// the decoder closes the connection, unless a response has already begun. NIO's decoder closes the
+/// connection right after reporting the error, so the answer is written here, synchronously, as NIO's own
+/// `HTTPServerProtocolErrorHandler` does with an empty `400`.
+final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private var responseOpen = false
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? HTTPParserError, !self.responseOpen {
+            let problem = AdminResponse.problem(status: 400, title: "Bad Request", detail: "the request is not valid HTTP/1.1: \(error)")
+            var headers = HTTPHeaders(problem.headers)
+            headers.add(name: "Content-Length", value: String(problem.body.count))
+            headers.add(name: "Connection", value: "close")
+            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: problem.body)))), promise: nil)
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        }
+        context.fireErrorCaught(error)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch self.unwrapOutboundIn(data) {
+        case .head(let head) where head.status.code >= 200: self.responseOpen = true
+        case .end: self.responseOpen = false
+        default: break
+        }
+        context.write(data, promise: promise)
+    }
+}

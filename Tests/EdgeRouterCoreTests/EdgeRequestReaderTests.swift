@@ -1,0 +1,84 @@
+@testable import EdgeRouterCore
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// How the edge's HTTP server assembles requests and what it answers about their bodies, driven without sockets.
+struct EdgeRequestReaderTests {
+    static func head(_ method: HTTPMethod = .PUT, _ headers: [(String, String)] = [], version: HTTPVersion = .http1_1) -> HTTPRequestHead {
+        HTTPRequestHead(version: version, method: method, uri: "/v1/articles/a", headers: HTTPHeaders(headers))
+    }
+
+    @Test func aBodyThatFitsIsAnsweredWholeAtItsEnd() throws {
+        var reader = EdgeRequestReader(maximumBodyBytes: 10)
+        guard case .none = reader.head(Self.head()) else { Issue.record("nothing to do at the head"); return }
+        guard case .none = reader.body(ByteBuffer(string: "hello ")) else { Issue.record("still fits"); return }
+        guard case .none = reader.body(ByteBuffer(string: "you!")) else { Issue.record("exactly the limit fits"); return }
+        guard case .answer(let head, let body) = reader.end() else { Issue.record("answered at the end"); return }
+        #expect(head.method == .PUT)
+        #expect(String(buffer: body) == "hello you!")
+        // The next request starts empty.
+        _ = reader.head(Self.head(.GET))
+        guard case .answer(_, let next) = reader.end() else { Issue.record("answered"); return }
+        #expect(next.readableBytes == 0)
+    }
+
+    @Test func continueIsSentOnlyForABodyThatFitsAndOnlyToHTTP11() {
+        var reader = EdgeRequestReader(maximumBodyBytes: 100)
+        guard case .sendContinue = reader.head(Self.head(.PUT, [("Content-Length", "50"), ("Expect", "100-Continue")])) else {
+            Issue.record("100 Continue for a body that fits"); return
+        }
+        _ = reader.end()
+        guard case .none = reader.head(Self.head(.PUT, [("Content-Length", "50"), ("Expect", "100-continue")], version: .http1_0)) else {
+            Issue.record("HTTP/1.0 has no 100 Continue"); return
+        }
+        _ = reader.end()
+        guard case .rejectTooLarge(_, let closeAfterAnswer) = reader.head(Self.head(.PUT, [("Content-Length", "101"), ("Expect", "100-continue")])) else {
+            Issue.record("413 instead of 100 Continue"); return
+        }
+        #expect(closeAfterAnswer, "the client will not send the body: close after the answer")
+    }
+
+    @Test func aBodyOverTheLimitIsRefusedOnceAndTheRestDiscardedUntilItsEnd() {
+        var reader = EdgeRequestReader(maximumBodyBytes: 4)
+        _ = reader.head(Self.head())
+        guard case .rejectTooLarge(_, let closeAfterAnswer) = reader.body(ByteBuffer(string: "12345")) else {
+            Issue.record("refused as soon as it is over"); return
+        }
+        #expect(!closeAfterAnswer, "the client is still sending: wait for the end")
+        guard case .none = reader.body(ByteBuffer(string: "more")) else { Issue.record("the rest is discarded silently"); return }
+        guard case .close = reader.end() else { Issue.record("closed at the end"); return }
+
+        var declared = EdgeRequestReader(maximumBodyBytes: 4)
+        guard case .rejectTooLarge(_, false) = declared.head(Self.head(.PUT, [("Content-Length", "5")])) else {
+            Issue.record("a declared length over the limit is refused at the head"); return
+        }
+        guard case .none = declared.body(ByteBuffer(string: "12345")) else { Issue.record("discarded"); return }
+        guard case .close = declared.end() else { Issue.record("closed at the end"); return }
+    }
+
+    @Test func requestTargetsInOriginAndAbsoluteForm() {
+        #expect(EdgeHTTPServer.pathAndQuery("/v1/articles?limit=2&q=a") == ("/v1/articles", "limit=2&q=a"))
+        #expect(EdgeHTTPServer.pathAndQuery("/v1/articles/a") == ("/v1/articles/a", nil))
+        #expect(EdgeHTTPServer.pathAndQuery("/v1/articles?") == ("/v1/articles", ""))
+        #expect(EdgeHTTPServer.pathAndQuery("http://edge:8080/v1/articles?limit=2") == ("/v1/articles", "limit=2"))
+        #expect(EdgeHTTPServer.pathAndQuery("http://edge:8080") == ("/", nil))
+    }
+
+    @Test func requestIDsAreKeptWhenPrintableAndShortElseMadeUp() {
+        #expect(EdgeHTTPServer.requestID(HTTPHeaders([("X-Request-ID", "abc-123")])) == "abc-123")
+        let long = EdgeHTTPServer.requestID(HTTPHeaders([("X-Request-ID", String(repeating: "a", count: 129))]))
+        let spaced = EdgeHTTPServer.requestID(HTTPHeaders([("X-Request-ID", "a b")]))
+        let none = EdgeHTTPServer.requestID(HTTPHeaders())
+        for made in [long, spaced, none] {
+            #expect(made.count == 36 && made == made.lowercased(), "a new UUID: \(made)")
+        }
+    }
+
+    @Test func theDateHeaderIsAnIMFFixdate() {
+        var date = HTTPDateHeader()
+        #expect(date.value(at: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(date.value(at: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT", "the same second again")
+        #expect(date.value(at: 1_798_675_200) == "Thu, 31 Dec 2026 00:00:00 GMT")
+    }
+}
