@@ -10,10 +10,10 @@
 # Usage: bench/edge.sh [seconds] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/http-reference.sh
 seconds="${1:-10}"
 runs="${2:-3}"
-command -v wrk >/dev/null || scripts/install-dependencies --bench
-command -v nginx >/dev/null || { apt-get install -y -qq nginx-light >&2 || apt-get install -y -qq nginx >&2; }
+require_wrk_and_nginx
 
 for product in limiter data-service auth-issuer edge-router; do swift build -c release --product "$product" >&2; done
 bin="$(swift build -c release --show-bin-path)"
@@ -81,41 +81,7 @@ token="$(curl -s "http://127.0.0.1:$auth_http/oauth/token" -d grant_type=passwor
 edge="http://127.0.0.1:$edge_port"
 curl -sf -o "$dir/doc.json" -H "Authorization: Bearer $token" "$edge/v1/articles/doc-000001"
 
-# nginx: limit_req (never binding here) and proxy_cache in front of a static copy of the same document.
-mkdir -p "$dir/nginx/cache"
-cat > "$dir/nginx/nginx.conf" <<CONF
-worker_processes 2;
-# The workers read this run's temporary folder, which only its owner may enter.
-user $(id -un);
-pid $dir/nginx/nginx.pid;
-error_log $dir/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    proxy_cache_path $dir/nginx/cache keys_zone=docs:10m;
-    limit_req_zone \$binary_remote_addr zone=perip:10m rate=1000000r/s;
-    upstream static { server 127.0.0.1:$upstream_port; keepalive 32; }
-    server {
-        listen 127.0.0.1:$upstream_port;
-        root $dir;
-        default_type application/json;
-        location / { try_files /doc.json =404; }
-    }
-    server {
-        listen 127.0.0.1:$nginx_port;
-        location / {
-            limit_req zone=perip burst=1000000 nodelay;
-            proxy_cache docs;
-            proxy_cache_valid 200 1h;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_pass http://static;
-        }
-    }
-}
-CONF
-nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
-sleep 0.5
+start_reference_nginx "$dir" "$nginx_port" "$upstream_port"
 curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/v1/articles/doc-000001" || { cat "$dir/nginx/error.log" >&2; exit 1; }
 
 cat > "$dir/auth.lua" <<LUA
@@ -141,19 +107,6 @@ LUA
 for n in $(seq 1000); do printf -v id 'doc-%06d' "$n"; curl -s -o /dev/null -H "Authorization: Bearer $token" "$edge/v1/articles/$id"; done
 for _ in $(seq 25); do curl -s -o /dev/null "$edge/v1/articles/doc-000002"; done
 
-run() { # name, then wrk arguments; prints one line per run and the median
-    local name="$1"; shift
-    local rates=()
-    for _ in $(seq "$runs"); do
-        out="$(wrk -t2 -c32 -d"${seconds}s" --latency "$@")"
-        rate="$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')"
-        p50="$(echo "$out" | sed -n 's/^ *50% *\(.*\)$/\1/p')"; p99="$(echo "$out" | sed -n 's/^ *99% *\(.*\)$/\1/p')"
-        non2xx="$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')"
-        echo "$name: $rate req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}"
-        rates+=("$rate")
-    done
-    printf '%s\n' "${rates[@]}" | sort -n | awk -v name="$name" '{a[NR]=$1} END {print name " median: " a[int((NR+1)/2)] " req/s"}'
-}
 run "A edge, one cached document, JWT" -s "$dir/auth.lua" "$edge/v1/articles/doc-000001"
 run "nginx, proxy_cache + limit_req" "http://127.0.0.1:$nginx_port/v1/articles/doc-000001"
 run "B edge, 1,000 documents, JWT" -s "$dir/uniform.lua" "$edge/v1/articles/doc-000001"

@@ -5,7 +5,7 @@ import ArgumentParser
 struct GatehouseBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gatehouse-bench",
-        abstract: "Benchmarks of the shared RPC and Redis layers and of the limiter.",
-        subcommands: [RPCServerCommand.self, RPCLoadCommand.self, RedisLoadCommand.self, LimiterLoadCommand.self, LimiterDecideCommand.self, DataLoadCommand.self]
+        abstract: "Benchmarks of the shared RPC and Redis layers, of the limiter, and the HTTP floor.",
+        subcommands: [RPCServerCommand.self, RPCLoadCommand.self, RedisLoadCommand.self, LimiterLoadCommand.self, LimiterDecideCommand.self, DataLoadCommand.self, HTTPFloorCommand.self]
     )
 }

@@ -1,0 +1,64 @@
+# Shared by bench/edge.sh and bench/http-floor.sh (sourced): the nginx reference and the wrk runs.
+
+# Installs wrk and nginx when missing.
+require_wrk_and_nginx() {
+    command -v wrk >/dev/null || scripts/install-dependencies --bench
+    command -v nginx >/dev/null || { apt-get install -y -qq nginx-light >&2 || apt-get install -y -qq nginx >&2; }
+}
+
+# nginx (2 workers) with limit_req (never binding) and proxy_cache in front of a static copy of DIR/doc.json,
+# on 127.0.0.1:PORT, its static upstream on UPSTREAM_PORT; its PID is added to `pids`.
+# Usage: start_reference_nginx DIR PORT UPSTREAM_PORT
+start_reference_nginx() {
+    local dir="$1" nginx_port="$2" upstream_port="$3"
+    mkdir -p "$dir/nginx/cache"
+    cat > "$dir/nginx/nginx.conf" <<CONF
+worker_processes 2;
+# The workers read this run's temporary folder, which only its owner may enter.
+user $(id -un);
+pid $dir/nginx/nginx.pid;
+error_log $dir/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    proxy_cache_path $dir/nginx/cache keys_zone=docs:10m;
+    limit_req_zone \$binary_remote_addr zone=perip:10m rate=1000000r/s;
+    upstream static { server 127.0.0.1:$upstream_port; keepalive 32; }
+    server {
+        listen 127.0.0.1:$upstream_port;
+        root $dir;
+        default_type application/json;
+        location / { try_files /doc.json =404; }
+    }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        location / {
+            limit_req zone=perip burst=1000000 nodelay;
+            proxy_cache docs;
+            proxy_cache_valid 200 1h;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass http://static;
+        }
+    }
+}
+CONF
+    nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
+    sleep 0.5
+}
+
+# Runs wrk -t2 -c32 for `seconds`, `runs` times; prints each run and the median requests/s.
+# Usage: run NAME WRK-ARGUMENTS...
+run() {
+    local name="$1"; shift
+    local rates=()
+    for _ in $(seq "$runs"); do
+        out="$(wrk -t2 -c32 -d"${seconds}s" --latency "$@")"
+        rate="$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')"
+        p50="$(echo "$out" | sed -n 's/^ *50% *\(.*\)$/\1/p')"; p99="$(echo "$out" | sed -n 's/^ *99% *\(.*\)$/\1/p')"
+        non2xx="$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')"
+        echo "$name: $rate req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}"
+        rates+=("$rate")
+    done
+    printf '%s\n' "${rates[@]}" | sort -n | awk -v name="$name" '{a[NR]=$1} END {print name " median: " a[int((NR+1)/2)] " req/s"}'
+}
