@@ -338,6 +338,7 @@ let package = Package(
         .executableTarget(
             name: "GatehouseBench",
             dependencies: [
+                "GatehouseNIOSupport",
                 "GatehouseRPC",
                 "GatehouseRedis",
                 "GatehouseLimiterAPI",

@@ -1,4 +1,5 @@
-/// Drives an operation from N concurrent callers, each starting its next call when the last returns.
+/// Drives an operation from N concurrent callers, each starting its next call when the last returns; the
+/// callers run on the event loops (``CallerExecutors``).
 enum ClosedLoopLoad {
     /// Warms up for one second, then measures for `duration`.
     /// - Returns: Operations per second and the latency summary.
@@ -25,8 +26,8 @@ enum ClosedLoopLoad {
     ) async throws -> [LatencyRecorder] {
         let end = ContinuousClock.now + duration
         return try await withThrowingTaskGroup(of: LatencyRecorder.self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
+            for caller in 0..<concurrency {
+                group.addTask(executorPreference: CallerExecutors.forCaller(caller)) {
                     var recorder = LatencyRecorder(reservingCapacity: record ? 200_000 : 0)
                     var started = ContinuousClock.now
                     while started < end {
