@@ -61,6 +61,7 @@ let package = Package(
             name: "GatehouseNIOSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Shared/NIOSupport",
             swiftSettings: swiftSettings

@@ -7,6 +7,9 @@ import Synchronization
 /// request is sent at once by its own task. Requests that arrive while that many calls are in flight queue
 /// up, and the next free sender takes up to `maximumBatchSize` of them, in arrival order, in one call.
 ///
+/// A sender started by a caller on an event loop runs on that loop (``EventLoopTaskExecutor/current``), so
+/// that its call and answer need no hop to Swift's global executor and back.
+///
 /// A call that fails fails its whole batch and every request queued behind it: they would only wait for the
 /// same failure, one timeout per batch, while their callers' fallbacks can decide at once.
 public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable {
@@ -62,7 +65,7 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
                 return true
             }
             if startSender {
-                Task { await self.sendUntilQueueIsEmpty() }
+                Task(executorPreference: EventLoopTaskExecutor.current) { await self.sendUntilQueueIsEmpty() }
             }
         }
     }
@@ -76,7 +79,7 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
             return false
         }
         if keepSending {
-            Task { await self.sendUntilQueueIsEmpty() }
+            Task(executorPreference: EventLoopTaskExecutor.current) { await self.sendUntilQueueIsEmpty() }
         }
     }
 

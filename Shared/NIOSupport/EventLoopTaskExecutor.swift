@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 
 /// Runs Swift tasks on a NIO event loop, so work that starts and ends on a connection's loop (decode,
 /// handler, write) never hops to another thread.
@@ -11,6 +12,12 @@ public final class EventLoopTaskExecutor: TaskExecutor {
     /// Creates an executor for `eventLoop`.
     public init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
+    }
+
+    /// An executor for the event loop the caller runs on, `nil` off the event loops: a task started with it
+    /// stays on the caller's thread.
+    public static var current: EventLoopTaskExecutor? {
+        MultiThreadedEventLoopGroup.currentEventLoop.map { EventLoopTaskExecutor(eventLoop: $0) }
     }
 
     /// Runs `job` on the event loop.
