@@ -8,7 +8,8 @@ public struct RPCClientConfiguration: Sendable {
     public var secret: RPCSecret
     /// This client's name in the server's logs, e.g. `edge-router`.
     public var clientName: String
-    /// How many connections to keep open to the server; calls are spread over them.
+    /// How many connections to keep open to the server, spread over the event loops; a call made on an
+    /// event loop uses that loop's connection, other calls are spread over them.
     public var connections: Int
     /// The largest answer frame accepted, in bytes.
     public var maximumFrameBytes: Int
