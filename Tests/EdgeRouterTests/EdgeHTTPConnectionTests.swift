@@ -6,28 +6,6 @@ extension GatehouseSystemTests {
     /// The edge's HTTP/1.1 connection handling, byte for byte, against the real edge process.
     @Suite(.timeLimit(.minutes(3)))
     struct EdgeHTTPConnectionTests {
-        /// Splits raw HTTP/1.1 responses with `Content-Length` bodies (or none, for `HEAD`, 1xx, 204, 304).
-        static func responses(_ text: String, heads: [Bool]) -> [(status: Int, headers: [String: String], body: String)] {
-            var rest = Substring(text)
-            var answers: [(Int, [String: String], String)] = []
-            for headOnly in heads {
-                guard let end = rest.range(of: "\r\n\r\n") else { break }
-                let lines = rest[..<end.lowerBound].split(separator: "\r\n")
-                let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
-                var headers: [String: String] = [:]
-                for line in lines.dropFirst() {
-                    guard let colon = line.firstIndex(of: ":") else { continue }
-                    headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-                }
-                rest = rest[end.upperBound...]
-                let length = headOnly || status < 200 ? 0 : Int(headers["content-length"] ?? "0") ?? 0
-                let body = String(rest.utf8.prefix(length)) ?? ""
-                rest = rest.dropFirst(body.count)
-                answers.append((status, headers, body))
-            }
-            return answers
-        }
-
         @Test func pipelinedRequestsAreAnsweredInOrderAndHeadHasTheLengthOfGet() async throws {
             let system = try await GatehouseSystem()
             let token = try system.adminToken()
@@ -38,8 +16,8 @@ extension GatehouseSystemTests {
                     + "HEAD /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\n\(auth)X-Request-ID: second\r\n\r\n"
                     + "GET /v1/articles/doc-000002 HTTP/1.1\r\nHost: edge\r\n\(auth)X-Request-ID: third\r\n\r\n"
             )
-            let text = connection.receive(timeout: .seconds(10)) { Self.responses($0, heads: [false, true, false]).count == 3 && $0.contains("doc-000002\"") }
-            let answers = Self.responses(text, heads: [false, true, false])
+            let text = connection.receive(timeout: .seconds(10)) { HTTPProbeResponse.sequence($0, heads: [false, true, false]).count == 3 && $0.contains("doc-000002\"") }
+            let answers = HTTPProbeResponse.sequence(text, heads: [false, true, false])
             try #require(answers.count == 3, "three answers on one connection: \(text)")
             #expect(answers.map(\.headers["x-request-id"]) == ["first", "second", "third"], "in the order asked")
             #expect(answers.map(\.status) == [200, 200, 200])
@@ -65,7 +43,7 @@ extension GatehouseSystemTests {
             let interim = fits.receive(timeout: .seconds(5)) { $0.contains("\r\n\r\n") }
             #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "the client is told to send its body: \(interim)")
             try fits.send(#"{"title":"fits"}"#)
-            let written = Self.responses(fits.receive(timeout: .seconds(10)) { $0.contains("\"fits\"") }, heads: [false])
+            let written = HTTPProbeResponse.sequence(fits.receive(timeout: .seconds(10)) { $0.contains("\"fits\"") }, heads: [false])
             #expect(written.first?.status == 200)
 
             // Declared too large while the client waits for 100 Continue: 413 at once, and the connection closes.
@@ -74,7 +52,7 @@ extension GatehouseSystemTests {
                 "PUT /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\n"
                     + "Content-Length: 5000\r\nExpect: 100-continue\r\n\r\n"
             )
-            let refused = Self.responses(declared.receive(timeout: .seconds(5)) { $0.contains("}") }, heads: [false])
+            let refused = HTTPProbeResponse.sequence(declared.receive(timeout: .seconds(5)) { $0.contains("}") }, heads: [false])
             #expect(refused.first?.status == 413)
             #expect(refused.first?.headers["content-type"] == "application/problem+json")
             #expect(refused.first?.headers["connection"] == "close")
@@ -87,7 +65,7 @@ extension GatehouseSystemTests {
                 "PUT /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\nAuthorization: Bearer \(token)\r\nTransfer-Encoding: chunked\r\n\r\n"
                     + String(chunk.utf8.count, radix: 16) + "\r\n" + chunk + "\r\n"
             )
-            let early = Self.responses(chunked.receive(timeout: .seconds(5)) { $0.contains("}") }, heads: [false])
+            let early = HTTPProbeResponse.sequence(chunked.receive(timeout: .seconds(5)) { $0.contains("}") }, heads: [false])
             #expect(early.first?.status == 413)
             try chunked.send("0\r\n\r\n")
             #expect(chunked.waitForClose(timeout: .seconds(2)) != nil)
@@ -99,7 +77,7 @@ extension GatehouseSystemTests {
             let system = try await GatehouseSystem()
             let connection = try RawTCPConnection(port: system.edgePorts[0])
             try connection.send("GET /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\nContent-Length: twelve\r\n\r\n")
-            let answer = Self.responses(connection.receive(timeout: .seconds(5)) { $0.contains("}") }, heads: [false])
+            let answer = HTTPProbeResponse.sequence(connection.receive(timeout: .seconds(5)) { $0.contains("}") }, heads: [false])
             #expect(answer.first?.status == 400)
             #expect(answer.first?.headers["content-type"] == "application/problem+json")
             #expect(answer.first?.body.contains("not valid HTTP/1.1") == true, "\(answer.first?.body ?? "")")
@@ -110,7 +88,7 @@ extension GatehouseSystemTests {
             let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_IDLE_TIMEOUT_MS": "1000"])
             let idle = try RawTCPConnection(port: system.edgePorts[0])
             try idle.send("GET /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\n\r\n")
-            #expect(Self.responses(idle.receive(timeout: .seconds(5)) { $0.contains("doc-000001\"") }, heads: [false]).first?.status == 200)
+            #expect(HTTPProbeResponse.sequence(idle.receive(timeout: .seconds(5)) { $0.contains("doc-000001\"") }, heads: [false]).first?.status == 200)
             let closed = try #require(idle.waitForClose(timeout: .seconds(5)), "an idle keep-alive connection is closed")
             #expect(closed > .milliseconds(500) && closed < .seconds(3), "about 1 s after the answer, not \(closed)")
         }
@@ -119,7 +97,7 @@ extension GatehouseSystemTests {
             let system = try await GatehouseSystem()
             let open = try RawTCPConnection(port: system.edgePorts[0])
             try open.send("GET /v1/articles/doc-000002 HTTP/1.1\r\nHost: edge\r\n\r\n")
-            #expect(Self.responses(open.receive(timeout: .seconds(5)) { $0.contains("doc-000002\"") }, heads: [false]).first?.status == 200)
+            #expect(HTTPProbeResponse.sequence(open.receive(timeout: .seconds(5)) { $0.contains("doc-000002\"") }, heads: [false]).first?.status == 200)
             let stopping = ContinuousClock.now
             system.edges[0].send(signal: SIGTERM)
             #expect(try await system.edges[0].waitForExit(timeout: .seconds(20)) == .exited(0))

@@ -55,18 +55,43 @@ public func httpRequest(port: Int, method: String, path: String, headers: [(Stri
     guard let split = text.range(of: "\r\n\r\n") else {
         throw LoopbackSocketError("HTTP response without header end")
     }
-    let headLines = text[..<split.lowerBound].split(separator: "\r\n")
-    let statusParts = headLines.first?.split(separator: " ") ?? []
-    var headers: [String: String] = [:]
-    for line in headLines.dropFirst() {
-        guard let colon = line.firstIndex(of: ":") else { continue }
-        headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    let (status, headers) = HTTPProbeResponse.head(text[..<split.lowerBound])
+    return HTTPProbeResponse(status: status, headers: headers, body: String(text[split.upperBound...]))
+}
+
+extension HTTPProbeResponse {
+    /// Splits HTTP/1.1 responses sent one after another on one connection, each body framed by its
+    /// `Content-Length` (none for an answer to `HEAD`, a 1xx, 204 or 304); stops at the first incomplete one.
+    /// - Parameters:
+    ///   - text: What the connection received.
+    ///   - heads: Per expected response, whether it answers `HEAD` (so its length names no body sent).
+    public static func sequence(_ text: String, heads: [Bool]) -> [HTTPProbeResponse] {
+        var rest = Substring(text)
+        var responses: [HTTPProbeResponse] = []
+        for headOnly in heads {
+            guard let end = rest.range(of: "\r\n\r\n") else { break }
+            let (status, headers) = Self.head(rest[..<end.lowerBound])
+            let bodyAllowed = !headOnly && status >= 200 && status != 204 && status != 304
+            let length = bodyAllowed ? Int(headers["content-length"] ?? "0") ?? 0 : 0
+            let body = rest[end.upperBound...].utf8
+            guard body.count >= length else { break }
+            responses.append(HTTPProbeResponse(status: status, headers: headers, body: String(decoding: body.prefix(length), as: UTF8.self)))
+            rest = Substring(body.dropFirst(length))
+        }
+        return responses
     }
-    return HTTPProbeResponse(
-        status: statusParts.count > 1 ? Int(statusParts[1]) ?? 0 : 0,
-        headers: headers,
-        body: String(text[split.upperBound...])
-    )
+
+    /// The status and header fields (names lower-cased) of a response head without its blank line.
+    static func head(_ head: Substring) -> (status: Int, headers: [String: String]) {
+        let lines = head.split(separator: "\r\n")
+        let statusParts = lines.first?.split(separator: " ") ?? []
+        var headers: [String: String] = [:]
+        for line in lines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+        }
+        return (statusParts.count > 1 ? Int(statusParts[1]) ?? 0 : 0, headers)
+    }
 }
 
 /// The value of one Prometheus sample in a `/metrics` text, e.g.
