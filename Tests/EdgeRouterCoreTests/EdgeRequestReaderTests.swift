@@ -58,18 +58,18 @@ struct EdgeRequestReaderTests {
     }
 
     @Test func requestTargetsInOriginAndAbsoluteForm() {
-        #expect(EdgeHTTPServer.pathAndQuery("/v1/articles?limit=2&q=a") == ("/v1/articles", "limit=2&q=a"))
-        #expect(EdgeHTTPServer.pathAndQuery("/v1/articles/a") == ("/v1/articles/a", nil))
-        #expect(EdgeHTTPServer.pathAndQuery("/v1/articles?") == ("/v1/articles", ""))
-        #expect(EdgeHTTPServer.pathAndQuery("http://edge:8080/v1/articles?limit=2") == ("/v1/articles", "limit=2"))
-        #expect(EdgeHTTPServer.pathAndQuery("http://edge:8080") == ("/", nil))
+        #expect(EdgeRequestChannelHandler.pathAndQuery("/v1/articles?limit=2&q=a") == ("/v1/articles", "limit=2&q=a"))
+        #expect(EdgeRequestChannelHandler.pathAndQuery("/v1/articles/a") == ("/v1/articles/a", nil))
+        #expect(EdgeRequestChannelHandler.pathAndQuery("/v1/articles?") == ("/v1/articles", ""))
+        #expect(EdgeRequestChannelHandler.pathAndQuery("http://edge:8080/v1/articles?limit=2") == ("/v1/articles", "limit=2"))
+        #expect(EdgeRequestChannelHandler.pathAndQuery("http://edge:8080") == ("/", nil))
     }
 
     @Test func requestIDsAreKeptWhenPrintableAndShortElseMadeUp() {
-        #expect(EdgeHTTPServer.requestID(HTTPHeaders([("X-Request-ID", "abc-123")])) == "abc-123")
-        let long = EdgeHTTPServer.requestID(HTTPHeaders([("X-Request-ID", String(repeating: "a", count: 129))]))
-        let spaced = EdgeHTTPServer.requestID(HTTPHeaders([("X-Request-ID", "a b")]))
-        let none = EdgeHTTPServer.requestID(HTTPHeaders())
+        #expect(EdgeRequestChannelHandler.requestID(HTTPHeaders([("X-Request-ID", "abc-123")])) == "abc-123")
+        let long = EdgeRequestChannelHandler.requestID(HTTPHeaders([("X-Request-ID", String(repeating: "a", count: 129))]))
+        let spaced = EdgeRequestChannelHandler.requestID(HTTPHeaders([("X-Request-ID", "a b")]))
+        let none = EdgeRequestChannelHandler.requestID(HTTPHeaders())
         for made in [long, spaced, none] {
             #expect(made.count == 36 && made == made.lowercased(), "a new UUID: \(made)")
         }

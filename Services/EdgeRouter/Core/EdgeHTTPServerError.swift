@@ -1,17 +1,13 @@
-/// Why the edge's HTTP server stopped.
+/// Why the edge's HTTP server could not start.
 public enum EdgeHTTPServerError: Error, CustomStringConvertible {
     /// The address could not be bound.
     case bindFailed(host: String, port: Int, reason: String)
-    /// Accepting connections failed.
-    case serverFailed(reason: String)
 
     /// What went wrong and what to change.
     public var description: String {
         switch self {
         case .bindFailed(let host, let port, let reason):
             return "edge http server: cannot listen on \(host):\(port): \(reason); choose a free port (http.port) or a local address (http.host)"
-        case .serverFailed(let reason):
-            return "edge http server: accepting connections failed: \(reason)"
         }
     }
 }

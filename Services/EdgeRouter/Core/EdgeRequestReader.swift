@@ -2,7 +2,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Assembles the HTTP/1.1 request parts of one connection into whole requests within the body limit: a pure
-/// state machine that ``EdgeHTTPServer`` drives with each part it reads and that tests drive without sockets.
+/// state machine that ``EdgeRequestChannelHandler`` drives with each part it reads and that tests drive without sockets.
 ///
 /// - A request whose body fits is answered once its end is read.
 /// - `Expect: 100-continue` gets `100 Continue` when the declared body fits, so the client sends it.

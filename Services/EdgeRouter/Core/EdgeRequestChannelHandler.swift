@@ -1,0 +1,169 @@
+import Foundation
+import GatehouseNIOSupport
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Answers the requests of one HTTP/1.1 connection: a thin shell at the tail of the connection's pipeline
+/// over ``EdgeRequestReader``, which assembles whole requests within the body limit.
+///
+/// Each whole request is handed to the ``EdgeRequestHandler`` in a task that runs on the connection's own
+/// event loop (``EventLoopTaskExecutor``), and its answer is written from there: the RPC clients prefer their
+/// connection on the caller's loop, so a request, its limiter decision and its answer stay on one thread.
+/// NIO's pipelining handler before this one holds a pipelined request back until the answer before it has
+/// been written, so one request per connection is in the pipeline at a time and answers leave in order.
+final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private static let serverName = "gatehouse-edge"
+
+    private let handler: EdgeRequestHandler
+    private let http: EdgeConfiguration.HTTP
+    private let logger: Logger
+    private var reader: EdgeRequestReader
+    private var date = HTTPDateHeader()
+    /// The `413` answer written for a body still arriving; the connection closes once it is sent.
+    private var rejection: EventLoopFuture<Void>?
+    private var peer = "unknown"
+    private var executor: EventLoopTaskExecutor?
+    private var attached = false
+
+    init(handler: EdgeRequestHandler, http: EdgeConfiguration.HTTP, logger: Logger) {
+        self.handler = handler
+        self.http = http
+        self.logger = logger
+        self.reader = EdgeRequestReader(maximumBodyBytes: http.maxBodyBytes)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
+        self.attached = true
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.attached = false
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let action: EdgeRequestReader.Action
+        switch self.unwrapInboundIn(data) {
+        case .head(let head): action = self.reader.head(head)
+        case .body(let body): action = self.reader.body(body)
+        case .end: action = self.reader.end()
+        }
+        switch action {
+        case .none:
+            return
+        case .sendContinue(let head):
+            context.writeAndFlush(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        case .rejectTooLarge(let head, let closeAfterAnswer):
+            let problem = EdgeResponse.problem(
+                413, "Content Too Large", "the body is larger than \(self.http.maxBodyBytes) bytes",
+                headers: [("X-Request-ID", Self.requestID(head.headers))]
+            )
+            let written = self.write(problem, answering: head, keepAlive: false, context: context)
+            if closeAfterAnswer {
+                written.whenComplete { _ in context.close(promise: nil) }
+            } else {
+                self.rejection = written
+            }
+        case .answer(let head, let body):
+            self.answer(head, body: body, context: context)
+        case .close:
+            if let rejection = self.rejection {
+                rejection.whenComplete { _ in context.close(promise: nil) }
+            } else {
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.logger.debug("http connection ended", metadata: ["client.peer": "\(self.peer)", "error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    private func answer(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
+        let request = self.request(head, body: body)
+        let pipeline = self.handler
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task(executorPreference: self.executor) {
+            let response = await pipeline.handle(request)
+            if loop.inEventLoop {
+                bound.value.0.respond(response, answering: head, context: bound.value.1)
+            } else {
+                loop.execute { bound.value.0.respond(response, answering: head, context: bound.value.1) }
+            }
+        }
+    }
+
+    private func respond(_ response: EdgeResponse, answering head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard self.attached else { return }  // the connection closed while the request was answered
+        let written = self.write(response, answering: head, keepAlive: head.isKeepAlive, context: context)
+        if !head.isKeepAlive {
+            written.whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    private func request(_ head: HTTPRequestHead, body: ByteBuffer) -> EdgeRequest {
+        var headers: [String: String] = [:]
+        headers.reserveCapacity(head.headers.count)
+        for (name, value) in head.headers {
+            let name = name.lowercased()
+            headers[name] = headers[name].map { $0 + ", " + value } ?? value
+        }
+        let (path, query) = Self.pathAndQuery(head.uri)
+        return EdgeRequest(
+            method: head.method.rawValue, path: path, query: query, headers: headers, body: Array(buffer: body),
+            clientIP: self.http.trustedProxies.clientAddress(peer: self.peer, forwardedFor: headers["x-forwarded-for"]),
+            requestID: Self.requestID(head.headers)
+        )
+    }
+
+    /// The request's `X-Request-ID` when it is short printable ASCII, else a new one.
+    static func requestID(_ headers: HTTPHeaders) -> String {
+        if let given = headers.first(name: "x-request-id"), given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            return given
+        }
+        return UUID().uuidString.lowercased()
+    }
+
+    /// The path and the query (without `?`) of a request target: origin form (`/a?b`) or absolute form
+    /// (`http://host/a?b`).
+    static func pathAndQuery(_ target: String) -> (path: String, query: String?) {
+        var rest = Substring(target)
+        if !rest.hasPrefix("/"), let scheme = rest.range(of: "://") {
+            rest = rest[scheme.upperBound...]
+            rest = rest.firstIndex(where: { $0 == "/" || $0 == "?" }).map { rest[$0...] } ?? ""
+        }
+        guard let mark = rest.firstIndex(of: "?") else { return (rest.isEmpty ? "/" : String(rest), nil) }
+        let path = rest[..<mark]
+        return (path.isEmpty ? "/" : String(path), String(rest[rest.index(after: mark)...]))
+    }
+
+    /// Writes a response; for `HEAD`, its head only (with the `Content-Length` of the body a `GET` gets).
+    private func write(_ response: EdgeResponse, answering request: HTTPRequestHead, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(response.headers.count + 4)
+        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        // No body and no length for 1xx, 204 and 304 (RFC 9110 §8.6).
+        let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
+        if bodyAllowed { headers.add(name: "Content-Length", value: String(response.body.count)) }
+        headers.add(name: "Date", value: self.date.current())
+        headers.add(name: "Server", value: Self.serverName)
+        if !keepAlive {
+            headers.add(name: "Connection", value: "close")
+        } else if request.version == .http1_0 {
+            headers.add(name: "Connection", value: "keep-alive")
+        }
+        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        if bodyAllowed, request.method != .HEAD, !response.body.isEmpty {
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        }
+        return context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
+    }
+}
