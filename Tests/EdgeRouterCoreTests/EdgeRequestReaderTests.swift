@@ -1,3 +1,4 @@
+import Foundation
 @testable import EdgeRouterCore
 import NIOCore
 import NIOHTTP1
@@ -65,14 +66,19 @@ struct EdgeRequestReaderTests {
         #expect(EdgeRequestChannelHandler.pathAndQuery("http://edge:8080") == ("/", nil))
     }
 
-    @Test func requestIDsAreKeptWhenPrintableAndShortElseMadeUp() {
-        #expect(EdgeRequestChannelHandler.requestID(HTTPHeaders([("X-Request-ID", "abc-123")])) == "abc-123")
-        let long = EdgeRequestChannelHandler.requestID(HTTPHeaders([("X-Request-ID", String(repeating: "a", count: 129))]))
-        let spaced = EdgeRequestChannelHandler.requestID(HTTPHeaders([("X-Request-ID", "a b")]))
-        let none = EdgeRequestChannelHandler.requestID(HTTPHeaders())
+    @Test func requestIDsAreKeptWhenPrintableAndShortElseMadeUp() throws {
+        #expect(RequestID.of(HTTPHeaders([("X-Request-ID", "abc-123")])) == "abc-123")
+        let long = RequestID.of(HTTPHeaders([("X-Request-ID", String(repeating: "a", count: 129))]))
+        let spaced = RequestID.of(HTTPHeaders([("X-Request-ID", "a b")]))
+        let none = RequestID.of(HTTPHeaders())
         for made in [long, spaced, none] {
-            #expect(made.count == 36 && made == made.lowercased(), "a new UUID: \(made)")
+            // A version-4 UUID that Foundation reads back as the same value, in lower case.
+            let parsed = try #require(UUID(uuidString: made), "a new UUID: \(made)")
+            #expect(parsed.uuidString.lowercased() == made)
+            #expect(Array(made.utf8)[14] == UInt8(ascii: "4"), "version 4: \(made)")
+            #expect("89ab".utf8.contains(Array(made.utf8)[19]), "RFC 9562 variant: \(made)")
         }
+        #expect(Set((0..<1000).map { _ in RequestID.random() }).count == 1000)
     }
 
     @Test func theDateHeaderIsAnIMFFixdate() {

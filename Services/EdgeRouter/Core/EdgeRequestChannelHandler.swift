@@ -61,7 +61,7 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
         case .rejectTooLarge(let head, let closeAfterAnswer):
             let problem = EdgeResponse.problem(
                 413, "Content Too Large", "the body is larger than \(self.http.maxBodyBytes) bytes",
-                headers: [("X-Request-ID", Self.requestID(head.headers))]
+                headers: [("X-Request-ID", RequestID.of(head.headers))]
             )
             let written = self.write(problem, answering: head, keepAlive: false, context: context)
             if closeAfterAnswer {
@@ -119,16 +119,8 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
         return EdgeRequest(
             method: head.method.rawValue, path: path, query: query, headers: headers, body: Array(buffer: body),
             clientIP: self.http.trustedProxies.clientAddress(peer: self.peer, forwardedFor: headers["x-forwarded-for"]),
-            requestID: Self.requestID(head.headers)
+            requestID: RequestID.of(head.headers)
         )
-    }
-
-    /// The request's `X-Request-ID` when it is short printable ASCII, else a new one.
-    static func requestID(_ headers: HTTPHeaders) -> String {
-        if let given = headers.first(name: "x-request-id"), given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
-            return given
-        }
-        return UUID().uuidString.lowercased()
     }
 
     /// The path and the query (without `?`) of a request target: origin form (`/a?b`) or absolute form

@@ -5,24 +5,28 @@
 ///
 /// A pure state machine over the HTTP parts of one connection (pipelined requests are answered in
 /// order, so the oldest open request's deadline is the one that matters); ``RequestDeadlineHandler`` is
-/// its NIO shell.
+/// its NIO shell. The shell keeps at most one timer per connection and never moves it for a request: a
+/// timer that fires before the oldest open request is due is set again for that request's deadline, and
+/// one that fires with no request open is not set again. So a busy connection costs one timer per `limit`,
+/// not one per request.
 struct RequestDeadline {
     typealias Instant = ContinuousClock.Instant
 
-    /// What the shell should do with its timer; when a scheduled timer fires, the oldest open request is
-    /// overdue and the connection must be closed.
+    /// What the shell does next.
     enum Action: Equatable {
-        /// Schedule (or move) the timer to fire at this instant.
+        /// Set the timer to fire at this instant.
         case schedule(Instant)
-        /// Cancel the timer: no request is in progress.
-        case cancel
-        /// Leave the timer as it is.
+        /// The oldest open request is overdue: close the connection.
+        case close
+        /// Nothing.
         case none
     }
 
     let limit: Duration
     /// The deadlines of the requests whose heads were read and whose responses are not finished, oldest first.
     private(set) var open: [Instant] = []
+    /// Whether the shell's timer is set.
+    private var timerSet = false
 
     init(limit: Duration) {
         self.limit = limit
@@ -31,13 +35,22 @@ struct RequestDeadline {
     /// A request head was read at `now`.
     mutating func headRead(at now: Instant) -> Action {
         self.open.append(now.advanced(by: self.limit))
-        return self.open.count == 1 ? .schedule(self.open[0]) : .none
+        guard !self.timerSet else { return .none }
+        self.timerSet = true
+        return .schedule(self.open[0])
     }
 
-    /// The end of a response was written: its request is done.
-    mutating func responseFinished() -> Action {
-        guard !self.open.isEmpty else { return .none }
-        self.open.removeFirst()
-        return self.open.first.map { .schedule($0) } ?? .cancel
+    /// The end of a response was written: its request is done. The timer stays as it is.
+    mutating func responseFinished() {
+        if !self.open.isEmpty { self.open.removeFirst() }
+    }
+
+    /// The timer fired at `now`.
+    mutating func timerFired(at now: Instant) -> Action {
+        self.timerSet = false
+        guard let oldest = self.open.first else { return .none }
+        if oldest <= now { return .close }
+        self.timerSet = true
+        return .schedule(oldest)
     }
 }

@@ -41,7 +41,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = self.unwrapOutboundIn(data) {
-            self.perform(self.deadline.responseFinished(), context: context)
+            self.deadline.responseFinished()
         }
         context.write(data, promise: promise)
     }
@@ -61,22 +61,20 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         switch action {
         case .none:
             return
-        case .cancel:
-            self.timer?.cancel()
-            self.timer = nil
         case .schedule(let instant):
-            self.timer?.cancel()
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             self.timer = context.eventLoop.scheduleTask(in: TimeAmount(instant - .now)) {
                 let (handler, context) = loopBound.value
-                guard !handler.deadline.open.isEmpty else { return }
-                EdgeMetrics.requestTimeouts.increment()
-                handler.logger.info("request not received and answered within the request timeout; connection closed", metadata: [
-                    "client.peer": "\(context.channel.remoteAddress?.description ?? "-")",
-                    "http.request_timeout": "\(handler.deadline.limit)",
-                ])
-                context.close(promise: nil)
+                handler.timer = nil
+                handler.perform(handler.deadline.timerFired(at: .now), context: context)
             }
+        case .close:
+            EdgeMetrics.requestTimeouts.increment()
+            self.logger.info("request not received and answered within the request timeout; connection closed", metadata: [
+                "client.peer": "\(context.channel.remoteAddress?.description ?? "-")",
+                "http.request_timeout": "\(self.deadline.limit)",
+            ])
+            context.close(promise: nil)
         }
     }
 }
