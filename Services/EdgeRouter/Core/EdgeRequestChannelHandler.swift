@@ -65,7 +65,7 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
             )
             let written = self.write(problem, answering: head, keepAlive: false, context: context)
             if closeAfterAnswer {
-                written.whenComplete { _ in context.close(promise: nil) }
+                Self.close(context.channel, after: written)
             } else {
                 self.rejection = written
             }
@@ -73,7 +73,7 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
             self.answer(head, body: body, context: context)
         case .close:
             if let rejection = self.rejection {
-                rejection.whenComplete { _ in context.close(promise: nil) }
+                Self.close(context.channel, after: rejection)
             } else {
                 context.close(promise: nil)
             }
@@ -104,8 +104,13 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
         guard self.attached else { return }  // the connection closed while the request was answered
         let written = self.write(response, answering: head, keepAlive: head.isKeepAlive, context: context)
         if !head.isKeepAlive {
-            written.whenComplete { _ in context.close(promise: nil) }
+            Self.close(context.channel, after: written)
         }
+    }
+
+    /// Closes the connection once `answer` is written (or failed to be).
+    private static func close(_ channel: any Channel, after answer: EventLoopFuture<Void>) {
+        answer.whenComplete { _ in channel.close(promise: nil) }
     }
 
     private func request(_ head: HTTPRequestHead, body: ByteBuffer) -> EdgeRequest {
