@@ -10,19 +10,18 @@ import SwiftProtobuf
 
 /// Serves registered methods over the Gatehouse RPC protocol (docs/protocol.md).
 ///
-/// A service-lifecycle `Service`: `run()` binds, accepts, and handles every connection in its own child
-/// task; calls on one connection run concurrently, up to
-/// ``RPCServerConfiguration/maximumInFlightPerConnection``. On graceful shutdown it stops accepting,
-/// answers new requests `unavailable`, lets running calls write their answers, then closes.
+/// A service-lifecycle `Service`: `run()` binds and accepts; each connection is served by an
+/// ``RPCServerConnectionHandler``, which runs every call in a task on the connection's own event loop. Calls
+/// on one connection run concurrently, up to ``RPCServerConfiguration/maximumInFlightPerConnection``. On
+/// graceful shutdown it stops accepting, answers new requests `unavailable`, lets running calls write their
+/// answers, closes each connection once it has none, and returns when every connection is closed.
 public final class RPCServer: Service, Sendable {
     private struct State {
         var serverChannel: (any Channel)?
-        var connections: [ObjectIdentifier: RPCConnectionSlots] = [:]
+        var connections: [ObjectIdentifier: any Channel] = [:]
         var shuttingDown = false
-        /// Accepted connections not yet taken by ``serve(_:executor:)``. NIO crashes when a connection's
-        /// wrapper is dropped unused (as the accept stream does with what it still holds when the server
-        /// stops), so each is kept here until served, and the ones never served are closed at the end.
-        var unserved: [ObjectIdentifier: NIOAsyncChannel<ByteBuffer, ByteBuffer>] = [:]
+        /// `run()`, waiting for the last connection to close once shutdown began.
+        var allClosed: CheckedContinuation<Void, Never>?
     }
 
     private let configuration: RPCServerConfiguration
@@ -67,70 +66,86 @@ public final class RPCServer: Service, Sendable {
     /// Binds, serves until graceful shutdown or cancellation, then drains and closes.
     /// - Throws: When binding fails (the port is taken or the address is invalid).
     public func run() async throws {
-        let maximumFrameBytes = self.configuration.maximumFrameBytes
-        let serverChannel: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        let configuration = self.configuration
+        let serverChannel: any Channel
         do {
             serverChannel = try await ServerBootstrap(group: self.eventLoopGroup)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelOption(.backlog, value: 256)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: self.configuration.host, port: self.configuration.port) { channel in
+                .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        guard self.admit(channel) else {
+                            channel.close(promise: nil)
+                            return
+                        }
                         try channel.pipeline.syncOperations.addHandlers(
                             FlushCoalescingHandler(),
-                            ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: maximumFrameBytes))
+                            ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)),
+                            RPCServerConnectionHandler(
+                                server: self, secret: configuration.secret, handshakeTimeout: configuration.handshakeTimeout,
+                                maximumInFlight: configuration.maximumInFlightPerConnection, logger: self.logger
+                            )
                         )
-                        let connection = try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                        self.state.withLock { $0.unserved[ObjectIdentifier(channel)] = connection }
-                        return connection
                     }
                 }
+                .bind(host: configuration.host, port: configuration.port)
+                .get()
         } catch {
             self.bound.fail(error)
-            throw RPCConfigurationError(
-                "cannot listen on \(self.configuration.host):\(self.configuration.port): \(error) (is the port taken?)"
-            )
+            throw RPCConfigurationError("cannot listen on \(configuration.host):\(configuration.port): \(error) (is the port taken?)")
         }
-        let address = serverChannel.channel.localAddress!
-        self.state.withLock { $0.serverChannel = serverChannel.channel }
+        let address = serverChannel.localAddress!
+        self.state.withLock { $0.serverChannel = serverChannel }
         self.bound.succeed(address)
         self.logger.info("rpc server listening", metadata: ["rpc.address": "\(address)", "rpc.methods": "\(self.handlers.methodNames)"])
-
-        do {
-            try await withGracefulShutdownHandler {
-                try await withTaskCancellationHandler {
-                    try await serverChannel.executeThenClose { connections in
-                        try await withThrowingDiscardingTaskGroup { group in
-                            for try await connection in connections {
-                                // The connection's reader and its calls run on the connection's own event loop.
-                                let executor = EventLoopTaskExecutor(eventLoop: connection.channel.eventLoop)
-                                group.addTask(executorPreference: executor) { await self.serve(connection, executor: executor) }
-                            }
+        // The listening socket closes when shutdown begins, or on its own; either way the connections drain.
+        serverChannel.closeFuture.whenComplete { _ in self.beginShutdown() }
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let closed = self.state.withLock { state in
+                        guard state.shuttingDown, state.connections.isEmpty, state.serverChannel == nil else {
+                            state.allClosed = continuation
+                            return false
                         }
+                        return true
                     }
-                } onCancel: {
-                    self.beginShutdown()
+                    if closed { continuation.resume() }
                 }
-            } onGracefulShutdown: {
+            } onCancel: {
                 self.beginShutdown()
             }
-        } catch {
-            await self.closeUnserved()
-            throw error
+        } onGracefulShutdown: {
+            self.beginShutdown()
         }
-        await self.closeUnserved()
         self.logger.info("rpc server stopped", metadata: ["rpc.address": "\(address)"])
     }
 
-    /// Closes the accepted connections that were never served (see `State.unserved`).
-    private func closeUnserved() async {
-        let unserved = self.state.withLock { state in
-            defer { state.unserved.removeAll() }
-            return Array(state.unserved.values)
+    /// Registers an accepted connection, unless shutdown has begun; forgets it when it closes.
+    private func admit(_ channel: any Channel) -> Bool {
+        let key = ObjectIdentifier(channel)
+        let admitted = self.state.withLock { state in
+            guard !state.shuttingDown else { return false }
+            state.connections[key] = channel
+            return true
         }
-        for connection in unserved {
-            try? await connection.executeThenClose { _, _ in }
+        if admitted {
+            channel.closeFuture.whenComplete { _ in
+                let waiter = self.state.withLock { state in
+                    state.connections.removeValue(forKey: key)
+                    return Self.takeWaiterIfDone(&state)
+                }
+                waiter?.resume()
+            }
         }
+        return admitted
+    }
+
+    private static func takeWaiterIfDone(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+        guard state.shuttingDown, state.connections.isEmpty, state.serverChannel == nil, let waiter = state.allClosed else { return nil }
+        state.allClosed = nil
+        return waiter
     }
 
     private func beginShutdown() {
@@ -139,12 +154,16 @@ public final class RPCServer: Service, Sendable {
             return state.serverChannel
         }
         // Connections drain only once the listening socket is closed: a client whose connection drains
-        // reconnects at once, and one accepted while the server stops would never be served (NIO crashes
-        // on a connection dropped that way).
+        // reconnects at once, and must not reach this server again.
         let drainConnections: @Sendable () -> Void = {
-            for connection in self.state.withLock({ Array($0.connections.values) }) {
-                connection.drain()
+            let (connections, waiter) = self.state.withLock { state in
+                state.serverChannel = nil
+                return (Array(state.connections.values), Self.takeWaiterIfDone(&state))
             }
+            for connection in connections {
+                connection.pipeline.fireUserInboundEventTriggered(RPCServerDrainEvent())
+            }
+            waiter?.resume()
         }
         if let serverChannel {
             serverChannel.close().whenComplete { _ in drainConnections() }
@@ -153,114 +172,23 @@ public final class RPCServer: Service, Sendable {
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, executor: EventLoopTaskExecutor) async {
-        let channel = connection.channel
-        let logger = {
-            var logger = self.logger
-            logger[metadataKey: "rpc.peer"] = "\(channel.remoteAddress.map { "\($0)" } ?? "unknown")"
-            return logger
-        }()
-        let slots = RPCConnectionSlots(maximum: self.configuration.maximumInFlightPerConnection, channel: channel)
-        let key = ObjectIdentifier(channel)
-        let accepted = self.state.withLock { state in
-            state.unserved.removeValue(forKey: key)
-            guard !state.shuttingDown else { return false }
-            state.connections[key] = slots
-            return true
-        }
-        defer { self.state.withLock { _ = $0.connections.removeValue(forKey: key) } }
-        guard accepted else {
-            // Through executeThenClose, which finishes the connection's writer (a writer dropped
-            // unfinished is a crash in NIO).
-            try? await connection.executeThenClose { _, _ in }
-            return
-        }
-
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                var frames = inbound.makeAsyncIterator()
-                guard try await self.handshake(channel: channel, frames: &frames, outbound: outbound, logger: logger) else {
-                    return
-                }
-                try await withThrowingDiscardingTaskGroup { group in
-                    while true {
-                        await slots.acquire()
-                        slots.readerWaits(true)
-                        let next = try await frames.next()
-                        slots.readerWaits(false)
-                        guard let frame = next else {
-                            slots.release()
-                            return
-                        }
-                        guard let request = try? Gatehouse_Rpc_Envelope(serializedBytes: Data(frame.readableBytesView)) else {
-                            slots.release()
-                            throw RPCError(.protocolError, "a frame after the handshake is not a valid Envelope")
-                        }
-                        group.addTask(executorPreference: executor) {
-                            let answer = await self.answer(request, draining: slots.isDraining, logger: logger)
-                            // Answers go to the channel directly (the async writer would flush each one);
-                            // FlushCoalescingHandler sends the answers of one loop tick together.
-                            channel.writeAndFlush(answer, promise: nil)
-                            slots.release()
-                        }
-                    }
-                }
-            }
-        } catch let error as RPCError {
-            logger.warning("closing rpc connection", metadata: ["rpc.error": "\(error)"])
-        } catch let error as RPCFrameTooLargeError {
-            logger.warning("closing rpc connection: protocol error", metadata: ["rpc.error": "\(error)"])
-        } catch {
-            logger.debug("rpc connection ended", metadata: ["rpc.error": "\(error)"])
-        }
+    /// The answer to a request refused because the server is shutting down.
+    func refusal(_ request: Gatehouse_Rpc_Envelope) -> ByteBuffer {
+        self.failureFrame(request, RPCError(.unavailable, "the server is shutting down; retry on another connection"))
     }
 
-    /// Runs the server side of the handshake; returns whether the connection may carry calls.
-    private func handshake(
-        channel: any Channel,
-        frames: inout NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator,
-        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
-        logger: Logger
-    ) async throws -> Bool {
-        let handshake = RPCHandshake.Server(secret: self.configuration.secret)
-        try await outbound.write(ByteBuffer(rpcFrameOf: handshake.hello))
-        let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(self.configuration.handshakeTimeout)) {
-            logger.warning("closing rpc connection: no handshake within \(self.configuration.handshakeTimeout)")
-            channel.close(promise: nil)
-        }
-        defer { timeout.cancel() }
-        guard let first = try await frames.next() else { return false }
-        let result: Result<Gatehouse_Rpc_HelloResult, RPCError>
-        if let clientHello = try? Gatehouse_Rpc_ClientHello(serializedBytes: Data(first.readableBytesView)) {
-            result = handshake.answer(clientHello)
-            if case .success = result {
-                logger.debug("rpc client authenticated", metadata: ["rpc.client": "\(clientHello.clientName)"])
-            }
-        } else {
-            result = .failure(RPCError(.protocolError, "the first client frame is not a valid ClientHello"))
-        }
-        switch result {
-        case .success(let hello):
-            try await outbound.write(ByteBuffer(rpcFrameOf: hello))
-            return true
-        case .failure(let error):
-            logger.warning("rejected rpc handshake", metadata: ["rpc.error": "\(error)"])
-            var rejection = Gatehouse_Rpc_HelloResult()
-            rejection.failure = error.failure
-            try await outbound.write(ByteBuffer(rpcFrameOf: rejection))
-            return false
-        }
+    private func failureFrame(_ request: Gatehouse_Rpc_Envelope, _ failure: RPCError) -> ByteBuffer {
+        var answer = Gatehouse_Rpc_Envelope()
+        answer.id = request.id
+        answer.failure = failure.failure
+        Counter(label: "gatehouse_rpc_server_failures_total", dimensions: [("method", request.method), ("code", failure.code.description)]).increment()
+        return ByteBuffer(rpcFrameOf: answer)
     }
 
     /// Runs one request's handler and builds its answer frame.
-    private func answer(_ request: Gatehouse_Rpc_Envelope, draining: Bool, logger: Logger) async -> ByteBuffer {
-        var answer = Gatehouse_Rpc_Envelope()
-        answer.id = request.id
+    func answer(_ request: Gatehouse_Rpc_Envelope, logger: Logger) async -> ByteBuffer {
         let start = ContinuousClock.now
         do {
-            guard !draining else {
-                throw RPCError(.unavailable, "the server is shutting down; retry on another connection")
-            }
             guard let handler = self.handlers.handlers[request.method] else {
                 throw RPCError(
                     .unimplemented,
@@ -273,8 +201,11 @@ public final class RPCServer: Service, Sendable {
                 traceID: request.traceID.isEmpty ? nil : request.traceID,
                 logger: logger
             )
+            var answer = Gatehouse_Rpc_Envelope()
+            answer.id = request.id
             answer.payload = try await handler(request.payload, context)
             self.callTimers[request.method]?.recordInterval(since: start)
+            return ByteBuffer(rpcFrameOf: answer)
         } catch {
             let failure = error as? RPCError ?? {
                 logger.error(
@@ -283,13 +214,8 @@ public final class RPCServer: Service, Sendable {
                 )
                 return RPCError(.internal, "the handler for '\(request.method)' failed; the server log has the details")
             }()
-            answer.failure = failure.failure
-            Counter(
-                label: "gatehouse_rpc_server_failures_total",
-                dimensions: [("method", request.method), ("code", failure.code.description)]
-            ).increment()
+            return self.failureFrame(request, failure)
         }
-        return ByteBuffer(rpcFrameOf: answer)
     }
 }
 
