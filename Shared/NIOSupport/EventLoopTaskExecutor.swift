@@ -20,6 +20,23 @@ public final class EventLoopTaskExecutor: TaskExecutor {
         MultiThreadedEventLoopGroup.currentEventLoop.map { EventLoopTaskExecutor(eventLoop: $0) }
     }
 
+    /// Runs `work` in a task on the event loop, then `completion` with its result on the loop: how a channel
+    /// handler answers with async work. Call it on the loop; `completion` may use the handler and its context.
+    /// The result comes back without a hop when the work ended on the loop, as it does unless it awaited an
+    /// actor or another executor last.
+    public func run<Result: Sendable>(_ work: @escaping @Sendable () async -> Result, then completion: @escaping (Result) -> Void) {
+        let loop = self.eventLoop
+        let completion = NIOLoopBound(completion, eventLoop: loop)
+        Task(executorPreference: self) {
+            let result = await work()
+            if loop.inEventLoop {
+                completion.value(result)
+            } else {
+                loop.execute { completion.value(result) }
+            }
+        }
+    }
+
     /// Runs `job` on the event loop.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

@@ -84,7 +84,7 @@ public final class RPCServer: Service, Sendable {
                             ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)),
                             RPCServerConnectionHandler(
                                 server: self, secret: configuration.secret, handshakeTimeout: configuration.handshakeTimeout,
-                                maximumInFlight: configuration.maximumInFlightPerConnection, logger: self.logger
+                                maximumInFlight: configuration.maximumInFlightPerConnection, eventLoop: channel.eventLoop, logger: self.logger
                             )
                         )
                     }
@@ -104,14 +104,11 @@ public final class RPCServer: Service, Sendable {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await withCheckedContinuation { continuation in
-                    let closed = self.state.withLock { state in
-                        guard state.shuttingDown, state.connections.isEmpty, state.serverChannel == nil else {
-                            state.allClosed = continuation
-                            return false
-                        }
-                        return true
+                    let waiter = self.state.withLock { state in
+                        state.allClosed = continuation
+                        return Self.takeWaiterIfDone(&state)
                     }
-                    if closed { continuation.resume() }
+                    waiter?.resume()
                 }
             } onCancel: {
                 self.beginShutdown()

@@ -28,10 +28,11 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     private var readHeld = false
     private var attached = false
     private var logger: Logger
-    private var executor: EventLoopTaskExecutor?
+    private let executor: EventLoopTaskExecutor
 
-    init(server: RPCServer, secret: RPCSecret, handshakeTimeout: Duration, maximumInFlight: Int, logger: Logger) {
+    init(server: RPCServer, secret: RPCSecret, handshakeTimeout: Duration, maximumInFlight: Int, eventLoop: any EventLoop, logger: Logger) {
         self.server = server
+        self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
         self.handshakeTimeout = handshakeTimeout
         self.phase = .handshaking(RPCHandshake.Server(secret: secret))
         self.admission = RPCCallAdmission(maximum: maximumInFlight)
@@ -40,7 +41,6 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.attached = true
-        self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
         self.logger[metadataKey: "rpc.peer"] = "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")"
         if context.channel.isActive { self.begin(context: context) }
     }
@@ -116,15 +116,9 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
 
     /// Runs a request's handler in a task on this loop; its answer is written from there.
     private func start(_ request: Gatehouse_Rpc_Envelope, context: ChannelHandlerContext) {
-        let (server, logger, loop) = (self.server, self.logger, context.eventLoop)
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        Task(executorPreference: self.executor) {
-            let answer = await server.answer(request, logger: logger)
-            if loop.inEventLoop {
-                bound.value.0.finish(answer, context: bound.value.1)
-            } else {
-                loop.execute { bound.value.0.finish(answer, context: bound.value.1) }
-            }
+        let (server, logger) = (self.server, self.logger)
+        self.executor.run({ await server.answer(request, logger: logger) }) { answer in
+            self.finish(answer, context: context)
         }
     }
 

@@ -82,7 +82,7 @@ public final class EdgeHTTPServer: Service, Sendable {
                             BackPressureHandler(),
                             IdleStateHandler(readTimeout: TimeAmount(http.idleTimeout)),
                             RequestDeadlineHandler(limit: http.requestTimeout, logger: logger),
-                            EdgeRequestChannelHandler(handler: handler, http: http, logger: logger)
+                            EdgeRequestChannelHandler(handler: handler, http: http, eventLoop: channel.eventLoop, logger: logger)
                         )
                     }
                 }

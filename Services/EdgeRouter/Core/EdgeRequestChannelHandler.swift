@@ -26,19 +26,19 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
     /// The `413` answer written for a body still arriving; the connection closes once it is sent.
     private var rejection: EventLoopFuture<Void>?
     private var peer = "unknown"
-    private var executor: EventLoopTaskExecutor?
+    private let executor: EventLoopTaskExecutor
     private var attached = false
 
-    init(handler: EdgeRequestHandler, http: EdgeConfiguration.HTTP, logger: Logger) {
+    init(handler: EdgeRequestHandler, http: EdgeConfiguration.HTTP, eventLoop: any EventLoop, logger: Logger) {
         self.handler = handler
         self.http = http
+        self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
         self.logger = logger
         self.reader = EdgeRequestReader(maximumBodyBytes: http.maxBodyBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        self.executor = EventLoopTaskExecutor(eventLoop: context.eventLoop)
         self.attached = true
     }
 
@@ -86,17 +86,9 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     private func answer(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        let request = self.request(head, body: body)
-        let pipeline = self.handler
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        Task(executorPreference: self.executor) {
-            let response = await pipeline.handle(request)
-            if loop.inEventLoop {
-                bound.value.0.respond(response, answering: head, context: bound.value.1)
-            } else {
-                loop.execute { bound.value.0.respond(response, answering: head, context: bound.value.1) }
-            }
+        let (request, pipeline) = (self.request(head, body: body), self.handler)
+        self.executor.run({ await pipeline.handle(request) }) { response in
+            self.respond(response, answering: head, context: context)
         }
     }
 
