@@ -13,12 +13,18 @@ import GatehouseRedis
 /// - Reply: a flat array of `5 × n` integers, per item in order: allowed (0 or 1), limit, remaining (≥ 0),
 ///   milliseconds until reset, milliseconds until retry (0 when the item allows).
 ///
-/// Requests are decided one after the other, each seeing the writes of the ones before it, exactly as if
+/// Requests are decided one after the other, each seeing the charges of the ones before it, exactly as if
 /// each had been its own script call. Within a request, the script first decides every item without
-/// writing; only when all allow and the mode is `check` does it write every item's new state, each with a
-/// `PEXPIRE` at the moment the state becomes equivalent to a fresh one. When an item denies, nothing of that
-/// request is charged and every item reports its state as it is. The clock is Redis' own `TIME`, in
-/// microseconds, read once per batch; the caller's clock is never used.
+/// charging; only when all allow and the mode is `check` does it charge every item. When an item denies,
+/// nothing of that request is charged and every item reports its state as it is. The clock is Redis' own
+/// `TIME`, in microseconds, read once per batch; the caller's clock is never used, and every request of a
+/// batch is decided at that one instant.
+///
+/// A key is read from Redis once per batch, when a request first needs it, and kept in the script as
+/// decoded state that later requests of the batch read and charge. After the last request, each charged
+/// key is written once, with its final state and a `PEXPIRE` at the moment that state becomes equivalent
+/// to a fresh one. A hot key (one client's many concurrent requests) costs one read and one write per
+/// batch, not per request; and a batch that fails part-way writes nothing.
 ///
 /// State per algorithm:
 /// - `gcra`: a string, the theoretical arrival time in microseconds as `"<whole>.<9 fraction digits>"`, so the
@@ -182,19 +188,84 @@ enum RateLimitScript {
           return string.format('%.0f.%09d', now + whole, nanos)
         end
 
-        -- Each algorithm decides without writing. It returns: allowed, limit, remaining_now and reset_now
+        -- This call's view of each key it touched: decoded state, read from Redis on first use; charges
+        -- change only the view, and each charged key is written once, after the last request.
+        local view = {}
+        local charged_keys = {}
+        local writers = {}
+
+        local function load(key, read)
+          local state = view[key]
+          if state == nil then
+            state = read(key)
+            view[key] = state
+          end
+          return state
+        end
+
+        local function charged(key, write, state)
+          if writers[key] == nil then
+            charged_keys[#charged_keys + 1] = key
+          end
+          view[key] = state
+          writers[key] = write
+        end
+
+        -- Per algorithm: read (stored state, decoded; fields nil when the key is absent) and write (the
+        -- decoded state stored, with its PEXPIRE).
+        local function read_gcra(key)
+          local stored = redis.call('GET', key)
+          return { backlog = stored and math.max(0, since_now(stored)) or 0 }
+        end
+
+        local function write_gcra(key, state)
+          redis.call('SET', key, timestamp_text(state.backlog), 'PX', to_ms(state.backlog))
+        end
+
+        local function read_token_bucket(key)
+          local stored = redis.call('HMGET', key, 'tokens', 'ts')
+          if stored[1] and stored[2] then
+            return { tokens = tonumber(stored[1]), ts = tonumber(stored[2]) }
+          end
+          return {}
+        end
+
+        local function write_token_bucket(key, state)
+          redis.call('HSET', key, 'tokens', string.format('%.17g', state.tokens), 'ts', string.format('%.0f', state.ts))
+          redis.call('PEXPIRE', key, to_ms(state.ttl))
+        end
+
+        local function read_sliding_window(key)
+          local stored = redis.call('HMGET', key, 'window', 'current', 'previous')
+          return { window = tonumber(stored[1]), current = tonumber(stored[2]) or 0, previous = tonumber(stored[3]) or 0 }
+        end
+
+        local function write_sliding_window(key, state)
+          redis.call('HSET', key, 'window', string.format('%.0f', state.window),
+            'current', state.current, 'previous', state.previous)
+          redis.call('PEXPIRE', key, to_ms(state.ttl))
+        end
+
+        local function read_fixed_window(key)
+          local stored = redis.call('HMGET', key, 'window', 'count')
+          return { window = tonumber(stored[1]), count = tonumber(stored[2]) or 0 }
+        end
+
+        local function write_fixed_window(key, state)
+          redis.call('HSET', key, 'window', string.format('%.0f', state.window), 'count', state.count)
+          redis.call('PEXPIRE', key, to_ms(state.ttl))
+        end
+
+        -- Each algorithm decides without charging. It returns: allowed, limit, remaining_now and reset_now
         -- (state as it is), remaining_after and reset_after (after charging, when allowed), retry (µs, when
-        -- denied), and write (a function that stores the charged state; nil when nothing changes).
+        -- denied), and charge (a function that charges this call's view of the key; nil when nothing changes).
 
         local function gcra(key, limit, period, burst, cost)
           local interval = period / limit
           local capacity = burst * interval
           local slack = 1e-3 + capacity * 1e-12
-          local stored = redis.call('GET', key)
-          local backlog = 0
-          if stored then
-            backlog = math.max(0, since_now(stored))
-          end
+          local state = load(key, read_gcra)
+          local backlog = state.backlog
           local after = backlog + cost * interval
           local d = {
             limit = limit,
@@ -207,8 +278,8 @@ enum RateLimitScript {
             d.remaining_after = math.floor((capacity - after + slack) / interval)
             d.reset_after = after
             if cost > 0 then
-              d.write = function()
-                redis.call('SET', key, timestamp_text(after), 'PX', to_ms(after))
+              d.charge = function()
+                charged(key, write_gcra, { backlog = after })
               end
             end
           else
@@ -221,11 +292,11 @@ enum RateLimitScript {
         local function token_bucket(key, limit, period, burst, cost)
           local interval = period / limit
           local slack = 1e-9 + burst * 1e-12
-          local state = redis.call('HMGET', key, 'tokens', 'ts')
+          local state = load(key, read_token_bucket)
           local tokens = burst
-          if state[1] and state[2] then
-            local elapsed = math.max(0, now - tonumber(state[2]))
-            tokens = math.min(burst, tonumber(state[1]) + elapsed / interval)
+          if state.tokens then
+            local elapsed = math.max(0, now - state.ts)
+            tokens = math.min(burst, state.tokens + elapsed / interval)
           end
           local left = tokens - cost
           local d = {
@@ -240,9 +311,8 @@ enum RateLimitScript {
             d.remaining_after = math.floor(left + slack)
             d.reset_after = (burst - left) * interval
             if cost > 0 then
-              d.write = function()
-                redis.call('HSET', key, 'tokens', string.format('%.17g', left), 'ts', string.format('%.0f', now))
-                redis.call('PEXPIRE', key, to_ms(d.reset_after))
+              d.charge = function()
+                charged(key, write_token_bucket, { tokens = left, ts = now, ttl = d.reset_after })
               end
             end
           else
@@ -254,14 +324,13 @@ enum RateLimitScript {
 
         local function sliding_window(key, limit, period, burst, cost)
           local window = now - (now % period)
-          local state = redis.call('HMGET', key, 'window', 'current', 'previous')
-          local stored = tonumber(state[1])
+          local state = load(key, read_sliding_window)
           local current, previous = 0, 0
-          if stored == window then
-            current = tonumber(state[2]) or 0
-            previous = tonumber(state[3]) or 0
-          elseif stored == window - period then
-            previous = tonumber(state[2]) or 0
+          if state.window == window then
+            current = state.current
+            previous = state.previous
+          elseif state.window == window - period then
+            previous = state.current
           end
           local slack = 1e-9 + limit * 1e-12
           local estimate = previous * ((period - (now - window)) / period) + current
@@ -285,10 +354,9 @@ enum RateLimitScript {
             d.remaining_after = math.floor(limit - estimate - cost + slack)
             d.reset_after = until_reset(current + cost)
             if cost > 0 then
-              d.write = function()
-                redis.call('HSET', key, 'window', string.format('%.0f', window),
-                  'current', current + cost, 'previous', previous)
-                redis.call('PEXPIRE', key, to_ms(window + 2 * period - now))
+              d.charge = function()
+                charged(key, write_sliding_window,
+                  { window = window, current = current + cost, previous = previous, ttl = window + 2 * period - now })
               end
             end
           else
@@ -307,10 +375,10 @@ enum RateLimitScript {
 
         local function fixed_window(key, limit, period, burst, cost)
           local window = now - (now % period)
-          local state = redis.call('HMGET', key, 'window', 'count')
+          local state = load(key, read_fixed_window)
           local count = 0
-          if tonumber(state[1]) == window then
-            count = tonumber(state[2]) or 0
+          if state.window == window then
+            count = state.count
           end
           local ends = window + period - now
           local d = {
@@ -324,9 +392,8 @@ enum RateLimitScript {
             d.remaining_after = limit - count - cost
             d.reset_after = (count + cost > 0) and ends or 0
             if cost > 0 then
-              d.write = function()
-                redis.call('HSET', key, 'window', string.format('%.0f', window), 'count', count + cost)
-                redis.call('PEXPIRE', key, to_ms(ends))
+              d.charge = function()
+                charged(key, write_fixed_window, { window = window, count = count + cost, ttl = ends })
               end
             end
           else
@@ -368,8 +435,8 @@ enum RateLimitScript {
 
           if all_allowed and mode == 'check' then
             for i = 1, item_count do
-              if decisions[i].write then
-                decisions[i].write()
+              if decisions[i].charge then
+                decisions[i].charge()
               end
             end
           end
@@ -386,6 +453,9 @@ enum RateLimitScript {
             reply[#reply + 1] = to_ms(reset)
             reply[#reply + 1] = to_ms(d.retry)
           end
+        end
+        for _, key in ipairs(charged_keys) do
+          writers[key](key, view[key])
         end
         return reply
         """
