@@ -79,6 +79,31 @@ struct EdgeRateLimiterBatchingTests {
         }
     }
 
+    /// The `RateLimit` field of a decision's headers, e.g. `"user";r=0;t=3600`.
+    static func rateLimitField(_ decision: EdgeRateLimiter.Decision) -> String? {
+        decision.headers.first { $0.name == "RateLimit" }?.value
+    }
+
+    @Test func aRememberedDenialCountsDownItsRetryAfterAndReset() async throws {
+        try await Self.withLimiter(batches: true) { gate, counts in
+            _ = await Self.flood(gate)
+            let first = await gate.decide(policies: ["user"], caller: "alice", requestID: "first")
+            let callsBefore = counts.snapshot.values.reduce(0, +)
+            // 20 an hour: the next unit comes in 180 s, the whole budget is back in an hour.
+            #expect(!first.allowed)
+            #expect((179...180).contains(first.retryAfterSeconds))
+            #expect(Self.rateLimitField(first) == #""user";r=0;t=3600"#)
+
+            try await Task.sleep(for: .milliseconds(1_100))
+            let repeated = await gate.decide(policies: ["user"], caller: "alice", requestID: "repeated")
+            #expect(counts.snapshot.values.reduce(0, +) == callsBefore, "the repeat was answered from the edge's memory")
+            #expect(!repeated.allowed && repeated.deniedBy == "user")
+            #expect(repeated.retryAfterSeconds < first.retryAfterSeconds && repeated.retryAfterSeconds >= first.retryAfterSeconds - 5)
+            let reset = Self.rateLimitField(repeated).flatMap { $0.split(separator: "t=").last }.flatMap { Int($0) }
+            #expect(reset.map { (3595..<3600).contains($0) } == true, "the reset counts down too: \(Self.rateLimitField(repeated) ?? "none")")
+        }
+    }
+
     @Test func aLimiterWithoutBatchesGetsEachCheckAloneAndStillDecidesExactly() async throws {
         try await Self.withLimiter(batches: false) { gate, counts in
             let decisions = await Self.flood(gate)

@@ -41,9 +41,40 @@ public final class EdgeRateLimiter: Sendable {
         static let unchecked = Decision(allowed: true, retryAfterSeconds: 0, deniedBy: nil, headers: [])
     }
 
+    /// A denial remembered until its retry-after passes: the limiter's answer and when it was given, so a
+    /// repeat gets `Retry-After` and each `RateLimit` reset counted down to the moment it asks. The decision
+    /// is built again only when one of those whole seconds changes.
     private struct Denial {
-        var until: ContinuousClock.Instant
-        var decision: Decision
+        let until: ContinuousClock.Instant
+        let decidedAt: ContinuousClock.Instant
+        let response: Gatehouse_Limiter_CheckResponse
+        /// The decision for the moments before `builtUntil`.
+        private(set) var built: Decision
+        private(set) var builtUntil: ContinuousClock.Instant
+
+        init(until: ContinuousClock.Instant, decidedAt: ContinuousClock.Instant, response: Gatehouse_Limiter_CheckResponse) {
+            (self.until, self.decidedAt, self.response) = (until, decidedAt, response)
+            (self.built, self.builtUntil) = (.unchecked, decidedAt)
+            self.build(at: decidedAt)
+        }
+
+        /// Builds the decision as the limiter would give it at `now`, nothing having been charged since, and
+        /// notes until when its whole seconds hold.
+        mutating func build(at now: ContinuousClock.Instant) {
+            let elapsed = UInt64(max(0, (now - self.decidedAt) / .milliseconds(1)))
+            var response = self.response
+            var holdsFor = UInt64.max  // milliseconds after `elapsed`
+            for index in response.statuses.indices {
+                for keyPath in [\Gatehouse_Limiter_PolicyStatus.resetMs, \.retryAfterMs] {
+                    let left = response.statuses[index][keyPath: keyPath] - min(elapsed, response.statuses[index][keyPath: keyPath])
+                    response.statuses[index][keyPath: keyPath] = left
+                    // Rounded up to seconds, `left` shows its current value until it reaches the second below.
+                    if left > 0 { holdsFor = min(holdsFor, left - (left - 1) / 1000 * 1000) }
+                }
+            }
+            self.built = EdgeRateLimiter.decision(response)
+            self.builtUntil = holdsFor == .max ? self.until : self.decidedAt + .milliseconds(Int64(elapsed + holdsFor))
+        }
     }
 
     /// One limiter check: the request and the HTTP request's id for the limiter's logs.
@@ -80,10 +111,8 @@ public final class EdgeRateLimiter: Sendable {
         guard !policies.isEmpty else { return .unchecked }
         let memoryKey = caller + "|" + policies.joined(separator: ",")
         let now = ContinuousClock.now
-        if let remembered = self.denials.withLock({ $0[memoryKey] }), remembered.until > now {
-            var decision = remembered.decision
-            decision.retryAfterSeconds = max(1, Int(((remembered.until - now).components.seconds)) + 1)
-            return decision
+        if let remembered = self.rememberedDenial(memoryKey, now: now) {
+            return remembered
         }
         var request = Gatehouse_Limiter_CheckRequest()
         request.caller = caller
@@ -120,10 +149,22 @@ public final class EdgeRateLimiter: Sendable {
                     denials = denials.filter { $0.value.until > now }
                     if denials.count >= self.denialCapacity { denials.removeAll(keepingCapacity: true) }
                 }
-                denials[memoryKey] = Denial(until: until, decision: decision)
+                denials[memoryKey] = Denial(until: until, decidedAt: now, response: response)
             }
         }
         return decision
+    }
+
+    /// The remembered denial of `memoryKey` as of `now`, if its retry-after has not passed.
+    private func rememberedDenial(_ memoryKey: String, now: ContinuousClock.Instant) -> Decision? {
+        self.denials.withLock { denials in
+            guard var denial = denials[memoryKey], denial.until > now else { return nil }
+            if now >= denial.builtUntil {
+                denial.build(at: now)
+                denials[memoryKey] = denial
+            }
+            return denial.built
+        }
     }
 
     /// Sends one batch of checks: `limiter.Check` for one, `limiter.CheckBatch` for more (or single checks
