@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct DenialCacheTests {
     let start = ContinuousClock.now
-    let status = PolicyStatusSnapshot(limit: 20, windowSeconds: 60)
+    var status: PolicyStatusSnapshot { PolicyStatusSnapshot(limit: 20, windowSeconds: 60, resetsAt: self.start + .seconds(60)) }
 
     @Test func remembersADenialUntilItsRetryAfterPasses() {
         var cache = DenialCache()

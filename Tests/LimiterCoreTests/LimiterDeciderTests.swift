@@ -82,6 +82,9 @@ import Testing
             #expect(!repeated.allowed)
             #expect(repeated.source == .denialCache)
             #expect(repeated.statuses[0].retryAfterMs > 0)
+            // The whole budget comes back later than the next unit; the cache reports Redis' reset, counted down.
+            #expect(repeated.statuses[0].resetMs > repeated.statuses[0].retryAfterMs)
+            #expect(repeated.statuses[0].resetMs <= denied.statuses[0].resetMs && repeated.statuses[0].resetMs + 1_000 > denied.statuses[0].resetMs)
 
             let otherCaller = try await decider.check(self.request("203.0.113.2", "strict"))
             #expect(otherCaller.allowed)

@@ -12,7 +12,7 @@ func withRunningClient(
     _ body: (RedisClient) async throws -> Void
 ) async throws {
     let client = RedisClient(
-        configuration: RedisConfiguration(port: port, commandTimeout: .seconds(5), poolSize: poolSize),
+        configuration: RedisConfiguration(port: port, connectTimeout: .seconds(5), commandTimeout: .seconds(5), poolSize: poolSize),
         logger: Logger(label: "gatehouse.limiter.test")
     )
     try await withThrowingTaskGroup(of: Void.self) { group in

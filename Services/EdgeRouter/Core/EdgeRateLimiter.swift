@@ -52,25 +52,26 @@ public final class EdgeRateLimiter: Sendable {
         private(set) var built: Decision
         private(set) var builtUntil: ContinuousClock.Instant
 
-        init(until: ContinuousClock.Instant, decidedAt: ContinuousClock.Instant, response: Gatehouse_Limiter_CheckResponse) {
+        /// Remembers the limiter's answer and the decision made of it at `decidedAt`; a repeat builds its own.
+        init(until: ContinuousClock.Instant, decidedAt: ContinuousClock.Instant, response: Gatehouse_Limiter_CheckResponse, decision: Decision) {
             (self.until, self.decidedAt, self.response) = (until, decidedAt, response)
-            (self.built, self.builtUntil) = (.unchecked, decidedAt)
-            self.build(at: decidedAt)
+            (self.built, self.builtUntil) = (decision, decidedAt)
         }
 
         /// Builds the decision as the limiter would give it at `now`, nothing having been charged since, and
         /// notes until when its whole seconds hold.
         mutating func build(at now: ContinuousClock.Instant) {
             let elapsed = UInt64(max(0, (now - self.decidedAt) / .milliseconds(1)))
-            var response = self.response
             var holdsFor = UInt64.max  // milliseconds after `elapsed`
+            func countDown(_ milliseconds: inout UInt64) {
+                milliseconds -= min(elapsed, milliseconds)
+                // Rounded up to seconds, it shows its current value until it reaches the second below.
+                if milliseconds > 0 { holdsFor = min(holdsFor, milliseconds - (milliseconds - 1) / 1000 * 1000) }
+            }
+            var response = self.response
             for index in response.statuses.indices {
-                for keyPath in [\Gatehouse_Limiter_PolicyStatus.resetMs, \.retryAfterMs] {
-                    let left = response.statuses[index][keyPath: keyPath] - min(elapsed, response.statuses[index][keyPath: keyPath])
-                    response.statuses[index][keyPath: keyPath] = left
-                    // Rounded up to seconds, `left` shows its current value until it reaches the second below.
-                    if left > 0 { holdsFor = min(holdsFor, left - (left - 1) / 1000 * 1000) }
-                }
+                countDown(&response.statuses[index].resetMs)
+                countDown(&response.statuses[index].retryAfterMs)
             }
             self.built = EdgeRateLimiter.decision(response)
             self.builtUntil = holdsFor == .max ? self.until : self.decidedAt + .milliseconds(Int64(elapsed + holdsFor))
@@ -149,7 +150,7 @@ public final class EdgeRateLimiter: Sendable {
                     denials = denials.filter { $0.value.until > now }
                     if denials.count >= self.denialCapacity { denials.removeAll(keepingCapacity: true) }
                 }
-                denials[memoryKey] = Denial(until: until, decidedAt: now, response: response)
+                denials[memoryKey] = Denial(until: until, decidedAt: now, response: response, decision: decision)
             }
         }
         return decision

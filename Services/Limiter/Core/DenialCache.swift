@@ -74,13 +74,17 @@ public struct PolicyStatusSnapshot: Sendable, Hashable {
     public let limit: Int
     /// The period in whole seconds.
     public let windowSeconds: Int
+    /// When the whole budget is back (the decision's reset), nothing being charged meanwhile.
+    public let resetsAt: ContinuousClock.Instant
 
     /// Creates a snapshot.
     /// - Parameters:
     ///   - limit: Units per period.
     ///   - windowSeconds: The period in whole seconds.
-    public init(limit: Int, windowSeconds: Int) {
+    ///   - resetsAt: When the whole budget is back.
+    public init(limit: Int, windowSeconds: Int, resetsAt: ContinuousClock.Instant) {
         self.limit = limit
         self.windowSeconds = windowSeconds
+        self.resetsAt = resetsAt
     }
 }

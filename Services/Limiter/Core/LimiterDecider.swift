@@ -287,7 +287,7 @@ public final class LimiterDecider: Sendable {
                 status.allowed = false
                 status.remaining = 0
                 status.retryAfterMs = UInt64((denial.until - now).wholeMilliseconds)
-                status.resetMs = status.retryAfterMs
+                status.resetMs = UInt64(max(.zero, denial.status.resetsAt - now).wholeMilliseconds)
             } else {
                 // Not consulted: the request is denied by another item.
                 status.allowed = true
@@ -306,7 +306,9 @@ public final class LimiterDecider: Sendable {
                     policy: entry.policy.name,
                     key: entry.item.key,
                     until: now + .milliseconds(status.retryAfterMs),
-                    status: PolicyStatusSnapshot(limit: entry.policy.limit, windowSeconds: Int(status.windowSeconds)),
+                    status: PolicyStatusSnapshot(
+                        limit: entry.policy.limit, windowSeconds: Int(status.windowSeconds), resetsAt: now + .milliseconds(status.resetMs)
+                    ),
                     now: now
                 )
             }

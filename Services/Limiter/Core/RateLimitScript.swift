@@ -258,7 +258,8 @@ enum RateLimitScript {
 
         -- Each algorithm decides without charging. It returns: allowed, limit, remaining_now and reset_now
         -- (state as it is), remaining_after and reset_after (after charging, when allowed), retry (µs, when
-        -- denied), and charge (a function that charges this call's view of the key; nil when nothing changes).
+        -- denied), and, when a charge changes the key, charged (its state after the charge) and write (the
+        -- algorithm's writer for that state).
 
         local function gcra(key, limit, period, burst, cost)
           local interval = period / limit
@@ -278,9 +279,7 @@ enum RateLimitScript {
             d.remaining_after = math.floor((capacity - after + slack) / interval)
             d.reset_after = after
             if cost > 0 then
-              d.charge = function()
-                charged(key, write_gcra, { backlog = after })
-              end
+              d.charged, d.write = { backlog = after }, write_gcra
             end
           else
             d.allowed = false
@@ -311,9 +310,7 @@ enum RateLimitScript {
             d.remaining_after = math.floor(left + slack)
             d.reset_after = (burst - left) * interval
             if cost > 0 then
-              d.charge = function()
-                charged(key, write_token_bucket, { tokens = left, ts = now, ttl = d.reset_after })
-              end
+              d.charged, d.write = { tokens = left, ts = now, ttl = d.reset_after }, write_token_bucket
             end
           else
             d.allowed = false
@@ -354,10 +351,8 @@ enum RateLimitScript {
             d.remaining_after = math.floor(limit - estimate - cost + slack)
             d.reset_after = until_reset(current + cost)
             if cost > 0 then
-              d.charge = function()
-                charged(key, write_sliding_window,
-                  { window = window, current = current + cost, previous = previous, ttl = window + 2 * period - now })
-              end
+              d.charged = { window = window, current = current + cost, previous = previous, ttl = window + 2 * period - now }
+              d.write = write_sliding_window
             end
           else
             d.allowed = false
@@ -392,9 +387,7 @@ enum RateLimitScript {
             d.remaining_after = limit - count - cost
             d.reset_after = (count + cost > 0) and ends or 0
             if cost > 0 then
-              d.charge = function()
-                charged(key, write_fixed_window, { window = window, count = count + cost, ttl = ends })
-              end
+              d.charged, d.write = { window = window, count = count + cost, ttl = ends }, write_fixed_window
             end
           else
             d.allowed = false
@@ -431,15 +424,15 @@ enum RateLimitScript {
             all_allowed = all_allowed and d.allowed
             arg = arg + 5
           end
-          key_index = key_index + item_count
-
           if all_allowed and mode == 'check' then
             for i = 1, item_count do
-              if decisions[i].charge then
-                decisions[i].charge()
+              local d = decisions[i]
+              if d.charged then
+                charged(KEYS[key_index + i], d.write, d.charged)
               end
             end
           end
+          key_index = key_index + item_count
 
           for i = 1, item_count do
             local d = decisions[i]
