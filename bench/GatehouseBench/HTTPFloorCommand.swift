@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GatehouseNIOSupport
 import Hummingbird
 import NIOCore
 import NIOHTTP1
@@ -8,33 +9,73 @@ import NIOPosix
 /// `gatehouse-bench http-floor`: an HTTP/1.1 server that answers every request with the same 300-byte JSON
 /// body and does nothing else, on bare SwiftNIO or on Hummingbird: the floor under any HTTP front in Swift
 /// on this machine, next to nginx in `bench/http-floor.sh`.
+///
+/// With `--hop-port`, the bare SwiftNIO server first sends 8 bytes per request to a `--server echo` on that
+/// port and answers when they come back: the floor under a front that makes one loopback round trip per
+/// request (as the edge does to the limiter), with nothing decided at either end. Each event loop has one
+/// connection to the echo server, and a loop tick's requests leave in one `write(2)`.
 struct HTTPFloorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "http-floor", abstract: "Answer every HTTP request with a fixed JSON body.")
 
-    /// The two fronts measured.
+    /// The two fronts measured, and the echo server of `--hop-port`.
     enum Server: String, ExpressibleByArgument, CaseIterable {
         case nio
         case hummingbird
+        case echo
     }
 
-    @Option(help: "nio (a ChannelHandler on each connection's event loop) or hummingbird (a Router).") var server = Server.nio
+    @Option(help: "nio (a ChannelHandler on each connection's event loop), hummingbird (a Router), or echo (a TCP server sending back what it reads, for --hop-port).")
+    var server = Server.nio
     @Option(help: "Address to bind.") var host = "127.0.0.1"
     @Option(help: "Port to bind (0: any free port, printed on start).") var port = 0
+    @Option(help: "With --server nio: the port of a --server echo that each request makes one round trip to before its answer.")
+    var hopPort: Int?
 
     static let body = #"{"id":"doc-000001","body":""# + String(repeating: "x", count: 270) + #""}"#
+
+    func validate() throws {
+        if self.hopPort != nil, self.server != .nio {
+            throw ValidationError("--hop-port is for --server nio only, not --server \(self.server.rawValue)")
+        }
+    }
 
     func run() async throws {
         switch self.server {
         case .nio:
-            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            let group = MultiThreadedEventLoopGroup.singleton
+            var hops: [ObjectIdentifier: any Channel] = [:]
+            if let hopPort = self.hopPort {
+                for loop in group.makeIterator() {
+                    hops[ObjectIdentifier(loop)] = try await ClientBootstrap(group: loop)
+                        .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                        .channelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandlers(FlushCoalescingHandler(), HopClientHandler())
+                            }
+                        }
+                        .connect(host: self.host, port: hopPort).get()
+                }
+            }
+            let hopsByLoop = hops
+            let channel = try await ServerBootstrap(group: group)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(FixedAnswerHandler())
+                        try channel.pipeline.syncOperations.addHandler(FixedAnswerHandler(hop: hopsByLoop[ObjectIdentifier(channel.eventLoop)]))
                     }
+                }
+                .bind(host: self.host, port: self.port).get()
+            FileHandle.standardOutput.write(Data("listening on \(self.host):\(channel.localAddress?.port ?? self.port)\n".utf8))
+            try await channel.closeFuture.get()
+        case .echo:
+            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
                 }
                 .bind(host: self.host, port: self.port).get()
             FileHandle.standardOutput.write(Data("listening on \(self.host):\(channel.localAddress?.port ?? self.port)\n".utf8))
@@ -53,13 +94,18 @@ struct HTTPFloorCommand: AsyncParsableCommand {
     }
 }
 
-/// Answers each request with ``HTTPFloorCommand/body``.
+/// Answers each request with ``HTTPFloorCommand/body``, after a round trip through `hop` when there is one.
 final class FixedAnswerHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
     private static let body = ByteBuffer(string: HTTPFloorCommand.body)
     private var keepAlive = true
+    private let hop: (any Channel)?
+
+    init(hop: (any Channel)?) {
+        self.hop = hop
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
@@ -68,17 +114,76 @@ final class FixedAnswerHandler: ChannelInboundHandler {
         case .body:
             break
         case .end:
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Type", value: "application/json")
-            headers.add(name: "Content-Length", value: String(Self.body.readableBytes))
-            if !self.keepAlive { headers.add(name: "Connection", value: "close") }
-            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(Self.body))), promise: nil)
-            let keepAlive = self.keepAlive
-            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { loopBound.value.close(promise: nil) }
+            guard let hop = self.hop else {
+                self.answer(context: context)
+                return
             }
+            let answered = context.eventLoop.makePromise(of: Void.self)
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            answered.futureResult.whenSuccess {
+                let (handler, context) = loopBound.value
+                handler.answer(context: context)
+            }
+            hop.writeAndFlush(answered, promise: nil)
         }
+    }
+
+    private func answer(context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Content-Length", value: String(Self.body.readableBytes))
+        if !self.keepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(Self.body))), promise: nil)
+        let keepAlive = self.keepAlive
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+            if !keepAlive { loopBound.value.close(promise: nil) }
+        }
+    }
+}
+
+/// One event loop's connection to the echo server: sends 8 bytes per request and succeeds the request's
+/// promise when they come back (the echo answers in order).
+final class HopClientHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = EventLoopPromise<Void>
+    typealias OutboundOut = ByteBuffer
+
+    private var waiting = CircularBuffer<EventLoopPromise<Void>>()
+    private var received = 0
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        self.waiting.append(self.unwrapOutboundIn(data))
+        context.write(self.wrapOutboundOut(context.channel.allocator.buffer(integer: UInt64(0))), promise: promise)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        while let next = self.waiting.popFirst() {
+            next.fail(ChannelError.ioOnClosedChannel)
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.received += self.unwrapInboundIn(data).readableBytes
+        while self.received >= 8, let next = self.waiting.popFirst() {
+            self.received -= 8
+            next.succeed()
+        }
+    }
+}
+
+/// Sends back whatever it reads, flushing once per read burst.
+final class EchoHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.write(data, promise: nil)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.flush()
     }
 }

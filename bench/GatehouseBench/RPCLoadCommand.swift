@@ -6,8 +6,8 @@ import NIOPosix
 import SwiftProtobuf
 import Foundation
 
-/// `gatehouse-bench rpc-load`: calls bench.Echo from N concurrent callers for a fixed time and reports
-/// calls/s and latency percentiles.
+/// `gatehouse-bench rpc-load`: calls bench.Echo from N concurrent callers (closed loop) or at a fixed rate
+/// (open loop) for a fixed time and reports calls/s and latency percentiles.
 struct RPCLoadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rpc-load", abstract: "Load an rpc-server with echo calls.")
 
@@ -18,6 +18,7 @@ struct RPCLoadCommand: AsyncParsableCommand {
     @Option(help: "Connections in the client's pool.") var connections = 1
     @Option(help: "Seconds to measure (after a 1 s warm-up).") var seconds = 10.0
     @Option(help: "Payload bytes per call.") var payloadBytes = 64
+    @Option(help: "Calls per second (open loop); 0: closed loop with --concurrency callers.") var rate = 0.0
 
     func run() async throws {
         let configuration = RPCClientConfiguration(
@@ -36,13 +37,15 @@ struct RPCLoadCommand: AsyncParsableCommand {
 
         try await withThrowingTaskGroup { group in
             group.addTask { try await client.run() }
-            let (rate, latency) = try await ClosedLoopLoad.measure(concurrency: self.concurrency, seconds: self.seconds) {
-                _ = try await client.call(BenchMethods.echo, message)
-            }
+            let operation: @Sendable () async throws -> Void = { _ = try await client.call(BenchMethods.echo, message) }
+            let (rate, latency) = self.rate > 0
+                ? try await OpenLoopLoad.measure(rate: self.rate, seconds: self.seconds, operation)
+                : try await ClosedLoopLoad.measure(concurrency: self.concurrency, seconds: self.seconds, operation)
+            let load = self.rate > 0 ? String(format: "open loop at %.0f/s", self.rate) : "\(self.concurrency) callers"
             print(
                 String(
-                    format: "rpc echo: %.0f calls/s, p50 %.0f us, p99 %.0f us, max %.0f us (%d calls, %d callers, %d connection(s), %d-byte payload)",
-                    rate, latency.p50, latency.p99, latency.max, latency.count, self.concurrency, self.connections, self.payloadBytes
+                    format: "rpc echo: %.0f calls/s, p50 %.0f us, p99 %.0f us, max %.0f us (%d calls, %@, %d connection(s), %d-byte payload)",
+                    rate, latency.p50, latency.p99, latency.max, latency.count, load, self.connections, self.payloadBytes
                 )
             )
             group.cancelAll()
