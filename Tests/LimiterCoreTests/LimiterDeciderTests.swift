@@ -39,7 +39,7 @@ import Testing
     /// must not fall back just because parallel tests keep the machine busy.
     func withDecider(
         redisTimeout: Duration = .seconds(5),
-        _ body: (LimiterDecider, RedisServerProcess) async throws -> Void
+        _ body: (LimiterDecider, RedisServerProcess, RedisClient) async throws -> Void
     ) async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
@@ -60,12 +60,12 @@ import Testing
                 breaker: CircuitBreaker(failureThreshold: 2, openDuration: .milliseconds(300)),
                 logger: Logger(label: "gatehouse.limiter.test")
             )
-            try await body(decider, server)
+            try await body(decider, server, client)
         }
     }
 
     @Test func allowsUpToTheLimitThenDeniesAndAnswersRepeatsFromTheDenialCache() async throws {
-        try await self.withDecider { decider, _ in
+        try await self.withDecider { decider, _, _ in
             for remaining in [2, 1, 0] {
                 let answer = try await decider.check(self.request("203.0.113.1", "strict"))
                 #expect(answer.allowed)
@@ -91,8 +91,39 @@ import Testing
         }
     }
 
+    @Test func aBatchGoesToRedisInOneScriptCallAndEachRequestIsDecidedOnItsOwn() async throws {
+        try await self.withDecider { decider, _, client in
+            var batch = Gatehouse_Limiter_CheckBatchRequest()
+            // Ten requests of one caller against `strict` (3 a minute), one of another caller against two
+            // policies, one naming an unknown policy, and one with a shadow policy.
+            batch.requests = Array(repeating: self.request("203.0.113.50", "strict"), count: 10)
+                + [self.request("203.0.113.51", "roomy", "single"), self.request("203.0.113.52", "nope"), self.request("203.0.113.53", "watched")]
+            let answer = try await decider.checkBatch(batch)
+            let responses = answer.outcomes.map { outcome -> Gatehouse_Limiter_CheckResponse? in
+                if case .response(let response) = outcome.result { response } else { nil }
+            }
+            #expect(responses.count == 13)
+            #expect(responses[0..<10].filter { $0?.allowed == true }.count == 3, "exactly the limit, as ten single checks would")
+            #expect(responses[0..<10].allSatisfy { $0?.source == .redis })
+            #expect(responses[10]?.allowed == true && responses[10]?.statuses.count == 2)
+            #expect(responses[12]?.allowed == true && responses[12]?.statuses[0].shadow == true)
+            guard case .error(let error) = answer.outcomes[11].result else {
+                Issue.record("the request with an unknown policy has an error outcome: \(answer.outcomes[11])")
+                return
+            }
+            #expect(error.code == UInt32(RPCError.Code.invalidArgument.rawValue) && error.message.contains("nope"))
+            // The eleven requests with no shadow policy took one script call; the shadow one (nothing to
+            // enforce) its own.
+            #expect(try await client.commandCalls("evalsha") == 2)
+
+            // The batch's denials are remembered like a single check's.
+            let repeated = try await decider.check(self.request("203.0.113.50", "strict"))
+            #expect(!repeated.allowed && repeated.source == .denialCache)
+        }
+    }
+
     @Test func aRequestDeniedByItsSecondPolicyLeavesTheFirstUncharged() async throws {
-        try await self.withDecider { decider, _ in
+        try await self.withDecider { decider, _, _ in
             let first = try await decider.check(self.request("198.51.100.7", "roomy", "single"))
             #expect(first.allowed)
             let second = try await decider.check(self.request("198.51.100.7", "roomy", "single"))
@@ -106,7 +137,7 @@ import Testing
     }
 
     @Test func aShadowPolicyCountsButNeverDenies() async throws {
-        try await self.withDecider { decider, _ in
+        try await self.withDecider { decider, _, _ in
             _ = try await decider.check(self.request("192.0.2.9", "watched"))
             let second = try await decider.check(self.request("192.0.2.9", "watched"))
             #expect(second.allowed)
@@ -116,7 +147,7 @@ import Testing
     }
 
     @Test func anUnknownPolicyIsNamedInTheError() async throws {
-        try await self.withDecider { decider, _ in
+        try await self.withDecider { decider, _, _ in
             let error = await #expect(throws: RPCError.self) {
                 try await decider.check(self.request("192.0.2.1", "nonexistent"))
             }
@@ -126,7 +157,7 @@ import Testing
     }
 
     @Test func withRedisDownEachPolicyFollowsItsFallbackAndRedisDecidesAgainOnceBack() async throws {
-        try await self.withDecider(redisTimeout: .milliseconds(100)) { decider, server in
+        try await self.withDecider(redisTimeout: .milliseconds(100)) { decider, server, _ in
             _ = try await decider.check(self.request("192.0.2.50", "open"))
             server.halt()
 

@@ -50,23 +50,9 @@ struct RedisRateLimiterConcurrencyTests {
             let shared = try await limiter.peek([RateLimitItem(key: "gh:{batch}:shared", limit: 300, period: .seconds(3600))])
             #expect(shared.items[0].remaining == 300 - 250 - 1, "peek reports what a check would leave")
 
-            let calls = try await self.commandCalls("evalsha", client: client)
+            let calls = try await client.commandCalls("evalsha")
             #expect(calls > 0 && calls < 250, "500 concurrent requests went to Redis in \(calls) script calls")
         }
-    }
-
-    /// `INFO commandstats` calls of `command` (lowercase) that succeeded since the last `CONFIG RESETSTAT`
-    /// (an `EVALSHA` of a script not loaded yet fails with `NOSCRIPT` and is sent again).
-    private func commandCalls(_ command: String, client: RedisClient) async throws -> Int {
-        let text = try await client.send(["INFO", "commandstats"]).string ?? ""
-        // cmdstat_evalsha:calls=15,usec=4515,usec_per_call=301.00,rejected_calls=0,failed_calls=4
-        guard let line = text.split(separator: "\r\n").first(where: { $0.hasPrefix("cmdstat_\(command):") }) else { return 0 }
-        var fields: [Substring: Int] = [:]
-        for field in line.dropFirst("cmdstat_\(command):".count).split(separator: ",") {
-            let parts = field.split(separator: "=")
-            if parts.count == 2, let value = Int(parts[1]) { fields[parts[0]] = value }
-        }
-        return (fields["calls"] ?? 0) - (fields["failed_calls"] ?? 0) - (fields["rejected_calls"] ?? 0)
     }
 
     @Test(arguments: RateLimitAlgorithm.allCases)
@@ -81,9 +67,9 @@ struct RedisRateLimiterConcurrencyTests {
                 return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
             }
             #expect(allowed == 400)
-            let scripts = try await self.commandCalls("evalsha", client: client)
-            let writes = try await self.commandCalls(algorithm == .gcra ? "set" : "hset", client: client)
-            let reads = try await self.commandCalls(algorithm == .gcra ? "get" : "hmget", client: client)
+            let scripts = try await client.commandCalls("evalsha")
+            let writes = try await client.commandCalls(algorithm == .gcra ? "set" : "hset")
+            let reads = try await client.commandCalls(algorithm == .gcra ? "get" : "hmget")
             #expect(scripts < 400, "400 concurrent checks went to Redis in \(scripts) script calls")
             #expect(writes == scripts, "one write of the hot key per script call, not per check")
             #expect(reads == scripts, "one read of the hot key per script call, not per check")

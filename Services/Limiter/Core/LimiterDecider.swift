@@ -86,7 +86,9 @@ public final class LimiterDecider: Sendable {
     /// The most requests one `limiter.CheckBatch` may carry.
     public static let maximumBatchRequests = 256
 
-    /// Decides each request of a batch on its own, as concurrent ``check(_:)`` calls would.
+    /// Decides each request of a batch on its own, as concurrent ``check(_:)`` calls would: the requests that
+    /// go to Redis share script calls of their own (up to 64 requests each) instead of queueing behind the
+    /// calls in flight one by one; a request with a shadow policy (two scripts) is decided as a single check.
     /// - Parameter batch: Independent requests (at most ``maximumBatchRequests``).
     /// - Returns: One outcome per request, in request order: its decision, or the error ``check(_:)`` would
     ///   have thrown for it.
@@ -96,20 +98,68 @@ public final class LimiterDecider: Sendable {
         guard !requests.isEmpty, requests.count <= Self.maximumBatchRequests else {
             throw RPCError(.invalidArgument, "requests: a batch holds 1 to \(Self.maximumBatchRequests) requests, not \(requests.count)")
         }
-        var response = Gatehouse_Limiter_CheckBatchResponse()
-        response.outcomes = await requests.concurrentMap { request in
-            var outcome = Gatehouse_Limiter_CheckOutcome()
+        var outcomes = [Gatehouse_Limiter_CheckOutcome](repeating: .init(), count: requests.count)
+        var toRedis: [(index: Int, resolved: [ResolvedItem], replicas: Int)] = []
+        var alone: [Int] = []
+        let now = ContinuousClock.now
+        for (index, request) in requests.enumerated() {
             do throws(RPCError) {
-                outcome.response = try await self.check(request)
+                let (resolved, replicas) = try self.resolve(request, charge: true)
+                if let answer = self.answerWithoutRedis(resolved, replicas: replicas, charge: true, now: now) {
+                    outcomes[index] = Self.outcome(.success(self.counted(answer, charge: true)))
+                } else if resolved.contains(where: { $0.policy.shadow }) {
+                    alone.append(index)
+                } else {
+                    toRedis.append((index, resolved, replicas))
+                }
             } catch {
-                var failure = Gatehouse_Limiter_CheckError()
-                failure.code = UInt32(error.code.rawValue)
-                failure.message = error.message
-                outcome.error = failure
+                outcomes[index] = Self.outcome(.failure(error))
             }
-            return outcome
         }
+        if !toRedis.isEmpty {
+            do {
+                let decisions = try await self.limiter.decide(validatedRequests: toRedis.map { $0.resolved.map(\.item) }, mode: .check)
+                self.updateBreaker { $0.recordSuccess() }
+                let answeredAt = ContinuousClock.now
+                for (entry, decision) in zip(toRedis, decisions) {
+                    let response = self.response(entry.resolved, enforced: decision, shadowed: nil, charge: true)
+                    self.rememberDenials(entry.resolved, response: response, now: answeredAt)
+                    outcomes[entry.index] = Self.outcome(.success(self.counted(response, charge: true)))
+                }
+            } catch {
+                self.redisFailed(error)
+                for entry in toRedis {
+                    let response = self.fallback(entry.resolved, replicas: entry.replicas, now: ContinuousClock.now)
+                    outcomes[entry.index] = Self.outcome(.success(self.counted(response, charge: true)))
+                }
+            }
+        }
+        let decidedAlone = await alone.concurrentMap { index in
+            do throws(RPCError) {
+                return (index, Self.outcome(.success(try await self.check(requests[index]))))
+            } catch {
+                return (index, Self.outcome(.failure(error)))
+            }
+        }
+        for (index, outcome) in decidedAlone { outcomes[index] = outcome }
+        var response = Gatehouse_Limiter_CheckBatchResponse()
+        response.outcomes = outcomes
         return response
+    }
+
+    /// A batched request's outcome: its decision, or the error a single check would have thrown.
+    private static func outcome(_ result: Result<Gatehouse_Limiter_CheckResponse, RPCError>) -> Gatehouse_Limiter_CheckOutcome {
+        var outcome = Gatehouse_Limiter_CheckOutcome()
+        switch result {
+        case .success(let response):
+            outcome.response = response
+        case .failure(let error):
+            var failure = Gatehouse_Limiter_CheckError()
+            failure.code = UInt32(error.code.rawValue)
+            failure.message = error.message
+            outcome.error = failure
+        }
+        return outcome
     }
 
     /// Decides like ``check(_:)`` without charging anything or consulting the denial cache.
@@ -157,6 +207,25 @@ public final class LimiterDecider: Sendable {
     }
 
     private func decide(_ request: Gatehouse_Limiter_CheckRequest, charge: Bool) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
+        let (resolved, replicas) = try self.resolve(request, charge: charge)
+        if let answer = self.answerWithoutRedis(resolved, replicas: replicas, charge: charge, now: ContinuousClock.now) {
+            return self.counted(answer, charge: charge)
+        }
+        let response: Gatehouse_Limiter_CheckResponse
+        do {
+            response = try await self.decideInRedis(resolved, charge: charge)
+            self.updateBreaker { $0.recordSuccess() }
+            if charge { self.rememberDenials(resolved, response: response, now: ContinuousClock.now) }
+        } catch {
+            self.redisFailed(error)
+            response = self.fallback(resolved, replicas: replicas, now: ContinuousClock.now)
+        }
+        return self.counted(response, charge: charge)
+    }
+
+    /// The request's items against the catalog in force, validated, and the catalog's replica count.
+    /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
+    private func resolve(_ request: Gatehouse_Limiter_CheckRequest, charge: Bool) throws(RPCError) -> (resolved: [ResolvedItem], replicas: Int) {
         let (catalog, metrics) = self.state.withLock { ($0.catalog, $0.metrics) }
         guard !request.items.isEmpty else {
             throw RPCError(.invalidArgument, "items: a check needs at least one item")
@@ -182,28 +251,35 @@ public final class LimiterDecider: Sendable {
         } catch {
             throw RPCError(.invalidArgument, error.description)
         }
+        return (resolved, catalog.replicas)
+    }
 
-        let now = ContinuousClock.now
-        let response: Gatehouse_Limiter_CheckResponse
+    /// The answer that needs no script call: a remembered denial (checks only), or the fallbacks while the
+    /// breaker is open; `nil` when Redis decides.
+    private func answerWithoutRedis(
+        _ resolved: [ResolvedItem], replicas: Int, charge: Bool, now: ContinuousClock.Instant
+    ) -> Gatehouse_Limiter_CheckResponse? {
         if charge, let cached = self.answerFromDenialCache(resolved, now: now) {
-            response = cached
-        } else if !self.updateBreaker({ $0.shouldTryRedis(now: now) }) {
-            response = self.fallback(resolved, replicas: catalog.replicas, now: now)
-        } else {
-            do {
-                response = try await self.decideInRedis(resolved, charge: charge)
-                self.updateBreaker { $0.recordSuccess() }
-                if charge { self.rememberDenials(resolved, response: response, now: ContinuousClock.now) }
-            } catch {
-                self.updateBreaker { $0.recordFailure(now: ContinuousClock.now) }
-                self.logger.warning("Redis did not decide; policies' fallbacks decide", metadata: ["error": "\(error)"])
-                response = self.fallback(resolved, replicas: catalog.replicas, now: ContinuousClock.now)
-            }
+            return cached
         }
+        if !self.updateBreaker({ $0.shouldTryRedis(now: now) }) {
+            return self.fallback(resolved, replicas: replicas, now: now)
+        }
+        return nil
+    }
+
+    /// Counts a check's answer by what decided it; peeks are not counted.
+    private func counted(_ response: Gatehouse_Limiter_CheckResponse, charge: Bool) -> Gatehouse_Limiter_CheckResponse {
         if charge {
             LimiterMetrics.checksBySource[response.source]?.increment()
         }
         return response
+    }
+
+    /// Counts a failed script call against the breaker and logs it; the fallbacks then decide.
+    private func redisFailed(_ error: any Error) {
+        self.updateBreaker { $0.recordFailure(now: ContinuousClock.now) }
+        self.logger.warning("Redis did not decide; policies' fallbacks decide", metadata: ["error": "\(error)"])
     }
 
     /// Runs `body` on the breaker and publishes its state when it changed.
@@ -222,20 +298,24 @@ public final class LimiterDecider: Sendable {
     }
 
     private func decideInRedis(_ resolved: [ResolvedItem], charge: Bool) async throws -> Gatehouse_Limiter_CheckResponse {
+        guard resolved.contains(where: { $0.policy.shadow }) else {
+            // The common case: one script, no child task.
+            let enforced = try await self.run(resolved.map(\.item), charge: charge)
+            return self.response(resolved, enforced: enforced, shadowed: nil, charge: charge)
+        }
+        async let enforcingDecision = self.run(resolved.filter { !$0.policy.shadow }.map(\.item), charge: charge)
+        async let shadowDecision = self.run(resolved.filter(\.policy.shadow).map(\.item), charge: charge)
+        let (enforced, shadowed) = try await (enforcingDecision, shadowDecision)
+        return self.response(resolved, enforced: enforced, shadowed: shadowed, charge: charge)
+    }
+
+    /// The answer to a request from its enforcing items' decision and its shadow items' (each in item order
+    /// within its kind), counted per policy; denials are logged when `charge`.
+    private func response(
+        _ resolved: [ResolvedItem], enforced: RateLimitDecision?, shadowed: RateLimitDecision?, charge: Bool
+    ) -> Gatehouse_Limiter_CheckResponse {
         let enforcing = resolved.indices.filter { !resolved[$0].policy.shadow }
         let shadow = resolved.indices.filter { resolved[$0].policy.shadow }
-        let enforced: RateLimitDecision?
-        let shadowed: RateLimitDecision?
-        if shadow.isEmpty {
-            // The common case: one script, no child task.
-            enforced = try await self.run(enforcing.map { resolved[$0].item }, charge: charge)
-            shadowed = nil
-        } else {
-            async let enforcingDecision = self.run(enforcing.map { resolved[$0].item }, charge: charge)
-            async let shadowDecision = self.run(shadow.map { resolved[$0].item }, charge: charge)
-            (enforced, shadowed) = try await (enforcingDecision, shadowDecision)
-        }
-
         var statuses = [Gatehouse_Limiter_PolicyStatus](repeating: .init(), count: resolved.count)
         for (position, index) in enforcing.enumerated() {
             statuses[index] = Self.status(resolved[index].policy, enforced!.items[position])

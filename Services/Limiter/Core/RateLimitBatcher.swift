@@ -11,6 +11,8 @@ import Metrics
 /// (or a primary with replicas), which is what ``RedisClient`` talks to.
 final class RateLimitBatcher: Sendable {
     private let batcher: CallBatcher<RateLimitScript.Request, RateLimitDecision>
+    private let client: RedisClient
+    private let maximumBatchSize: Int
 
     private static let batchSizes = Recorder(label: "gatehouse_limiter_redis_batch_size")
     private static let redisDuration = Metrics.Timer(label: "gatehouse_limiter_redis_duration_seconds")
@@ -21,6 +23,8 @@ final class RateLimitBatcher: Sendable {
     ///   - maximumCallsInFlight: Script calls under way at once before requests queue (default 4).
     ///   - maximumBatchSize: Requests in one script call (default 64).
     init(client: RedisClient, maximumCallsInFlight: Int = 4, maximumBatchSize: Int = 64) {
+        self.client = client
+        self.maximumBatchSize = max(1, maximumBatchSize)
         self.batcher = CallBatcher(maximumCallsInFlight: maximumCallsInFlight, maximumBatchSize: maximumBatchSize) { requests in
             try await Self.call(requests, on: client)
         }
@@ -30,6 +34,20 @@ final class RateLimitBatcher: Sendable {
     /// - Throws: ``RedisError`` or ``RateLimitReplyError`` when the batch's script call fails.
     func decide(_ request: RateLimitScript.Request) async throws -> RateLimitDecision {
         try await self.batcher.submit(request)
+    }
+
+    /// Decides requests that arrived together (one `limiter.CheckBatch`) in script calls of their own, up to
+    /// `maximumBatchSize` requests each, without queueing behind the calls in flight: they are a batch already.
+    /// - Returns: One decision per request, in order.
+    /// - Throws: ``RedisError`` or ``RateLimitReplyError`` when a script call fails.
+    func decideAll(_ requests: [RateLimitScript.Request]) async throws -> [RateLimitDecision] {
+        var decisions: [RateLimitDecision] = []
+        decisions.reserveCapacity(requests.count)
+        for start in stride(from: 0, to: requests.count, by: self.maximumBatchSize) {
+            let chunk = Array(requests[start..<min(start + self.maximumBatchSize, requests.count)])
+            decisions += try await Self.call(chunk, on: self.client)
+        }
+        return decisions
     }
 
     /// One script call for `requests`; their decisions in order.

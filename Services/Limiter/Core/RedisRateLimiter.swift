@@ -68,16 +68,30 @@ public final class RedisRateLimiter: Sendable {
     /// between Redis and the fallbacks).
     func decide(validated items: [RateLimitItem], mode: RateLimitScript.Mode) async throws -> RateLimitDecision {
         let decision = try await self.batcher.decide(RateLimitScript.Request(items: items, mode: mode))
-        if !decision.allowed {
-            self.logger.debug(
-                "Rate limit denied a request",
-                metadata: [
-                    "rate-limit.key": "\(items[decision.decidingIndex].key)",
-                    "rate-limit.retry-after": "\(decision.deciding.retryAfter)",
-                    "rate-limit.mode": "\(mode.rawValue)",
-                ]
-            )
-        }
+        self.logIfDenied(decision, items: items, mode: mode)
         return decision
+    }
+
+    /// Decides requests that arrived together, each on its own and all or nothing, in as few script calls as
+    /// the batch size allows (see ``RateLimitBatcher/decideAll(_:)``); every request's items passed `validate()`.
+    /// - Returns: One decision per request, in order.
+    func decide(validatedRequests requests: [[RateLimitItem]], mode: RateLimitScript.Mode) async throws -> [RateLimitDecision] {
+        let decisions = try await self.batcher.decideAll(requests.map { RateLimitScript.Request(items: $0, mode: mode) })
+        for (items, decision) in zip(requests, decisions) {
+            self.logIfDenied(decision, items: items, mode: mode)
+        }
+        return decisions
+    }
+
+    private func logIfDenied(_ decision: RateLimitDecision, items: [RateLimitItem], mode: RateLimitScript.Mode) {
+        guard !decision.allowed else { return }
+        self.logger.debug(
+            "Rate limit denied a request",
+            metadata: [
+                "rate-limit.key": "\(items[decision.decidingIndex].key)",
+                "rate-limit.retry-after": "\(decision.deciding.retryAfter)",
+                "rate-limit.mode": "\(mode.rawValue)",
+            ]
+        )
     }
 }
