@@ -156,6 +156,23 @@ import Testing
         }
     }
 
+    @Test func aBatchWhoseScriptCallFailsFollowsEachPolicysFallback() async throws {
+        try await self.withDecider(redisTimeout: .milliseconds(100)) { decider, server, _ in
+            server.halt()
+            var batch = Gatehouse_Limiter_CheckBatchRequest()
+            batch.requests = [self.request("192.0.2.60", "open"), self.request("192.0.2.60", "closed")]
+                + Array(repeating: self.request("192.0.2.61", "local"), count: 3)
+            let start = ContinuousClock.now
+            let answer = try await decider.checkBatch(batch)
+            #expect(ContinuousClock.now - start < .seconds(1), "one failed script call, not one timeout per request")
+            let responses = answer.outcomes.compactMap { outcome -> Gatehouse_Limiter_CheckResponse? in
+                if case .response(let response) = outcome.result { response } else { nil }
+            }
+            #expect(responses.map(\.source) == [.fallbackAllow, .fallbackDeny, .fallbackLocal, .fallbackLocal, .fallbackLocal])
+            #expect(responses.map(\.allowed) == [true, false, true, true, false], "local: 2 a minute on one replica")
+        }
+    }
+
     @Test func withRedisDownEachPolicyFollowsItsFallbackAndRedisDecidesAgainOnceBack() async throws {
         try await self.withDecider(redisTimeout: .milliseconds(100)) { decider, server, _ in
             _ = try await decider.check(self.request("192.0.2.50", "open"))
