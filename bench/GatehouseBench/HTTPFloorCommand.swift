@@ -42,44 +42,15 @@ struct HTTPFloorCommand: AsyncParsableCommand {
     func run() async throws {
         switch self.server {
         case .nio:
-            let group = MultiThreadedEventLoopGroup.singleton
             var hops: [ObjectIdentifier: any Channel] = [:]
-            if let hopPort = self.hopPort {
-                for loop in group.makeIterator() {
-                    hops[ObjectIdentifier(loop)] = try await ClientBootstrap(group: loop)
-                        .channelOption(.socketOption(.tcp_nodelay), value: 1)
-                        .channelInitializer { channel in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandlers(FlushCoalescingHandler(), HopClientHandler())
-                            }
-                        }
-                        .connect(host: self.host, port: hopPort).get()
-                }
-            }
+            if let hopPort = self.hopPort { hops = try await Self.hopConnections(host: self.host, port: hopPort) }
             let hopsByLoop = hops
-            let channel = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(FixedAnswerHandler(hop: hopsByLoop[ObjectIdentifier(channel.eventLoop)]))
-                    }
-                }
-                .bind(host: self.host, port: self.port).get()
-            FileHandle.standardOutput.write(Data("listening on \(self.host):\(channel.localAddress?.port ?? self.port)\n".utf8))
-            try await channel.closeFuture.get()
+            try await self.serve { channel in
+                try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                try channel.pipeline.syncOperations.addHandler(FixedAnswerHandler(hop: hopsByLoop[ObjectIdentifier(channel.eventLoop)]))
+            }
         case .echo:
-            let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
-                }
-                .bind(host: self.host, port: self.port).get()
-            FileHandle.standardOutput.write(Data("listening on \(self.host):\(channel.localAddress?.port ?? self.port)\n".utf8))
-            try await channel.closeFuture.get()
+            try await self.serve { channel in try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
         case .hummingbird:
             let router = Router()
             router.get("**") { _, _ in
@@ -87,10 +58,44 @@ struct HTTPFloorCommand: AsyncParsableCommand {
             }
             let host = self.host
             let app = Application(router: router, configuration: .init(address: .hostname(host, port: self.port)), onServerRunning: { channel in
-                FileHandle.standardOutput.write(Data("listening on \(host):\(channel.localAddress?.port ?? 0)\n".utf8))
+                Self.announce(host: host, port: channel.localAddress?.port ?? 0)
             })
             try await app.runService()
         }
+    }
+
+    /// Accepts connections on `host:port`, sets each one's pipeline up with `initialize` on its own loop, and
+    /// runs until the server closes.
+    private func serve(_ initialize: @escaping @Sendable (any Channel) throws -> Void) async throws {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in channel.eventLoop.makeCompletedFuture { try initialize(channel) } }
+            .bind(host: self.host, port: self.port).get()
+        Self.announce(host: self.host, port: channel.localAddress?.port ?? self.port)
+        try await channel.closeFuture.get()
+    }
+
+    /// One connection to the echo server per event loop, keyed by the loop.
+    private static func hopConnections(host: String, port: Int) async throws -> [ObjectIdentifier: any Channel] {
+        var hops: [ObjectIdentifier: any Channel] = [:]
+        for loop in MultiThreadedEventLoopGroup.singleton.makeIterator() {
+            hops[ObjectIdentifier(loop)] = try await ClientBootstrap(group: loop)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandlers(FlushCoalescingHandler(), HopClientHandler())
+                    }
+                }
+                .connect(host: host, port: port).get()
+        }
+        return hops
+    }
+
+    /// The line `bench/http-floor.sh` waits for.
+    private static func announce(host: String, port: Int) {
+        FileHandle.standardOutput.write(Data("listening on \(host):\(port)\n".utf8))
     }
 }
 

@@ -99,14 +99,17 @@ public final class LimiterDecider: Sendable {
             throw RPCError(.invalidArgument, "requests: a batch holds 1 to \(Self.maximumBatchRequests) requests, not \(requests.count)")
         }
         var outcomes = [Gatehouse_Limiter_CheckOutcome](repeating: .init(), count: requests.count)
+        func answer(_ index: Int, _ response: Gatehouse_Limiter_CheckResponse) {
+            outcomes[index] = Self.outcome(.success(self.counted(response, charge: true)))
+        }
         var toRedis: [(index: Int, resolved: [ResolvedItem], replicas: Int)] = []
         var alone: [Int] = []
         let now = ContinuousClock.now
         for (index, request) in requests.enumerated() {
             do throws(RPCError) {
                 let (resolved, replicas) = try self.resolve(request, charge: true)
-                if let answer = self.answerWithoutRedis(resolved, replicas: replicas, charge: true, now: now) {
-                    outcomes[index] = Self.outcome(.success(self.counted(answer, charge: true)))
+                if let response = self.answerWithoutRedis(resolved, replicas: replicas, charge: true, now: now) {
+                    answer(index, response)
                 } else if resolved.contains(where: { $0.policy.shadow }) {
                     alone.append(index)
                 } else {
@@ -124,13 +127,12 @@ public final class LimiterDecider: Sendable {
                 for (entry, decision) in zip(toRedis, decisions) {
                     let response = self.response(entry.resolved, enforced: decision, shadowed: nil, charge: true)
                     self.rememberDenials(entry.resolved, response: response, now: answeredAt)
-                    outcomes[entry.index] = Self.outcome(.success(self.counted(response, charge: true)))
+                    answer(entry.index, response)
                 }
             } catch {
                 self.redisFailed(error)
                 for entry in toRedis {
-                    let response = self.fallback(entry.resolved, replicas: entry.replicas, now: ContinuousClock.now)
-                    outcomes[entry.index] = Self.outcome(.success(self.counted(response, charge: true)))
+                    answer(entry.index, self.fallback(entry.resolved, replicas: entry.replicas, now: ContinuousClock.now))
                 }
             }
         }
