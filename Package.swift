@@ -227,6 +227,7 @@ let package = Package(
                 "GatehouseRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/DataService/Core",
@@ -443,7 +444,10 @@ let package = Package(
         ),
         .testTarget(
             name: "DataServiceCoreTests",
-            dependencies: ["DataServiceCore", "GatehouseSQLite", "GatehouseTestSupport"],
+            dependencies: [
+                "DataServiceCore", "GatehouseDataAPI", "GatehouseRedis", "GatehouseSQLite", "GatehouseTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -11,6 +11,9 @@ public final class SQLiteConnection {
 
     private var database: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
+    /// Frames in the write-ahead log after this connection's last commit, kept by the WAL hook that
+    /// ``deferCheckpoints()`` installs; nil while SQLite checkpoints on its own.
+    private var walFrames: UnsafeMutablePointer<Int32>?
 
     /// Opens (and for a writable connection, creates) a database file and configures it.
     /// - Parameters:
@@ -52,6 +55,38 @@ public final class SQLiteConnection {
         statements.removeAll()
         sqlite3_close_v2(database)
         database = nil
+        walFrames?.deallocate()
+        walFrames = nil
+    }
+
+    /// Takes WAL checkpoints out of COMMIT. SQLite's automatic checkpoint runs inside the COMMIT that takes
+    /// the log past 1,000 pages, so that commit's caller waits for pages to be copied into the database
+    /// file (milliseconds). Afterwards SQLite no longer checkpoints for this connection; its owner calls
+    /// ``checkpointIfLogExceeds(pages:)`` once the commit's results are handed out.
+    public func deferCheckpoints() {
+        guard let database, walFrames == nil else { return }
+        let frames = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        frames.initialize(to: 0)
+        walFrames = frames
+        // Replaces SQLite's own hook (the automatic checkpoint): only records the log's size.
+        sqlite3_wal_hook(
+            database,
+            { context, _, _, frames in
+                context?.assumingMemoryBound(to: Int32.self).pointee = frames
+                return SQLITE_OK
+            },
+            frames
+        )
+    }
+
+    /// After ``deferCheckpoints()``: runs a passive checkpoint (it never waits for readers) when the
+    /// write-ahead log holds at least `pages` frames, as SQLite's automatic checkpoint would have.
+    /// - Parameter pages: The log size that calls for a checkpoint; SQLite's default is 1,000.
+    /// - Throws: ``SQLiteError`` when the checkpoint fails.
+    public func checkpointIfLogExceeds(pages: Int32 = 1000) throws(SQLiteError) {
+        guard let walFrames, walFrames.pointee >= pages else { return }
+        walFrames.pointee = 0
+        try execute("PRAGMA wal_checkpoint(PASSIVE);")
     }
 
     /// The number of rows changed by the most recent INSERT, UPDATE or DELETE.

@@ -25,6 +25,43 @@ import Testing
         }
     }
 
+    @Test func deferredCheckpointsLeaveTheCommitsAloneAndRunWhenAsked() async throws {
+        try await withTemporaryDirectory { directory in
+            /// Writes 1,500 rows of 4 KiB, one transaction each: more than 1,000 pages of log.
+            func fill(_ connection: SQLiteConnection) throws {
+                try connection.execute("CREATE TABLE t (body BLOB)")
+                for _ in 0..<1500 {
+                    try connection.transaction { () throws(SQLiteError) in
+                        try connection.execute("INSERT INTO t VALUES (zeroblob(4096))")
+                    }
+                }
+            }
+            func size(_ path: String) throws -> Int {
+                (try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+            }
+            // SQLite's own automatic checkpoint: the rows reach the database file inside the commits.
+            let automatic = try SQLiteConnection(path: "\(directory)/automatic.sqlite")
+            try fill(automatic)
+            #expect(try size("\(directory)/automatic.sqlite") > 4 << 20)
+
+            let deferred = try SQLiteConnection(path: "\(directory)/deferred.sqlite")
+            deferred.deferCheckpoints()
+            try fill(deferred)
+            // No commit copied anything: the rows are all still in the log.
+            #expect(try size("\(directory)/deferred.sqlite") < 1 << 20)
+            #expect(try size("\(directory)/deferred.sqlite-wal") > 6 << 20)
+            try deferred.checkpointIfLogExceeds(pages: 1_000_000)
+            #expect(try size("\(directory)/deferred.sqlite") < 1 << 20)
+            try deferred.checkpointIfLogExceeds()
+            #expect(try size("\(directory)/deferred.sqlite") > 6 << 20)
+            let count = try deferred.withStatement("SELECT count(*) FROM t") { statement throws(SQLiteError) in
+                _ = try statement.step()
+                return statement.int64(at: 0)
+            }
+            #expect(count == 1500)
+        }
+    }
+
     @Test func everyTypeRoundTrips() async throws {
         try await withTemporaryDirectory { directory in
             let connection = try SQLiteConnection(path: "\(directory)/db.sqlite")

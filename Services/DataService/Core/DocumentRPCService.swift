@@ -14,7 +14,6 @@ import Metrics
 /// `gatehouse_data_read_duration_seconds{method}`.
 public struct DocumentRPCService: Sendable {
     private let store: DocumentStore
-    private let publisher: OutboxPublisher?
     private let collections: Set<String>
 
     private static let reads = ["data.Get", "data.List"].reduce(into: [String: Counter]()) {
@@ -32,11 +31,9 @@ public struct DocumentRPCService: Sendable {
     /// Creates the service.
     /// - Parameters:
     ///   - store: The documents.
-    ///   - publisher: Signalled after each committed write; `nil` when events are published elsewhere.
     ///   - collections: The collections clients may use; empty: any valid name.
-    public init(store: DocumentStore, publisher: OutboxPublisher?, collections: Set<String>) {
+    public init(store: DocumentStore, collections: Set<String>) {
         self.store = store
-        self.publisher = publisher
         self.collections = collections
     }
 
@@ -124,7 +121,6 @@ public struct DocumentRPCService: Sendable {
             Self.writes["\(method)|\(Self.resultName(error))"]?.increment()
             throw Self.rpcError(error)
         }
-        self.publisher?.outboxChanged()
         Self.writes["\(method)|ok"]?.increment()
         var response = Gatehouse_Data_WriteResponse()
         response.version = outcome.version

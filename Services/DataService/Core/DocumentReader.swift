@@ -124,20 +124,22 @@ actor DocumentReader {
         }
     }
 
-    func outboxDepth() throws(DocumentError) -> Int {
+    func outboxDepth(after version: Int64) throws(DocumentError) -> Int {
         try read { connection throws(SQLiteError) in
-            try connection.withStatement("SELECT count(*) FROM outbox") { statement throws(SQLiteError) in
-                try statement.step() ? Int(statement.int64(at: 0)) : 0
+            try connection.withStatement("SELECT count(*) FROM outbox WHERE version > ?1") { statement throws(SQLiteError) in
+                try statement.bind(version, at: 1)
+                return try statement.step() ? Int(statement.int64(at: 0)) : 0
             }
         }
     }
 
-    /// The commit time of the oldest outbox event, or nil when the outbox is empty.
-    func oldestPendingCommittedAt() throws(DocumentError) -> Int64? {
+    /// The commit time of the oldest outbox event after `version`, or nil when there is none.
+    func oldestPendingCommittedAt(after version: Int64) throws(DocumentError) -> Int64? {
         try read { connection throws(SQLiteError) in
-            try connection.withStatement("SELECT committed_at FROM outbox ORDER BY version LIMIT 1") {
+            try connection.withStatement("SELECT committed_at FROM outbox WHERE version > ?1 ORDER BY version LIMIT 1") {
                 statement throws(SQLiteError) in
-                try statement.step() ? statement.int64(at: 0) : nil
+                try statement.bind(version, at: 1)
+                return try statement.step() ? statement.int64(at: 0) : nil
             }
         }
     }

@@ -158,18 +158,20 @@ public final class DocumentStore: Sendable {
         return try await reader.pendingEvents(after: version, limit: limit)
     }
 
-    /// Counts the outbox events not yet deleted.
+    /// Counts the outbox events after a version (0 counts every event not yet deleted).
+    /// - Parameter version: The last version published; events up to it are not counted.
     /// - Returns: The number of pending events.
     /// - Throws: A storage failure or ``DocumentError/closed``.
-    public func outboxDepth() async throws(DocumentError) -> Int {
-        try await reader.outboxDepth()
+    public func outboxDepth(after version: Int64 = 0) async throws(DocumentError) -> Int {
+        try await reader.outboxDepth(after: version)
     }
 
-    /// How long the oldest pending outbox event has waited since its commit.
-    /// - Returns: The age, or nil when the outbox is empty.
+    /// How long the oldest outbox event after a version has waited since its commit.
+    /// - Parameter version: The last version published; events up to it are not considered.
+    /// - Returns: The age, or nil when there is no such event.
     /// - Throws: A storage failure or ``DocumentError/closed``.
-    public func oldestPendingEventAge() async throws(DocumentError) -> Duration? {
-        guard let committedAt = try await reader.oldestPendingCommittedAt() else { return nil }
+    public func oldestPendingEventAge(after version: Int64 = 0) async throws(DocumentError) -> Duration? {
+        guard let committedAt = try await reader.oldestPendingCommittedAt(after: version) else { return nil }
         return .milliseconds(max(0, Date().millisecondsSince1970 - committedAt))
     }
 

@@ -14,6 +14,10 @@ public struct DocumentStoreConfiguration: Sendable {
     public var busyTimeout: Duration = .seconds(5)
     /// Called on the writer thread after every group-commit transaction; it must return quickly.
     public var onBatch: (@Sendable (WriteBatchStatistics) -> Void)?
+    /// Called on the writer thread after every transaction that committed changes, with their outbox
+    /// events in version order, stamped with the time the transaction went to COMMIT; it must return quickly
+    /// (``CommittedEventBuffer/append(_:)``).
+    public var onCommit: (@Sendable ([OutboxEvent]) -> Void)?
 
     /// Creates a configuration with default settings.
     /// - Parameter path: The SQLite database file.

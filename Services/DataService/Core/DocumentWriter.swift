@@ -44,6 +44,7 @@ actor DocumentWriter {
     private let maxBatchSize: Int
     private let maxQueuedWrites: Int
     private let onBatch: (@Sendable (WriteBatchStatistics) -> Void)?
+    private let onCommit: (@Sendable ([OutboxEvent]) -> Void)?
     private var waiting: [Waiter] = []
     private var draining = false
 
@@ -57,8 +58,13 @@ actor DocumentWriter {
         maxBatchSize = max(1, configuration.maxBatchSize)
         maxQueuedWrites = max(1, configuration.maxQueuedWrites)
         onBatch = configuration.onBatch
+        onCommit = configuration.onCommit
         do {
-            connection = try SQLiteConnection(path: configuration.path, busyTimeout: configuration.busyTimeout)
+            let connection = try SQLiteConnection(path: configuration.path, busyTimeout: configuration.busyTimeout)
+            // Checkpoints run between batches (`drain`), after the callers and the publisher have their
+            // results, instead of inside the COMMIT that crosses the threshold.
+            connection.deferCheckpoints()
+            self.connection = connection
         } catch {
             throw .storage(error)
         }
@@ -110,6 +116,8 @@ actor DocumentWriter {
             for (waiter, result) in zip(batch, results) {
                 waiter.continuation.resume(returning: result)
             }
+            // A failed checkpoint is tried again after the next batch; the log only grows meanwhile.
+            try? connection?.checkpointIfLogExceeds()
         }
         draining = false
     }
@@ -120,6 +128,8 @@ actor DocumentWriter {
             return Array(repeating: .failure(.closed), count: writes.count)
         }
         let started = ContinuousClock.now
+        // The commit time of the events: taken right before COMMIT makes the changes visible.
+        var committedAt: Int64 = 0
         var results: [Result<WriteOutcome, DocumentError>] = []
         results.reserveCapacity(writes.count)
         do {
@@ -149,9 +159,13 @@ actor DocumentWriter {
                         _ = try statement.step()
                     }
                 }
+                committedAt = Date().millisecondsSince1970
             }
         } catch {
             results = Array(repeating: .failure(.storage(error)), count: writes.count)
+        }
+        if let onCommit {
+            Self.report(results, committedAt: committedAt, to: onCommit)
         }
         if let onBatch {
             let committed = results.count { if case .success = $0 { true } else { false } }
@@ -162,6 +176,27 @@ actor DocumentWriter {
                 ))
         }
         return results
+    }
+
+    /// Hands the committed writes' events to `onCommit`.
+    private static func report(
+        _ results: [Result<WriteOutcome, DocumentError>], committedAt: Int64, to onCommit: @Sendable ([OutboxEvent]) -> Void
+    ) {
+        let events = results.compactMap { result -> OutboxEvent? in
+            switch result {
+            case .success(.created(let document)), .success(.replaced(let document)):
+                OutboxEvent(
+                    version: document.version, collection: document.collection, id: document.id, kind: .put,
+                    committedAt: committedAt)
+            case .success(.deleted(let collection, let id, let version)):
+                OutboxEvent(version: version, collection: collection, id: id, kind: .delete, committedAt: committedAt)
+            case .failure:
+                nil
+            }
+        }
+        if !events.isEmpty {
+            onCommit(events)
+        }
     }
 
     /// Deletes outbox events up to and including `version`.

@@ -56,14 +56,19 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         var configuration: DataServiceConfiguration
         let store: DocumentStore
+        // The writer hands committed events to the publisher through it: room for a few messages' worth,
+        // beyond which the publisher reads them back from the outbox.
+        let committed: CommittedEventBuffer
         do {
             var document = try self.options.document()
             configuration = try DataServiceConfiguration(reading: &document)
+            committed = CommittedEventBuffer(capacity: 4 * configuration.eventsBatchSize)
             if self.checkConfig {
                 print("data-service: configuration ok")
                 return
             }
             configuration.storage.onBatch = CommitMetrics.record
+            configuration.storage.onCommit = committed.append
             store = try await openStore(configuration.storage)
         } catch {
             throw exitForConfiguration(error)
@@ -76,13 +81,14 @@ struct Serve: AsyncParsableCommand {
         let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.data.redis"))
         let publisher = OutboxPublisher(
             store: store,
+            committed: committed,
             redis: redis,
             channel: configuration.eventsChannel,
             batchSize: configuration.eventsBatchSize,
             pollInterval: configuration.eventsPollInterval,
             logger: logger
         )
-        let service = DocumentRPCService(store: store, publisher: publisher, collections: configuration.collections)
+        let service = DocumentRPCService(store: store, collections: configuration.collections)
         let rpc = RPCServer(configuration: configuration.rpc, handlers: service.rpcHandlers, logger: Logger(label: "gatehouse.data.rpc"))
         let admin = AdminServer(
             host: configuration.observability.adminHost,

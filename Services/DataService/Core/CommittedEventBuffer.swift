@@ -1,0 +1,50 @@
+import GatehouseNIOSupport
+import Synchronization
+
+/// The events the writer has just committed, handed to the ``OutboxPublisher`` in memory so that it can
+/// publish them without reading them back from the outbox.
+///
+/// The writer appends each transaction's events right after COMMIT returns (``append(_:)``, wired as
+/// ``DocumentStoreConfiguration/onCommit``), which also wakes the publisher. The outbox in SQLite stays the
+/// record of what is still to be published: the publisher reads it instead whenever this buffer cannot
+/// continue exactly where it left off (after a start, a Redis outage that overflowed the buffer, or a
+/// write by another process). The buffer is bounded: past `capacity` events the oldest are dropped.
+public final class CommittedEventBuffer: Sendable {
+    private let events = Mutex<[OutboxEvent]>([])
+    private let capacity: Int
+    /// Signalled by every append; the publisher waits on it.
+    let wakeUp = WakeUpSignal()
+
+    /// Creates an empty buffer.
+    /// - Parameter capacity: The most events kept; older ones are dropped (and then read from the outbox).
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// Adds a transaction's events, in version order, and wakes the publisher; called on the writer thread.
+    public func append(_ committed: [OutboxEvent]) {
+        guard !committed.isEmpty else { return }
+        self.events.withLock { events in
+            events.append(contentsOf: committed)
+            if events.count > self.capacity {
+                events.removeFirst(events.count - self.capacity)
+            }
+        }
+        self.wakeUp.signal()
+    }
+
+    /// The buffered events that follow `version` without a gap, up to `limit`, or nil when the buffer
+    /// holds none or its oldest event after `version` is not `version + 1` (the outbox must be read then).
+    /// Events up to `version` are forgotten.
+    func take(after version: Int64, limit: Int) -> [OutboxEvent]? {
+        self.events.withLock { events in
+            if let stale = events.firstIndex(where: { $0.version > version }) {
+                events.removeFirst(stale)
+            } else {
+                events.removeAll()
+            }
+            guard let first = events.first, first.version == version + 1 else { return nil }
+            return Array(events.prefix(limit))
+        }
+    }
+}
