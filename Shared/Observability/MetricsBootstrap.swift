@@ -13,15 +13,20 @@ public enum MetricsBootstrap {
         .seconds(1), .milliseconds(2500), .seconds(5),
     ]
 
-    /// A factory over `registry` that gives `Timer`s the ``defaultDurationBuckets``.
+    /// A factory over `registry` that gives `Timer`s the ``defaultDurationBuckets``, or buckets of their own.
     ///
     /// Use it directly (`Counter(label:dimensions:factory:)`) where the global `MetricsSystem` must not be touched,
     /// e.g. in tests.
     ///
-    /// - Parameter registry: The registry the metrics are created in and rendered from.
-    public static func makeFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+    /// - Parameters:
+    ///   - registry: The registry the metrics are created in and rendered from.
+    ///   - durationBuckets: Buckets for particular `Timer`s, by label: finer ones around a target to check.
+    public static func makeFactory(
+        registry: PrometheusCollectorRegistry, durationBuckets: [String: [Duration]] = [:]
+    ) -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = Self.defaultDurationBuckets
+        factory.durationHistogramBuckets = durationBuckets
         return factory
     }
 
@@ -29,11 +34,15 @@ public enum MetricsBootstrap {
     ///
     /// `MetricsSystem.bootstrap` may run only once per process: call this at the start of `main`.
     ///
-    /// - Parameter registry: The registry to use; a new one by default.
+    /// - Parameters:
+    ///   - registry: The registry to use; a new one by default.
+    ///   - durationBuckets: Buckets for particular `Timer`s, by label (``makeFactory(registry:durationBuckets:)``).
     /// - Returns: `registry`, which renders every metric created through swift-metrics.
     @discardableResult
-    public static func bootstrap(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) -> PrometheusCollectorRegistry {
-        MetricsSystem.bootstrap(Self.makeFactory(registry: registry))
+    public static func bootstrap(
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), durationBuckets: [String: [Duration]] = [:]
+    ) -> PrometheusCollectorRegistry {
+        MetricsSystem.bootstrap(Self.makeFactory(registry: registry, durationBuckets: durationBuckets))
         return registry
     }
 }

@@ -254,6 +254,10 @@ extension GatehouseSystemTests {
                 let metrics = try system.edgeMetrics(index)
                 #expect((prometheusSample(metrics, "gatehouse_edge_cache_invalidated_entries_total") ?? 0) >= 1, "edge \(index)")
                 #expect((prometheusSample(metrics, "gatehouse_edge_invalidation_lag_seconds_count") ?? 0) >= 1, "edge \(index)")
+                // Buckets fine enough around the 5 ms target to read a p99 off them.
+                for bound in ["0.0015", "0.003", "0.004", "0.005", "0.006"] {
+                    #expect(metrics.contains(#"gatehouse_edge_invalidation_lag_seconds_bucket{le="\#(bound)"}"#), "edge \(index): bucket \(bound)")
+                }
             }
             let stale = try system.edge(0, "PUT", "/v1/articles/doc-000003", token: token, headers: [("If-Match", etag)], body: #"{"title":"lost update"}"#)
             #expect(stale.status == 412, "a stale If-Match is a conflict, never a lost update")

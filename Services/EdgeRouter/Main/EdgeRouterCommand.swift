@@ -45,7 +45,7 @@ struct EdgeRouterCommand: AsyncParsableCommand {
             return
         }
         LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
-        let registry = MetricsBootstrap.bootstrap()
+        let registry = MetricsBootstrap.bootstrap(durationBuckets: EdgeMetrics.durationBuckets)
         let logger = Logger(label: "gatehouse.edge")
 
         let limiterClient = RPCClient(configuration: configuration.limiter, logger: Logger(label: "gatehouse.edge.limiter"))
