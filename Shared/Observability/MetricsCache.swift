@@ -29,7 +29,16 @@ public enum MetricsCache {
         }
     }
 
+    /// `label|name=value|…`, built in one allocation: it is made on every lookup.
     private static func key(_ label: String, _ dimensions: [(String, String)]) -> String {
-        label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
+        var key = label
+        key.reserveCapacity(dimensions.reduce(label.utf8.count) { $0 + $1.0.utf8.count + $1.1.utf8.count + 2 })
+        for (name, value) in dimensions {
+            key += "|"
+            key += name
+            key += "="
+            key += value
+        }
+        return key
     }
 }

@@ -24,10 +24,12 @@ public enum EdgeMetrics {
         MetricsCache.timer("gatehouse_edge_request_duration_seconds", [("route", route)])
     }
 
-    /// Cache lookups by outcome (`hit`, `stale`, `miss`).
-    static func cache(_ outcome: String) -> Counter {
-        counter("gatehouse_edge_cache_lookups_total", [("outcome", outcome)])
-    }
+    /// Cache lookups that found a fresh entry.
+    static let cacheHits = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "hit")])
+    /// Cache lookups answered from a stale entry (`stale-while-revalidate`, `stale-if-error`).
+    static let cacheStaleHits = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "stale")])
+    /// Cache lookups that had to ask the data service.
+    static let cacheMisses = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "miss")])
 
     /// Token rejections by reason.
     static func authFailure(_ reason: TokenRejection) -> Counter {
@@ -36,8 +38,11 @@ public enum EdgeMetrics {
 
     /// Limiter decisions that were asked for.
     static func limiterDecision(allowed: Bool) -> Counter {
-        counter("gatehouse_edge_limiter_decisions_total", [("outcome", allowed ? "allowed" : "denied")])
+        allowed ? limiterAllowed : limiterDenied
     }
+
+    private static let limiterAllowed = Counter(label: "gatehouse_edge_limiter_decisions_total", dimensions: [("outcome", "allowed")])
+    private static let limiterDenied = Counter(label: "gatehouse_edge_limiter_decisions_total", dimensions: [("outcome", "denied")])
 
     /// Requests the policies' fallbacks decided while the limiter could not be asked, by path
     /// (`fallback_allow`, `fallback_deny`, `fallback_local`).

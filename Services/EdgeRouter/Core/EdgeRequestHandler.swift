@@ -316,11 +316,11 @@ public final class EdgeRequestHandler: Sendable {
         let key = CacheKey.make(method: "GET", path: request.path, query: request.query, subject: caching.scope == .user ? caller.subject : nil)
         switch self.cache.lookup(key) {
         case .fresh(let cached, let age):
-            EdgeMetrics.cache("hit").increment()
+            EdgeMetrics.cacheHits.increment()
             let ttl = (caching.freshness.ttl - age).components.seconds
             return Self.respond(cached, request: request, status: "gatehouse; hit; ttl=\(ttl)", age: age)
         case .stale(let cached, let age, let revalidate, let ifError):
-            EdgeMetrics.cache("stale").increment()
+            EdgeMetrics.cacheStaleHits.increment()
             if revalidate {
                 // Serve stale now; one coalesced request refreshes the entry.
                 Task { await self.fill(key: key, tags: tags, freshness: caching.freshness, fetch: fetch) }
@@ -332,7 +332,7 @@ public final class EdgeRequestHandler: Sendable {
             }
             return Self.withCacheStatus(fresh, request: request, "gatehouse; fwd=stale; fwd-status=\(fresh.status)")
         case .miss:
-            EdgeMetrics.cache("miss").increment()
+            EdgeMetrics.cacheMisses.increment()
             let (fresh, stored) = await self.fill(key: key, tags: tags, freshness: caching.freshness, fetch: fetch)
             return Self.withCacheStatus(fresh, request: request, stored ? "gatehouse; fwd=uri-miss; stored" : "gatehouse; fwd=uri-miss")
         }
