@@ -33,9 +33,10 @@ public final class CommittedEventBuffer: Sendable {
         self.wakeUp.signal()
     }
 
-    /// The buffered events that follow `version` without a gap, up to `limit`, or nil when the buffer
-    /// holds none or its oldest event after `version` is not `version + 1` (the outbox must be read then).
-    /// Events up to `version` are forgotten.
+    /// The buffered events `version + 1`, `version + 2`, … up to the first gap, at most `limit` of them, or
+    /// nil when the buffer does not hold `version + 1` (the outbox must be read then). A gap between
+    /// buffered events is a version another process committed: the run stops before it, so the next call
+    /// reads the outbox. Events up to `version` are forgotten.
     func take(after version: Int64, limit: Int) -> [OutboxEvent]? {
         self.events.withLock { events in
             if let stale = events.firstIndex(where: { $0.version > version }) {
@@ -43,8 +44,11 @@ public final class CommittedEventBuffer: Sendable {
             } else {
                 events.removeAll()
             }
-            guard let first = events.first, first.version == version + 1 else { return nil }
-            return Array(events.prefix(limit))
+            var run = 0
+            while run < min(limit, events.count), events[run].version == version + 1 + Int64(run) {
+                run += 1
+            }
+            return run == 0 ? nil : Array(events.prefix(run))
         }
     }
 }

@@ -62,11 +62,11 @@ struct Serve: AsyncParsableCommand {
         do {
             var document = try self.options.document()
             configuration = try DataServiceConfiguration(reading: &document)
-            committed = CommittedEventBuffer(capacity: 4 * configuration.eventsBatchSize)
             if self.checkConfig {
                 print("data-service: configuration ok")
                 return
             }
+            committed = CommittedEventBuffer(capacity: 4 * configuration.eventsBatchSize)
             configuration.storage.onBatch = CommitMetrics.record
             configuration.storage.onCommit = committed.append
             store = try await openStore(configuration.storage)
