@@ -4,6 +4,8 @@
 #   A: one cached document, valid JWT      B: 1,000 documents uniformly, valid JWT, after a warm-up
 #   C: one client over its limit (all 429) D: like B with 10% of requests PUTs of one of the 1,000 documents
 #   nginx: the same document through proxy_cache and limit_req
+#   floor: bare SwiftNIO asking the same limiter once per request as the edge does, then answering a fixed
+#          body (gatehouse-bench http-floor --limiter-port): what (A) would be with no edge work at all
 # A second edge replica receives the invalidations: both report the commit-to-edge lag, under D's load and
 #   E: one writer pacing 10 ms between PUTs, nothing else running.
 # Last, edge A is filled with 100,000 distinct documents (cache.max_bytes 256 MiB) and its RSS is reported.
@@ -15,12 +17,13 @@ seconds="${1:-10}"
 runs="${2:-3}"
 require_wrk_and_nginx
 
-for product in limiter data-service auth-issuer edge-router; do swift build -c release --product "$product" >&2; done
+for product in limiter data-service auth-issuer edge-router GatehouseBench; do swift build -c release --product "$product" >&2; done
 bin="$(swift build -c release --show-bin-path)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 dir="$(mktemp -d)"
 redis_port="$(free_port)"; limiter_port="$(free_port)"; data_port="$(free_port)"; auth_http="$(free_port)"; auth_rpc="$(free_port)"
 edge_port="$(free_port)"; edge_admin="$(free_port)"; edge_b_port="$(free_port)"; edge_b_admin="$(free_port)"; nginx_port="$(free_port)"; upstream_port="$(free_port)"; data_admin="$(free_port)"
+floor_port="$(free_port)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 secret="bench-secret-$(date +%s%N)"
@@ -83,6 +86,9 @@ curl -sf -o "$dir/doc.json" -H "Authorization: Bearer $token" "$edge/v1/articles
 
 start_reference_nginx "$dir" "$nginx_port" "$upstream_port"
 curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/v1/articles/doc-000001" || { cat "$dir/nginx/error.log" >&2; exit 1; }
+GATEHOUSE_RPC_SECRET="$secret" "$bin/GatehouseBench" http-floor --server nio --port "$floor_port" --limiter-port "$limiter_port" --policy bench \
+    > "$dir/floor.log" 2>&1 & pids+=($!)
+for _ in $(seq 100); do grep -q listening "$dir/floor.log" && break; sleep 0.1; done
 
 cat > "$dir/auth.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $token"
@@ -109,6 +115,8 @@ for _ in $(seq 25); do curl -s -o /dev/null "$edge/v1/articles/doc-000002"; done
 
 run "A edge, one cached document, JWT" -s "$dir/auth.lua" "$edge/v1/articles/doc-000001"
 run "nginx, proxy_cache + limit_req" "http://127.0.0.1:$nginx_port/v1/articles/doc-000001"
+run "floor: bare SwiftNIO, one limiter decision per request" "http://127.0.0.1:$floor_port/v1/articles/doc-000001"
+if grep -q "check failed" "$dir/floor.log"; then grep -m3 "check failed" "$dir/floor.log" >&2; exit 1; fi
 run "B edge, 1,000 documents, JWT" -s "$dir/uniform.lua" "$edge/v1/articles/doc-000001"
 run "C edge, one client over its limit" "$edge/v1/articles/doc-000002"
 run "D edge, 1,000 documents, 10% writes" -s "$dir/writes.lua" "$edge/v1/articles/doc-000001"

@@ -1,4 +1,5 @@
 # Shared by bench/edge.sh and bench/http-floor.sh (sourced): the nginx reference and the wrk runs.
+. "$(dirname "${BASH_SOURCE[0]}")/steal.sh"
 
 # Installs wrk and nginx when missing.
 require_wrk_and_nginx() {
@@ -47,17 +48,19 @@ CONF
     sleep 0.5
 }
 
-# Runs wrk -t2 -c32 for `seconds`, `runs` times; prints each run and the median requests/s.
+# Runs wrk -t2 -c32 for `seconds`, `runs` times; prints each run (with the CPU time the hypervisor stole
+# from the two cores during it) and the median requests/s.
 # Usage: run NAME WRK-ARGUMENTS...
 run() {
     local name="$1"; shift
     local rates=()
     for _ in $(seq "$runs"); do
+        local steal_start; steal_start="$(steal_ticks)"
         out="$(wrk -t2 -c32 -d"${seconds}s" --latency "$@")"
         rate="$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')"
         p50="$(echo "$out" | sed -n 's/^ *50% *\(.*\)$/\1/p')"; p99="$(echo "$out" | sed -n 's/^ *99% *\(.*\)$/\1/p')"
         non2xx="$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')"
-        echo "$name: $rate req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}"
+        echo "$name: $rate req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}, stolen $(steal_ms_since "$steal_start") ms"
         rates+=("$rate")
     done
     printf '%s\n' "${rates[@]}" | sort -n | awk -v name="$name" '{a[NR]=$1} END {print name " median: " a[int((NR+1)/2)] " req/s"}'

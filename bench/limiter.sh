@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-10}"
+. bench/steal.sh
+steal_start="$(steal_ticks)"
 
 swift build -c release --product limiter >&2
 swift build -c release --product GatehouseBench >&2
@@ -50,3 +52,4 @@ echo "== limiter over RPC, 64 callers, repeats of denied keys (denial cache)"
 "$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode denied --seconds "$seconds"
 echo "== LimiterDecider in process (no RPC), 64 callers"
 "$bin/GatehouseBench" limiter-decide --port "$redis_port" --seconds "$((seconds / 2 > 0 ? seconds / 2 : 1))"
+echo "== CPU time the hypervisor stole from the cores during the script: $(steal_ms_since "$steal_start") ms"

@@ -1,7 +1,10 @@
 import ArgumentParser
 import Foundation
+import GatehouseLimiterAPI
 import GatehouseNIOSupport
+import GatehouseRPC
 import Hummingbird
+import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -14,6 +17,11 @@ import NIOPosix
 /// port and answers when they come back: the floor under a front that makes one loopback round trip per
 /// request (as the edge does to the limiter), with nothing decided at either end. Each event loop has one
 /// connection to the echo server, and a loop tick's requests leave in one `write(2)`.
+///
+/// With `--limiter-port`, each request is first decided by a real limiter on that port, the way the edge
+/// asks it: one `limiter.Check` (or `limiter.CheckBatch` under load) through a ``CallBatcher``, from a task on
+/// the connection's event loop, for one caller and a policy far from its limit. That is the floor under any
+/// front that asks the limiter once per request: the edge with nothing else to do.
 struct HTTPFloorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "http-floor", abstract: "Answer every HTTP request with a fixed JSON body.")
 
@@ -30,12 +38,18 @@ struct HTTPFloorCommand: AsyncParsableCommand {
     @Option(help: "Port to bind (0: any free port, printed on start).") var port = 0
     @Option(help: "With --server nio: the port of a --server echo that each request makes one round trip to before its answer.")
     var hopPort: Int?
+    @Option(help: "With --server nio: the RPC port of a limiter that decides each request before its answer (secret in $GATEHOUSE_RPC_SECRET).")
+    var limiterPort: Int?
+    @Option(help: "With --limiter-port: the limiter policy each request is checked against.") var policy = "bench"
 
     static let body = #"{"id":"doc-000001","body":""# + String(repeating: "x", count: 270) + #""}"#
 
     func validate() throws {
         if self.hopPort != nil, self.server != .nio {
             throw ValidationError("--hop-port is for --server nio only, not --server \(self.server.rawValue)")
+        }
+        if self.limiterPort != nil, self.server != .nio || self.hopPort != nil {
+            throw ValidationError("--limiter-port is for --server nio without --hop-port")
         }
     }
 
@@ -45,9 +59,16 @@ struct HTTPFloorCommand: AsyncParsableCommand {
             var hops: [ObjectIdentifier: any Channel] = [:]
             if let hopPort = self.hopPort { hops = try await Self.hopConnections(host: self.host, port: hopPort) }
             let hopsByLoop = hops
-            try await self.serve { channel in
-                try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                try channel.pipeline.syncOperations.addHandler(FixedAnswerHandler(hop: hopsByLoop[ObjectIdentifier(channel.eventLoop)]))
+            let limiter = try self.limiterPort.map { try FloorLimiterCheck(port: $0, host: self.host, policy: self.policy) }
+            try await withThrowingTaskGroup { group in
+                if let limiter { group.addTask { try await limiter.client.run() } }
+                try await self.serve { channel in
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(
+                        FixedAnswerHandler(hop: hopsByLoop[ObjectIdentifier(channel.eventLoop)], limiter: limiter, eventLoop: channel.eventLoop)
+                    )
+                }
+                group.cancelAll()
             }
         case .echo:
             try await self.serve { channel in try channel.pipeline.syncOperations.addHandler(EchoHandler()) }
@@ -107,9 +128,13 @@ final class FixedAnswerHandler: ChannelInboundHandler {
     private static let body = ByteBuffer(string: HTTPFloorCommand.body)
     private var keepAlive = true
     private let hop: (any Channel)?
+    private let limiter: FloorLimiterCheck?
+    private let executor: EventLoopTaskExecutor
 
-    init(hop: (any Channel)?) {
+    init(hop: (any Channel)?, limiter: FloorLimiterCheck?, eventLoop: any EventLoop) {
         self.hop = hop
+        self.limiter = limiter
+        self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -119,6 +144,10 @@ final class FixedAnswerHandler: ChannelInboundHandler {
         case .body:
             break
         case .end:
+            if let limiter = self.limiter {
+                self.executor.run({ await limiter.check() }) { _ in self.answer(context: context) }
+                return
+            }
             guard let hop = self.hop else {
                 self.answer(context: context)
                 return
@@ -144,6 +173,46 @@ final class FixedAnswerHandler: ChannelInboundHandler {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { loopBound.value.close(promise: nil) }
+        }
+    }
+}
+
+/// The limiter decision of `--limiter-port`: the edge's way of asking (``CallBatcher`` over `limiter.Check`
+/// and `limiter.CheckBatch`), without its handling of the answer.
+final class FloorLimiterCheck: Sendable {
+    let client: RPCClient
+    private let request: Gatehouse_Limiter_CheckRequest
+    private let checks: CallBatcher<Gatehouse_Limiter_CheckRequest, Gatehouse_Limiter_CheckResponse>
+
+    init(port: Int, host: String, policy: String) throws {
+        var logger = Logger(label: "gatehouse-bench.http-floor")
+        logger.logLevel = .warning
+        let client = RPCClient(
+            configuration: RPCClientConfiguration(
+                host: host, port: port, secret: try RPCSecret(benchSecret(from: "GATEHOUSE_RPC_SECRET")), clientName: "gatehouse-bench",
+                defaultCallTimeout: .seconds(10)
+            ),
+            logger: logger
+        )
+        self.client = client
+        self.request = .bench(policy: policy, key: "floor-subject")
+        self.checks = CallBatcher { requests in
+            if requests.count == 1 { return [try await client.call(LimiterMethods.check, requests[0])] }
+            var batch = Gatehouse_Limiter_CheckBatchRequest()
+            batch.requests = requests
+            return try await client.call(LimiterMethods.checkBatch, batch).outcomes.map { outcome in
+                guard case .response(let response) = outcome.result else { throw RPCError(.internal, "a batched check failed") }
+                return response
+            }
+        }
+    }
+
+    /// One check; a failure is printed (the floor answers anyway).
+    func check() async {
+        do {
+            _ = try await self.checks.submit(self.request)
+        } catch {
+            FileHandle.standardError.write(Data("limiter check failed: \(error)\n".utf8))
         }
     }
 }
