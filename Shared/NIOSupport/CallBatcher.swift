@@ -4,11 +4,16 @@ import Synchronization
 /// reply) carries many requests, while a request at low load goes out at once, alone.
 ///
 /// No request ever waits for a batch to fill: while fewer than `maximumCallsInFlight` calls are under way, a
-/// request is sent at once by its own task. Requests that arrive while that many calls are in flight queue
-/// up, and the next free sender takes up to `maximumBatchSize` of them, in arrival order, in one call.
+/// request is sent right away. Requests that arrive while that many calls are in flight queue up, and the
+/// next free sender takes up to `maximumBatchSize` of them, in arrival order, in one call.
 ///
-/// A sender started by a caller on an event loop runs on that loop (``EventLoopTaskExecutor/current``), so
-/// that its call and answer need no hop to Swift's global executor and back.
+/// On an event loop, "right away" means once the loop has run the work it already has queued: a request
+/// submitted there queues, and a sender task, started on the same loop (``EventLoopTaskExecutor/current``),
+/// takes it with every other request that the loop's queued tasks submit before it runs. So the requests
+/// that one socket read brings in (a read's RPC frames, a loop tick's HTTP requests) go out in one call
+/// instead of one call each, at no cost in latency: the sender runs on the same thread in the same tick.
+/// The sender's call and answer need no hop to Swift's global executor and back. Off the event loops, a
+/// request with nothing queued is sent at once by its own task.
 ///
 /// A call that fails fails its whole batch and every request queued behind it: they would only wait for the
 /// same failure, one timeout per batch, while their callers' fallbacks can decide at once.
@@ -24,6 +29,9 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
     private struct State {
         var queue: [Pending] = []
         var callsInFlight = 0
+        /// A sender was started for the queue and has not taken from it yet: requests queued meanwhile
+        /// join its batch rather than start senders of their own.
+        var senderStarting = false
     }
 
     private let send: Send
@@ -47,25 +55,27 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
     /// - Throws: What the call of its batch threw, or ``CallBatcherError`` when that call answered a different
     ///   number of requests than it was given.
     public func submit(_ request: Request) async throws -> Response {
-        let sendsItself = self.state.withLock { state in
+        let executor = EventLoopTaskExecutor.current
+        let sendsItself = executor == nil && self.state.withLock { state in
             guard state.queue.isEmpty, state.callsInFlight < self.maximumCallsInFlight else { return false }
             state.callsInFlight += 1
             return true
         }
         if sendsItself {
-            // Nothing is waiting: this task sends its request alone, with no task or thread hop in between.
+            // Off the event loops with nothing waiting: this task sends its request alone, with no task hop.
             defer { self.releaseOrKeepSending() }
             return try await self.call([request])[0]
         }
         return try await withCheckedThrowingContinuation { continuation in
             let startSender = self.state.withLock { state in
                 state.queue.append(Pending(request: request, continuation: continuation))
-                guard state.callsInFlight < self.maximumCallsInFlight else { return false }
+                guard !state.senderStarting, state.callsInFlight < self.maximumCallsInFlight else { return false }
                 state.callsInFlight += 1
+                state.senderStarting = true
                 return true
             }
             if startSender {
-                Task(executorPreference: EventLoopTaskExecutor.current) { await self.sendUntilQueueIsEmpty() }
+                Task(executorPreference: executor) { await self.sendUntilQueueIsEmpty() }
             }
         }
     }
@@ -87,6 +97,7 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
     private func sendUntilQueueIsEmpty() async {
         while true {
             let batch: [Pending] = self.state.withLock { state in
+                state.senderStarting = false
                 guard !state.queue.isEmpty else {
                     state.callsInFlight -= 1
                     return []

@@ -10,9 +10,9 @@ import Synchronization
 /// caller, the IETF `RateLimit-Policy`/`RateLimit` headers, and a local memory of denials so a flooding
 /// caller is answered 429 without an RPC until its retry-after passes.
 ///
-/// Checks go through a ``CallBatcher``: a request at low load is one `limiter.Check`; requests that arrive
-/// while 4 calls are in flight queue, and the next call carries up to 64 of them as one
-/// `limiter.CheckBatch`, each still decided and charged on its own by the limiter. A limiter too old to
+/// Checks go through a ``CallBatcher``: a request alone in its event-loop tick is one `limiter.Check`; the
+/// checks of one tick's requests, and those that arrive while 4 calls are in flight, go out together, up to
+/// 64 as one `limiter.CheckBatch`, each still decided and charged on its own by the limiter. A limiter too old to
 /// know `limiter.CheckBatch` (`unimplemented`, so nothing was charged) gets that batch as single checks.
 ///
 /// The limiter unreachable (or too slow, past `limiter.call_timeout_ms`): counted in

@@ -4,8 +4,10 @@ import Metrics
 
 /// Sends concurrent rate-limit requests to Redis in batches (``CallBatcher``), one script call per batch, so
 /// that under load Redis runs one `EVALSHA` for many decisions and the limiter writes and parses one command
-/// and one reply. A request at low load is sent at once, alone. Each request is still decided atomically
-/// and all or nothing, in arrival order (see ``RateLimitScript``).
+/// and one reply: the requests of one event-loop tick (the `Check`s of one read of a connection) share a
+/// call, and so do those that queue behind the calls in flight. A request alone in its tick is sent in that
+/// tick, alone. Each request is still decided atomically and all or nothing, in arrival order (see
+/// ``RateLimitScript``).
 ///
 /// A batch mixes callers, so its keys span several Redis Cluster hash slots: this fits a single Redis server
 /// (or a primary with replicas), which is what ``RedisClient`` talks to.
