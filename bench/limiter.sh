@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 seconds="${1:-10}"
 . bench/steal.sh
 steal_start="$(steal_ticks)"
+# Each section below ends with the CPU time stolen during it, so a slowed section shows as one.
+section_start="$steal_start"
+stolen() { echo "   (stolen from the cores during this section: $(steal_ms_since "$section_start") ms)"; section_start="$(steal_ticks)"; }
 
 swift build -c release --product limiter >&2
 swift build -c release --product GatehouseBench >&2
@@ -42,14 +45,19 @@ rb() { redis-benchmark -p "$redis_port" -r 10000 "$@" | tr '\r' '\n' | grep "req
 echo -n "-c 1 -P 16:  "; rb -c 1 -P 16 -n "$requests" -q evalsha $args
 echo -n "-c 64 -P 1:  "; rb -c 64 -P 1 -n "$requests" -q evalsha $args
 
+stolen
 echo "== limiter over RPC, 64 callers, decided in Redis"
 out="$("$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --seconds "$seconds")"
 echo "$out"
 max="$(echo "$out" | sed -n 's/.*: \([0-9]*\) checks\/s.*/\1/p')"
+stolen
 echo "== limiter over RPC, open loop at half of that maximum"
 "$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --rate "$((max / 2))" --seconds "$seconds"
+stolen
 echo "== limiter over RPC, 64 callers, repeats of denied keys (denial cache)"
 "$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode denied --seconds "$seconds"
+stolen
 echo "== LimiterDecider in process (no RPC), 64 callers"
 "$bin/GatehouseBench" limiter-decide --port "$redis_port" --seconds "$((seconds / 2 > 0 ? seconds / 2 : 1))"
+stolen
 echo "== CPU time the hypervisor stole from the cores during the script: $(steal_ms_since "$steal_start") ms"
