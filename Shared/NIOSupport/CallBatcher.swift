@@ -1,3 +1,4 @@
+import NIOPosix
 import Synchronization
 
 /// Sends concurrent requests to a peer in batches, so that under load one call (one command, one frame, one
@@ -29,8 +30,8 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
     private struct State {
         var queue: [Pending] = []
         var callsInFlight = 0
-        /// A sender was started for the queue and has not taken from it yet: requests queued meanwhile
-        /// join its batch rather than start senders of their own.
+        /// Set when a request starts a sender, cleared whenever a sender takes from the queue: until then,
+        /// requests that queue join the batch about to be taken rather than start senders of their own.
         var senderStarting = false
     }
 
@@ -55,8 +56,7 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
     /// - Throws: What the call of its batch threw, or ``CallBatcherError`` when that call answered a different
     ///   number of requests than it was given.
     public func submit(_ request: Request) async throws -> Response {
-        let executor = EventLoopTaskExecutor.current
-        let sendsItself = executor == nil && self.state.withLock { state in
+        let sendsItself = MultiThreadedEventLoopGroup.currentEventLoop == nil && self.state.withLock { state in
             guard state.queue.isEmpty, state.callsInFlight < self.maximumCallsInFlight else { return false }
             state.callsInFlight += 1
             return true
@@ -75,7 +75,7 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
                 return true
             }
             if startSender {
-                Task(executorPreference: executor) { await self.sendUntilQueueIsEmpty() }
+                Task(executorPreference: EventLoopTaskExecutor.current) { await self.sendUntilQueueIsEmpty() }
             }
         }
     }
