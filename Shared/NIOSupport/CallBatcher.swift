@@ -22,29 +22,46 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
     /// Sends one batch; returns one response per request, in request order.
     public typealias Send = @Sendable ([Request]) async throws -> [Response]
 
-    private struct Pending {
-        let request: Request
-        let continuation: CheckedContinuation<Response, any Error>
+    // The batcher's body is inlinable, so that each client module compiles it for its own request and
+    // response types instead of running generic code that looks up type metadata and copies values through
+    // witness tables on every request. Measured on the limiter: 13–18% less CPU per check at full load
+    // (docs/performance.md, "The batcher compiled for its callers' types").
+
+    @usableFromInline
+    struct Pending {
+        @usableFromInline let request: Request
+        @usableFromInline let continuation: CheckedContinuation<Response, any Error>
+
+        @inlinable
+        init(request: Request, continuation: CheckedContinuation<Response, any Error>) {
+            self.request = request
+            self.continuation = continuation
+        }
     }
 
-    private struct State {
-        var queue: [Pending] = []
-        var callsInFlight = 0
+    @usableFromInline
+    struct State {
+        @usableFromInline var queue: [Pending] = []
+        @usableFromInline var callsInFlight = 0
         /// Set when a request starts a sender, cleared whenever a sender takes from the queue: until then,
         /// requests that queue join the batch about to be taken rather than start senders of their own.
-        var senderStarting = false
+        @usableFromInline var senderStarting = false
+
+        @inlinable
+        init() {}
     }
 
-    private let send: Send
-    private let maximumCallsInFlight: Int
-    private let maximumBatchSize: Int
-    private let state = Mutex(State())
+    @usableFromInline let send: Send
+    @usableFromInline let maximumCallsInFlight: Int
+    @usableFromInline let maximumBatchSize: Int
+    @usableFromInline let state = Mutex(State())
 
     /// Creates a batcher.
     /// - Parameters:
     ///   - maximumCallsInFlight: Calls under way at once before requests queue (default 4).
     ///   - maximumBatchSize: Requests in one call (default 64).
     ///   - send: Sends one batch.
+    @inlinable
     public init(maximumCallsInFlight: Int = 4, maximumBatchSize: Int = 64, send: @escaping Send) {
         self.maximumCallsInFlight = max(1, maximumCallsInFlight)
         self.maximumBatchSize = max(1, maximumBatchSize)
@@ -55,6 +72,7 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
     /// - Returns: The request's own response.
     /// - Throws: What the call of its batch threw, or ``CallBatcherError`` when that call answered a different
     ///   number of requests than it was given.
+    @inlinable
     public func submit(_ request: Request) async throws -> Response {
         let sendsItself = MultiThreadedEventLoopGroup.currentEventLoop == nil && self.state.withLock { state in
             guard state.queue.isEmpty, state.callsInFlight < self.maximumCallsInFlight else { return false }
@@ -82,7 +100,8 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
 
     /// After a call of its own: gives the sending slot back, or, when requests queued up meanwhile, passes it to
     /// a task that sends them.
-    private func releaseOrKeepSending() {
+    @inlinable
+    func releaseOrKeepSending() {
         let keepSending = self.state.withLock { state in
             guard state.queue.isEmpty else { return true }
             state.callsInFlight -= 1
@@ -94,7 +113,8 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
     }
 
     /// Sends batches while requests are queued, then gives its sending slot back.
-    private func sendUntilQueueIsEmpty() async {
+    @inlinable
+    func sendUntilQueueIsEmpty() async {
         while true {
             let batch: [Pending] = self.state.withLock { state in
                 state.senderStarting = false
@@ -112,7 +132,8 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
         }
     }
 
-    private func send(_ batch: [Pending]) async {
+    @inlinable
+    func send(_ batch: [Pending]) async {
         do {
             let responses = try await self.call(batch.map(\.request))
             for (pending, response) in zip(batch, responses) {
@@ -129,7 +150,8 @@ public final class CallBatcher<Request: Sendable, Response: Sendable>: Sendable 
         }
     }
 
-    private func call(_ requests: [Request]) async throws -> [Response] {
+    @inlinable
+    func call(_ requests: [Request]) async throws -> [Response] {
         let responses = try await self.send(requests)
         guard responses.count == requests.count else {
             throw CallBatcherError(requests: requests.count, responses: responses.count)

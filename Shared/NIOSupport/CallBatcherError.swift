@@ -5,6 +5,12 @@ public struct CallBatcherError: Error, Sendable, Equatable, CustomStringConverti
     /// Responses the call returned.
     public var responses: Int
 
+    @usableFromInline
+    init(requests: Int, responses: Int) {
+        self.requests = requests
+        self.responses = responses
+    }
+
     /// Names both counts.
     public var description: String {
         "a batch of \(self.requests) requests was answered with \(self.responses) responses"

@@ -24,6 +24,7 @@ public final class EventLoopTaskExecutor: TaskExecutor {
     /// handler answers with async work. Call it on the loop; `completion` may use the handler and its context.
     /// The result comes back without a hop when the work ended on the loop, as it does unless it awaited an
     /// actor or another executor last.
+    @inlinable
     public func run<Result: Sendable>(_ work: @escaping @Sendable () async -> Result, then completion: @escaping (Result) -> Void) {
         let loop = self.eventLoop
         let completion = NIOLoopBound(completion, eventLoop: loop)
