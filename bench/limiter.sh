@@ -52,8 +52,9 @@ echo "$out"
 max="$(echo "$out" | sed -n 's/.*: \([0-9]*\) checks\/s.*/\1/p')"
 stolen
 echo "== limiter over RPC, open loop at half of that maximum, 3 runs"
-# One run's p99 swings by 2x on this machine (the hypervisor takes time in waves), so the verdict is the
-# median of three runs, each printed with the time stolen during it.
+# One run's p99 moves by 2x and more within minutes on this machine (the host takes and slows the cores in
+# waves, not all of it shown as steal), so the verdict is the median of three runs, each printed with the
+# time stolen during it.
 p99s=()
 for run in 1 2 3; do
     run_start="$(steal_ticks)"
