@@ -66,6 +66,39 @@ import Testing
         try await group.shutdownGracefully()
     }
 
+    @Test func eachEventLoopSendsItsOwnRequestsInItsOwnCallsWithoutWaitingForTheOthers() async throws {
+        let loops = Array(MultiThreadedEventLoopGroup.singleton.makeIterator().prefix(2))
+        try #require(loops.count == 2, "the singleton group has a loop per core; this machine needs two")
+        let peer = RecordingPeer()
+        peer.hold()
+        let senders = Mutex<[[Int]: ObjectIdentifier]>([:])
+        let batcher = CallBatcher<Int, Int>(maximumCallsInFlight: 1) { requests in
+            let loop = MultiThreadedEventLoopGroup.currentEventLoop.map { ObjectIdentifier($0) }
+            senders.withLock { $0[requests] = loop }
+            return try await peer.send(requests)
+        }
+        // Each loop submits five requests in one tick, as one socket read's requests are.
+        var answers: [Task<Int, any Error>] = []
+        for (loop, first) in zip(loops, [1, 11]) {
+            let executor = EventLoopTaskExecutor(eventLoop: loop)
+            answers += try await loop.submit {
+                (first..<first + 5).map { request in Task(executorPreference: executor) { try await batcher.submit(request) } }
+            }.get()
+        }
+        // One call in flight per loop: the second loop's call goes out while the first loop's is held.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while peer.calls.withLock({ $0.count }) < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        #expect(peer.calls.withLock { $0.count } == 2, "both loops' calls are in flight at once")
+        peer.release()
+        var results: [Int] = []
+        for answer in answers { results.append(try await answer.value) }
+        #expect(results == (Array(1...5) + Array(11...15)).map { $0 * 2 }, "each caller gets its own answer")
+        #expect(peer.calls.withLock { $0 }.sorted { $0[0] < $1[0] } == [Array(1...5), Array(11...15)], "one call per loop, in order")
+        let sentFrom = senders.withLock { $0 }
+        #expect(sentFrom[Array(1...5)] == ObjectIdentifier(loops[0]), "the first loop's requests are sent from that loop")
+        #expect(sentFrom[Array(11...15)] == ObjectIdentifier(loops[1]), "the second loop's requests are sent from that loop")
+    }
+
     @Test func requestsArrivingWhileEveryCallIsInFlightFollowTogether() async throws {
         let peer = RecordingPeer()
         peer.hold()

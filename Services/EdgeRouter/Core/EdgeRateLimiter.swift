@@ -11,9 +11,10 @@ import Synchronization
 /// caller is answered 429 without an RPC until its retry-after passes.
 ///
 /// Checks go through a ``CallBatcher``: a request alone in its event-loop tick is one `limiter.Check`; the
-/// checks of one tick's requests, and those that arrive while 4 calls are in flight, go out together, up to
-/// 64 as one `limiter.CheckBatch`, each still decided and charged on its own by the limiter. A limiter too old to
-/// know `limiter.CheckBatch` (`unimplemented`, so nothing was charged) gets that batch as single checks.
+/// checks of one tick's requests, and those that arrive while 4 calls of their event loop are in flight, go
+/// out together, up to 64 as one `limiter.CheckBatch`, each still decided and charged on its own by the
+/// limiter. A limiter too old to know `limiter.CheckBatch` (`unimplemented`, so nothing was charged) gets that
+/// batch as single checks.
 ///
 /// The limiter unreachable (or too slow, past `limiter.call_timeout_ms`): counted in
 /// `gatehouse_edge_limiter_failures_total` and logged once per outage, and each policy's `on_redis_failure`

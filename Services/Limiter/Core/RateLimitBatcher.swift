@@ -22,7 +22,8 @@ final class RateLimitBatcher: Sendable {
     /// Creates a batcher on a client whose `run()` is going.
     /// - Parameters:
     ///   - client: The Redis client.
-    ///   - maximumCallsInFlight: Script calls under way at once before requests queue (default 4).
+    ///   - maximumCallsInFlight: Script calls under way at once per event loop before that loop's requests queue
+    ///     (default 4).
     ///   - maximumBatchSize: Requests in one script call (default 64).
     init(client: RedisClient, maximumCallsInFlight: Int = 4, maximumBatchSize: Int = 64) {
         self.client = client
