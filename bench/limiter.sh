@@ -51,18 +51,30 @@ out="$("$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --se
 echo "$out"
 max="$(echo "$out" | sed -n 's/.*: \([0-9]*\) checks\/s.*/\1/p')"
 stolen
-echo "== limiter over RPC, open loop at half of that maximum, 3 runs"
+echo "== limiter over RPC, open loop at half of that maximum, 3 runs, each next to an RPC echo at that rate"
 # One run's p99 moves by 2x and more within minutes on this machine (the host takes and slows the cores in
 # waves, not all of it shown as steal), so the verdict is the median of three runs, each printed with the
-# time stolen during it.
+# time stolen during it. After each, an RPC echo with nothing behind it (rpc-server) at the same rate shows
+# the machine's own tail in the same minutes.
+"$bin/GatehouseBench" rpc-server --port 0 > "$dir/echo.log" &
+echo_server=$!
+trap 'kill $limiter $redis $echo_server 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 50); do grep -q listening "$dir/echo.log" && break; sleep 0.1; done
+echo_port="$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$dir/echo.log")"
 p99s=()
+echo_p99s=()
 for run in 1 2 3; do
     run_start="$(steal_ticks)"
     out="$("$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --rate "$((max / 2))" --seconds "$seconds")"
     echo "$out   (stolen: $(steal_ms_since "$run_start") ms)"
     p99s+=("$(echo "$out" | sed -n 's/.*p99 \([0-9]*\) us.*/\1/p')")
+    run_start="$(steal_ticks)"
+    out="$("$bin/GatehouseBench" rpc-load --port "$echo_port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"
+    echo "  $out   (stolen: $(steal_ms_since "$run_start") ms)"
+    echo_p99s+=("$(echo "$out" | sed -n 's/.*p99 \([0-9]*\) us.*/\1/p')")
 done
-echo "median p99 of the 3 runs: $(printf '%s\n' "${p99s[@]}" | sort -n | sed -n 2p) us"
+kill $echo_server; echo_server=""
+echo "median p99 of the 3 runs: $(printf '%s\n' "${p99s[@]}" | sort -n | sed -n 2p) us (the echo's: $(printf '%s\n' "${echo_p99s[@]}" | sort -n | sed -n 2p) us)"
 stolen
 echo "== limiter over RPC, 64 callers, repeats of denied keys (denial cache)"
 "$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode denied --seconds "$seconds"
