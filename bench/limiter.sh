@@ -22,7 +22,8 @@ rpc_port="$(free_port)"
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize no > "$dir/redis.log" &
 redis=$!
 limiter=""
-trap 'kill $limiter $redis 2>/dev/null; rm -rf "$dir"' EXIT
+echo_server=""
+trap 'kill $limiter $redis $echo_server 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 cat > "$dir/policies.yaml" <<POLICIES
@@ -58,23 +59,24 @@ echo "== limiter over RPC, open loop at half of that maximum, 3 runs, each next 
 # the machine's own tail in the same minutes.
 "$bin/GatehouseBench" rpc-server --port 0 > "$dir/echo.log" &
 echo_server=$!
-trap 'kill $limiter $redis $echo_server 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do grep -q listening "$dir/echo.log" && break; sleep 0.1; done
 echo_port="$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$dir/echo.log")"
+p99_of() { sed -n 's/.*p99 \([0-9]*\) us.*/\1/p'; }
+median_of_3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 p99s=()
 echo_p99s=()
 for run in 1 2 3; do
     run_start="$(steal_ticks)"
     out="$("$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --rate "$((max / 2))" --seconds "$seconds")"
     echo "$out   (stolen: $(steal_ms_since "$run_start") ms)"
-    p99s+=("$(echo "$out" | sed -n 's/.*p99 \([0-9]*\) us.*/\1/p')")
+    p99s+=("$(echo "$out" | p99_of)")
     run_start="$(steal_ticks)"
     out="$("$bin/GatehouseBench" rpc-load --port "$echo_port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"
     echo "  $out   (stolen: $(steal_ms_since "$run_start") ms)"
-    echo_p99s+=("$(echo "$out" | sed -n 's/.*p99 \([0-9]*\) us.*/\1/p')")
+    echo_p99s+=("$(echo "$out" | p99_of)")
 done
 kill $echo_server; echo_server=""
-echo "median p99 of the 3 runs: $(printf '%s\n' "${p99s[@]}" | sort -n | sed -n 2p) us (the echo's: $(printf '%s\n' "${echo_p99s[@]}" | sort -n | sed -n 2p) us)"
+echo "median p99 of the 3 runs: $(median_of_3 "${p99s[@]}") us (the echo's: $(median_of_3 "${echo_p99s[@]}") us)"
 stolen
 echo "== limiter over RPC, 64 callers, repeats of denied keys (denial cache)"
 "$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode denied --seconds "$seconds"
