@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "GatehouseConfig", targets: ["GatehouseConfig"]),
         .library(name: "GatehouseObservability", targets: ["GatehouseObservability"]),
         .library(name: "GatehouseLimiterAPI", targets: ["GatehouseLimiterAPI"]),
+        .library(name: "GatehouseFleet", targets: ["GatehouseFleet"]),
         .library(name: "GatehouseSQLite", targets: ["GatehouseSQLite"]),
         .library(name: "GatehouseDataAPI", targets: ["GatehouseDataAPI"]),
         .library(name: "GatehouseAuthAPI", targets: ["GatehouseAuthAPI"]),
@@ -154,6 +155,18 @@ let package = Package(
         ),
 
         .target(
+            name: "GatehouseFleet",
+            dependencies: [
+                "GatehouseRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/Fleet",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
             name: "GatehouseDataAPI",
             dependencies: [
                 "GatehouseRPC",
@@ -180,6 +193,7 @@ let package = Package(
         .target(
             name: "LimiterCore",
             dependencies: [
+                "GatehouseFleet",
                 "GatehouseNIOSupport",
                 "GatehouseLimiterPolicies",
                 "GatehouseConfig",
@@ -200,6 +214,7 @@ let package = Package(
         .executableTarget(
             name: "limiter",
             dependencies: [
+                "GatehouseFleet",
                 "GatehouseLimiterPolicies",
                 "LimiterCore",
                 "GatehouseConfig",
@@ -295,6 +310,7 @@ let package = Package(
         .target(
             name: "EdgeRouterCore",
             dependencies: [
+                "GatehouseFleet",
                 "GatehouseNIOSupport",
                 "GatehouseLimiterPolicies",
                 "GatehouseAuthAPI",
@@ -321,6 +337,7 @@ let package = Package(
         .executableTarget(
             name: "edge-router",
             dependencies: [
+                "GatehouseFleet",
                 "EdgeRouterCore",
                 "GatehouseAuthAPI",
                 "GatehouseConfig",
