@@ -93,10 +93,10 @@ final class GatehouseSystem: Sendable {
         self.edgeAdminPorts = adminPorts
     }
 
-    /// Starts one more edge router configured like the others and waits until it listens; the caller
-    /// stops it.
-    func startEdge(name: String) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {
-        try await Self.launchEdge(environment: self.edgeEnvironment, folder: self.folder, name: name)
+    /// Starts one more edge router configured like the others (but for `environment`) and waits until it
+    /// listens; the caller stops it.
+    func startEdge(name: String, environment: [String: String] = [:]) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {
+        try await Self.launchEdge(environment: self.edgeEnvironment.merging(environment) { $1 }, folder: self.folder, name: name)
     }
 
     private static func launchEdge(environment: [String: String], folder: TestFolder, name: String) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {

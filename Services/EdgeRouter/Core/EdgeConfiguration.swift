@@ -28,6 +28,14 @@ public struct EdgeConfiguration: Sendable {
         /// From its head, a request must arrive in full and be answered within this time, else its
         /// connection is closed (`http.request_timeout_ms`).
         public var requestTimeout = Duration.seconds(30)
+        /// A request head (request line and header fields) must be complete within this time of the read
+        /// that brought its first bytes, else its connection is closed (`http.head_timeout_ms`).
+        public var headTimeout = Duration.seconds(10)
+        /// The largest request head: the target, header names and values, in bytes (`http.max_head_bytes`);
+        /// larger gets `431` and the connection is closed.
+        public var maxHeadBytes = 32 * 1024
+        /// The most connections held at once (`http.max_connections`); one more is answered `503` and closed.
+        public var maxConnections = 10_000
         /// Peers whose `X-Forwarded-For` names the client (`http.trusted_proxies`); none by default.
         public var trustedProxies = TrustedProxies.none
     }
@@ -81,6 +89,9 @@ public struct EdgeConfiguration: Sendable {
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 1024...(64 << 20))
         self.http.idleTimeout = try document.duration("http.idle_timeout_ms", default: self.http.idleTimeout, range: .seconds(1) ... .seconds(3600))
         self.http.requestTimeout = try document.duration("http.request_timeout_ms", default: self.http.requestTimeout, range: .milliseconds(100) ... .seconds(3600))
+        self.http.headTimeout = try document.duration("http.head_timeout_ms", default: self.http.headTimeout, range: .milliseconds(100) ... .seconds(3600))
+        self.http.maxHeadBytes = try document.int("http.max_head_bytes", default: self.http.maxHeadBytes, range: 1024...(1 << 20))
+        self.http.maxConnections = try document.int("http.max_connections", default: self.http.maxConnections, range: 1...1_000_000)
         self.http.trustedProxies = TrustedProxies(
             try document.stringList(
                 "http.trusted_proxies", default: [], expected: "IP addresses (10.0.0.5, ::1) or IPv4 networks (10.0.0.0/8)"

@@ -56,6 +56,12 @@ public enum EdgeMetrics {
     static let invalidationLag = Metrics.Timer(label: "gatehouse_edge_invalidation_lag_seconds")
     /// Connections closed because a request was not received and answered within `http.request_timeout_ms`.
     static let requestTimeouts = Counter(label: "gatehouse_edge_request_timeouts_total")
+    /// Connections closed because a request head was not complete within `http.head_timeout_ms`.
+    static let headTimeouts = Counter(label: "gatehouse_edge_head_timeouts_total")
+    /// Connections answered `503` and closed because the edge held `http.max_connections`.
+    static let connectionsRefused = Counter(label: "gatehouse_edge_connections_refused_total")
+    /// The public HTTP connections the edge holds (refused ones not counted).
+    static let connections = Meter(label: "gatehouse_edge_connections")
     /// Data-service calls made for misses (after coalescing).
     static let dataCalls = Counter(label: "gatehouse_edge_data_calls_total")
     /// 1 while the edge holds the issuer's whole revocation state, 0 while fetching it fails.
