@@ -542,7 +542,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseConfigTests",
-            dependencies: ["GatehouseConfig"],
+            dependencies: ["GatehouseConfig", "GatehouseTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
