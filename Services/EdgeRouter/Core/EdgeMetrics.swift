@@ -52,6 +52,8 @@ public enum EdgeMetrics {
 
     /// Limiter calls that failed (the fallback policies, or else letting the request through, decided).
     static let limiterFailures = Counter(label: "gatehouse_edge_limiter_failures_total")
+    /// Checks the limiter refused as invalid (`INVALID_ARGUMENT`: a policy it does not know); the fallbacks decided.
+    static let limiterRefusedChecks = Counter(label: "gatehouse_edge_limiter_refused_checks_total")
     /// Time from a change's commit at the data service to this edge applying its invalidation.
     static let invalidationLag = Metrics.Timer(label: "gatehouse_edge_invalidation_lag_seconds")
     /// Connections closed because a request was not received and answered within `http.request_timeout_ms`.

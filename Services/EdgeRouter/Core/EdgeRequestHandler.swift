@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseAuthAPI
 import GatehouseDataAPI
+import GatehouseLimiterPolicies
 import GatehouseRPC
 import JWTKit
 import Logging
@@ -109,9 +110,12 @@ public final class EdgeRequestHandler: Sendable {
         }
         if let denied = Self.authorize(caller, route: route) { return denied }
 
-        // One limiter decision.
-        let identity = caller.subject ?? "ip:\(request.clientIP)"
-        let decision = await self.limiter.decide(policies: route.policies(forRoles: caller.roles), caller: identity, requestID: request.requestID)
+        // One limiter decision, each policy keyed as its key parts say.
+        let tier = route.tier(forRoles: caller.roles)
+        let decision = await self.limiter.decide(
+            policies: tier?.policies ?? [], for: self.limiter.keyValues(of: request, route: route.path, claims: caller.claims, tier: tier?.name ?? ""),
+            requestID: request.requestID
+        )
         guard decision.allowed else {
             return .problem(
                 429, "Too Many Requests",
@@ -187,7 +191,9 @@ public final class EdgeRequestHandler: Sendable {
         let bearer = Self.bearerToken(authorization)
         if let policy = self.failurePolicy, self.recentFailures.contains(address), !(bearer.map(self.verifier.isRemembered) ?? false) {
             // This address sent bad tokens lately: ask its failure budget before any signature work.
-            let budget = await self.limiter.decide(policies: [policy], caller: address, requestID: request.requestID, charge: false)
+            let budget = await self.limiter.decide(
+                policies: [policy], for: self.failureKeyValues(request, route: route), requestID: request.requestID, charge: false
+            )
             if !budget.allowed {
                 return .refused(.problem(
                     429, "Too Many Requests", "too many invalid tokens from this address; retry after \(budget.retryAfterSeconds) s",
@@ -196,7 +202,7 @@ public final class EdgeRequestHandler: Sendable {
             }
         }
         guard let token = bearer else {
-            await self.tokenFailed(address: address, requestID: request.requestID)
+            await self.tokenFailed(request, route: route)
             return .refused(Self.invalidToken(.malformed))
         }
         var result = await self.verifier.verify(token)
@@ -208,16 +214,21 @@ public final class EdgeRequestHandler: Sendable {
             return .caller(Caller(claims: claims))
         case .failure(let rejection):
             EdgeMetrics.authFailure(rejection).increment()
-            await self.tokenFailed(address: address, requestID: request.requestID)
+            await self.tokenFailed(request, route: route)
             return .refused(Self.invalidToken(rejection))
         }
     }
 
     /// Counts a failed verification against the address's failure budget and marks the address.
-    private func tokenFailed(address: String, requestID: String) async {
+    private func tokenFailed(_ request: EdgeRequest, route: EdgeRoute) async {
         guard let policy = self.failurePolicy else { return }
-        self.recentFailures.mark(address)
-        _ = await self.limiter.decide(policies: [policy], caller: address, requestID: requestID)
+        self.recentFailures.mark("ip:\(request.clientIP)")
+        _ = await self.limiter.decide(policies: [policy], for: self.failureKeyValues(request, route: route), requestID: request.requestID)
+    }
+
+    /// The key values of a request whose token failed: an anonymous caller (tier `anonymous`).
+    private func failureKeyValues(_ request: EdgeRequest, route: EdgeRoute) -> PolicyKeyValues {
+        self.limiter.keyValues(of: request, route: route.path, claims: nil, tier: "anonymous")
     }
 
     /// The token of `Bearer <token>` (scheme case-insensitive, spaces trimmed), read as bytes: splitting and
