@@ -148,6 +148,7 @@ let package = Package(
             dependencies: [
                 "GatehouseConfig",
                 "GatehouseLimiterAPI",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Yams", package: "Yams"),
             ],
             path: "Shared/LimiterPolicies",
@@ -559,7 +560,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GatehouseConfigTests",
-            dependencies: ["GatehouseConfig"],
+            dependencies: ["GatehouseConfig", "GatehouseTestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -36,6 +36,7 @@ policies:
   - {name: bench, limit: 1000000000, period: 1h, key: [sub]}
   - {name: login_username, limit: 5, period: 1m, key: [sub]}
   - {name: login_ip, limit: 50, period: 1m, key: [ip]}
+  - {name: auth_failures, limit: 10, period: 1m, key: [ip]}
 YAML
 cat > "$dir/routes.yaml" <<YAML
 routes:
@@ -70,7 +71,7 @@ for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$auth_http") 2>/dev/null &&
 sleep 1
 export EDGE_RPC_SECRET="$secret" EDGE_REDIS_PORT="$redis_port" EDGE_LIMITER_PORT="$limiter_port" \
     EDGE_DATA_PORT="$data_port" EDGE_AUTH_PORT="$auth_rpc" EDGE_AUTH_JWKS_URL="http://127.0.0.1:$auth_http/.well-known/jwks.json" \
-    EDGE_AUTH_ISSUER="http://127.0.0.1:$auth_http" EDGE_ROUTES_FILE="$dir/routes.yaml" EDGE_LOG_LEVEL=warning EDGE_CACHE_MAX_BYTES=$((256 << 20))
+    EDGE_AUTH_ISSUER="http://127.0.0.1:$auth_http" EDGE_ROUTES_FILE="$dir/routes.yaml" EDGE_POLICIES_FILE="$dir/policies.yaml" EDGE_LOG_LEVEL=warning EDGE_CACHE_MAX_BYTES=$((256 << 20))
 EDGE_HTTP_PORT="$edge_port" EDGE_ADMIN_PORT="$edge_admin" "$bin/edge-router" > "$dir/edge.log" 2>&1 & pids+=($!)
 edge_pid=${pids[-1]}
 EDGE_HTTP_PORT="$edge_b_port" EDGE_ADMIN_PORT="$edge_b_admin" "$bin/edge-router" > "$dir/edge-b.log" 2>&1 & pids+=($!)

@@ -32,6 +32,21 @@ import Yams
 /// Call ``rejectUnknownKeys(valid:)`` once all values are read (for example with ``readKeys``):
 /// a key in the file that the service does not know, or a variable starting with `PREFIX_` that maps
 /// to no known key, is an error naming it and suggesting the closest valid key.
+///
+/// ## Kubernetes service links
+/// Kubernetes gives every container variables for each Service of its namespace (``KubernetesServiceLink``):
+/// a Service `limiter` makes `LIMITER_SERVICE_HOST`, `LIMITER_PORT=tcp://10.0.0.7:7101`, … So that these never
+/// stop a service, two rules apply, and every other variable is read or refused as above:
+/// - a variable under the prefix that maps to no key and has the name **and** value of a service link is
+///   ignored (a `debug` notice);
+/// - a variable that maps to a key ending in `.port` (its name ends in `_PORT`) and holds a service link's
+///   address (`tcp://host:port`, `udp://…`, `sctp://…`) is ignored as well, with a `warning` notice naming it:
+///   the Service `limiter-redis` makes `LIMITER_REDIS_PORT=tcp://…`, which is no port. The key keeps its file
+///   value or default.
+///
+/// ## Renamed keys
+/// ``acceptFormerName(_:of:)`` lets a key's old name still set it for a release, with a `warning` notice.
+/// ``notices`` collects what the service should log once its logging is set up.
 public struct ConfigDocument: Sendable {
     /// A value found in the YAML file for one flattened key.
     enum FileValue: Sendable {
@@ -67,6 +82,14 @@ public struct ConfigDocument: Sendable {
     /// Once every field of the service's configuration has been read, `try document.rejectUnknownKeys(valid: document.readKeys)`
     /// rejects everything else.
     public private(set) var readKeys: Set<String> = []
+
+    /// Deprecated keys used and environment variables ignored as Kubernetes service links, in the order
+    /// met, each once: for the service to log (``rejectUnknownKeys(valid:)`` adds the ignored variables that
+    /// map to no key).
+    public private(set) var notices: [ConfigNotice] = []
+
+    /// Keys that may still be set under a former name: the new name to the old one.
+    private var formerNames: [String: String] = [:]
 
     /// Parses YAML text that has no environment overrides.
     ///
@@ -137,11 +160,13 @@ public struct ConfigDocument: Sendable {
     /// Fails if the file or the environment holds anything that is not one of `valid`.
     ///
     /// Every unknown key of the file and every variable starting with `PREFIX_` that maps to no valid key
-    /// is listed in one error, each with the closest valid key or variable when one is likely meant.
+    /// is listed in one error, each with the closest valid key or variable when one is likely meant. A
+    /// variable that maps to no key but is a Kubernetes service link is not an error: it is ignored, with a
+    /// `debug` notice.
     ///
     /// - Parameter valid: The dotted keys the service understands, e.g. ``readKeys``.
     /// - Throws: ``ConfigError`` listing the unknown keys and variables.
-    public func rejectUnknownKeys(valid: Set<String>) throws(ConfigError) {
+    public mutating func rejectUnknownKeys(valid: Set<String>) throws(ConfigError) {
         let sortedValid = valid.sorted()
         var unknown: [(line: Int, entry: ConfigError.UnknownEntry)] = []
         for (key, entry) in self.entries where !valid.contains(key) {
@@ -158,7 +183,11 @@ public struct ConfigDocument: Sendable {
 
         let validVariables = sortedValid.compactMap { self.environmentVariable(for: $0) }
         let knownVariables = Set(validVariables)
-        for variable in self.environment.keys.sorted() where !knownVariables.contains(variable) {
+        for (variable, value) in self.environment.sorted(by: { $0.key < $1.key }) where !knownVariables.contains(variable) {
+            if KubernetesServiceLink.matches(variable: variable, value: value) {
+                self.note(.debug, "environment variable \(variable) is a Kubernetes service link, not a configuration key: ignored")
+                continue
+            }
             let suggestion = EditDistance.closest(to: variable, among: validVariables)
             unknown.append((Int.max, .init(location: .environment(variable: variable), name: variable, suggestion: suggestion)))
         }
@@ -167,21 +196,61 @@ public struct ConfigDocument: Sendable {
         }
     }
 
+    /// Lets `old`, a key's former name, still set `new` (for one release), with a `warning` notice naming both.
+    ///
+    /// Call it before reading `new`. When only `old` is set (in the file or its environment variable), `new`
+    /// reads its value; `old` counts as read, so ``rejectUnknownKeys(valid:)`` does not refuse it.
+    /// - Parameters:
+    ///   - old: The former key, e.g. `fallback.policies_file`.
+    ///   - new: The key that replaces it, e.g. `policies.file`.
+    /// - Throws: ``ConfigError`` when both are set: which one is meant is not clear.
+    public mutating func acceptFormerName(_ old: String, of new: String) throws(ConfigError) {
+        guard let (_, oldLocation) = self.lookup(old) else { return }
+        if let (_, newLocation) = self.lookup(new) {
+            throw .renamedKeyConflict(old: old, oldLocation: oldLocation, new: new, newLocation: newLocation)
+        }
+        self.formerNames[new] = old
+        let variable = self.environmentVariable(for: new).map { " (or \($0))" } ?? ""
+        self.note(.warning, "\(oldLocation): key '\(old)' is deprecated and will be refused in the next release; set '\(new)'\(variable) instead")
+    }
+
     /// Looks `key` up, environment first, records it as read, and returns `nil` when it is unset or empty.
+    ///
+    /// A variable of a key ending in `.port` that holds a Kubernetes service link's address is skipped (a
+    /// `warning` notice): the file's value or the default applies. A key set under its former name
+    /// (``acceptFormerName(_:of:)``) reads that.
     mutating func lookup(_ key: String) -> (value: ResolvedValue, location: ConfigLocation)? {
         self.readKeys.insert(key)
         if let variable = self.environmentVariable(for: key), let text = self.environment[variable] {
-            return (.scalar(text, quoted: false), .environment(variable: variable))
+            guard variable.hasSuffix("_PORT"), KubernetesServiceLink.isAddressURL(text) else {
+                return (.scalar(text, quoted: false), .environment(variable: variable))
+            }
+            self.note(
+                .warning,
+                "environment variable \(variable)=\(text) is a Kubernetes service link (of a Service named like the variable), not a port: "
+                    + "ignored, so '\(key)' keeps its value from the file or its default. Set enableServiceLinks: false in the pod, "
+                    + "or rename that Service, to silence this"
+            )
         }
-        guard let entry = self.entries[key] else { return nil }
+        guard let entry = self.entries[key] else {
+            return self.formerNames[key].flatMap { self.lookup($0) }
+        }
         switch entry.value {
         case .null:
-            return nil
+            return self.formerNames[key].flatMap { self.lookup($0) }
         case .scalar(let text, let quoted):
             return (.scalar(text, quoted: quoted), entry.location)
         case .list(let items):
             return (.list(items), entry.location)
         }
+    }
+}
+
+extension ConfigDocument {
+    /// Adds a notice unless the same one is already there.
+    private mutating func note(_ severity: ConfigNotice.Severity, _ message: String) {
+        let notice = ConfigNotice(severity: severity, message: message)
+        if !self.notices.contains(notice) { self.notices.append(notice) }
     }
 }
 

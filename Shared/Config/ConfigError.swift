@@ -23,6 +23,7 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
         case invalidValue(location: ConfigLocation, key: String, expected: String, got: String)
         case unknownEntries([UnknownEntry])
         case missingRequired(key: String, variable: String?)
+        case renamedKeyConflict(old: String, oldLocation: ConfigLocation, new: String, newLocation: ConfigLocation)
     }
 
     private let kind: Kind
@@ -63,6 +64,10 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
         ConfigError(.missingRequired(key: key, variable: variable))
     }
 
+    static func renamedKeyConflict(old: String, oldLocation: ConfigLocation, new: String, newLocation: ConfigLocation) -> ConfigError {
+        ConfigError(.renamedKeyConflict(old: old, oldLocation: oldLocation, new: new, newLocation: newLocation))
+    }
+
     /// A message that says what is wrong and where, one line per problem.
     public var description: String {
         switch self.kind {
@@ -82,6 +87,8 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
         case .missingRequired(let key, let variable):
             return "key '\(key)' is required and has no default: set it in the configuration file"
                 + (variable.map { " or in the environment variable \($0)" } ?? "")
+        case .renamedKeyConflict(let old, let oldLocation, let new, let newLocation):
+            return "\(oldLocation): key '\(old)' was renamed '\(new)', which is set too (\(newLocation)): remove '\(old)'"
         case .unknownEntries(let entries):
             return entries.map { entry in
                 let what: String

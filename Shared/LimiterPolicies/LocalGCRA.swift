@@ -1,5 +1,6 @@
 /// An in-process GCRA for the `local` fallback: while Redis is unreachable each limiter replica allows
-/// `limit ÷ replicas` per period, so the replicas together stay near the configured limit.
+/// `limit ÷ replicas` per period, so the replicas together stay near the configured limit. One counter per
+/// policy and key, as in Redis: two policies with the same key value never share one.
 ///
 /// Bounded like ``DenialCache``: at `capacity` keys it drops the ones that are fully replenished, and
 /// if none are, it decides new keys as fresh without remembering them. A pure value: the caller passes
@@ -21,7 +22,13 @@ public struct LocalGCRA: Sendable {
 
     /// The most keys tracked.
     public let capacity: Int
-    private var theoreticalArrival: [String: ContinuousClock.Instant] = [:]
+    /// One policy's counter for one key.
+    private struct Counter: Hashable {
+        let policy: String
+        let key: String
+    }
+
+    private var theoreticalArrival: [Counter: ContinuousClock.Instant] = [:]
 
     /// Creates an empty limiter.
     /// - Parameter capacity: The most keys tracked (default 100,000).
@@ -32,7 +39,7 @@ public struct LocalGCRA: Sendable {
     /// Decides and, when allowed, charges `cost` units of `policy` for `key`.
     /// - Parameters:
     ///   - policy: The policy (its limit, burst and period).
-    ///   - key: The caller's counter key.
+    ///   - key: The counter's key (the policy's key value).
     ///   - cost: Units to spend.
     ///   - replicas: Limiter replicas sharing the limit.
     ///   - now: The current time.
@@ -48,7 +55,8 @@ public struct LocalGCRA: Sendable {
         let burst = max(1, policy.burst / max(1, replicas))
         let interval = policy.period / limit
         let tolerance = interval * burst
-        let arrival = max(self.theoreticalArrival[key] ?? now, now)
+        let counter = Counter(policy: policy.name, key: key)
+        let arrival = max(self.theoreticalArrival[counter] ?? now, now)
         let newArrival = arrival + interval * cost
         let allowAt = newArrival - tolerance
         if allowAt > now {
@@ -60,11 +68,11 @@ public struct LocalGCRA: Sendable {
                 retryAfter: allowAt - now
             )
         }
-        if self.theoreticalArrival.count >= self.capacity, self.theoreticalArrival[key] == nil {
+        if self.theoreticalArrival.count >= self.capacity, self.theoreticalArrival[counter] == nil {
             self.theoreticalArrival = self.theoreticalArrival.filter { $0.value > now }
         }
-        if self.theoreticalArrival.count < self.capacity || self.theoreticalArrival[key] != nil {
-            self.theoreticalArrival[key] = newArrival
+        if self.theoreticalArrival.count < self.capacity || self.theoreticalArrival[counter] != nil {
+            self.theoreticalArrival[counter] = newArrival
         }
         let remaining = Int((tolerance - (newArrival - now)) / interval)
         return Decision(allowed: true, limit: limit, remaining: max(0, remaining), reset: newArrival - now, retryAfter: .zero)

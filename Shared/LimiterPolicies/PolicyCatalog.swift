@@ -2,8 +2,8 @@ import Foundation
 import GatehouseConfig
 import Yams
 
-/// The limiter's policy file: named policies, and the tiers that say which policies apply to which
-/// class of caller.
+/// The limiter's policy file: named policies, read by the limiter and by the edge routers (which build each
+/// policy's key from its `key` parts and decide its `on_redis_failure` while the limiter cannot be asked).
 ///
 /// ```yaml
 /// replicas: 2                  # limiter replicas; the `local` fallback allows limit ÷ replicas each
@@ -20,21 +20,21 @@ import Yams
 ///     key: [sub]
 ///     on_redis_failure: local  # allow (default), deny, local
 ///     shadow: false            # true: count and log, but always allow
-/// tiers:
-///   anonymous: [public]
-///   user: [user]
 /// ```
 ///
-/// Parsing is strict: an unknown key, a wrong type, a non-positive limit, an unknown algorithm or key
-/// part, a duplicate policy name, or a tier naming an unknown policy is an error naming its line and
-/// field. All problems are reported at once.
+/// Which policies apply to which caller is the edge's route file's business (its `tiers`); a `tiers` section
+/// here is refused with a message saying so. Parsing is strict: an unknown key, a wrong type, a non-positive
+/// limit, an unknown algorithm or key part, a key part listed twice, or a duplicate policy name is an error
+/// naming its line and field. All problems are reported at once.
 public struct PolicyCatalog: Sendable {
     /// Every policy by name.
     public let policies: [String: RateLimitPolicy]
-    /// Each tier's policies, in the order the file lists them.
-    public let tiers: [String: [RateLimitPolicy]]
     /// How many limiter replicas share the limits (for the `local` fallback).
     public let replicas: Int
+    /// The file's name in messages, usually its path.
+    public let source: String
+    /// The line of each policy's definition, by name, when the parser reported one.
+    public let lines: [String: Int]
 
     /// Reads a policy file.
     /// - Parameter path: The file's path.
@@ -63,11 +63,10 @@ public struct PolicyCatalog: Sendable {
             throw PolicyFileError("\(source): YAML syntax error: \(error)")
         }
         guard let root, case .mapping(let top) = root else {
-            throw PolicyFileError("\(source): the top level must be a mapping with 'policies' (and 'tiers', 'replicas')")
+            throw PolicyFileError("\(source): the top level must be a mapping with 'policies' (and 'replicas')")
         }
         var replicas = 1
         var policyNodes: Node.Sequence?
-        var tierNodes: Node.Mapping?
         for (keyNode, value) in top {
             let key = keyNode.string ?? ""
             switch key {
@@ -76,13 +75,17 @@ public struct PolicyCatalog: Sendable {
             case "policies":
                 policyNodes = reader.sequence(value, field: "policies")
             case "tiers":
-                tierNodes = reader.mapping(value, field: "tiers")
+                reader.problem(
+                    at: keyNode, field: "tiers",
+                    "tiers are not read from the policy file: they live in the edge router's route file (routes.file, its 'tiers' and each route's); remove this section"
+                )
             default:
-                reader.unknownKey(key, at: keyNode, field: key, valid: ["replicas", "policies", "tiers"])
+                reader.unknownKey(key, at: keyNode, field: key, valid: ["replicas", "policies"])
             }
         }
 
         var policies: [String: RateLimitPolicy] = [:]
+        var lines: [String: Int] = [:]
         if let policyNodes {
             for (index, node) in policyNodes.enumerated() {
                 guard let policy = reader.policy(node, field: "policies[\(index)]") else { continue }
@@ -90,31 +93,19 @@ public struct PolicyCatalog: Sendable {
                     reader.problem(at: node, field: "policies[\(index)].name", "duplicate policy name \"\(policy.name)\"")
                 } else {
                     policies[policy.name] = policy
+                    lines[policy.name] = node.mark?.line
                 }
             }
         } else {
             reader.problem("\(source): the file defines no 'policies'")
         }
 
-        var tiers: [String: [RateLimitPolicy]] = [:]
-        for (tierNode, value) in tierNodes ?? Node.Mapping([]) {
-            let tier = tierNode.string ?? ""
-            guard let names = reader.stringList(value, field: "tiers.\(tier)") else { continue }
-            tiers[tier] = names.compactMap { name in
-                guard let policy = policies[name] else {
-                    let hint = EditDistance.closest(to: name, among: Array(policies.keys)).map { "; did you mean \"\($0)\"?" } ?? ""
-                    reader.problem(at: value, field: "tiers.\(tier)", "unknown policy \"\(name)\"\(hint)")
-                    return nil
-                }
-                return policy
-            }
-        }
-
         if !reader.problems.isEmpty {
             throw PolicyFileError(problems: reader.problems)
         }
         self.policies = policies
-        self.tiers = tiers
         self.replicas = replicas
+        self.source = source
+        self.lines = lines
     }
 }

@@ -10,7 +10,8 @@ public struct PolicyFallback: Sendable {
     public struct Item: Sendable {
         /// The policy.
         public var policy: RateLimitPolicy
-        /// The caller's counter key.
+        /// The counter's key: the policy's key value (``PolicyKeyValues``), or the limiter's Redis key of it.
+        /// `local` keeps one counter per policy and key.
         public var key: String
         /// Units to spend.
         public var cost: Int

@@ -73,6 +73,10 @@ extension YAMLNodeReader {
                 )
                 return nil
             }
+            guard !parts.contains(part) else {
+                self.problem(at: node, field: field, "key part \"\(name)\" is listed twice")
+                return nil
+            }
             parts.append(part)
         }
         return parts

@@ -23,8 +23,6 @@ extension AuthIssuerEndToEndTests {
                     limit: 100
                     period: 1m
                     key: [ip]
-                tiers:
-                  anonymous: [login_ip]
                 """
             )
             let limiter = try ServiceProcess.start(

@@ -121,6 +121,11 @@ struct ComposeService {
     /// The networks it is attached to.
     var networks: Set<String> { Set(((self.definition["networks"] as? [String: Any]) ?? [:]).keys) }
 
+    /// Its fixed `ipv4_address` on `network`, if any.
+    func ipv4Address(on network: String) -> String? {
+        ((self.definition["networks"] as? [String: Any])?[network] as? [String: Any])?["ipv4_address"] as? String
+    }
+
     /// The services it waits for, with the condition of each (docker-compose writes `service_started` for
     /// a dependency given without one).
     var dependencies: [String: String] {
@@ -142,4 +147,26 @@ struct ComposeService {
 
     /// `deploy.replicas`, if set.
     var replicas: Int? { (self.definition["deploy"] as? [String: Any])?["replicas"] as? Int }
+}
+
+/// An IPv4 network (`172.28.0.0/24`), to check which addresses a compose network hands out.
+struct IPv4Block {
+    let address: UInt32
+    let mask: UInt32
+
+    init?(_ text: String) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let address = Self.address(String(parts[0])), let bits = UInt32(parts[1]), bits <= 32 else { return nil }
+        self.mask = bits == 0 ? 0 : UInt32.max << (32 - bits)
+        self.address = address & self.mask
+    }
+
+    func contains(_ other: UInt32) -> Bool { other & self.mask == self.address }
+
+    /// A dotted IPv4 address as a number.
+    static func address(_ text: String) -> UInt32? {
+        let octets = text.split(separator: ".", omittingEmptySubsequences: false).map { UInt8($0) }
+        guard octets.count == 4, octets.allSatisfy({ $0 != nil }) else { return nil }
+        return octets.reduce(0) { $0 << 8 | UInt32($1!) }
+    }
 }

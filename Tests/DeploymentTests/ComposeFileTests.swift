@@ -131,9 +131,11 @@ struct ComposeFileTests {
         }
     }
 
-    /// Only HAProxy (on a network shared with the edges alone) can name the client in X-Forwarded-For; the
-    /// other services share an internal network.
-    @Test("the edges trust exactly the load balancer's network for X-Forwarded-For; the services talk on an internal network")
+    /// Only HAProxy can name the client in X-Forwarded-For: the edges trust its one fixed address, on a network
+    /// shared with the edges alone, outside the range Docker gives other containers and not the gateway (the
+    /// Docker host); never a subnet, in which the edges themselves and the host are peers too. The other
+    /// services share an internal network.
+    @Test("the edges trust exactly the load balancer's fixed address for X-Forwarded-For; the services talk on an internal network")
     func networksSeparateTheLoadBalancer() async throws {
         let config = try await ComposeDeployment.config()
         let balancer = try config.service("load-balancer")
@@ -141,9 +143,21 @@ struct ComposeFileTests {
         #expect(balancer.networks.count == 1, "the load balancer is on \(balancer.networks), expected one network shared with the edges only")
         let members = Set(config.services.values.filter { $0.networks.contains(frontend) }.map(\.name))
         #expect(members == ["load-balancer", "edge-router"], "the trusted network \(frontend) holds \(members)")
-        let ipam = try #require(config.networks[frontend]?["ipam"] as? [String: Any], "network \(frontend) has no fixed subnet (ipam)")
-        let subnet = try #require((ipam["config"] as? [[String: Any]])?.first?["subnet"] as? String, "network \(frontend) has no fixed subnet (ipam)")
-        #expect(try config.service("edge-router").environment["EDGE_HTTP_TRUSTED_PROXIES"] == subnet, "the edges do not trust \(frontend)'s subnet \(subnet)")
+
+        let address = try #require(balancer.ipv4Address(on: frontend), "the load balancer has no fixed ipv4_address on \(frontend)")
+        let trusted = try config.service("edge-router").environment["EDGE_HTTP_TRUSTED_PROXIES"]
+        #expect(trusted == address, "the edges trust \(trusted ?? "nothing"), not exactly the load balancer's address \(address)")
+        #expect(trusted.map { !$0.contains("/") && !$0.contains(",") } == true, "a network or a list is trusted: \(trusted ?? "")")
+
+        let ipam = try #require((config.networks[frontend]?["ipam"] as? [String: Any])?["config"] as? [[String: Any]], "network \(frontend) has no ipam config")
+        let pool = try #require(ipam.first, "network \(frontend) has no ipam config")
+        let subnet = try #require((pool["subnet"] as? String).flatMap(IPv4Block.init), "network \(frontend) has no fixed subnet")
+        let range = try #require((pool["ip_range"] as? String).flatMap(IPv4Block.init), "network \(frontend) has no ip_range for dynamic addresses")
+        let gateway = try #require(pool["gateway"] as? String, "network \(frontend) has no fixed gateway")
+        let value = try #require(IPv4Block.address(address), "\(address) is not an IPv4 address")
+        #expect(subnet.contains(value), "the load balancer's \(address) is outside the subnet \(pool["subnet"] ?? "")")
+        #expect(!range.contains(value), "the load balancer's \(address) is in the range Docker hands to other containers (\(pool["ip_range"] ?? ""))")
+        #expect(gateway != address, "the load balancer's address is the Docker host's gateway")
 
         let internalNetworks = config.networks.filter { $0.value["internal"] as? Bool == true }.map(\.key)
         for name in Self.allServices.subtracting(["load-balancer"]) {

@@ -20,49 +20,17 @@ struct EdgeRateLimiterBatchingTests {
         source: "batching.yaml"
     )
 
-    /// The limiter's own decider behind a real RPC server on real Redis; `batches: false` serves only
-    /// `limiter.Check`, as a limiter older than `limiter.CheckBatch` does. Counts the calls per method.
     static func withLimiter(batches: Bool, _ body: @Sendable (EdgeRateLimiter, CallCounts) async throws -> Void) async throws {
-        var logger = Logger(label: "test.edge-batching")
-        logger.logLevel = .critical
-        let redisServer = try await RedisServerProcess.start()
-        defer { redisServer.stop() }
-        let redis = RedisClient(configuration: RedisConfiguration(port: redisServer.port, connectTimeout: .seconds(5), commandTimeout: .seconds(5)), logger: logger)
-        let decider = LimiterDecider(catalog: Self.catalog, limiter: RedisRateLimiter(client: redis, logger: logger), logger: logger)
-        let counts = CallCounts()
-        var handlers = RPCHandlerRegistry()
-        handlers.register(LimiterMethods.check) { request, _ in
-            counts.record(LimiterMethods.check.name)
-            return try await decider.check(request)
-        }
-        if batches {
-            handlers.register(LimiterMethods.checkBatch) { batch, _ in
-                counts.record(LimiterMethods.checkBatch.name)
-                return try await decider.checkBatch(batch)
-            }
-        }
-        let secret = try RPCSecret("batching-test-secret-0123456789")
-        let server = RPCServer(configuration: RPCServerConfiguration(secret: secret), handlers: handlers, logger: logger)
-        try await withThrowingTaskGroup { group in
-            group.addTask { try await redis.run() }
-            group.addTask { try await server.run() }
-            let client = RPCClient(
-                configuration: RPCClientConfiguration(
-                    host: "127.0.0.1", port: try await server.localPort(), secret: secret, connectTimeout: .seconds(10), defaultCallTimeout: .seconds(10)
-                ),
-                logger: logger
-            )
-            group.addTask { try await client.run() }
-            try await body(EdgeRateLimiter(limiter: client, logger: logger), counts)
-            group.cancelAll()
-        }
+        try await withEdgeLimiter(catalog: Self.catalog, batches: batches) { gate, counts, _ in try await body(gate, counts) }
     }
+
+    static let alice = PolicyKeyValues(ip: "127.0.0.1", subject: "alice")
 
     /// 200 concurrent requests of one subject against 20 an hour.
     static func flood(_ gate: EdgeRateLimiter) async -> [EdgeRateLimiter.Decision] {
         await withTaskGroup(of: EdgeRateLimiter.Decision.self) { group in
             for index in 0..<200 {
-                group.addTask { await gate.decide(policies: ["user"], caller: "alice", requestID: "r\(index)") }
+                group.addTask { await gate.decide(policies: ["user"], for: Self.alice, requestID: "r\(index)") }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
@@ -92,7 +60,7 @@ struct EdgeRateLimiterBatchingTests {
     @Test func aRememberedDenialCountsDownItsRetryAfterAndReset() async throws {
         try await Self.withLimiter(batches: true) { gate, counts in
             _ = await Self.flood(gate)
-            let first = await gate.decide(policies: ["user"], caller: "alice", requestID: "first")
+            let first = await gate.decide(policies: ["user"], for: Self.alice, requestID: "first")
             let callsBefore = counts.snapshot.values.reduce(0, +)
             // 20 an hour: the next unit comes in 180 s, the whole budget is back in an hour (counted down
             // by however long the flood and this repeat took on a busy machine).
@@ -103,7 +71,7 @@ struct EdgeRateLimiterBatchingTests {
             #expect((3595...3600).contains(firstReset))
 
             try await Task.sleep(for: .milliseconds(1_100))
-            let repeated = await gate.decide(policies: ["user"], caller: "alice", requestID: "repeated")
+            let repeated = await gate.decide(policies: ["user"], for: Self.alice, requestID: "repeated")
             #expect(counts.snapshot.values.reduce(0, +) == callsBefore, "the repeat was answered from the edge's memory")
             #expect(!repeated.allowed && repeated.deniedBy == "user")
             #expect(repeated.retryAfterSeconds < first.retryAfterSeconds && repeated.retryAfterSeconds >= first.retryAfterSeconds - 5)
@@ -121,15 +89,4 @@ struct EdgeRateLimiterBatchingTests {
             #expect(counts.snapshot[LimiterMethods.check.name, default: 0] >= 20)
         }
     }
-}
-
-/// RPC calls received, per method.
-final class CallCounts: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
-
-    func record(_ method: String) {
-        self.counts.withLock { $0[method, default: 0] += 1 }
-    }
-
-    var snapshot: [String: Int] { self.counts.withLock { $0 } }
 }

@@ -58,13 +58,16 @@ struct RouteTableTests {
 
     @Test func tiersPickTheCallersPolicies() throws {
         let table = try RouteTable(yaml: Self.file, source: "routes.yaml")
-        guard case .route(let route, _) = table.match(method: "GET", path: "/v1/posts") else { return }
-        #expect(route.policies(forRoles: nil) == ["public"])
-        #expect(route.policies(forRoles: ["user", "admin"]) == ["admin"], "the first tier in file order that is one of the roles")
-        #expect(route.policies(forRoles: ["user"]) == ["user"])
-        #expect(route.policies(forRoles: ["auditor"]) == [], "a token with no listed role and no 'authenticated' tier")
-        guard case .route(let own, _) = table.match(method: "GET", path: "/v1/me/notes") else { return }
-        #expect(own.policies(forRoles: ["user"]) == [], "a route's own tiers replace the file's")
+        let route = try #require(table.routes.first { $0.path == "/v1/{collection}" && $0.methods == ["GET"] })
+        #expect(route.tier(forRoles: nil)?.name == "anonymous")
+        #expect(route.tier(forRoles: nil)?.policies == ["public"])
+        #expect(route.tier(forRoles: ["user", "admin"])?.policies == ["admin"], "the first tier in file order that is one of the roles")
+        #expect(route.tier(forRoles: ["user", "admin"])?.name == "admin", "the tier's name is the caller's role key part")
+        #expect(route.tier(forRoles: ["user"])?.policies == ["user"])
+        #expect(route.tier(forRoles: ["auditor"]) == nil, "a token with no listed role and no 'authenticated' tier")
+        let own = try #require(table.routes.first { $0.path == "/v1/me/{collection}" })
+        #expect(own.tier(forRoles: ["user"]) == nil, "a route's own tiers replace the file's")
+        #expect(own.tier(forRoles: nil)?.policies == [], "an empty tier: not rate-limited")
         #expect(own.caching?.scope == .user)
     }
 
@@ -83,6 +86,7 @@ struct RouteTableTests {
         ("routes:\n  - path: /a\n    methods: [GET]\n  - path: /a\n    methods: [GET, POST]\n", "routes.yaml:4: routes[1]: GET /a is already routed by an earlier route"),
         ("tiers: {anonymous: [public]}\n", "routes.yaml: the file defines no 'routes'"),
         ("routes: [\n", "routes.yaml: not valid YAML"),
+        ("routes:\n  - path: /a\n    methods: [GET]\ntiers:\n  user: [user, burst, user]\n", "routes.yaml:5: tiers.user: policy \"user\" is listed twice"),
     ])
     func aBadFileIsRefusedNamingLineAndField(yaml: String, expected: String) {
         do {

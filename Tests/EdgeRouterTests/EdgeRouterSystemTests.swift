@@ -142,8 +142,8 @@ extension GatehouseSystemTests {
         }
 
         @Test func withTheLimiterDownThePoliciesFallbacksDecideAtTheEdge() async throws {
-            let policies = Self.repositoryFile("config/policies.yaml")
-            let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_FALLBACK_POLICIES_FILE": policies])
+            // The edges read the limiter's config/policies.yaml (EDGE_POLICIES_FILE).
+            let system = try await GatehouseSystem()
             let token = try system.adminToken()
             system.limiter.stop()
             // `admin` is `on_redis_failure: local`: decided in the edge, with its headers: this edge's share
@@ -156,10 +156,6 @@ extension GatehouseSystemTests {
             let metrics = try system.edgeMetrics()
             #expect(prometheusSample(metrics, "gatehouse_edge_limiter_fallback_decisions_total", ["source": "fallback_local"]) == 1)
             #expect(prometheusSample(metrics, "gatehouse_edge_limiter_fallback_decisions_total", ["source": "fallback_allow"]) == 1)
-        }
-
-        static func repositoryFile(_ path: String) -> String {
-            GatehouseSystem.repository.appendingPathComponent(path).path
         }
 
         @Test func aBodyThatTricklesInIsCutOffAtTheRequestTimeout() async throws {

@@ -7,7 +7,7 @@ let systemAdminPassword = "system-admin-password"
 
 /// The whole system as real processes on free loopback ports: Redis, the limiter (the repository's
 /// config/policies.yaml), the data service (seeded), the auth issuer and one or more edge routers (the
-/// repository's config/routes.yaml). Stopped by PID when released.
+/// repository's config/routes.yaml and config/policies.yaml). Stopped by PID when released.
 final class GatehouseSystem: Sendable {
     let folder: TestFolder
     let redis: RedisServerProcess
@@ -30,7 +30,7 @@ final class GatehouseSystem: Sendable {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    init(edges count: Int = 1, documents: Int = 20, edgeEnvironment: [String: String] = [:]) async throws {
+    init(edges count: Int = 1, documents: Int = 20, edgeEnvironment: [String: String] = [:], limiterEnvironment: [String: String] = [:]) async throws {
         self.folder = try TestFolder()
         let folder = self.folder
         self.redis = try await RedisServerProcess.start()
@@ -40,7 +40,7 @@ final class GatehouseSystem: Sendable {
             environment: [
                 "LIMITER_RPC_SECRET": systemSecret, "LIMITER_RPC_PORT": "0", "LIMITER_ADMIN_PORT": "0", "LIMITER_REDIS_PORT": "\(redisPort)",
                 "LIMITER_POLICIES_FILE": Self.repository.appendingPathComponent("config/policies.yaml").path, "LIMITER_LOG_FORMAT": "json",
-            ],
+            ].merging(limiterEnvironment) { $1 },
             logPath: folder.path("limiter.log")
         )
         let limiterPort = try #require(Int(try await self.limiter.waitForLog(message: "limiter listening")["rpc.port"] as? String ?? ""))
@@ -78,6 +78,7 @@ final class GatehouseSystem: Sendable {
             "EDGE_LIMITER_PORT": "\(limiterPort)", "EDGE_DATA_PORT": "\(self.dataRPCPort)", "EDGE_AUTH_PORT": "\(authRPC)",
             "EDGE_AUTH_JWKS_URL": "http://127.0.0.1:\(authHTTP)/.well-known/jwks.json", "EDGE_AUTH_ISSUER": "http://127.0.0.1:\(authHTTP)",
             "EDGE_ROUTES_FILE": Self.repository.appendingPathComponent("config/routes.yaml").path, "EDGE_LOG_FORMAT": "json",
+            "EDGE_POLICIES_FILE": Self.repository.appendingPathComponent("config/policies.yaml").path,
         ].merging(edgeEnvironment) { $1 }
         var edges: [ServiceProcess] = []
         var ports: [Int] = []
@@ -93,10 +94,10 @@ final class GatehouseSystem: Sendable {
         self.edgeAdminPorts = adminPorts
     }
 
-    /// Starts one more edge router configured like the others and waits until it listens; the caller
-    /// stops it.
-    func startEdge(name: String) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {
-        try await Self.launchEdge(environment: self.edgeEnvironment, folder: self.folder, name: name)
+    /// Starts one more edge router configured like the others (but for `environment`) and waits until it
+    /// listens; the caller stops it.
+    func startEdge(name: String, environment: [String: String] = [:]) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {
+        try await Self.launchEdge(environment: self.edgeEnvironment.merging(environment) { $1 }, folder: self.folder, name: name)
     }
 
     private static func launchEdge(environment: [String: String], folder: TestFolder, name: String) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {

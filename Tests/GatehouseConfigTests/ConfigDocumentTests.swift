@@ -204,7 +204,7 @@ struct ConfigDocumentErrorTests {
 
     @Test("all unknown keys are reported together, without a suggestion when nothing is close")
     func severalUnknownKeys() throws {
-        let document = try ConfigDocument(yaml: "zzz: 1\nredis:\n  prot: 2\n", source: "svc.yaml")
+        var document = try ConfigDocument(yaml: "zzz: 1\nredis:\n  prot: 2\n", source: "svc.yaml")
         do throws(ConfigError) {
             try document.rejectUnknownKeys(valid: ["redis.port"])
             Issue.record("expected an error")

@@ -54,6 +54,16 @@ public final class RawTCPConnection {
         return nil
     }
 
+    /// Whether the server has closed the connection, checked without waiting; what it sent is discarded.
+    public func isClosedByServer() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let received = recv(self.descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if received > 0 { continue }
+            return received == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)
+        }
+    }
+
     deinit {
         close(self.descriptor)
     }

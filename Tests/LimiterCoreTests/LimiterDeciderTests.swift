@@ -146,6 +146,30 @@ import Testing
         }
     }
 
+    /// A counter is named by its policy and key value alone (`gh:<policy>:{<key value>}`): callers that send
+    /// the same key share it, as a `[route]` policy's callers must, and `caller` plays no part.
+    @Test func aCounterIsThePolicyAndKeyWhoeverTheCaller() async throws {
+        try await self.withDecider { decider, _, client in
+            func check(caller: String, key: String) async throws -> Bool {
+                var request = self.request(caller, "single")
+                request.items[0].key = key
+                return try await decider.check(request).allowed
+            }
+            #expect(try await check(caller: "alice", key: "/v1/{collection}"))
+            #expect(!(try await check(caller: "bob", key: "/v1/{collection}")), "bob's request charges the counter alice's did")
+            #expect(try await check(caller: "bob", key: "/v1/{collection}/{id}"), "another key value is another counter")
+            #expect(try await client.send(["EXISTS", "gh:single:{/v1/{collection}}"]) == .integer(1))
+            #expect(try await client.send(["EXISTS", "gh:single:{/v1/{collection}/{id}}"]) == .integer(1))
+
+            var reset = Gatehouse_Limiter_ResetRequest()
+            reset.caller = "someone else"
+            reset.policy = "single"
+            reset.key = "/v1/{collection}"
+            try await decider.reset(reset)
+            #expect(try await client.send(["EXISTS", "gh:single:{/v1/{collection}}"]) == .integer(0), "a reset names the counter by policy and key")
+        }
+    }
+
     @Test func anUnknownPolicyIsNamedInTheError() async throws {
         try await self.withDecider { decider, _, _ in
             let error = await #expect(throws: RPCError.self) {

@@ -31,4 +31,18 @@ import Testing
         #expect(!sameKey.allowed)
         #expect(otherKey.allowed)
     }
+
+    /// Two policies of one request with the same key value (both `[sub]`, say) are two counters, as in Redis.
+    @Test func policiesWithTheSameKeyKeepSeparateCounters() {
+        var gcra = LocalGCRA()
+        let strict = RateLimitPolicy(name: "strict", limit: 2, period: .seconds(60), key: [.sub])
+        let roomy = RateLimitPolicy(name: "roomy", limit: 100, period: .seconds(60), key: [.sub])
+        var strictAllowed: [Bool] = []
+        for _ in 0..<3 {
+            strictAllowed.append(gcra.check(policy: strict, key: "alice", cost: 1, replicas: 1, now: self.start).allowed)
+            #expect(gcra.check(policy: roomy, key: "alice", cost: 1, replicas: 1, now: self.start).allowed)
+        }
+        #expect(strictAllowed == [true, true, false], "the strict policy allows its own 2, whatever the roomy one spent")
+        #expect(gcra.check(policy: roomy, key: "alice", cost: 1, replicas: 1, now: self.start).remaining == 96)
+    }
 }

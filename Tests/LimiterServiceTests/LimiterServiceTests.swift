@@ -60,7 +60,7 @@ import Testing
         let denials = limiter.process.jsonLogLines.filter { $0["msg"] as? String == "rate limit denied" }
         #expect(denials.count == 1, "one line per Redis-decided denial; repeats from the denial cache are counted, not logged")
         #expect(denials.first?["policy"] as? String == "public")
-        #expect((denials.first?["key"] as? String)?.hasSuffix(":public:198.51.100.1") == true)
+        #expect(denials.first?["key"] as? String == "gh:public:{198.51.100.1}", "the counter: policy and key value")
         #expect(limiter.process.jsonLogLines.contains { $0["msg"] as? String == "shadow policy would deny" && $0["policy"] as? String == "watch" })
     }
 

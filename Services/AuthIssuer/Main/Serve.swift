@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthIssuerCore
 import Foundation
+import GatehouseConfig
 import GatehouseObservability
 import GatehouseRPC
 import GatehouseRedis
@@ -20,10 +21,13 @@ struct Serve: AsyncParsableCommand {
     func run() async throws {
         let configuration: AuthIssuerConfiguration
         let store: AuthStore
+        let notices: [ConfigNotice]
         do {
             var document = try self.options.document()
             configuration = try AuthIssuerConfiguration(reading: &document)
+            notices = document.notices
             if self.checkConfig {
+                for notice in notices where notice.severity == .warning { print("auth-issuer: warning: \(notice)") }
                 print("auth-issuer: configuration ok")
                 return
             }
@@ -34,6 +38,7 @@ struct Serve: AsyncParsableCommand {
         LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
         let registry = MetricsBootstrap.bootstrap()
         let logger = Logger(label: "gatehouse.auth")
+        logger.log(configNotices: notices)
 
         let policy = configuration.tokens
         try await AuthEventPublisher.ensureKeys(store: store, policy: policy)

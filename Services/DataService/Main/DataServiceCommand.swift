@@ -59,10 +59,13 @@ struct Serve: AsyncParsableCommand {
         // The writer hands committed events to the publisher through it: room for a few messages' worth,
         // beyond which the publisher reads them back from the outbox.
         let committed: CommittedEventBuffer
+        let notices: [ConfigNotice]
         do {
             var document = try self.options.document()
             configuration = try DataServiceConfiguration(reading: &document)
+            notices = document.notices
             if self.checkConfig {
+                for notice in notices where notice.severity == .warning { print("data-service: warning: \(notice)") }
                 print("data-service: configuration ok")
                 return
             }
@@ -77,6 +80,7 @@ struct Serve: AsyncParsableCommand {
         LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
         let registry = MetricsBootstrap.bootstrap()
         let logger = Logger(label: "gatehouse.data")
+        logger.log(configNotices: notices)
 
         let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.data.redis"))
         let publisher = OutboxPublisher(

@@ -28,6 +28,14 @@ public struct EdgeConfiguration: Sendable {
         /// From its head, a request must arrive in full and be answered within this time, else its
         /// connection is closed (`http.request_timeout_ms`).
         public var requestTimeout = Duration.seconds(30)
+        /// A request head (request line and header fields) must be complete within this time of the read
+        /// that brought its first bytes, else its connection is closed (`http.head_timeout_ms`).
+        public var headTimeout = Duration.seconds(10)
+        /// The largest request head: the target, header names and values, in bytes (`http.max_head_bytes`);
+        /// larger gets `431` and the connection is closed.
+        public var maxHeadBytes = 32 * 1024
+        /// The most connections held at once (`http.max_connections`); one more is answered `503` and closed.
+        public var maxConnections = 10_000
         /// Peers whose `X-Forwarded-For` names the client (`http.trusted_proxies`); none by default.
         public var trustedProxies = TrustedProxies.none
     }
@@ -59,11 +67,16 @@ public struct EdgeConfiguration: Sendable {
     public var routesFile: String
     /// How often the route file is checked for changes (`routes.watch_interval_ms`); `nil`: only on `SIGHUP`.
     public var routesWatchInterval: Duration?
-    /// The limiter's policy file, whose `on_redis_failure` decides at the edge while the limiter cannot be
-    /// asked (`fallback.policies_file`); `nil`: such requests are allowed.
-    public var fallbackPoliciesFile: String?
-    /// How often that file is checked for changes (`fallback.watch_interval_ms`); `nil`: only on `SIGHUP`.
-    public var fallbackWatchInterval: Duration?
+    /// The limiter's policy file (`policies.file`; formerly `fallback.policies_file`): each policy's key
+    /// parts, and its `on_redis_failure` while the limiter cannot be asked. Every policy the route file
+    /// names must be in it.
+    public var policiesFile: String
+    /// How often that file is checked for changes (`policies.watch_interval_ms`; formerly
+    /// `fallback.watch_interval_ms`); `nil`: only on `SIGHUP`.
+    public var policiesWatchInterval: Duration?
+    /// The request header whose value is the `api_key` key part (`policies.api_key_header`), lower-case;
+    /// `nil`: none, and a policy keyed by `api_key` is refused.
+    public var apiKeyHeader: String?
     /// The cache's byte budget (`cache.max_bytes`).
     public var cacheMaxBytes: Int
     /// The data service's invalidation channel (`events.invalidations_channel`).
@@ -81,6 +94,9 @@ public struct EdgeConfiguration: Sendable {
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 1024...(64 << 20))
         self.http.idleTimeout = try document.duration("http.idle_timeout_ms", default: self.http.idleTimeout, range: .seconds(1) ... .seconds(3600))
         self.http.requestTimeout = try document.duration("http.request_timeout_ms", default: self.http.requestTimeout, range: .milliseconds(100) ... .seconds(3600))
+        self.http.headTimeout = try document.duration("http.head_timeout_ms", default: self.http.headTimeout, range: .milliseconds(100) ... .seconds(3600))
+        self.http.maxHeadBytes = try document.int("http.max_head_bytes", default: self.http.maxHeadBytes, range: 1024...(1 << 20))
+        self.http.maxConnections = try document.int("http.max_connections", default: self.http.maxConnections, range: 1...1_000_000)
         self.http.trustedProxies = TrustedProxies(
             try document.stringList(
                 "http.trusted_proxies", default: [], expected: "IP addresses (10.0.0.5, ::1) or IPv4 networks (10.0.0.0/8)"
@@ -100,10 +116,18 @@ public struct EdgeConfiguration: Sendable {
         self.routesFile = try document.string("routes.file", default: "config/routes.yaml")
         let watch = try document.int("routes.watch_interval_ms", default: 1000, range: 0...3_600_000)
         self.routesWatchInterval = watch == 0 ? nil : .milliseconds(watch)
-        let fallbackFile = try document.string("fallback.policies_file", default: "")
-        self.fallbackPoliciesFile = fallbackFile.isEmpty ? nil : fallbackFile
-        let fallbackWatch = try document.int("fallback.watch_interval_ms", default: 1000, range: 0...3_600_000)
-        self.fallbackWatchInterval = fallbackWatch == 0 ? nil : .milliseconds(fallbackWatch)
+        try document.acceptFormerName("fallback.policies_file", of: "policies.file")
+        try document.acceptFormerName("fallback.watch_interval_ms", of: "policies.watch_interval_ms")
+        self.policiesFile = try document.string(
+            "policies.file", default: "config/policies.yaml", expected: "the path of the limiter's policy file", matching: { !$0.isEmpty }
+        )
+        let policiesWatch = try document.int("policies.watch_interval_ms", default: 1000, range: 0...3_600_000)
+        self.policiesWatchInterval = policiesWatch == 0 ? nil : .milliseconds(policiesWatch)
+        let apiKeyHeader = try document.string(
+            "policies.api_key_header", default: "", expected: "a header name (1 to 64 of A-Z a-z 0-9 - _ .), e.g. X-API-Key",
+            matching: { $0.count <= 64 && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) } }
+        )
+        self.apiKeyHeader = apiKeyHeader.isEmpty ? nil : apiKeyHeader.lowercased()
         self.cacheMaxBytes = try document.int("cache.max_bytes", default: 64 << 20, range: (1 << 16)...(64 << 30))
         self.invalidationsChannel = try document.string("events.invalidations_channel", default: InvalidationMessage.defaultChannel)
         self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)

@@ -1,5 +1,6 @@
 import GatehouseNIOSupport
 import Logging
+import Metrics
 import NIOCore
 import NIOExtras
 import NIOHTTP1
@@ -11,24 +12,32 @@ import ServiceLifecycle
 /// connection's pipeline.
 ///
 /// Per connection: requests are answered in order (pipelined ones wait their turn), each by a task on the
-/// connection's event loop; a body over `http.max_body_bytes` is a `413` problem (``EdgeRequestReader``); a
-/// request not read and answered within `http.request_timeout_ms` closes the connection
-/// (``RequestDeadlineHandler``), as does `http.idle_timeout_ms` without a request; a request that is not valid
-/// HTTP/1.1 is a `400` problem and the connection is closed (``MalformedRequestHandler``); while the client
+/// connection's event loop; a request head not complete within `http.head_timeout_ms` of its first bytes
+/// closes the connection (``RequestHeadDeadlineHandler``); a head over `http.max_head_bytes` or
+/// ``maximumHeaderFields`` fields is a `431` problem and the connection is closed
+/// (``MalformedRequestHandler``); a body over `http.max_body_bytes` is a `413` problem
+/// (``EdgeRequestReader``); a request not read and answered within `http.request_timeout_ms` of its head
+/// closes the connection (``RequestDeadlineHandler``), as does `http.idle_timeout_ms` without a request; a
+/// request that is not valid HTTP/1.1 is a `400` problem and the connection is closed; while the client
 /// reads answers more slowly than they are written, the connection is not read (NIO's
-/// `BackPressureHandler`), so memory stays bounded per connection. On graceful shutdown the server stops
-/// accepting, closes idle connections at once, and closes the others as soon as their request in progress is
-/// answered; ``run()`` returns when every connection is closed.
+/// `BackPressureHandler`), so memory stays bounded per connection. At most `http.max_connections` are held at
+/// once: one more is answered `503` and closed (``ConnectionRefusalHandler``). On graceful shutdown the server
+/// stops accepting, closes idle connections at once, and closes the others as soon as their request in
+/// progress is answered; ``run()`` returns when every connection is closed.
 public final class EdgeHTTPServer: Service, Sendable {
-    /// Request heads: at most 80 KiB for the target or any one field, 80 KiB of fields in all, 1,000 fields;
-    /// beyond, `400` and the connection is closed.
-    private static let decoderLimits = {
+    /// The most header fields a request head may have (as Apache's `LimitRequestFields` and HAProxy's
+    /// `tune.http.maxhdr`, about 100); beyond, `431`.
+    static let maximumHeaderFields = 100
+
+    /// The decoder's limits: `maxHeadBytes` for the target and header names and values together (and so for
+    /// any one of them), ``maximumHeaderFields`` fields; beyond, the decoder reports `headerOverflow`.
+    static func decoderLimits(maxHeadBytes: Int) -> NIOHTTPDecoderLimitConfiguration {
         var limits = NIOHTTPDecoderLimitConfiguration()
-        limits.maxHeaderFieldSize = 80 * 1024
-        limits.maxHeaderListSize = 80 * 1024
-        limits.maxHeaderFieldCount = 1000
+        limits.maxHeaderFieldSize = maxHeadBytes
+        limits.maxHeaderListSize = maxHeadBytes
+        limits.maxHeaderFieldCount = Self.maximumHeaderFields
         return limits
-    }()
+    }
 
     private let handler: EdgeRequestHandler
     private let http: EdgeConfiguration.HTTP
@@ -39,7 +48,7 @@ public final class EdgeHTTPServer: Service, Sendable {
     /// Creates the server; nothing listens until ``run()``.
     /// - Parameters:
     ///   - handler: The pipeline.
-    ///   - http: Address, port, body limit, idle and request timeouts, trusted proxies.
+    ///   - http: Address, port, connection cap, head and body limits, head, idle and request timeouts, trusted proxies.
     ///   - eventLoopGroup: The event loops for the sockets and the requests; the shared singleton by default,
     ///     which the RPC clients use too.
     ///   - logger: Receives server events.
@@ -60,6 +69,10 @@ public final class EdgeHTTPServer: Service, Sendable {
     public func run() async throws {
         let quiesce = ServerQuiescingHelper(group: self.eventLoopGroup)
         let (handler, http, logger) = (self.handler, self.http, self.logger)
+        let limits = Self.decoderLimits(maxHeadBytes: http.maxHeadBytes)
+        let admission = ConnectionAdmission(limit: http.maxConnections)
+        let refusal = ConnectionRefusalHandler.answer(maximumConnections: http.maxConnections)
+        FileDescriptorLimit.raise(toHold: http.maxConnections, logger: logger)
         let server: any Channel
         do {
             server = try await ServerBootstrap(group: self.eventLoopGroup)
@@ -73,12 +86,27 @@ public final class EdgeHTTPServer: Service, Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        let pipeline = channel.pipeline.syncOperations
+                        guard admission.admit() else {
+                            try pipeline.addHandler(ConnectionRefusalHandler(answer: refusal))
+                            return
+                        }
+                        EdgeMetrics.connections.increment()
+                        channel.closeFuture.whenComplete { _ in
+                            admission.release()
+                            EdgeMetrics.connections.decrement()
+                        }
+                        let headDeadline = RequestHeadDeadlineHandler(limit: http.headTimeout, logger: logger)
+                        try pipeline.addHandler(headDeadline)
+                        try pipeline.configureHTTPServerPipeline(
                             withPipeliningAssistance: true, withErrorHandling: false, withEncoderConfiguration: .init(),
-                            withDecoderLimitConfiguration: Self.decoderLimits
+                            withDecoderLimitConfiguration: limits
                         )
-                        try channel.pipeline.syncOperations.addHandlers(
-                            MalformedRequestHandler(),
+                        // Right after the decoder, before pipelining holds any request back.
+                        let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+                        try pipeline.addHandler(headDeadline.makeDecodedParts(), position: .after(decoder))
+                        try pipeline.addHandlers(
+                            MalformedRequestHandler(maximumHeadBytes: http.maxHeadBytes),
                             BackPressureHandler(),
                             IdleStateHandler(readTimeout: TimeAmount(http.idleTimeout)),
                             RequestDeadlineHandler(limit: http.requestTimeout, logger: logger),

@@ -52,10 +52,18 @@ public enum EdgeMetrics {
 
     /// Limiter calls that failed (the fallback policies, or else letting the request through, decided).
     static let limiterFailures = Counter(label: "gatehouse_edge_limiter_failures_total")
+    /// Checks the limiter refused as invalid (`INVALID_ARGUMENT`: a policy it does not know); the fallbacks decided.
+    static let limiterRefusedChecks = Counter(label: "gatehouse_edge_limiter_refused_checks_total")
     /// Time from a change's commit at the data service to this edge applying its invalidation.
     static let invalidationLag = Metrics.Timer(label: "gatehouse_edge_invalidation_lag_seconds")
     /// Connections closed because a request was not received and answered within `http.request_timeout_ms`.
     static let requestTimeouts = Counter(label: "gatehouse_edge_request_timeouts_total")
+    /// Connections closed because a request head was not complete within `http.head_timeout_ms`.
+    static let headTimeouts = Counter(label: "gatehouse_edge_head_timeouts_total")
+    /// Connections answered `503` and closed because the edge held `http.max_connections`.
+    static let connectionsRefused = Counter(label: "gatehouse_edge_connections_refused_total")
+    /// The public HTTP connections the edge holds (refused ones not counted).
+    static let connections = Meter(label: "gatehouse_edge_connections")
     /// Data-service calls made for misses (after coalescing).
     static let dataCalls = Counter(label: "gatehouse_edge_data_calls_total")
     /// 1 while the edge holds the issuer's whole revocation state, 0 while fetching it fails.

@@ -1,14 +1,18 @@
+import GatehouseAuthAPI
 import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseNIOSupport
 import GatehouseRPC
+import JWTKit
 import Logging
 import Metrics
 import Synchronization
 
 /// The edge's side of rate limiting: one limiter decision per request with the route's policies for the
-/// caller, the IETF `RateLimit-Policy`/`RateLimit` headers, and a local memory of denials so a flooding
-/// caller is answered 429 without an RPC until its retry-after passes.
+/// caller, each keyed as its `key` parts say (``PolicyKeyValues``, from the policy file), the IETF
+/// `RateLimit-Policy`/`RateLimit` headers, and a local memory of denials so a flooding caller is answered 429
+/// without an RPC until its retry-after passes. The memory is per set of (policy, key value), so a denial
+/// of a `[sub, route]` policy on one route never refuses the same caller on another.
 ///
 /// Checks go through a ``CallBatcher``: a request alone in its event-loop tick is one `limiter.Check`; the
 /// checks of one tick's requests, and those that arrive while 4 calls of their event loop are in flight, go
@@ -18,10 +22,11 @@ import Synchronization
 ///
 /// The limiter unreachable (or too slow, past `limiter.call_timeout_ms`): counted in
 /// `gatehouse_edge_limiter_failures_total` and logged once per outage, and each policy's `on_redis_failure`
-/// from the fallback policy file decides (``PolicyFallback``: `allow`, `deny`, or `local` at limit ÷ the
-/// file's `replicas`). Without that file, or for a policy it does not name, the request is allowed. A
-/// `Peek` (asking only) is allowed while the limiter is unreachable. The limiter's own fallbacks cover a
-/// Redis outage behind it.
+/// decides (``PolicyFallback``: `allow`, `deny`, or `local` at limit ÷ the file's `replicas`, one counter
+/// per policy and key value). The limiter refusing a check as invalid (`INVALID_ARGUMENT`: a policy its own
+/// policy file lacks) is decided the same way, never let through unchecked: counted in
+/// `gatehouse_edge_limiter_refused_checks_total` and logged at most once a minute. A `Peek` (asking only)
+/// is allowed when the limiter cannot answer it. The limiter's own fallbacks cover a Redis outage behind it.
 public final class EdgeRateLimiter: Sendable {
     /// The decision for one request.
     public struct Decision: Sendable, Equatable {
@@ -87,42 +92,77 @@ public final class EdgeRateLimiter: Sendable {
     private let denials = Mutex<[String: Denial]>([:])
     private let denialCapacity: Int
     private let failing = Atomic<Bool>(false)
-    private let fallbackPolicies = Mutex<PolicyCatalog?>(nil)
+    private let policies: Mutex<PolicyCatalog>
+    private let apiKeyHeader: String?
     private let fallback = Mutex(PolicyFallback())
+    /// When a refused check was last logged.
+    private let refusalLogged = Mutex<ContinuousClock.Instant?>(nil)
     private let logger: Logger
+
+    /// How often, at most, a check the limiter refused is logged.
+    static let refusalLogInterval = Duration.seconds(60)
 
     /// Creates the gate.
     /// - Parameters:
     ///   - limiter: The limiter's RPC client; its `run()` must be going.
+    ///   - policies: The limiter's policy file: each policy's key parts and fallback.
+    ///   - apiKeyHeader: The request header whose value is the `api_key` key part, lower-case (`policies.api_key_header`).
     ///   - denialCapacity: How many denied callers are remembered.
-    ///   - logger: Receives limiter outages.
-    public init(limiter: RPCClient, denialCapacity: Int = 100_000, logger: Logger) {
+    ///   - logger: Receives limiter outages and refusals.
+    public init(limiter: RPCClient, policies: PolicyCatalog, apiKeyHeader: String? = nil, denialCapacity: Int = 100_000, logger: Logger) {
         self.limiter = limiter
         self.checks = CallBatcher { checks in try await Self.send(checks, to: limiter) }
+        self.policies = Mutex(policies)
+        self.apiKeyHeader = apiKeyHeader
         self.denialCapacity = denialCapacity
         self.logger = logger
+    }
+
+    /// The values a request offers the policies' keys.
+    /// - Parameters:
+    ///   - request: The request (its address, method and API-key header).
+    ///   - route: The matched route's template.
+    ///   - claims: The verified token's claims; `nil` for an anonymous caller.
+    ///   - tier: The name of the tier that chose the policies.
+    public func keyValues(of request: EdgeRequest, route: String, claims: AccessTokenClaims?, tier: String) -> PolicyKeyValues {
+        PolicyKeyValues(
+            ip: request.clientIP, subject: claims?.sub.value, clientID: claims?.clientID, role: tier,
+            apiKey: self.apiKeyHeader.flatMap { request.header($0) }, route: route, method: request.method == "HEAD" ? "GET" : request.method
+        )
     }
 
     /// Decides a request.
     /// - Parameters:
     ///   - policies: The route's policies for the caller's tier; none: allowed without an RPC.
-    ///   - caller: The caller's identity (its subject, or `ip:` and its address), also the key of every policy.
+    ///   - caller: What the request offers the policies' keys; each policy's key is built from its parts.
     ///   - requestID: Passed along to the limiter's logs.
     ///   - charge: `limiter.Check` (spend one unit) when `true`, `limiter.Peek` (ask only) when `false`.
-    public func decide(policies: [String], caller: String, requestID: String, charge: Bool = true) async -> Decision {
+    public func decide(policies: [String], for caller: PolicyKeyValues, requestID: String, charge: Bool = true) async -> Decision {
         guard !policies.isEmpty else { return .unchecked }
-        let memoryKey = caller + "|" + policies.joined(separator: ",")
+        let catalog = self.policies.withLock { $0 }
+        var request = Gatehouse_Limiter_CheckRequest()
+        request.caller = caller.caller
+        request.items.reserveCapacity(policies.count)
+        // The memory of denials is per (policy, key value) of every item.
+        var memoryKey = ""
+        var previous: (parts: [PolicyKeyPart], key: String)?
+        for policy in policies {
+            // A name the catalog lacks (only while a reload swaps the files) is keyed by the caller.
+            let parts = catalog.policies[policy]?.key ?? [.sub]
+            let key = previous.flatMap { $0.parts == parts ? $0.key : nil } ?? caller.key(parts)
+            previous = (parts, key)
+            var item = Gatehouse_Limiter_CheckItem()
+            item.policy = policy
+            item.key = key
+            request.items.append(item)
+            memoryKey += policy
+            memoryKey += "\u{1F}"
+            memoryKey += key
+            memoryKey += "\u{1E}"
+        }
         let now = ContinuousClock.now
         if let remembered = self.rememberedDenial(memoryKey, now: now) {
             return remembered
-        }
-        var request = Gatehouse_Limiter_CheckRequest()
-        request.caller = caller
-        request.items = policies.map { policy in
-            var item = Gatehouse_Limiter_CheckItem()
-            item.policy = policy
-            item.key = caller
-            return item
         }
         let response: Gatehouse_Limiter_CheckResponse
         do {
@@ -134,12 +174,17 @@ public final class EdgeRateLimiter: Sendable {
             if self.failing.exchange(false, ordering: .relaxed) {
                 self.logger.notice("the limiter answers again")
             }
+        } catch let error as RPCError where error.code == .invalidArgument {
+            EdgeMetrics.limiterRefusedChecks.increment()
+            self.logRefusal(error, policies: policies)
+            guard charge, let fallback = self.fallbackResponse(request.items, catalog: catalog, now: now) else { return .unchecked }
+            response = fallback
         } catch {
             EdgeMetrics.limiterFailures.increment()
             if !self.failing.exchange(true, ordering: .relaxed) {
                 self.logger.warning("cannot reach the limiter; the policies' fallbacks decide", metadata: ["error": "\(error)"])
             }
-            guard charge, let fallback = self.fallbackResponse(policies: policies, caller: caller, now: now) else { return .unchecked }
+            guard charge, let fallback = self.fallbackResponse(request.items, catalog: catalog, now: now) else { return .unchecked }
             response = fallback
         }
         let decision = Self.decision(response)
@@ -201,14 +246,29 @@ public final class EdgeRateLimiter: Sendable {
         }
     }
 
-    /// Replaces the policies whose fallbacks decide while the limiter cannot be asked (`nil`: allow).
-    public func replaceFallbackPolicies(_ catalog: PolicyCatalog?) {
-        self.fallbackPolicies.withLock { $0 = catalog }
+    /// Puts a new policy catalog in force (a reloaded policy file); requests in flight finish with the old one.
+    public func replacePolicies(_ catalog: PolicyCatalog) {
+        self.policies.withLock { $0 = catalog }
     }
 
-    private func fallbackResponse(policies: [String], caller: String, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse? {
-        guard let catalog = self.fallbackPolicies.withLock({ $0 }) else { return nil }
-        let items = policies.compactMap { name in catalog.policies[name].map { PolicyFallback.Item(policy: $0, key: caller, cost: $0.cost) } }
+    /// Logs a check the limiter refused, at most once per ``refusalLogInterval``.
+    private func logRefusal(_ error: RPCError, policies: [String]) {
+        let now = ContinuousClock.now
+        let due = self.refusalLogged.withLock { last in
+            guard last.map({ now - $0 >= Self.refusalLogInterval }) ?? true else { return false }
+            last = now
+            return true
+        }
+        guard due else { return }
+        self.logger.error(
+            "the limiter refused a check (does its policy file lack one of these policies?); the policies' fallbacks decide",
+            metadata: ["error": "\(error.message)", "policies": "\(policies.joined(separator: ","))"]
+        )
+    }
+
+    /// The policies' fallbacks' answer to `items`, or `nil` when the catalog names none of them.
+    private func fallbackResponse(_ items: [Gatehouse_Limiter_CheckItem], catalog: PolicyCatalog, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse? {
+        let items = items.compactMap { item in catalog.policies[item.policy].map { PolicyFallback.Item(policy: $0, key: item.key, cost: $0.cost) } }
         guard !items.isEmpty else { return nil }
         let response = self.fallback.withLock {
             // `deny` refuses for a second at a time: the limiter is asked again after that.

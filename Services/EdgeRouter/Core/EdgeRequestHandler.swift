@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseAuthAPI
 import GatehouseDataAPI
+import GatehouseLimiterPolicies
 import GatehouseRPC
 import JWTKit
 import Logging
@@ -109,9 +110,12 @@ public final class EdgeRequestHandler: Sendable {
         }
         if let denied = Self.authorize(caller, route: route) { return denied }
 
-        // One limiter decision.
-        let identity = caller.subject ?? "ip:\(request.clientIP)"
-        let decision = await self.limiter.decide(policies: route.policies(forRoles: caller.roles), caller: identity, requestID: request.requestID)
+        // One limiter decision, each policy keyed as its key parts say.
+        let tier = route.tier(forRoles: caller.roles)
+        let decision = await self.limiter.decide(
+            policies: tier?.policies ?? [], for: self.limiter.keyValues(of: request, route: route.path, claims: caller.claims, tier: tier?.name ?? ""),
+            requestID: request.requestID
+        )
         guard decision.allowed else {
             return .problem(
                 429, "Too Many Requests",
@@ -121,21 +125,53 @@ public final class EdgeRequestHandler: Sendable {
         }
 
         var response: EdgeResponse
-        let collection = parameters["collection"] ?? ""
-        switch (request.method, parameters["id"]) {
-        case ("GET", let id?), ("HEAD", let id?):
-            response = await self.read(request, route: route, caller: caller, collection: collection, id: id)
-        case ("GET", nil), ("HEAD", nil):
-            response = await self.list(request, route: route, caller: caller, collection: collection)
-        case ("POST", nil):
-            response = await self.create(request, caller: caller, collection: collection)
-        case ("PUT", let id?), ("DELETE", let id?):
-            response = await self.change(request, route: route, caller: caller, collection: collection, id: id)
-        default:
-            response = .problem(405, "Method Not Allowed", "\(request.method) \(route.path) is not a data API operation")
+        do throws(RequestPreconditions.Malformed) {
+            let preconditions = try RequestPreconditions(ifMatch: request.header("if-match"), ifNoneMatch: request.header("if-none-match"))
+            response = await self.perform(request, route: route, caller: caller, parameters: parameters, preconditions: preconditions)
+        } catch {
+            response = .problem(400, "Bad Request", error.detail)
         }
         response.headers += decision.headers
         return response
+    }
+
+    /// The data API operation of a routed, authorized and allowed request.
+    private func perform(
+        _ request: EdgeRequest, route: EdgeRoute, caller: Caller, parameters: [String: String], preconditions: RequestPreconditions
+    ) async -> EdgeResponse {
+        let collection = parameters["collection"] ?? ""
+        switch (request.method, parameters["id"]) {
+        case ("GET", let id?), ("HEAD", let id?):
+            return Self.conditional(await self.read(request, route: route, caller: caller, collection: collection, id: id), preconditions)
+        case ("GET", nil), ("HEAD", nil):
+            return Self.conditional(await self.list(request, route: route, caller: caller, collection: collection), preconditions)
+        case ("POST", nil):
+            // The target is the collection, whose listing has no entity tag.
+            if case .preconditionFailed(let field) = preconditions.evaluate(.current(nil), safe: false) {
+                return .problem(412, "Precondition Failed", "\(field) does not hold for the collection \(collection), which exists and has no entity tag")
+            }
+            return await self.create(request, caller: caller, collection: collection)
+        case ("PUT", let id?), ("DELETE", let id?):
+            return await self.change(request, route: route, caller: caller, collection: collection, id: id, preconditions: preconditions)
+        default:
+            return .problem(405, "Method Not Allowed", "\(request.method) \(route.path) is not a data API operation")
+        }
+    }
+
+    /// A read's answer under the request's preconditions: evaluated only for a `2xx` answer (RFC 9110 §13.2.1),
+    /// against its `ETag` (a listing has none); `304` keeps the answer's header fields without its body.
+    static func conditional(_ response: EdgeResponse, _ preconditions: RequestPreconditions) -> EdgeResponse {
+        guard !preconditions.isEmpty, (200..<300).contains(response.status) else { return response }
+        let tag = response.header("ETag").flatMap(EntityTag.init(field:))
+        switch preconditions.evaluate(.current(tag), safe: true) {
+        case .proceed:
+            return response
+        case .notModified:
+            return EdgeResponse(status: 304, headers: response.headers)
+        case .preconditionFailed(let field):
+            let current = response.header("ETag").map { "the current entity tag is \($0)" } ?? "the answer has no entity tag"
+            return .problem(412, "Precondition Failed", "\(field) does not hold: \(current)")
+        }
     }
 
     // MARK: Authentication
@@ -155,7 +191,9 @@ public final class EdgeRequestHandler: Sendable {
         let bearer = Self.bearerToken(authorization)
         if let policy = self.failurePolicy, self.recentFailures.contains(address), !(bearer.map(self.verifier.isRemembered) ?? false) {
             // This address sent bad tokens lately: ask its failure budget before any signature work.
-            let budget = await self.limiter.decide(policies: [policy], caller: address, requestID: request.requestID, charge: false)
+            let budget = await self.limiter.decide(
+                policies: [policy], for: self.failureKeyValues(request, route: route), requestID: request.requestID, charge: false
+            )
             if !budget.allowed {
                 return .refused(.problem(
                     429, "Too Many Requests", "too many invalid tokens from this address; retry after \(budget.retryAfterSeconds) s",
@@ -164,7 +202,7 @@ public final class EdgeRequestHandler: Sendable {
             }
         }
         guard let token = bearer else {
-            await self.tokenFailed(address: address, requestID: request.requestID)
+            await self.tokenFailed(request, route: route)
             return .refused(Self.invalidToken(.malformed))
         }
         var result = await self.verifier.verify(token)
@@ -176,16 +214,21 @@ public final class EdgeRequestHandler: Sendable {
             return .caller(Caller(claims: claims))
         case .failure(let rejection):
             EdgeMetrics.authFailure(rejection).increment()
-            await self.tokenFailed(address: address, requestID: request.requestID)
+            await self.tokenFailed(request, route: route)
             return .refused(Self.invalidToken(rejection))
         }
     }
 
     /// Counts a failed verification against the address's failure budget and marks the address.
-    private func tokenFailed(address: String, requestID: String) async {
+    private func tokenFailed(_ request: EdgeRequest, route: EdgeRoute) async {
         guard let policy = self.failurePolicy else { return }
-        self.recentFailures.mark(address)
-        _ = await self.limiter.decide(policies: [policy], caller: address, requestID: requestID)
+        self.recentFailures.mark("ip:\(request.clientIP)")
+        _ = await self.limiter.decide(policies: [policy], for: self.failureKeyValues(request, route: route), requestID: request.requestID)
+    }
+
+    /// The key values of a request whose token failed: an anonymous caller (tier `anonymous`).
+    private func failureKeyValues(_ request: EdgeRequest, route: EdgeRoute) -> PolicyKeyValues {
+        self.limiter.keyValues(of: request, route: route.path, claims: nil, tier: "anonymous")
     }
 
     /// The token of `Bearer <token>` (scheme case-insensitive, spaces trimmed), read as bytes: splitting and
@@ -318,23 +361,23 @@ public final class EdgeRequestHandler: Sendable {
         case .fresh(let cached, let age):
             EdgeMetrics.cacheHits.increment()
             let ttl = (caching.freshness.ttl - age).components.seconds
-            return Self.respond(cached, request: request, status: "gatehouse; hit; ttl=\(ttl)", age: age)
+            return Self.respond(cached, status: "gatehouse; hit; ttl=\(ttl)", age: age)
         case .stale(let cached, let age, let revalidate, let ifError):
             EdgeMetrics.cacheStaleHits.increment()
             if revalidate {
                 // Serve stale now; one coalesced request refreshes the entry.
                 Task { await self.fill(key: key, tags: tags, freshness: caching.freshness, fetch: fetch) }
-                return Self.respond(cached, request: request, status: #"gatehouse; hit; ttl=\#(-(age - caching.freshness.ttl).components.seconds); detail="stale-while-revalidate""#, age: age)
+                return Self.respond(cached, status: #"gatehouse; hit; ttl=\#(-(age - caching.freshness.ttl).components.seconds); detail="stale-while-revalidate""#, age: age)
             }
             let (fresh, _) = await self.fill(key: key, tags: tags, freshness: caching.freshness, fetch: fetch)
             if fresh.status >= 500, ifError {
-                return Self.respond(cached, request: request, status: #"gatehouse; hit; detail="stale-if-error""#, age: age)
+                return Self.respond(cached, status: #"gatehouse; hit; detail="stale-if-error""#, age: age)
             }
-            return Self.withCacheStatus(fresh, request: request, "gatehouse; fwd=stale; fwd-status=\(fresh.status)")
+            return Self.withCacheStatus(fresh, "gatehouse; fwd=stale; fwd-status=\(fresh.status)")
         case .miss:
             EdgeMetrics.cacheMisses.increment()
             let (fresh, stored) = await self.fill(key: key, tags: tags, freshness: caching.freshness, fetch: fetch)
-            return Self.withCacheStatus(fresh, request: request, stored ? "gatehouse; fwd=uri-miss; stored" : "gatehouse; fwd=uri-miss")
+            return Self.withCacheStatus(fresh, stored ? "gatehouse; fwd=uri-miss; stored" : "gatehouse; fwd=uri-miss")
         }
     }
 
@@ -362,25 +405,15 @@ public final class EdgeRequestHandler: Sendable {
         }
     }
 
-    static func respond(_ cached: CachedResponse, request: EdgeRequest, status: String, age: Duration) -> EdgeResponse {
+    static func respond(_ cached: CachedResponse, status: String, age: Duration) -> EdgeResponse {
         var headers: [(name: String, value: String)] = [("Content-Type", cached.contentType), ("Age", "\(age.components.seconds)"), ("Cache-Status", status)]
-        if let etag = cached.etag {
-            headers.append(("ETag", etag))
-            if let match = request.header("if-none-match"), match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
-                return EdgeResponse(status: 304, headers: headers)
-            }
-        }
+        if let etag = cached.etag { headers.append(("ETag", etag)) }
         return EdgeResponse(status: cached.status, headers: headers, body: cached.body)
     }
 
-    static func withCacheStatus(_ response: EdgeResponse, request: EdgeRequest, _ status: String) -> EdgeResponse {
+    static func withCacheStatus(_ response: EdgeResponse, _ status: String) -> EdgeResponse {
         var response = response
         response.headers.append(("Cache-Status", status))
-        if response.status == 200, let etag = response.header("ETag"), let match = request.header("if-none-match"),
-            match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag })
-        {
-            return EdgeResponse(status: 304, headers: response.headers)
-        }
         return response
     }
 
@@ -396,27 +429,43 @@ public final class EdgeRequestHandler: Sendable {
         }
     }
 
-    /// `PUT` or `DELETE` of one document, after the ownership check and with `If-Match` as the expected version.
-    private func change(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> EdgeResponse {
-        let checkedVersion: Int64?
-        switch await self.checkOwner(request, route: route, caller: caller, collection: collection, id: id) {
-        case .denied(let response): return response
-        case .allowed(let version): checkedVersion = version
-        }
+    /// `PUT` or `DELETE` of one document. When the edge must know the document first — for the ownership
+    /// check of an `owner_only` route (a caller without the role `admin`), or to evaluate `If-Match` or
+    /// `If-None-Match` — it reads it once, decides on what it read, and makes the write conditional on that
+    /// version (`if_version`; 0 for a missing document). So a document deleted, recreated or replaced by
+    /// someone else between the read and the write is never overwritten: the write conflicts, and the answer
+    /// is `412` when the client sent preconditions, `409` otherwise.
+    private func change(
+        _ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String, preconditions: RequestPreconditions
+    ) async -> EdgeResponse {
+        let checksOwner = route.ownerOnly && caller.subject != nil && !(caller.roles ?? []).contains("admin")
         var ifVersion: Int64?
-        switch Self.ifMatchVersion(request) {
-        case .refused(let response): return response
-        case .version(let version): ifVersion = version
+        if checksOwner || !preconditions.isEmpty {
+            let current: Gatehouse_Data_Document?
+            switch await self.current(request, collection: collection, id: id) {
+            case .read(let document): current = document
+            case .failed(let response): return response
+            }
+            // Without the document, DELETE is 404 whatever the preconditions say (RFC 9110 §13.2.1).
+            guard current != nil || request.method != "DELETE" else {
+                return .problem(404, "Not Found", "document \(collection)/\(id) does not exist")
+            }
+            if checksOwner, let current, current.owner != caller.subject {
+                return .problem(403, "Forbidden", "document \(collection)/\(id) belongs to another user")
+            }
+            let representation = current.map { RequestPreconditions.Representation.current(EntityTag(version: Int64($0.version))) } ?? .none
+            if case .preconditionFailed(let field) = preconditions.evaluate(representation, safe: false) {
+                let state = current.map { "its current entity tag is \(DocumentRendering.etag(version: Int64($0.version)))" } ?? "it does not exist"
+                return .problem(412, "Precondition Failed", "\(field) does not hold for document \(collection)/\(id): \(state)")
+            }
+            ifVersion = current.map { Int64($0.version) } ?? 0
         }
-        // Without If-Match, the write is made conditional on the version the ownership check saw, so a
-        // document replaced (or created) by someone else in between is not overwritten: `409`.
-        if ifVersion == nil { ifVersion = checkedVersion }
         if request.method == "DELETE" {
             var delete = Gatehouse_Data_DeleteRequest()
             delete.collection = collection
             delete.id = id
             if let ifVersion { delete.ifVersion = ifVersion }
-            return await self.write(request, collection: collection, id: id) {
+            return await self.write(request, collection: collection, id: id, preconditioned: !preconditions.isEmpty) {
                 try await self.data.call(DataMethods.delete, delete, traceID: request.requestID)
             }
         }
@@ -426,13 +475,17 @@ public final class EdgeRequestHandler: Sendable {
         put.body = String(decoding: request.body, as: UTF8.self)
         put.owner = caller.subject ?? ""
         if let ifVersion { put.ifVersion = ifVersion }
-        return await self.write(request, collection: collection, id: id) {
+        return await self.write(request, collection: collection, id: id, preconditioned: !preconditions.isEmpty) {
             try await self.data.call(DataMethods.put, put, traceID: request.requestID)
         }
     }
 
     /// A write, then this edge's own entries of the document and its collection are dropped before answering.
-    private func write(_ request: EdgeRequest, collection: String, id: String?, _ call: () async throws -> Gatehouse_Data_WriteResponse) async -> EdgeResponse {
+    /// A conflict is `412` when the client sent preconditions (the version they were evaluated against is no
+    /// longer current), else the data service's `409`.
+    private func write(
+        _ request: EdgeRequest, collection: String, id: String?, preconditioned: Bool = false, _ call: () async throws -> Gatehouse_Data_WriteResponse
+    ) async -> EdgeResponse {
         do {
             let written = try await call()
             let documentID = id ?? written.document.id
@@ -441,50 +494,30 @@ public final class EdgeRequestHandler: Sendable {
             var headers: [(name: String, value: String)] = [("Content-Type", "application/json"), ("ETag", DocumentRendering.etag(version: written.version))]
             if written.created { headers.append(("Location", "/v1/\(collection)/\(documentID)")) }
             return EdgeResponse(status: written.created ? 201 : 200, headers: headers, body: DocumentRendering.document(written.document))
-        } catch let error as RPCError where error.code == .conflict && request.header("if-match") != nil {
-            return .problem(412, "Precondition Failed", "If-Match does not name the current version: \(error.message)")
+        } catch let error as RPCError where error.code == .conflict && preconditioned {
+            return .problem(412, "Precondition Failed", "the document changed while the preconditions were evaluated: \(error.message)")
         } catch {
             return self.dataFailure(error)
         }
     }
 
-    enum Precondition {
-        case version(Int64?)
-        case refused(EdgeResponse)
+    enum CurrentDocument {
+        /// The document, `nil` when there is none.
+        case read(Gatehouse_Data_Document?)
+        case failed(EdgeResponse)
     }
 
-    /// `If-Match: "7"` as version 7; `nil` without the header.
-    static func ifMatchVersion(_ request: EdgeRequest) -> Precondition {
-        guard let value = request.header("if-match") else { return .version(nil) }
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard trimmed.hasPrefix("\""), trimmed.hasSuffix("\""), trimmed.count > 2, let version = Int64(trimmed.dropFirst().dropLast()), version >= 0 else {
-            return .refused(.problem(400, "Bad Request", "If-Match must be one ETag such as \"7\", not '\(value)'"))
-        }
-        return .version(version)
-    }
-
-    enum OwnerCheck {
-        /// The write may go ahead; the version the check saw (0: no such document), `nil` when nothing was checked.
-        case allowed(Int64?)
-        case denied(EdgeResponse)
-    }
-
-    /// For owner-only routes: a caller who is not `admin` may write only documents they own (or new ones).
-    private func checkOwner(_ request: EdgeRequest, route: EdgeRoute, caller: Caller, collection: String, id: String) async -> OwnerCheck {
-        guard route.ownerOnly, let subject = caller.subject, !(caller.roles ?? []).contains("admin") else { return .allowed(nil) }
+    /// The document as the data service has it now (not from the cache: a write is decided on it).
+    private func current(_ request: EdgeRequest, collection: String, id: String) async -> CurrentDocument {
         var get = Gatehouse_Data_GetRequest()
         get.collection = collection
         get.id = id
         do {
-            let document = try await self.data.call(DataMethods.get, get, traceID: request.requestID).document
-            guard document.owner == subject else {
-                return .denied(.problem(403, "Forbidden", "document \(collection)/\(id) belongs to another user"))
-            }
-            return .allowed(Int64(document.version))
+            return .read(try await self.data.call(DataMethods.get, get, traceID: request.requestID).document)
         } catch let error as RPCError where error.code == .notFound {
-            return request.method == "DELETE" ? .denied(.problem(404, "Not Found", "document \(collection)/\(id) does not exist")) : .allowed(0)
+            return .read(nil)
         } catch {
-            return .denied(self.dataFailure(error))
+            return .failed(self.dataFailure(error))
         }
     }
 

@@ -60,13 +60,14 @@ public struct EdgeRoute: Sendable, Equatable {
             && lhs.tiers.map(\.name) == rhs.tiers.map(\.name) && lhs.tiers.map(\.policies) == rhs.tiers.map(\.policies)
     }
 
-    /// The limiter policies for a caller: those of the first tier, in file order, that is one of the caller's
-    /// roles; else `authenticated` for a caller with a token, `anonymous` without one.
+    /// The tier of a caller, whose policies its requests are checked against and whose name is their `role`
+    /// key part: the first tier, in file order, that is one of the caller's roles; else `authenticated` for a
+    /// caller with a token, `anonymous` without one; `nil` when the route has no such tier (not rate-limited).
     /// - Parameter roles: The caller's roles, or `nil` for an anonymous caller.
-    public func policies(forRoles roles: [String]?) -> [String] {
-        guard let roles else { return self.tiers.first { $0.name == "anonymous" }?.policies ?? [] }
-        if let tier = self.tiers.first(where: { roles.contains($0.name) }) { return tier.policies }
-        return self.tiers.first { $0.name == "authenticated" }?.policies ?? []
+    public func tier(forRoles roles: [String]?) -> (name: String, policies: [String])? {
+        guard let roles else { return self.tiers.first { $0.name == "anonymous" } }
+        if let tier = self.tiers.first(where: { roles.contains($0.name) }) { return tier }
+        return self.tiers.first { $0.name == "authenticated" }
     }
 
     /// The parameters of a path when the template matches it.

@@ -2,10 +2,11 @@ import GatehouseObservability
 import NIOCore
 import NIOHTTP1
 
-/// Answers a request that is not valid HTTP/1.1 with a `400` problem (`application/problem+json`) before
-/// the decoder closes the connection, unless a response has already begun. NIO's decoder closes the
-/// connection right after reporting the error, so the answer is written here, synchronously, as NIO's own
-/// `HTTPServerProtocolErrorHandler` does with an empty `400`.
+/// Answers a request that is not valid HTTP/1.1 with a `400` problem (`application/problem+json`), and one
+/// whose head is over the decoder's limits (`http.max_head_bytes`, ``EdgeHTTPServer/maximumHeaderFields``)
+/// with a `431` problem, before the decoder closes the connection, unless a response has already begun.
+/// NIO's decoder closes the connection right after reporting the error, so the answer is written here,
+/// synchronously, as NIO's own `HTTPServerProtocolErrorHandler` does with an empty `400`.
 final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -13,14 +14,28 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundOut = HTTPServerResponsePart
 
     private var responseOpen = false
+    private let maximumHeadBytes: Int
+
+    /// - Parameter maximumHeadBytes: `http.max_head_bytes`, for the `431` answer's detail.
+    init(maximumHeadBytes: Int) {
+        self.maximumHeadBytes = maximumHeadBytes
+    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let error = error as? HTTPParserError, !self.responseOpen {
-            let problem = AdminResponse.problem(status: 400, title: "Bad Request", detail: "the request is not valid HTTP/1.1: \(error)")
+            let problem =
+                error == .headerOverflow
+                ? AdminResponse.problem(
+                    status: 431, title: "Request Header Fields Too Large",
+                    detail: "the request line and header fields are larger than \(self.maximumHeadBytes) bytes"
+                        + " or more than \(EdgeHTTPServer.maximumHeaderFields) fields"
+                )
+                : AdminResponse.problem(status: 400, title: "Bad Request", detail: "the request is not valid HTTP/1.1: \(error)")
             var headers = HTTPHeaders(problem.headers)
             headers.add(name: "Content-Length", value: String(problem.body.count))
             headers.add(name: "Connection", value: "close")
-            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))), promise: nil)
+            let status = HTTPResponseStatus(statusCode: problem.status)
+            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
             context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: problem.body)))), promise: nil)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }

@@ -36,6 +36,8 @@ public struct RouteTable: Sendable, Equatable {
 
     /// The routes, in file order.
     public let routes: [EdgeRoute]
+    /// Every policy a tier names, with where: checked against the policy file (``EdgePolicyFiles``).
+    let policyReferences: [PolicyReference]
 
     /// The parameter names a template may capture.
     public static let parameterNames: Set<String> = ["collection", "id"]
@@ -105,12 +107,14 @@ public struct RouteTable: Sendable, Equatable {
         }
         var reader = YAMLNodeReader(source: source)
         let top = reader.values(root, field: "", valid: Self.fileKeys) ?? [:]
-        let defaultTiers = top["tiers"].flatMap { reader.tiers($0, field: "tiers") } ?? []
+        let defaultTiers = top["tiers"].flatMap { reader.tiers($0, field: "tiers") } ?? ([], [])
+        var references = defaultTiers.references
         var routes: [EdgeRoute] = []
         if let list = top["routes"].flatMap({ reader.sequence($0, field: "routes") }) {
             for (index, node) in list.enumerated() {
                 let field = "routes[\(index)]"
-                guard let route = reader.route(node, field: field, defaultTiers: defaultTiers) else { continue }
+                guard let (route, routeReferences) = reader.route(node, field: field, defaultTiers: defaultTiers.tiers) else { continue }
+                references += routeReferences
                 if let clash = routes.first(where: { $0.path == route.path && !$0.methods.isDisjoint(with: route.methods) }) {
                     reader.problem(
                         at: node, field: field,
@@ -124,7 +128,18 @@ public struct RouteTable: Sendable, Equatable {
         if top["routes"] == nil { reader.problem("\(source): the file defines no 'routes'") }
         guard reader.problems.isEmpty else { throw RouteFileError(problems: reader.problems) }
         self.routes = routes
+        self.policyReferences = references
     }
+}
+
+/// Where a tier of the route file names a policy.
+struct PolicyReference: Sendable, Equatable {
+    /// The policy's name.
+    let policy: String
+    /// The tier's name.
+    let tier: String
+    /// The file, line and field, e.g. `routes.yaml:23: routes[2].tiers.user`.
+    let place: String
 }
 
 /// Why a route file was refused: every problem, each with file, line and field.
@@ -139,7 +154,7 @@ public struct RouteFileError: Error, Sendable, CustomStringConvertible {
 }
 
 extension YAMLNodeReader {
-    mutating func route(_ node: Node, field: String, defaultTiers: [(name: String, policies: [String])]) -> EdgeRoute? {
+    mutating func route(_ node: Node, field: String, defaultTiers: [(name: String, policies: [String])]) -> (EdgeRoute, [PolicyReference])? {
         guard let values = self.values(node, field: field, valid: RouteTable.routeKeys) else { return nil }
         let before = self.problems.count
         let path = self.required(values["path"], at: node, field: "\(field).path").flatMap { self.routePath($0, field: "\(field).path") }
@@ -149,7 +164,8 @@ extension YAMLNodeReader {
         let scopes = values["scopes"].flatMap { self.stringList($0, field: "\(field).scopes") } ?? []
         let ownerOnly = values["owner_only"].flatMap { self.bool($0, field: "\(field).owner_only") } ?? false
         let caching = values["cache"].flatMap { self.caching($0, field: "\(field).cache") }
-        let tiers = values["tiers"].flatMap { self.tiers($0, field: "\(field).tiers") } ?? defaultTiers
+        let ownTiers = values["tiers"].flatMap { self.tiers($0, field: "\(field).tiers") }
+        let tiers = ownTiers?.tiers ?? defaultTiers
         guard self.problems.count == before, let path, let methods else { return nil }
         if caching != nil, methods != ["GET"] {
             self.problem(at: node, field: "\(field).cache", "only a route of GET alone can be cached, not \(methods.sorted().joined(separator: ", "))")
@@ -174,10 +190,11 @@ extension YAMLNodeReader {
             self.problem(at: node, field: "\(field).cache.scope", "a listing of the caller's own documents must be cached with scope user")
         }
         guard self.problems.count == before else { return nil }
-        return EdgeRoute(
+        let route = EdgeRoute(
             path: path.text, segments: path.segments, methods: methods, authentication: authentication, roles: roles, scopes: scopes,
             ownerOnly: ownerOnly, caching: caching, tiers: tiers
         )
+        return (route, ownTiers?.references ?? [])
     }
 
     private mutating func routePath(_ node: Node, field: String) -> (text: String, segments: [EdgeRoute.Segment])? {
@@ -225,14 +242,23 @@ extension YAMLNodeReader {
         return EdgeRoute.Caching(freshness: ResponseCache.Freshness(ttl: ttl, staleWhileRevalidate: revalidate, staleIfError: onError), scope: scope)
     }
 
-    mutating func tiers(_ node: Node, field: String) -> [(name: String, policies: [String])]? {
+    /// A `tiers` mapping, and where each of its policy names is written; a tier that lists a policy twice is a problem.
+    mutating func tiers(_ node: Node, field: String) -> (tiers: [(name: String, policies: [String])], references: [PolicyReference])? {
         guard let mapping = self.mapping(node, field: field) else { return nil }
         var tiers: [(name: String, policies: [String])] = []
+        var references: [PolicyReference] = []
         for (keyNode, value) in mapping {
             let name = keyNode.string ?? ""
-            guard let policies = self.stringList(value, field: "\(field).\(name)") else { continue }
+            let tierField = "\(field).\(name)"
+            guard let policies = self.stringList(value, field: tierField) else { continue }
+            if let repeated = policies.enumerated().first(where: { policies[..<$0.offset].contains($0.element) })?.element {
+                self.problem(at: value, field: tierField, "policy \"\(repeated)\" is listed twice")
+                continue
+            }
+            let place = "\(self.source)\(value.mark.map { ":\($0.line)" } ?? ""): \(tierField)"
+            references += policies.map { PolicyReference(policy: $0, tier: name, place: place) }
             tiers.append((name, policies))
         }
-        return tiers
+        return (tiers, references)
     }
 }

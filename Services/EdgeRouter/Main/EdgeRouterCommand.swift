@@ -28,25 +28,31 @@ struct EdgeRouterCommand: AsyncParsableCommand {
 
     func run() async throws {
         let configuration: EdgeConfiguration
-        let routes: RouteTable
-        let fallbackPolicies: PolicyCatalog?
+        let files: EdgePolicyFiles
+        let notices: [ConfigNotice]
         do {
             var document = try ConfigDocument.load(path: self.config, environment: ProcessInfo.processInfo.environment, prefix: EdgeConfiguration.environmentPrefix)
             configuration = try EdgeConfiguration(reading: &document)
-            routes = try RouteTable(contentsOf: configuration.routesFile)
-            fallbackPolicies = try configuration.fallbackPoliciesFile.map { try PolicyCatalog.load(path: $0) }
+            notices = document.notices
+            files = try EdgePolicyFiles(
+                routesFile: configuration.routesFile, policiesFile: configuration.policiesFile, failurePolicy: configuration.failurePolicy,
+                apiKeyHeader: configuration.apiKeyHeader
+            )
             _ = try JWKSFetcher(url: configuration.jwksURL)
         } catch {
             FileHandle.standardError.write(Data("edge-router: cannot start:\n\(error)\n".utf8))
             throw ExitCode(78)
         }
+        let (routes, policies) = (files.inForce.routes, files.inForce.policies)
         if self.checkConfig {
-            print("edge-router: configuration ok (\(routes.routes.count) routes, \(fallbackPolicies?.policies.count ?? 0) fallback policies)")
+            for notice in notices where notice.severity == .warning { print("edge-router: warning: \(notice)") }
+            print("edge-router: configuration ok (\(routes.routes.count) routes, \(policies.policies.count) policies)")
             return
         }
         LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
         let registry = MetricsBootstrap.bootstrap(durationBuckets: EdgeMetrics.durationBuckets)
         let logger = Logger(label: "gatehouse.edge")
+        logger.log(configNotices: notices)
 
         let limiterClient = RPCClient(configuration: configuration.limiter, logger: Logger(label: "gatehouse.edge.limiter"))
         let dataClient = RPCClient(configuration: configuration.data, logger: Logger(label: "gatehouse.edge.data"))
@@ -69,14 +75,18 @@ struct EdgeRouterCommand: AsyncParsableCommand {
             invalidationsChannel: configuration.invalidationsChannel, revocationsChannel: configuration.revocationsChannel,
             keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
         )
-        let rateLimiter = EdgeRateLimiter(limiter: limiterClient, logger: logger)
-        rateLimiter.replaceFallbackPolicies(fallbackPolicies)
+        let rateLimiter = EdgeRateLimiter(limiter: limiterClient, policies: policies, apiKeyHeader: configuration.apiKeyHeader, logger: logger)
         let handler = EdgeRequestHandler(
             routes: routes, verifier: verifier, authEvents: authEvents, limiter: rateLimiter,
             failurePolicy: configuration.failurePolicy, data: dataClient, cache: cache, logger: Logger(label: "gatehouse.edge.access")
         )
         // Trapped before anything listens, so a SIGHUP can never kill the process or go unnoticed.
         let hangups = await UnixSignalsSequence(trapping: .sighup)
+        // Each file is reloaded on its own, and only ever put in force with a file of the other kind it agrees with.
+        let apply: @Sendable (EdgePolicyFiles.InForce) -> Void = { pair in
+            rateLimiter.replacePolicies(pair.policies)
+            handler.replaceRoutes(pair.routes)
+        }
         let routeReloader = FileReloader(
             path: configuration.routesFile,
             naming: FileReloader.Naming(
@@ -85,31 +95,23 @@ struct EdgeRouterCommand: AsyncParsableCommand {
                 reloadsMetric: "gatehouse_edge_route_reloads_total", countMetric: "gatehouse_edge_routes"
             ),
             inForce: routes.routes.count, watchInterval: configuration.routesWatchInterval, hangups: hangups, logger: logger
-        ) { path in
-            let table = try RouteTable(contentsOf: path)
-            handler.replaceRoutes(table)
-            return table.routes.count
+        ) { _ in
+            try files.reloadRoutes(apply: apply).routes.routes.count
         }
-        var reloaders = [routeReloader]
-        if let path = configuration.fallbackPoliciesFile {
-            reloaders.append(
-                FileReloader(
-                    path: path,
-                    naming: FileReloader.Naming(
-                        applied: "fallback policies reloaded", rejected: "fallback policy file rejected; the previous policies stay in force",
-                        fileKey: "fallback.policies_file", countKey: "policies.count",
-                        reloadsMetric: "gatehouse_edge_fallback_policy_reloads_total", countMetric: "gatehouse_edge_fallback_policies"
-                    ),
-                    inForce: fallbackPolicies?.policies.count ?? 0, watchInterval: configuration.fallbackWatchInterval,
-                    // Its own SIGHUP sequence: each sequence hands a signal to one reader.
-                    hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger
-                ) { path in
-                    let catalog = try PolicyCatalog.load(path: path)
-                    rateLimiter.replaceFallbackPolicies(catalog)
-                    return catalog.policies.count
-                }
-            )
+        let policyReloader = FileReloader(
+            path: configuration.policiesFile,
+            naming: FileReloader.Naming(
+                applied: "policies reloaded", rejected: "policy file rejected; the previous policies stay in force",
+                fileKey: "policies.file", countKey: "policies.count",
+                reloadsMetric: "gatehouse_edge_policy_reloads_total", countMetric: "gatehouse_edge_policies"
+            ),
+            inForce: policies.policies.count, watchInterval: configuration.policiesWatchInterval,
+            // Its own SIGHUP sequence: each sequence hands a signal to one reader.
+            hangups: await UnixSignalsSequence(trapping: .sighup), logger: logger
+        ) { _ in
+            try files.reloadPolicies(apply: apply).policies.policies.count
         }
+        let reloaders = [routeReloader, policyReloader]
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
         let http = EdgeHTTPServer(handler: handler, http: configuration.http, logger: Logger(label: "gatehouse.edge.http")) {
             portContinuation.yield($0)

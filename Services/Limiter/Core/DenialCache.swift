@@ -29,7 +29,7 @@ public struct DenialCache: Sendable {
     /// The denial in force for `policy` and `key`, if any; forgets it once it has ended.
     /// - Parameters:
     ///   - policy: The policy name.
-    ///   - key: The Redis key of the caller's counter.
+    ///   - key: The Redis key of the counter.
     ///   - now: The current time.
     public mutating func denial(policy: String, key: String, now: ContinuousClock.Instant) -> Denial? {
         let denialKey = DenialKey(policy: policy, key: key)
@@ -44,7 +44,7 @@ public struct DenialCache: Sendable {
     /// Remembers a denial until `until`.
     /// - Parameters:
     ///   - policy: The policy name.
-    ///   - key: The Redis key of the caller's counter.
+    ///   - key: The Redis key of the counter.
     ///   - until: When the retry-after passes.
     ///   - status: The policy's status at the denial.
     ///   - now: The current time.

@@ -53,7 +53,7 @@ public final class LimiterDecider: Sendable {
 
     /// Creates a decider.
     /// - Parameters:
-    ///   - catalog: The policies and tiers in force.
+    ///   - catalog: The policies in force.
     ///   - limiter: Runs the atomic script in Redis.
     ///   - breaker: The circuit breaker for Redis.
     ///   - denials: The cache of recent denials.
@@ -152,7 +152,7 @@ public final class LimiterDecider: Sendable {
                 throw Self.unknownPolicy(entry.policy, catalog: catalog)
             }
             items.append(RateLimitItem(
-                key: Self.redisKey(caller: entry.key, policy: policy.name, key: entry.key),
+                key: Self.redisKey(policy: policy.name, key: entry.key),
                 algorithm: policy.algorithm, limit: policy.limit, period: policy.period, burst: policy.burst, cost: Int(entry.units)
             ))
             epochs.append(Int64(clamping: entry.epoch))
@@ -254,7 +254,7 @@ public final class LimiterDecider: Sendable {
     }
 
     /// Forgets one policy's counter for one key.
-    /// - Parameter request: The caller, policy and key.
+    /// - Parameter request: The policy and key (`caller` plays no part in a counter's name).
     /// - Throws: ``RPCError`` `invalidArgument` for an unknown policy, `unavailable` when Redis fails.
     public func reset(_ request: Gatehouse_Limiter_ResetRequest) async throws(RPCError) {
         let catalog = self.state.withLock { $0.catalog }
@@ -262,20 +262,21 @@ public final class LimiterDecider: Sendable {
             throw Self.unknownPolicy(request.policy, catalog: catalog)
         }
         do {
-            try await self.limiter.reset(key: Self.redisKey(caller: request.caller, policy: request.policy, key: request.key))
+            try await self.limiter.reset(key: Self.redisKey(policy: request.policy, key: request.key))
         } catch {
             throw RPCError(.unavailable, "Redis could not reset the counter: \(error)")
         }
     }
 
-    /// The Redis key of one caller's counter for one policy; `caller` is the Redis Cluster hash tag, so
-    /// every key of one request lives in one slot.
-    static func redisKey(caller: String, policy: String, key: String) -> String {
-        // Braces would end the hash tag early; they are rare, so the common case copies nothing.
-        let tag = caller.utf8.contains(where: { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") })
-            ? String(String.UnicodeScalarView(caller.unicodeScalars.map { $0 == "{" ? "(" : $0 == "}" ? ")" : $0 }))
-            : caller
-        return "gh:{" + tag + "}:" + policy + ":" + key
+    /// The Redis key of one policy's counter for one key value: `gh:<policy>:{<key value>}`.
+    ///
+    /// It depends on the policy and the key value alone, never on who asks, so callers share a counter
+    /// exactly when the policy's key parts say so (a `[route]` policy: one counter per route for everyone).
+    /// The key value is the Redis Cluster hash tag (up to its first `}`, Redis' rule), so the policies of a
+    /// request that have the same key value live in one slot. Policy names hold no `:`, `{` or `}`, so two
+    /// different (policy, key value) pairs never make the same Redis key.
+    static func redisKey(policy: String, key: String) -> String {
+        "gh:" + policy + ":{" + key + "}"
     }
 
     private static func unknownPolicy(_ name: String, catalog: PolicyCatalog) -> RPCError {
@@ -287,8 +288,13 @@ public final class LimiterDecider: Sendable {
         let policy: RateLimitPolicy
         let item: RateLimitItem
         let counters: LimiterMetrics.PolicyCounters?
+<<<<<<< HEAD
         /// Extra units to grant beyond the cost (acquires only), within the lease cap.
         let extra: Int
+=======
+        /// The request's `caller`, for the denial log line.
+        let caller: String
+>>>>>>> main
     }
 
     /// The live edges and limiters, or the policy file's `replicas` for either while it is not known.
@@ -340,15 +346,19 @@ public final class LimiterDecider: Sendable {
                 throw Self.unknownPolicy(requestItem.policy, catalog: catalog)
             }
             let item = RateLimitItem(
-                key: Self.redisKey(caller: request.caller, policy: policy.name, key: requestItem.key),
+                key: Self.redisKey(policy: policy.name, key: requestItem.key),
                 algorithm: policy.algorithm,
                 limit: policy.limit,
                 period: policy.period,
                 burst: policy.burst,
                 cost: requestItem.hasCost ? Int(requestItem.cost) : policy.cost
             )
+<<<<<<< HEAD
             let extra = purpose == .acquire ? min(Int(requestItem.extra), max(0, self.leases.cap(limit: policy.limit, liveEdges: liveEdges) - item.cost)) : 0
             resolved.append(ResolvedItem(policy: policy, item: item, counters: purpose.charges ? metrics.policies[policy.name] : nil, extra: extra))
+=======
+            resolved.append(ResolvedItem(policy: policy, item: item, counters: charge ? metrics.policies[policy.name] : nil, caller: request.caller))
+>>>>>>> main
         }
         do {
             try resolved.map(\.item).validate()
@@ -453,12 +463,12 @@ public final class LimiterDecider: Sendable {
         return Gatehouse_Limiter_CheckResponse(allowed: allowed, statuses: statuses, source: .redis)
     }
 
-    /// One line per denial, naming the policy and the counter's key (caller and key values chosen by the
+    /// One line per denial, naming the policy, the counter's key and the caller (values chosen by the
     /// calling service, which never puts tokens or secrets in them).
     private func logDenial(_ entry: ResolvedItem, shadow: Bool) {
         self.logger.info(
             shadow ? "shadow policy would deny" : "rate limit denied",
-            metadata: ["policy": "\(entry.policy.name)", "key": "\(entry.item.key)", "shadow": "\(shadow)"]
+            metadata: ["policy": "\(entry.policy.name)", "key": "\(entry.item.key)", "caller": "\(entry.caller)", "shadow": "\(shadow)"]
         )
     }
 

@@ -5,10 +5,11 @@ import GatehouseLimiterPolicies
 /// Several items are decided together by ``RedisRateLimiter``, all or nothing. Values are checked when they
 /// are decided (see ``RateLimitItemError`` for the accepted ranges), not when the item is created.
 public struct RateLimitItem: Sendable, Hashable {
-    /// The full Redis key holding this caller's state for this policy, built by the caller.
+    /// The full Redis key holding this counter's state, built by the caller (the limiter's is
+    /// `gh:<policy>:{<key value>}`, `LimiterDecider.redisKey`).
     ///
-    /// Give every key of one caller the same Redis Cluster hash tag (`gh:{sub:alice}:per-minute`), so that the
-    /// items decided together live on one slot. One key serves one algorithm: do not reuse it with another.
+    /// Items decided together must live on one Redis Cluster slot to run on a cluster: give their keys the
+    /// same hash tag. One key serves one algorithm: do not reuse it with another.
     public var key: String
     /// How the budget is enforced.
     public var algorithm: RateLimitAlgorithm
@@ -26,7 +27,7 @@ public struct RateLimitItem: Sendable, Hashable {
     /// Creates an item.
     ///
     /// - Parameters:
-    ///   - key: The full Redis key of this caller's state for this policy.
+    ///   - key: The full Redis key of this counter's state.
     ///   - algorithm: How the budget is enforced; GCRA by default.
     ///   - limit: Units allowed per `period`.
     ///   - period: The period `limit` applies to.

@@ -30,6 +30,7 @@ struct LimiterCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration: LimiterConfiguration
         let catalog: PolicyCatalog
+        let notices: [ConfigNotice]
         do {
             var document = try ConfigDocument.load(
                 path: self.config,
@@ -37,12 +38,14 @@ struct LimiterCommand: AsyncParsableCommand {
                 prefix: LimiterConfiguration.environmentPrefix
             )
             configuration = try LimiterConfiguration(reading: &document)
+            notices = document.notices
             catalog = try PolicyCatalog.load(path: configuration.policyFile)
         } catch {
             FileHandle.standardError.write(Data("limiter: cannot start:\n\(error)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG
         }
         if self.checkConfig {
+            for notice in notices where notice.severity == .warning { print("limiter: warning: \(notice)") }
             print("limiter: configuration ok (\(catalog.policies.count) policies)")
             return
         }
@@ -50,6 +53,7 @@ struct LimiterCommand: AsyncParsableCommand {
         LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
         let registry = MetricsBootstrap.bootstrap()
         let logger = Logger(label: "gatehouse.limiter")
+        logger.log(configNotices: notices)
 
         let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.limiter.redis"))
         let fleet = FleetMembership(client: redis, role: .limiter, memberID: FleetMembership.processMemberID(), logger: logger)

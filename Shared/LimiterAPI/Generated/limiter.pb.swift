@@ -120,9 +120,9 @@ public nonisolated struct Gatehouse_Limiter_CheckRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Identifies the caller (subject, client id or IP). Every Redis key of this
-  /// request carries it as a Redis Cluster hash tag, so one atomic script can
-  /// decide all items.
+  /// Identifies the caller (subject, client id or IP) in the limiter's denial
+  /// log lines. No counter depends on it: a counter is named by its policy and
+  /// the item's key alone.
   public var caller: String = String()
 
   /// Decided together, all or nothing: if any item denies, none is charged.
@@ -340,6 +340,7 @@ public nonisolated struct Gatehouse_Limiter_ResetRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Not part of the counter's name; ignored.
   public var caller: String = String()
 
   public var policy: String = String()
