@@ -124,7 +124,12 @@ struct LeaseTable: Sendable {
     }
 
     /// Debits every item's cost from its balance, all or nothing; see ``Spend``.
-    mutating func spend(_ items: [Item], now: ContinuousClock.Instant) -> Spend {
+    /// - Parameters:
+    ///   - items: The request's policies and costs.
+    ///   - now: The current time.
+    ///   - singleFlight: Whether a short key is acquired by one request at a time (`false` for a limiter that
+    ///     grants no leases, where each request must be decided on its own).
+    mutating func spend(_ items: [Item], now: ContinuousClock.Instant, singleFlight: Bool = true) -> Spend {
         var short: [Int] = []
         for (index, item) in items.enumerated() {
             guard let entry = self.entries[item.key] else {
@@ -137,7 +142,7 @@ struct LeaseTable: Sendable {
             if entry.spendable(at: now) < item.cost { short.append(index) }
         }
         guard short.isEmpty else {
-            for index in short where self.entries[items[index].key]?.acquiring == true {
+            for index in short where singleFlight && self.entries[items[index].key]?.acquiring == true {
                 return .wait(items[index].key)
             }
             return .acquire(short.map { self.startAcquire(items[$0], now: now) })
@@ -165,13 +170,30 @@ struct LeaseTable: Sendable {
         return true
     }
 
+    /// What a request's own acquire came to.
+    enum Outcome: Sendable {
+        /// Allowed: every item was debited (the short ones from the grant, the others from their balances);
+        /// one status per item, for the headers.
+        case spent([Gatehouse_Limiter_PolicyStatus])
+        /// Denied: the answer, with a status per item of the request.
+        case denied(Gatehouse_Limiter_CheckResponse)
+        /// Allowed, but a balance the request also needed ran out meanwhile: spend again (the granted units
+        /// are held).
+        case retry
+    }
+
     /// Applies the limiter's answer to an acquire of `wants`, sent at `sentAt`: granted units join the
-    /// balances, leases counted from `sentAt`; a denial is remembered until its retry-after.
-    /// - Returns: The requests waiting for these keys, to resume.
+    /// balances, leases counted from `sentAt`; a denial is remembered until its retry-after. For a request's
+    /// own acquire (`spending` its items), the request's cost is taken from the grant at once and its other
+    /// items are debited from their balances, all or nothing; a grant with no lease (`lease_ms` 0: a
+    /// fallback's, a remembered denial's or an older limiter's) is only ever spent this way.
+    /// - Returns: The requests waiting for these keys, to resume, and for a request's own acquire its outcome.
     mutating func granted(
-        _ wants: [Want], response: Gatehouse_Limiter_CheckResponse, sentAt: ContinuousClock.Instant, now: ContinuousClock.Instant
-    ) -> [CheckedContinuation<Void, Never>] {
+        _ wants: [Want], response: Gatehouse_Limiter_CheckResponse, sentAt: ContinuousClock.Instant, now: ContinuousClock.Instant,
+        spending items: [Item]? = nil
+    ) -> (waiters: [CheckedContinuation<Void, Never>], outcome: Outcome?) {
         var waiters: [CheckedContinuation<Void, Never>] = []
+        let spendsNow = items != nil && response.allowed
         for (want, status) in zip(wants, response.statuses) {
             guard var entry = self.entries[want.key] else { continue }
             entry.acquiring = false
@@ -180,25 +202,50 @@ struct LeaseTable: Sendable {
             entry.status = status
             entry.statusAt = now
             let granted = Int(status.granted)
+            // A request's cost comes out of its own grant; a shadow policy's grant may fall short of it.
+            let held = spendsNow ? max(0, granted - want.cost) : granted
             if granted > 0 {
+                entry.deniedUntil = nil
+                entry.lastUsed = now
+                if granted < want.cost + want.extra { entry.want = max(1, min(entry.want, granted)) }
+            } else if !status.allowed, status.retryAfterMs > 0 {
+                entry.deniedUntil = now + .milliseconds(Int64(clamping: status.retryAfterMs))
+            }
+            if held > 0, status.leaseMs > 0 {
                 if entry.spendable(at: now) == 0 || entry.epoch != status.epoch {
                     self.retire(want.key, &entry)
                     entry.leaseStart = sentAt
                     (entry.granted, entry.spent) = (0, 0)
                 }
-                entry.balance += granted
-                entry.granted += granted
+                entry.balance += held
+                entry.granted += held
                 entry.epoch = status.epoch
                 entry.leaseLength = .milliseconds(Int64(clamping: status.leaseMs))
                 entry.expires = sentAt + entry.leaseLength
-                entry.deniedUntil = nil
-                if granted < want.cost + want.extra { entry.want = max(1, min(entry.want, granted)) }
-            } else if !status.allowed, status.retryAfterMs > 0 {
-                entry.deniedUntil = now + .milliseconds(Int64(clamping: status.retryAfterMs))
             }
             self.entries[want.key] = entry
         }
-        return waiters
+        guard let items else { return (waiters, nil) }
+        guard response.allowed else { return (waiters, .denied(self.answer(items, wants: wants, response: response, now: now))) }
+        // The request's other items come out of their balances, all or nothing.
+        let others = items.filter { item in !wants.contains { $0.key == item.key } }
+        guard others.allSatisfy({ item in self.entries[item.key].map { $0.spendable(at: now) >= item.cost } ?? false }) else {
+            for (want, status) in zip(wants, response.statuses) where status.leaseMs > 0 && Int(status.granted) >= want.cost {
+                self.entries[want.key]?.balance += want.cost
+            }
+            return (waiters, .retry)
+        }
+        var statuses: [Gatehouse_Limiter_PolicyStatus] = []
+        statuses.reserveCapacity(items.count)
+        for item in items {
+            if wants.contains(where: { $0.key == item.key }) {
+                statuses.append(Self.status(of: self.entries[item.key]!, now: now))
+            } else {
+                self.entries[item.key]!.lastUsed = now
+                statuses.append(Self.status(of: self.debit(item, now: now), now: now))
+            }
+        }
+        return (waiters, .spent(statuses))
     }
 
     /// Ends an acquire of `wants` that got no answer.
@@ -324,6 +371,20 @@ struct LeaseTable: Sendable {
         status.retryAfterMs = 0
         status.granted = 0
         return status
+    }
+
+    /// The answer to a request whose acquire of `wants` was denied: the limiter's statuses for those, the
+    /// other items as they stand.
+    private func answer(
+        _ items: [Item], wants: [Want], response: Gatehouse_Limiter_CheckResponse, now: ContinuousClock.Instant
+    ) -> Gatehouse_Limiter_CheckResponse {
+        let statuses = items.map { item in
+            if let index = wants.firstIndex(where: { $0.key == item.key }), index < response.statuses.count {
+                return response.statuses[index]
+            }
+            return self.entries[item.key].map { Self.status(of: $0, now: now) } ?? Gatehouse_Limiter_PolicyStatus()
+        }
+        return Gatehouse_Limiter_CheckResponse(allowed: false, statuses: statuses, source: response.source)
     }
 
     /// The answer for a request of which a policy has a remembered denial: that denial counted down to now,

@@ -288,13 +288,10 @@ public final class LimiterDecider: Sendable {
         let policy: RateLimitPolicy
         let item: RateLimitItem
         let counters: LimiterMetrics.PolicyCounters?
-<<<<<<< HEAD
-        /// Extra units to grant beyond the cost (acquires only), within the lease cap.
-        let extra: Int
-=======
         /// The request's `caller`, for the denial log line.
         let caller: String
->>>>>>> main
+        /// Extra units to grant beyond the cost (acquires only), within the lease cap.
+        let extra: Int
     }
 
     /// The live edges and limiters, or the policy file's `replicas` for either while it is not known.
@@ -353,12 +350,10 @@ public final class LimiterDecider: Sendable {
                 burst: policy.burst,
                 cost: requestItem.hasCost ? Int(requestItem.cost) : policy.cost
             )
-<<<<<<< HEAD
             let extra = purpose == .acquire ? min(Int(requestItem.extra), max(0, self.leases.cap(limit: policy.limit, liveEdges: liveEdges) - item.cost)) : 0
-            resolved.append(ResolvedItem(policy: policy, item: item, counters: purpose.charges ? metrics.policies[policy.name] : nil, extra: extra))
-=======
-            resolved.append(ResolvedItem(policy: policy, item: item, counters: charge ? metrics.policies[policy.name] : nil, caller: request.caller))
->>>>>>> main
+            resolved.append(ResolvedItem(
+                policy: policy, item: item, counters: purpose.charges ? metrics.policies[policy.name] : nil, caller: request.caller, extra: extra
+            ))
         }
         do {
             try resolved.map(\.item).validate()
