@@ -1,10 +1,11 @@
-@testable import AuthIssuerCore
+import AuthIssuerCore
 import Dispatch
 import Foundation
 import GatehouseAuthAPI
 import GatehouseTestSupport
 import JWTKit
 import Logging
+import Synchronization
 import Testing
 
 /// The grants, driven without HTTP, on a real database; tokens checked with a fresh jwt-kit collection that
@@ -202,9 +203,15 @@ struct TokenServiceTests {
         let queue = PasswordHashingQueue(concurrency: 1, waitingLimit: 0)
         let issuer = try await Issuer(folder: try TestFolder(), hashingQueue: queue)
         let release = DispatchSemaphore(value: 0)
+        let holding = Atomic<Bool>(false)
         // Another password check holds the only turn.
-        let holder = Task { try await queue.run { release.wait() } }
-        while queue.occupancy.running == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        let holder = Task {
+            try await queue.run {
+                holding.store(true, ordering: .relaxed)
+                release.wait()
+            }
+        }
+        while !holding.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(5)) }
         do {
             _ = try await issuer.token(["grant_type": "password", "username": "alice", "password": "correct horse"])
             Issue.record("a login was accepted while the hashing queue was full")
