@@ -4,9 +4,10 @@ extension RPCSecret {
     /// Reads the shared service secret from `rpc.secret` (required; usually from the environment,
     /// e.g. `LIMITER_RPC_SECRET`).
     /// - Parameter document: The service's configuration.
-    /// - Throws: ``ConfigError`` when it is missing, ``RPCConfigurationError`` when it is too short.
+    /// - Throws: ``ConfigError`` naming the key and the variable when it is missing, shorter than 16 bytes
+    ///   or still an example value (`replace-me`).
     public init(reading document: inout ConfigDocument) throws {
-        try self.init(try document.requiredString("rpc.secret"))
+        try self.init(try document.requiredSecret("rpc.secret"))
     }
 }
 
