@@ -1,11 +1,14 @@
 import NIOCore
 
 /// What ``RPCFrameDecoder`` hands on for each frame.
+///
+/// No larger than a `ByteBuffer` (the rare `tooLarge` case is boxed), so it travels through the pipeline
+/// inside `NIOAny` without a heap allocation per frame.
 enum RPCInboundFrame: Equatable, Sendable {
     /// A frame within the maximum: its payload, without the length prefix.
     case payload(ByteBuffer)
     /// A frame longer than the maximum, whose bytes are skipped unread.
-    case tooLarge(RPCOversizedFrame)
+    indirect case tooLarge(RPCOversizedFrame)
 }
 
 /// A frame whose announced length exceeded the receiver's maximum (docs/protocol.md, "Frames").

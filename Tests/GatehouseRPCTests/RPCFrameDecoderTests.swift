@@ -104,6 +104,12 @@ import Testing
         #expect(try channel.finish().isClean)
     }
 
+    /// `NIOAny` holds a value of up to three words inline; a larger one would cost a heap allocation per frame.
+    @Test func aDecodedFrameIsNoLargerThanTheByteBufferItCarries() {
+        #expect(MemoryLayout<RPCInboundFrame>.size == MemoryLayout<ByteBuffer>.size)
+        #expect(MemoryLayout<RPCInboundFrame>.size <= 3 * MemoryLayout<Int>.size)
+    }
+
     @Test(arguments: [
         ([0x08, 0x01], UInt64(1)),
         ([0x08, 0xAC, 0x02], 300),
