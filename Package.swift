@@ -448,6 +448,8 @@ let package = Package(
             name: "DataServiceCoreTests",
             dependencies: [
                 "DataServiceCore", "GatehouseDataAPI", "GatehouseRedis", "GatehouseSQLite", "GatehouseTestSupport",
+                // DocumentWireSizeTests serialize the RPC envelope around documents.
+                "GatehouseRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -524,6 +526,8 @@ let package = Package(
                 "data-service",
                 "limiter",
                 "GatehouseTestSupport",
+                // LargeDocumentSystemTests write their documents straight to the data service.
+                "GatehouseRPC", "GatehouseDataAPI",
             ],
             swiftSettings: swiftSettings
         ),
