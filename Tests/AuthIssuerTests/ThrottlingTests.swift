@@ -34,8 +34,6 @@ extension AuthIssuerEndToEndTests {
                 limit: 2
                 period: 1m
                 key: [ip]
-            tiers:
-              anonymous: [login_ip]
             """
 
         @Test func successfulLoginsRefreshesAndRevocationsPastTheirPoliciesGet429WithRetryAfter() async throws {
