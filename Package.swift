@@ -465,6 +465,8 @@ let package = Package(
             name: "DataServiceCoreTests",
             dependencies: [
                 "DataServiceCore", "GatehouseDataAPI", "GatehouseRedis", "GatehouseSQLite", "GatehouseTestSupport",
+                // DocumentWireSizeTests serialize the RPC envelope around documents.
+                "GatehouseRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -541,6 +543,8 @@ let package = Package(
                 "data-service",
                 "limiter",
                 "GatehouseTestSupport",
+                // LargeDocumentSystemTests write their documents straight to the data service.
+                "GatehouseRPC", "GatehouseDataAPI",
             ],
             swiftSettings: swiftSettings
         ),

@@ -23,10 +23,12 @@ enum RPCClientOutbound: Sendable {
 /// The client end of one RPC connection: performs the handshake, then matches answers to calls by id.
 ///
 /// All calls in flight share one timer, set for the earliest deadline. Answers may arrive in any order;
-/// answers for unknown ids (calls that timed out or were cancelled) are dropped. When the connection
-/// closes, every pending call fails with `unavailable`.
+/// answers for unknown ids (calls that timed out or were cancelled) are dropped. A request larger than the
+/// server accepts (as its hello announced) is not sent, and an answer larger than this client accepts is
+/// skipped unread (``RPCFrameDecoder``): either fails that call alone with `FRAME_TOO_LARGE`. When the
+/// connection closes, every pending call fails with `unavailable`.
 final class RPCClientChannelHandler: ChannelDuplexHandler {
-    typealias InboundIn = ByteBuffer
+    typealias InboundIn = RPCInboundFrame
     typealias OutboundIn = RPCClientOutbound
     typealias OutboundOut = ByteBuffer
 
@@ -54,8 +56,11 @@ final class RPCClientChannelHandler: ChannelDuplexHandler {
     private var deadlineTimer: Scheduled<Void>?
     private var deadlineTimerFires: NIODeadline?
 
-    init(secret: RPCSecret, clientName: String, peer: String, handshakeTimeout: TimeAmount, handshakePromise: EventLoopPromise<Void>) {
-        self.handshake = RPCHandshake.Client(secret: secret)
+    init(
+        secret: RPCSecret, maximumFrameBytes: Int, clientName: String, peer: String, handshakeTimeout: TimeAmount,
+        handshakePromise: EventLoopPromise<Void>
+    ) {
+        self.handshake = RPCHandshake.Client(secret: secret, maximumFrameBytes: maximumFrameBytes)
         self.clientName = clientName
         self.peer = peer
         self.handshakeTimeout = handshakeTimeout
@@ -74,7 +79,14 @@ final class RPCClientChannelHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let frame = Self.unwrapInboundIn(data)
+        let frame: ByteBuffer
+        switch Self.unwrapInboundIn(data) {
+        case .payload(let payload):
+            frame = payload
+        case .tooLarge(let oversized):
+            self.answerTooLarge(oversized, context: context)
+            return
+        }
         switch self.state {
         case .awaitingServerHello:
             do {
@@ -106,6 +118,25 @@ final class RPCClientChannelHandler: ChannelDuplexHandler {
         }
     }
 
+    /// An answer frame larger than this client accepts was skipped: its call fails, the others go on. (A
+    /// frame that names no call, or a call no longer waited for, is only skipped.)
+    private func answerTooLarge(_ oversized: RPCOversizedFrame, context: ChannelHandlerContext) {
+        switch self.state {
+        case .awaitingServerHello, .awaitingHelloResult:
+            self.failHandshake(RPCError(.protocolError, "\(self.peer) sent a handshake \(oversized)"), context: context)
+        case .ready:
+            guard let id = oversized.callID, let call = self.pending.removeValue(forKey: id) else { return }
+            call.continuation.resume(
+                throwing: RPCError(
+                    .frameTooLarge,
+                    "the answer of \(self.peer) to '\(call.method)' has \(oversized.length) bytes; this client accepts frames of at most \(oversized.maximum) bytes"
+                )
+            )
+        case .closed:
+            break
+        }
+    }
+
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch Self.unwrapOutboundIn(data) {
         case .call(let call):
@@ -122,10 +153,20 @@ final class RPCClientChannelHandler: ChannelDuplexHandler {
             request.timeoutMs = UInt32(clamping: max(1, remaining.nanoseconds / 1_000_000))
             if let traceID = call.traceID { request.traceID = traceID }
             request.payload = call.payload
+            let frame = ByteBuffer(rpcFrameOf: request)
+            guard frame.rpcFramePayloadBytes <= self.handshake.serverMaximumFrameBytes else {
+                call.continuation.resume(
+                    throwing: RPCError(
+                        .frameTooLarge,
+                        "the request to '\(call.method)' has \(frame.rpcFramePayloadBytes) bytes; \(self.peer) accepts frames of at most \(self.handshake.serverMaximumFrameBytes) bytes (its rpc.max_frame_bytes)"
+                    )
+                )
+                return
+            }
             self.pending[call.id] = Pending(method: call.method, deadline: call.deadline, continuation: call.continuation)
             self.armDeadlineTimer(for: call.deadline, context: context)
             // FlushCoalescingHandler turns the flushes of one loop tick into one write(2).
-            context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(rpcFrameOf: request)), promise: nil)
+            context.writeAndFlush(Self.wrapOutboundOut(frame), promise: nil)
         case .cancel(let id):
             self.pending.removeValue(forKey: id)?.continuation.resume(throwing: CancellationError())
             promise?.succeed()

@@ -11,7 +11,8 @@ public struct RPCClientConfiguration: Sendable {
     /// How many connections to keep open to the server, spread over the event loops; a call made on an
     /// event loop uses that loop's connection, other calls are spread over them.
     public var connections: Int
-    /// The largest answer frame accepted, in bytes.
+    /// The largest answer frame payload accepted, in bytes, announced to the server in the hello; a longer
+    /// answer fails its call with `FRAME_TOO_LARGE` without being read.
     public var maximumFrameBytes: Int
     /// Time allowed to connect and complete the handshake.
     public var connectTimeout: Duration
@@ -40,7 +41,7 @@ public struct RPCClientConfiguration: Sendable {
         secret: RPCSecret,
         clientName: String = "gatehouse",
         connections: Int = 2,
-        maximumFrameBytes: Int = 4 * 1024 * 1024,
+        maximumFrameBytes: Int = RPCFrameLimit.defaultMaximumBytes,
         connectTimeout: Duration = .seconds(1),
         defaultCallTimeout: Duration = .seconds(1),
         initialReconnectDelay: Duration = .milliseconds(50),

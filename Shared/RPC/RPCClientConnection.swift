@@ -28,9 +28,10 @@ final class RPCClientConnection: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandlers(
                             FlushCoalescingHandler(),
-                            ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)),
+                            ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes, handshakeFrames: 2)),
                             RPCClientChannelHandler(
                                 secret: configuration.secret,
+                                maximumFrameBytes: configuration.maximumFrameBytes,
                                 clientName: configuration.clientName,
                                 peer: peer,
                                 handshakeTimeout: timeout,

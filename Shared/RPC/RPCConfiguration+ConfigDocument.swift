@@ -4,9 +4,10 @@ extension RPCSecret {
     /// Reads the shared service secret from `rpc.secret` (required; usually from the environment,
     /// e.g. `LIMITER_RPC_SECRET`).
     /// - Parameter document: The service's configuration.
-    /// - Throws: ``ConfigError`` when it is missing, ``RPCConfigurationError`` when it is too short.
+    /// - Throws: ``ConfigError`` naming the key and the variable when it is missing, shorter than 16 bytes
+    ///   or still an example value (`replace-me`).
     public init(reading document: inout ConfigDocument) throws {
-        try self.init(try document.requiredString("rpc.secret"))
+        try self.init(try document.requiredSecret("rpc.secret"))
     }
 }
 
@@ -23,7 +24,7 @@ extension RPCServerConfiguration {
         self = defaults
         self.host = try document.string("rpc.host", default: defaults.host)
         self.port = try document.int("rpc.port", default: defaultPort, range: 0...65535)
-        self.maximumFrameBytes = try document.int("rpc.max_frame_bytes", default: defaults.maximumFrameBytes, range: 1024...(256 << 20))
+        self.maximumFrameBytes = try document.int("rpc.max_frame_bytes", default: defaults.maximumFrameBytes, range: RPCFrameLimit.settingRange)
         self.maximumInFlightPerConnection = try document.int(
             "rpc.max_in_flight",
             default: defaults.maximumInFlightPerConnection,
@@ -45,7 +46,8 @@ extension RPCServerConfiguration {
 extension RPCClientConfiguration {
     /// Reads the keys of one peer under `section` (docs/configuration.md, "RPC clients"), e.g. for
     /// `section: "limiter"`: `limiter.host`, `limiter.port`, `limiter.connections`,
-    /// `limiter.connect_timeout_ms`, `limiter.call_timeout_ms`. The secret is the shared `rpc.secret`.
+    /// `limiter.max_frame_bytes`, `limiter.connect_timeout_ms`, `limiter.call_timeout_ms`. The secret is
+    /// the shared `rpc.secret`.
     /// - Parameters:
     ///   - document: The service's configuration.
     ///   - section: The peer's section name.
@@ -59,6 +61,7 @@ extension RPCClientConfiguration {
         self.host = try document.string("\(section).host", default: defaults.host)
         self.port = try document.int("\(section).port", default: defaultPort, range: 1...65535)
         self.connections = try document.int("\(section).connections", default: defaults.connections, range: 1...64)
+        self.maximumFrameBytes = try document.int("\(section).max_frame_bytes", default: defaults.maximumFrameBytes, range: RPCFrameLimit.settingRange)
         self.connectTimeout = try document.duration(
             "\(section).connect_timeout_ms",
             default: defaults.connectTimeout,

@@ -46,6 +46,8 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
         case protocolError = 11
         /// An unexpected failure in the server; details are in its log.
         case `internal` = 12
+        /// The request or its answer is larger than the side that would receive it accepts; only that call failed.
+        case frameTooLarge = 13
 
         /// The snake-case name used in logs and docs, e.g. `deadline_exceeded`.
         public var description: String {
@@ -62,6 +64,7 @@ public struct RPCError: Error, Sendable, Hashable, CustomStringConvertible {
             case .versionMismatch: "version_mismatch"
             case .protocolError: "protocol_error"
             case .internal: "internal"
+            case .frameTooLarge: "frame_too_large"
             }
         }
     }

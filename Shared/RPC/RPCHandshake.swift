@@ -4,8 +4,8 @@ import NIOCore
 
 /// The pure logic of the RPC handshake (docs/protocol.md, "Handshake"), without I/O.
 ///
-/// 1. server → client: `ServerHello` (version, 32-byte server nonce)
-/// 2. client → server: `ClientHello` (version, client nonce, HMAC proof over both nonces)
+/// 1. server → client: `ServerHello` (version, 32-byte server nonce, the server's frame maximum)
+/// 2. client → server: `ClientHello` (version, client nonce, HMAC proof over both nonces, the client's frame maximum)
 /// 3. server → client: `HelloResult` (the server's own proof, or a failure and a close)
 ///
 /// Both sides prove knowledge of the shared secret without sending it; proofs are compared in
@@ -41,11 +41,22 @@ enum RPCHandshake {
 
     /// The server's side: issues the challenge, then checks the answer.
     struct Server {
+        /// A client's hello that passed every check.
+        struct Accepted {
+            /// The frame to send back: the server's proof.
+            let result: Gatehouse_Rpc_HelloResult
+            /// The largest frame payload the client accepts (what it announced, or the default).
+            let clientMaximumFrameBytes: Int
+        }
+
         let secret: RPCSecret
         let serverNonce: [UInt8]
+        /// The largest frame payload this server accepts, announced in its hello.
+        let maximumFrameBytes: Int
 
-        init(secret: RPCSecret, serverNonce: [UInt8] = RPCHandshake.makeNonce()) {
+        init(secret: RPCSecret, maximumFrameBytes: Int = RPCFrameLimit.defaultMaximumBytes, serverNonce: [UInt8] = RPCHandshake.makeNonce()) {
             self.secret = secret
+            self.maximumFrameBytes = maximumFrameBytes
             self.serverNonce = serverNonce
         }
 
@@ -53,11 +64,13 @@ enum RPCHandshake {
             var hello = Gatehouse_Rpc_ServerHello()
             hello.protocolVersion = RPCHandshake.protocolVersion
             hello.serverNonce = Data(self.serverNonce)
+            hello.maxFrameBytes = UInt32(clamping: self.maximumFrameBytes)
             return hello
         }
 
-        /// Checks a client's hello; returns the frame to send back either way.
-        func answer(_ clientHello: Gatehouse_Rpc_ClientHello) -> Result<Gatehouse_Rpc_HelloResult, RPCError> {
+        /// Checks a client's hello.
+        /// - Returns: The proof to send back and the client's frame maximum, or the failure to send back.
+        func answer(_ clientHello: Gatehouse_Rpc_ClientHello) -> Result<Accepted, RPCError> {
             guard clientHello.protocolVersion == RPCHandshake.protocolVersion else {
                 return .failure(
                     RPCError(
@@ -83,7 +96,7 @@ enum RPCHandshake {
             result.serverProof = Data(
                 RPCHandshake.proof(secret: self.secret, label: RPCHandshake.serverLabel, first: clientNonce, second: self.serverNonce)
             )
-            return .success(result)
+            return .success(Accepted(result: result, clientMaximumFrameBytes: RPCFrameLimit.peerMaximum(announced: clientHello.maxFrameBytes)))
         }
     }
 
@@ -91,10 +104,15 @@ enum RPCHandshake {
     struct Client {
         let secret: RPCSecret
         let clientNonce: [UInt8]
+        /// The largest frame payload this client accepts, announced in its hello.
+        let maximumFrameBytes: Int
         private(set) var serverNonce: [UInt8] = []
+        /// The largest frame payload the server accepts, once its hello arrived (what it announced, or the default).
+        private(set) var serverMaximumFrameBytes = RPCFrameLimit.defaultMaximumBytes
 
-        init(secret: RPCSecret, clientNonce: [UInt8] = RPCHandshake.makeNonce()) {
+        init(secret: RPCSecret, maximumFrameBytes: Int = RPCFrameLimit.defaultMaximumBytes, clientNonce: [UInt8] = RPCHandshake.makeNonce()) {
             self.secret = secret
+            self.maximumFrameBytes = maximumFrameBytes
             self.clientNonce = clientNonce
         }
 
@@ -109,8 +127,10 @@ enum RPCHandshake {
             guard self.serverNonce.count == RPCHandshake.nonceBytes else {
                 throw RPCError(.protocolError, "server nonce must have \(RPCHandshake.nonceBytes) bytes, got \(self.serverNonce.count)")
             }
+            self.serverMaximumFrameBytes = RPCFrameLimit.peerMaximum(announced: serverHello.maxFrameBytes)
             var hello = Gatehouse_Rpc_ClientHello()
             hello.protocolVersion = RPCHandshake.protocolVersion
+            hello.maxFrameBytes = UInt32(clamping: self.maximumFrameBytes)
             hello.clientNonce = Data(self.clientNonce)
             hello.clientProof = Data(
                 RPCHandshake.proof(secret: self.secret, label: RPCHandshake.clientLabel, first: self.serverNonce, second: self.clientNonce)

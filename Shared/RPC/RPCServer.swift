@@ -31,6 +31,7 @@ public final class RPCServer: Service, Sendable {
     private let bound: EventLoopPromise<SocketAddress>
     private let state = Mutex(State())
     private let callTimers: [String: Metrics.Timer]
+    private let handshakeFailures = Mutex(RPCHandshakeFailureThrottle())
 
     /// Creates a server; nothing listens until ``run()``.
     /// - Parameters:
@@ -81,10 +82,11 @@ public final class RPCServer: Service, Sendable {
                         }
                         try channel.pipeline.syncOperations.addHandlers(
                             FlushCoalescingHandler(),
-                            ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes)),
+                            ByteToMessageHandler(RPCFrameDecoder(maximumFrameBytes: configuration.maximumFrameBytes, handshakeFrames: 1)),
                             RPCServerConnectionHandler(
-                                server: self, secret: configuration.secret, handshakeTimeout: configuration.handshakeTimeout,
-                                maximumInFlight: configuration.maximumInFlightPerConnection, eventLoop: channel.eventLoop, logger: self.logger
+                                server: self, secret: configuration.secret, maximumFrameBytes: configuration.maximumFrameBytes,
+                                handshakeTimeout: configuration.handshakeTimeout, maximumInFlight: configuration.maximumInFlightPerConnection,
+                                eventLoop: channel.eventLoop, logger: self.logger
                             )
                         )
                     }
@@ -171,19 +173,39 @@ public final class RPCServer: Service, Sendable {
 
     /// The answer to a request refused because the server is shutting down.
     func refusal(_ request: Gatehouse_Rpc_Envelope) -> ByteBuffer {
-        self.failureFrame(request, RPCError(.unavailable, "the server is shutting down; retry on another connection"))
+        self.failureFrame(id: request.id, method: request.method, RPCError(.unavailable, "the server is shutting down; retry on another connection"))
     }
 
-    private func failureFrame(_ request: Gatehouse_Rpc_Envelope, _ failure: RPCError) -> ByteBuffer {
+    /// The answer to a request frame larger than this server accepts, which was skipped unread.
+    func tooLargeRequestAnswer(id: UInt64, _ oversized: RPCOversizedFrame, logger: Logger) -> ByteBuffer {
+        logger.warning("refused an rpc request larger than rpc.max_frame_bytes", metadata: ["rpc.error": "\(oversized)"])
+        let error = RPCError(
+            .frameTooLarge,
+            "the request has \(oversized.length) bytes; this server accepts frames of at most \(oversized.maximum) bytes (its rpc.max_frame_bytes)"
+        )
+        return self.failureFrame(id: id, method: "unknown", error)
+    }
+
+    /// Logs a failed handshake, at most once per peer address per ``RPCHandshakeFailureThrottle/interval``, and counts it.
+    func handshakeFailed(_ error: RPCError, address: String, logger: Logger) {
+        Counter(label: "gatehouse_rpc_handshake_failures_total", dimensions: [("code", error.code.description)]).increment()
+        let decision = self.handshakeFailures.withLock { $0.failed(address: address, at: .now) }
+        if case .log(let suppressed) = decision {
+            logger.warning("rejected rpc handshake", metadata: ["rpc.error": "\(error)", "rpc.suppressed": "\(suppressed)"])
+        }
+    }
+
+    private func failureFrame(id: UInt64, method: String, _ failure: RPCError) -> ByteBuffer {
         var answer = Gatehouse_Rpc_Envelope()
-        answer.id = request.id
+        answer.id = id
         answer.failure = failure.failure
-        Counter(label: "gatehouse_rpc_server_failures_total", dimensions: [("method", request.method), ("code", failure.code.description)]).increment()
+        Counter(label: "gatehouse_rpc_server_failures_total", dimensions: [("method", method), ("code", failure.code.description)]).increment()
         return ByteBuffer(rpcFrameOf: answer)
     }
 
-    /// Runs one request's handler and builds its answer frame.
-    func answer(_ request: Gatehouse_Rpc_Envelope, logger: Logger) async -> ByteBuffer {
+    /// Runs one request's handler and builds its answer frame: an answer larger than the client accepts
+    /// becomes a `FRAME_TOO_LARGE` failure.
+    func answer(_ request: Gatehouse_Rpc_Envelope, clientMaximumFrameBytes: Int, logger: Logger) async -> ByteBuffer {
         let start = ContinuousClock.now
         do {
             guard let handler = self.handlers.handlers[request.method] else {
@@ -196,13 +218,25 @@ public final class RPCServer: Service, Sendable {
             let context = RPCCallContext(
                 deadline: start + timeout,
                 traceID: request.traceID.isEmpty ? nil : request.traceID,
-                logger: logger
+                logger: logger,
+                maximumAnswerBytes: clientMaximumFrameBytes - RPCFrameLimit.answerEnvelopeBytes
             )
             var answer = Gatehouse_Rpc_Envelope()
             answer.id = request.id
             answer.payload = try await handler(request.payload, context)
             self.callTimers[request.method]?.recordInterval(since: start)
-            return ByteBuffer(rpcFrameOf: answer)
+            let frame = ByteBuffer(rpcFrameOf: answer)
+            guard frame.rpcFramePayloadBytes <= clientMaximumFrameBytes else {
+                logger.warning(
+                    "an rpc answer is larger than the client accepts",
+                    metadata: ["rpc.method": "\(request.method)", "rpc.answer_bytes": "\(frame.rpcFramePayloadBytes)", "rpc.client_maximum": "\(clientMaximumFrameBytes)"]
+                )
+                throw RPCError(
+                    .frameTooLarge,
+                    "the answer to '\(request.method)' has \(frame.rpcFramePayloadBytes) bytes; this client accepts frames of at most \(clientMaximumFrameBytes) bytes"
+                )
+            }
+            return frame
         } catch {
             let failure = error as? RPCError ?? {
                 logger.error(
@@ -211,7 +245,7 @@ public final class RPCServer: Service, Sendable {
                 )
                 return RPCError(.internal, "the handler for '\(request.method)' failed; the server log has the details")
             }()
-            return self.failureFrame(request, failure)
+            return self.failureFrame(id: request.id, method: request.method, failure)
         }
     }
 }

@@ -6,7 +6,8 @@ public struct RPCServerConfiguration: Sendable {
     public var port: Int
     /// The shared service secret clients must prove they know.
     public var secret: RPCSecret
-    /// The largest frame accepted, in bytes; a longer announced length closes the connection.
+    /// The largest frame payload accepted, in bytes, announced to clients in the hello; a longer request is
+    /// answered `FRAME_TOO_LARGE` without being read.
     public var maximumFrameBytes: Int
     /// How many calls one connection may have running at once; further frames wait unread (TCP backpressure).
     public var maximumInFlightPerConnection: Int
@@ -28,7 +29,7 @@ public struct RPCServerConfiguration: Sendable {
         host: String = "127.0.0.1",
         port: Int = 0,
         secret: RPCSecret,
-        maximumFrameBytes: Int = 4 * 1024 * 1024,
+        maximumFrameBytes: Int = RPCFrameLimit.defaultMaximumBytes,
         maximumInFlightPerConnection: Int = 256,
         handshakeTimeout: Duration = .seconds(5),
         defaultCallTimeout: Duration = .seconds(5)

@@ -9,15 +9,21 @@ import SwiftProtobuf
 /// ``RPCCallAdmission``, at the tail of the connection's pipeline after the frame decoder.
 ///
 /// A request arrives as a frame and is answered as one, by id, in whatever order the calls finish. The
-/// connection is not read while its calls are at the bound. Draining begins with ``RPCServerDrainEvent``.
+/// connection is not read while its calls are at the bound. A request frame larger than the server's
+/// maximum is answered `FRAME_TOO_LARGE` without being read (``RPCFrameDecoder``); other calls go on. After a
+/// failed handshake the connection is closed and nothing more it sent is read, checked or logged. Draining
+/// begins with ``RPCServerDrainEvent``.
 final class RPCServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
+    typealias InboundIn = RPCInboundFrame
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private enum Phase {
         case handshaking(RPCHandshake.Server)
-        case serving
+        /// Authenticated: requests run, and answers may be up to the client's maximum frame.
+        case serving(clientMaximumFrameBytes: Int)
+        /// The handshake failed or timed out: the connection closes, and what else arrives is dropped unread.
+        case rejected
     }
 
     private let server: RPCServer
@@ -28,20 +34,27 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     private var readHeld = false
     private var attached = false
     private var logger: Logger
+    /// The peer's IP address, the key of the handshake failure log's throttle.
+    private var peerAddress = "unknown"
     private let executor: EventLoopTaskExecutor
 
-    init(server: RPCServer, secret: RPCSecret, handshakeTimeout: Duration, maximumInFlight: Int, eventLoop: any EventLoop, logger: Logger) {
+    init(
+        server: RPCServer, secret: RPCSecret, maximumFrameBytes: Int, handshakeTimeout: Duration, maximumInFlight: Int,
+        eventLoop: any EventLoop, logger: Logger
+    ) {
         self.server = server
         self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
         self.handshakeTimeout = handshakeTimeout
-        self.phase = .handshaking(RPCHandshake.Server(secret: secret))
+        self.phase = .handshaking(RPCHandshake.Server(secret: secret, maximumFrameBytes: maximumFrameBytes))
         self.admission = RPCCallAdmission(maximum: maximumInFlight)
         self.logger = logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.attached = true
-        self.logger[metadataKey: "rpc.peer"] = "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")"
+        let remote = context.channel.remoteAddress
+        self.logger[metadataKey: "rpc.peer"] = "\(remote.map { "\($0)" } ?? "unknown")"
+        self.peerAddress = remote?.ipAddress ?? "unknown"
         if context.channel.isActive { self.begin(context: context) }
     }
 
@@ -60,20 +73,31 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     private func begin(context: ChannelHandlerContext) {
         guard self.timeout == nil, case .handshaking(let handshake) = self.phase else { return }
         context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(rpcFrameOf: handshake.hello)), promise: nil)
-        let (logger, limit, channel) = (self.logger, self.handshakeTimeout, context.channel)
+        let limit = self.handshakeTimeout
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         self.timeout = context.eventLoop.scheduleTask(in: TimeAmount(limit)) {
-            logger.warning("closing rpc connection: no handshake within \(limit)")
-            channel.close(promise: nil)
+            let (handler, context) = loopBound.value
+            guard case .handshaking = handler.phase else { return }
+            handler.phase = .rejected
+            handler.server.handshakeFailed(RPCError(.deadlineExceeded, "no ClientHello within \(limit)"), address: handler.peerAddress, logger: handler.logger)
+            context.close(promise: nil)
         }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let frame = self.unwrapInboundIn(data)
-        switch self.phase {
-        case .handshaking(let handshake):
-            self.answerHandshake(handshake, frame: frame, context: context)
-        case .serving:
-            guard let request = try? Gatehouse_Rpc_Envelope(serializedBytes: Data(frame.readableBytesView)) else {
+        switch (self.phase, frame) {
+        case (.rejected, _):
+            return
+        case (.handshaking(let handshake), .payload(let payload)):
+            self.answerHandshake(handshake, frame: payload, context: context)
+        case (.handshaking, .tooLarge(let oversized)):
+            self.rejectHandshake(
+                RPCError(.protocolError, "the first client frame has \(oversized.length) bytes; the server accepts at most \(oversized.maximum) (rpc.max_frame_bytes)"),
+                context: context
+            )
+        case (.serving, .payload(let payload)):
+            guard let request = try? Gatehouse_Rpc_Envelope(serializedBytes: Data(payload.readableBytesView)) else {
                 self.logger.warning(
                     "closing rpc connection", metadata: ["rpc.error": "\(RPCError(.protocolError, "a frame after the handshake is not a valid Envelope"))"]
                 )
@@ -85,39 +109,52 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             case .refuse(let request): context.writeAndFlush(self.wrapOutboundOut(self.server.refusal(request)), promise: nil)
             case .wait: break
             }
+        case (.serving, .tooLarge(let oversized)):
+            guard let id = oversized.callID else {
+                self.logger.warning("skipped an rpc frame that names no call", metadata: ["rpc.error": "\(oversized) (rpc.max_frame_bytes)"])
+                return
+            }
+            context.writeAndFlush(self.wrapOutboundOut(self.server.tooLargeRequestAnswer(id: id, oversized, logger: self.logger)), promise: nil)
         }
     }
 
     private func answerHandshake(_ handshake: RPCHandshake.Server, frame: ByteBuffer, context: ChannelHandlerContext) {
-        self.timeout?.cancel()
-        self.timeout = nil
-        let result: Result<Gatehouse_Rpc_HelloResult, RPCError>
-        if let clientHello = try? Gatehouse_Rpc_ClientHello(serializedBytes: Data(frame.readableBytesView)) {
-            result = handshake.answer(clientHello)
-            if case .success = result {
-                self.logger.debug("rpc client authenticated", metadata: ["rpc.client": "\(clientHello.clientName)"])
-            }
-        } else {
-            result = .failure(RPCError(.protocolError, "the first client frame is not a valid ClientHello"))
+        guard let clientHello = try? Gatehouse_Rpc_ClientHello(serializedBytes: Data(frame.readableBytesView)) else {
+            self.rejectHandshake(RPCError(.protocolError, "the first client frame is not a valid ClientHello"), context: context)
+            return
         }
-        switch result {
-        case .success(let hello):
-            self.phase = .serving
-            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(rpcFrameOf: hello)), promise: nil)
+        switch handshake.answer(clientHello) {
+        case .success(let accepted):
+            self.timeout?.cancel()
+            self.timeout = nil
+            self.logger.debug("rpc client authenticated", metadata: ["rpc.client": "\(clientHello.clientName)"])
+            self.phase = .serving(clientMaximumFrameBytes: accepted.clientMaximumFrameBytes)
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(rpcFrameOf: accepted.result)), promise: nil)
             if self.admission.mayClose { context.close(promise: nil) }  // shutdown began during the handshake
         case .failure(let error):
-            self.logger.warning("rejected rpc handshake", metadata: ["rpc.error": "\(error)"])
-            var rejection = Gatehouse_Rpc_HelloResult()
-            rejection.failure = error.failure
-            let channel = context.channel
-            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(rpcFrameOf: rejection))).whenComplete { _ in channel.close(promise: nil) }
+            self.rejectHandshake(error, context: context)
         }
+    }
+
+    /// Answers a failed handshake and closes; from here on nothing the peer sent is read or looked at.
+    private func rejectHandshake(_ error: RPCError, context: ChannelHandlerContext) {
+        self.timeout?.cancel()
+        self.timeout = nil
+        self.phase = .rejected
+        self.server.handshakeFailed(error, address: self.peerAddress, logger: self.logger)
+        var rejection = Gatehouse_Rpc_HelloResult()
+        rejection.failure = error.failure
+        // Closed now, not once the write completes: the close sends what was written first
+        // (FlushCoalescingHandler), and the socket is not read again.
+        context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(rpcFrameOf: rejection)), promise: nil)
+        context.close(promise: nil)
     }
 
     /// Runs a request's handler in a task on this loop; its answer is written from there.
     private func start(_ request: Gatehouse_Rpc_Envelope, context: ChannelHandlerContext) {
+        guard case .serving(let clientMaximumFrameBytes) = self.phase else { return }
         let (server, logger) = (self.server, self.logger)
-        self.executor.run({ await server.answer(request, logger: logger) }) { answer in
+        self.executor.run({ await server.answer(request, clientMaximumFrameBytes: clientMaximumFrameBytes, logger: logger) }) { answer in
             self.finish(answer, context: context)
         }
     }
@@ -137,6 +174,7 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
     }
 
     func read(context: ChannelHandlerContext) {
+        if case .rejected = self.phase { return }
         guard self.admission.mayRead else {
             self.readHeld = true
             return
@@ -154,19 +192,16 @@ final class RPCServerConnectionHandler: ChannelDuplexHandler, RemovableChannelHa
             context.write(self.wrapOutboundOut(self.server.refusal(request)), promise: nil)
         }
         context.flush()
-        if case .handshaking = self.phase {
+        switch self.phase {
+        case .handshaking, .rejected:
             context.close(promise: nil)
-        } else if self.admission.mayClose {
-            context.close(promise: nil)
+        case .serving:
+            if self.admission.mayClose { context.close(promise: nil) }
         }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? RPCFrameTooLargeError {
-            self.logger.warning("closing rpc connection: protocol error", metadata: ["rpc.error": "\(error)"])
-        } else {
-            self.logger.debug("rpc connection ended", metadata: ["rpc.error": "\(error)"])
-        }
+        self.logger.debug("rpc connection ended", metadata: ["rpc.error": "\(error)"])
         context.close(promise: nil)
     }
 }

@@ -8,15 +8,16 @@ extension RedisConfiguration {
     ///   - document: The service's configuration.
     ///   - defaults: The values of keys that are not set; a service may change them (the limiter's
     ///     command timeout is 50 ms).
-    /// - Throws: ``ConfigError`` naming the bad key.
+    /// - Throws: ``ConfigError`` naming the bad key; a `redis.password` shorter than 16 bytes or still an
+    ///   example value is one.
     public init(reading document: inout ConfigDocument, defaults: RedisConfiguration = RedisConfiguration()) throws(ConfigError) {
         self = defaults
         self.host = try document.string("redis.host", default: defaults.host)
         self.port = try document.int("redis.port", default: defaults.port, range: 1...65535)
         let username = try document.string("redis.username", default: "")
         self.username = username.isEmpty ? nil : username
-        let password = try document.string("redis.password", default: "")
-        self.password = password.isEmpty ? nil : password
+        // Refused when shorter than 16 bytes or still an example value (`replace-me`).
+        self.password = try document.secret("redis.password")
         self.database = try document.int("redis.database", default: defaults.database, range: 0...15)
         self.connectTimeout = try document.duration(
             "redis.connect_timeout_ms",

@@ -22,6 +22,37 @@ struct AuthStoreTests {
         #expect((folderAttributes[.posixPermissions] as? Int) == 0o700)
     }
 
+    /// A revocation or key rotation that was acknowledged must survive a power loss: the store's connection
+    /// syncs every commit (`synchronous=FULL`), also when it reopens a database it created before.
+    @Test func everyCommitIsSyncedToDiskBeforeItIsAcknowledged() async throws {
+        let folder = try TestFolder()
+        let store = try await self.openStore(folder)
+        #expect(try await store.synchronousSetting() == "full")
+        await store.close()
+        let reopened = try await self.openStore(folder)
+        #expect(try await reopened.synchronousSetting() == "full")
+        await reopened.close()
+    }
+
+    @Test func aNewPasswordRevokesEveryTokenOfTheUserInTheSameTransaction() async throws {
+        let store = try await self.openStore(try TestFolder())
+        try await store.addUser(name: "dana", passwordHash: "old", roles: [])
+        let now = Date()
+        let grant = RefreshGrant(family: "f", subject: "dana", clientID: nil, scopes: ScopeSet(["read"]), familyCreatedAtMs: Int64(now.timeIntervalSince1970 * 1000))
+        try await store.storeRefreshToken(tokenHash: "h", grant: grant, accessJTI: "j", accessExpiresAt: Int64(now.timeIntervalSince1970) + 600, now: now)
+        #expect(try await store.changePassword(named: "dana", passwordHash: "new", now: now) == 1)
+        #expect(try await store.user(named: "dana")?.passwordHash == "new")
+        #expect(try await store.user(named: "dana")?.disabled == false, "the account stays usable with the new password")
+        #expect(try await store.unpublishedRevocations(limit: 10).map(\.target) == [.subject("dana", issuedBefore: Int64(now.timeIntervalSince1970) + 1)])
+        let refreshed = try await store.redeemRefreshToken(
+            RefreshRedemptionRequest(
+                tokenHash: "h", successorHash: "h2", clientID: nil, requestedScopes: nil, accessJTI: "j2", accessExpiresAt: 0,
+                idleLifetime: .seconds(3600), absoluteLifetime: .seconds(7200), now: now
+            ))
+        #expect(refreshed == .invalid(reason: "the refresh token was revoked"))
+        #expect(try await store.changePassword(named: "nobody", passwordHash: "x") == nil)
+    }
+
     @Test func theNextKeyIsPublishedBeforeItSignsAndARetiredKeyStaysUntilItsTokensExpire() async throws {
         let folder = try TestFolder()
         let store = try await self.openStore(folder)

@@ -12,6 +12,8 @@ final class AuthIssuerProcess: Sendable {
     let httpPort: Int
     let rpcPort: Int
     let adminPort: Int
+    /// The fields of its `auth issuer listening` log line.
+    let listening: [String: any Sendable]
     let environment: [String: String]
     let folder: TestFolder
 
@@ -41,6 +43,7 @@ final class AuthIssuerProcess: Sendable {
         self.httpPort = try #require(Int(listening["http.port"] as? String ?? ""))
         self.rpcPort = try #require(Int(listening["rpc.port"] as? String ?? ""))
         self.adminPort = try #require(Int(listening["admin.port"] as? String ?? ""))
+        self.listening = listening.compactMapValues { $0 as? String }
     }
 
     /// Runs a management subcommand against the same database; returns its exit and output.
@@ -90,6 +93,26 @@ extension HTTPProbeResponse {
     /// The body as a JSON object (empty when it is not one).
     var json: [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(self.body.utf8))) as? [String: Any] ?? [:]
+    }
+}
+
+/// Starts the real `limiter` with a policy file and the issuer's secret; returns it and its RPC port once it listens.
+func startLimiter(folder: TestFolder, redisPort: Int, policies: String) async throws -> (process: ServiceProcess, port: Int) {
+    try folder.write("policies.yaml", policies)
+    let limiter = try ServiceProcess.start(
+        product: "limiter",
+        environment: [
+            "LIMITER_RPC_SECRET": authSecret, "LIMITER_RPC_PORT": "0", "LIMITER_ADMIN_PORT": "0", "LIMITER_REDIS_PORT": "\(redisPort)",
+            "LIMITER_POLICIES_FILE": folder.path("policies.yaml"), "LIMITER_LOG_FORMAT": "json",
+        ],
+        logPath: folder.path("limiter.log")
+    )
+    do {
+        let port = try #require(Int(try await limiter.waitForLog(message: "limiter listening")["rpc.port"] as? String ?? ""))
+        return (limiter, port)
+    } catch {
+        limiter.stop()
+        throw error
     }
 }
 

@@ -66,6 +66,61 @@ extension AuthIssuerEndToEndTests {
             let missing = try await issuer.cli(["users", "disable", "nobody"])
             #expect(missing.output.contains("there is no user 'nobody'"), "\(missing.output)")
         }
+
+        /// A leaked password: `users passwd` sets a new one (never from argv) and ends every session of the old one.
+        @Test func usersPasswdChangesThePasswordAndEndsEverySessionOfTheOldOne() async throws {
+            let redis = try await RedisServerProcess.start()
+            defer { redis.stop() }
+            let folder = try TestFolder()
+            let issuer = try await AuthIssuerProcess(folder: folder, redisPort: redis.port)
+            defer { issuer.process.stop() }
+            let (login, tokens) = try issuer.login("admin", adminPassword)
+            #expect(login.status == 200, "\(login.body)")
+            let refreshToken = try #require(tokens["refresh_token"] as? String)
+
+            // Never from the command line, and validated as `users add` does.
+            let inArgv = try await issuer.cli(["users", "passwd", "admin", "a-new-admin-password"])
+            #expect(inArgv.exit != .exited(0))
+            #expect(inArgv.output.contains("Unexpected argument"), "\(inArgv.output)")
+            let short = try await issuer.cli(["users", "passwd", "admin", "--password-env", "NEW_PASSWORD"], environment: ["NEW_PASSWORD": "short"])
+            #expect(short.exit != .exited(0))
+            #expect(short.output.contains("8 to 72 bytes"), "\(short.output)")
+            let unset = try await issuer.cli(["users", "passwd", "admin", "--password-env", "NEW_PASSWORD"])
+            #expect(unset.output.contains("the environment variable NEW_PASSWORD is not set"), "\(unset.output)")
+            let nobody = try await issuer.cli(["users", "passwd", "nobody", "--password-env", "NEW_PASSWORD"], environment: ["NEW_PASSWORD": "long-enough-password"])
+            #expect(nobody.output.contains("there is no user 'nobody'"), "\(nobody.output)")
+            #expect(try issuer.login("admin", adminPassword).0.status == 200, "refused changes changed nothing")
+
+            let revocations = RedisChannelCollector(redisPort: redis.port, channel: RevocationEvent.defaultChannel)
+            try await revocations.whileSubscribed {
+                let changed = try await issuer.cli(
+                    ["users", "passwd", "admin", "--password-env", "NEW_PASSWORD"], environment: ["NEW_PASSWORD": "the-new-admin-password"]
+                )
+                #expect(changed.exit == .exited(0), "\(changed.output)")
+                #expect(changed.output.contains("changed the password of admin; their tokens are revoked"), "\(changed.output)")
+                try await revocations.waitUntil { $0.count >= 1 }
+            }
+            // Edges are told: every access token of admin issued until now is revoked.
+            let event = try RevocationEvent(jsonText: try #require(revocations.messages.first))
+            if case .subject(let subject, _) = event.target { #expect(subject == "admin") } else {
+                Issue.record("the event is not a subject revocation: \(event)")
+            }
+            // The old password and the old refresh token no longer work; the new password does.
+            #expect(try issuer.login("admin", adminPassword).1["error"] as? String == "invalid_grant")
+            let refresh = try issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
+            #expect(refresh.json["error"] as? String == "invalid_grant", "\(refresh.body)")
+            #expect(try issuer.login("admin", "the-new-admin-password").0.status == 200)
+
+            // Standard input works too (the first line), as for `users add`.
+            let executable = TestEnvironment.productsDirectory.appendingPathComponent("auth-issuer").path
+            let piped = try await CommandRun.run(
+                "/bin/sh", ["-c", #"printf '%s\n' "$NEW_PASSWORD" | "$0" users passwd admin"#, executable],
+                environment: issuer.environment.merging(["NEW_PASSWORD": "a-third-admin-password"]) { $1 }
+            )
+            #expect(piped.exit == .exited(0), "\(piped.transcript)")
+            #expect(try issuer.login("admin", "a-third-admin-password").0.status == 200)
+            #expect(try issuer.login("admin", "the-new-admin-password").0.status == 400)
+        }
     }
 }
 

@@ -12,6 +12,8 @@ extension AuthIssuerEndToEndTests {
             let folder = try TestFolder()
             let issuer = try await AuthIssuerProcess(folder: folder, redisPort: redis.port)
             defer { issuer.process.stop() }
+            // What an operator reads at start: tokens and revocations are synced to disk before they are answered.
+            #expect(issuer.listening["storage.synchronous"] as? String == "full", "\(issuer.listening)")
 
             // password, for the bootstrapped admin
             let (login, tokens) = try issuer.login("admin", adminPassword)

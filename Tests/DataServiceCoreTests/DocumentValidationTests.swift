@@ -70,6 +70,17 @@ import Testing
         }
     }
 
+    @Test func anOwnerLongerThan128BytesIsRejected() async throws {
+        try await withTemporaryStore { store, _ in
+            let long = String(repeating: "o", count: 129)
+            for write in [DocumentWrite.put(collection: "c", id: "d", body: "{}", owner: long), .create(collection: "c", body: "{}", owner: long)] {
+                let error = await #expect(throws: DocumentError.self) { try await store.write(write) }
+                #expect(error?.description.contains("invalid owner") == true && error?.description.contains("129 bytes") == true, "\(String(describing: error))")
+            }
+            _ = try await store.write(.put(collection: "c", id: "d", body: "{}", owner: String(repeating: "o", count: 128)))
+        }
+    }
+
     @Test func defaultBodyLimitIsOneMebibyte() {
         #expect(DocumentStoreConfiguration(path: "unused").maxBodyBytes == 1_048_576)
     }

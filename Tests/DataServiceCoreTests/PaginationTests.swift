@@ -1,4 +1,4 @@
-import DataServiceCore
+@testable import DataServiceCore
 import Testing
 
 @Suite struct PaginationTests {
@@ -20,6 +20,40 @@ import Testing
             #expect(exact.documents.count == 5)
             #expect(exact.nextCursor == nil)
             #expect(try await store.list(collection: "empty").documents.isEmpty)
+        }
+    }
+
+    @Test func pagesAreCutByBytesBeforeTheDocumentThatWouldNotFitAndGoOnAtTheCursor() async throws {
+        try await withTemporaryStore { store, _ in
+            let large = #"{"blob":""# + String(repeating: "x", count: 900_000) + #""}"#
+            for index in 1...5 {
+                _ = try await store.write(.put(collection: "big", id: "d\(index)", body: large))
+            }
+            let first = try await store.list(collection: "big", limit: 100, maxBytes: 4 * 1024 * 1024)
+            #expect(first.documents.map(\.id) == ["d1", "d2", "d3", "d4"])
+            #expect(first.nextCursor == "d4")
+            let second = try await store.list(collection: "big", limit: 100, maxBytes: 4 * 1024 * 1024, cursor: first.nextCursor)
+            #expect(second.documents.map(\.id) == ["d5"])
+            #expect(second.nextCursor == nil)
+            // A bound below one document still returns one per page, so a walk always advances.
+            let single = try await store.list(collection: "big", limit: 100, maxBytes: 1000)
+            #expect(single.documents.map(\.id) == ["d1"])
+            #expect(single.nextCursor == "d1")
+        }
+    }
+
+    @Test func aPageOfExactlyTheByteBoundHoldsItsLastDocument() async throws {
+        try await withTemporaryStore { store, _ in
+            for index in 1...3 {
+                _ = try await store.write(.put(collection: "c", id: "d\(index)", body: #"{"n":\#(index)}"#))
+            }
+            let all = try await store.list(collection: "c")
+            let twoDocuments = all.documents.prefix(2).map(DocumentWireSize.listEntry).reduce(0, +)
+            let page = try await store.list(collection: "c", maxBytes: twoDocuments)
+            #expect(page.documents.map(\.id) == ["d1", "d2"])
+            #expect(page.nextCursor == "d2")
+            let shorter = try await store.list(collection: "c", maxBytes: twoDocuments - 1)
+            #expect(shorter.documents.map(\.id) == ["d1"])
         }
     }
 

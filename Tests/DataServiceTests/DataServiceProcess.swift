@@ -38,6 +38,25 @@ final class DataServiceProcess: Sendable {
         try await withRPCClients(ports: [self.rpcPort], secret: dataSecret) { try await body($0[0]) }
     }
 
+    /// Runs `body` with a client of one connection that accepts answers of at most `maximumFrameBytes`, patient
+    /// enough (30 s a call) for megabytes through debug builds on a loaded machine.
+    func withClient<T: Sendable>(maximumFrameBytes: Int, _ body: (RPCClient) async throws -> T) async throws -> T {
+        var logger = Logger(label: "test.rpc-client")
+        logger.logLevel = .critical
+        let client = RPCClient(
+            configuration: RPCClientConfiguration(
+                host: "127.0.0.1", port: self.rpcPort, secret: try RPCSecret(dataSecret), clientName: "test", connections: 1,
+                maximumFrameBytes: maximumFrameBytes, connectTimeout: .seconds(10), defaultCallTimeout: .seconds(30)
+            ),
+            logger: logger
+        )
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+
     func metrics() throws -> String {
         try httpGet(port: self.adminPort, path: "/metrics").body
     }

@@ -222,24 +222,10 @@ struct ComposeFileTests {
     func executableAcceptsItsConfiguration(_ name: String) async throws {
         let service = try await ComposeDeployment.config().service(name)
         let executable = try #require(service.entrypoint.first, "\(name) has no entrypoint")
-        let dockerfile = try String(contentsOf: ComposeDeployment.dockerfile, encoding: .utf8)
-        let copy = try #require(dockerfile.firstMatch(of: /(?m)^COPY config\/ (\/\S+)$/), "the Dockerfile does not COPY config/ into the image")
-        let imageConfigFolder = copy.1.hasSuffix("/") ? String(copy.1) : "\(copy.1)/"
-
-        // The container's paths, outside the container: the image's configuration folder is the repository's
-        // config/, and each volume a folder of its own in the working directory.
+        // The container's paths, outside the container; env.example's secrets replaced, as its instructions
+        // say (the placeholders themselves are refused: ExampleSecretsTests).
         let folder = try TestFolder()
-        var environment: [String: String] = [:]
-        for (variable, value) in service.environment {
-            if value.hasPrefix(imageConfigFolder) {
-                environment[variable] = TestEnvironment.packageRoot.appendingPathComponent("config").appendingPathComponent(String(value.dropFirst(imageConfigFolder.count))).path
-            } else if let mount = service.mounts.first(where: { value.hasPrefix($0.target + "/") }) {
-                try FileManager.default.createDirectory(atPath: folder.path(mount.source), withIntermediateDirectories: true)
-                environment[variable] = folder.path(mount.source) + value.dropFirst(mount.target.count)
-            } else {
-                environment[variable] = value
-            }
-        }
+        let environment = try ComposeDeployment.replacingExampleSecrets(in: ComposeDeployment.hostEnvironment(of: service, in: folder))
         let output = try await CommandRun.run(
             TestEnvironment.productsDirectory.appendingPathComponent(executable).path, ["--check-config"], environment: environment, directory: folder.url.path
         )

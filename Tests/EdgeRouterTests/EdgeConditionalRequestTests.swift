@@ -88,7 +88,11 @@ extension GatehouseSystemTests {
             let admin = try system.adminToken()
             let gate = try RPCFrameGate(target: system.dataRPCPort)
             defer { gate.stop() }
-            let gated = try await system.startEdge(name: "edge-gated", environment: ["EDGE_DATA_PORT": "\(gate.port)"])
+            // The held write waits for the admin's two writes through another edge: on a busy machine that can
+            // take longer than the default 1 s call timeout, which would answer 503 instead.
+            let gated = try await system.startEdge(
+                name: "edge-gated", environment: ["EDGE_DATA_PORT": "\(gate.port)", "EDGE_DATA_CALL_TIMEOUT_MS": "15000"]
+            )
             defer { gated.process.stop() }
 
             // (method, held RPC, alice's If-Match relative to the version she checked: nil for none)

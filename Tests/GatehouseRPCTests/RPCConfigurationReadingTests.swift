@@ -38,6 +38,8 @@ import Testing
             limiter:
               host: limiter.internal
               call_timeout_ms: 50
+            data:
+              max_frame_bytes: 8388608
             """,
             source: "edge.yaml",
             environment: ["EDGE_LIMITER_PORT": "7100"],
@@ -48,6 +50,10 @@ import Testing
         #expect(configuration.port == 7100)
         #expect(configuration.defaultCallTimeout == .milliseconds(50))
         #expect(configuration.clientName == "edge-router")
+        #expect(configuration.maximumFrameBytes == 4 * 1024 * 1024)
+        let data = try RPCClientConfiguration(reading: &document, section: "data", defaultPort: 7102, clientName: "edge-router")
+        #expect(data.maximumFrameBytes == 8 * 1024 * 1024)
+        try document.rejectUnknownKeys(valid: document.readKeys)
     }
 
     @Test func anOutOfRangeValueNamesTheKey() throws {

@@ -7,8 +7,24 @@ import Testing
         let server = RPCHandshake.Server(secret: testSecret)
         var client = RPCHandshake.Client(secret: testSecret)
         let hello = try client.answer(server.hello, clientName: "tests")
-        let result = try server.answer(hello).get()
-        try client.verify(result)
+        let accepted = try server.answer(hello).get()
+        try client.verify(accepted.result)
+    }
+
+    @Test func eachSideLearnsTheOthersFrameMaximumAndAPeerThatAnnouncesNoneIsTakenToAccept4MiB() throws {
+        let server = RPCHandshake.Server(secret: testSecret, maximumFrameBytes: 2048)
+        var client = RPCHandshake.Client(secret: testSecret, maximumFrameBytes: 65536)
+        var hello = try client.answer(server.hello, clientName: "tests")
+        #expect(client.serverMaximumFrameBytes == 2048)
+        #expect(try server.answer(hello).get().clientMaximumFrameBytes == 65536)
+
+        hello.maxFrameBytes = 0
+        #expect(try server.answer(hello).get().clientMaximumFrameBytes == 4 * 1024 * 1024)
+        var olderServerHello = server.hello
+        olderServerHello.maxFrameBytes = 0
+        var another = RPCHandshake.Client(secret: testSecret)
+        _ = try another.answer(olderServerHello, clientName: "tests")
+        #expect(another.serverMaximumFrameBytes == 4 * 1024 * 1024)
     }
 
     @Test func aWrongClientSecretIsRejected() throws {

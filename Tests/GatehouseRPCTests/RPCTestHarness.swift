@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseRPC
 import ServiceLifecycle
 import Logging
@@ -12,6 +13,10 @@ enum TestMethods {
     static let conflict = RPCMethod<Google_Protobuf_StringValue, Google_Protobuf_StringValue>("test.Conflict")
     static let crash = RPCMethod<Google_Protobuf_StringValue, Google_Protobuf_StringValue>("test.Crash")
     static let missing = RPCMethod<Google_Protobuf_StringValue, Google_Protobuf_StringValue>("test.Missing")
+    /// Answers with as many bytes as asked for.
+    static let blob = RPCMethod<Google_Protobuf_UInt32Value, Google_Protobuf_BytesValue>("test.Blob")
+    /// Answers with the number of bytes sent.
+    static let measure = RPCMethod<Google_Protobuf_BytesValue, Google_Protobuf_UInt64Value>("test.Measure")
 }
 
 struct UnexpectedHandlerFailure: Error {}
@@ -31,6 +36,12 @@ func testHandlers() -> RPCHandlerRegistry {
     handlers.register(TestMethods.crash) { _, _ in
         throw UnexpectedHandlerFailure()
     }
+    handlers.register(TestMethods.blob) { request, _ in
+        var answer = Google_Protobuf_BytesValue()
+        answer.value = Data(repeating: 0x61, count: Int(request.value))
+        return answer
+    }
+    handlers.register(TestMethods.measure) { request, _ in .init(UInt64(request.value.count)) }
     return handlers
 }
 
@@ -45,21 +56,25 @@ func withServerAndClient(
     serverSecret: RPCSecret = testSecret,
     clientSecret: RPCSecret = testSecret,
     maximumInFlightPerConnection: Int = 256,
+    serverMaximumFrameBytes: Int = RPCFrameLimit.defaultMaximumBytes,
+    clientMaximumFrameBytes: Int = RPCFrameLimit.defaultMaximumBytes,
     connections: Int = 1,
+    serverLogger: Logger = quietLogger("test.rpc-server"),
     body: @Sendable (RPCClient, Int) async throws -> Void
 ) async throws {
     let server = RPCServer(
         configuration: RPCServerConfiguration(
             secret: serverSecret,
+            maximumFrameBytes: serverMaximumFrameBytes,
             maximumInFlightPerConnection: maximumInFlightPerConnection
         ),
         handlers: testHandlers(),
-        logger: quietLogger("test.rpc-server")
+        logger: serverLogger
     )
     try await withThrowingTaskGroup { group in
         group.addTask { try await server.run() }
         let port = try await server.localPort()
-        let client = testClient(port: port, secret: clientSecret, connections: connections)
+        let client = testClient(port: port, secret: clientSecret, connections: connections, maximumFrameBytes: clientMaximumFrameBytes)
         group.addTask { try await client.run() }
         try await body(client, port)
         group.cancelAll()
@@ -67,7 +82,7 @@ func withServerAndClient(
 }
 
 /// A client of a test server, patient enough for a loaded suite (10 s to connect and per call).
-func testClient(port: Int, secret: RPCSecret = testSecret, connections: Int = 1) -> RPCClient {
+func testClient(port: Int, secret: RPCSecret = testSecret, connections: Int = 1, maximumFrameBytes: Int = RPCFrameLimit.defaultMaximumBytes) -> RPCClient {
     RPCClient(
         configuration: RPCClientConfiguration(
             host: "127.0.0.1",
@@ -75,6 +90,7 @@ func testClient(port: Int, secret: RPCSecret = testSecret, connections: Int = 1)
             secret: secret,
             clientName: "tests",
             connections: connections,
+            maximumFrameBytes: maximumFrameBytes,
             connectTimeout: .seconds(10),
             defaultCallTimeout: .seconds(10)
         ),

@@ -42,11 +42,11 @@ public enum AuthHTTPServer {
                 return Self.oauthError(error)
             }
         }
-        router.post("/oauth/revoke") { request, _ in
+        router.post("/oauth/revoke") { request, context in
             let body = try await request.body.collect(upTo: maxBody)
             do throws(OAuthError) {
                 let parameters = try OAuthParameters(body: Array(buffer: body), contentType: request.headers[.contentType])
-                try await tokens.revoke(parameters, authorization: request.headers[.authorization])
+                try await tokens.revoke(parameters, authorization: request.headers[.authorization], clientIP: context.clientIP)
                 return Response(status: .ok, headers: [.cacheControl: "no-store"])
             } catch {
                 return Self.oauthError(error)

@@ -30,13 +30,12 @@ public struct AuthIssuerConfiguration: Sendable {
         public init() {}
     }
 
-    /// Brute-force protection of the password grant through the limiter (`login.*`).
-    public struct Login: Sendable {
-        /// The limiter policy counting failed logins per username (`login.username_policy`); `none` in the
-        /// configuration, empty here: not counted.
-        public var usernamePolicy = "login_username"
-        /// The limiter policy counting failed logins per client IP (`login.ip_policy`); `none`: not counted.
-        public var ipPolicy = "login_ip"
+    /// The bounds of bcrypt work (`passwords.max_concurrent_hashes`, `passwords.max_waiting_hashes`).
+    public struct PasswordHashing: Sendable {
+        /// Hashes that may run at once; by default one per core.
+        public var concurrency = PasswordHashingQueue.defaultConcurrency
+        /// Hashes that may wait for a turn; past them a login gets `503` with `Retry-After`.
+        public var waitingLimit = PasswordHashingQueue.defaultWaitingLimit
         /// Creates the defaults.
         public init() {}
     }
@@ -55,11 +54,15 @@ public struct AuthIssuerConfiguration: Sendable {
     public var storagePath: String
     /// What tokens look like and how long they live (`tokens.*`, `keys.*`, `passwords.*`).
     public var tokens: TokenPolicy
-    /// Brute-force protection (`login.*`).
-    public var login = Login()
+    /// The limiter policies of logins, refreshes and revocations (`login.*`, `refresh.policy`,
+    /// `revoke.policy`); an empty name (`none` in the configuration) is not counted.
+    public var throttling = IssuerThrottle.Policies()
+    /// The bounds of bcrypt work (`passwords.max_concurrent_hashes`, `passwords.max_waiting_hashes`).
+    public var passwordHashing = PasswordHashing()
     /// The admin user created on first start when `bootstrap.admin_password` is set (`bootstrap.admin_user`).
     public var bootstrapAdminUser: String
-    /// Its password (`bootstrap.admin_password`, best from `AUTH_BOOTSTRAP_ADMIN_PASSWORD`).
+    /// Its password (`bootstrap.admin_password`, best from `AUTH_BOOTSTRAP_ADMIN_PASSWORD`): 16 to 72 bytes,
+    /// never an example value that still contains `replace-me`.
     public var bootstrapAdminPassword: String?
     /// The channel for revocation events (`events.revocations_channel`).
     public var revocationsChannel: String
@@ -70,7 +73,8 @@ public struct AuthIssuerConfiguration: Sendable {
 
     /// Reads the configuration and rejects keys and `AUTH_*` variables it does not know.
     /// - Parameter document: The file and environment.
-    /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
+    /// - Throws: ``ConfigError`` naming the bad key or variable; a secret (`rpc.secret`, `redis.password`,
+    ///   `bootstrap.admin_password`) shorter than 16 bytes or still an example value is one.
     public init(reading document: inout ConfigDocument) throws {
         self.http.host = try document.string("http.host", default: self.http.host)
         self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
@@ -81,21 +85,24 @@ public struct AuthIssuerConfiguration: Sendable {
         self.observability = try ObservabilityConfiguration(reading: &document, defaultAdminPort: Self.defaultAdminPort)
         self.storagePath = try Self.readStoragePath(&document)
         self.tokens = try TokenPolicy(reading: &document, defaultIssuer: "http://\(self.http.host):\(self.http.port == 0 ? Self.defaultHTTPPort : self.http.port)")
+        self.passwordHashing.concurrency = try document.int("passwords.max_concurrent_hashes", default: self.passwordHashing.concurrency, range: 1...256)
+        self.passwordHashing.waitingLimit = try document.int("passwords.max_waiting_hashes", default: self.passwordHashing.waitingLimit, range: 0...10_000)
         // An empty value means "the default" everywhere, so turning a counter off is spelled `none`.
-        let usernamePolicy = try document.string("login.username_policy", default: self.login.usernamePolicy)
-        self.login.usernamePolicy = usernamePolicy == "none" ? "" : usernamePolicy
-        let ipPolicy = try document.string("login.ip_policy", default: self.login.ipPolicy)
-        self.login.ipPolicy = ipPolicy == "none" ? "" : ipPolicy
+        func policy(_ key: String, _ defaultName: String) throws(ConfigError) -> String {
+            let name = try document.string(key, default: defaultName)
+            return name == "none" ? "" : name
+        }
+        self.throttling.failedLoginsPerUsername = try policy("login.username_policy", self.throttling.failedLoginsPerUsername)
+        self.throttling.failedLoginsPerAddress = try policy("login.ip_policy", self.throttling.failedLoginsPerAddress)
+        self.throttling.loginsPerUsername = try policy("login.success_username_policy", self.throttling.loginsPerUsername)
+        self.throttling.loginsPerAddress = try policy("login.success_ip_policy", self.throttling.loginsPerAddress)
+        self.throttling.refreshesPerSubject = try policy("refresh.policy", self.throttling.refreshesPerSubject)
+        self.throttling.revocationsPerCaller = try policy("revoke.policy", self.throttling.revocationsPerCaller)
         self.bootstrapAdminUser = try document.string(
             "bootstrap.admin_user", default: "admin", expected: "1 to \(PrincipalName.maximumLength) characters of A-Z a-z 0-9 _ . @ -"
         ) { (try? PrincipalName.validate($0, field: "bootstrap.admin_user")) != nil }
-        let password = try document.string(
-            "bootstrap.admin_password", default: "",
-            expected: "a password of \(PasswordHasher.lengths.lowerBound) to \(PasswordHasher.lengths.upperBound) bytes",
-            matching: { PasswordHasher.lengths.contains($0.utf8.count) },
-            describe: { "a password of \($0.utf8.count) bytes" }
-        )
-        self.bootstrapAdminPassword = password.isEmpty ? nil : password
+        // A secret: at least 16 bytes (more than a user's 8), at most bcrypt's 72, never an example value.
+        self.bootstrapAdminPassword = try document.secret("bootstrap.admin_password", maximumBytes: PasswordHasher.lengths.upperBound)
         self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)
         self.keysChannel = try document.string("events.keys_channel", default: SigningKeyEvent.defaultChannel)
         // At most 10 s: after a CLI rotation the retired key may sign until the next poll, inside its 60 s grace.

@@ -25,7 +25,9 @@ enum AuthMetrics {
 
     /// bcrypt verifications: a throttled login must not add one.
     static let passwordChecks = Counter(label: "gatehouse_auth_password_checks_total")
-    /// Logins refused by the brute-force throttle before any password check.
+    /// Logins refused because the password hashing queue was full (`503`), before any password check.
+    static let passwordChecksRefused = Counter(label: "gatehouse_auth_password_checks_refused_total")
+    /// Logins refused by the login policies (failed or successful logins) before any password check.
     static let throttledLogins = Counter(label: "gatehouse_auth_logins_throttled_total")
     /// Refresh tokens presented again after rotation (each revokes a family).
     static let refreshReuse = Counter(label: "gatehouse_auth_refresh_token_reuse_total")

@@ -53,24 +53,83 @@ public enum RefreshRedemptionOutcome: Sendable, Equatable {
     case scopeNotGranted
 }
 
+/// How many live refresh-token families (logins) one user may hold, and what counts as live.
+public struct RefreshFamilyLimit: Sendable {
+    /// The most live families per subject; a new one past it revokes the oldest.
+    public var maxFamilies: Int
+    /// A family whose current token is unused for this long is dead already and does not count.
+    public var idleLifetime: Duration
+    /// A family older than this is dead already and does not count.
+    public var absoluteLifetime: Duration
+
+    /// Creates a limit.
+    public init(maxFamilies: Int, idleLifetime: Duration, absoluteLifetime: Duration) {
+        self.maxFamilies = maxFamilies
+        self.idleLifetime = idleLifetime
+        self.absoluteLifetime = absoluteLifetime
+    }
+}
+
 extension AuthStore {
-    /// Stores the first refresh token of a new family.
+    /// Stores the first refresh token of a new family and, in the same transaction, revokes the subject's
+    /// oldest live families (and their unexpired access tokens) beyond `limit`.
     /// - Parameters:
     ///   - tokenHash: The SHA-256 of the token, hex.
     ///   - grant: The family.
     ///   - accessJTI: The access token issued with it.
     ///   - accessExpiresAt: Its `exp`.
+    ///   - limit: The bound on live families per subject; `nil`: none.
     ///   - now: The issue time.
-    public func storeRefreshToken(tokenHash: String, grant: RefreshGrant, accessJTI: String, accessExpiresAt: Int64, now: Date = Date()) throws(AuthStoreError) {
-        try self.run { connection throws(SQLiteError) in
+    /// - Returns: The families revoked to make room, oldest first.
+    @discardableResult
+    public func storeRefreshToken(
+        tokenHash: String, grant: RefreshGrant, accessJTI: String, accessExpiresAt: Int64, limit: RefreshFamilyLimit? = nil, now: Date = Date()
+    ) throws(AuthStoreError) -> [String] {
+        let nowMs = epochMilliseconds(now)
+        return try self.transaction { connection throws(SQLiteError) in
+            var revoked: [String] = []
+            if let limit {
+                // Each live family has exactly one current token: not yet rotated, not revoked, not expired.
+                let live = try connection.withStatement(
+                    """
+                    SELECT family FROM refresh_tokens
+                    WHERE subject = ?1 AND used_at IS NULL AND revoked_at IS NULL AND created_at > ?2 AND family_created_at > ?3
+                    ORDER BY family_created_at, rowid
+                    """
+                ) { statement throws(SQLiteError) in
+                    try statement.bind(grant.subject, at: 1)
+                    try statement.bind(nowMs - milliseconds(limit.idleLifetime), at: 2)
+                    try statement.bind(nowMs - milliseconds(limit.absoluteLifetime), at: 3)
+                    var families: [String] = []
+                    while try statement.step() { families.append(statement.string(at: 0)) }
+                    return families
+                }
+                revoked = Array(live.prefix(max(0, live.count - limit.maxFamilies + 1)))
+                for family in revoked {
+                    _ = try Self.revokeFamily(family, nowMs: nowMs, connection: connection)
+                }
+            }
             try Self.insertRefreshToken(
-                tokenHash: tokenHash, grant: grant, accessJTI: accessJTI, accessExpiresAt: accessExpiresAt, nowMs: epochMilliseconds(now),
-                connection: connection
+                tokenHash: tokenHash, grant: grant, accessJTI: accessJTI, accessExpiresAt: accessExpiresAt, nowMs: nowMs, connection: connection
             )
+            return revoked
         }
     }
 
-    /// Presents a refresh token: checks it and rotates it in one transaction, or detects reuse and revokes the family.
+    /// Who holds a refresh token: its subject and the client it was issued to, if any; `nil` for an unknown
+    /// token. Read before a refresh, so the client is checked and the subject charged before anything changes.
+    public func refreshTokenHolder(tokenHash: String) throws(AuthStoreError) -> (subject: String, clientID: String?)? {
+        try self.run { connection throws(SQLiteError) in
+            try connection.withStatement("SELECT subject, client_id FROM refresh_tokens WHERE hash = ?1") { statement throws(SQLiteError) in
+                try statement.bind(tokenHash, at: 1)
+                return try statement.step() ? (statement.string(at: 0), statement.optionalString(at: 1)) : nil
+            }
+        }
+    }
+
+    /// Presents a refresh token: checks it and rotates it in one transaction, or detects reuse and revokes the
+    /// family. A token issued to a client is checked against `request.clientID` before reuse is: a caller
+    /// that is not the client gets `.invalid` and nothing is revoked.
     public func redeemRefreshToken(_ request: RefreshRedemptionRequest) throws(AuthStoreError) -> RefreshRedemptionOutcome {
         let nowMs = epochMilliseconds(request.now)
         return try self.transaction { connection throws(SQLiteError) in
@@ -96,12 +155,14 @@ extension AuthStore {
             guard let found else { return .invalid(reason: "unknown refresh token") }
             let grant = found.0
             if found.revoked { return .invalid(reason: "the refresh token was revoked") }
+            // The client first: presenting a rotated token of a client's family without being that client
+            // must not revoke the family (only the client can, as on /oauth/revoke).
+            if grant.clientID != request.clientID {
+                return .invalid(reason: "the refresh token was issued to another client")
+            }
             if found.used {
                 let revoked = try Self.revokeFamily(grant.family, nowMs: nowMs, connection: connection)
                 return .reused(grant, revokedAccessTokens: revoked)
-            }
-            if grant.clientID != request.clientID {
-                return .invalid(reason: "the refresh token was issued to another client")
             }
             if found.userMissing || found.disabled {
                 _ = try Self.revokeFamily(grant.family, nowMs: nowMs, connection: connection)

@@ -62,6 +62,26 @@ extension AuthStore {
         }
     }
 
+    /// Replaces a user's password and, in the same transaction, revokes everything issued with the old one:
+    /// their refresh-token families and, by a subject revocation, every access token issued until now.
+    /// A disabled user stays disabled.
+    /// - Parameters:
+    ///   - name: The user.
+    ///   - passwordHash: The new bcrypt hash.
+    ///   - now: The time of the change; tokens issued in this second are revoked too.
+    /// - Returns: The revocation's version, or `nil` when there is no such user.
+    public func changePassword(named name: String, passwordHash: String, now: Date = Date()) throws(AuthStoreError) -> Int64? {
+        try self.transaction { connection throws(SQLiteError) in
+            try connection.withStatement("UPDATE users SET password_hash = ?2 WHERE name = ?1") { statement throws(SQLiteError) in
+                try statement.bind(name, at: 1)
+                try statement.bind(passwordHash, at: 2)
+                _ = try statement.step()
+            }
+            guard connection.changes == 1 else { return nil }
+            return try Self.revokeSubject(name, issuedBefore: now, connection: connection)
+        }
+    }
+
     /// Whether `sql` with `name` bound to `?1` finds a row.
     static func exists(_ sql: String, _ name: String, connection: SQLiteConnection) throws(SQLiteError) -> Bool {
         try connection.withStatement(sql) { statement throws(SQLiteError) in

@@ -6,6 +6,7 @@ import GatehouseSQLite
 /// One connection on a thread of its own serialises every access, so each operation is one short
 /// transaction and concurrent token requests never race: two presentations of the same refresh token
 /// are decided one after the other. The file is created readable by its owner only (it holds private keys).
+/// It runs in WAL mode with `synchronous=FULL`: a commit is on disk before any caller is answered.
 /// The features live in `AuthStore+Users.swift`, `+Clients`, `+SigningKeys`, `+RefreshTokens` and
 /// `+Revocations`.
 public actor AuthStore {
@@ -43,12 +44,27 @@ public actor AuthStore {
     private func open(path: String) throws {
         do {
             let connection = try SQLiteConnection(path: path, busyTimeout: .seconds(5))
+            // Every commit is synced to disk before it is acknowledged (WAL + FULL syncs the log on each
+            // commit): a revocation or key rotation that was answered survives a power loss, and its
+            // version is never handed out twice.
+            try connection.execute("PRAGMA synchronous = FULL;")
             try AuthSchema.migrator.migrate(connection)
             self.connection = connection
         } catch let error as SQLiteError {
             throw AuthStoreError.sqlite(error)
         } catch {
             throw AuthStoreError("cannot open \(path): \(error)")
+        }
+    }
+
+    /// The connection's `PRAGMA synchronous` setting as SQLite names it (`off`, `normal`, `full`, `extra`):
+    /// `full` once open, so every acknowledged commit is on disk.
+    public func synchronousSetting() throws(AuthStoreError) -> String {
+        try self.run { connection throws(SQLiteError) in
+            try connection.withStatement("PRAGMA synchronous") { statement throws(SQLiteError) in
+                _ = try statement.step()
+                return ["off", "normal", "full", "extra"][Int(clamping: min(3, max(0, statement.int64(at: 0))))]
+            }
         }
     }
 

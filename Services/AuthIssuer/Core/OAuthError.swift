@@ -15,9 +15,10 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
         case unsupportedGrantType = "unsupported_grant_type"
         /// The requested scope is malformed or exceeds what the caller may have.
         case invalidScope = "invalid_scope"
-        /// Too many failed logins for this username or client address.
+        /// Over a limiter policy: too many logins for this username or client address, refreshes for this
+        /// user, or revocations from this client or address.
         case slowDown = "slow_down"
-        /// The issuer cannot answer now (storage failure); retrying later may work.
+        /// The issuer cannot answer now (storage failure, or too many passwords being checked); retrying later may work.
         case temporarilyUnavailable = "temporarily_unavailable"
     }
 
@@ -25,7 +26,7 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     public let code: Code
     /// A sentence for the developer of the client.
     public let message: String
-    /// Seconds until a throttled login may be tried again (`Retry-After`).
+    /// Seconds until the request may be tried again (`Retry-After`): a throttled request, or a full password hashing queue.
     public let retryAfterSeconds: Int?
 
     /// Creates an error.

@@ -24,6 +24,9 @@ public struct TokenPolicy: Sendable {
     /// A refresh-token family expires this long after its first token, however often it is used
     /// (`tokens.refresh_absolute_lifetime_s`, default 30 days).
     public var refreshAbsoluteLifetime: Duration
+    /// Refresh-token families (logins) a user may hold at once (`tokens.max_refresh_families_per_user`,
+    /// 1…10000, default 50): a login past it revokes the user's oldest family.
+    public var maxRefreshFamiliesPerUser: Int
     /// The scopes a user may ask for (`tokens.user_scopes`, default `read write`).
     public var userScopes: [String]
     /// The algorithm of newly generated keys (`keys.algorithm`, `ES256` or `EdDSA`).
@@ -44,6 +47,7 @@ public struct TokenPolicy: Sendable {
         self.accessLifetime = .seconds(600)
         self.refreshIdleLifetime = .seconds(14 * 86_400)
         self.refreshAbsoluteLifetime = .seconds(30 * 86_400)
+        self.maxRefreshFamiliesPerUser = 50
         self.userScopes = ["read", "write"]
         self.algorithm = .es256
         self.rotationInterval = .seconds(86_400)
@@ -61,6 +65,7 @@ public struct TokenPolicy: Sendable {
         self.accessLifetime = .seconds(try document.int("tokens.access_lifetime_s", default: 600, range: 300...900))
         self.refreshIdleLifetime = .seconds(try document.int("tokens.refresh_idle_lifetime_s", default: 14 * 86_400, range: 60...(366 * 86_400)))
         self.refreshAbsoluteLifetime = .seconds(try document.int("tokens.refresh_absolute_lifetime_s", default: 30 * 86_400, range: 60...(3 * 366 * 86_400)))
+        self.maxRefreshFamiliesPerUser = try document.int("tokens.max_refresh_families_per_user", default: self.maxRefreshFamiliesPerUser, range: 1...10_000)
         self.userScopes = try document.stringList(
             "tokens.user_scopes", default: self.userScopes, expected: "scope names of A-Z a-z 0-9 _ . : -"
         ) { ScopeSet.isValidScope($0) }

@@ -9,12 +9,15 @@ import Metrics
 /// HTTP so tests can drive it directly.
 ///
 /// Grants: `password` (users; client authentication optional), `client_credentials` (confidential clients),
-/// `refresh_token` (rotated on every use; a rotated token presented again revokes its family).
+/// `refresh_token` (rotated on every use; a rotated token presented again revokes its family, but only by
+/// the client it was issued to). Logins, refreshes and revocations are charged to limiter policies
+/// (``IssuerThrottle``); bcrypt waits in a ``PasswordHashingQueue`` (through the ``PasswordHasher``); a user
+/// holds at most `tokens.max_refresh_families_per_user` families.
 public final class TokenService: Sendable {
     private let store: AuthStore
     private let keys: SigningKeyRing
     private let hasher: PasswordHasher
-    private let throttle: LoginThrottle?
+    private let throttle: IssuerThrottle?
     private let policy: TokenPolicy
     private let logger: Logger
     private let revocationAdded: @Sendable () -> Void
@@ -25,13 +28,13 @@ public final class TokenService: Sendable {
     ///   - store: The database.
     ///   - keys: The loaded signing keys.
     ///   - hasher: bcrypt.
-    ///   - throttle: Brute-force protection of the password grant; `nil` turns it off.
+    ///   - throttle: The rate limits of logins, refreshes and revocations; `nil` turns them off.
     ///   - policy: Token lifetimes, issuer, audience, user scopes.
     ///   - logger: Receives failed logins and security events (never passwords or tokens).
     ///   - revocationAdded: Called after a revocation committed, so the publisher sends it at once.
     ///   - now: The clock.
     public init(
-        store: AuthStore, keys: SigningKeyRing, hasher: PasswordHasher, throttle: LoginThrottle?, policy: TokenPolicy, logger: Logger,
+        store: AuthStore, keys: SigningKeyRing, hasher: PasswordHasher, throttle: IssuerThrottle?, policy: TokenPolicy, logger: Logger,
         revocationAdded: @escaping @Sendable () -> Void = {}, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
@@ -82,21 +85,32 @@ public final class TokenService: Sendable {
         let username = try parameters.required("username")
         let password = try parameters.required("password")
         let client = try await self.authenticate(credentials)
-        if let throttle, let wait = await throttle.retryAfter(username: username, clientIP: clientIP) {
+        if let throttle, let wait = await throttle.loginRetryAfter(username: username, clientIP: clientIP) {
             AuthMetrics.throttledLogins.increment()
-            self.logger.notice("login refused: too many failures", metadata: ["auth.username": "\(username)", "client.ip": "\(clientIP)", "retry_after_s": "\(wait)"])
-            throw OAuthError(.slowDown, "too many failed logins for this username or address; retry after \(wait) s", retryAfterSeconds: wait)
+            self.logger.notice("login refused: too many logins", metadata: ["auth.username": "\(username)", "client.ip": "\(clientIP)", "retry_after_s": "\(wait)"])
+            throw OAuthError(.slowDown, "too many logins for this username or address; retry after \(wait) s", retryAfterSeconds: wait)
         }
         let user = try await self.storage { try await self.store.user(named: username) }
+        let matches: Bool
+        do {
+            matches = try await self.hasher.verify(password, against: user?.passwordHash)
+        } catch let full as PasswordHashingQueueFull {
+            AuthMetrics.passwordChecksRefused.increment()
+            self.logger.notice("login refused: too many passwords being checked", metadata: ["auth.username": "\(username)", "client.ip": "\(clientIP)", "retry_after_s": "\(full.retryAfterSeconds)"])
+            throw OAuthError(.temporarilyUnavailable, full.description, retryAfterSeconds: full.retryAfterSeconds)
+        } catch {
+            // Cancelled while waiting (the client went away), or the thread pool is shutting down.
+            throw OAuthError(.temporarilyUnavailable, "the issuer is shutting down; retry shortly", retryAfterSeconds: 1)
+        }
         AuthMetrics.passwordChecks.increment()
-        let matches = await self.hasher.verify(password, against: user?.passwordHash)
         guard let user, matches, !user.disabled else {
             let reason = user == nil ? "unknown_user" : (matches ? "disabled" : "wrong_password")
             AuthMetrics.failedLogin(reason: reason).increment()
             self.logger.notice("login failed", metadata: ["auth.reason": "\(reason)", "auth.username": "\(username)", "client.ip": "\(clientIP)"])
-            await self.throttle?.recordFailure(username: username, clientIP: clientIP)
+            await self.throttle?.recordFailedLogin(username: username, clientIP: clientIP)
             throw OAuthError(.invalidGrant, reason == "disabled" ? "the user is disabled" : "the username or password is wrong")
         }
+        await self.throttle?.recordLogin(username: username, clientIP: clientIP)
         var allowed = ScopeSet(self.policy.userScopes)
         if let client { allowed = allowed.intersection(client.scopes) }
         guard let scopes = ScopeSet.granted(parameter: parameters["scope"], allowed: allowed) else {
@@ -105,8 +119,21 @@ public final class TokenService: Sendable {
         let access = try await self.accessToken(subject: user.name, scopes: scopes, roles: user.roles, clientID: client?.id)
         let refresh = Self.newRefreshToken()
         let grant = RefreshGrant(family: Self.randomID(bytes: 16), subject: user.name, clientID: client?.id, scopes: scopes, familyCreatedAtMs: epochMilliseconds(self.now()))
-        try await self.storage {
-            try await self.store.storeRefreshToken(tokenHash: refresh.hash, grant: grant, accessJTI: access.jti, accessExpiresAt: access.expiresAt, now: self.now())
+        let limit = RefreshFamilyLimit(
+            maxFamilies: self.policy.maxRefreshFamiliesPerUser, idleLifetime: self.policy.refreshIdleLifetime, absoluteLifetime: self.policy.refreshAbsoluteLifetime
+        )
+        let displaced = try await self.storage {
+            try await self.store.storeRefreshToken(
+                tokenHash: refresh.hash, grant: grant, accessJTI: access.jti, accessExpiresAt: access.expiresAt, limit: limit, now: self.now()
+            )
+        }
+        if !displaced.isEmpty {
+            AuthMetrics.revoked(kind: "oldest_refresh_family").increment(by: Int64(displaced.count))
+            self.revocationAdded()
+            self.logger.info(
+                "oldest refresh family revoked: the user holds the most logins allowed",
+                metadata: ["auth.subject": "\(user.name)", "auth.families": "\(displaced)", "tokens.max_refresh_families_per_user": "\(limit.maxFamilies)"]
+            )
         }
         return self.response(access, refreshToken: refresh.token, scopes: scopes)
     }
@@ -130,12 +157,29 @@ public final class TokenService: Sendable {
             guard let parsed = ScopeSet(parameter: scope) else { throw OAuthError(.invalidScope, "the 'scope' parameter is malformed") }
             requested = parsed
         }
+        let tokenHash = Self.sha256Hex(token)
+        guard let holder = try await self.storage({ try await self.store.refreshTokenHolder(tokenHash: tokenHash) }) else {
+            throw OAuthError(.invalidGrant, "unknown refresh token")
+        }
+        // The client, before anything else about the token: without the secret of the client it was issued
+        // to, a token (current or already rotated) neither refreshes nor revokes its family.
+        if holder.clientID != client?.id {
+            if let owner = holder.clientID, client == nil {
+                self.logger.notice("client authentication failed", metadata: ["auth.client_id": "\(owner)", "auth.reason": "refresh_token_without_client"])
+                throw OAuthError(.invalidClient, "the refresh token was issued to a client; authenticate as that client to use it")
+            }
+            throw OAuthError(.invalidGrant, "the refresh token was issued to another client")
+        }
+        if let throttle, let wait = await throttle.refreshRetryAfter(subject: holder.subject) {
+            self.logger.notice("refresh refused: too many refreshes", metadata: ["auth.subject": "\(holder.subject)", "client.ip": "\(clientIP)", "retry_after_s": "\(wait)"])
+            throw OAuthError(.slowDown, "too many token refreshes for this user; retry after \(wait) s", retryAfterSeconds: wait)
+        }
         let jti = Self.randomID(bytes: 16)
         let issuedAt = self.now()
         let expiresAt = epochSeconds(issuedAt) + self.policy.accessLifetime.components.seconds
         let successor = Self.newRefreshToken()
         let request = RefreshRedemptionRequest(
-            tokenHash: Self.sha256Hex(token), successorHash: successor.hash, clientID: client?.id, requestedScopes: requested,
+            tokenHash: tokenHash, successorHash: successor.hash, clientID: client?.id, requestedScopes: requested,
             accessJTI: jti, accessExpiresAt: expiresAt, idleLifetime: self.policy.refreshIdleLifetime,
             absoluteLifetime: self.policy.refreshAbsoluteLifetime, now: issuedAt
         )
@@ -169,11 +213,21 @@ public final class TokenService: Sendable {
     /// Answers a revocation request (RFC 7009): revokes a refresh token's family or an access token.
     /// An unknown, expired or foreign-issuer token is not an error (RFC 7009 §2.2). `token_type_hint` is
     /// advisory (RFC 7009 §2.1) and not needed: the token's form tells a JWT from a refresh token.
+    /// Each request is charged to the revocation policy, per authenticated client or else per address.
+    /// - Parameters:
+    ///   - parameters: The body parameters.
+    ///   - authorization: The `Authorization` header, if any.
+    ///   - clientIP: The caller's address, which the revocation policy counts without client authentication.
     /// - Throws: ``OAuthError``: `invalid_request` without `token`, `invalid_client` for bad client
-    ///   credentials, `unauthorized_client` when the token was issued to another client.
-    public func revoke(_ parameters: OAuthParameters, authorization: String?) async throws(OAuthError) {
+    ///   credentials, `slow_down` over the revocation policy, `unauthorized_client` when the token was
+    ///   issued to another client.
+    public func revoke(_ parameters: OAuthParameters, authorization: String?, clientIP: String) async throws(OAuthError) {
         let token = try parameters.required("token")
         let client = try await self.authenticate(try ClientCredentials.from(authorization: authorization, parameters: parameters))
+        if let throttle, let wait = await throttle.revocationRetryAfter(clientID: client?.id, clientIP: clientIP) {
+            self.logger.notice("revocation refused: too many revocations", metadata: ["auth.client_id": "\(client?.id ?? "-")", "client.ip": "\(clientIP)", "retry_after_s": "\(wait)"])
+            throw OAuthError(.slowDown, "too many revocation requests from this client or address; retry after \(wait) s", retryAfterSeconds: wait)
+        }
         // A JWT has two dots; a refresh token has none.
         if !token.contains(".") {
             let outcome = try await self.storage { try await self.store.revokeRefreshFamily(tokenHash: Self.sha256Hex(token), clientID: client?.id, now: self.now()) }

@@ -2,9 +2,9 @@ import ArgumentParser
 import AuthIssuerCore
 import Foundation
 
-/// `auth-issuer users add|disable|list`.
+/// `auth-issuer users add|passwd|disable|list`.
 struct Users: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Add.self, Disable.self, List.self])
+    static let configuration = CommandConfiguration(abstract: "Manage users.", subcommands: [Add.self, Passwd.self, Disable.self, List.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user; the password comes from standard input or --password-env.")
@@ -22,6 +22,26 @@ struct Users: AsyncParsableCommand {
             try await store.addUser(name: self.name, passwordHash: hash, roles: roles)
             await store.close()
             print("added user \(self.name) (roles: \(roles.isEmpty ? "none" : roles.joined(separator: ",")))")
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change a user's password and revoke every token they hold; the password comes from standard input or --password-env."
+        )
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The user name.") var name: String
+        @Option(help: "Read the new password from this environment variable instead of standard input.") var passwordEnv: String?
+
+        func run() async throws {
+            let password = try readPassword(environmentVariable: self.passwordEnv)
+            try PasswordHasher.validate(password)
+            let (store, policy) = try await self.options.openStore()
+            let hash = try await PasswordHasher(cost: policy.bcryptCost).hash(password)
+            let version = try await store.changePassword(named: self.name, passwordHash: hash)
+            await store.close()
+            guard let version else { throw ValidationError("there is no user '\(self.name)'") }
+            print("changed the password of \(self.name); their tokens are revoked (revocation version \(version))")
         }
     }
 

@@ -44,7 +44,10 @@ struct Serve: AsyncParsableCommand {
         try await AuthEventPublisher.ensureKeys(store: store, policy: policy)
         let keys = SigningKeyRing()
         try await keys.reload(from: store)
-        let hasher = PasswordHasher(cost: policy.bcryptCost)
+        let hasher = PasswordHasher(
+            cost: policy.bcryptCost,
+            queue: PasswordHashingQueue(concurrency: configuration.passwordHashing.concurrency, waitingLimit: configuration.passwordHashing.waitingLimit)
+        )
         if let password = configuration.bootstrapAdminPassword, try await store.user(named: configuration.bootstrapAdminUser) == nil {
             try await store.addUser(name: configuration.bootstrapAdminUser, passwordHash: try await hasher.hash(password), roles: ["admin"])
             logger.notice("bootstrap admin user created", metadata: ["auth.username": "\(configuration.bootstrapAdminUser)"])
@@ -52,9 +55,7 @@ struct Serve: AsyncParsableCommand {
 
         let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.auth.redis"))
         let limiter = RPCClient(configuration: configuration.limiter, logger: Logger(label: "gatehouse.auth.limiter"))
-        let throttle = configuration.login.usernamePolicy.isEmpty && configuration.login.ipPolicy.isEmpty
-            ? nil
-            : LoginThrottle(limiter: limiter, usernamePolicy: configuration.login.usernamePolicy, ipPolicy: configuration.login.ipPolicy, logger: logger)
+        let throttle = configuration.throttling.allOff ? nil : IssuerThrottle(limiter: limiter, policies: configuration.throttling, logger: logger)
         let publisher = AuthEventPublisher(
             store: store, keys: keys, redis: redis, policy: policy, revocationsChannel: configuration.revocationsChannel,
             keysChannel: configuration.keysChannel, pollInterval: configuration.pollInterval, logger: logger
@@ -88,11 +89,13 @@ struct Serve: AsyncParsableCommand {
             let adminPort = try await admin.listeningPort()
             var ports = httpPorts.makeAsyncIterator()
             let httpPort = await ports.next() ?? configuration.http.port
+            let synchronous = try await store.synchronousSetting()
             logger.notice(
                 "auth issuer listening",
                 metadata: [
                     "http.port": "\(httpPort)", "rpc.port": "\(rpcPort)", "admin.port": "\(adminPort)",
                     "tokens.issuer": "\(policy.issuer)", "keys.signing_kid": "\(keys.current?.signingKID ?? "-")",
+                    "storage.synchronous": "\(synchronous)",
                 ]
             )
             try await tasks.waitForAll()

@@ -33,12 +33,15 @@ public struct DataServiceConfiguration: Sendable {
 
     /// Reads the configuration and rejects keys and `DATA_*` variables it does not know.
     /// - Parameter document: The file and environment.
-    /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
+    /// - Throws: ``ConfigError`` naming the bad key or variable, `RPCConfigurationError` for a short secret,
+    ///   ``DataServiceConfigurationError`` when a document of `storage.max_body_bytes` does not fit in a frame of
+    ///   `rpc.max_frame_bytes`.
     public init(reading document: inout ConfigDocument) throws {
         self.rpc = try RPCServerConfiguration(reading: &document, defaultPort: Self.defaultRPCPort)
         self.redis = try RedisConfiguration(reading: &document)
         self.observability = try ObservabilityConfiguration(reading: &document, defaultAdminPort: Self.defaultAdminPort)
         self.storage = try Self.readStorage(&document)
+        try Self.checkDocumentFitsFrame(maxBodyBytes: self.storage.maxBodyBytes, maxFrameBytes: self.rpc.maximumFrameBytes, document: &document)
         self.collections = Set(
             try document.stringList(
                 "collections",
@@ -50,6 +53,22 @@ public struct DataServiceConfiguration: Sendable {
         self.eventsBatchSize = try document.int("events.batch_size", default: 256, range: 1...10_000)
         self.eventsPollInterval = try document.duration("events.poll_interval_ms", default: .seconds(1), range: .milliseconds(10) ... .seconds(60))
         try document.rejectUnknownKeys(valid: document.readKeys)
+    }
+
+    /// Refuses a body limit that a frame cannot carry: a `data.Put` of the largest body, and the `data.Get`,
+    /// write and one-document `data.List` answers holding it, take the body plus at most
+    /// ``DocumentWireSize/frameAllowance`` bytes.
+    private static func checkDocumentFitsFrame(maxBodyBytes: Int, maxFrameBytes: Int, document: inout ConfigDocument) throws(DataServiceConfigurationError) {
+        let needed = maxBodyBytes + DocumentWireSize.frameAllowance
+        guard needed > maxFrameBytes else { return }
+        let largestBody = maxFrameBytes - DocumentWireSize.frameAllowance
+        throw DataServiceConfigurationError(
+            "storage.max_body_bytes is \(maxBodyBytes) (\(document.origin(of: "storage.max_body_bytes"))) and rpc.max_frame_bytes is \(maxFrameBytes)"
+                + " (\(document.origin(of: "rpc.max_frame_bytes"))): a frame must hold a document of the largest body plus"
+                + " \(DocumentWireSize.frameAllowance) bytes of RPC envelope, names, owner and versions, \(needed) bytes;"
+                + " raise rpc.max_frame_bytes to at least \(needed)"
+                + (largestBody >= 2 ? " or lower storage.max_body_bytes to at most \(largestBody)" : "")
+        )
     }
 
     /// Reads the `storage.*` keys; also used by `data-service seed` and `backup`.

@@ -7,9 +7,14 @@ import Metrics
 /// `data.Delete`; docs/protocol.md) from a ``DocumentStore``, and signals the ``OutboxPublisher`` after
 /// every committed write.
 ///
-/// Errors are typed and name the field: `INVALID_ARGUMENT` (names, body, limit, cursor, query),
+/// Errors are typed and name the field: `INVALID_ARGUMENT` (names, body, owner, limit, cursor, query),
 /// `NOT_FOUND` (a missing document or an unknown collection), `CONFLICT` (a stale `if_version`),
-/// `RESOURCE_EXHAUSTED` (the write queue is full), `UNAVAILABLE` (the database failed).
+/// `RESOURCE_EXHAUSTED` (the write queue is full), `UNAVAILABLE` (the database failed), `FRAME_TOO_LARGE`
+/// (a document the caller could not receive: its answer would exceed the caller's frame maximum).
+///
+/// Every answer fits the caller's frame maximum (``RPCCallContext/maximumAnswerBytes``): a `data.List` page
+/// ends early, with a cursor, before the document that would not fit, and a write whose answer could not
+/// reach the caller is refused before it is made.
 /// Exported metrics: `gatehouse_data_reads_total{method}`, `gatehouse_data_writes_total{method, result}`,
 /// `gatehouse_data_read_duration_seconds{method}`.
 public struct DocumentRPCService: Sendable {
@@ -41,8 +46,8 @@ public struct DocumentRPCService: Sendable {
     public var rpcHandlers: RPCHandlerRegistry {
         var handlers = RPCHandlerRegistry()
         handlers.register(DataMethods.get) { request, _ in try await self.get(request) }
-        handlers.register(DataMethods.list) { request, _ in try await self.list(request) }
-        handlers.register(DataMethods.put) { request, _ in
+        handlers.register(DataMethods.list) { request, context in try await self.list(request, context: context) }
+        handlers.register(DataMethods.put) { request, context in
             try await self.write(
                 .put(
                     collection: request.collection,
@@ -52,21 +57,24 @@ public struct DocumentRPCService: Sendable {
                     owner: request.owner.isEmpty ? nil : request.owner
                 ),
                 collection: request.collection,
-                method: "data.Put"
+                method: "data.Put",
+                context: context
             )
         }
-        handlers.register(DataMethods.create) { request, _ in
+        handlers.register(DataMethods.create) { request, context in
             try await self.write(
                 .create(collection: request.collection, body: request.body, owner: request.owner.isEmpty ? nil : request.owner),
                 collection: request.collection,
-                method: "data.Create"
+                method: "data.Create",
+                context: context
             )
         }
-        handlers.register(DataMethods.delete) { request, _ in
+        handlers.register(DataMethods.delete) { request, context in
             try await self.write(
                 .delete(collection: request.collection, id: request.id, ifVersion: request.hasIfVersion ? request.ifVersion : nil),
                 collection: request.collection,
-                method: "data.Delete"
+                method: "data.Delete",
+                context: context
             )
         }
         return handlers
@@ -90,15 +98,17 @@ public struct DocumentRPCService: Sendable {
         return response
     }
 
-    private func list(_ request: Gatehouse_Data_ListRequest) async throws(RPCError) -> Gatehouse_Data_ListResponse {
+    private func list(_ request: Gatehouse_Data_ListRequest, context: RPCCallContext) async throws(RPCError) -> Gatehouse_Data_ListResponse {
         try self.checkCollection(request.collection)
         let start = ContinuousClock.now
         defer { Self.record("data.List", since: start) }
+        let maxBytes = context.maximumAnswerBytes - DocumentWireSize.listResponseOverhead
         let page: DocumentPage
         do {
             page = try await self.store.list(
                 collection: request.collection,
                 limit: request.limit == 0 ? 100 : Int(request.limit),
+                maxBytes: maxBytes,
                 cursor: request.cursor.isEmpty ? nil : request.cursor,
                 query: request.hasQ ? request.q : nil,
                 owner: request.hasOwner ? request.owner : nil
@@ -106,14 +116,53 @@ public struct DocumentRPCService: Sendable {
         } catch {
             throw Self.rpcError(error)
         }
+        if let first = page.documents.first, page.documents.count == 1, DocumentWireSize.listEntry(first) > maxBytes {
+            throw RPCError(
+                .frameTooLarge,
+                "document \(first.collection)/\(first.id) takes \(DocumentWireSize.listEntry(first)) bytes in a page; this caller accepts \(maxBytes)"
+                    + " (its frame maximum less the answer's own bytes)"
+            )
+        }
         var response = Gatehouse_Data_ListResponse()
         response.documents = page.documents.map(Self.message)
         response.nextCursor = page.nextCursor ?? ""
         return response
     }
 
-    private func write(_ write: DocumentWrite, collection: String, method: String) async throws(RPCError) -> Gatehouse_Data_WriteResponse {
+    /// The length of the ids `data.Create` makes (a lowercase UUID).
+    private static let createdIDBytes = 36
+
+    /// Refuses a put or create whose answer, which carries the stored document, would be larger than the
+    /// caller accepts: better not written than written and unacknowledged. (A body over the store's limit is
+    /// left to the store, whose error says so.)
+    private func checkAnswerFits(_ write: DocumentWrite, context: RPCCallContext) throws(RPCError) {
+        let (collection, idBytes, body): (String, Int, String)
+        switch write {
+        case .put(let name, let id, let text, _, _): (collection, idBytes, body) = (name, id.utf8.count, text)
+        case .create(let name, let text, _): (collection, idBytes, body) = (name, Self.createdIDBytes, text)
+        case .delete: return
+        }
+        guard body.utf8.count <= self.store.maxBodyBytes else { return }
+        let answerBytes = DocumentWireSize.writeResponse(collectionBytes: collection.utf8.count, idBytes: idBytes, bodyBytes: body.utf8.count)
+        guard answerBytes <= context.maximumAnswerBytes else {
+            throw RPCError(
+                .frameTooLarge,
+                "the answer to this write would take up to \(answerBytes) bytes (a body of \(body.utf8.count) bytes); this caller accepts \(context.maximumAnswerBytes)"
+                    + " (its frame maximum less the answer's own bytes); nothing was written"
+            )
+        }
+    }
+
+    private func write(
+        _ write: DocumentWrite, collection: String, method: String, context: RPCCallContext
+    ) async throws(RPCError) -> Gatehouse_Data_WriteResponse {
         try self.checkCollection(collection)
+        do {
+            try self.checkAnswerFits(write, context: context)
+        } catch {
+            Self.writes["\(method)|invalid"]?.increment()
+            throw error
+        }
         let outcome: WriteOutcome
         do {
             outcome = try await self.store.write(write)

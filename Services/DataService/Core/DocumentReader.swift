@@ -58,10 +58,12 @@ actor DocumentReader {
         }
     }
 
-    /// Reads up to `limit` documents with ids after `after`, ordered by id.
+    /// Reads, in id order after `after`, up to `limit` documents whose ``DocumentWireSize/listEntry(_:)``
+    /// sizes add up to at most `maxBytes`; the first document is read whatever its size.
+    /// - Returns: The documents, and whether more follow (a row past `limit`, or one that did not fit).
     func list(
-        collection: String, after: String, limit: Int, query: FullTextQuery?, owner: String?
-    ) throws(DocumentError) -> [Document] {
+        collection: String, after: String, limit: Int, maxBytes: Int, query: FullTextQuery?, owner: String?
+    ) throws(DocumentError) -> (documents: [Document], more: Bool) {
         let sql =
             switch (query != nil, owner != nil) {
             case (false, false): Self.listSQL
@@ -73,24 +75,30 @@ actor DocumentReader {
             try connection.withStatement(sql) { statement throws(SQLiteError) in
                 try statement.bind(collection, at: 1)
                 try statement.bind(after, at: 2)
-                try statement.bind(Int64(limit), at: 3)
+                // One extra row tells whether another page follows.
+                try statement.bind(Int64(limit) + 1, at: 3)
                 if let owner { try statement.bind(owner, at: 4) }
                 if let query { try statement.bind(query.expression, at: 5) }
                 var documents: [Document] = []
                 documents.reserveCapacity(limit)
+                var bytes = 0
                 while try statement.step() {
-                    documents.append(
-                        Document(
-                            collection: collection,
-                            id: statement.string(at: 0),
-                            body: statement.string(at: 1),
-                            version: statement.int64(at: 2),
-                            createdAt: statement.int64(at: 3),
-                            updatedAt: statement.int64(at: 4),
-                            owner: statement.optionalString(at: 5)
-                        ))
+                    if documents.count == limit { return (documents, true) }
+                    let document = Document(
+                        collection: collection,
+                        id: statement.string(at: 0),
+                        body: statement.string(at: 1),
+                        version: statement.int64(at: 2),
+                        createdAt: statement.int64(at: 3),
+                        updatedAt: statement.int64(at: 4),
+                        owner: statement.optionalString(at: 5)
+                    )
+                    let size = DocumentWireSize.listEntry(document)
+                    if !documents.isEmpty, bytes + size > maxBytes { return (documents, true) }
+                    documents.append(document)
+                    bytes += size
                 }
-                return documents
+                return (documents, false)
             }
         }
     }

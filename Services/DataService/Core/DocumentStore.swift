@@ -57,6 +57,9 @@ public final class DocumentStore: Sendable {
         }
     }
 
+    /// The largest body a write may have (``DocumentStoreConfiguration/maxBodyBytes``).
+    public var maxBodyBytes: Int { configuration.maxBodyBytes }
+
     private var reader: DocumentReader {
         let turn = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
         return readers[Int(UInt(bitPattern: turn) % UInt(readers.count))]
@@ -101,10 +104,14 @@ public final class DocumentStore: Sendable {
     /// Lists a collection in id order, one page at a time (keyset pagination).
     ///
     /// Each document that exists for the whole walk appears exactly once, whatever is written
-    /// meanwhile; documents added behind the cursor are not seen.
+    /// meanwhile; documents added behind the cursor are not seen. A page ends after `limit` documents or
+    /// before the document that would take it past `maxBytes`, whichever comes first; either way
+    /// `nextCursor` continues after its last document.
     /// - Parameters:
     ///   - collection: The collection name.
     ///   - limit: The page size, within ``pageSizes``.
+    ///   - maxBytes: The most bytes the page's documents may take in a `data.List` answer
+    ///     (``DocumentWireSize/listEntry(_:)``); the page's first document is returned whatever its size.
     ///   - cursor: The `nextCursor` of the previous page, or nil for the first page.
     ///   - query: Search text; only documents whose body contains every word are listed.
     ///   - owner: Only documents created by this subject are listed.
@@ -112,7 +119,7 @@ public final class DocumentStore: Sendable {
     /// - Throws: ``DocumentError`` naming the invalid field (`collection`, `limit`, `cursor`, `q`),
     ///   or a storage failure.
     public func list(
-        collection: String, limit: Int = 100, cursor: String? = nil, query: String? = nil, owner: String? = nil
+        collection: String, limit: Int = 100, maxBytes: Int = .max, cursor: String? = nil, query: String? = nil, owner: String? = nil
     ) async throws(DocumentError) -> DocumentPage {
         try DocumentName.validate(collection, field: "collection")
         guard Self.pageSizes.contains(limit) else {
@@ -125,15 +132,10 @@ public final class DocumentStore: Sendable {
             try DocumentName.validate(cursor, field: "cursor")
         }
         let fullText = try query.map { text throws(DocumentError) in try FullTextQuery(text) }
-        // One extra row tells whether another page follows.
-        var documents = try await reader.list(
-            collection: collection, after: cursor ?? "", limit: limit + 1, query: fullText, owner: owner
+        let (documents, more) = try await reader.list(
+            collection: collection, after: cursor ?? "", limit: limit, maxBytes: maxBytes, query: fullText, owner: owner
         )
-        guard documents.count > limit else {
-            return DocumentPage(documents: documents, nextCursor: nil)
-        }
-        documents.removeLast(documents.count - limit)
-        return DocumentPage(documents: documents, nextCursor: documents.last?.id)
+        return DocumentPage(documents: documents, nextCursor: more ? documents.last?.id : nil)
     }
 
     /// Reads the global data version: the version of the latest committed change, 0 when none.

@@ -19,10 +19,12 @@ enum PreparedWrite: Sendable {
             try DocumentName.validate(id, field: "id")
             try Self.validate(ifVersion)
             try DocumentBody.validate(body, limit: maxBodyBytes)
+            try Self.validate(owner: owner)
             self = .put(collection: collection, id: id, body: body, ifVersion: ifVersion, owner: owner)
         case .create(let collection, let body, let owner):
             try DocumentName.validate(collection, field: "collection")
             try DocumentBody.validate(body, limit: maxBodyBytes)
+            try Self.validate(owner: owner)
             let id = UUID().uuidString.lowercased()
             self = .put(collection: collection, id: id, body: body, ifVersion: 0, owner: owner)
         case .delete(let collection, let id, let ifVersion):
@@ -31,6 +33,16 @@ enum PreparedWrite: Sendable {
             try Self.validate(ifVersion)
             self = .delete(collection: collection, id: id, ifVersion: ifVersion)
         }
+    }
+
+    /// An owner is a subject name: at most ``DocumentWireSize/maximumOwnerBytes``, so a document's size in
+    /// an answer is bounded by its body's.
+    private static func validate(owner: String?) throws(DocumentError) {
+        guard let owner, owner.utf8.count > DocumentWireSize.maximumOwnerBytes else { return }
+        throw .invalidArgument(
+            field: "owner", value: String(owner.prefix(32)) + "…",
+            reason: "is \(owner.utf8.count) bytes long; the maximum is \(DocumentWireSize.maximumOwnerBytes)"
+        )
     }
 
     private static func validate(_ ifVersion: Int64?) throws(DocumentError) {

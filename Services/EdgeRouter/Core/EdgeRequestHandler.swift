@@ -532,6 +532,11 @@ public final class EdgeRequestHandler: Sendable {
         case .notFound: return .problem(404, "Not Found", error.message)
         case .conflict: return .problem(409, "Conflict", error.message)
         case .resourceExhausted: return .problem(503, "Service Unavailable", "the data service is overloaded; retry shortly", headers: [("Retry-After", "1")])
+        // A document larger than a frame limit on the way (`data.max_frame_bytes` here, `rpc.max_frame_bytes` there):
+        // retrying cannot help, the operator must raise it. The sizes go to the log, not to the client.
+        case .frameTooLarge:
+            self.logger.warning("a document too large for a frame between this edge and the data service", metadata: ["error": "\(error)"])
+            return .problem(502, "Bad Gateway", "the document is too large to pass between this gateway and the data service")
         // The RPC error names internal addresses: it goes to the log, not to the client.
         default:
             self.logger.debug("data service call failed", metadata: ["error": "\(error)"])

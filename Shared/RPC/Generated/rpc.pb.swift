@@ -62,11 +62,15 @@ public nonisolated enum Gatehouse_Rpc_ErrorCode: SwiftProtobuf.Enum, Swift.CaseI
   /// The handshake failed: the peers speak different protocol versions.
   case versionMismatch // = 10
 
-  /// A frame broke the protocol (undecodable, out of sequence, too large).
+  /// A frame broke the protocol (undecodable, out of sequence, a handshake frame too large).
   case protocolError // = 11
 
   /// A bug or an unexpected failure in the server; details are in its log.
   case `internal` // = 12
+
+  /// The request or its answer is larger than the side that would receive it accepts;
+  /// the message names both sizes. Only that call fails; the connection stays up.
+  case frameTooLarge // = 13
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -88,6 +92,7 @@ public nonisolated enum Gatehouse_Rpc_ErrorCode: SwiftProtobuf.Enum, Swift.CaseI
     case 10: self = .versionMismatch
     case 11: self = .protocolError
     case 12: self = .internal
+    case 13: self = .frameTooLarge
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -107,6 +112,7 @@ public nonisolated enum Gatehouse_Rpc_ErrorCode: SwiftProtobuf.Enum, Swift.CaseI
     case .versionMismatch: return 10
     case .protocolError: return 11
     case .internal: return 12
+    case .frameTooLarge: return 13
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -126,6 +132,7 @@ public nonisolated enum Gatehouse_Rpc_ErrorCode: SwiftProtobuf.Enum, Swift.CaseI
     .versionMismatch,
     .protocolError,
     .internal,
+    .frameTooLarge,
   ]
 
 }
@@ -141,6 +148,10 @@ public nonisolated struct Gatehouse_Rpc_ServerHello: Sendable {
 
   /// 32 random bytes, fresh for every connection.
   public var serverNonce: Data = Data()
+
+  /// The largest frame payload the server accepts, in bytes (its rpc.max_frame_bytes).
+  /// 0 (absent, as from a server that predates this field): 4194304.
+  public var maxFrameBytes: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -164,6 +175,10 @@ public nonisolated struct Gatehouse_Rpc_ClientHello: Sendable {
 
   /// Free-form name of the calling service, for logs ("edge-router").
   public var clientName: String = String()
+
+  /// The largest frame payload the client accepts, in bytes.
+  /// 0 (absent, as from a client that predates this field): 4194304.
+  public var maxFrameBytes: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -218,7 +233,9 @@ public nonisolated struct Gatehouse_Rpc_Envelope: Sendable {
   // methods supported on all messages.
 
   /// Chosen by the client, unique among its calls in flight on this connection;
-  /// the answer carries the same id.
+  /// the answer carries the same id. Serialized first, so the receiver of a frame too large
+  /// to read can still tell which call it belongs to (docs/protocol.md, "Frames"); start at 1,
+  /// as proto3 does not serialize 0.
   public var id: UInt64 = 0
 
   /// Requests only: the method name, e.g. "limiter.Check".
@@ -286,12 +303,12 @@ public nonisolated struct Gatehouse_Rpc_Failure: Sendable {
 fileprivate nonisolated let _protobuf_package = "gatehouse.rpc"
 
 nonisolated extension Gatehouse_Rpc_ErrorCode: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}INVALID_ARGUMENT\0\u{1}NOT_FOUND\0\u{1}CONFLICT\0\u{1}PERMISSION_DENIED\0\u{1}RESOURCE_EXHAUSTED\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_EXCEEDED\0\u{1}UNIMPLEMENTED\0\u{1}UNAUTHENTICATED\0\u{1}VERSION_MISMATCH\0\u{1}PROTOCOL_ERROR\0\u{1}INTERNAL\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ERROR_CODE_UNSPECIFIED\0\u{1}INVALID_ARGUMENT\0\u{1}NOT_FOUND\0\u{1}CONFLICT\0\u{1}PERMISSION_DENIED\0\u{1}RESOURCE_EXHAUSTED\0\u{1}UNAVAILABLE\0\u{1}DEADLINE_EXCEEDED\0\u{1}UNIMPLEMENTED\0\u{1}UNAUTHENTICATED\0\u{1}VERSION_MISMATCH\0\u{1}PROTOCOL_ERROR\0\u{1}INTERNAL\0\u{1}FRAME_TOO_LARGE\0")
 }
 
 nonisolated extension Gatehouse_Rpc_ServerHello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServerHello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}server_nonce\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}server_nonce\0\u{3}max_frame_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -301,6 +318,7 @@ nonisolated extension Gatehouse_Rpc_ServerHello: SwiftProtobuf.Message, SwiftPro
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.serverNonce) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.maxFrameBytes) }()
       default: break
       }
     }
@@ -313,12 +331,16 @@ nonisolated extension Gatehouse_Rpc_ServerHello: SwiftProtobuf.Message, SwiftPro
     if !self.serverNonce.isEmpty {
       try visitor.visitSingularBytesField(value: self.serverNonce, fieldNumber: 2)
     }
+    if self.maxFrameBytes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxFrameBytes, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Gatehouse_Rpc_ServerHello, rhs: Gatehouse_Rpc_ServerHello) -> Bool {
     if lhs.protocolVersion != rhs.protocolVersion {return false}
     if lhs.serverNonce != rhs.serverNonce {return false}
+    if lhs.maxFrameBytes != rhs.maxFrameBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -326,7 +348,7 @@ nonisolated extension Gatehouse_Rpc_ServerHello: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Gatehouse_Rpc_ClientHello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ClientHello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}client_nonce\0\u{3}client_proof\0\u{3}client_name\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}client_nonce\0\u{3}client_proof\0\u{3}client_name\0\u{3}max_frame_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -338,6 +360,7 @@ nonisolated extension Gatehouse_Rpc_ClientHello: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeSingularBytesField(value: &self.clientNonce) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.clientProof) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.clientName) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.maxFrameBytes) }()
       default: break
       }
     }
@@ -356,6 +379,9 @@ nonisolated extension Gatehouse_Rpc_ClientHello: SwiftProtobuf.Message, SwiftPro
     if !self.clientName.isEmpty {
       try visitor.visitSingularStringField(value: self.clientName, fieldNumber: 4)
     }
+    if self.maxFrameBytes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxFrameBytes, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -364,6 +390,7 @@ nonisolated extension Gatehouse_Rpc_ClientHello: SwiftProtobuf.Message, SwiftPro
     if lhs.clientNonce != rhs.clientNonce {return false}
     if lhs.clientProof != rhs.clientProof {return false}
     if lhs.clientName != rhs.clientName {return false}
+    if lhs.maxFrameBytes != rhs.maxFrameBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
