@@ -209,7 +209,8 @@ struct LeaseTable: Sendable {
                 entry.lastUsed = now
                 if granted < want.cost + want.extra { entry.want = max(1, min(entry.want, granted)) }
             } else if !status.allowed, status.retryAfterMs > 0 {
-                entry.deniedUntil = now + .milliseconds(Int64(clamping: status.retryAfterMs))
+                // Until the `Retry-After` the caller is told: whole seconds, rounded up.
+                entry.deniedUntil = now + .seconds(Int64(clamping: (status.retryAfterMs + 999) / 1000))
             }
             if held > 0, status.leaseMs > 0 {
                 if entry.spendable(at: now) == 0 || entry.epoch != status.epoch {
