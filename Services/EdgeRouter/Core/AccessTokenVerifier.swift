@@ -6,7 +6,8 @@ import Synchronization
 /// Verifies bearer tokens locally, against the issuer's published keys, the way RFC 8725 asks:
 ///
 /// 1. Bounded and parsed before any cryptography: at most 8 KiB, three base64url parts, a JSON header with
-///    `typ: at+jwt`, a `kid` and an `alg`.
+///    `typ: at+jwt`, a `kid`, an `alg`, and no `crit` (RFC 7515 §4.1.11: this verifier understands no
+///    header extension, so a token that marks any as critical is refused).
 /// 2. The algorithm is pinned by the key: the header's `alg` must be the `alg` of the published key its
 ///    `kid` names (no `none`, no HS256 with a public key as the secret).
 /// 3. Signature, then `iss`, `aud`, `exp` and `nbf` with a small leeway.
@@ -178,6 +179,11 @@ public final class AccessTokenVerifier: Sendable {
         }
         guard let kid = header["kid"] as? String else { return .failure(.unknownKey) }
         guard let alg = header["alg"] as? String else { return .failure(.malformed) }
+        if let critical = header["crit"] {
+            // RFC 7515 §4.1.11: a non-empty array of names; none of them is one this verifier understands.
+            guard let names = critical as? [Any], !names.isEmpty, names.allSatisfy({ $0 is String }) else { return .failure(.malformed) }
+            return .failure(.unsupportedCriticalHeader)
+        }
         return .success((kid, alg))
     }
 
