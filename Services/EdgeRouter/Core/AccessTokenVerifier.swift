@@ -139,11 +139,13 @@ public final class AccessTokenVerifier: Sendable {
         return result
     }
 
-    /// Forgets remembered tokens past their expiry.
+    /// Forgets remembered tokens past their expiry, and revocations no token this verifier accepts can need
+    /// any more (kept until `exp` + leeway, so a revoked token stays refused as long as it would be accepted).
     public func prune(now: Int64) {
         self.verified.withLock { verified in
             verified.claims = verified.claims.filter { Int64($0.value.exp.value.timeIntervalSince1970) + self.leeway >= now }
         }
+        self.revocations.prune(now: now, leeway: self.leeway)
     }
 
     /// Whether a token was verified before and is remembered (so checking it again needs no signature work).
