@@ -1,7 +1,6 @@
 import ArgumentParser
 import EdgeRouterCore
 import Foundation
-import GatehouseAuthAPI
 import GatehouseConfig
 import GatehouseLimiterPolicies
 import GatehouseObservability
