@@ -32,10 +32,10 @@ struct RevocationIdempotencyTests {
             group.addTask { await publisher.run() }
             try await events.whileSubscribed {
                 for _ in 0..<1_000 {
-                    try await issuer.service.revoke(OAuthParameters(["token": token]), authorization: nil)
+                    try await issuer.service.revoke(OAuthParameters(["token": token]), authorization: nil, clientIP: "192.0.2.1")
                 }
                 // Events go out in version order: once the sentinel's arrived, every earlier one has too.
-                try await issuer.service.revoke(OAuthParameters(["token": sentinel]), authorization: nil)
+                try await issuer.service.revoke(OAuthParameters(["token": sentinel]), authorization: nil, clientIP: "192.0.2.1")
                 try await events.waitUntil { $0.contains { $0.contains(#""version":2"#) } }
             }
             group.cancelAll()

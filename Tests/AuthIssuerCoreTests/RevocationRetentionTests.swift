@@ -45,7 +45,7 @@ struct RevocationRetentionTests {
                 issuer: issuer.policy.issuer, audience: issuer.policy.audience, subject: "alice", issuedAt: issued, lifetime: .seconds(600),
                 id: "expired-30s-ago", scopes: ["read"], roles: [], clientID: nil
             ))
-        try await issuer.service.revoke(OAuthParameters(["token": token]), authorization: nil)
+        try await issuer.service.revoke(OAuthParameters(["token": token]), authorization: nil, clientIP: "192.0.2.1")
         let state = try await issuer.store.revocationState()
         #expect(state.revocations.map(\.target) == [.token(jti: "expired-30s-ago", expiresAt: Int64(issued.timeIntervalSince1970.rounded(.down)) + 600)])
         let older = try await issuer.keys.sign(
@@ -53,7 +53,7 @@ struct RevocationRetentionTests {
                 issuer: issuer.policy.issuer, audience: issuer.policy.audience, subject: "alice", issuedAt: Date().addingTimeInterval(-1000),
                 lifetime: .seconds(600), id: "expired-400s-ago", scopes: ["read"], roles: [], clientID: nil
             ))
-        try await issuer.service.revoke(OAuthParameters(["token": older]), authorization: nil)
+        try await issuer.service.revoke(OAuthParameters(["token": older]), authorization: nil, clientIP: "192.0.2.1")
         #expect(try await issuer.store.revocationState().revocations.count == 1, "a token no edge accepts any more needs no revocation")
     }
 }
