@@ -287,6 +287,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // The size of each revocation in a page of `auth.RevocationState`.
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Services/AuthIssuer/Core",
             swiftSettings: swiftSettings
@@ -493,6 +495,9 @@ let package = Package(
                 "GatehouseConfig",
                 "GatehouseObservability",
                 "GatehouseRPC",
+                // The publisher on real Redis, and a database of an older schema, in the revocation tests.
+                "GatehouseRedis",
+                "GatehouseSQLite",
                 "GatehouseAuthAPI",
                 "GatehouseTestSupport",
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -522,8 +527,10 @@ let package = Package(
                 "LimiterCore",
                 "GatehouseLimiterPolicies",
                 "EdgeRouterCore",
-                // The real issuer's keys and signer mint the tokens the verifier is tested with.
+                // The real issuer's keys and signer mint the tokens the verifier is tested with, and its
+                // database and RPC service serve the revocation state.
                 "AuthIssuerCore",
+                "GatehouseSQLite",
                 "GatehouseAuthAPI",
                 "GatehouseTestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -531,6 +538,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),

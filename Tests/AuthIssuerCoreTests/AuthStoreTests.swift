@@ -150,11 +150,11 @@ struct AuthStoreTests {
         #expect(try await store.disableUser(named: "nobody") == nil)
         #expect(try await store.user(named: "carol")?.disabled == true)
         // Nothing is pruned before it is published, however old.
-        try await store.prune(accessLifetime: .seconds(600), refreshAbsoluteLifetime: .seconds(86_400))
+        try await store.prune(refreshAbsoluteLifetime: .seconds(86_400))
         #expect(try await store.unpublishedRevocations(limit: 10).map(\.version) == [1, 2])
         try await store.markRevocationsPublished(through: 2)
         #expect(try await store.unpublishedRevocations(limit: 10).isEmpty)
-        try await store.prune(accessLifetime: .seconds(600), refreshAbsoluteLifetime: .seconds(86_400))
+        try await store.prune(refreshAbsoluteLifetime: .seconds(86_400))
         let state = try await store.revocationState()
         #expect(state.version == 2)
         #expect(state.revocations.map(\.version) == [2], "the expired token's revocation is forgotten; the subject's stays")

@@ -1,4 +1,4 @@
-import AuthIssuerCore
+@testable import AuthIssuerCore
 import EdgeRouterCore
 import Foundation
 import GatehouseAuthAPI
@@ -14,13 +14,14 @@ struct AccessTokenVerifierTests {
     struct Issuer {
         let keys: SigningKeyRing
         let folder: TestFolder
+        let store: AuthStore
 
         init() async throws {
             self.folder = try TestFolder()
-            let store = try await AuthStore(path: self.folder.path("auth.sqlite"))
-            try await AuthEventPublisher.ensureKeys(store: store, policy: TokenPolicy(issuer: AccessTokenVerifierTests.issuer))
+            self.store = try await AuthStore(path: self.folder.path("auth.sqlite"))
+            try await AuthEventPublisher.ensureKeys(store: self.store, policy: TokenPolicy(issuer: AccessTokenVerifierTests.issuer))
             self.keys = SigningKeyRing()
-            try await self.keys.reload(from: store)
+            try await self.keys.reload(from: self.store)
         }
 
         var jwks: String { self.keys.current?.jwksJSON ?? "" }
@@ -99,6 +100,37 @@ struct AccessTokenVerifierTests {
             #expect(await verifier.verify(garbage) == .failure(.malformed), "\(garbage.prefix(20))")
         }
         #expect(verifier.rememberedCount == 0, "nothing refused is remembered")
+    }
+
+    @Test func criticalHeaderExtensionsAreRefusedBeforeTheSignatureCheck() async throws {
+        let issuer = try await Issuer()
+        let verifier = try await self.verifier(issuer)
+        let snapshot = try #require(issuer.keys.current)
+        /// A token signed by the issuer's key, with `crit` (and `extra`) added to its header.
+        func signed(crit: JWTHeaderField?, extra: [String: JWTHeaderField] = [:]) async throws -> String {
+            var header = JWTHeader(fields: extra)
+            header.typ = AccessTokenClaims.headerType
+            if let crit { header.fields["crit"] = crit }
+            let claims = AccessTokenClaims(
+                issuer: Self.issuer, audience: "gatehouse", subject: "alice", issuedAt: Date(), lifetime: .seconds(600), id: UUID().uuidString,
+                scopes: ["read"], roles: [], clientID: nil
+            )
+            return try await snapshot.keys.sign(claims, kid: JWKIdentifier(string: snapshot.signingKID), header: header)
+        }
+
+        #expect((try? await verifier.verify(try await signed(crit: nil)).get()) != nil, "the same key and claims without crit verify")
+        for names in [["exp"], ["x-custom"]] {
+            let token = try await signed(crit: .array(names.map { .string($0) }), extra: ["x-custom": .string("must be understood")])
+            #expect(await verifier.verify(token) == .failure(.unsupportedCriticalHeader), "crit \(names), validly signed")
+            // The same header with a broken signature gets the same answer: the header is refused first.
+            #expect(await verifier.verify(String(token.dropLast(4)) + "AAAA") == .failure(.unsupportedCriticalHeader), "crit \(names)")
+        }
+        // RFC 7515 §4.1.11: crit is a non-empty array of names.
+        for malformed: JWTHeaderField in [.array([]), .string("exp"), .array([.int(1)]), .null] {
+            #expect(await verifier.verify(try await signed(crit: malformed)) == .failure(.malformed), "crit \(malformed)")
+        }
+        #expect(verifier.rememberedCount == 1, "only the token without crit is remembered")
+        #expect(TokenRejection.unsupportedCriticalHeader.rawValue == "unsupported_critical_header")
     }
 
     @Test func revokedTokensAreRefusedEvenWhenRemembered() async throws {

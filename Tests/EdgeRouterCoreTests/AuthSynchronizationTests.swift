@@ -2,6 +2,8 @@ import AuthIssuerCore
 import EdgeRouterCore
 import Foundation
 import GatehouseAuthAPI
+import GatehouseRPC
+import GatehouseRedis
 import GatehouseTestSupport
 import Hummingbird
 import Logging
@@ -82,5 +84,92 @@ struct AuthSynchronizationTests {
         #expect(calls.keys.load(ordering: .relaxed) == 2, "an event naming the keys already loaded fetches nothing")
         await applier.keyMessage(SigningKeyEvent(generation: 2, signingKID: "new", publishedKIDs: ["new"]).jsonText())
         #expect(calls.keys.load(ordering: .relaxed) == 3)
+    }
+
+    @Test func anEdgeStartedWhileRedisIsDownFetchesTheRevocationsWhenItsFirstSubscriptionSucceeds() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { redis.stop() }
+        redis.halt()
+        let issuer = try await AccessTokenVerifierTests.Issuer()
+        let revocations = RevocationList()
+        let verifier = AccessTokenVerifier(issuer: AccessTokenVerifierTests.issuer, audience: "gatehouse", revocations: revocations)
+        let logger = {
+            var logger = Logger(label: "test.subscription")
+            logger.logLevel = .critical
+            return logger
+        }()
+        let jwks = issuer.jwks
+        try await IssuerRevocationRPC.with(store: issuer.store) { client, configuration in
+            let fetcher = RevocationStateFetcher(client: client, maximumFrameBytes: configuration.maximumFrameBytes)
+            let applier = AuthEventApplier(
+                revocations: revocations, verifier: verifier, fetchKeys: { jwks }, fetchRevocations: { try await fetcher.fetch() }, logger: logger
+            )
+            let subscriber = EdgeEventSubscriber(
+                redis: RedisConfiguration(port: redis.port, reconnectInitialBackoff: .milliseconds(20), reconnectMaximumBackoff: .milliseconds(200)),
+                invalidations: InvalidationApplier(cache: ResponseCache(maxBytes: 1 << 20)), authEvents: applier,
+                invalidationsChannel: "gatehouse:invalidations", revocationsChannel: RevocationEvent.defaultChannel,
+                keysChannel: SigningKeyEvent.defaultChannel, logger: logger
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // The edge starts as edge-router does: keys and revocations from the issuer, and the event
+                // subscription, which cannot succeed while Redis is down.
+                try await applier.synchronize()
+                group.addTask { try await subscriber.run() }
+                let token = try await issuer.token(id: "revoked-while-redis-is-down")
+                #expect((try? await verifier.verify(token).get()) != nil)
+                #expect(!applier.isRevocationStateCurrent, "without a subscription, revocations made from now on would not arrive")
+
+                // Revoked at the issuer while Redis is down: stored, never published (no publisher runs).
+                _ = try await issuer.store.revokeAccessToken(jti: "revoked-while-redis-is-down", expiresAt: Int64(Date().timeIntervalSince1970) + 600)
+                #expect((try? await verifier.verify(token).get()) != nil, "the edge cannot know it yet")
+
+                try await redis.restart()
+                let deadline = ContinuousClock.now + .seconds(20)
+                while await verifier.verify(token) != .failure(.revoked), ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(await verifier.verify(token) == .failure(.revoked), "fetched after the first subscription, without any event")
+                #expect(applier.isRevocationStateCurrent)
+                group.cancelAll()
+            }
+        }
+    }
+
+    @Test func aTokenRevokedShortlyBeforeItsExpiryIsStillRefusedHalfwayThroughTheLeeway() async throws {
+        let issuer = try await AccessTokenVerifierTests.Issuer()
+        let leeway: Int64 = 240
+        let revocations = RevocationList()
+        let verifier = AccessTokenVerifier(issuer: AccessTokenVerifierTests.issuer, audience: "gatehouse", leeway: .seconds(leeway), revocations: revocations)
+        var logger = Logger(label: "test.leeway")
+        logger.logLevel = .critical
+        let jwks = issuer.jwks
+        let store = issuer.store
+        let applier = AuthEventApplier(
+            revocations: revocations, verifier: verifier, fetchKeys: { jwks }, fetchRevocations: { try await store.revocationState() }, logger: logger
+        )
+        try await applier.synchronize()
+
+        // Ten seconds before its expiry, the token is revoked and the event applied.
+        let now = Int64(Date().timeIntervalSince1970)
+        let token = try await issuer.token(issuedAt: Date(timeIntervalSince1970: TimeInterval(now - 590)), lifetime: .seconds(600), id: "late")
+        let expiry = now + 10
+        let version = try await store.revokeAccessToken(jti: "late", expiresAt: expiry)
+        await applier.revocationMessage(RevocationEvent(version: version, target: .token(jti: "late", expiresAt: expiry)).jsonText())
+        #expect(await verifier.verify(token) == .failure(.revoked))
+        // Past exp, within the leeway the edge still accepts tokens: the revocation must not be forgotten.
+        applier.prune(now: expiry + leeway / 2)
+        #expect(await verifier.verify(token, now: expiry + leeway / 2) == .failure(.revoked))
+
+        // A subject revocation: a token issued just before the cut-off, with the longest lifetime (900 s).
+        let cutoff = now + 1
+        let old = try await issuer.token(subject: "bob", issuedAt: Date(timeIntervalSince1970: TimeInterval(now)), lifetime: .seconds(900))
+        let subjectVersion = try await store.revokeSubject("bob", issuedBefore: Date(timeIntervalSince1970: TimeInterval(now)))
+        await applier.revocationMessage(RevocationEvent(version: subjectVersion, target: .subject("bob", issuedBefore: cutoff)).jsonText())
+        let halfway = now + 900 + leeway / 2
+        applier.prune(now: halfway)
+        #expect(await verifier.verify(old, now: halfway) == .failure(.revoked))
+        #expect(revocations.count == 1, "the token's revocation is gone by now (its exp + 240 s passed), the subject's stays")
+        applier.prune(now: now + 900 + leeway + 2)
+        #expect(revocations.count == 0, "forgotten once no token they revoke can be accepted")
     }
 }

@@ -94,7 +94,7 @@ public final class AuthEventPublisher: Service, Sendable {
                         announced = try await self.maintainKeys(announced: announced)
                         try await self.publishRevocations()
                         if ContinuousClock.now - lastPrune > .seconds(60) {
-                            try await self.store.prune(accessLifetime: self.policy.accessLifetime, refreshAbsoluteLifetime: self.policy.refreshAbsoluteLifetime)
+                            try await self.store.prune(refreshAbsoluteLifetime: self.policy.refreshAbsoluteLifetime)
                             lastPrune = .now
                         }
                         if failures > 0 { self.logger.notice("publishing auth events again") }

@@ -10,7 +10,8 @@ import GatehouseSQLite
 /// - `refresh_tokens`: one row per refresh token ever issued, keyed by the SHA-256 of the token; `used_at`
 ///   marks a rotated token (presenting it again is reuse), `revoked_at` a dead family. `access_jti` and
 ///   `access_expires_at` name the access token issued with it, so a family's revocation also revokes them.
-/// - `revocations`: one row per revocation event, keyed by its version; `published` once Redis took it.
+/// - `revocations`: one row per revoked `jti` and per revoked subject (migration 2), keyed by the version
+///   of its newest event; `published` once Redis took it.
 /// - `counters`: the revocation version and the key generation, each increased by one per change.
 enum AuthSchema {
     static let migrator = SQLiteMigrator([
@@ -72,6 +73,23 @@ enum AuthSchema {
                 );
                 INSERT INTO counters (name, value) VALUES ('revocation_version', 0), ('key_generation', 0);
                 """
-        )
+        ),
+        // Revocations become idempotent: one row per `jti` and per subject, the one reaching furthest
+        // (latest expiry or cut-off; the newest version among equals) kept.
+        SQLiteMigration(
+            version: 2,
+            sql: """
+                DELETE FROM revocations WHERE jti IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM revocations AS other WHERE other.jti = revocations.jti
+                    AND (other.expires_at > revocations.expires_at
+                         OR (other.expires_at = revocations.expires_at AND other.version > revocations.version)));
+                DELETE FROM revocations WHERE subject IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM revocations AS other WHERE other.subject = revocations.subject
+                    AND (other.issued_before > revocations.issued_before
+                         OR (other.issued_before = revocations.issued_before AND other.version > revocations.version)));
+                CREATE UNIQUE INDEX revocations_by_jti ON revocations (jti) WHERE jti IS NOT NULL;
+                CREATE UNIQUE INDEX revocations_by_subject ON revocations (subject) WHERE subject IS NOT NULL;
+                """
+        ),
     ])
 }

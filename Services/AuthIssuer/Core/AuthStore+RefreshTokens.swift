@@ -214,14 +214,15 @@ extension AuthStore {
         }
     }
 
-    /// Marks a family revoked and adds a revocation for each of its access tokens that has not expired.
+    /// Marks a family revoked and adds a revocation for each of its access tokens that an edge may still
+    /// accept: not expired, or expired less than the largest leeway ago.
     /// - Returns: How many access tokens were revoked.
     static func revokeFamily(_ family: String, nowMs: Int64, connection: SQLiteConnection) throws(SQLiteError) -> Int {
         let live = try connection.withStatement(
             "SELECT access_jti, access_expires_at FROM refresh_tokens WHERE family = ?1 AND revoked_at IS NULL AND access_expires_at > ?2"
         ) { statement throws(SQLiteError) in
             try statement.bind(family, at: 1)
-            try statement.bind(nowMs / 1000, at: 2)
+            try statement.bind(nowMs / 1000 - RevocationRetention.largestLeeway.components.seconds, at: 2)
             var tokens: [(String, Int64)] = []
             while try statement.step() { tokens.append((statement.string(at: 0), statement.int64(at: 1))) }
             return tokens

@@ -3,17 +3,26 @@ import GatehouseAuthAPI
 import GatehouseSQLite
 
 extension AuthStore {
-    /// Revokes one access token until its expiry.
-    /// - Returns: The revocation's version.
+    /// The longest `jti` a revocation accepts, in bytes (the issuer's own are 22 characters), so that any
+    /// revocation fits a page of `auth.RevocationState`.
+    public static let maximumJTIBytes = 255
+
+    /// Revokes one access token until its expiry. Revoking it again changes nothing (no version, no
+    /// event) unless the new expiry is later, which replaces the entry under a new version.
+    /// - Returns: The version of the revocation in force for this `jti`.
+    /// - Throws: ``AuthStoreError`` for an empty `jti` or one longer than ``maximumJTIBytes``.
     public func revokeAccessToken(jti: String, expiresAt: Int64) throws(AuthStoreError) -> Int64 {
-        try self.transaction { connection throws(SQLiteError) in
+        guard (1...Self.maximumJTIBytes).contains(jti.utf8.count) else {
+            throw AuthStoreError("a jti must have 1 to \(Self.maximumJTIBytes) bytes; this one has \(jti.utf8.count)")
+        }
+        return try self.transaction { connection throws(SQLiteError) in
             try Self.insertRevocation(.token(jti: jti, expiresAt: expiresAt), connection: connection)
         }
     }
 
     /// Revokes every token of a subject issued before `issuedBefore`: access tokens by a subject revocation,
-    /// refresh tokens by revoking their families.
-    /// - Returns: The revocation's version.
+    /// refresh tokens by revoking their families. The subject keeps one revocation, the newest cut-off.
+    /// - Returns: The version of the subject's revocation in force.
     public func revokeSubject(_ subject: String, issuedBefore: Date = Date()) throws(AuthStoreError) -> Int64 {
         try self.transaction { connection throws(SQLiteError) in
             try Self.revokeSubject(subject, issuedBefore: issuedBefore, connection: connection)
@@ -23,7 +32,7 @@ extension AuthStore {
     /// Revocations not yet published, in version order.
     public func unpublishedRevocations(limit: Int) throws(AuthStoreError) -> [RevocationEvent] {
         try self.run { connection throws(SQLiteError) in
-            try Self.revocations(where: "published = 0", limit: limit, connection: connection)
+            try Self.revocations(where: "published = 0", after: 0, limit: limit, connection: connection)
         }
     }
 
@@ -47,32 +56,38 @@ extension AuthStore {
         }
     }
 
-    /// Every revocation still in force and the newest version, read together (for `auth.RevocationState`).
-    public func revocationState() throws(AuthStoreError) -> (version: Int64, revocations: [RevocationEvent]) {
+    /// The revocations still stored whose version is above `after`, in version order, and the newest
+    /// version, read together (for `auth.RevocationState`, one page at a time).
+    /// - Parameters:
+    ///   - after: Only revocations with a higher version (0: from the first).
+    ///   - limit: At most this many.
+    public func revocationState(after: Int64 = 0, limit: Int = .max) throws(AuthStoreError) -> (version: Int64, revocations: [RevocationEvent]) {
         try self.run { connection throws(SQLiteError) in
             try connection.transaction { () throws(SQLiteError) in
-                (try connection.counter("revocation_version"), try Self.revocations(where: "1", limit: Int.max, connection: connection))
+                (try connection.counter("revocation_version"), try Self.revocations(where: "1", after: after, limit: limit, connection: connection))
             }
         }
     }
 
-    /// Forgets published revocations that can no longer matter: token revocations after the token's expiry,
-    /// subject revocations once every token issued before them has expired; and refresh tokens whose
-    /// family is past its absolute lifetime.
+    /// Forgets published revocations no edge can need any more, and refresh tokens whose family is past its
+    /// absolute lifetime. A token revocation is kept until its token's `exp` plus the largest leeway an
+    /// edge accepts, a subject revocation until its cut-off plus the longest access-token lifetime plus that
+    /// leeway (``RevocationRetention``), so no edge accepts a revoked token the issuer has forgotten.
     /// - Parameters:
     ///   - now: The current time.
-    ///   - accessLifetime: The longest access-token lifetime.
     ///   - refreshAbsoluteLifetime: The refresh-family lifetime.
     /// - Returns: How many revocations were removed.
     @discardableResult
-    public func prune(now: Date = Date(), accessLifetime: Duration, refreshAbsoluteLifetime: Duration) throws(AuthStoreError) -> Int {
+    public func prune(now: Date = Date(), refreshAbsoluteLifetime: Duration) throws(AuthStoreError) -> Int {
         let nowSeconds = epochSeconds(now)
+        let leeway = RevocationRetention.largestLeeway.components.seconds
         return try self.transaction { connection throws(SQLiteError) in
+            // The negation of `RevocationRetention.keepsToken` and `.keepsSubject`.
             try connection.withStatement(
                 "DELETE FROM revocations WHERE published = 1 AND (expires_at < ?1 OR issued_before < ?2)"
             ) { statement throws(SQLiteError) in
-                try statement.bind(nowSeconds - 60, at: 1)
-                try statement.bind(nowSeconds - accessLifetime.components.seconds - 60, at: 2)
+                try statement.bind(nowSeconds - leeway, at: 1)
+                try statement.bind(nowSeconds - RevocationRetention.longestAccessLifetime.components.seconds - leeway, at: 2)
                 _ = try statement.step()
             }
             let removed = connection.changes
@@ -104,7 +119,29 @@ extension AuthStore {
         return try Self.insertRevocation(.subject(subject, issuedBefore: epochSeconds(issuedBefore) + 1), connection: connection)
     }
 
+    /// Stores a revocation, one per `jti` and one per subject: when the target already has a revocation
+    /// that reaches as far (the same or a later expiry or cut-off), nothing changes and its version is
+    /// returned; otherwise the new one replaces it under the next version, to be published as an event.
+    /// - Returns: The version of the target's revocation in force.
     static func insertRevocation(_ target: RevocationEvent.Target, connection: SQLiteConnection) throws(SQLiteError) -> Int64 {
+        let (column, key, reach, reachColumn): (String, String, Int64, String) =
+            switch target {
+            case .token(let jti, let expiresAt): ("jti", jti, expiresAt, "expires_at")
+            case .subject(let subject, let issuedBefore): ("subject", subject, issuedBefore, "issued_before")
+            }
+        let existing = try connection.withStatement(
+            "SELECT version, \(reachColumn) FROM revocations WHERE \(column) = ?1"
+        ) { statement throws(SQLiteError) -> (version: Int64, reach: Int64)? in
+            try statement.bind(key, at: 1)
+            return try statement.step() ? (version: statement.int64(at: 0), reach: statement.int64(at: 1)) : nil
+        }
+        if let existing {
+            if existing.reach >= reach { return existing.version }
+            try connection.withStatement("DELETE FROM revocations WHERE version = ?1") { statement throws(SQLiteError) in
+                try statement.bind(existing.version, at: 1)
+                _ = try statement.step()
+            }
+        }
         let version = try connection.incrementCounter("revocation_version")
         try connection.withStatement(
             "INSERT INTO revocations (version, jti, expires_at, subject, issued_before) VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -127,11 +164,12 @@ extension AuthStore {
         return version
     }
 
-    private static func revocations(where condition: String, limit: Int, connection: SQLiteConnection) throws(SQLiteError) -> [RevocationEvent] {
+    private static func revocations(where condition: String, after: Int64, limit: Int, connection: SQLiteConnection) throws(SQLiteError) -> [RevocationEvent] {
         try connection.withStatement(
-            "SELECT version, jti, expires_at, subject, issued_before FROM revocations WHERE \(condition) ORDER BY version LIMIT ?1"
+            "SELECT version, jti, expires_at, subject, issued_before FROM revocations WHERE \(condition) AND version > ?2 ORDER BY version LIMIT ?1"
         ) { statement throws(SQLiteError) in
             try statement.bind(Int64(clamping: limit), at: 1)
+            try statement.bind(after, at: 2)
             var events: [RevocationEvent] = []
             while try statement.step() {
                 let version = statement.int64(at: 0)

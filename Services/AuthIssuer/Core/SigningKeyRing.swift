@@ -75,15 +75,33 @@ public final class SigningKeyRing: Sendable {
         return try await snapshot.keys.sign(claims, kid: JWKIdentifier(string: snapshot.signingKID), header: header)
     }
 
-    /// Verifies one of this issuer's access tokens: a published `kid`, a valid signature, not expired,
-    /// this issuer and audience.
-    /// - Returns: The claims, or `nil` when the token is not a valid token of this issuer.
-    public func verify(_ token: String, issuer: String, audience: String) async -> AccessTokenClaims? {
+    /// Verifies one of this issuer's access tokens for revocation: a published `kid`, a valid signature,
+    /// this issuer and audience, and still accepted by some edge: not expired, or expired less than the
+    /// largest leeway an edge may allow (``RevocationRetention/largestLeeway``) ago.
+    /// - Parameters:
+    ///   - token: The compact JWS.
+    ///   - issuer: The required `iss`.
+    ///   - audience: The required member of `aud`.
+    ///   - now: The current time.
+    /// - Returns: The claims, or `nil` when the token is not a token of this issuer that an edge may accept.
+    public func verify(_ token: String, issuer: String, audience: String, now: Date = Date()) async -> AccessTokenClaims? {
         guard let snapshot = self.current, token.utf8.count <= 8192 else { return nil }
-        guard let claims = try? await snapshot.keys.verify(token, as: AccessTokenClaims.self),
-            claims.aud.value.contains(audience), claims.iss.value == issuer
+        guard let claims = try? await snapshot.keys.verify(token, as: SignedClaims.self).claims,
+            claims.aud.value.contains(audience), claims.iss.value == issuer,
+            RevocationRetention.keepsToken(
+                expiresAt: Int64(claims.exp.value.timeIntervalSince1970), now: Int64(now.timeIntervalSince1970),
+                leeway: RevocationRetention.largestLeeway.components.seconds
+            )
         else { return nil }
         return claims
+    }
+
+    /// The claims for the signature check alone: their times are checked by ``verify(_:issuer:audience:now:)``.
+    private struct SignedClaims: JWTPayload {
+        let claims: AccessTokenClaims
+        init(from decoder: any Decoder) throws { self.claims = try AccessTokenClaims(from: decoder) }
+        func encode(to encoder: any Encoder) throws { try self.claims.encode(to: encoder) }
+        func verify(using algorithm: some JWTAlgorithm) async throws {}
     }
 
     /// The SigningKeyEvent announcing a snapshot.

@@ -1,3 +1,4 @@
+import GatehouseAuthAPI
 import GatehouseConfig
 
 /// What the issuer's tokens look like and how long everything lives (`tokens.*`, `keys.*`, `passwords.*`).
@@ -10,8 +11,8 @@ public struct TokenPolicy: Sendable {
         case eddsa = "EdDSA"
     }
 
-    /// The accepted access-token lifetimes (5 to 15 minutes).
-    public static let accessLifetimes = Duration.seconds(300) ... Duration.seconds(900)
+    /// The accepted access-token lifetimes (5 to 15 minutes; revocations are kept for the longest).
+    public static let accessLifetimes = Duration.seconds(300) ... RevocationRetention.longestAccessLifetime
 
     /// The `iss` claim and the base of the discovery document's URLs (`tokens.issuer`).
     public var issuer: String
@@ -62,7 +63,11 @@ public struct TokenPolicy: Sendable {
     public init(reading document: inout ConfigDocument, defaultIssuer: String) throws(ConfigError) {
         self.init(issuer: try document.string("tokens.issuer", default: defaultIssuer))
         self.audience = try document.string("tokens.audience", default: self.audience)
-        self.accessLifetime = .seconds(try document.int("tokens.access_lifetime_s", default: 600, range: 300...900))
+        self.accessLifetime = .seconds(
+            try document.int(
+                "tokens.access_lifetime_s", default: 600,
+                range: Int(Self.accessLifetimes.lowerBound.components.seconds)...Int(Self.accessLifetimes.upperBound.components.seconds)
+            ))
         self.refreshIdleLifetime = .seconds(try document.int("tokens.refresh_idle_lifetime_s", default: 14 * 86_400, range: 60...(366 * 86_400)))
         self.refreshAbsoluteLifetime = .seconds(try document.int("tokens.refresh_absolute_lifetime_s", default: 30 * 86_400, range: 60...(3 * 366 * 86_400)))
         self.maxRefreshFamiliesPerUser = try document.int("tokens.max_refresh_families_per_user", default: self.maxRefreshFamiliesPerUser, range: 1...10_000)

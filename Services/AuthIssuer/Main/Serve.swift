@@ -64,7 +64,8 @@ struct Serve: AsyncParsableCommand {
             store: store, keys: keys, hasher: hasher, throttle: throttle, policy: policy, logger: logger,
             revocationAdded: { publisher.revocationAdded() }
         )
-        let rpc = RPCServer(configuration: configuration.rpc, handlers: RevocationStateService(store: store).rpcHandlers, logger: Logger(label: "gatehouse.auth.rpc"))
+        let revocationState = RevocationStateService(store: store, maximumFrameBytes: configuration.rpc.maximumFrameBytes)
+        let rpc = RPCServer(configuration: configuration.rpc, handlers: revocationState.rpcHandlers, logger: Logger(label: "gatehouse.auth.rpc"))
         let (httpPorts, httpPortContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
         let http = AuthHTTPServer.application(
             tokens: tokens, keys: keys, policy: policy, http: configuration.http, logger: Logger(label: "gatehouse.auth.http"),

@@ -6,7 +6,8 @@ import Synchronization
 /// Verifies bearer tokens locally, against the issuer's published keys, the way RFC 8725 asks:
 ///
 /// 1. Bounded and parsed before any cryptography: at most 8 KiB, three base64url parts, a JSON header with
-///    `typ: at+jwt`, a `kid` and an `alg`.
+///    `typ: at+jwt`, a `kid`, an `alg`, and no `crit` (RFC 7515 §4.1.11: this verifier understands no
+///    header extension, so a token that marks any as critical is refused).
 /// 2. The algorithm is pinned by the key: the header's `alg` must be the `alg` of the published key its
 ///    `kid` names (no `none`, no HS256 with a public key as the secret).
 /// 3. Signature, then `iss`, `aud`, `exp` and `nbf` with a small leeway.
@@ -138,11 +139,13 @@ public final class AccessTokenVerifier: Sendable {
         return result
     }
 
-    /// Forgets remembered tokens past their expiry.
+    /// Forgets remembered tokens past their expiry, and revocations no token this verifier accepts can need
+    /// any more (kept until `exp` + leeway, so a revoked token stays refused as long as it would be accepted).
     public func prune(now: Int64) {
         self.verified.withLock { verified in
             verified.claims = verified.claims.filter { Int64($0.value.exp.value.timeIntervalSince1970) + self.leeway >= now }
         }
+        self.revocations.prune(now: now, leeway: self.leeway)
     }
 
     /// Whether a token was verified before and is remembered (so checking it again needs no signature work).
@@ -178,6 +181,11 @@ public final class AccessTokenVerifier: Sendable {
         }
         guard let kid = header["kid"] as? String else { return .failure(.unknownKey) }
         guard let alg = header["alg"] as? String else { return .failure(.malformed) }
+        if let critical = header["crit"] {
+            // RFC 7515 §4.1.11: a non-empty array of names; none of them is one this verifier understands.
+            guard let names = critical as? [Any], !names.isEmpty, names.allSatisfy({ $0 is String }) else { return .failure(.malformed) }
+            return .failure(.unsupportedCriticalHeader)
+        }
         return .success((kid, alg))
     }
 

@@ -5,23 +5,37 @@ import Synchronization
 
 /// Keeps an edge's view of the issuer current: signing keys (JWKS) and revocations.
 ///
-/// - At start and after a lost subscription: the JWKS and the whole revocation state are fetched. While
-///   either fetch has failed, ``resynchronizeIfNeeded()`` (called every few seconds) tries again, so an
-///   edge that started while the issuer was down enforces revocations made before it started once the
-///   issuer answers.
+/// - Each time the event subscription is established, the first time included: the JWKS and the whole
+///   revocation state are fetched, since events published before it were not received. The revocation
+///   state is *current* only once a fetch that began after the latest subscription succeeded: before the
+///   first subscription (an edge started while Redis is down), and after a failed fetch, it is not, and
+///   ``resynchronizeIfNeeded()`` (called every few seconds) fetches it again.
+/// - At start, before subscribing, keys and revocations are fetched too (``synchronize()``), so an edge
+///   enforces what it can get even while Redis is down.
 /// - A revocation event is applied at once; a gap in versions fetches the whole state.
 /// - A key event, or a token naming an unknown `kid`, fetches the JWKS again; unknown `kid`s trigger at
 ///   most one fetch per `unknownKeyInterval`, so forged `kid`s cannot make the edge hammer the issuer.
 public final class AuthEventApplier: Sendable {
+    /// Which subscription the revocation state was last loaded for.
+    private struct StateLoading {
+        /// How many times the event subscription was established; 0 before the first.
+        var subscriptions = 0
+        /// The value of `subscriptions` when the last successful fetch of the state began; `nil` after a
+        /// failed fetch.
+        var loadedFor: Int?
+        /// Whether the failure of the fetches since the last success was logged.
+        var failureLogged = false
+
+        var isCurrent: Bool { self.subscriptions > 0 && self.loadedFor == self.subscriptions }
+    }
+
     private let revocations: RevocationList
     private let verifier: AccessTokenVerifier
     private let fetchKeys: @Sendable () async throws -> String
     private let fetchRevocations: @Sendable () async throws -> (version: Int64, revocations: [RevocationEvent])
     private let unknownKeyInterval: Duration
     private let lastUnknownKeyFetch = Mutex<ContinuousClock.Instant?>(nil)
-    private let revocationStateFetched = Atomic<Bool>(false)
-    /// Until the first failure: so that the first failure is logged even before any success.
-    private let neverFailed = Atomic<Bool>(true)
+    private let loading = Mutex(StateLoading())
     private let logger: Logger
 
     /// Creates an applier.
@@ -29,7 +43,7 @@ public final class AuthEventApplier: Sendable {
     ///   - revocations: The list to keep current.
     ///   - verifier: The verifier whose keys to keep current.
     ///   - fetchKeys: Fetches the JWKS document.
-    ///   - fetchRevocations: Fetches the whole revocation state (`auth.RevocationState`).
+    ///   - fetchRevocations: Fetches the whole revocation state (`auth.RevocationState`, every page).
     ///   - unknownKeyInterval: The least time between two fetches caused by unknown `kid`s.
     ///   - logger: Receives fetch failures and gaps.
     public init(
@@ -43,23 +57,34 @@ public final class AuthEventApplier: Sendable {
         self.fetchRevocations = fetchRevocations
         self.unknownKeyInterval = unknownKeyInterval
         self.logger = logger
+        EdgeMetrics.revocationStateCurrent.record(0)
     }
 
-    /// Fetches keys and revocations (at start, and after the subscription was re-established).
+    /// Fetches keys and revocations (at start, before the subscription is established).
     /// - Throws: The first fetch failure.
     public func synchronize() async throws {
         try await self.refreshKeys()
         try await self.refreshRevocations()
     }
 
-    /// Whether the whole revocation state has been fetched since the start, or the last failed fetch.
-    public var isRevocationStateCurrent: Bool { self.revocationStateFetched.load(ordering: .acquiring) }
+    /// Called each time the event subscription is established, the first time included: the revocation
+    /// state is not current until it has been fetched again, which this does, with the JWKS.
+    public func subscriptionEstablished() async {
+        self.loading.withLock { $0.subscriptions += 1 }
+        EdgeMetrics.revocationStateCurrent.record(0)
+        try? await self.refreshKeys()
+        try? await self.refreshRevocations()
+    }
+
+    /// Whether the whole revocation state has been fetched since the event subscription was last
+    /// established, and no fetch failed since.
+    public var isRevocationStateCurrent: Bool { self.loading.withLock { $0.isCurrent } }
 
     /// Fetches what the last attempt could not: the JWKS while no key is loaded, the revocation state
-    /// while it is not current.
+    /// while it is not loaded for the current subscription (or, before the first, at all).
     public func resynchronizeIfNeeded() async {
         if self.verifier.keyIDs.isEmpty { try? await self.refreshKeys() }
-        if !self.isRevocationStateCurrent { try? await self.refreshRevocations() }
+        if self.loading.withLock({ $0.loadedFor != $0.subscriptions }) { try? await self.refreshRevocations() }
     }
 
     /// Applies a message of the revocation channel; a gap or an unreadable message fetches the whole state.
@@ -94,10 +119,9 @@ public final class AuthEventApplier: Sendable {
         return (try? await self.refreshKeys()) != nil
     }
 
-    /// Forgets revocations and remembered tokens that can no longer matter.
+    /// Forgets revocations and remembered tokens that can no longer matter to the verifier.
     /// - Parameter now: Seconds since the Unix epoch.
     public func prune(now: Int64) {
-        self.revocations.prune(now: now, longestLifetime: 900 + 60)
         self.verifier.prune(now: now)
     }
 
@@ -112,22 +136,53 @@ public final class AuthEventApplier: Sendable {
     }
 
     private func refreshRevocations() async throws {
+        let subscriptions = self.loading.withLock { $0.subscriptions }
+        let replacement = self.revocations.beginReplacement()
+        let state: (version: Int64, revocations: [RevocationEvent])
         do {
-            let state = try await self.fetchRevocations()
-            self.revocations.replace(version: state.version, revocations: state.revocations)
-            if !self.revocationStateFetched.exchange(true, ordering: .acquiringAndReleasing) {
-                self.logger.info("revocation state loaded", metadata: ["revocation.version": "\(state.version)", "revocations": "\(state.revocations.count)"])
-            }
-            EdgeMetrics.revocationStateCurrent.record(1)
+            state = try await self.fetchRevocations()
         } catch {
-            if self.revocationStateFetched.exchange(false, ordering: .acquiringAndReleasing) || self.neverFailed.exchange(false, ordering: .acquiringAndReleasing) {
+            self.revocations.abandon(replacement)
+            let logFailure = self.loading.withLock { sync -> Bool in
+                // An older fetch failing does not undo a newer success.
+                if let loaded = sync.loadedFor, loaded > subscriptions { return false }
+                sync.loadedFor = nil
+                defer { sync.failureLogged = true }
+                return !sync.failureLogged
+            }
+            if logFailure {
                 self.logger.warning(
                     "cannot fetch the revocation state; applying events as they come and retrying every few seconds",
                     metadata: ["error": "\(error)"]
                 )
             }
-            EdgeMetrics.revocationStateCurrent.record(0)
+            EdgeMetrics.revocationStateCurrent.record(self.isRevocationStateCurrent ? 1 : 0)
             throw error
         }
+        let outcome = self.revocations.replace(replacement, version: state.version, revocations: state.revocations)
+        let (loaded, current) = self.loading.withLock { sync -> (Bool, Bool) in
+            if case .gap = outcome {
+                // Events that arrived during the fetch skip a version: the state is fetched again shortly.
+                sync.loadedFor = nil
+                return (false, false)
+            }
+            guard (sync.loadedFor ?? -1) < subscriptions else { return (false, sync.isCurrent) }
+            sync.loadedFor = subscriptions
+            sync.failureLogged = false
+            return (true, sync.isCurrent)
+        }
+        if case .gap(let expected, let received) = outcome {
+            self.logger.notice(
+                "revocation events were missed while fetching the state; fetching it again",
+                metadata: ["expected": "\(expected)", "received": "\(received)"]
+            )
+        }
+        if loaded {
+            self.logger.info(
+                "revocation state loaded",
+                metadata: ["revocation.version": "\(state.version)", "revocations": "\(state.revocations.count)", "current": "\(current)"]
+            )
+        }
+        EdgeMetrics.revocationStateCurrent.record(current ? 1 : 0)
     }
 }

@@ -113,7 +113,7 @@ public struct EdgeConfiguration: Sendable {
         self.jwksURL = try document.string("auth.jwks_url", default: "http://127.0.0.1:8081/.well-known/jwks.json")
         self.issuer = try document.string("auth.issuer", default: "http://127.0.0.1:8081")
         self.audience = try document.string("auth.audience", default: "gatehouse")
-        self.leeway = try document.duration("auth.leeway_ms", default: .seconds(30), range: .zero ... .seconds(300))
+        self.leeway = try document.duration("auth.leeway_ms", default: .seconds(30), range: .zero ... RevocationRetention.largestLeeway)
         let failurePolicy = try document.string("auth.failure_policy", default: "auth_failures")
         self.failurePolicy = failurePolicy == "none" ? nil : failurePolicy
         self.routesFile = try document.string("routes.file", default: "config/routes.yaml")

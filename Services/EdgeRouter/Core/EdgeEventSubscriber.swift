@@ -5,8 +5,10 @@ import NIOCore
 import ServiceLifecycle
 
 /// The edge's subscription to every event it reacts to, on one Redis connection: the data service's
-/// invalidations (to the cache), the issuer's revocations and key rotations (to authentication). A lost
-/// subscription drops the cache and fetches keys and revocations again once it is back.
+/// invalidations (to the cache), the issuer's revocations and key rotations (to authentication). Every
+/// time the subscription is established, the first time included, keys and the whole revocation state are
+/// fetched (events published before it never arrived); a lost subscription also drops the cache once it
+/// is back.
 public final class EdgeEventSubscriber: Service, Sendable {
     private let subscriber: RedisSubscriber
     private let invalidations: InvalidationApplier
@@ -48,11 +50,13 @@ public final class EdgeEventSubscriber: Service, Sendable {
             for await event in self.subscriber.events {
                 switch event {
                 case .subscribed:
-                    self.logger.info("subscribed to invalidation, revocation and key events")
+                    // Revocations made before this moment (while Redis was down, say) came as no event.
+                    self.logger.info("subscribed to invalidation, revocation and key events; fetching keys and revocations")
+                    await self.authEvents.subscriptionEstablished()
                 case .resubscribed:
                     self.logger.notice("event subscription re-established; dropping the cache and fetching keys and revocations")
                     self.invalidations.subscriptionRestarted()
-                    try? await self.authEvents.synchronize()
+                    await self.authEvents.subscriptionEstablished()
                 case .message(let channel, let payload):
                     let text = String(buffer: payload)
                     if channel == self.invalidationsChannel {

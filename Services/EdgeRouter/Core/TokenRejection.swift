@@ -1,10 +1,14 @@
 /// Why a bearer token was refused: the `error_description` of the 401 (RFC 6750 §3) and the `reason` label
 /// of `gatehouse_edge_auth_failures_total`.
 public enum TokenRejection: String, Error, Sendable, CaseIterable {
-    /// Not three base64url parts, too large, or a header that is not the expected JSON.
+    /// Not three base64url parts, too large, or a header that is not the expected JSON (including a `crit`
+    /// that is not a non-empty array of names).
     case malformed
     /// The header's `typ` is not `at+jwt` (an ID token or another JWT presented as an access token).
     case wrongType = "wrong_type"
+    /// The header's `crit` names extensions that must be understood, and this verifier understands none
+    /// (RFC 7515 §4.1.11).
+    case unsupportedCriticalHeader = "unsupported_critical_header"
     /// No published key has the header's `kid`.
     case unknownKey = "unknown_key"
     /// The header's `alg` is not the algorithm of the key it names (`none`, or HS256 with a public key).
@@ -27,6 +31,7 @@ public enum TokenRejection: String, Error, Sendable, CaseIterable {
         switch self {
         case .malformed: "the token is not a well-formed JWT"
         case .wrongType: "the token is not an access token (typ must be at+jwt)"
+        case .unsupportedCriticalHeader: "the token's header names critical extensions (crit) this server does not understand"
         case .unknownKey: "the token is signed with an unknown key"
         case .algorithmMismatch: "the token's algorithm does not match its key"
         case .badSignature: "the token's signature is invalid"

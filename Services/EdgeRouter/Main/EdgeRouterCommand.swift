@@ -1,7 +1,6 @@
 import ArgumentParser
 import EdgeRouterCore
 import Foundation
-import GatehouseAuthAPI
 import GatehouseConfig
 import GatehouseFleet
 import GatehouseLimiterPolicies
@@ -61,13 +60,10 @@ struct EdgeRouterCommand: AsyncParsableCommand {
         let revocations = RevocationList()
         let verifier = AccessTokenVerifier(issuer: configuration.issuer, audience: configuration.audience, leeway: configuration.leeway, revocations: revocations)
         let fetcher = try JWKSFetcher(url: configuration.jwksURL)
+        let revocationState = RevocationStateFetcher(client: authClient, maximumFrameBytes: configuration.authRPC.maximumFrameBytes)
         let authEvents = AuthEventApplier(
             revocations: revocations, verifier: verifier, fetchKeys: { try await fetcher.fetch() },
-            fetchRevocations: {
-                let state = try await authClient.call(AuthMethods.revocationState, Gatehouse_Auth_RevocationStateRequest())
-                return (Int64(state.version), state.revocations.map(RevocationEvent.init(state:)))
-            },
-            logger: logger
+            fetchRevocations: { try await revocationState.fetch() }, logger: logger
         )
         let cache = ResponseCache(maxBytes: configuration.cacheMaxBytes)
         let invalidations = InvalidationApplier(cache: cache)
@@ -149,17 +145,6 @@ struct EdgeRouterCommand: AsyncParsableCommand {
                 metadata: ["http.port": "\(httpPort)", "admin.port": "\(adminPort)", "routes": "\(routes.routes.count)", "keys": "\(verifier.keyIDs.count)"]
             )
             try await tasks.waitForAll()
-        }
-    }
-}
-
-extension RevocationEvent {
-    /// A revocation of the issuer's state as an event.
-    init(state revocation: Gatehouse_Auth_Revocation) {
-        if case .subject(let subject) = revocation.target {
-            self.init(version: Int64(revocation.version), target: .subject(subject.subject, issuedBefore: subject.issuedBefore))
-        } else {
-            self.init(version: Int64(revocation.version), target: .token(jti: revocation.token.jti, expiresAt: revocation.token.expiresAt))
         }
     }
 }

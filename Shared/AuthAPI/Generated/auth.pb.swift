@@ -23,11 +23,22 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 }
 
 /// Auth.RevocationState: what an edge router needs to rebuild its revocation
-/// list after it missed events (a gap in versions or a lost subscription).
+/// list after it (re)subscribed to revocation events or missed some (a gap in
+/// versions). The state is read in pages, in version order: ask with
+/// `after_version` 0, then with each answer's `next_after_version` until it is 0.
 public nonisolated struct Gatehouse_Auth_RevocationStateRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  /// Only revocations whose version is above this one (0: from the first).
+  public var afterVersion: UInt64 = 0
+
+  /// The largest answer (a serialized RevocationStateResponse) the caller
+  /// accepts, in bytes, at least 512: the issuer ends the page before it would
+  /// be larger. 0 (what edges before paging send): every revocation above
+  /// `after_version` in one answer, however large.
+  public var maxBytes: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -83,7 +94,8 @@ public nonisolated struct Gatehouse_Auth_TokenRevocation: Sendable {
 
   public var jti: String = String()
 
-  /// The token's `exp` (seconds since the Unix epoch): after it, the entry can be forgotten.
+  /// The token's `exp` (seconds since the Unix epoch): once it is more than the
+  /// verifier's leeway past, the entry can be forgotten.
   public var expiresAt: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -111,12 +123,18 @@ public nonisolated struct Gatehouse_Auth_RevocationStateResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// The version of the newest revocation; an edge applies events after it.
+  /// The newest revocation version when this page was read; an edge applies
+  /// events after the version of the last page.
   public var version: UInt64 = 0
 
-  /// Every revocation that can still matter: token revocations before their `exp`,
-  /// subject revocations younger than the longest access-token lifetime plus a minute.
+  /// The revocations of this page that can still matter, in version order:
+  /// token revocations until `expires_at` plus the longest leeway, subject
+  /// revocations until `issued_before` plus the longest access-token lifetime
+  /// plus the longest leeway.
   public var revocations: [Gatehouse_Auth_Revocation] = []
+
+  /// 0 on the last page; otherwise ask again with `after_version` set to it.
+  public var nextAfterVersion: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -129,18 +147,34 @@ fileprivate nonisolated let _protobuf_package = "gatehouse.auth"
 
 nonisolated extension Gatehouse_Auth_RevocationStateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RevocationStateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}after_version\0\u{3}max_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    // Load everything into unknown fields
-    while try decoder.nextFieldNumber() != nil {}
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.afterVersion) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.maxBytes) }()
+      default: break
+      }
+    }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.afterVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.afterVersion, fieldNumber: 1)
+    }
+    if self.maxBytes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxBytes, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Gatehouse_Auth_RevocationStateRequest, rhs: Gatehouse_Auth_RevocationStateRequest) -> Bool {
+    if lhs.afterVersion != rhs.afterVersion {return false}
+    if lhs.maxBytes != rhs.maxBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -290,7 +324,7 @@ nonisolated extension Gatehouse_Auth_SubjectRevocation: SwiftProtobuf.Message, S
 
 nonisolated extension Gatehouse_Auth_RevocationStateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RevocationStateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}revocations\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}version\0\u{1}revocations\0\u{3}next_after_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -300,6 +334,7 @@ nonisolated extension Gatehouse_Auth_RevocationStateResponse: SwiftProtobuf.Mess
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.version) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.revocations) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.nextAfterVersion) }()
       default: break
       }
     }
@@ -312,12 +347,16 @@ nonisolated extension Gatehouse_Auth_RevocationStateResponse: SwiftProtobuf.Mess
     if !self.revocations.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.revocations, fieldNumber: 2)
     }
+    if self.nextAfterVersion != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nextAfterVersion, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Gatehouse_Auth_RevocationStateResponse, rhs: Gatehouse_Auth_RevocationStateResponse) -> Bool {
     if lhs.version != rhs.version {return false}
     if lhs.revocations != rhs.revocations {return false}
+    if lhs.nextAfterVersion != rhs.nextAfterVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
