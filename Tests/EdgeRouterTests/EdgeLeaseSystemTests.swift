@@ -80,7 +80,7 @@ extension GatehouseSystemTests {
 
             let killedAt = ContinuousClock.now
             system.limiter.kill()
-            let during = await httpLoad(callers: 16, requests: 1600) { (ports[$0 % 2], "GET", "/v1/articles/doc-000001", []) }
+            let during = await httpLoad(callers: 16, requests: .max, until: killedAt + .seconds(3)) { (ports[$0 % 2], "GET", "/v1/articles/doc-000001", []) }
             let slowest = during.map(\.duration).max() ?? .zero
             #expect(slowest < .milliseconds(1500), "the slowest request while the limiter was down took \(slowest)")
             #expect(during.allSatisfy { $0.status == 200 || $0.status == 429 }, "\(Set(during.map(\.status)))")

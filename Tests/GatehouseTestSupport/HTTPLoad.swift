@@ -15,11 +15,11 @@ public struct HTTPLoadResult: Sendable {
 }
 
 /// Sends `requests` HTTP requests from `callers` threads at once (real concurrency, not the test's two
-/// cooperative threads), each thread taking the next request number until all are sent; `target(i)` says
-/// where request `i` goes and what it is.
+/// cooperative threads), each thread taking the next request number until all are sent or `until` has
+/// come; `target(i)` says where request `i` goes and what it is.
 /// - Returns: Every request's result, in request order.
 public func httpLoad(
-    callers: Int, requests: Int,
+    callers: Int, requests: Int, until deadline: ContinuousClock.Instant? = nil,
     _ target: @escaping @Sendable (Int) -> (port: Int, method: String, path: String, headers: [(String, String)])
 ) async -> [HTTPLoadResult] {
     let next = Atomic<Int>(0)
@@ -30,7 +30,7 @@ public func httpLoad(
             Thread.detachNewThread {
                 while true {
                     let index = next.add(1, ordering: .relaxed).oldValue
-                    guard index < requests else { break }
+                    guard index < requests, deadline.map({ ContinuousClock.now < $0 }) ?? true else { break }
                     let request = target(index)
                     let start = ContinuousClock.now
                     let status = (try? httpRequest(port: request.port, method: request.method, path: request.path, headers: request.headers).status) ?? 0
