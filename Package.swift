@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "GatehouseConfig", targets: ["GatehouseConfig"]),
         .library(name: "GatehouseObservability", targets: ["GatehouseObservability"]),
         .library(name: "GatehouseLimiterAPI", targets: ["GatehouseLimiterAPI"]),
+        .library(name: "GatehouseFleet", targets: ["GatehouseFleet"]),
         .library(name: "GatehouseSQLite", targets: ["GatehouseSQLite"]),
         .library(name: "GatehouseDataAPI", targets: ["GatehouseDataAPI"]),
         .library(name: "GatehouseAuthAPI", targets: ["GatehouseAuthAPI"]),
@@ -155,6 +156,18 @@ let package = Package(
         ),
 
         .target(
+            name: "GatehouseFleet",
+            dependencies: [
+                "GatehouseRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/Fleet",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
             name: "GatehouseDataAPI",
             dependencies: [
                 "GatehouseRPC",
@@ -181,6 +194,7 @@ let package = Package(
         .target(
             name: "LimiterCore",
             dependencies: [
+                "GatehouseFleet",
                 "GatehouseNIOSupport",
                 "GatehouseLimiterPolicies",
                 "GatehouseConfig",
@@ -201,6 +215,7 @@ let package = Package(
         .executableTarget(
             name: "limiter",
             dependencies: [
+                "GatehouseFleet",
                 "GatehouseLimiterPolicies",
                 "LimiterCore",
                 "GatehouseConfig",
@@ -298,6 +313,7 @@ let package = Package(
         .target(
             name: "EdgeRouterCore",
             dependencies: [
+                "GatehouseFleet",
                 "GatehouseNIOSupport",
                 "GatehouseLimiterPolicies",
                 "GatehouseAuthAPI",
@@ -324,6 +340,7 @@ let package = Package(
         .executableTarget(
             name: "edge-router",
             dependencies: [
+                "GatehouseFleet",
                 "EdgeRouterCore",
                 "GatehouseAuthAPI",
                 "GatehouseConfig",

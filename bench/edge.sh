@@ -3,6 +3,8 @@
 # nginx with limit_req and proxy_cache in front of a static copy of the same JSON document, same settings.
 #   A: one cached document, valid JWT      B: 1,000 documents uniformly, valid JWT, after a warm-up
 #   C: one client over its limit (all 429) D: like B with 10% of requests PUTs of one of the 1,000 documents
+#   L: one cached document, JWT of a user whose policy binds at 5,000/s (gcra, burst 50), wrk on both edges
+#      at once: the admitted rate against the limit (never above, at most 1% under)
 #   nginx: the same document through proxy_cache and limit_req
 #   floor: bare SwiftNIO asking the same limiter once per request as the edge does, then answering a fixed
 #          body (gatehouse-bench http-floor --limiter-port): what (A) would be with no edge work at all
@@ -34,6 +36,8 @@ cat > "$dir/policies.yaml" <<YAML
 policies:
   - {name: public, limit: 20, period: 1m, key: [ip]}
   - {name: bench, limit: 1000000000, period: 1h, key: [sub]}
+  - {name: binding, limit: 5000, period: 1s, burst: 50, key: [sub]}
+  - {name: auth_failures, limit: 10, period: 1m, key: [ip]}
   - {name: login_username, limit: 5, period: 1m, key: [sub]}
   - {name: login_ip, limit: 50, period: 1m, key: [ip]}
   - {name: auth_failures, limit: 10, period: 1m, key: [ip]}
@@ -49,6 +53,7 @@ routes:
     scopes: [write]
 tiers:
   anonymous: [public]
+  binding: [binding]
   authenticated: [bench]
 YAML
 LIMITER_RPC_SECRET="$secret" LIMITER_RPC_PORT="$limiter_port" LIMITER_ADMIN_PORT=0 LIMITER_REDIS_PORT="$redis_port" \
@@ -80,8 +85,14 @@ for port in "$edge_port" "$edge_b_port"; do
 done
 sleep 1
 
-token="$(curl -s "http://127.0.0.1:$auth_http/oauth/token" -d grant_type=password -d username=admin -d password=bench-admin-password \
-    | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])')"
+token_for() { # user password
+    curl -s "http://127.0.0.1:$auth_http/oauth/token" -d grant_type=password -d username="$1" --data-urlencode password="$2" \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
+}
+token="$(token_for admin bench-admin-password)"
+AUTH_STORAGE_PATH="$dir/auth.sqlite" AUTH_RPC_SECRET="$secret" NEW_PASSWORD=bench-binder-password \
+    "$bin/auth-issuer" users add binder --roles binding --password-env NEW_PASSWORD > /dev/null
+binder_token="$(token_for binder bench-binder-password)"
 edge="http://127.0.0.1:$edge_port"
 curl -sf -o "$dir/doc.json" -H "Authorization: Bearer $token" "$edge/v1/articles/doc-000001"
 
@@ -114,13 +125,50 @@ LUA
 for n in $(seq 1000); do printf -v id 'doc-%06d' "$n"; curl -s -o /dev/null -H "Authorization: Bearer $token" "$edge/v1/articles/$id"; done
 for _ in $(seq 25); do curl -s -o /dev/null "$edge/v1/articles/doc-000002"; done
 
+# Limiter calls per 100 requests during A, from the edge's own counters.
+calls_and_requests() {
+    curl -s "http://127.0.0.1:$edge_admin/metrics" | python3 -c '
+import re, sys
+text = sys.stdin.read()
+calls = sum(float(v) for v in re.findall(r"^gatehouse_edge_limiter_calls_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
+answers = sum(float(v) for v in re.findall(r"^gatehouse_edge_responses_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
+print(calls, answers)'
+}
+read -r calls_before answers_before <<< "$(calls_and_requests)"
 run "A edge, one cached document, JWT" -s "$dir/auth.lua" "$edge/v1/articles/doc-000001"
+read -r calls_after answers_after <<< "$(calls_and_requests)"
+python3 -c "print(f'A limiter calls per 100 requests: {100 * ($calls_after - $calls_before) / max(1, $answers_after - $answers_before):.3f}')"
 run "nginx, proxy_cache + limit_req" "http://127.0.0.1:$nginx_port/v1/articles/doc-000001"
 run "floor: bare SwiftNIO, one limiter decision per request" "http://127.0.0.1:$floor_port/v1/articles/doc-000001"
 if grep -q "check failed" "$dir/floor.log"; then grep -m3 "check failed" "$dir/floor.log" >&2; exit 1; fi
 run "B edge, 1,000 documents, JWT" -s "$dir/uniform.lua" "$edge/v1/articles/doc-000001"
 run "C edge, one client over its limit" "$edge/v1/articles/doc-000002"
 run "D edge, 1,000 documents, 10% writes" -s "$dir/writes.lua" "$edge/v1/articles/doc-000001"
+
+# L: a policy that binds, 5,000/s for one subject across both edges, wrk on each edge at once.
+cat > "$dir/binding.lua" <<LUA
+wrk.headers["Authorization"] = "Bearer $binder_token"
+LUA
+for round in $(seq "$runs"); do
+    wrk -t1 -c16 -d"${seconds}s" -s "$dir/binding.lua" "$edge/v1/articles/doc-000001" > "$dir/l-a.out" &
+    wrk_a=$!
+    wrk -t1 -c16 -d"${seconds}s" -s "$dir/binding.lua" "http://127.0.0.1:$edge_b_port/v1/articles/doc-000001" > "$dir/l-b.out"
+    wait "$wrk_a"
+    python3 - "$dir/l-a.out" "$dir/l-b.out" "$seconds" <<'PY'
+import re, sys
+total = admitted = 0
+for path in sys.argv[1:3]:
+    text = open(path).read()
+    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    refused = int((re.search(r"Non-2xx or 3xx responses: (\d+)", text) or [0, 0])[1])
+    total += requests
+    admitted += requests - refused
+seconds = float(sys.argv[3])
+rate = admitted / seconds
+print(f"L binding 5,000/s across 2 edges: {total} requests, {admitted} admitted = {rate:.0f}/s ({100 * rate / 5000:.2f}% of the limit; at most {100 * (5000 * seconds + 50) / (5000 * seconds):.2f}% allowed by the burst)")
+PY
+    sleep 2  # the next round starts from a full budget
+done
 echo "edge RSS: $(awk '/VmRSS/ {print $2, $3}' /proc/$edge_pid/status)"
 curl -s "http://127.0.0.1:$edge_admin/metrics" | grep -E '^gatehouse_edge_(cache_entries|cache_bytes|data_calls_total) '
 

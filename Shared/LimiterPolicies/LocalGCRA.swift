@@ -41,7 +41,7 @@ public struct LocalGCRA: Sendable {
     ///   - policy: The policy (its limit, burst and period).
     ///   - key: The counter's key (the policy's key value).
     ///   - cost: Units to spend.
-    ///   - replicas: Limiter replicas sharing the limit.
+    ///   - replicas: Processes sharing the limit (the live edges, or limiters).
     ///   - now: The current time.
     /// - Returns: The decision.
     public mutating func check(

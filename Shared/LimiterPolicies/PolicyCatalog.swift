@@ -6,7 +6,7 @@ import Yams
 /// policy's key from its `key` parts and decide its `on_redis_failure` while the limiter cannot be asked).
 ///
 /// ```yaml
-/// replicas: 2                  # limiter replicas; the `local` fallback allows limit ÷ replicas each
+/// replicas: 2                  # fleet size assumed until the live edges and limiters are counted in Redis
 /// policies:
 ///   - name: public
 ///     limit: 20
@@ -29,7 +29,8 @@ import Yams
 public struct PolicyCatalog: Sendable {
     /// Every policy by name.
     public let policies: [String: RateLimitPolicy]
-    /// How many limiter replicas share the limits (for the `local` fallback).
+    /// How many edges (or limiters) are assumed to share each limit until the live fleet is counted in Redis
+    /// (`FleetMembership`): the `local` fallback's divisor and the lease caps' before the first count.
     public let replicas: Int
     /// The file's name in messages, usually its path.
     public let source: String

@@ -14,9 +14,10 @@ import Synchronization
 ///   - catalog: The limiter's policy file.
 ///   - edgeCatalog: The edge's policy file; the limiter's by default.
 ///   - batches: `false` serves only `limiter.Check`, as a limiter older than `limiter.CheckBatch` does.
+///   - leases: `false` serves no `limiter.AcquireBatch` or `limiter.Release`, as a limiter older than leases does.
 ///   - apiKeyHeader: The edge's `policies.api_key_header`.
 func withEdgeLimiter(
-    catalog: PolicyCatalog, edgeCatalog: PolicyCatalog? = nil, batches: Bool = true, apiKeyHeader: String? = nil,
+    catalog: PolicyCatalog, edgeCatalog: PolicyCatalog? = nil, batches: Bool = true, leases: Bool = true, apiKeyHeader: String? = nil,
     _ body: @Sendable (EdgeRateLimiter, CallCounts, RedisClient) async throws -> Void
 ) async throws {
     var logger = Logger(label: "test.edge-limiter")
@@ -31,10 +32,24 @@ func withEdgeLimiter(
         counts.record(LimiterMethods.check.name)
         return try await decider.check(request)
     }
+    handlers.register(LimiterMethods.peek) { request, _ in
+        counts.record(LimiterMethods.peek.name)
+        return try await decider.peek(request)
+    }
     if batches {
         handlers.register(LimiterMethods.checkBatch) { batch, _ in
             counts.record(LimiterMethods.checkBatch.name)
             return try await decider.checkBatch(batch)
+        }
+    }
+    if leases {
+        handlers.register(LimiterMethods.acquireBatch) { batch, _ in
+            counts.record(LimiterMethods.acquireBatch.name)
+            return try await decider.acquireBatch(batch)
+        }
+        handlers.register(LimiterMethods.release) { request, _ in
+            counts.record(LimiterMethods.release.name)
+            return try await decider.release(request)
         }
     }
     let secret = try RPCSecret("edge-limiter-test-secret-0123456789")

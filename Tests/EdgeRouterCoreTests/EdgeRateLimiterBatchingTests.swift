@@ -9,7 +9,8 @@ import Logging
 import Synchronization
 import Testing
 
-/// Concurrent requests of a busy edge share limiter calls, and each is still decided exactly.
+/// Concurrent requests of a busy edge share limiter calls, and each is still decided exactly: with leases, and
+/// against a limiter older than leases (a rolling upgrade), which gets checks.
 @Suite(.timeLimit(.minutes(1)))
 struct EdgeRateLimiterBatchingTests {
     static let catalog = try! PolicyCatalog(
@@ -20,8 +21,10 @@ struct EdgeRateLimiterBatchingTests {
         source: "batching.yaml"
     )
 
-    static func withLimiter(batches: Bool, _ body: @Sendable (EdgeRateLimiter, CallCounts) async throws -> Void) async throws {
-        try await withEdgeLimiter(catalog: Self.catalog, batches: batches) { gate, counts, _ in try await body(gate, counts) }
+    static func withLimiter(
+        batches: Bool = true, leases: Bool = true, _ body: @Sendable (EdgeRateLimiter, CallCounts) async throws -> Void
+    ) async throws {
+        try await withEdgeLimiter(catalog: Self.catalog, batches: batches, leases: leases) { gate, counts, _ in try await body(gate, counts) }
     }
 
     static let alice = PolicyKeyValues(ip: "127.0.0.1", subject: "alice")
@@ -36,8 +39,19 @@ struct EdgeRateLimiterBatchingTests {
         }
     }
 
-    @Test func concurrentChecksShareBatchedCallsAndExactlyTheLimitIsAllowed() async throws {
-        try await Self.withLimiter(batches: true) { gate, counts in
+    @Test func concurrentRequestsShareAcquiresAndExactlyTheLimitIsAllowed() async throws {
+        try await Self.withLimiter { gate, counts in
+            let decisions = await Self.flood(gate)
+            #expect(decisions.filter(\.allowed).count == 20, "exactly the limit, however the units were leased")
+            #expect(decisions.filter { !$0.allowed }.allSatisfy { $0.deniedBy == "user" && $0.retryAfterSeconds >= 1 })
+            let calls = counts.snapshot
+            #expect(calls[LimiterMethods.check.name, default: 0] + calls[LimiterMethods.checkBatch.name, default: 0] == 0, "\(calls)")
+            #expect(calls.values.reduce(0, +) < 200, "200 concurrent requests took fewer than 200 calls: \(calls)")
+        }
+    }
+
+    @Test func aLimiterWithoutLeasesGetsBatchedChecksAndExactlyTheLimitIsAllowed() async throws {
+        try await Self.withLimiter(leases: false) { gate, counts in
             let decisions = await Self.flood(gate)
             #expect(decisions.filter(\.allowed).count == 20, "exactly the limit, however the checks were batched")
             #expect(decisions.filter { !$0.allowed }.allSatisfy { $0.deniedBy == "user" && $0.retryAfterSeconds >= 1 })
@@ -58,7 +72,7 @@ struct EdgeRateLimiterBatchingTests {
     }
 
     @Test func aRememberedDenialCountsDownItsRetryAfterAndReset() async throws {
-        try await Self.withLimiter(batches: true) { gate, counts in
+        try await Self.withLimiter { gate, counts in
             _ = await Self.flood(gate)
             let first = await gate.decide(policies: ["user"], for: Self.alice, requestID: "first")
             let callsBefore = counts.snapshot.values.reduce(0, +)
@@ -81,7 +95,7 @@ struct EdgeRateLimiterBatchingTests {
     }
 
     @Test func aLimiterWithoutBatchesGetsEachCheckAloneAndStillDecidesExactly() async throws {
-        try await Self.withLimiter(batches: false) { gate, counts in
+        try await Self.withLimiter(batches: false, leases: false) { gate, counts in
             let decisions = await Self.flood(gate)
             #expect(decisions.filter(\.allowed).count == 20)
             // Nothing fell back: every denial came from the limiter, with its headers.

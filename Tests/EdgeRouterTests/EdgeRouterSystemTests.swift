@@ -141,13 +141,18 @@ extension GatehouseSystemTests {
             #expect(try httpRequest(port: late.port, method: "GET", path: "/v1/articles/doc-000001", headers: [("Authorization", "Bearer \(fresh)")]).status == 200)
         }
 
-        @Test func withTheLimiterDownThePoliciesFallbacksDecideAtTheEdge() async throws {
+        @Test func withTheLimiterDownThePoliciesFallbacksDecideAtTheEdgeAtTheLiveFleetsShare() async throws {
             // The edges read the limiter's config/policies.yaml (EDGE_POLICIES_FILE).
-            let system = try await GatehouseSystem()
+            let system = try await GatehouseSystem(edges: 2)
             let token = try system.adminToken()
+            // Each edge counts the fleet once a second: the first one started before the second.
+            let counted = ContinuousClock.now + .seconds(5)
+            while prometheusSample(try system.edgeMetrics(), "gatehouse_fleet_live", ["role": "edge"]) != 2, ContinuousClock.now < counted {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             system.limiter.stop()
             // `admin` is `on_redis_failure: local`: decided in the edge, with its headers: this edge's share
-            // of the limit (1000 a minute ÷ the file's 2 replicas).
+            // of the limit, 1000 a minute ÷ the 2 live edges counted in Redis.
             let local = try system.edge(0, "GET", "/v1/articles/doc-000001", token: token)
             #expect(local.status == 200)
             #expect(local.headers["ratelimit-policy"] == #""admin";q=500;w=60"#, "\(local.headers)")
@@ -156,6 +161,20 @@ extension GatehouseSystemTests {
             let metrics = try system.edgeMetrics()
             #expect(prometheusSample(metrics, "gatehouse_edge_limiter_fallback_decisions_total", ["source": "fallback_local"]) == 1)
             #expect(prometheusSample(metrics, "gatehouse_edge_limiter_fallback_decisions_total", ["source": "fallback_allow"]) == 1)
+            #expect(prometheusSample(metrics, "gatehouse_fleet_live", ["role": "edge"]) == 2)
+
+            // The fleet grows to 4 edges: within seconds each edge's share is a quarter.
+            let third = try await system.startEdge(name: "edge-third")
+            defer { third.process.stop() }
+            let fourth = try await system.startEdge(name: "edge-fourth")
+            defer { fourth.process.stop() }
+            let deadline = ContinuousClock.now + .seconds(5)
+            var policy = ""
+            repeat {
+                try await Task.sleep(for: .milliseconds(200))
+                policy = try system.edge(0, "GET", "/v1/articles/doc-000001", token: token).headers["ratelimit-policy"] ?? ""
+            } while policy != #""admin";q=250;w=60"# && ContinuousClock.now < deadline
+            #expect(policy == #""admin";q=250;w=60"#, "the share after the fleet grew to 4 edges")
         }
 
         @Test func aBodyThatTricklesInIsCutOffAtTheRequestTimeout() async throws {

@@ -25,25 +25,49 @@ final class GatehouseSystem: Sendable {
     let authRPCPort: Int
     /// What every edge router is started with.
     let edgeEnvironment: [String: String]
+    /// What every limiter is started with.
+    let limiterEnvironment: [String: String]
+    /// The first limiter's RPC port.
+    let limiterPort: Int
 
     static var repository: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    init(edges count: Int = 1, documents: Int = 20, edgeEnvironment: [String: String] = [:], limiterEnvironment: [String: String] = [:]) async throws {
+    /// Starts the system.
+    /// - Parameters:
+    ///   - count: Edge routers to start.
+    ///   - documents: Documents to seed.
+    ///   - edgeEnvironment: Added to every edge's environment.
+    ///   - limiterEnvironment: Added to every limiter's environment.
+    ///   - policies: The policy file's text for the limiters and edges; the repository's config/policies.yaml by default.
+    ///   - routes: The route file's text for the edges; the repository's config/routes.yaml by default.
+    init(
+        edges count: Int = 1, documents: Int = 20, edgeEnvironment: [String: String] = [:], limiterEnvironment: [String: String] = [:],
+        policies: String? = nil, routes: String? = nil
+    ) async throws {
         self.folder = try TestFolder()
         let folder = self.folder
         self.redis = try await RedisServerProcess.start()
         let redisPort = self.redis.port
-        self.limiter = try ServiceProcess.start(
-            product: "limiter",
-            environment: [
-                "LIMITER_RPC_SECRET": systemSecret, "LIMITER_RPC_PORT": "0", "LIMITER_ADMIN_PORT": "0", "LIMITER_REDIS_PORT": "\(redisPort)",
-                "LIMITER_POLICIES_FILE": Self.repository.appendingPathComponent("config/policies.yaml").path, "LIMITER_LOG_FORMAT": "json",
-            ].merging(limiterEnvironment) { $1 },
-            logPath: folder.path("limiter.log")
-        )
-        let limiterPort = try #require(Int(try await self.limiter.waitForLog(message: "limiter listening")["rpc.port"] as? String ?? ""))
+        var policiesPath = Self.repository.appendingPathComponent("config/policies.yaml").path
+        if let policies {
+            try folder.write("policies.yaml", policies)
+            policiesPath = folder.path("policies.yaml")
+        }
+        var routesPath = Self.repository.appendingPathComponent("config/routes.yaml").path
+        if let routes {
+            try folder.write("routes.yaml", routes)
+            routesPath = folder.path("routes.yaml")
+        }
+        self.limiterEnvironment = [
+            "LIMITER_RPC_SECRET": systemSecret, "LIMITER_RPC_PORT": "0", "LIMITER_ADMIN_PORT": "0", "LIMITER_REDIS_PORT": "\(redisPort)",
+            "LIMITER_POLICIES_FILE": policiesPath, "LIMITER_LOG_FORMAT": "json",
+        ].merging(limiterEnvironment) { $1 }
+        let limiter = try await Self.launchLimiter(environment: self.limiterEnvironment, folder: folder, name: "limiter")
+        self.limiter = limiter.process
+        let limiterPort = limiter.port
+        self.limiterPort = limiterPort
         let dataEnvironment = [
             "DATA_RPC_SECRET": systemSecret, "DATA_RPC_PORT": "0", "DATA_ADMIN_PORT": "0", "DATA_REDIS_PORT": "\(redisPort)",
             "DATA_STORAGE_PATH": folder.path("data/documents.sqlite"), "DATA_LOG_FORMAT": "json", "DATA_REDIS_CONNECT_TIMEOUT_MS": "200",
@@ -77,8 +101,7 @@ final class GatehouseSystem: Sendable {
             "EDGE_RPC_SECRET": systemSecret, "EDGE_HTTP_PORT": "0", "EDGE_ADMIN_PORT": "0", "EDGE_REDIS_PORT": "\(redisPort)",
             "EDGE_LIMITER_PORT": "\(limiterPort)", "EDGE_DATA_PORT": "\(self.dataRPCPort)", "EDGE_AUTH_PORT": "\(authRPC)",
             "EDGE_AUTH_JWKS_URL": "http://127.0.0.1:\(authHTTP)/.well-known/jwks.json", "EDGE_AUTH_ISSUER": "http://127.0.0.1:\(authHTTP)",
-            "EDGE_ROUTES_FILE": Self.repository.appendingPathComponent("config/routes.yaml").path, "EDGE_LOG_FORMAT": "json",
-            "EDGE_POLICIES_FILE": Self.repository.appendingPathComponent("config/policies.yaml").path,
+            "EDGE_ROUTES_FILE": routesPath, "EDGE_LOG_FORMAT": "json", "EDGE_POLICIES_FILE": policiesPath,
         ].merging(edgeEnvironment) { $1 }
         var edges: [ServiceProcess] = []
         var ports: [Int] = []
@@ -98,6 +121,17 @@ final class GatehouseSystem: Sendable {
     /// listens; the caller stops it.
     func startEdge(name: String, environment: [String: String] = [:]) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {
         try await Self.launchEdge(environment: self.edgeEnvironment.merging(environment) { $1 }, folder: self.folder, name: name)
+    }
+
+    /// Starts one more limiter configured like the first (but for `environment`) and waits until it listens;
+    /// the caller stops it.
+    func startLimiter(name: String, environment: [String: String] = [:]) async throws -> (process: ServiceProcess, port: Int) {
+        try await Self.launchLimiter(environment: self.limiterEnvironment.merging(environment) { $1 }, folder: self.folder, name: name)
+    }
+
+    private static func launchLimiter(environment: [String: String], folder: TestFolder, name: String) async throws -> (process: ServiceProcess, port: Int) {
+        let limiter = try ServiceProcess.start(product: "limiter", environment: environment, logPath: folder.path("\(name).log"))
+        return (limiter, try #require(Int(try await limiter.waitForLog(message: "limiter listening")["rpc.port"] as? String ?? "")))
     }
 
     private static func launchEdge(environment: [String: String], folder: TestFolder, name: String) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {

@@ -103,6 +103,9 @@ public struct EdgeConfiguration: Sendable {
             ) { TrustedProxies([$0]) != nil }
         ) ?? .none
         self.limiter = try RPCClientConfiguration(reading: &document, section: "limiter", defaultPort: 7101, clientName: "edge-router")
+        // A limiter back after an outage takes over from the fallbacks within about a second: the edge tries to
+        // reconnect at least every 500 ms (a loopback or LAN connect attempt costs next to nothing).
+        self.limiter.maximumReconnectDelay = min(self.limiter.maximumReconnectDelay, .milliseconds(500))
         self.data = try RPCClientConfiguration(reading: &document, section: "data", defaultPort: 7102, clientName: "edge-router")
         self.authRPC = try RPCClientConfiguration(reading: &document, section: "auth", defaultPort: 7103, clientName: "edge-router")
         self.redis = try RedisConfiguration(reading: &document)

@@ -52,6 +52,48 @@ public enum EdgeMetrics {
 
     /// Limiter calls that failed (the fallback policies, or else letting the request through, decided).
     static let limiterFailures = Counter(label: "gatehouse_edge_limiter_failures_total")
+
+    /// What decided a rate-limited request: units held here (`lease`), the limiter's answer to its acquire
+    /// (`limiter`), a remembered denial (`memory`), or a policy's fallback (`fallback`).
+    enum RateLimitSource: String, CaseIterable { case lease, limiter, memory, fallback }
+
+    /// Rate-limited requests by what decided them: `lease` and `memory` needed no call.
+    static func rateLimitDecision(_ source: RateLimitSource) -> Counter {
+        Self.rateLimitSources[RateLimitSource.allCases.firstIndex(of: source)!]
+    }
+
+    private static let rateLimitSources = RateLimitSource.allCases.map {
+        Counter(label: "gatehouse_edge_rate_limit_decisions_total", dimensions: [("source", $0.rawValue)])
+    }
+
+    /// A limiter method the edge calls.
+    enum LimiterCall: String, CaseIterable { case acquire, check, release, peek }
+
+    /// Calls to the limiter by method (`acquire` is `limiter.AcquireBatch`; `check` counts `limiter.Check` and
+    /// `limiter.CheckBatch` calls to a limiter without leases).
+    static func limiterCall(_ method: LimiterCall) -> Counter {
+        Self.limiterCalls[LimiterCall.allCases.firstIndex(of: method)!]
+    }
+
+    private static let limiterCalls = LimiterCall.allCases.map {
+        Counter(label: "gatehouse_edge_limiter_calls_total", dimensions: [("method", $0.rawValue)])
+    }
+
+    /// What happened to leased units.
+    enum LeaseEvent: String, CaseIterable { case granted, returned, expired }
+
+    /// Leased units: `granted` (held for later requests), `returned` (credited back at the limiter),
+    /// `expired` (void: a window's units past their window, or a return the limiter did not take).
+    static func leaseUnits(_ event: LeaseEvent) -> Counter {
+        Self.leaseEvents[LeaseEvent.allCases.firstIndex(of: event)!]
+    }
+
+    private static let leaseEvents = LeaseEvent.allCases.map {
+        Counter(label: "gatehouse_edge_lease_units_total", dimensions: [("event", $0.rawValue)])
+    }
+
+    /// Units held in unexpired leases (sampled every 200 ms).
+    static let leaseUnitsHeld = Gauge(label: "gatehouse_edge_lease_units_held")
     /// Checks the limiter refused as invalid (`INVALID_ARGUMENT`: a policy it does not know); the fallbacks decided.
     static let limiterRefusedChecks = Counter(label: "gatehouse_edge_limiter_refused_checks_total")
     /// Time from a change's commit at the data service to this edge applying its invalidation.

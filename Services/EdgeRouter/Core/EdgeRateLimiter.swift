@@ -1,4 +1,5 @@
 import GatehouseAuthAPI
+import GatehouseFleet
 import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseNIOSupport
@@ -6,28 +7,36 @@ import GatehouseRPC
 import JWTKit
 import Logging
 import Metrics
+import ServiceLifecycle
 import Synchronization
 
-/// The edge's side of rate limiting: one limiter decision per request with the route's policies for the
-/// caller, each keyed as its `key` parts say (``PolicyKeyValues``, from the policy file), the IETF
-/// `RateLimit-Policy`/`RateLimit` headers, and a local memory of denials so a flooding caller is answered 429
-/// without an RPC until its retry-after passes. The memory is per set of (policy, key value), so a denial
-/// of a `[sub, route]` policy on one route never refuses the same caller on another.
+/// The edge's side of rate limiting, decided here from units leased from the limiter: each request debits
+/// every one of its policies' balances locally (``LeaseTable``), all or nothing, with no network; only a
+/// balance that runs short asks the limiter, once per key however many requests wait for it. Each policy is
+/// keyed as its `key` parts say (``PolicyKeyValues``, from the policy file), and every decision carries the
+/// IETF `RateLimit-Policy`/`RateLimit` headers.
 ///
-/// Checks go through a ``CallBatcher``: a request alone in its event-loop tick is one `limiter.Check`; the
-/// checks of one tick's requests, and those that arrive while 4 calls of their event loop are in flight, go
-/// out together, up to 64 as one `limiter.CheckBatch`, each still decided and charged on its own by the
-/// limiter. A limiter too old to know `limiter.CheckBatch` (`unimplemented`, so nothing was charged) gets that
-/// batch as single checks.
-///
-/// The limiter unreachable (or too slow, past `limiter.call_timeout_ms`): counted in
-/// `gatehouse_edge_limiter_failures_total` and logged once per outage, and each policy's `on_redis_failure`
-/// decides (``PolicyFallback``: `allow`, `deny`, or `local` at limit ÷ the file's `replicas`, one counter
-/// per policy and key value). The limiter refusing a check as invalid (`INVALID_ARGUMENT`: a policy its own
-/// policy file lacks) is decided the same way, never let through unchecked: counted in
-/// `gatehouse_edge_limiter_refused_checks_total` and logged at most once a minute. A `Peek` (asking only)
-/// is allowed when the limiter cannot answer it. The limiter's own fallbacks cover a Redis outage behind it.
-public final class EdgeRateLimiter: Sendable {
+/// - **Acquires** go through a ``CallBatcher``: the acquires of one event-loop tick, and those that arrive while
+///   4 calls of their loop are in flight, go out together as one `limiter.AcquireBatch`. A request's acquire
+///   asks for its cost plus the key's want (see ``LeaseTable``), and the request spends its cost from that
+///   grant; a balance down to a quarter of its want is refilled ahead of need, off the request path.
+/// - **Denials** are remembered per (policy, key value) until their retry-after, so a flooding caller is
+///   answered 429 from memory; a denial of a `[sub, route]` policy on one route never refuses the same caller
+///   on another.
+/// - **Unspent units go back** (`limiter.Release`): every 200 ms ``run()`` returns the units of expired leases
+///   of the rate algorithms and of keys idle for 5 s, and at shutdown everything held.
+/// - **The limiter unreachable** (or too slow, past `limiter.call_timeout_ms`): counted in
+///   `gatehouse_edge_limiter_failures_total` and logged once per outage. Units held are spent until their
+///   leases end; a request short of units is then decided by each policy's `on_redis_failure`
+///   (``PolicyFallback``: `allow`, `deny` for a second at a time, or `local` at limit ÷ the live edges,
+///   counted by ``FleetMembership``), and for 500 ms after a failure no call is tried, so a dead limiter costs
+///   no request more than one call timeout. The limiter refusing a check as invalid (`INVALID_ARGUMENT`: a
+///   policy its own policy file lacks) is decided the same way, never let through unchecked: counted in
+///   `gatehouse_edge_limiter_refused_checks_total` and logged at most once a minute. A `Peek` (asking only)
+///   is allowed when the limiter cannot answer it.
+/// - **An older limiter** without `limiter.AcquireBatch` (a rolling upgrade) gets `limiter.CheckBatch` (or single
+///   `limiter.Check`s) instead, one decision per request, and is asked for leases again every 30 s.
+public final class EdgeRateLimiter: Service, Sendable {
     /// The decision for one request.
     public struct Decision: Sendable, Equatable {
         /// Whether the request may proceed.
@@ -47,50 +56,20 @@ public final class EdgeRateLimiter: Sendable {
         static let unchecked = Decision(allowed: true, retryAfterSeconds: 0, deniedBy: nil, headers: [])
     }
 
-    /// A denial remembered until its retry-after passes: the limiter's answer and when it was given, so a
-    /// repeat gets `Retry-After` and each `RateLimit` reset counted down to the moment it asks. The decision
-    /// is built again only when one of those whole seconds changes.
-    private struct Denial {
-        let until: ContinuousClock.Instant
-        let decidedAt: ContinuousClock.Instant
-        let response: Gatehouse_Limiter_CheckResponse
-        /// The decision for the moments before `builtUntil`.
-        private(set) var built: Decision
-        private(set) var builtUntil: ContinuousClock.Instant
-
-        /// Remembers the limiter's answer and the decision made of it at `decidedAt`; a repeat builds its own.
-        init(until: ContinuousClock.Instant, decidedAt: ContinuousClock.Instant, response: Gatehouse_Limiter_CheckResponse, decision: Decision) {
-            (self.until, self.decidedAt, self.response) = (until, decidedAt, response)
-            (self.built, self.builtUntil) = (decision, decidedAt)
-        }
-
-        /// Builds the decision as the limiter would give it at `now`, nothing having been charged since, and
-        /// notes until when its whole seconds hold.
-        mutating func build(at now: ContinuousClock.Instant) {
-            let elapsed = UInt64(max(0, (now - self.decidedAt) / .milliseconds(1)))
-            var holdsFor = UInt64.max  // milliseconds after `elapsed`
-            func countDown(_ milliseconds: inout UInt64) {
-                milliseconds -= min(elapsed, milliseconds)
-                // Rounded up to seconds, it shows its current value until it reaches the second below.
-                if milliseconds > 0 { holdsFor = min(holdsFor, milliseconds - (milliseconds - 1) / 1000 * 1000) }
-            }
-            var response = self.response
-            for index in response.statuses.indices {
-                countDown(&response.statuses[index].resetMs)
-                countDown(&response.statuses[index].retryAfterMs)
-            }
-            self.built = EdgeRateLimiter.decision(response)
-            self.builtUntil = holdsFor == .max ? self.until : self.decidedAt + .milliseconds(Int64(elapsed + holdsFor))
-        }
-    }
-
-    /// One limiter check: the request and the HTTP request's id for the limiter's logs.
-    private typealias PendingCheck = (request: Gatehouse_Limiter_CheckRequest, traceID: String)
+    /// One acquire: the request and the HTTP request's id for the limiter's logs.
+    private typealias PendingAcquire = (request: Gatehouse_Limiter_CheckRequest, traceID: String)
 
     private let limiter: RPCClient
-    private let checks: CallBatcher<PendingCheck, Result<Gatehouse_Limiter_CheckResponse, RPCError>>
-    private let denials = Mutex<[String: Denial]>([:])
-    private let denialCapacity: Int
+    private let acquires: CallBatcher<PendingAcquire, Result<Gatehouse_Limiter_CheckResponse, RPCError>>
+    private let table: Mutex<LeaseTable>
+    private let fleet: FleetMembership?
+    /// Until when the limiter is not asked after a failed call, and until when it is taken for one without
+    /// `limiter.AcquireBatch`; shared with the acquires' sender.
+    private final class LimiterState: Sendable {
+        let times = Mutex<(unreachableUntil: ContinuousClock.Instant?, checksOnlyUntil: ContinuousClock.Instant?)>((nil, nil))
+    }
+
+    private let limiterState: LimiterState
     private let failing = Atomic<Bool>(false)
     private let policies: Mutex<PolicyCatalog>
     private let apiKeyHeader: String?
@@ -101,20 +80,33 @@ public final class EdgeRateLimiter: Sendable {
 
     /// How often, at most, a check the limiter refused is logged.
     static let refusalLogInterval = Duration.seconds(60)
+    /// How long the limiter is not asked after a call failed.
+    static let unreachableBackoff = Duration.milliseconds(500)
+    /// How long a limiter without `limiter.AcquireBatch` is asked for checks instead.
+    static let checksOnlyInterval = Duration.seconds(30)
+    /// How often expired and idle leases are returned.
+    static let sweepInterval = Duration.milliseconds(200)
 
-    /// Creates the gate.
+    /// Creates the gate; ``run()`` returns unspent units while it runs and everything held at shutdown.
     /// - Parameters:
     ///   - limiter: The limiter's RPC client; its `run()` must be going.
-    ///   - policies: The limiter's policy file: each policy's key parts and fallback.
+    ///   - policies: The limiter's policy file: each policy's key parts, cost and fallback.
     ///   - apiKeyHeader: The request header whose value is the `api_key` key part, lower-case (`policies.api_key_header`).
-    ///   - denialCapacity: How many denied callers are remembered.
+    ///   - fleet: The live edges, the `local` fallback's divisor; `nil`: the policy file's `replicas`.
+    ///   - keyCapacity: The most (policy, key value) pairs whose units and denials are held.
     ///   - logger: Receives limiter outages and refusals.
-    public init(limiter: RPCClient, policies: PolicyCatalog, apiKeyHeader: String? = nil, denialCapacity: Int = 100_000, logger: Logger) {
+    public init(
+        limiter: RPCClient, policies: PolicyCatalog, apiKeyHeader: String? = nil, fleet: FleetMembership? = nil, keyCapacity: Int = 100_000,
+        logger: Logger
+    ) {
+        let state = LimiterState()
         self.limiter = limiter
-        self.checks = CallBatcher { checks in try await Self.send(checks, to: limiter) }
+        self.limiterState = state
+        self.acquires = CallBatcher { acquires in try await Self.send(acquires, to: limiter, state: state, logger: logger) }
+        self.table = Mutex(LeaseTable(capacity: keyCapacity))
+        self.fleet = fleet
         self.policies = Mutex(policies)
         self.apiKeyHeader = apiKeyHeader
-        self.denialCapacity = denialCapacity
         self.logger = logger
     }
 
@@ -136,112 +128,261 @@ public final class EdgeRateLimiter: Sendable {
     ///   - policies: The route's policies for the caller's tier; none: allowed without an RPC.
     ///   - caller: What the request offers the policies' keys; each policy's key is built from its parts.
     ///   - requestID: Passed along to the limiter's logs.
-    ///   - charge: `limiter.Check` (spend one unit) when `true`, `limiter.Peek` (ask only) when `false`.
+    ///   - charge: Spend each policy's cost when `true`; ask `limiter.Peek` (nothing spent) when `false`.
     public func decide(policies: [String], for caller: PolicyKeyValues, requestID: String, charge: Bool = true) async -> Decision {
         guard !policies.isEmpty else { return .unchecked }
         let catalog = self.policies.withLock { $0 }
-        var request = Gatehouse_Limiter_CheckRequest()
-        request.caller = caller.caller
-        request.items.reserveCapacity(policies.count)
-        // The memory of denials is per (policy, key value) of every item.
-        var memoryKey = ""
+        var items: [LeaseTable.Item] = []
+        items.reserveCapacity(policies.count)
         var previous: (parts: [PolicyKeyPart], key: String)?
-        for policy in policies {
+        for name in policies {
             // A name the catalog lacks (only while a reload swaps the files) is keyed by the caller.
-            let parts = catalog.policies[policy]?.key ?? [.sub]
+            let policy = catalog.policies[name]
+            let parts = policy?.key ?? [.sub]
             let key = previous.flatMap { $0.parts == parts ? $0.key : nil } ?? caller.key(parts)
             previous = (parts, key)
-            var item = Gatehouse_Limiter_CheckItem()
-            item.policy = policy
-            item.key = key
-            request.items.append(item)
-            memoryKey += policy
-            memoryKey += "\u{1F}"
-            memoryKey += key
-            memoryKey += "\u{1E}"
+            items.append(LeaseTable.Item(key: LeaseTable.Key(policy: name, key: key), cost: policy?.cost ?? 1))
         }
-        let now = ContinuousClock.now
-        if let remembered = self.rememberedDenial(memoryKey, now: now) {
-            return remembered
+        guard charge else { return await self.peek(items, caller: caller.caller, requestID: requestID) }
+        var retries = 0
+        while true {
+            let now = ContinuousClock.now
+            // A limiter without leases decides every request on its own: no request waits for another's.
+            let singleFlight = !self.limiterState.times.withLock { $0.checksOnlyUntil.map { $0 > now } ?? false }
+            switch self.table.withLock({ $0.spend(items, now: now, singleFlight: singleFlight) }) {
+            case .spent(let statuses, let refill):
+                if !refill.isEmpty { self.refillAhead(refill, caller: caller.caller) }
+                EdgeMetrics.rateLimitDecision(.lease).increment()
+                return self.decided(Gatehouse_Limiter_CheckResponse(allowed: true, statuses: statuses, source: .redis))
+            case .denied(let response):
+                EdgeMetrics.rateLimitDecision(.memory).increment()
+                return self.decided(response)
+            case .wait(let key):
+                await withCheckedContinuation { continuation in
+                    if !self.table.withLock({ $0.wait(for: key, continuation) }) { continuation.resume() }
+                }
+            case .acquire(let wants):
+                switch await self.acquire(wants, spending: items, caller: caller.caller, requestID: requestID, catalog: catalog) {
+                case .spent(let statuses):
+                    return self.decided(Gatehouse_Limiter_CheckResponse(allowed: true, statuses: statuses, source: .redis))
+                case .denied(let response):
+                    return self.decided(response)
+                case .retry, nil:
+                    // Granted, but another balance this request needs ran dry meanwhile: the grant is held, so
+                    // spending again mostly succeeds; after a few rounds the fallbacks decide.
+                    retries += 1
+                    if retries == 4 {
+                        let wants = items.map { LeaseTable.Want(key: $0.key, cost: $0.cost, extra: 0) }
+                        return self.decided(self.fallbackResponse(wants, catalog: catalog, now: .now))
+                    }
+                }
+            }
         }
-        let response: Gatehouse_Limiter_CheckResponse
-        do {
-            if charge {
-                response = try await self.checks.submit((request, requestID)).get()
-            } else {
-                response = try await self.limiter.call(LimiterMethods.peek, request, traceID: requestID)
-            }
-            if self.failing.exchange(false, ordering: .relaxed) {
-                self.logger.notice("the limiter answers again")
-            }
-        } catch let error as RPCError where error.code == .invalidArgument {
-            EdgeMetrics.limiterRefusedChecks.increment()
-            self.logRefusal(error, policies: policies)
-            guard charge, let fallback = self.fallbackResponse(request.items, catalog: catalog, now: now) else { return .unchecked }
-            response = fallback
-        } catch {
-            EdgeMetrics.limiterFailures.increment()
-            if !self.failing.exchange(true, ordering: .relaxed) {
-                self.logger.warning("cannot reach the limiter; the policies' fallbacks decide", metadata: ["error": "\(error)"])
-            }
-            guard charge, let fallback = self.fallbackResponse(request.items, catalog: catalog, now: now) else { return .unchecked }
-            response = fallback
-        }
+    }
+
+    /// Counts a decision and builds its headers.
+    private func decided(_ response: Gatehouse_Limiter_CheckResponse) -> Decision {
         let decision = Self.decision(response)
         EdgeMetrics.limiterDecision(allowed: decision.allowed).increment()
-        if !decision.allowed {
-            let until = now + .milliseconds(Int64(decision.retryAfterSeconds) * 1000)
-            self.denials.withLock { denials in
-                if denials.count >= self.denialCapacity {
-                    denials = denials.filter { $0.value.until > now }
-                    if denials.count >= self.denialCapacity { denials.removeAll(keepingCapacity: true) }
-                }
-                denials[memoryKey] = Denial(until: until, decidedAt: now, response: response, decision: decision)
-            }
-        }
         return decision
     }
 
-    /// The remembered denial of `memoryKey` as of `now`, if its retry-after has not passed.
-    private func rememberedDenial(_ memoryKey: String, now: ContinuousClock.Instant) -> Decision? {
-        self.denials.withLock { denials in
-            guard var denial = denials[memoryKey], denial.until > now else { return nil }
-            if now >= denial.builtUntil {
-                denial.build(at: now)
-                denials[memoryKey] = denial
+    /// Asks the limiter (`limiter.Peek`) without spending anything; allowed when it cannot answer.
+    private func peek(_ items: [LeaseTable.Item], caller: String, requestID: String) async -> Decision {
+        var request = Gatehouse_Limiter_CheckRequest()
+        request.caller = caller
+        request.items = items.map { item in
+            var check = Gatehouse_Limiter_CheckItem()
+            check.policy = item.key.policy
+            check.key = item.key.key
+            check.cost = UInt32(clamping: item.cost)
+            return check
+        }
+        EdgeMetrics.limiterCall(.peek).increment()
+        guard let response = try? await self.limiter.call(LimiterMethods.peek, request, traceID: requestID) else { return .unchecked }
+        return Self.decision(response)
+    }
+
+    /// Acquires `wants` and applies the answer; for a request's own acquire (`spending` its items) returns the
+    /// request's outcome. A refill (`spending` nil) that cannot reach the limiter just ends.
+    private func acquire(
+        _ wants: [LeaseTable.Want], spending items: [LeaseTable.Item]?, caller: String, requestID: String, catalog: PolicyCatalog
+    ) async -> LeaseTable.Outcome? {
+        let sentAt = ContinuousClock.now
+        var response: Gatehouse_Limiter_CheckResponse?
+        if self.limiterState.times.withLock({ $0.unreachableUntil.map { $0 > sentAt } ?? false }) {
+            response = nil
+        } else {
+            var request = Gatehouse_Limiter_CheckRequest()
+            request.caller = caller
+            request.items = wants.map { want in
+                var item = Gatehouse_Limiter_CheckItem()
+                item.policy = want.key.policy
+                item.key = want.key.key
+                item.cost = UInt32(clamping: want.cost)
+                item.extra = UInt32(clamping: want.extra)
+                return item
             }
-            return denial.built
+            do {
+                response = try await self.acquires.submit((request, requestID)).get()
+                self.limiterState.times.withLock { $0.unreachableUntil = nil }
+                if self.failing.exchange(false, ordering: .relaxed) {
+                    self.logger.notice("the limiter answers again")
+                }
+                if items != nil { EdgeMetrics.rateLimitDecision(response!.source == .denialCache ? .memory : .limiter).increment() }
+            } catch let error as RPCError where error.code == .invalidArgument {
+                EdgeMetrics.limiterRefusedChecks.increment()
+                self.logRefusal(error, policies: wants.map(\.key.policy))
+            } catch {
+                EdgeMetrics.limiterFailures.increment()
+                self.limiterState.times.withLock { $0.unreachableUntil = .now + Self.unreachableBackoff }
+                if !self.failing.exchange(true, ordering: .relaxed) {
+                    self.logger.warning("cannot reach the limiter; units held are spent, then the policies' fallbacks decide", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        if response == nil, items != nil {
+            response = self.fallbackResponse(wants, catalog: catalog, now: .now)
+            EdgeMetrics.rateLimitDecision(.fallback).increment()
+        }
+        let now = ContinuousClock.now
+        let (waiters, outcome) = self.table.withLock { table in
+            guard let response else { return (table.acquireFailed(wants, now: now), nil as LeaseTable.Outcome?) }
+            return table.granted(wants, response: response, sentAt: sentAt, now: now, spending: items)
+        }
+        for waiter in waiters { waiter.resume() }
+        if let response { Self.count(response, wants: wants, spending: items != nil) }
+        return outcome
+    }
+
+    /// Refills balances running low, off the request path.
+    private func refillAhead(_ wants: [LeaseTable.Want], caller: String) {
+        let now = ContinuousClock.now
+        if self.limiterState.times.withLock({ $0.checksOnlyUntil.map { $0 > now } ?? false }) {
+            self.table.withLock { _ = $0.acquireFailed(wants, now: now) }
+            return
+        }
+        let catalog = self.policies.withLock { $0 }
+        Task { _ = await self.acquire(wants, spending: nil, caller: caller, requestID: "refill", catalog: catalog) }
+    }
+
+    /// Counts the units an answer granted beyond what its request spent at once.
+    private static func count(_ response: Gatehouse_Limiter_CheckResponse, wants: [LeaseTable.Want], spending: Bool) {
+        var held = 0
+        for (want, status) in zip(wants, response.statuses) where status.leaseMs > 0 {
+            held += max(0, Int(status.granted) - (spending ? want.cost : 0))
+        }
+        if held > 0 { EdgeMetrics.leaseUnits(.granted).increment(by: Int64(held)) }
+    }
+
+    /// Returns unspent units every ``sweepInterval`` (expired leases of the rate algorithms, idle keys) until a
+    /// graceful shutdown, then everything held.
+    public func run() async {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: Self.sweepInterval)
+                let now = ContinuousClock.now
+                let (returns, stranded, held) = self.table.withLock { table in
+                    let (returns, stranded) = table.sweep(now: now)
+                    return (returns, stranded, table.unitsHeld(at: now))
+                }
+                EdgeMetrics.leaseUnitsHeld.record(held)
+                if stranded > 0 { EdgeMetrics.leaseUnits(.expired).increment(by: Int64(stranded)) }
+                await self.release(returns)
+            }
+        }
+        await self.release(self.table.withLock { $0.drain(now: .now) })
+        EdgeMetrics.leaseUnitsHeld.record(0)
+    }
+
+    /// Credits `returns` back at the limiter (`limiter.Release`); units it cannot take back stay spent.
+    private func release(_ returns: [LeaseTable.Return]) async {
+        guard !returns.isEmpty else { return }
+        var request = Gatehouse_Limiter_ReleaseRequest()
+        request.items = returns.map { unspent in
+            var item = Gatehouse_Limiter_ReleaseItem()
+            item.policy = unspent.key.policy
+            item.key = unspent.key.key
+            item.units = UInt32(clamping: unspent.units)
+            item.epoch = unspent.epoch
+            return item
+        }
+        let units = returns.reduce(0) { $0 + $1.units }
+        EdgeMetrics.limiterCall(.release).increment()
+        do {
+            _ = try await self.limiter.call(LimiterMethods.release, request)
+            EdgeMetrics.leaseUnits(.returned).increment(by: Int64(units))
+        } catch {
+            EdgeMetrics.leaseUnits(.expired).increment(by: Int64(units))
+            self.logger.debug("the limiter did not take unspent units back; they stay spent", metadata: ["units": "\(units)", "error": "\(error)"])
         }
     }
 
-    /// Sends one batch of checks: `limiter.Check` for one, `limiter.CheckBatch` for more (or single checks
-    /// when the limiter does not know that method); an outcome per check, in order.
-    private static func send(_ checks: [PendingCheck], to limiter: RPCClient) async throws -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
+    /// Sends one batch of acquires as `limiter.AcquireBatch`; to a limiter without it (`unimplemented`, so
+    /// nothing was granted) as checks (``sendChecks(_:to:)``) whose every allowed policy is granted its cost
+    /// to spend at once, for ``checksOnlyInterval``. An outcome per acquire, in order.
+    private static func send(
+        _ acquires: [PendingAcquire], to limiter: RPCClient,
+        state: LimiterState, logger: Logger
+    ) async throws -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
+        let now = ContinuousClock.now
+        if !state.times.withLock({ $0.checksOnlyUntil.map { $0 > now } ?? false }) {
+            var batch = Gatehouse_Limiter_CheckBatchRequest()
+            batch.requests = acquires.map(\.request)
+            EdgeMetrics.limiterCall(.acquire).increment()
+            do {
+                return Self.outcomes(try await limiter.call(LimiterMethods.acquireBatch, batch))
+            } catch let error as RPCError where error.code == .unimplemented {
+                state.times.withLock { $0.checksOnlyUntil = .now + Self.checksOnlyInterval }
+                logger.notice("the limiter does not grant leases (an older version); every request is decided by a limiter check until it does")
+            }
+        }
+        let results = try await Self.sendChecks(acquires, to: limiter)
+        return zip(acquires, results).map { acquire, result in
+            result.map { response in
+                var response = response
+                for index in response.statuses.indices where response.statuses[index].allowed && index < acquire.request.items.count {
+                    response.statuses[index].granted = acquire.request.items[index].cost
+                }
+                return response
+            }
+        }
+    }
+
+    /// Sends acquires as checks: `limiter.Check` for one, `limiter.CheckBatch` for more (or single checks when
+    /// the limiter does not know that method either); an outcome per check, in order.
+    private static func sendChecks(_ checks: [PendingAcquire], to limiter: RPCClient) async throws -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
         if checks.count == 1 {
+            EdgeMetrics.limiterCall(.check).increment()
             return [.success(try await limiter.call(LimiterMethods.check, checks[0].request, traceID: checks[0].traceID))]
         }
         var batch = Gatehouse_Limiter_CheckBatchRequest()
         batch.requests = checks.map(\.request)
-        let answer: Gatehouse_Limiter_CheckBatchResponse
+        EdgeMetrics.limiterCall(.check).increment()
         do {
-            answer = try await limiter.call(LimiterMethods.checkBatch, batch)
+            return Self.outcomes(try await limiter.call(LimiterMethods.checkBatch, batch))
         } catch let error as RPCError where error.code == .unimplemented {
             return await checks.concurrentMap { check in
                 do {
+                    EdgeMetrics.limiterCall(.check).increment()
                     return .success(try await limiter.call(LimiterMethods.check, check.request, traceID: check.traceID))
                 } catch {
                     return .failure(error as? RPCError ?? RPCError(.unavailable, "\(error)"))
                 }
             }
         }
-        return answer.outcomes.map { outcome in
+    }
+
+    /// A batch answer's outcomes as results.
+    private static func outcomes(_ answer: Gatehouse_Limiter_CheckBatchResponse) -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
+        answer.outcomes.map { outcome in
             switch outcome.result {
             case .response(let response):
                 .success(response)
             case .error(let error):
                 .failure(RPCError(RPCError.Code(rawValue: Int(error.code)) ?? .internal, error.message))
             case nil:
-                .failure(RPCError(.protocolError, "the limiter answered a batched check with neither a response nor an error"))
+                .failure(RPCError(.protocolError, "the limiter answered a batched request with neither a response nor an error"))
             }
         }
     }
@@ -266,21 +407,41 @@ public final class EdgeRateLimiter: Sendable {
         )
     }
 
-    /// The policies' fallbacks' answer to `items`, or `nil` when the catalog names none of them.
-    private func fallbackResponse(_ items: [Gatehouse_Limiter_CheckItem], catalog: PolicyCatalog, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse? {
-        let items = items.compactMap { item in catalog.policies[item.policy].map { PolicyFallback.Item(policy: $0, key: item.key, cost: $0.cost) } }
-        guard !items.isEmpty else { return nil }
-        let response = self.fallback.withLock {
-            // `deny` refuses for a second at a time: the limiter is asked again after that.
-            $0.decide(items, replicas: catalog.replicas, denyRetryAfter: .seconds(1), now: now).response
+    /// The policies' fallbacks' answer to `wants` (the limiter unreachable or refusing them), each allowed
+    /// policy granted its cost to spend at once; policies the catalog lacks (only while a reload swaps the
+    /// files) are allowed.
+    private func fallbackResponse(_ wants: [LeaseTable.Want], catalog: PolicyCatalog, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse {
+        var known: [Int] = []
+        let items = wants.enumerated().compactMap { index, want in
+            catalog.policies[want.key.policy].map { policy in
+                known.append(index)
+                return PolicyFallback.Item(policy: policy, key: want.key.key, cost: want.cost)
+            }
         }
-        let source = switch response.source {
+        var statuses = wants.map { want in
+            var status = Gatehouse_Limiter_PolicyStatus()
+            status.policy = want.key.policy
+            status.allowed = true
+            status.granted = UInt32(clamping: want.cost)
+            return status
+        }
+        guard !items.isEmpty else { return Gatehouse_Limiter_CheckResponse(allowed: true, statuses: statuses, source: .fallbackAllow) }
+        let replicas = self.fleet?.size?.edges ?? catalog.replicas
+        let decided = self.fallback.withLock {
+            // `deny` refuses for a second at a time: the limiter is asked again after that.
+            $0.decide(items, replicas: max(1, replicas), denyRetryAfter: .seconds(1), now: now).response
+        }
+        for (position, index) in known.enumerated() {
+            statuses[index] = decided.statuses[position]
+            if decided.allowed { statuses[index].granted = UInt32(clamping: wants[index].cost) }
+        }
+        let source = switch decided.source {
         case .fallbackDeny: "fallback_deny"
         case .fallbackLocal: "fallback_local"
         default: "fallback_allow"
         }
         EdgeMetrics.limiterFallback(source).increment()
-        return response
+        return Gatehouse_Limiter_CheckResponse(allowed: decided.allowed, statuses: statuses, source: decided.source)
     }
 
     /// The decision and headers of a limiter answer (draft-ietf-httpapi-ratelimit-headers: one item per policy).

@@ -2,6 +2,7 @@ import ArgumentParser
 import EdgeRouterCore
 import Foundation
 import GatehouseConfig
+import GatehouseFleet
 import GatehouseLimiterPolicies
 import GatehouseObservability
 import GatehouseRPC
@@ -71,7 +72,12 @@ struct EdgeRouterCommand: AsyncParsableCommand {
             invalidationsChannel: configuration.invalidationsChannel, revocationsChannel: configuration.revocationsChannel,
             keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
         )
-        let rateLimiter = EdgeRateLimiter(limiter: limiterClient, policies: policies, apiKeyHeader: configuration.apiKeyHeader, logger: logger)
+        // Its own Redis connection for the fleet's heartbeat (the subscription's connection only listens).
+        let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.edge.redis"))
+        let fleet = FleetMembership(client: redis, role: .edge, memberID: FleetMembership.processMemberID(), logger: logger)
+        let rateLimiter = EdgeRateLimiter(
+            limiter: limiterClient, policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
+        )
         let handler = EdgeRequestHandler(
             routes: routes, verifier: verifier, authEvents: authEvents, limiter: rateLimiter,
             failurePolicy: configuration.failurePolicy, data: dataClient, cache: cache, logger: Logger(label: "gatehouse.edge.access")
@@ -119,7 +125,9 @@ struct EdgeRouterCommand: AsyncParsableCommand {
         )
         // Reverse order on shutdown: HTTP drains first, the clients it uses stop last.
         let group = ServiceGroup(
-            services: [limiterClient, dataClient, authClient, events] + reloaders + [admin, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            // The gate after the limiter's client: it returns the units it holds before that client stops.
+            services: [redis, fleet, limiterClient, rateLimiter, dataClient, authClient, events] + reloaders + [admin, http],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         )
         try await withThrowingTaskGroup { tasks in
             tasks.addTask { try await group.run() }

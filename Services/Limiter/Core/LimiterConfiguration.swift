@@ -32,6 +32,8 @@ public struct LimiterConfiguration: Sendable {
     public var breakerOpenDuration: Duration
     /// The most denials remembered by the denial cache (`denial_cache.capacity`).
     public var denialCacheCapacity: Int
+    /// How leases are granted (`leases.period_ms`, `leases.max_share_percent`).
+    public var leases: LeaseSettings
 
     /// Reads the configuration and rejects keys and `LIMITER_*` variables it does not know.
     /// - Parameter document: The file and environment.
@@ -48,6 +50,10 @@ public struct LimiterConfiguration: Sendable {
         self.breakerFailureThreshold = try document.int("breaker.failure_threshold", default: 5, range: 1...1000)
         self.breakerOpenDuration = try document.duration("breaker.open_ms", default: .milliseconds(500), range: .milliseconds(10) ... .seconds(60))
         self.denialCacheCapacity = try document.int("denial_cache.capacity", default: 100_000, range: 0...10_000_000)
+        self.leases = LeaseSettings(
+            period: try document.duration("leases.period_ms", default: .seconds(1), range: .milliseconds(10) ... .seconds(60)),
+            maxSharePercent: try document.int("leases.max_share_percent", default: 5, range: 0...50)
+        )
         try document.rejectUnknownKeys(valid: document.readKeys)
     }
 }

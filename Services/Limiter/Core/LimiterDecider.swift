@@ -1,3 +1,4 @@
+import GatehouseFleet
 import GatehouseLimiterPolicies
 import GatehouseLimiterAPI
 import GatehouseNIOSupport
@@ -6,8 +7,8 @@ import Logging
 import Metrics
 import Synchronization
 
-/// Answers `limiter.Check`, `limiter.CheckBatch`, `limiter.Peek` and `limiter.Reset`: turns a request's items into Redis keys
-/// and policy parameters, and decides them together.
+/// Answers `limiter.Check`, `limiter.CheckBatch`, `limiter.AcquireBatch`, `limiter.Release`, `limiter.Peek` and
+/// `limiter.Reset`: turns a request's items into Redis keys and policy parameters, and decides them together.
 ///
 /// Per check, in order:
 /// 1. A non-shadow item whose (policy, key) was denied recently is answered from the ``DenialCache``
@@ -18,7 +19,24 @@ import Synchronization
 /// 4. A Redis failure (or an answer slower than the Redis client's command timeout) counts against the
 ///    breaker, and the fallbacks decide: `allow`, `deny`, or `local` (``LocalGCRA`` at limit ÷ replicas).
 ///    In fallback, `local` items are charged one by one, not all or nothing.
+///
+/// An acquire (``acquireBatch(_:)``) is a check that grants a lease: each item's cost plus the extra units
+/// the caller asked for, capped at the lease cap (``LeaseSettings``: a share of the limit divided among the
+/// live edges), debited in Redis. Decided by a remembered denial or a fallback, it grants the cost alone,
+/// to be spent at once.
 public final class LimiterDecider: Sendable {
+    /// What a decision is for.
+    private enum Purpose {
+        /// Decide and charge the request's cost.
+        case check
+        /// Decide only.
+        case peek
+        /// Decide and grant a lease.
+        case acquire
+
+        var charges: Bool { self != .peek }
+    }
+
     private struct State: Sendable {
         var catalog: PolicyCatalog
         var metrics: LimiterMetrics
@@ -30,6 +48,8 @@ public final class LimiterDecider: Sendable {
     private let limiter: RedisRateLimiter
     private let logger: Logger
     private let state: Mutex<State>
+    private let leases: LeaseSettings
+    private let fleet: FleetMembership?
 
     /// Creates a decider.
     /// - Parameters:
@@ -37,15 +57,22 @@ public final class LimiterDecider: Sendable {
     ///   - limiter: Runs the atomic script in Redis.
     ///   - breaker: The circuit breaker for Redis.
     ///   - denials: The cache of recent denials.
+    ///   - leases: How long leases last and how large they may be.
+    ///   - fleet: The live edges and limiters (lease caps; the `local` fallback's share); `nil`: the policy
+    ///     file's `replicas` for both.
     ///   - logger: Receives a line per denial (policy and caller, never secrets) and per fallback.
     public init(
         catalog: PolicyCatalog,
         limiter: RedisRateLimiter,
         breaker: CircuitBreaker = CircuitBreaker(),
         denials: DenialCache = DenialCache(),
+        leases: LeaseSettings = LeaseSettings(),
+        fleet: FleetMembership? = nil,
         logger: Logger
     ) {
         self.limiter = limiter
+        self.leases = leases
+        self.fleet = fleet
         self.logger = logger
         self.state = Mutex(State(catalog: catalog, metrics: LimiterMetrics(catalog: catalog), breaker: breaker, denials: denials))
         LimiterMetrics.breakerState.record(breaker.state.rawValue)
@@ -80,7 +107,7 @@ public final class LimiterDecider: Sendable {
     /// - Returns: The decision, with a status per item.
     /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
     public func check(_ request: Gatehouse_Limiter_CheckRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
-        try await self.decide(request, charge: true)
+        try await self.decide(request, purpose: .check)
     }
 
     /// The most requests one `limiter.CheckBatch` may carry.
@@ -94,26 +121,79 @@ public final class LimiterDecider: Sendable {
     ///   have thrown for it.
     /// - Throws: ``RPCError`` `invalidArgument` for an empty or oversized batch.
     public func checkBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
+        try await self.decideBatch(batch, purpose: .check)
+    }
+
+    /// Grants leases: decides each request of a batch as ``checkBatch(_:)`` does and, for each request allowed
+    /// by Redis, debits every item its cost plus extra units (the item's `extra`, at most the lease cap less
+    /// the cost, and at most a `2 × live edges`-th of what is left), granted to the caller until the lease ends.
+    /// A request answered by a remembered denial or a fallback is granted its cost alone, with no lease.
+    /// - Parameter batch: Independent requests (at most ``maximumBatchRequests``); a cost of 0 asks for extra
+    ///   units only.
+    /// - Returns: One outcome per request, in request order, each status with its grant, and the live edges.
+    /// - Throws: ``RPCError`` `invalidArgument` for an empty or oversized batch.
+    public func acquireBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
+        var response = try await self.decideBatch(batch, purpose: .acquire)
+        response.liveEdges = UInt32(clamping: self.fleetSize.edges)
+        return response
+    }
+
+    /// Credits unspent lease units back to their policies' state in Redis.
+    /// - Parameter request: The policies, keys, units and epochs.
+    /// - Returns: The units credited in all.
+    /// - Throws: ``RPCError`` `invalidArgument` for an unknown policy or more units than a policy's capacity,
+    ///   `unavailable` when Redis fails (the units stay spent: never more than the limit is admitted).
+    public func release(_ request: Gatehouse_Limiter_ReleaseRequest) async throws(RPCError) -> Gatehouse_Limiter_ReleaseResponse {
+        let catalog = self.state.withLock { $0.catalog }
+        var items: [RateLimitItem] = []
+        var epochs: [Int64] = []
+        for entry in request.items where entry.units > 0 {
+            guard let policy = catalog.policies[entry.policy] else {
+                throw Self.unknownPolicy(entry.policy, catalog: catalog)
+            }
+            items.append(RateLimitItem(
+                key: Self.redisKey(policy: policy.name, key: entry.key),
+                algorithm: policy.algorithm, limit: policy.limit, period: policy.period, burst: policy.burst, cost: Int(entry.units)
+            ))
+            epochs.append(Int64(clamping: entry.epoch))
+        }
+        var response = Gatehouse_Limiter_ReleaseResponse()
+        guard !items.isEmpty else { return response }
+        let credited: [Int]
+        do {
+            credited = try await self.limiter.release(items, epochs: epochs)
+        } catch let error as RateLimitItemError {
+            throw RPCError(.invalidArgument, error.description)
+        } catch {
+            throw RPCError(.unavailable, "Redis could not take the units back: \(error)")
+        }
+        response.credited = UInt32(clamping: credited.reduce(0, +))
+        LimiterMetrics.unitsReleased.increment(by: Int64(response.credited))
+        return response
+    }
+
+    private func decideBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest, purpose: Purpose) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
         let requests = batch.requests
         guard !requests.isEmpty, requests.count <= Self.maximumBatchRequests else {
             throw RPCError(.invalidArgument, "requests: a batch holds 1 to \(Self.maximumBatchRequests) requests, not \(requests.count)")
         }
         var outcomes = [Gatehouse_Limiter_CheckOutcome](repeating: .init(), count: requests.count)
         func answer(_ index: Int, _ response: Gatehouse_Limiter_CheckResponse) {
-            outcomes[index] = Self.outcome(.success(self.counted(response, charge: true)))
+            outcomes[index] = Self.outcome(.success(self.counted(response, purpose: purpose)))
         }
-        var toRedis: [(index: Int, resolved: [ResolvedItem], replicas: Int)] = []
+        var toRedis: [(index: Int, resolved: [ResolvedItem])] = []
         var alone: [Int] = []
         let now = ContinuousClock.now
+        let fleet = self.fleetSize
         for (index, request) in requests.enumerated() {
             do throws(RPCError) {
-                let (resolved, replicas) = try self.resolve(request, charge: true)
-                if let response = self.answerWithoutRedis(resolved, replicas: replicas, charge: true, now: now) {
+                let resolved = try self.resolve(request, purpose: purpose, liveEdges: fleet.edges)
+                if let response = self.answerWithoutRedis(resolved, purpose: purpose, limiters: fleet.limiters, now: now) {
                     answer(index, response)
                 } else if resolved.contains(where: { $0.policy.shadow }) {
                     alone.append(index)
                 } else {
-                    toRedis.append((index, resolved, replicas))
+                    toRedis.append((index, resolved))
                 }
             } catch {
                 outcomes[index] = Self.outcome(.failure(error))
@@ -121,24 +201,25 @@ public final class LimiterDecider: Sendable {
         }
         if !toRedis.isEmpty {
             do {
-                let decisions = try await self.limiter.decide(validatedRequests: toRedis.map { $0.resolved.map(\.item) }, mode: .check)
+                let scripts = toRedis.map { RateLimitScript.Request(items: $0.resolved.map(\.item), mode: self.mode($0.resolved, purpose, edges: fleet.edges)) }
+                let decisions = try await self.limiter.decide(validatedRequests: scripts)
                 self.updateBreaker { $0.recordSuccess() }
                 let answeredAt = ContinuousClock.now
                 for (entry, decision) in zip(toRedis, decisions) {
-                    let response = self.response(entry.resolved, enforced: decision, shadowed: nil, charge: true)
+                    let response = self.response(entry.resolved, enforced: decision, shadowed: nil, purpose: purpose)
                     self.rememberDenials(entry.resolved, response: response, now: answeredAt)
                     answer(entry.index, response)
                 }
             } catch {
                 self.redisFailed(error)
                 for entry in toRedis {
-                    answer(entry.index, self.fallback(entry.resolved, replicas: entry.replicas, now: ContinuousClock.now))
+                    answer(entry.index, self.fallback(entry.resolved, purpose: purpose, limiters: fleet.limiters, now: ContinuousClock.now))
                 }
             }
         }
         let decidedAlone = await alone.concurrentMap { index in
             do throws(RPCError) {
-                return (index, Self.outcome(.success(try await self.check(requests[index]))))
+                return (index, Self.outcome(.success(try await self.decide(requests[index], purpose: purpose))))
             } catch {
                 return (index, Self.outcome(.failure(error)))
             }
@@ -169,7 +250,7 @@ public final class LimiterDecider: Sendable {
     /// - Returns: The decision, with a status per item.
     /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
     public func peek(_ request: Gatehouse_Limiter_CheckRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
-        try await self.decide(request, charge: false)
+        try await self.decide(request, purpose: .peek)
     }
 
     /// Forgets one policy's counter for one key.
@@ -209,28 +290,48 @@ public final class LimiterDecider: Sendable {
         let counters: LimiterMetrics.PolicyCounters?
         /// The request's `caller`, for the denial log line.
         let caller: String
+        /// Extra units to grant beyond the cost (acquires only), within the lease cap.
+        let extra: Int
     }
 
-    private func decide(_ request: Gatehouse_Limiter_CheckRequest, charge: Bool) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
-        let (resolved, replicas) = try self.resolve(request, charge: charge)
-        if let answer = self.answerWithoutRedis(resolved, replicas: replicas, charge: charge, now: ContinuousClock.now) {
-            return self.counted(answer, charge: charge)
+    /// The live edges and limiters, or the policy file's `replicas` for either while it is not known.
+    private var fleetSize: (edges: Int, limiters: Int) {
+        let replicas = self.state.withLock { $0.catalog.replicas }
+        let live = self.fleet?.size
+        return (max(1, live?.edges ?? replicas), max(1, live?.limiters ?? replicas))
+    }
+
+    /// The script mode that decides `entries` for `purpose`.
+    private func mode(_ entries: [ResolvedItem], _ purpose: Purpose, edges: Int) -> RateLimitScript.Mode {
+        switch purpose {
+        case .check: .check
+        case .peek: .peek
+        case .acquire: .acquire(.init(fleetSize: edges, period: self.leases.period, extras: entries.map(\.extra)))
+        }
+    }
+
+    private func decide(_ request: Gatehouse_Limiter_CheckRequest, purpose: Purpose) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
+        let fleet = self.fleetSize
+        let resolved = try self.resolve(request, purpose: purpose, liveEdges: fleet.edges)
+        if let answer = self.answerWithoutRedis(resolved, purpose: purpose, limiters: fleet.limiters, now: ContinuousClock.now) {
+            return self.counted(answer, purpose: purpose)
         }
         let response: Gatehouse_Limiter_CheckResponse
         do {
-            response = try await self.decideInRedis(resolved, charge: charge)
+            response = try await self.decideInRedis(resolved, purpose: purpose, edges: fleet.edges)
             self.updateBreaker { $0.recordSuccess() }
-            if charge { self.rememberDenials(resolved, response: response, now: ContinuousClock.now) }
+            if purpose.charges { self.rememberDenials(resolved, response: response, now: ContinuousClock.now) }
         } catch {
             self.redisFailed(error)
-            response = self.fallback(resolved, replicas: replicas, now: ContinuousClock.now)
+            response = self.fallback(resolved, purpose: purpose, limiters: fleet.limiters, now: ContinuousClock.now)
         }
-        return self.counted(response, charge: charge)
+        return self.counted(response, purpose: purpose)
     }
 
-    /// The request's items against the catalog in force, validated, and the catalog's replica count.
+    /// The request's items against the catalog in force, validated; for an acquire, each with the extra units
+    /// it may be granted.
     /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
-    private func resolve(_ request: Gatehouse_Limiter_CheckRequest, charge: Bool) throws(RPCError) -> (resolved: [ResolvedItem], replicas: Int) {
+    private func resolve(_ request: Gatehouse_Limiter_CheckRequest, purpose: Purpose, liveEdges: Int) throws(RPCError) -> [ResolvedItem] {
         let (catalog, metrics) = self.state.withLock { ($0.catalog, $0.metrics) }
         guard !request.items.isEmpty else {
             throw RPCError(.invalidArgument, "items: a check needs at least one item")
@@ -249,34 +350,46 @@ public final class LimiterDecider: Sendable {
                 burst: policy.burst,
                 cost: requestItem.hasCost ? Int(requestItem.cost) : policy.cost
             )
-            resolved.append(ResolvedItem(policy: policy, item: item, counters: charge ? metrics.policies[policy.name] : nil, caller: request.caller))
+            let extra = purpose == .acquire ? min(Int(requestItem.extra), max(0, self.leases.cap(limit: policy.limit, liveEdges: liveEdges) - item.cost)) : 0
+            resolved.append(ResolvedItem(
+                policy: policy, item: item, counters: purpose.charges ? metrics.policies[policy.name] : nil, caller: request.caller, extra: extra
+            ))
         }
         do {
             try resolved.map(\.item).validate()
         } catch {
             throw RPCError(.invalidArgument, error.description)
         }
-        return (resolved, catalog.replicas)
+        return resolved
     }
 
     /// The answer that needs no script call: a remembered denial (checks only), or the fallbacks while the
     /// breaker is open; `nil` when Redis decides.
     private func answerWithoutRedis(
-        _ resolved: [ResolvedItem], replicas: Int, charge: Bool, now: ContinuousClock.Instant
+        _ resolved: [ResolvedItem], purpose: Purpose, limiters: Int, now: ContinuousClock.Instant
     ) -> Gatehouse_Limiter_CheckResponse? {
-        if charge, let cached = self.answerFromDenialCache(resolved, now: now) {
+        if purpose.charges, let cached = self.answerFromDenialCache(resolved, now: now) {
             return cached
         }
         if !self.updateBreaker({ $0.shouldTryRedis(now: now) }) {
-            return self.fallback(resolved, replicas: replicas, now: now)
+            return self.fallback(resolved, purpose: purpose, limiters: limiters, now: now)
         }
         return nil
     }
 
-    /// Counts a check's answer by what decided it; peeks are not counted.
-    private func counted(_ response: Gatehouse_Limiter_CheckResponse, charge: Bool) -> Gatehouse_Limiter_CheckResponse {
-        if charge {
+    /// Counts a check's or acquire's answer by what decided it, and the units an acquire granted; peeks are
+    /// not counted.
+    private func counted(_ response: Gatehouse_Limiter_CheckResponse, purpose: Purpose) -> Gatehouse_Limiter_CheckResponse {
+        switch purpose {
+        case .check:
             LimiterMetrics.checksBySource[response.source]?.increment()
+        case .acquire:
+            LimiterMetrics.acquiresBySource[response.source]?.increment()
+            if response.allowed {
+                LimiterMetrics.unitsGranted.increment(by: Int64(response.statuses.reduce(0) { $0 + Int($1.granted) }))
+            }
+        case .peek:
+            break
         }
         return response
     }
@@ -302,23 +415,24 @@ public final class LimiterDecider: Sendable {
         return result
     }
 
-    private func decideInRedis(_ resolved: [ResolvedItem], charge: Bool) async throws -> Gatehouse_Limiter_CheckResponse {
+    private func decideInRedis(_ resolved: [ResolvedItem], purpose: Purpose, edges: Int) async throws -> Gatehouse_Limiter_CheckResponse {
         guard resolved.contains(where: { $0.policy.shadow }) else {
             // The common case: one script, no child task.
-            let enforced = try await self.run(resolved.map(\.item), charge: charge)
-            return self.response(resolved, enforced: enforced, shadowed: nil, charge: charge)
+            let enforced = try await self.run(resolved, purpose: purpose, edges: edges)
+            return self.response(resolved, enforced: enforced, shadowed: nil, purpose: purpose)
         }
-        async let enforcingDecision = self.run(resolved.filter { !$0.policy.shadow }.map(\.item), charge: charge)
-        async let shadowDecision = self.run(resolved.filter(\.policy.shadow).map(\.item), charge: charge)
+        async let enforcingDecision = self.run(resolved.filter { !$0.policy.shadow }, purpose: purpose, edges: edges)
+        async let shadowDecision = self.run(resolved.filter(\.policy.shadow), purpose: purpose, edges: edges)
         let (enforced, shadowed) = try await (enforcingDecision, shadowDecision)
-        return self.response(resolved, enforced: enforced, shadowed: shadowed, charge: charge)
+        return self.response(resolved, enforced: enforced, shadowed: shadowed, purpose: purpose)
     }
 
     /// The answer to a request from its enforcing items' decision and its shadow items' (each in item order
     /// within its kind), counted per policy; denials are logged when `charge`.
     private func response(
-        _ resolved: [ResolvedItem], enforced: RateLimitDecision?, shadowed: RateLimitDecision?, charge: Bool
+        _ resolved: [ResolvedItem], enforced: RateLimitDecision?, shadowed: RateLimitDecision?, purpose: Purpose
     ) -> Gatehouse_Limiter_CheckResponse {
+        let charge = purpose.charges
         let enforcing = resolved.indices.filter { !resolved[$0].policy.shadow }
         let shadow = resolved.indices.filter { resolved[$0].policy.shadow }
         var statuses = [Gatehouse_Limiter_PolicyStatus](repeating: .init(), count: resolved.count)
@@ -353,9 +467,9 @@ public final class LimiterDecider: Sendable {
         )
     }
 
-    private func run(_ items: [RateLimitItem], charge: Bool) async throws -> RateLimitDecision? {
-        guard !items.isEmpty else { return nil }
-        return try await self.limiter.decide(validated: items, mode: charge ? .check : .peek)
+    private func run(_ entries: [ResolvedItem], purpose: Purpose, edges: Int) async throws -> RateLimitDecision? {
+        guard !entries.isEmpty else { return nil }
+        return try await self.limiter.decide(validated: entries.map(\.item), mode: self.mode(entries, purpose, edges: edges))
     }
 
     private func answerFromDenialCache(_ resolved: [ResolvedItem], now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse? {
@@ -400,10 +514,16 @@ public final class LimiterDecider: Sendable {
         }
     }
 
-    private func fallback(_ resolved: [ResolvedItem], replicas: Int, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse {
+    /// The fallbacks' answer; an allowed acquire is granted its cost alone, to spend at once.
+    private func fallback(_ resolved: [ResolvedItem], purpose: Purpose, limiters: Int, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse {
         let items = resolved.map { PolicyFallback.Item(policy: $0.policy, key: $0.item.key, cost: $0.item.cost) }
-        let outcome = self.state.withLock { state in
-            state.fallback.decide(items, replicas: replicas, denyRetryAfter: state.breaker.openDuration, now: now)
+        var outcome = self.state.withLock { state in
+            state.fallback.decide(items, replicas: limiters, denyRetryAfter: state.breaker.openDuration, now: now)
+        }
+        if purpose == .acquire, outcome.response.allowed {
+            for index in resolved.indices {
+                outcome.response.statuses[index].granted = UInt32(clamping: resolved[index].item.cost)
+            }
         }
         let allowed = outcome.response.allowed
         for (index, (entry, status)) in zip(resolved, outcome.response.statuses).enumerated() {
@@ -426,6 +546,11 @@ public final class LimiterDecider: Sendable {
         status.remaining = UInt32(clamping: decision.remaining)
         status.resetMs = UInt64(decision.resetAfter.wholeMilliseconds)
         status.retryAfterMs = UInt64(decision.retryAfter.wholeMilliseconds)
+        if decision.granted > 0 {
+            status.granted = UInt32(clamping: decision.granted)
+            status.leaseMs = UInt64(decision.lease.wholeMilliseconds)
+            status.epoch = UInt64(decision.epoch)
+        }
         return status
     }
 }

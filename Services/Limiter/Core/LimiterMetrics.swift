@@ -13,6 +13,8 @@ import Metrics
 ///   `fallback_allow`, `fallback_deny`, `fallback_local`).
 /// - `gatehouse_limiter_redis_duration_seconds`, `gatehouse_limiter_redis_batch_size`: recorded by
 ///   ``RateLimitBatcher`` per script call.
+/// - `gatehouse_limiter_acquires_total{source}`: lease requests (`limiter.AcquireBatch`) by what decided them.
+/// - `gatehouse_limiter_lease_units_total{event}`: units `granted` in leases and `released` (credited back).
 /// - `gatehouse_limiter_redis_breaker_state`: `0` closed, `1` open, `2` half-open.
 struct LimiterMetrics: Sendable {
     /// The counters of one policy.
@@ -48,6 +50,19 @@ struct LimiterMetrics: Sendable {
             (.fallbackDeny, "fallback_deny"), (.fallbackLocal, "fallback_local"),
         ].map { source, name in (source, Counter(label: "gatehouse_limiter_checks_total", dimensions: [("source", name)])) }
     )
+
+    /// Lease requests by the source that decided them.
+    static let acquiresBySource: [Gatehouse_Limiter_DecisionSource: Counter] = Dictionary(
+        uniqueKeysWithValues: [
+            (.redis, "redis"), (.denialCache, "denial_cache"), (.fallbackAllow, "fallback_allow"),
+            (.fallbackDeny, "fallback_deny"), (.fallbackLocal, "fallback_local"),
+        ].map { source, name in (source, Counter(label: "gatehouse_limiter_acquires_total", dimensions: [("source", name)])) }
+    )
+
+    /// Units granted in leases.
+    static let unitsGranted = Counter(label: "gatehouse_limiter_lease_units_total", dimensions: [("event", "granted")])
+    /// Units credited back by releases.
+    static let unitsReleased = Counter(label: "gatehouse_limiter_lease_units_total", dimensions: [("event", "released")])
 
     /// The circuit breaker's state.
     static let breakerState = Gauge(label: "gatehouse_limiter_redis_breaker_state")

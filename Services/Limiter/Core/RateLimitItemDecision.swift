@@ -13,6 +13,14 @@ public struct RateLimitItemDecision: Sendable, Hashable {
     /// How long until this item would admit the same request again (rounded up to the millisecond); zero when
     /// it admits it now.
     public let retryAfter: Duration
+    /// Units granted by a lease (``RedisRateLimiter/acquire(_:terms:)``: the cost and the extra units, debited
+    /// already; 0 when denied), or credited back by a release; 0 for a check.
+    public internal(set) var granted: Int = 0
+    /// How long granted units may be spent, counted from when the lease was asked for; zero for a check.
+    public internal(set) var lease: Duration = .zero
+    /// The window the units were granted in (its start in Redis microseconds; 0 for the rate algorithms),
+    /// which a release of them names.
+    public internal(set) var epoch: Int64 = 0
 
     /// Creates a decision from its parts.
     ///
@@ -22,7 +30,9 @@ public struct RateLimitItemDecision: Sendable, Hashable {
     ///   - remaining: Units left.
     ///   - resetAfter: Time until full capacity.
     ///   - retryAfter: Time until the request would be admitted; zero when admitted.
-    public init(allowed: Bool, limit: Int, remaining: Int, resetAfter: Duration, retryAfter: Duration) {
+    ///   - granted: Units granted or credited back (leases only).
+    public init(allowed: Bool, limit: Int, remaining: Int, resetAfter: Duration, retryAfter: Duration, granted: Int = 0) {
+        self.granted = granted
         self.allowed = allowed
         self.limit = limit
         self.remaining = remaining

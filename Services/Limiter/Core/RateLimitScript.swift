@@ -7,18 +7,34 @@ import GatehouseRedis
 /// Layout, for requests `1...r` whose items, in order, are `1...n`:
 /// - `KEYS[i]`: item `i`'s state key (exactly one key per item), the keys of request 1 first.
 /// - `ARGV[1]`: the number of requests `r`.
-/// - Then per request: its mode, `check` (charge when every item allows) or `peek` (decide, never write);
-///   its item count; and per item its algorithm (``RateLimitAlgorithm`` raw value), limit, period in
-///   microseconds, burst and cost, as decimal integers.
-/// - Reply: a flat array of `5 × n` integers, per item in order: allowed (0 or 1), limit, remaining (≥ 0),
-///   milliseconds until reset, milliseconds until retry (0 when the item allows).
+/// - Then per request: its mode — `check` (charge when every item allows), `peek` (decide, never write),
+///   `acquire` (grant leases) or `release` (credit unspent lease units back); its item count; for `acquire`
+///   the fleet size (live edges, ≥ 1) and the lease period in microseconds; and per item its algorithm
+///   (``RateLimitAlgorithm`` raw value), limit, period in microseconds, burst and cost, as decimal integers,
+///   plus for `acquire` the extra units wanted beyond the cost and for `release` the epoch the units were
+///   granted in (the window's start in microseconds, from the grant; 0 for the rate algorithms), with the
+///   returned units as the cost.
+/// - Reply: a flat array of integers, per item in order: for `check` and `peek` 5: allowed (0 or 1), limit,
+///   remaining (≥ 0), milliseconds until reset, milliseconds until retry (0 when the item allows); for
+///   `acquire` 8: those 5, then units granted, the lease in whole milliseconds and the epoch; for `release`
+///   1: the units credited back.
 ///
 /// Requests are decided one after the other, each seeing the charges of the ones before it, exactly as if
 /// each had been its own script call. Within a request, the script first decides every item without
-/// charging; only when all allow and the mode is `check` does it charge every item. When an item denies,
-/// nothing of that request is charged and every item reports its state as it is. The clock is Redis' own
-/// `TIME`, in microseconds, read once per batch; the caller's clock is never used, and every request of a
-/// batch is decided at that one instant.
+/// charging; only when all allow and the mode is `check` or `acquire` does it charge every item. When an
+/// item denies, nothing of that request is charged and every item reports its state as it is. The clock is
+/// Redis' own `TIME`, in microseconds, read once per batch; the caller's clock is never used, and every
+/// request of a batch is decided at that one instant.
+///
+/// **Leases.** An `acquire` is a `check` that charges each item its cost plus up to its extra units, all or
+/// nothing on the cost: the units granted are debited from the state exactly like that many checks, so a
+/// lease holder that spends only what it was granted never takes the policy past its limit. The extra
+/// units are at most a `2 × fleet`-th of what the item would have left after the cost, so near the limit
+/// grants shrink to the cost and the last units go out one request at a time. A lease lasts the lease
+/// period, never past the end of the window it was granted in (window algorithms) nor past the moment the
+/// budget would be full again (rate algorithms). A `release` credits unspent units back: for the rate
+/// algorithms at once (never beyond the capacity; the state is exactly the one without those grants); for
+/// the window algorithms only while the window they were granted in is the one stored.
 ///
 /// A key is read from Redis once per batch, when a request first needs it, and kept in the script as
 /// decoded state that later requests of the batch read and charge. After the last request, each charged
@@ -33,12 +49,37 @@ import GatehouseRedis
 /// - `sliding_window`: a hash `window` (start of the current window, microseconds), `current`, `previous`.
 /// - `fixed_window`: a hash `window` (start of the counted window, microseconds) and `count`.
 enum RateLimitScript {
-    /// Whether a request is charged.
-    enum Mode: String, Sendable {
+    /// What a request does.
+    enum Mode: Sendable {
         /// Decide and, when every item allows, charge every item.
         case check
         /// Decide only; nothing is written.
         case peek
+        /// Decide and, when every item allows, grant and charge each item its cost plus extra units.
+        case acquire(LeaseTerms)
+        /// Credit each item's cost (the unspent units) back to the epoch given per item.
+        case release(epochs: [Int64])
+
+        /// The mode's name in the script's arguments and in logs.
+        var name: String {
+            switch self {
+            case .check: "check"
+            case .peek: "peek"
+            case .acquire: "acquire"
+            case .release: "release"
+            }
+        }
+    }
+
+    /// What an `acquire` asks for beyond its items' costs.
+    struct LeaseTerms: Sendable, Hashable {
+        /// The live edges sharing the budget (at least 1): extra units are at most a `2 × fleetSize`-th of what
+        /// is left.
+        var fleetSize: Int
+        /// The longest lease.
+        var period: Duration
+        /// Extra units wanted per item, in item order.
+        var extras: [Int]
     }
 
     /// One request of a batch.
@@ -47,10 +88,12 @@ enum RateLimitScript {
         let mode: Mode
     }
 
-    /// The number of `ARGV` entries per item.
+    /// The number of `ARGV` entries per item of a `check` or `peek`.
     static let argumentsPerItem = 5
-    /// The number of reply integers per item.
+    /// The number of reply integers per item of a `check` or `peek`.
     static let replyIntegersPerItem = 5
+    /// The number of reply integers per item of an `acquire`.
+    static let replyIntegersPerGrant = 8
 
     /// The script, loaded by SHA1 and reloaded transparently by ``RedisClient/evalScript(_:keys:arguments:)``.
     static let script = RedisScript(source: Self.source)
@@ -70,62 +113,92 @@ enum RateLimitScript {
     /// The `ARGV` for a batch.
     static func arguments(for requests: [Request]) -> [String] {
         var arguments = [String(requests.count)]
-        arguments.reserveCapacity(1 + requests.reduce(0) { $0 + 2 + Self.argumentsPerItem * $1.items.count })
+        arguments.reserveCapacity(1 + requests.reduce(0) { $0 + 4 + (Self.argumentsPerItem + 1) * $1.items.count })
         for request in requests {
-            arguments.append(request.mode.rawValue)
+            arguments.append(request.mode.name)
             arguments.append(String(request.items.count))
-            for item in request.items {
+            if case .acquire(let terms) = request.mode {
+                arguments.append(String(max(1, terms.fleetSize)))
+                arguments.append(String(Self.microseconds(terms.period)))
+            }
+            for (index, item) in request.items.enumerated() {
                 arguments.append(item.algorithm.rawValue)
                 arguments.append(String(item.limit))
                 arguments.append(String(item.periodMicroseconds))
                 arguments.append(String(item.burst))
                 arguments.append(String(item.cost))
+                switch request.mode {
+                case .check, .peek:
+                    break
+                case .acquire(let terms):
+                    arguments.append(String(max(0, terms.extras[index])))
+                case .release(let epochs):
+                    arguments.append(String(epochs[index]))
+                }
             }
         }
         return arguments
     }
 
+    private static func microseconds(_ duration: Duration) -> Int64 {
+        let components = duration.components
+        return max(0, components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000)
+    }
+
+    /// The reply integers of one item of a request in `mode`.
+    private static func replyIntegers(_ mode: Mode) -> Int {
+        switch mode {
+        case .check, .peek: Self.replyIntegersPerItem
+        case .acquire: Self.replyIntegersPerGrant
+        case .release: 1
+        }
+    }
+
     /// Parses the script's reply into one decision per request.
+    ///
+    /// A `release` request's items are all allowed, with ``RateLimitItemDecision/granted`` the units credited
+    /// back and the other fields zero.
     ///
     /// - Throws: ``RateLimitReplyError`` when the reply does not have the documented layout.
     static func decisions(from reply: RESPValue, for requests: [Request]) throws(RateLimitReplyError) -> [RateLimitDecision] {
-        let itemCount = requests.reduce(0) { $0 + $1.items.count }
-        guard let values = reply.array, values.count == Self.replyIntegersPerItem * itemCount else {
-            throw RateLimitReplyError(
-                reason: "expected an array of \(Self.replyIntegersPerItem * itemCount) integers, got \(reply)"
-            )
+        let expected = requests.reduce(0) { $0 + Self.replyIntegers($1.mode) * $1.items.count }
+        guard let values = reply.array, values.count == expected else {
+            throw RateLimitReplyError(reason: "expected an array of \(expected) integers, got \(reply)")
         }
         var decisions: [RateLimitDecision] = []
         decisions.reserveCapacity(requests.count)
         var position = 0
+        func next() throws(RateLimitReplyError) -> Int {
+            let value = values[position]
+            guard case .integer = value, let integer = value.int, integer >= 0 else {
+                throw RateLimitReplyError(reason: "expected non-negative integers, got \(value) in \(reply)")
+            }
+            position += 1
+            return integer
+        }
         for request in requests {
             var items: [RateLimitItemDecision] = []
             items.reserveCapacity(request.items.count)
             for _ in request.items {
-                var integers = (0, 0, 0, 0, 0)
-                for offset in 0..<Self.replyIntegersPerItem {
-                    let value = values[position + offset]
-                    guard case .integer = value, let integer = value.int, integer >= 0 else {
-                        throw RateLimitReplyError(reason: "expected non-negative integers, got \(value) in \(reply)")
-                    }
-                    switch offset {
-                    case 0: integers.0 = integer
-                    case 1: integers.1 = integer
-                    case 2: integers.2 = integer
-                    case 3: integers.3 = integer
-                    default: integers.4 = integer
-                    }
+                if case .release = request.mode {
+                    let credited = try next()
+                    items.append(RateLimitItemDecision(allowed: true, limit: 0, remaining: 0, resetAfter: .zero, retryAfter: .zero, granted: credited))
+                    continue
                 }
-                position += Self.replyIntegersPerItem
-                items.append(
-                    RateLimitItemDecision(
-                        allowed: integers.0 == 1,
-                        limit: integers.1,
-                        remaining: integers.2,
-                        resetAfter: .milliseconds(integers.3),
-                        retryAfter: .milliseconds(integers.4)
-                    )
+                let allowed = try next() == 1
+                let limit = try next()
+                let remaining = try next()
+                let resetAfter = Duration.milliseconds(try next())
+                let retryAfter = Duration.milliseconds(try next())
+                var decision = RateLimitItemDecision(
+                    allowed: allowed, limit: limit, remaining: remaining, resetAfter: resetAfter, retryAfter: retryAfter
                 )
+                if case .acquire = request.mode {
+                    decision.granted = try next()
+                    decision.lease = .milliseconds(try next())
+                    decision.epoch = Int64(try next())
+                }
+                items.append(decision)
             }
             decisions.append(RateLimitDecision(items: items))
         }
@@ -135,7 +208,8 @@ enum RateLimitScript {
     /// The Lua source; see the type's documentation for the layout.
     static let source = """
         -- The whole layout is checked before anything is decided, so a malformed batch writes nothing.
-        local bad_arguments = 'ERR rate-limit script: bad arguments (request count, then per request mode, item count, 5 per item)'
+        local bad_arguments = 'ERR rate-limit script: bad arguments (request count, then per request mode, item count, '
+          .. 'for acquire fleet size and lease period, and 5 per item, 6 for acquire and release)'
         local request_count = tonumber(ARGV[1])
         if not request_count or request_count < 1 or #KEYS == 0 then
           return redis.error_reply(bad_arguments)
@@ -144,11 +218,23 @@ enum RateLimitScript {
           local keys_seen, position = 0, 2
           for _ = 1, request_count do
             local mode, count = ARGV[position], tonumber(ARGV[position + 1])
-            if (mode ~= 'check' and mode ~= 'peek') or not count or count < 1 then
+            local per_item, header = 5, 2
+            if mode == 'acquire' then
+              per_item, header = 6, 4
+              local fleet, lease_period = tonumber(ARGV[position + 2]), tonumber(ARGV[position + 3])
+              if not fleet or fleet < 1 or not lease_period or lease_period < 0 then
+                return redis.error_reply(bad_arguments)
+              end
+            elseif mode == 'release' then
+              per_item = 6
+            elseif mode ~= 'check' and mode ~= 'peek' then
+              return redis.error_reply(bad_arguments)
+            end
+            if not count or count < 1 then
               return redis.error_reply(bad_arguments)
             end
             keys_seen = keys_seen + count
-            position = position + 2 + 5 * count
+            position = position + header + per_item * count
           end
           if keys_seen ~= #KEYS or position ~= #ARGV + 1 then
             return redis.error_reply(bad_arguments)
@@ -219,7 +305,11 @@ enum RateLimitScript {
         end
 
         local function write_gcra(key, state)
-          redis.call('SET', key, timestamp_text(state.backlog), 'PX', to_ms(state.backlog))
+          if state.backlog > 0 then
+            redis.call('SET', key, timestamp_text(state.backlog), 'PX', to_ms(state.backlog))
+          else
+            redis.call('DEL', key)
+          end
         end
 
         local function read_token_bucket(key)
@@ -270,10 +360,11 @@ enum RateLimitScript {
           local after = backlog + cost * interval
           local d = {
             limit = limit,
-            remaining_now = math.floor((capacity - backlog + slack) / interval),
+            available = math.floor((capacity - backlog + slack) / interval),
             reset_now = backlog,
             retry = 0,
           }
+          d.remaining_now = d.available
           if after <= capacity + slack then
             d.allowed = true
             d.remaining_after = math.floor((capacity - after + slack) / interval)
@@ -300,10 +391,11 @@ enum RateLimitScript {
           local left = tokens - cost
           local d = {
             limit = limit,
-            remaining_now = math.floor(tokens + slack),
+            available = math.floor(tokens + slack),
             reset_now = (burst - tokens) * interval,
             retry = 0,
           }
+          d.remaining_now = d.available
           if left >= -slack then
             left = math.max(0, left)
             d.allowed = true
@@ -342,10 +434,13 @@ enum RateLimitScript {
           end
           local d = {
             limit = limit,
-            remaining_now = math.floor(limit - estimate + slack),
+            available = math.floor(limit - estimate + slack),
             reset_now = until_reset(current),
             retry = 0,
+            window = window,
+            window_end = window + period - now,
           }
+          d.remaining_now = d.available
           if estimate + cost <= limit + slack then
             d.allowed = true
             d.remaining_after = math.floor(limit - estimate - cost + slack)
@@ -378,10 +473,13 @@ enum RateLimitScript {
           local ends = window + period - now
           local d = {
             limit = limit,
-            remaining_now = limit - count,
+            available = limit - count,
             reset_now = count > 0 and ends or 0,
             retry = 0,
+            window = window,
+            window_end = ends,
           }
+          d.remaining_now = d.available
           if count + cost <= limit then
             d.allowed = true
             d.remaining_after = limit - count - cost
@@ -403,49 +501,159 @@ enum RateLimitScript {
           fixed_window = fixed_window,
         }
 
+        -- Returned lease units, per algorithm: credited back, never beyond the capacity; a window's units only
+        -- while that window (epoch, its start in microseconds) is still the one stored.
+        local function credit_gcra(key, limit, period, burst, units)
+          local state = load(key, read_gcra)
+          local interval = period / limit
+          local credited = math.min(units, math.floor(state.backlog / interval + 1e-9))
+          charged(key, write_gcra, { backlog = math.max(0, state.backlog - units * interval) })
+          return credited
+        end
+
+        local function credit_token_bucket(key, limit, period, burst, units)
+          local state = load(key, read_token_bucket)
+          if not state.tokens then
+            return 0
+          end
+          local interval = period / limit
+          local tokens = math.min(burst, state.tokens + math.max(0, now - state.ts) / interval + units)
+          charged(key, write_token_bucket, { tokens = tokens, ts = now, ttl = (burst - tokens) * interval })
+          return units
+        end
+
+        local function credit_sliding_window(key, limit, period, burst, units, epoch)
+          local state = load(key, read_sliding_window)
+          if state.window ~= epoch then
+            return 0
+          end
+          local credited = math.min(units, state.current)
+          charged(key, write_sliding_window, {
+            window = state.window, current = state.current - credited, previous = state.previous,
+            ttl = state.window + 2 * period - now,
+          })
+          return credited
+        end
+
+        local function credit_fixed_window(key, limit, period, burst, units, epoch)
+          local state = load(key, read_fixed_window)
+          if state.window ~= epoch then
+            return 0
+          end
+          local credited = math.min(units, state.count)
+          charged(key, write_fixed_window, { window = state.window, count = state.count - credited, ttl = state.window + period - now })
+          return credited
+        end
+
+        local credits = {
+          gcra = credit_gcra,
+          token_bucket = credit_token_bucket,
+          sliding_window = credit_sliding_window,
+          fixed_window = credit_fixed_window,
+        }
+
         local reply = {}
         local key_index = 0
         local arg = 2
         for _ = 1, request_count do
           local mode = ARGV[arg]
           local item_count = tonumber(ARGV[arg + 1])
-          arg = arg + 2
-
-          local decisions = {}
-          local all_allowed = true
-          for i = 1, item_count do
-            local decide = algorithms[ARGV[arg]]
-            if not decide then
-              return redis.error_reply('ERR rate-limit script: unknown algorithm ' .. tostring(ARGV[arg]))
-            end
-            local d = decide(KEYS[key_index + i], tonumber(ARGV[arg + 1]), tonumber(ARGV[arg + 2]),
-              tonumber(ARGV[arg + 3]), tonumber(ARGV[arg + 4]))
-            decisions[i] = d
-            all_allowed = all_allowed and d.allowed
-            arg = arg + 5
+          local fleet, lease_period = 1, 0
+          if mode == 'acquire' then
+            fleet, lease_period = tonumber(ARGV[arg + 2]), tonumber(ARGV[arg + 3])
+            arg = arg + 4
+          else
+            arg = arg + 2
           end
-          if all_allowed and mode == 'check' then
+          local per_item = (mode == 'acquire' or mode == 'release') and 6 or 5
+
+          if mode == 'release' then
+            for i = 1, item_count do
+              local credit = credits[ARGV[arg]]
+              if not credit then
+                return redis.error_reply('ERR rate-limit script: unknown algorithm ' .. tostring(ARGV[arg]))
+              end
+              local units = tonumber(ARGV[arg + 4])
+              local credited = 0
+              if units > 0 then
+                credited = credit(KEYS[key_index + i], tonumber(ARGV[arg + 1]), tonumber(ARGV[arg + 2]),
+                  tonumber(ARGV[arg + 3]), units, tonumber(ARGV[arg + 5]))
+              end
+              reply[#reply + 1] = credited
+              arg = arg + per_item
+            end
+          else
+            local decisions = {}
+            local all_allowed = true
+            for i = 1, item_count do
+              local decide = algorithms[ARGV[arg]]
+              if not decide then
+                return redis.error_reply('ERR rate-limit script: unknown algorithm ' .. tostring(ARGV[arg]))
+              end
+              local d = decide(KEYS[key_index + i], tonumber(ARGV[arg + 1]), tonumber(ARGV[arg + 2]),
+                tonumber(ARGV[arg + 3]), tonumber(ARGV[arg + 4]))
+              if mode == 'acquire' then
+                d.arg = arg
+              end
+              decisions[i] = d
+              all_allowed = all_allowed and d.allowed
+              arg = arg + per_item
+            end
+            if all_allowed and mode == 'acquire' then
+              -- Each item grants its cost and up to the extra units asked for, but at most a 2 × fleet-th of what
+              -- would be left, so the last units of a budget go out one request at a time.
+              for i = 1, item_count do
+                local d, at = decisions[i], decisions[i].arg
+                local cost = tonumber(ARGV[at + 4])
+                local extra = math.min(tonumber(ARGV[at + 5]), math.floor((d.available - cost) / (2 * fleet)))
+                local bound = d.window_end
+                if extra > 0 then
+                  local larger = algorithms[ARGV[at]](KEYS[key_index + i], tonumber(ARGV[at + 1]), tonumber(ARGV[at + 2]),
+                    tonumber(ARGV[at + 3]), cost + extra)
+                  if larger.allowed then
+                    larger.arg = at
+                    d = larger
+                    decisions[i] = d
+                  else
+                    extra = 0
+                  end
+                else
+                  extra = 0
+                end
+                -- A lease lasts the lease period, never past the end of its window, nor (rate algorithms)
+                -- past the moment the budget is full again.
+                d.granted = cost + extra
+                d.lease = math.max(0, math.min(lease_period, bound or d.reset_after))
+              end
+            end
+            if all_allowed and mode ~= 'peek' then
+              for i = 1, item_count do
+                local d = decisions[i]
+                if d.charged then
+                  charged(KEYS[key_index + i], d.write, d.charged)
+                end
+              end
+            end
+
             for i = 1, item_count do
               local d = decisions[i]
-              if d.charged then
-                charged(KEYS[key_index + i], d.write, d.charged)
+              local remaining, reset = d.remaining_now, d.reset_now
+              if all_allowed then
+                remaining, reset = d.remaining_after, d.reset_after
+              end
+              reply[#reply + 1] = d.allowed and 1 or 0
+              reply[#reply + 1] = d.limit
+              reply[#reply + 1] = math.max(0, remaining)
+              reply[#reply + 1] = to_ms(reset)
+              reply[#reply + 1] = to_ms(d.retry)
+              if mode == 'acquire' then
+                reply[#reply + 1] = d.granted or 0
+                reply[#reply + 1] = math.floor((d.lease or 0) / 1000)
+                reply[#reply + 1] = d.window or 0
               end
             end
           end
           key_index = key_index + item_count
-
-          for i = 1, item_count do
-            local d = decisions[i]
-            local remaining, reset = d.remaining_now, d.reset_now
-            if all_allowed then
-              remaining, reset = d.remaining_after, d.reset_after
-            end
-            reply[#reply + 1] = d.allowed and 1 or 0
-            reply[#reply + 1] = d.limit
-            reply[#reply + 1] = math.max(0, remaining)
-            reply[#reply + 1] = to_ms(reset)
-            reply[#reply + 1] = to_ms(d.retry)
-          end
         end
         for _, key in ipairs(charged_keys) do
           writers[key](key, view[key])

@@ -41,6 +41,40 @@ public final class RedisRateLimiter: Sendable {
         try await self.decide(items, mode: .peek)
     }
 
+    /// Grants a lease: decides a request as ``check(_:)`` would and, when every item allows it, debits each
+    /// item its cost plus up to `extras[i]` more units (at most a `2 × fleetSize`-th of what it would have
+    /// left), all granted to the caller to spend until the lease ends.
+    ///
+    /// - Parameters:
+    ///   - items: The policies that apply to the request, each with its own key; `cost` is the triggering
+    ///     request's (0 asks for extra units only).
+    ///   - extras: Units wanted beyond the cost, one per item.
+    ///   - fleetSize: The live edges sharing the budget (at least 1).
+    ///   - leasePeriod: The longest lease; a lease also ends with its window (window algorithms) or when the
+    ///     budget would be full again (rate algorithms).
+    /// - Returns: The decision; each item's ``RateLimitItemDecision/granted``, ``RateLimitItemDecision/lease``
+    ///   and ``RateLimitItemDecision/epoch`` say what was granted. Nothing was debited unless it allows.
+    /// - Throws: The same errors as ``check(_:)``.
+    public func acquire(_ items: [RateLimitItem], extras: [Int], fleetSize: Int, leasePeriod: Duration) async throws -> RateLimitDecision {
+        precondition(extras.count == items.count, "one extra per item")
+        try items.validate()
+        let terms = RateLimitScript.LeaseTerms(fleetSize: fleetSize, period: leasePeriod, extras: extras)
+        return try await self.decide(validated: items, mode: .acquire(terms))
+    }
+
+    /// Credits unspent lease units back: each item's `cost` is the number of units returned.
+    ///
+    /// - Parameters:
+    ///   - items: The policies and keys the units were granted for, with the units as `cost`.
+    ///   - epochs: Each grant's ``RateLimitItemDecision/epoch``, one per item.
+    /// - Returns: The units credited back per item (fewer than returned when a window had ended meanwhile).
+    /// - Throws: The same errors as ``check(_:)``.
+    public func release(_ items: [RateLimitItem], epochs: [Int64]) async throws -> [Int] {
+        precondition(epochs.count == items.count, "one epoch per item")
+        try items.validate()
+        return try await self.decide(validated: items, mode: .release(epochs: epochs)).items.map(\.granted)
+    }
+
     /// Forgets a key's state, so its next request starts from a full budget.
     ///
     /// - Parameter key: The ``RateLimitItem/key`` to reset.
@@ -75,10 +109,10 @@ public final class RedisRateLimiter: Sendable {
     /// Decides requests that arrived together, each on its own and all or nothing, in as few script calls as
     /// the batch size allows (see ``RateLimitBatcher/decideAll(_:)``); every request's items passed `validate()`.
     /// - Returns: One decision per request, in order.
-    func decide(validatedRequests requests: [[RateLimitItem]], mode: RateLimitScript.Mode) async throws -> [RateLimitDecision] {
-        let decisions = try await self.batcher.decideAll(requests.map { RateLimitScript.Request(items: $0, mode: mode) })
-        for (items, decision) in zip(requests, decisions) {
-            self.logIfDenied(decision, items: items, mode: mode)
+    func decide(validatedRequests requests: [RateLimitScript.Request]) async throws -> [RateLimitDecision] {
+        let decisions = try await self.batcher.decideAll(requests)
+        for (request, decision) in zip(requests, decisions) {
+            self.logIfDenied(decision, items: request.items, mode: request.mode)
         }
         return decisions
     }
@@ -90,7 +124,7 @@ public final class RedisRateLimiter: Sendable {
             metadata: [
                 "rate-limit.key": "\(items[decision.decidingIndex].key)",
                 "rate-limit.retry-after": "\(decision.deciding.retryAfter)",
-                "rate-limit.mode": "\(mode.rawValue)",
+                "rate-limit.mode": "\(mode.name)",
             ]
         )
     }

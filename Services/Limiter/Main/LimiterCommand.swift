@@ -2,6 +2,7 @@ import GatehouseLimiterPolicies
 import ArgumentParser
 import Foundation
 import GatehouseConfig
+import GatehouseFleet
 import GatehouseObservability
 import GatehouseRPC
 import GatehouseRedis
@@ -10,7 +11,8 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// `limiter`: answers `limiter.Check`, `limiter.Peek` and `limiter.Reset` over RPC, with counters in Redis.
+/// `limiter`: answers `limiter.Check`, `limiter.CheckBatch`, `limiter.AcquireBatch`, `limiter.Release`, `limiter.Peek` and
+/// `limiter.Reset` over RPC, with counters in Redis.
 @main
 struct LimiterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,11 +56,14 @@ struct LimiterCommand: AsyncParsableCommand {
         logger.log(configNotices: notices)
 
         let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.limiter.redis"))
+        let fleet = FleetMembership(client: redis, role: .limiter, memberID: FleetMembership.processMemberID(), logger: logger)
         let decider = LimiterDecider(
             catalog: catalog,
             limiter: RedisRateLimiter(client: redis, logger: logger),
             breaker: CircuitBreaker(failureThreshold: configuration.breakerFailureThreshold, openDuration: configuration.breakerOpenDuration),
             denials: DenialCache(capacity: configuration.denialCacheCapacity),
+            leases: configuration.leases,
+            fleet: fleet,
             logger: logger
         )
         // Trapped before anything listens, so a SIGHUP can never kill the process or go unnoticed.
@@ -89,7 +94,7 @@ struct LimiterCommand: AsyncParsableCommand {
         )
         // Shut down in reverse: RPC first (calls in flight finish, using Redis), Redis last.
         let group = ServiceGroup(
-            services: [redis, reloader, admin, rpc],
+            services: [redis, fleet, reloader, admin, rpc],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

@@ -102,6 +102,11 @@ public nonisolated struct Gatehouse_Limiter_CheckItem: Sendable {
   /// Clears the value of `cost`. Subsequent reads from it will return its default value.
   public mutating func clearCost() {self._cost = nil}
 
+  /// Limiter.AcquireBatch only: units wanted beyond the cost, to be held by the
+  /// caller as a lease. The limiter grants at most its lease cap and at most a
+  /// 2 × live-edges-th of what is left; 0 asks for the cost alone.
+  public var extra: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -154,6 +159,20 @@ public nonisolated struct Gatehouse_Limiter_PolicyStatus: Sendable {
 
   /// The policy is in shadow mode: it was counted, but never denies.
   public var shadow: Bool = false
+
+  /// Limiter.AcquireBatch only: units granted to the caller (its cost plus
+  /// extra units), already debited from the policy's state; 0 when denied.
+  public var granted: UInt32 = 0
+
+  /// Limiter.AcquireBatch only: how long the granted units may be spent,
+  /// counted by the caller from when it sent the request. 0: spend them on the
+  /// request that asked, at once.
+  public var leaseMs: UInt64 = 0
+
+  /// Limiter.AcquireBatch only: the window the units were granted in (its start
+  /// in microseconds of Redis time; 0 for gcra and token_bucket), which a
+  /// Limiter.Release of them names.
+  public var epoch: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -259,6 +278,57 @@ public nonisolated struct Gatehouse_Limiter_CheckBatchResponse: Sendable {
   /// One per request, in request order.
   public var outcomes: [Gatehouse_Limiter_CheckOutcome] = []
 
+  /// Limiter.AcquireBatch only: the live edges the limiter counts (its lease
+  /// caps share the limit among them).
+  public var liveEdges: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Limiter.Release: lease units a caller did not spend, credited back.
+public nonisolated struct Gatehouse_Limiter_ReleaseItem: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var policy: String = String()
+
+  public var key: String = String()
+
+  /// Units to credit back; never more than were granted and not spent.
+  public var units: UInt32 = 0
+
+  /// The grant's epoch (PolicyStatus.epoch): units of a window are credited only
+  /// while that window lasts.
+  public var epoch: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Gatehouse_Limiter_ReleaseRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var items: [Gatehouse_Limiter_ReleaseItem] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Gatehouse_Limiter_ReleaseResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Units credited back in all (less than returned when a window had ended).
+  public var credited: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -302,7 +372,7 @@ nonisolated extension Gatehouse_Limiter_DecisionSource: SwiftProtobuf._ProtoName
 
 nonisolated extension Gatehouse_Limiter_CheckItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckItem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}policy\0\u{1}key\0\u{1}cost\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}policy\0\u{1}key\0\u{1}cost\0\u{1}extra\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -313,6 +383,7 @@ nonisolated extension Gatehouse_Limiter_CheckItem: SwiftProtobuf.Message, SwiftP
       case 1: try { try decoder.decodeSingularStringField(value: &self.policy) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.key) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self._cost) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.extra) }()
       default: break
       }
     }
@@ -332,6 +403,9 @@ nonisolated extension Gatehouse_Limiter_CheckItem: SwiftProtobuf.Message, SwiftP
     try { if let v = self._cost {
       try visitor.visitSingularUInt32Field(value: v, fieldNumber: 3)
     } }()
+    if self.extra != 0 {
+      try visitor.visitSingularUInt32Field(value: self.extra, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -339,6 +413,7 @@ nonisolated extension Gatehouse_Limiter_CheckItem: SwiftProtobuf.Message, SwiftP
     if lhs.policy != rhs.policy {return false}
     if lhs.key != rhs.key {return false}
     if lhs._cost != rhs._cost {return false}
+    if lhs.extra != rhs.extra {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -381,7 +456,7 @@ nonisolated extension Gatehouse_Limiter_CheckRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Gatehouse_Limiter_PolicyStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PolicyStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}policy\0\u{1}allowed\0\u{1}limit\0\u{3}window_seconds\0\u{1}remaining\0\u{3}reset_ms\0\u{3}retry_after_ms\0\u{1}shadow\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}policy\0\u{1}allowed\0\u{1}limit\0\u{3}window_seconds\0\u{1}remaining\0\u{3}reset_ms\0\u{3}retry_after_ms\0\u{1}shadow\0\u{1}granted\0\u{3}lease_ms\0\u{1}epoch\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -397,6 +472,9 @@ nonisolated extension Gatehouse_Limiter_PolicyStatus: SwiftProtobuf.Message, Swi
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.resetMs) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.retryAfterMs) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.shadow) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.granted) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.leaseMs) }()
+      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
       default: break
       }
     }
@@ -427,6 +505,15 @@ nonisolated extension Gatehouse_Limiter_PolicyStatus: SwiftProtobuf.Message, Swi
     if self.shadow != false {
       try visitor.visitSingularBoolField(value: self.shadow, fieldNumber: 8)
     }
+    if self.granted != 0 {
+      try visitor.visitSingularUInt32Field(value: self.granted, fieldNumber: 9)
+    }
+    if self.leaseMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.leaseMs, fieldNumber: 10)
+    }
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -439,6 +526,9 @@ nonisolated extension Gatehouse_Limiter_PolicyStatus: SwiftProtobuf.Message, Swi
     if lhs.resetMs != rhs.resetMs {return false}
     if lhs.retryAfterMs != rhs.retryAfterMs {return false}
     if lhs.shadow != rhs.shadow {return false}
+    if lhs.granted != rhs.granted {return false}
+    if lhs.leaseMs != rhs.leaseMs {return false}
+    if lhs.epoch != rhs.epoch {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -623,7 +713,7 @@ nonisolated extension Gatehouse_Limiter_CheckError: SwiftProtobuf.Message, Swift
 
 nonisolated extension Gatehouse_Limiter_CheckBatchResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckBatchResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcomes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcomes\0\u{3}live_edges\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -632,6 +722,7 @@ nonisolated extension Gatehouse_Limiter_CheckBatchResponse: SwiftProtobuf.Messag
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.outcomes) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.liveEdges) }()
       default: break
       }
     }
@@ -641,11 +732,120 @@ nonisolated extension Gatehouse_Limiter_CheckBatchResponse: SwiftProtobuf.Messag
     if !self.outcomes.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.outcomes, fieldNumber: 1)
     }
+    if self.liveEdges != 0 {
+      try visitor.visitSingularUInt32Field(value: self.liveEdges, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Gatehouse_Limiter_CheckBatchResponse, rhs: Gatehouse_Limiter_CheckBatchResponse) -> Bool {
     if lhs.outcomes != rhs.outcomes {return false}
+    if lhs.liveEdges != rhs.liveEdges {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gatehouse_Limiter_ReleaseItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReleaseItem"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}policy\0\u{1}key\0\u{1}units\0\u{1}epoch\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.policy) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.units) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.epoch) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.policy.isEmpty {
+      try visitor.visitSingularStringField(value: self.policy, fieldNumber: 1)
+    }
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 2)
+    }
+    if self.units != 0 {
+      try visitor.visitSingularUInt32Field(value: self.units, fieldNumber: 3)
+    }
+    if self.epoch != 0 {
+      try visitor.visitSingularUInt64Field(value: self.epoch, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Gatehouse_Limiter_ReleaseItem, rhs: Gatehouse_Limiter_ReleaseItem) -> Bool {
+    if lhs.policy != rhs.policy {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.units != rhs.units {return false}
+    if lhs.epoch != rhs.epoch {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gatehouse_Limiter_ReleaseRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReleaseRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.items.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.items, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Gatehouse_Limiter_ReleaseRequest, rhs: Gatehouse_Limiter_ReleaseRequest) -> Bool {
+    if lhs.items != rhs.items {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Gatehouse_Limiter_ReleaseResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReleaseResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}credited\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.credited) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.credited != 0 {
+      try visitor.visitSingularUInt32Field(value: self.credited, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Gatehouse_Limiter_ReleaseResponse, rhs: Gatehouse_Limiter_ReleaseResponse) -> Bool {
+    if lhs.credited != rhs.credited {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

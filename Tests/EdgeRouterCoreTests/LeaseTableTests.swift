@@ -1,0 +1,197 @@
+@testable import EdgeRouterCore
+import GatehouseLimiterAPI
+import GatehouseLimiterPolicies
+import Testing
+
+/// The edge's held lease units, stepped through time without sockets.
+struct LeaseTableTests {
+    let start = ContinuousClock.now
+    let user = LeaseTable.Key(policy: "user", key: "sub=alice")
+    let route = LeaseTable.Key(policy: "per_route", key: "route=/v1/{collection}")
+
+    /// The limiter's answer granting `granted` units per key for `lease`.
+    func grant(_ granted: [Int], lease: Duration = .seconds(1), epoch: UInt64 = 0, remaining: Int = 900) -> Gatehouse_Limiter_CheckResponse {
+        let statuses = granted.enumerated().map { index, units in
+            var status = Gatehouse_Limiter_PolicyStatus()
+            status.policy = index == 0 ? "user" : "per_route"
+            status.allowed = true
+            status.limit = 1000
+            status.windowSeconds = 60
+            status.remaining = UInt32(remaining)
+            status.resetMs = 60_000
+            status.granted = UInt32(units)
+            status.leaseMs = UInt64(lease / .milliseconds(1))
+            status.epoch = epoch
+            return status
+        }
+        return Gatehouse_Limiter_CheckResponse(allowed: true, statuses: statuses, source: .redis)
+    }
+
+    /// The keys an acquire asks for; records an issue when the spend was anything else.
+    static func wanted(_ spend: LeaseTable.Spend, sourceLocation: SourceLocation = #_sourceLocation) -> [LeaseTable.Want] {
+        if case .acquire(let wants) = spend { return wants }
+        Issue.record("expected an acquire, got \(spend)", sourceLocation: sourceLocation)
+        return []
+    }
+
+    func denial(retryAfter: Duration) -> Gatehouse_Limiter_CheckResponse {
+        var status = Gatehouse_Limiter_PolicyStatus()
+        status.policy = "user"
+        status.allowed = false
+        status.limit = 1000
+        status.windowSeconds = 60
+        status.retryAfterMs = UInt64(retryAfter / .milliseconds(1))
+        status.resetMs = 60_000
+        return Gatehouse_Limiter_CheckResponse(allowed: false, statuses: [status], source: .redis)
+    }
+
+    @Test func aNewKeyAsksForItsCostAndASmallLeaseThenSpendsLocally() throws {
+        var table = LeaseTable(initialWant: 4)
+        guard case .acquire(let wants) = table.spend([.init(key: self.user, cost: 1)], now: self.start) else {
+            Issue.record("a key never seen must be acquired")
+            return
+        }
+        #expect(wants == [.init(key: self.user, cost: 1, extra: 4)])
+        _ = table.granted(wants, response: self.grant([5]), sentAt: self.start, now: self.start)
+        var spentLocally = 0
+        for _ in 0..<5 {
+            if case .spent = table.spend([.init(key: self.user, cost: 1)], now: self.start) { spentLocally += 1 }
+        }
+        #expect(spentLocally == 5)
+        #expect(table.unitsHeld(at: self.start) == 0)
+    }
+
+    @Test func aRequestIsDebitedAllOrNothing() {
+        var table = LeaseTable(initialWant: 0)
+        let items: [LeaseTable.Item] = [.init(key: self.user, cost: 1), .init(key: self.route, cost: 1)]
+        guard case .acquire(let wants) = table.spend(items, now: self.start) else {
+            Issue.record("expected an acquire")
+            return
+        }
+        _ = table.granted(wants, response: self.grant([3, 1]), sentAt: self.start, now: self.start)
+        guard case .spent(_, let refill) = table.spend(items, now: self.start) else {
+            Issue.record("both keys hold units: spent locally")
+            return
+        }
+        // The route's single unit went at once: a refill of it goes out ahead of need, and a request meanwhile
+        // waits for that refill.
+        #expect(refill.map(\.key) == [self.route])
+        guard case .wait(self.route) = table.spend(items, now: self.start) else {
+            Issue.record("expected to wait for the route's refill")
+            return
+        }
+        _ = table.acquireFailed(refill, now: self.start)
+        // The refill got nothing: the next request acquires the route alone and leaves the user's balance alone.
+        let next = Self.wanted(table.spend(items, now: self.start))
+        #expect(next.map(\.key) == [self.route])
+        #expect(table.unitsHeld(at: self.start) == 2)
+    }
+
+    @Test func aRequestShortOfAKeyBeingAcquiredWaitsForThatAcquire() {
+        var table = LeaseTable()
+        guard case .acquire = table.spend([.init(key: self.user, cost: 1)], now: self.start) else {
+            Issue.record("expected an acquire")
+            return
+        }
+        guard case .wait(let key) = table.spend([.init(key: self.user, cost: 1)], now: self.start) else {
+            Issue.record("a second request must wait for the acquire under way, not make its own")
+            return
+        }
+        #expect(key == self.user)
+    }
+
+    @Test func unitsAreNotSpentAfterTheirLeaseEnds() {
+        var table = LeaseTable(initialWant: 9)
+        let wants = Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start))
+        _ = table.granted(wants, response: self.grant([10], lease: .milliseconds(500)), sentAt: self.start, now: self.start)
+        guard case .spent = table.spend([.init(key: self.user, cost: 1)], now: self.start + .milliseconds(499)) else {
+            Issue.record("units within their lease are spent")
+            return
+        }
+        guard case .acquire = table.spend([.init(key: self.user, cost: 1)], now: self.start + .milliseconds(500)) else {
+            Issue.record("units past their lease must not be spent")
+            return
+        }
+    }
+
+    @Test func aDenialIsRememberedUntilItsRetryAfter() {
+        var table = LeaseTable()
+        let wants = Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start))
+        _ = table.granted(wants, response: self.denial(retryAfter: .seconds(2)), sentAt: self.start, now: self.start)
+        guard case .denied(let response) = table.spend([.init(key: self.user, cost: 1)], now: self.start + .seconds(1)) else {
+            Issue.record("a denial is answered from memory")
+            return
+        }
+        #expect(!response.allowed)
+        #expect(response.statuses[0].retryAfterMs == 1000)
+        guard case .acquire = table.spend([.init(key: self.user, cost: 1)], now: self.start + .seconds(2)) else {
+            Issue.record("after its retry-after the limiter is asked again")
+            return
+        }
+    }
+
+    @Test func expiredUnitsOfARateAlgorithmGoBackAndAWindowsAreVoid() {
+        var table = LeaseTable(initialWant: 9)
+        let window = LeaseTable.Key(policy: "window", key: "ip=203.0.113.7")
+        _ = table.spend([.init(key: self.user, cost: 1), .init(key: window, cost: 1)], now: self.start)
+        var response = self.grant([10, 10], lease: .milliseconds(200))
+        response.statuses[1].epoch = 1_700_000_000_000_000
+        _ = table.granted(
+            [.init(key: self.user, cost: 1, extra: 9), .init(key: window, cost: 1, extra: 9)], response: response, sentAt: self.start, now: self.start
+        )
+        let (returns, stranded) = table.sweep(now: self.start + .milliseconds(200))
+        #expect(returns == [.init(key: self.user, units: 10, epoch: 0)])
+        #expect(stranded == 10)
+        #expect(table.unitsHeld(at: self.start + .milliseconds(200)) == 0)
+    }
+
+    @Test func anIdleKeysUnitsGoBackAndTheKeyIsForgotten() {
+        var table = LeaseTable(initialWant: 9, idleAfter: .seconds(5))
+        let wants = Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start))
+        _ = table.granted(wants, response: self.grant([10], lease: .seconds(30), epoch: 42), sentAt: self.start, now: self.start)
+        _ = table.spend([.init(key: self.user, cost: 1)], now: self.start)
+        #expect(table.sweep(now: self.start + .seconds(4)).returns.isEmpty)
+        let (returns, _) = table.sweep(now: self.start + .seconds(5))
+        #expect(returns == [.init(key: self.user, units: 9, epoch: 42)])
+        #expect(table.count == 0)
+    }
+
+    @Test func aLeaseSpentInLessThanHalfItsTimeDoublesTheWant() {
+        var table = LeaseTable(initialWant: 3)
+        let wants = Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start))
+        #expect(wants[0].extra == 3)
+        _ = table.granted(wants, response: self.grant([4]), sentAt: self.start, now: self.start)
+        var refill: [LeaseTable.Want] = []
+        for _ in 0..<4 {
+            if case .spent(_, let wanted) = table.spend([.init(key: self.user, cost: 1)], now: self.start + .milliseconds(100)) {
+                refill += wanted
+            }
+        }
+        // A quarter of the want left: a refill went out ahead of need, and once spent out early the want doubled.
+        #expect(refill.count == 1)
+        _ = table.granted(refill, response: self.grant([0]), sentAt: self.start, now: self.start + .milliseconds(100))
+        let next = Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start + .milliseconds(100)))
+        #expect(next[0].cost + next[0].extra == 8)
+    }
+
+    @Test func theHeadersCountWhatTheLimiterHadLeftAndWhatThisEdgeHolds() {
+        var table = LeaseTable(initialWant: 9)
+        let wants = Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start))
+        _ = table.granted(wants, response: self.grant([10], lease: .seconds(10), remaining: 500), sentAt: self.start, now: self.start)
+        guard case .spent(let statuses, _) = table.spend([.init(key: self.user, cost: 1)], now: self.start + .seconds(2)) else {
+            Issue.record("expected a local spend")
+            return
+        }
+        #expect(statuses[0].remaining == 509)
+        #expect(statuses[0].resetMs == 58_000)
+        #expect(statuses[0].limit == 1000)
+    }
+
+    @Test func drainingReturnsEverythingHeld() {
+        var table = LeaseTable(initialWant: 9)
+        let wants = Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start))
+        _ = table.granted(wants, response: self.grant([10], epoch: 7), sentAt: self.start, now: self.start)
+        #expect(table.drain(now: self.start) == [.init(key: self.user, units: 10, epoch: 7)])
+        #expect(table.count == 0)
+    }
+}
