@@ -6,8 +6,10 @@
 #   L: one cached document, JWT of a user whose policy binds at 5,000/s (gcra, burst 50), wrk on both edges
 #      at once: the admitted rate against the limit (never above, at most 1% under)
 #   nginx: the same document through proxy_cache and limit_req
-#   floor: bare SwiftNIO asking the same limiter once per request as the edge does, then answering a fixed
-#          body (gatehouse-bench http-floor --limiter-port): what (A) would be with no edge work at all
+#   front: bare SwiftNIO answering a fixed body (gatehouse-bench http-floor --server nio): the cheapest
+#          front on this machine, whose CPU per request the edge's (A) and (C) are compared with
+# Each edge and front run prints the process's CPU time per request (from /proc/PID/stat).
+# With PROFILE=1, (A) and (C) run once more under `perf record -g` on edge A and the top entries are printed.
 # A second edge replica receives the invalidations: both report the commit-to-edge lag, under D's load and
 #   E: one writer pacing 10 ms between PUTs, nothing else running.
 # Last, edge A is filled with 100,000 distinct documents (cache.max_bytes 256 MiB) and its RSS is reported.
@@ -37,7 +39,6 @@ policies:
   - {name: public, limit: 20, period: 1m, key: [ip]}
   - {name: bench, limit: 1000000000, period: 1h, key: [sub]}
   - {name: binding, limit: 5000, period: 1s, burst: 50, key: [sub]}
-  - {name: auth_failures, limit: 10, period: 1m, key: [ip]}
   - {name: login_username, limit: 5, period: 1m, key: [sub]}
   - {name: login_ip, limit: 50, period: 1m, key: [ip]}
   - {name: auth_failures, limit: 10, period: 1m, key: [ip]}
@@ -98,8 +99,9 @@ curl -sf -o "$dir/doc.json" -H "Authorization: Bearer $token" "$edge/v1/articles
 
 start_reference_nginx "$dir" "$nginx_port" "$upstream_port"
 curl -sf -o /dev/null "http://127.0.0.1:$nginx_port/v1/articles/doc-000001" || { cat "$dir/nginx/error.log" >&2; exit 1; }
-GATEHOUSE_RPC_SECRET="$secret" "$bin/GatehouseBench" http-floor --server nio --port "$floor_port" --limiter-port "$limiter_port" --policy bench \
+"$bin/GatehouseBench" http-floor --server nio --port "$floor_port" \
     > "$dir/floor.log" 2>&1 & pids+=($!)
+floor_pid=${pids[-1]}
 for _ in $(seq 100); do grep -q listening "$dir/floor.log" && break; sleep 0.1; done
 
 cat > "$dir/auth.lua" <<LUA
@@ -131,24 +133,40 @@ calls_and_requests() {
 import re, sys
 text = sys.stdin.read()
 calls = sum(float(v) for v in re.findall(r"^gatehouse_edge_limiter_calls_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
-answers = sum(float(v) for v in re.findall(r"^gatehouse_edge_responses_total\{[^}]*\} ([0-9.e+]+)$", text, re.M))
+answers = sum(float(v) for v in re.findall(r"^gatehouse_edge_responses_total\{.*\} ([0-9.e+]+)$", text, re.M))
 print(calls, answers)'
 }
 read -r calls_before answers_before <<< "$(calls_and_requests)"
-run "A edge, one cached document, JWT" -s "$dir/auth.lua" "$edge/v1/articles/doc-000001"
+cpu_pid=$edge_pid run "A edge, one cached document, JWT" -s "$dir/auth.lua" "$edge/v1/articles/doc-000001"
 read -r calls_after answers_after <<< "$(calls_and_requests)"
 python3 -c "print(f'A limiter calls per 100 requests: {100 * ($calls_after - $calls_before) / max(1, $answers_after - $answers_before):.3f}')"
 run "nginx, proxy_cache + limit_req" "http://127.0.0.1:$nginx_port/v1/articles/doc-000001"
-run "floor: bare SwiftNIO, one limiter decision per request" "http://127.0.0.1:$floor_port/v1/articles/doc-000001"
-if grep -q "check failed" "$dir/floor.log"; then grep -m3 "check failed" "$dir/floor.log" >&2; exit 1; fi
-run "B edge, 1,000 documents, JWT" -s "$dir/uniform.lua" "$edge/v1/articles/doc-000001"
-run "C edge, one client over its limit" "$edge/v1/articles/doc-000002"
-run "D edge, 1,000 documents, 10% writes" -s "$dir/writes.lua" "$edge/v1/articles/doc-000001"
+cpu_pid=$floor_pid run "front: bare SwiftNIO, fixed answer" "http://127.0.0.1:$floor_port/v1/articles/doc-000001"
+cpu_pid=$edge_pid run "B edge, 1,000 documents, JWT" -s "$dir/uniform.lua" "$edge/v1/articles/doc-000001"
+cpu_pid=$edge_pid run "C edge, one client over its limit" "$edge/v1/articles/doc-000002"
+cpu_pid=$edge_pid run "D edge, 1,000 documents, 10% writes" -s "$dir/writes.lua" "$edge/v1/articles/doc-000001"
+if [ -n "${PROFILE:-}" ]; then
+    # perf record on edge A under A's and C's load; symbols from the release build's debug information.
+    profile() { # name, wrk arguments...
+        local name="$1"; shift
+        wrk -t2 -c32 -d"${seconds}s" "$@" > /dev/null &
+        local wrk_pid=$!
+        sleep 1
+        perf record -g -o "$dir/$name.perf" -p "$edge_pid" -- sleep "$((seconds - 2))" > /dev/null 2>&1
+        wait "$wrk_pid"
+        echo "profile $name (perf report --no-children, top entries):"
+        perf report -i "$dir/$name.perf" --no-children --percent-limit 1.5 --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25
+    }
+    profile A -s "$dir/auth.lua" "$edge/v1/articles/doc-000001"
+    profile C "$edge/v1/articles/doc-000002"
+fi
 
 # L: a policy that binds, 5,000/s for one subject across both edges, wrk on each edge at once.
 cat > "$dir/binding.lua" <<LUA
 wrk.headers["Authorization"] = "Bearer $binder_token"
 LUA
+wrk -t1 -c16 -d2s -s "$dir/binding.lua" "$edge/v1/articles/doc-000001" > /dev/null  # the subject's token verified, its leases sized
+sleep 2
 for round in $(seq "$runs"); do
     wrk -t1 -c16 -d"${seconds}s" -s "$dir/binding.lua" "$edge/v1/articles/doc-000001" > "$dir/l-a.out" &
     wrk_a=$!
@@ -157,15 +175,17 @@ for round in $(seq "$runs"); do
     python3 - "$dir/l-a.out" "$dir/l-b.out" "$seconds" <<'PY'
 import re, sys
 total = admitted = 0
+seconds = 0.0
 for path in sys.argv[1:3]:
     text = open(path).read()
-    requests = int(re.search(r"(\d+) requests in", text).group(1))
+    found = re.search(r"(\d+) requests in ([0-9.]+)(m?s)", text)
+    requests = int(found.group(1))
+    seconds = max(seconds, float(found.group(2)) / (1000 if found.group(3) == "ms" else 1))
     refused = int((re.search(r"Non-2xx or 3xx responses: (\d+)", text) or [0, 0])[1])
     total += requests
     admitted += requests - refused
-seconds = float(sys.argv[3])
 rate = admitted / seconds
-print(f"L binding 5,000/s across 2 edges: {total} requests, {admitted} admitted = {rate:.0f}/s ({100 * rate / 5000:.2f}% of the limit; at most {100 * (5000 * seconds + 50) / (5000 * seconds):.2f}% allowed by the burst)")
+print(f"L binding 5,000/s across 2 edges: {total} requests in {seconds:.2f} s, {admitted} admitted = {rate:.0f}/s ({100 * rate / 5000:.2f}% of the limit; at most {100 * (5000 * seconds + 50) / (5000 * seconds):.2f}% allowed by the burst)")
 PY
     sleep 2  # the next round starts from a full budget
 done

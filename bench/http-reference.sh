@@ -49,19 +49,30 @@ CONF
 }
 
 # Runs wrk -t2 -c32 for `seconds`, `runs` times; prints each run (with the CPU time the hypervisor stole
-# from the two cores during it) and the median requests/s.
-# Usage: run NAME WRK-ARGUMENTS...
+# from the two cores during it, and with `cpu_pid` set, that process's CPU time per request) and the median
+# requests/s.
+# Usage: [cpu_pid=PID] run NAME WRK-ARGUMENTS...
 run() {
     local name="$1"; shift
-    local rates=()
+    local rates=() cpus=()
     for _ in $(seq "$runs"); do
-        local steal_start; steal_start="$(steal_ticks)"
+        local steal_start cpu_start=0 cpu=""
+        steal_start="$(steal_ticks)"
+        [ -n "${cpu_pid:-}" ] && cpu_start="$(cpu_ticks "$cpu_pid")"
         out="$(wrk -t2 -c32 -d"${seconds}s" --latency "$@")"
         rate="$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')"
         p50="$(echo "$out" | sed -n 's/^ *50% *\(.*\)$/\1/p')"; p99="$(echo "$out" | sed -n 's/^ *99% *\(.*\)$/\1/p')"
         non2xx="$(echo "$out" | sed -n 's/.*Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p')"
-        echo "$name: $rate req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}, stolen $(steal_ms_since "$steal_start") ms"
+        if [ -n "${cpu_pid:-}" ]; then
+            requests="$(echo "$out" | sed -n 's/^ *\([0-9]*\) requests in.*/\1/p')"
+            cpus+=("$(( ($(cpu_ticks "$cpu_pid") - cpu_start) * 1000000 / $(getconf CLK_TCK) / (requests > 0 ? requests : 1) ))")
+            cpu=", ${cpus[-1]} us CPU per request"
+        fi
+        echo "$name: $rate req/s, p50 $p50, p99 $p99, non-2xx ${non2xx:-0}, stolen $(steal_ms_since "$steal_start") ms$cpu"
         rates+=("$rate")
     done
     printf '%s\n' "${rates[@]}" | sort -n | awk -v name="$name" '{a[NR]=$1} END {print name " median: " a[int((NR+1)/2)] " req/s"}'
+    if [ ${#cpus[@]} -gt 0 ]; then
+        printf '%s\n' "${cpus[@]}" | sort -n | awk -v name="$name" '{a[NR]=$1} END {print name " median CPU per request: " a[int((NR+1)/2)] " us"}'
+    fi
 }

@@ -69,8 +69,15 @@ public final class EdgeRateLimiter: Service, Sendable {
         let times = Mutex<(unreachableUntil: ContinuousClock.Instant?, checksOnlyUntil: ContinuousClock.Instant?)>((nil, nil))
     }
 
+    /// The limiter's longest lease in milliseconds (1 s until it says); shared with the acquires' sender.
+    private final class LeasePeriod: Sendable {
+        let milliseconds = Atomic<Int>(1000)
+    }
+
     private let limiterState: LimiterState
     private let failing = Atomic<Bool>(false)
+    /// The limiter's longest lease, in milliseconds, as its last `limiter.AcquireBatch` answer said.
+    private let leasePeriodMilliseconds: LeasePeriod
     private let policies: Mutex<PolicyCatalog>
     private let apiKeyHeader: String?
     private let fallback = Mutex(PolicyFallback())
@@ -100,9 +107,13 @@ public final class EdgeRateLimiter: Service, Sendable {
         logger: Logger
     ) {
         let state = LimiterState()
+        let leasePeriod = LeasePeriod()
         self.limiter = limiter
         self.limiterState = state
-        self.acquires = CallBatcher { acquires in try await Self.send(acquires, to: limiter, state: state, logger: logger) }
+        self.leasePeriodMilliseconds = leasePeriod
+        self.acquires = CallBatcher { acquires in
+            try await Self.send(acquires, to: limiter, state: state, leasePeriod: leasePeriod, logger: logger)
+        }
         self.table = Mutex(LeaseTable(capacity: keyCapacity))
         self.fleet = fleet
         self.policies = Mutex(policies)
@@ -135,13 +146,17 @@ public final class EdgeRateLimiter: Service, Sendable {
         var items: [LeaseTable.Item] = []
         items.reserveCapacity(policies.count)
         var previous: (parts: [PolicyKeyPart], key: String)?
+        let leasePeriod = self.leasePeriodMilliseconds.milliseconds.load(ordering: .relaxed)
         for name in policies {
             // A name the catalog lacks (only while a reload swaps the files) is keyed by the caller.
             let policy = catalog.policies[name]
             let parts = policy?.key ?? [.sub]
             let key = previous.flatMap { $0.parts == parts ? $0.key : nil } ?? caller.key(parts)
             previous = (parts, key)
-            items.append(LeaseTable.Item(key: LeaseTable.Key(policy: name, key: key), cost: policy?.cost ?? 1))
+            items.append(LeaseTable.Item(
+                key: LeaseTable.Key(policy: name, key: key), cost: policy?.cost ?? 1,
+                minimumWant: policy.map { Self.minimumWant($0, leasePeriodMilliseconds: leasePeriod) } ?? 0
+            ))
         }
         guard charge else { return await self.peek(items, caller: caller.caller, requestID: requestID) }
         var retries = 0
@@ -177,6 +192,20 @@ public final class EdgeRateLimiter: Service, Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// The units worth asking for beyond the cost: for `gcra` and `token_bucket`, what the budget refills in a
+    /// lease period (their leases last only until the budget would be full again, so a grant of fewer units
+    /// would end before it could be spent); 0 for the window algorithms, whose leases last to their window's
+    /// end.
+    static func minimumWant(_ policy: RateLimitPolicy, leasePeriodMilliseconds: Int) -> Int {
+        switch policy.algorithm {
+        case .gcra, .tokenBucket:
+            let period = max(1, policy.period.wholeMilliseconds)
+            return Int((Int64(policy.limit) * Int64(leasePeriodMilliseconds) + Int64(period) - 1) / Int64(period))
+        case .slidingWindow, .fixedWindow:
+            return 0
         }
     }
 
@@ -323,7 +352,7 @@ public final class EdgeRateLimiter: Service, Sendable {
     /// to spend at once, for ``checksOnlyInterval``. An outcome per acquire, in order.
     private static func send(
         _ acquires: [PendingAcquire], to limiter: RPCClient,
-        state: LimiterState, logger: Logger
+        state: LimiterState, leasePeriod: LeasePeriod, logger: Logger
     ) async throws -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
         let now = ContinuousClock.now
         if !state.times.withLock({ $0.checksOnlyUntil.map { $0 > now } ?? false }) {
@@ -331,7 +360,9 @@ public final class EdgeRateLimiter: Service, Sendable {
             batch.requests = acquires.map(\.request)
             EdgeMetrics.limiterCall(.acquire).increment()
             do {
-                return Self.outcomes(try await limiter.call(LimiterMethods.acquireBatch, batch))
+                let answer = try await limiter.call(LimiterMethods.acquireBatch, batch)
+                if answer.leasePeriodMs > 0 { leasePeriod.milliseconds.store(Int(clamping: answer.leasePeriodMs), ordering: .relaxed) }
+                return Self.outcomes(answer)
             } catch let error as RPCError where error.code == .unimplemented {
                 state.times.withLock { $0.checksOnlyUntil = .now + Self.checksOnlyInterval }
                 logger.notice("the limiter does not grant leases (an older version); every request is decided by a limiter check until it does")

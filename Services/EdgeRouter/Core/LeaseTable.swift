@@ -11,7 +11,8 @@ import GatehouseLimiterPolicies
 /// - **Spending.** ``spend(_:now:)`` debits every item's cost from its balance when all of them have enough
 ///   units in an unexpired lease. Otherwise the short keys are marked as acquiring and returned, for one
 ///   acquire; a request short of a key whose acquire is under way waits for that one instead.
-/// - **Lease sizes adapt.** Each key wants about what this edge spends of it per lease: a new key asks for
+/// - **Lease sizes adapt.** Each key wants about what this edge spends of it per lease, and for the rate
+///   algorithms at least what the budget refills in a lease period (``Item/minimumWant``): a new key asks for
 ///   ``initialWant`` units beyond the cost, a lease spent in less than half its time doubles the want, a lease
 ///   that expires with more than half its units unspent halves it, and a grant smaller than asked (the
 ///   limiter's cap, or the budget running out) lowers it to what was granted. When a balance falls to a
@@ -35,6 +36,10 @@ struct LeaseTable: Sendable {
     struct Item: Sendable {
         var key: Key
         var cost: Int
+        /// The fewest units worth asking for beyond the cost (0: none): for the rate algorithms, what the
+        /// budget refills in one lease period, since their leases last only until the budget would be full
+        /// again, and a smaller grant would end before this edge could spend it.
+        var minimumWant: Int = 0
     }
 
     /// One item of an acquire: the units needed now (`cost`, 0 for a refill ahead of need) and beyond.
@@ -74,6 +79,8 @@ struct LeaseTable: Sendable {
         var statusAt: ContinuousClock.Instant
         var deniedUntil: ContinuousClock.Instant?
         var want: Int
+        /// The item's ``Item/minimumWant``, as last given.
+        var minimumWant = 0
         var leaseStart: ContinuousClock.Instant
         var leaseLength: Duration = .zero
         var granted = 0
@@ -317,6 +324,8 @@ struct LeaseTable: Sendable {
         }
         self.entries[item.key]!.acquiring = true
         self.entries[item.key]!.lastUsed = now
+        self.entries[item.key]!.minimumWant = item.minimumWant
+        self.entries[item.key]!.want = max(self.entries[item.key]!.want, item.cost + item.minimumWant)
         let entry = self.entries[item.key]!
         let waiting = entry.waiters.count
         return Want(key: item.key, cost: item.cost, extra: max(0, entry.want + waiting - item.cost - entry.spendable(at: now)))
@@ -340,7 +349,7 @@ struct LeaseTable: Sendable {
     @discardableResult
     private mutating func retire(_ key: Key, _ entry: inout Entry) -> Int {
         guard entry.balance > 0 else { return 0 }
-        if entry.spent * 2 < entry.granted { entry.want = max(1, entry.want / 2) }
+        if entry.spent * 2 < entry.granted { entry.want = max(1, entry.minimumWant, entry.want / 2) }
         var stranded = 0
         if entry.epoch == 0 {
             self.pendingReturns.append(Return(key: key, units: entry.balance, epoch: 0))

@@ -130,11 +130,13 @@ public final class LimiterDecider: Sendable {
     /// A request answered by a remembered denial or a fallback is granted its cost alone, with no lease.
     /// - Parameter batch: Independent requests (at most ``maximumBatchRequests``); a cost of 0 asks for extra
     ///   units only.
-    /// - Returns: One outcome per request, in request order, each status with its grant, and the live edges.
+    /// - Returns: One outcome per request, in request order, each status with its grant; the live edges and the
+    ///   longest lease.
     /// - Throws: ``RPCError`` `invalidArgument` for an empty or oversized batch.
     public func acquireBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
         var response = try await self.decideBatch(batch, purpose: .acquire)
         response.liveEdges = UInt32(clamping: self.fleetSize.edges)
+        response.leasePeriodMs = UInt64(self.leases.period.wholeMilliseconds)
         return response
     }
 

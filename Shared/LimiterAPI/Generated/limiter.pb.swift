@@ -282,6 +282,12 @@ public nonisolated struct Gatehouse_Limiter_CheckBatchResponse: Sendable {
   /// caps share the limit among them).
   public var liveEdges: UInt32 = 0
 
+  /// Limiter.AcquireBatch only: the longest lease the limiter grants
+  /// (leases.period_ms). A gcra or token_bucket lease lasts only until the
+  /// budget would be full again, so a caller wanting leases this long asks for
+  /// about limit × lease_period ÷ period units.
+  public var leasePeriodMs: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -713,7 +719,7 @@ nonisolated extension Gatehouse_Limiter_CheckError: SwiftProtobuf.Message, Swift
 
 nonisolated extension Gatehouse_Limiter_CheckBatchResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckBatchResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcomes\0\u{3}live_edges\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}outcomes\0\u{3}live_edges\0\u{3}lease_period_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -723,6 +729,7 @@ nonisolated extension Gatehouse_Limiter_CheckBatchResponse: SwiftProtobuf.Messag
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.outcomes) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.liveEdges) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.leasePeriodMs) }()
       default: break
       }
     }
@@ -735,12 +742,16 @@ nonisolated extension Gatehouse_Limiter_CheckBatchResponse: SwiftProtobuf.Messag
     if self.liveEdges != 0 {
       try visitor.visitSingularUInt32Field(value: self.liveEdges, fieldNumber: 2)
     }
+    if self.leasePeriodMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.leasePeriodMs, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Gatehouse_Limiter_CheckBatchResponse, rhs: Gatehouse_Limiter_CheckBatchResponse) -> Bool {
     if lhs.outcomes != rhs.outcomes {return false}
     if lhs.liveEdges != rhs.liveEdges {return false}
+    if lhs.leasePeriodMs != rhs.leasePeriodMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
