@@ -13,14 +13,7 @@ struct RequestDeadline {
     typealias Instant = ContinuousClock.Instant
 
     /// What the shell does next.
-    enum Action: Equatable {
-        /// Set the timer to fire at this instant.
-        case schedule(Instant)
-        /// The oldest open request is overdue: close the connection.
-        case close
-        /// Nothing.
-        case none
-    }
+    typealias Action = DeadlineAction
 
     let limit: Duration
     /// The deadlines of the requests whose heads were read and whose responses are not finished, oldest first.

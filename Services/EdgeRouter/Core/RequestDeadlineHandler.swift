@@ -15,7 +15,7 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPServerResponsePart
 
     private var deadline: RequestDeadline
-    private var timer: Scheduled<Void>?
+    private let timer = DeadlineTimer()
     private let logger: Logger
 
     init(limit: Duration, logger: Logger) {
@@ -47,13 +47,11 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
+        self.timer.cancel()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
+        self.timer.cancel()
         context.fireChannelInactive()
     }
 
@@ -62,11 +60,8 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         case .none:
             return
         case .schedule(let instant):
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            self.timer = context.eventLoop.scheduleTask(in: TimeAmount(instant - .now)) {
-                let (handler, context) = loopBound.value
-                handler.timer = nil
-                handler.perform(handler.deadline.timerFired(at: .now), context: context)
+            self.timer.set(at: instant, on: context.eventLoop) {
+                self.perform(self.deadline.timerFired(at: .now), context: context)
             }
         case .close:
             EdgeMetrics.requestTimeouts.increment()

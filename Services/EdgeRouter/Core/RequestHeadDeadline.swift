@@ -17,14 +17,7 @@ struct RequestHeadDeadline {
     typealias Instant = ContinuousClock.Instant
 
     /// What the shell does next.
-    enum Action: Equatable {
-        /// Set the timer to fire at this instant.
-        case schedule(Instant)
-        /// The head in progress is overdue: close the connection.
-        case close
-        /// Nothing.
-        case none
-    }
+    typealias Action = DeadlineAction
 
     let limit: Duration
     /// The deadline of the head in progress; `nil` while none is.

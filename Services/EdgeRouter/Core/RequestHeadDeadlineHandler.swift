@@ -34,7 +34,7 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     private var deadline: RequestHeadDeadline
-    private var timer: Scheduled<Void>?
+    private let timer = DeadlineTimer()
     private let logger: Logger
 
     init(limit: Duration, logger: Logger) {
@@ -53,13 +53,11 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
+        self.timer.cancel()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
+        self.timer.cancel()
         context.fireChannelInactive()
     }
 
@@ -68,11 +66,8 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
         case .none:
             return
         case .schedule(let instant):
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            self.timer = context.eventLoop.scheduleTask(in: TimeAmount(instant - .now)) {
-                let (handler, context) = loopBound.value
-                handler.timer = nil
-                handler.perform(handler.deadline.timerFired(at: .now), context: context)
+            self.timer.set(at: instant, on: context.eventLoop) {
+                self.perform(self.deadline.timerFired(at: .now), context: context)
             }
         case .close:
             EdgeMetrics.headTimeouts.increment()
