@@ -1,17 +1,29 @@
 import NIOCore
 
 /// The one timer of a connection's deadline handler (``RequestHeadDeadlineHandler``,
-/// ``RequestDeadlineHandler``), used on the channel's event loop only.
+/// ``RequestDeadlineHandler``), which carries out what its state machine asks; used on the channel's event
+/// loop only.
 final class DeadlineTimer {
     private var scheduled: Scheduled<Void>?
 
-    /// Sets the timer to call `fire` at `instant`, on `eventLoop`.
-    func set(at instant: ContinuousClock.Instant, on eventLoop: any EventLoop, _ fire: @escaping () -> Void) {
-        let bound = NIOLoopBound((self, fire), eventLoop: eventLoop)
-        self.scheduled = eventLoop.scheduleTask(in: TimeAmount(instant - .now)) {
-            let (timer, fire) = bound.value
-            timer.scheduled = nil
-            fire()
+    /// Carries out `action`: sets the timer, and when it fires carries out what `timerFired` then says; or
+    /// calls `onClose` (metrics, the log line) and closes the connection.
+    func perform(
+        _ action: DeadlineAction, context: ChannelHandlerContext, timerFired: @escaping () -> DeadlineAction, onClose: @escaping () -> Void
+    ) {
+        switch action {
+        case .none:
+            return
+        case .schedule(let instant):
+            let bound = NIOLoopBound((self, context, timerFired, onClose), eventLoop: context.eventLoop)
+            self.scheduled = context.eventLoop.scheduleTask(in: TimeAmount(instant - .now)) {
+                let (timer, context, timerFired, onClose) = bound.value
+                timer.scheduled = nil
+                timer.perform(timerFired(), context: context, timerFired: timerFired, onClose: onClose)
+            }
+        case .close:
+            onClose()
+            context.close(promise: nil)
         }
     }
 

@@ -55,21 +55,13 @@ final class RequestDeadlineHandler: ChannelDuplexHandler, RemovableChannelHandle
         context.fireChannelInactive()
     }
 
-    private func perform(_ action: RequestDeadline.Action, context: ChannelHandlerContext) {
-        switch action {
-        case .none:
-            return
-        case .schedule(let instant):
-            self.timer.set(at: instant, on: context.eventLoop) {
-                self.perform(self.deadline.timerFired(at: .now), context: context)
-            }
-        case .close:
+    private func perform(_ action: DeadlineAction, context: ChannelHandlerContext) {
+        self.timer.perform(action, context: context, timerFired: { self.deadline.timerFired(at: .now) }) {
             EdgeMetrics.requestTimeouts.increment()
             self.logger.info("request not received and answered within the request timeout; connection closed", metadata: [
                 "client.peer": "\(context.channel.remoteAddress?.description ?? "-")",
                 "http.request_timeout": "\(self.deadline.limit)",
             ])
-            context.close(promise: nil)
         }
     }
 }

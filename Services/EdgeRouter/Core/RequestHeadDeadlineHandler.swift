@@ -61,21 +61,13 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
         context.fireChannelInactive()
     }
 
-    private func perform(_ action: RequestHeadDeadline.Action, context: ChannelHandlerContext) {
-        switch action {
-        case .none:
-            return
-        case .schedule(let instant):
-            self.timer.set(at: instant, on: context.eventLoop) {
-                self.perform(self.deadline.timerFired(at: .now), context: context)
-            }
-        case .close:
+    private func perform(_ action: DeadlineAction, context: ChannelHandlerContext) {
+        self.timer.perform(action, context: context, timerFired: { self.deadline.timerFired(at: .now) }) {
             EdgeMetrics.headTimeouts.increment()
             self.logger.info("request head not received within the head timeout; connection closed", metadata: [
                 "client.peer": "\(context.channel.remoteAddress?.description ?? "-")",
                 "http.head_timeout": "\(self.deadline.limit)",
             ])
-            context.close(promise: nil)
         }
     }
 }
