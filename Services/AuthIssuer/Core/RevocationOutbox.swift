@@ -8,9 +8,9 @@ import Logging
 /// Drained by the ``OutboxDrainer`` that ``AuthEventPublisher`` runs. Metrics:
 /// `gatehouse_auth_events_published_total` and `gatehouse_auth_event_publish_failures_total` (shared with
 /// the key events), `gatehouse_auth_revocations_unpublished`.
-public struct RevocationOutbox: OutboxSource {
+struct RevocationOutbox: OutboxSource {
     /// The issuer's metric names and log lines (docs/operations.md).
-    public static let reporting = OutboxReporting(
+    static let reporting = OutboxReporting(
         publishedLabel: AuthEventPublisher.publishedLabel,
         failuresLabel: AuthEventPublisher.failuresLabel,
         depthLabel: "gatehouse_auth_revocations_unpublished",
@@ -22,11 +22,11 @@ public struct RevocationOutbox: OutboxSource {
     private let store: AuthStore
 
     /// One revocation per message.
-    public var eventsPerMessage: Int { 1 }
+    var eventsPerMessage: Int { 1 }
 
     /// Creates the source.
     /// - Parameter store: The issuer's database.
-    public init(store: AuthStore) {
+    init(store: AuthStore) {
         self.store = store
     }
 
@@ -35,27 +35,27 @@ public struct RevocationOutbox: OutboxSource {
     ///   - version: The newest version published.
     ///   - limit: The most to return.
     /// - Throws: ``AuthStoreError`` when the database cannot be read.
-    public func unpublished(after version: Int64, limit: Int) async throws -> [RevocationEvent] {
+    func unpublished(after version: Int64, limit: Int) async throws -> [RevocationEvent] {
         try await self.store.unpublishedRevocations(after: version, limit: limit)
     }
 
     /// The revocation event's JSON text.
     /// - Parameter events: One revocation.
-    public func message(for events: ArraySlice<RevocationEvent>) -> String {
+    func message(for events: ArraySlice<RevocationEvent>) -> String {
         events.first?.jsonText() ?? ""
     }
 
     /// Flags revocations through `version` as published.
     /// - Parameter version: The newest version Redis accepted.
     /// - Throws: ``AuthStoreError`` when the database cannot be written.
-    public func markPublished(through version: Int64) async throws {
+    func markPublished(through version: Int64) async throws {
         try await self.store.markRevocationsPublished(through: version)
     }
 
     /// How many revocations after `version` wait.
     /// - Parameter version: The newest version published.
     /// - Throws: ``AuthStoreError`` when the database cannot be read.
-    public func backlog(after version: Int64) async throws -> OutboxBacklog {
+    func backlog(after version: Int64) async throws -> OutboxBacklog {
         OutboxBacklog(count: try await self.store.unpublishedRevocationCount(after: version))
     }
 }
