@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "GatehouseLimiterAPI", targets: ["GatehouseLimiterAPI"]),
         .library(name: "GatehouseFleet", targets: ["GatehouseFleet"]),
         .library(name: "GatehouseSQLite", targets: ["GatehouseSQLite"]),
+        .library(name: "GatehouseEvents", targets: ["GatehouseEvents"]),
         .library(name: "GatehouseDataAPI", targets: ["GatehouseDataAPI"]),
         .library(name: "GatehouseAuthAPI", targets: ["GatehouseAuthAPI"]),
         .executable(name: "limiter", targets: ["limiter"]),
@@ -168,8 +169,24 @@ let package = Package(
         ),
 
         .target(
+            name: "GatehouseEvents",
+            dependencies: [
+                "GatehouseNIOSupport",
+                "GatehouseRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/Events",
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
             name: "GatehouseDataAPI",
             dependencies: [
+                "GatehouseEvents",
                 "GatehouseRPC",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
@@ -181,6 +198,7 @@ let package = Package(
         .target(
             name: "GatehouseAuthAPI",
             dependencies: [
+                "GatehouseEvents",
                 "GatehouseRPC",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "JWTKit", package: "jwt-kit"),
@@ -237,6 +255,7 @@ let package = Package(
                 "GatehouseSQLite",
                 "GatehouseConfig",
                 "GatehouseDataAPI",
+                "GatehouseEvents",
                 "GatehouseNIOSupport",
                 "GatehouseObservability",
                 "GatehouseRPC",
@@ -254,6 +273,7 @@ let package = Package(
             name: "data-service",
             dependencies: [
                 "DataServiceCore",
+                "GatehouseEvents",
                 "GatehouseConfig",
                 "GatehouseObservability",
                 "GatehouseRPC",
@@ -272,6 +292,7 @@ let package = Package(
             dependencies: [
                 "GatehouseAuthAPI",
                 "GatehouseConfig",
+                "GatehouseEvents",
                 "GatehouseLimiterAPI",
                 "GatehouseNIOSupport",
                 "GatehouseObservability",
@@ -318,6 +339,7 @@ let package = Package(
                 "GatehouseLimiterPolicies",
                 "GatehouseAuthAPI",
                 "GatehouseDataAPI",
+                "GatehouseEvents",
                 "GatehouseConfig",
                 "GatehouseLimiterAPI",
                 "GatehouseObservability",
@@ -385,9 +407,9 @@ let package = Package(
         .target(
             name: "GatehouseTestSupport",
             dependencies: [
+                "GatehouseEvents",
                 "GatehouseRPC",
                 "GatehouseRedis",
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
@@ -467,6 +489,7 @@ let package = Package(
         .testTarget(
             name: "DataServiceCoreTests",
             dependencies: [
+                "GatehouseEvents",
                 "DataServiceCore", "GatehouseDataAPI", "GatehouseRedis", "GatehouseSQLite", "GatehouseTestSupport",
                 // DocumentWireSizeTests serialize the RPC envelope around documents.
                 "GatehouseRPC", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -477,6 +500,7 @@ let package = Package(
         .testTarget(
             name: "DataServiceTests",
             dependencies: [
+                "GatehouseEvents",
                 // The executable these tests run as child processes.
                 "data-service",
                 "GatehouseDataAPI",
@@ -492,6 +516,7 @@ let package = Package(
         .testTarget(
             name: "AuthIssuerCoreTests",
             dependencies: [
+                "GatehouseEvents",
                 "AuthIssuerCore",
                 "GatehouseConfig",
                 "GatehouseObservability",
@@ -509,6 +534,7 @@ let package = Package(
         .testTarget(
             name: "AuthIssuerTests",
             dependencies: [
+                "GatehouseEvents",
                 // The executables these tests run as child processes.
                 "auth-issuer",
                 "limiter",
@@ -521,6 +547,7 @@ let package = Package(
         .testTarget(
             name: "EdgeRouterCoreTests",
             dependencies: [
+                "GatehouseEvents",
                 "GatehouseRPC",
                 "GatehouseRedis",
                 "GatehouseLimiterAPI",
@@ -568,6 +595,17 @@ let package = Package(
                 "limiter",
                 "GatehouseTestSupport",
                 .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GatehouseEventsTests",
+            dependencies: [
+                "GatehouseEvents",
+                "GatehouseRedis",
+                "GatehouseTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,4 @@
-import Foundation
+import GatehouseEvents
 
 /// What the auth issuer publishes on its revocation channel, one message per revocation, in version order
 /// (docs/protocol.md, "Revocation events").
@@ -8,8 +8,9 @@ import Foundation
 /// {"version":8,"kind":"subject","subject":"alice","issued_before":1764064800}
 /// ```
 /// Versions increase by exactly one per revocation, so a subscriber that sees a version jump (or loses its
-/// subscription) knows it missed one and fetches the whole state with `auth.RevocationState`.
-public struct RevocationEvent: Codable, Sendable, Equatable {
+/// subscription) knows it missed one and fetches the whole state with `auth.RevocationState`. Text to and from
+/// JSON: ``EventMessage``.
+public struct RevocationEvent: EventMessage, VersionedEvent, Equatable {
     /// What was revoked.
     public enum Target: Sendable, Hashable {
         /// One access token, until its expiry (seconds since the Unix epoch).
@@ -66,17 +67,5 @@ public struct RevocationEvent: Codable, Sendable, Equatable {
             try container.encode(subject, forKey: .subject)
             try container.encode(issuedBefore, forKey: .issuedBefore)
         }
-    }
-
-    /// The event as JSON text.
-    public func jsonText() -> String {
-        // Encoding strings and integers cannot fail.
-        String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
-    }
-
-    /// Parses an event received on the channel.
-    /// - Throws: `DecodingError` when the text is not an event of this format.
-    public init(jsonText: some StringProtocol) throws {
-        self = try JSONDecoder().decode(Self.self, from: Data(jsonText.utf8))
     }
 }

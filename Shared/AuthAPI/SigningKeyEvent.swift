@@ -1,4 +1,4 @@
-import Foundation
+import GatehouseEvents
 
 /// What the auth issuer publishes on its key channel whenever the set of published signing keys changes
 /// (a rotation, or a retired key leaving the JWKS), so edges fetch the JWKS again at once
@@ -7,7 +7,7 @@ import Foundation
 /// ```json
 /// {"generation":3,"signing_kid":"k-…","published_kids":["k-…","k-…","k-…"]}
 /// ```
-public struct SigningKeyEvent: Codable, Sendable, Equatable {
+public struct SigningKeyEvent: EventMessage, Equatable {
     /// Increases by one with every change of the key set.
     public let generation: Int64
     /// The key that signs new tokens from now on.
@@ -29,16 +29,5 @@ public struct SigningKeyEvent: Codable, Sendable, Equatable {
         case generation
         case signingKID = "signing_kid"
         case publishedKIDs = "published_kids"
-    }
-
-    /// The event as JSON text.
-    public func jsonText() -> String {
-        String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self)
-    }
-
-    /// Parses an event received on the channel.
-    /// - Throws: `DecodingError` when the text is not an event of this format.
-    public init(jsonText: some StringProtocol) throws {
-        self = try JSONDecoder().decode(Self.self, from: Data(jsonText.utf8))
     }
 }

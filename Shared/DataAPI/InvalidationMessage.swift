@@ -1,4 +1,4 @@
-import Foundation
+import GatehouseEvents
 
 /// What the data service publishes on the invalidation channel after commits: one message per batch of
 /// committed changes, in data-version order (docs/protocol.md, "Invalidation events").
@@ -8,10 +8,10 @@ import Foundation
 /// ```
 /// Versions increase by exactly one per change across all collections, so a subscriber that sees a version
 /// jump (or receives `.resubscribed` from its Redis subscriber) knows it missed events and must drop
-/// everything it cached.
-public struct InvalidationMessage: Codable, Sendable, Equatable {
+/// everything it cached (``EventVersionTracker``). Text to and from JSON: ``EventMessage``.
+public struct InvalidationMessage: EventMessage, Equatable {
     /// One committed change.
-    public struct Event: Codable, Sendable, Equatable {
+    public struct Event: Codable, VersionedEvent, Equatable {
         /// What the change did.
         public enum Kind: String, Codable, Sendable {
             /// The document was created or replaced.
@@ -56,16 +56,4 @@ public struct InvalidationMessage: Codable, Sendable, Equatable {
 
     /// The default Redis channel.
     public static let defaultChannel = "gatehouse:invalidations"
-
-    /// The message as JSON text.
-    public func jsonText() -> String {
-        // Encoding plain strings and integers cannot fail.
-        String(decoding: (try? JSONEncoder().encode(self)) ?? Data("{\"events\":[]}".utf8), as: UTF8.self)
-    }
-
-    /// Parses a message received on the channel.
-    /// - Throws: `DecodingError` when the text is not a message of this format.
-    public init(jsonText: some StringProtocol) throws {
-        self = try JSONDecoder().decode(Self.self, from: Data(jsonText.utf8))
-    }
 }

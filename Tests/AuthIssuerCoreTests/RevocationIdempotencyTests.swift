@@ -1,6 +1,7 @@
 @testable import AuthIssuerCore
 import Foundation
 import GatehouseAuthAPI
+import GatehouseEvents
 import GatehouseRedis
 import GatehouseSQLite
 import GatehouseTestSupport

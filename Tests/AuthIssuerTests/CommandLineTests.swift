@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseAuthAPI
+import GatehouseEvents
 import GatehouseTestSupport
 import Testing
 

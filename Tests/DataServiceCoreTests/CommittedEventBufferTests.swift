@@ -1,11 +1,12 @@
 @testable import DataServiceCore
+import GatehouseDataAPI
 import Testing
 
 /// The in-memory hand-over: it gives out only runs of consecutive versions, so a version committed by
 /// another process (a gap between this writer's events) is always read from the outbox.
 @Suite struct CommittedEventBufferTests {
-    private static func event(_ version: Int64) -> OutboxEvent {
-        OutboxEvent(version: version, collection: "posts", id: "p\(version)", kind: .put, committedAt: 0)
+    private static func event(_ version: Int64) -> InvalidationMessage.Event {
+        InvalidationMessage.Event(version: version, collection: "posts", id: "p\(version)", kind: .put, committedAtMs: 0)
     }
 
     @Test func aRunStopsBeforeAVersionAnotherProcessCommitted() {

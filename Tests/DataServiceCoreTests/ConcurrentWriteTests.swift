@@ -1,6 +1,7 @@
 import GatehouseTestSupport
 import DataServiceCore
 import Foundation
+import GatehouseDataAPI
 import Testing
 
 @Suite struct ConcurrentWriteTests {

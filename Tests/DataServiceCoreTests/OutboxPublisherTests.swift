@@ -1,6 +1,7 @@
 import DataServiceCore
 import Foundation
 import GatehouseDataAPI
+import GatehouseEvents
 import GatehouseRedis
 import GatehouseTestSupport
 import Logging
@@ -95,7 +96,7 @@ private func withPublishingStore(
             configuration: RedisConfiguration(port: redisPort, commandTimeout: .seconds(5)),
             logger: logger
         )
-        let publisher = OutboxPublisher(
+        let publisher = OutboxDrainer(
             store: store, committed: committed, redis: redis, channel: "test:invalidations", batchSize: 8,
             pollInterval: .milliseconds(50), logger: logger
         )

@@ -1,10 +1,11 @@
 import DataServiceCore
+import GatehouseDataAPI
 import Testing
 
 @Suite struct OutboxTests {
     @Test func everyCommittedChangeHasOneEventWithItsVersionInOrder() async throws {
         try await withTemporaryStore { store, _ in
-            var expected: [(collection: String, id: String, kind: OutboxEvent.Kind, version: Int64)] = []
+            var expected: [(collection: String, id: String, kind: InvalidationMessage.Event.Kind, version: Int64)] = []
             func record(_ write: DocumentWrite) async throws {
                 do throws(DocumentError) {
                     let outcome = try await store.write(write)
@@ -41,7 +42,7 @@ import Testing
             #expect(events.map(\.collection) == expected.map(\.collection))
             #expect(events.map(\.id) == expected.map(\.id))
             #expect(events.map(\.kind) == expected.map(\.kind))
-            #expect(events.allSatisfy { $0.committedAt > 1_700_000_000_000 })
+            #expect(events.allSatisfy { $0.committedAtMs > 1_700_000_000_000 })
 
             let page = try await store.pendingEvents(after: 2, limit: 2)
             #expect(page.map(\.version) == [3, 4])

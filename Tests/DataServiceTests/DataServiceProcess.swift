@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseDataAPI
+import GatehouseEvents
 import GatehouseRPC
 import GatehouseRedis
 import GatehouseTestSupport

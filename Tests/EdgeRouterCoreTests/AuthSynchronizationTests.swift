@@ -2,6 +2,7 @@ import AuthIssuerCore
 import EdgeRouterCore
 import Foundation
 import GatehouseAuthAPI
+import GatehouseEvents
 import GatehouseRPC
 import GatehouseRedis
 import GatehouseTestSupport

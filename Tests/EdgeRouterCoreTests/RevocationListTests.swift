@@ -1,5 +1,6 @@
 import EdgeRouterCore
 import GatehouseAuthAPI
+import GatehouseEvents
 import Testing
 
 /// Revocations applied in version order, gaps detected, state replaced.

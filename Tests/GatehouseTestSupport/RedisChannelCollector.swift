@@ -1,12 +1,14 @@
+import GatehouseEvents
 import GatehouseRedis
 import Logging
-import NIOCore
 import Synchronization
 
 /// Subscribes to one Redis pub/sub channel and keeps every message it receives, in order, as an event
 /// subscriber (an edge router) would see them.
 public final class RedisChannelCollector: Sendable {
-    private let subscriber: RedisSubscriber
+    private let redis: RedisConfiguration
+    private let channel: String
+    private let logger: Logger
     private let received = Mutex<(messages: [String], resubscriptions: Int)>(([], 0))
 
     /// - Parameters:
@@ -16,11 +18,9 @@ public final class RedisChannelCollector: Sendable {
     public init(redisPort: Int, channel: String) {
         var logger = Logger(label: "test.channel")
         logger.logLevel = .critical
-        self.subscriber = RedisSubscriber(
-            configuration: RedisConfiguration(port: redisPort, reconnectInitialBackoff: .milliseconds(10), reconnectMaximumBackoff: .milliseconds(20)),
-            channels: [channel],
-            logger: logger
-        )
+        self.redis = RedisConfiguration(port: redisPort, reconnectInitialBackoff: .milliseconds(10), reconnectMaximumBackoff: .milliseconds(20))
+        self.channel = channel
+        self.logger = logger
     }
 
     /// The messages so far.
@@ -29,20 +29,19 @@ public final class RedisChannelCollector: Sendable {
     /// How often the subscription was re-established after a drop.
     public var resubscriptions: Int { self.received.withLock { $0.resubscriptions } }
 
-    /// Runs `body` while subscribed (after the subscription is confirmed).
+    /// Runs `body` while subscribed (after the subscription is confirmed); call it once per collector.
     public func whileSubscribed<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.subscriber.run() }
-            let subscribed = AsyncStream.makeStream(of: Void.self)
-            group.addTask {
-                for await event in self.subscriber.events {
-                    switch event {
-                    case .subscribed: subscribed.continuation.finish()
-                    case .message(_, let payload): self.received.withLock { $0.messages.append(String(buffer: payload)) }
-                    case .resubscribed: self.received.withLock { $0.resubscriptions += 1 }
-                    }
-                }
+        let subscribed = AsyncStream.makeStream(of: Void.self)
+        let channel = EventSubscription.Channel(self.channel) { text in self.received.withLock { $0.messages.append(text) } }
+        let subscription = EventSubscription(redis: self.redis, channels: [channel], logger: self.logger) { afterLoss in
+            if afterLoss {
+                self.received.withLock { $0.resubscriptions += 1 }
+            } else {
+                subscribed.continuation.finish()
             }
+        }
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await subscription.run() }
             for await _ in subscribed.stream {}
             defer { group.cancelAll() }
             return try await body()

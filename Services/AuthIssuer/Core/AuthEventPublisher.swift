@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseAuthAPI
+import GatehouseEvents
 import GatehouseNIOSupport
 import GatehouseRedis
 import Logging
@@ -12,22 +13,25 @@ import ServiceLifecycle
 ///
 /// Revocations are rows in the database before they are events, so none is lost: a revocation made while
 /// Redis is down (or by the CLI, or just before a crash) is published, in version order, as soon as Redis
-/// answers; rows are marked published only after `PUBLISH` succeeded. The issuer's own revocations signal
-/// the publisher (``revocationAdded()``); a poll every `pollInterval` picks up the CLI's.
+/// answers; rows are marked published only after `PUBLISH` succeeded (an ``OutboxDrainer`` over the
+/// ``RevocationOutbox``). The issuer's own revocations signal the publisher (``revocationAdded()``); a poll
+/// every `pollInterval` picks up the CLI's, and checks the keys.
 public final class AuthEventPublisher: Service, Sendable {
     private let store: AuthStore
     private let keys: SigningKeyRing
     private let redis: RedisClient
     private let policy: TokenPolicy
-    private let revocationsChannel: String
     private let keysChannel: String
     private let pollInterval: Duration
     private let logger: Logger
-    private let wakeUp = WakeUpSignal()
+    private let revocations: OutboxDrainer<RevocationOutbox>
 
-    private static let published = Counter(label: "gatehouse_auth_events_published_total")
-    private static let failures = Counter(label: "gatehouse_auth_event_publish_failures_total")
-    private static let pending = Gauge(label: "gatehouse_auth_revocations_unpublished")
+    /// The counter of revocation and key events Redis accepted.
+    static let publishedLabel = "gatehouse_auth_events_published_total"
+    /// The counter of failed rounds, publishing revocations or maintaining keys.
+    static let failuresLabel = "gatehouse_auth_event_publish_failures_total"
+    private static let published = Counter(label: publishedLabel)
+    private static let failures = Counter(label: failuresLabel)
     private static let rotations = Counter(label: "gatehouse_auth_key_rotations_total")
 
     /// Creates a publisher.
@@ -48,15 +52,17 @@ public final class AuthEventPublisher: Service, Sendable {
         self.keys = keys
         self.redis = redis
         self.policy = policy
-        self.revocationsChannel = revocationsChannel
         self.keysChannel = keysChannel
         self.pollInterval = pollInterval
         self.logger = logger
+        self.revocations = OutboxDrainer(
+            source: RevocationOutbox(store: store), redis: redis, channel: revocationsChannel, batchSize: 256, pollInterval: pollInterval, logger: logger
+        )
     }
 
     /// Tells the publisher a revocation committed; cheap, never waits.
     public func revocationAdded() {
-        self.wakeUp.signal()
+        self.revocations.eventsCommitted()
     }
 
     /// Makes sure a database has an active and a next key (a new database gets its first two).
@@ -81,38 +87,40 @@ public final class AuthEventPublisher: Service, Sendable {
 
     /// Works until graceful shutdown; what committed by then is published before it returns, if Redis answers.
     public func run() async {
-        let backoff = ReconnectBackoff(initial: .milliseconds(50), maximum: .seconds(2))
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.wakeUp.poll(every: self.pollInterval) }
-            await cancelWhenGracefulShutdown {
-                var announced: Int64?
-                var failures = 0
-                var lastPrune = ContinuousClock.now - .seconds(3600)
-                self.wakeUp.signal()
-                for await _ in self.wakeUp.wakeUps {
-                    do {
-                        announced = try await self.maintainKeys(announced: announced)
-                        try await self.publishRevocations()
-                        if ContinuousClock.now - lastPrune > .seconds(60) {
-                            try await self.store.prune(refreshAbsoluteLifetime: self.policy.refreshAbsoluteLifetime)
-                            lastPrune = .now
-                        }
-                        if failures > 0 { self.logger.notice("publishing auth events again") }
-                        failures = 0
-                    } catch {
-                        failures += 1
-                        Self.failures.increment()
-                        if failures == 1 {
-                            self.logger.warning("cannot publish auth events; revocations wait in the database", metadata: ["error": "\(error)"])
-                        }
-                        guard (try? await Task.sleep(for: backoff.delay(afterFailures: failures))) != nil else { break }
-                        self.wakeUp.signal()
-                    }
-                }
-            }
-            group.cancelAll()
+            group.addTask { await self.revocations.run() }
+            await cancelWhenGracefulShutdown { await self.maintainKeysEveryPoll() }
         }
-        try? await self.publishRevocations()
+    }
+
+    /// Maintains and announces the keys at once and then every poll interval, and prunes the database once a
+    /// minute; after a failure, retries with backoff.
+    private func maintainKeysEveryPoll() async {
+        let backoff = ReconnectBackoff(initial: .milliseconds(50), maximum: .seconds(2))
+        var announced: Int64?
+        var failures = 0
+        var lastPrune = ContinuousClock.now - .seconds(3600)
+        while !Task.isCancelled {
+            let pause: Duration
+            do {
+                announced = try await self.maintainKeys(announced: announced)
+                if ContinuousClock.now - lastPrune > .seconds(60) {
+                    try await self.store.prune(refreshAbsoluteLifetime: self.policy.refreshAbsoluteLifetime)
+                    lastPrune = .now
+                }
+                if failures > 0 { self.logger.notice("signing keys maintained and announced again") }
+                failures = 0
+                pause = self.pollInterval
+            } catch {
+                failures += 1
+                Self.failures.increment()
+                if failures == 1 {
+                    self.logger.warning("cannot maintain or announce the signing keys; retrying", metadata: ["error": "\(error)"])
+                }
+                pause = backoff.delay(afterFailures: failures)
+            }
+            guard (try? await Task.sleep(for: pause)) != nil else { return }
+        }
     }
 
     /// Rotates when due, retires expired keys, reloads the ring, and announces a new generation.
@@ -137,25 +145,5 @@ public final class AuthEventPublisher: Service, Sendable {
         _ = try await self.redis.publish(channel: self.keysChannel, message: SigningKeyRing.event(snapshot).jsonText())
         Self.published.increment()
         return snapshot.generation
-    }
-
-    /// Publishes pending revocations in version order, one message each, marking them after Redis took them.
-    private func publishRevocations() async throws {
-        do {
-            while true {
-                let events = try await self.store.unpublishedRevocations(limit: 256)
-                for event in events {
-                    _ = try await self.redis.publish(channel: self.revocationsChannel, message: event.jsonText())
-                    try await self.store.markRevocationsPublished(through: event.version)
-                    Self.published.increment()
-                }
-                if events.count < 256 { break }
-            }
-            Self.pending.record(0)
-        } catch {
-            // The backlog is what an operator watches while Redis is away.
-            if let count = try? await self.store.unpublishedRevocationCount() { Self.pending.record(count) }
-            throw error
-        }
     }
 }

@@ -30,16 +30,21 @@ extension AuthStore {
     }
 
     /// Revocations not yet published, in version order.
-    public func unpublishedRevocations(limit: Int) throws(AuthStoreError) -> [RevocationEvent] {
+    /// - Parameters:
+    ///   - after: Only revocations with a higher version (the newest one published but perhaps not yet marked).
+    ///   - limit: The most to return.
+    public func unpublishedRevocations(after: Int64 = 0, limit: Int) throws(AuthStoreError) -> [RevocationEvent] {
         try self.run { connection throws(SQLiteError) in
-            try Self.revocations(where: "published = 0", after: 0, limit: limit, connection: connection)
+            try Self.revocations(where: "published = 0", after: after, limit: limit, connection: connection)
         }
     }
 
     /// How many revocations wait to be published.
-    public func unpublishedRevocationCount() throws(AuthStoreError) -> Int {
+    /// - Parameter after: Only revocations with a higher version count.
+    public func unpublishedRevocationCount(after: Int64 = 0) throws(AuthStoreError) -> Int {
         try self.run { connection throws(SQLiteError) in
-            try connection.withStatement("SELECT count(*) FROM revocations WHERE published = 0") { statement throws(SQLiteError) in
+            try connection.withStatement("SELECT count(*) FROM revocations WHERE published = 0 AND version > ?1") { statement throws(SQLiteError) in
+                try statement.bind(after, at: 1)
                 _ = try statement.step()
                 return Int(statement.int64(at: 0))
             }

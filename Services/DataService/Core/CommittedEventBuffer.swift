@@ -1,7 +1,8 @@
+import GatehouseDataAPI
 import GatehouseNIOSupport
 import Synchronization
 
-/// The events the writer has just committed, handed to the ``OutboxPublisher`` in memory so that it can
+/// The events the writer has just committed, handed to the publisher (``DocumentOutbox``) in memory so that it can
 /// publish them without reading them back from the outbox.
 ///
 /// The writer appends each transaction's events right after COMMIT returns (``append(_:)``, wired as
@@ -10,7 +11,7 @@ import Synchronization
 /// continue exactly where it left off (after a start, a Redis outage that overflowed the buffer, or a
 /// write by another process). The buffer is bounded: past `capacity` events the oldest are dropped.
 public final class CommittedEventBuffer: Sendable {
-    private let events = Mutex<[OutboxEvent]>([])
+    private let events = Mutex<[InvalidationMessage.Event]>([])
     private let capacity: Int
     /// Signalled by every append; the publisher waits on it.
     let wakeUp = WakeUpSignal()
@@ -22,7 +23,7 @@ public final class CommittedEventBuffer: Sendable {
     }
 
     /// Adds a transaction's events, in version order, and wakes the publisher; called on the writer thread.
-    public func append(_ committed: [OutboxEvent]) {
+    public func append(_ committed: [InvalidationMessage.Event]) {
         guard !committed.isEmpty else { return }
         self.events.withLock { events in
             events.append(contentsOf: committed)
@@ -37,7 +38,7 @@ public final class CommittedEventBuffer: Sendable {
     /// nil when the buffer does not hold `version + 1` (the outbox must be read then). A gap between
     /// buffered events is a version another process committed: the run stops before it, so the next call
     /// reads the outbox. Events up to `version` are forgotten.
-    func take(after version: Int64, limit: Int) -> [OutboxEvent]? {
+    func take(after version: Int64, limit: Int) -> [InvalidationMessage.Event]? {
         self.events.withLock { events in
             if let stale = events.firstIndex(where: { $0.version > version }) {
                 events.removeFirst(stale)

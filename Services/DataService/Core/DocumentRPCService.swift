@@ -4,7 +4,7 @@ import GatehouseRPC
 import Metrics
 
 /// Answers the data service's RPC methods (`data.Get`, `data.List`, `data.Put`, `data.Create`,
-/// `data.Delete`; docs/protocol.md) from a ``DocumentStore``, and signals the ``OutboxPublisher`` after
+/// `data.Delete`; docs/protocol.md) from a ``DocumentStore``, and signals the ``OutboxDrainer`` after
 /// every committed write.
 ///
 /// Errors are typed and name the field: `INVALID_ARGUMENT` (names, body, owner, limit, cursor, query),

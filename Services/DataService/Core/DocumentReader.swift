@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseDataAPI
 import GatehouseSQLite
 
 /// One read-only connection on its own thread; the store spreads reads over several.
@@ -111,20 +112,20 @@ actor DocumentReader {
         }
     }
 
-    func pendingEvents(after version: Int64, limit: Int) throws(DocumentError) -> [OutboxEvent] {
+    func pendingEvents(after version: Int64, limit: Int) throws(DocumentError) -> [InvalidationMessage.Event] {
         try read { connection throws(SQLiteError) in
             try connection.withStatement(Self.pendingEventsSQL) { statement throws(SQLiteError) in
                 try statement.bind(version, at: 1)
                 try statement.bind(Int64(limit), at: 2)
-                var events: [OutboxEvent] = []
+                var events: [InvalidationMessage.Event] = []
                 while try statement.step() {
                     events.append(
-                        OutboxEvent(
+                        InvalidationMessage.Event(
                             version: statement.int64(at: 0),
                             collection: statement.string(at: 1),
                             id: statement.string(at: 2),
                             kind: statement.string(at: 3) == "delete" ? .delete : .put,
-                            committedAt: statement.int64(at: 4)
+                            committedAtMs: statement.int64(at: 4)
                         ))
                 }
                 return events

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseDataAPI
 import GatehouseSQLite
 import Synchronization
 
@@ -153,7 +154,7 @@ public final class DocumentStore: Sendable {
     ///   - limit: The most events to return.
     /// - Returns: Up to `limit` events, oldest first.
     /// - Throws: ``DocumentError/invalidArgument(field:value:reason:)`` for a limit below 1, or a storage failure.
-    public func pendingEvents(after version: Int64, limit: Int) async throws(DocumentError) -> [OutboxEvent] {
+    public func pendingEvents(after version: Int64, limit: Int) async throws(DocumentError) -> [InvalidationMessage.Event] {
         guard limit >= 1 else {
             throw .invalidArgument(field: "limit", value: String(limit), reason: "must be at least 1")
         }

@@ -1,3 +1,5 @@
+import GatehouseDataAPI
+
 /// Settings of a ``DocumentStore``, with defaults suited to a small server.
 public struct DocumentStoreConfiguration: Sendable {
     /// The SQLite database file; it and its `-wal`/`-shm` files are created when missing.
@@ -17,7 +19,7 @@ public struct DocumentStoreConfiguration: Sendable {
     /// Called on the writer thread after every transaction that committed changes, with their outbox
     /// events in version order, stamped with the time the transaction went to COMMIT; it must return quickly
     /// (``CommittedEventBuffer/append(_:)``).
-    public var onCommit: (@Sendable ([OutboxEvent]) -> Void)?
+    public var onCommit: (@Sendable ([InvalidationMessage.Event]) -> Void)?
 
     /// Creates a configuration with default settings.
     /// - Parameter path: The SQLite database file.

@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseDataAPI
 import GatehouseSQLite
 
 /// The single writer connection, committing concurrent writes in groups.
@@ -44,7 +45,7 @@ actor DocumentWriter {
     private let maxBatchSize: Int
     private let maxQueuedWrites: Int
     private let onBatch: (@Sendable (WriteBatchStatistics) -> Void)?
-    private let onCommit: (@Sendable ([OutboxEvent]) -> Void)?
+    private let onCommit: (@Sendable ([InvalidationMessage.Event]) -> Void)?
     private var waiting: [Waiter] = []
     private var draining = false
 
@@ -180,16 +181,16 @@ actor DocumentWriter {
 
     /// Hands the committed writes' events to `onCommit`.
     private static func report(
-        _ results: [Result<WriteOutcome, DocumentError>], committedAt: Int64, to onCommit: @Sendable ([OutboxEvent]) -> Void
+        _ results: [Result<WriteOutcome, DocumentError>], committedAt: Int64, to onCommit: @Sendable ([InvalidationMessage.Event]) -> Void
     ) {
-        let events = results.compactMap { result -> OutboxEvent? in
+        let events = results.compactMap { result -> InvalidationMessage.Event? in
             switch result {
             case .success(.created(let document)), .success(.replaced(let document)):
-                OutboxEvent(
+                InvalidationMessage.Event(
                     version: document.version, collection: document.collection, id: document.id, kind: .put,
-                    committedAt: committedAt)
+                    committedAtMs: committedAt)
             case .success(.deleted(let collection, let id, let version)):
-                OutboxEvent(version: version, collection: collection, id: id, kind: .delete, committedAt: committedAt)
+                InvalidationMessage.Event(version: version, collection: collection, id: id, kind: .delete, committedAtMs: committedAt)
             case .failure:
                 nil
             }
@@ -326,7 +327,7 @@ actor DocumentWriter {
     }
 
     private static func recordEvent(
-        version: Int64, collection: String, id: String, kind: OutboxEvent.Kind, now: Int64,
+        version: Int64, collection: String, id: String, kind: InvalidationMessage.Event.Kind, now: Int64,
         connection: SQLiteConnection
     ) throws(SQLiteError) {
         try connection.withStatement(outboxSQL) { statement throws(SQLiteError) in

@@ -2,6 +2,7 @@ import ArgumentParser
 import DataServiceCore
 import Foundation
 import GatehouseConfig
+import GatehouseEvents
 import GatehouseObservability
 import GatehouseRPC
 import GatehouseRedis
@@ -83,7 +84,7 @@ struct Serve: AsyncParsableCommand {
         logger.log(configNotices: notices)
 
         let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.data.redis"))
-        let publisher = OutboxPublisher(
+        let publisher = OutboxDrainer(
             store: store,
             committed: committed,
             redis: redis,

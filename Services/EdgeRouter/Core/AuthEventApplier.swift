@@ -1,4 +1,5 @@
 import GatehouseAuthAPI
+import GatehouseEvents
 import Logging
 import Metrics
 import Synchronization

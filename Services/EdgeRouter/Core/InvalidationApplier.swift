@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseDataAPI
+import GatehouseEvents
 import Metrics
 import Synchronization
 
@@ -18,7 +19,8 @@ public final class InvalidationApplier: Sendable {
     }
 
     private let cache: ResponseCache
-    private let lastVersion = Mutex<Int64?>(nil)
+    /// Without a version after a drop of everything: nothing cached predates the next message.
+    private let versions = Mutex(EventVersionTracker())
 
     /// Creates an applier for a cache.
     public init(cache: ResponseCache) {
@@ -27,7 +29,7 @@ public final class InvalidationApplier: Sendable {
 
     /// The newest version applied, `nil` before the first message (or after a restart of the subscription).
     public var version: Int64? {
-        self.lastVersion.withLock { $0 }
+        self.versions.withLock { $0.version }
     }
 
     /// Applies one message of the invalidation channel.
@@ -36,13 +38,12 @@ public final class InvalidationApplier: Sendable {
             self.dropEverything()
             return .droppedEverything
         }
-        let previous = self.lastVersion.withLock { state -> Int64? in
-            let previous = state
-            state = max(state ?? last.version, last.version)
-            return previous
+        let (fresh, outcome) = self.versions.withLock { versions in
+            let fresh = message.events.filter { versions.isNew($0.version) }
+            // Within a message versions are consecutive; the first new one must follow the last seen.
+            return (fresh, versions.record(first: fresh.first?.version ?? first.version, last: last.version))
         }
-        if let previous, last.version <= previous { return .duplicate }
-        let fresh = message.events.filter { previous == nil || $0.version > previous! }
+        if outcome == .duplicate { return .duplicate }
         var tags: [CacheTag] = []
         for event in fresh {
             tags.append(.document(collection: event.collection, id: event.id))
@@ -55,8 +56,7 @@ public final class InvalidationApplier: Sendable {
         for event in fresh {
             EdgeMetrics.invalidationLag.recordNanoseconds(Int64(max(0, nowMs - Double(event.committedAtMs)) * 1_000_000))
         }
-        // Within a message versions are consecutive; between messages the first new one must follow the last seen.
-        if let previous, (fresh.first?.version ?? first.version) != previous + 1 {
+        if case .gap = outcome {
             self.cache.removeAll()
             return .droppedEverything
         }
@@ -70,6 +70,6 @@ public final class InvalidationApplier: Sendable {
 
     private func dropEverything() {
         self.cache.removeAll()
-        self.lastVersion.withLock { $0 = nil }
+        self.versions.withLock { $0.forget() }
     }
 }

@@ -1,4 +1,5 @@
 import GatehouseAuthAPI
+import GatehouseEvents
 import Synchronization
 
 /// The revocations an edge router enforces: revoked token ids until their expiry (plus the leeway), and per
@@ -12,16 +13,6 @@ import Synchronization
 /// above its version, so none is lost; events applied before the fetch began are not (the state holds
 /// them, or they were forged: a forged event is undone by the next replacement).
 public final class RevocationList: Sendable {
-    /// What applying an event did.
-    public enum Applied: Sendable, Equatable {
-        /// The next version: applied.
-        case applied
-        /// Already known (a repeat after a publisher crash): nothing changed.
-        case duplicate
-        /// Applied, but versions between were missed: fetch the whole state.
-        case gap(expected: Int64, received: Int64)
-    }
-
     /// A replacement in progress, from ``beginReplacement()`` to ``replace(_:version:revocations:)`` or
     /// ``abandon(_:)``.
     public struct Replacement: Sendable {
@@ -29,7 +20,8 @@ public final class RevocationList: Sendable {
     }
 
     private struct Entries {
-        var version: Int64 = 0
+        /// Versions start at 1, so an empty list is at version 0.
+        var versions = EventVersionTracker(version: 0)
         var tokens: [String: Int64] = [:]
         var subjects: [String: Int64] = [:]
     }
@@ -68,11 +60,13 @@ public final class RevocationList: Sendable {
 
     /// The newest version applied.
     public var version: Int64 {
-        self.state.withLock { $0.entries.version }
+        self.state.withLock { $0.entries.versions.version ?? 0 }
     }
 
     /// Applies one event.
-    public func apply(_ event: RevocationEvent) -> Applied {
+    /// - Returns: `.applied` for the next version, `.duplicate` for a repeat (a publisher crash), `.gap` when
+    ///   versions between were missed (it is applied all the same: fetch the whole state).
+    public func apply(_ event: RevocationEvent) -> EventVersionTracker.Outcome {
         self.state.withLock { state in
             if !state.pending.isEmpty { state.recorded.append(event) }
             return Self.apply(event, to: &state.entries)
@@ -99,15 +93,15 @@ public final class RevocationList: Sendable {
     /// - Returns: `.applied`; `.gap` when the events applied again skip a version (fetch again);
     ///   `.duplicate` when the replacement was stale and changed nothing.
     @discardableResult
-    public func replace(_ replacement: Replacement, version: Int64, revocations: [RevocationEvent]) -> Applied {
+    public func replace(_ replacement: Replacement, version: Int64, revocations: [RevocationEvent]) -> EventVersionTracker.Outcome {
         var fresh = Entries()
-        fresh.version = version
+        fresh.versions = EventVersionTracker(version: version)
         for revocation in revocations { Self.add(revocation.target, to: &fresh) }
         return self.state.withLock { state in
             guard let start = state.pending.removeValue(forKey: replacement.id) else { return .duplicate }
             defer { state.trimRecorded() }
             guard replacement.id > state.newestApplied else { return .duplicate }
-            var outcome = Applied.applied
+            var outcome = EventVersionTracker.Outcome.applied
             for event in state.recorded[(start - state.recordedOffset)...] {
                 if case .gap(let expected, let received) = Self.apply(event, to: &fresh), outcome == .applied {
                     outcome = .gap(expected: expected, received: received)
@@ -160,12 +154,10 @@ public final class RevocationList: Sendable {
         self.state.withLock { $0.entries.tokens.count + $0.entries.subjects.count }
     }
 
-    private static func apply(_ event: RevocationEvent, to entries: inout Entries) -> Applied {
-        guard event.version > entries.version else { return .duplicate }
-        let expected = entries.version + 1
-        Self.add(event.target, to: &entries)
-        entries.version = event.version
-        return event.version == expected ? .applied : .gap(expected: expected, received: event.version)
+    private static func apply(_ event: RevocationEvent, to entries: inout Entries) -> EventVersionTracker.Outcome {
+        let outcome = entries.versions.record(event.version)
+        if outcome != .duplicate { Self.add(event.target, to: &entries) }
+        return outcome
     }
 
     private static func add(_ target: RevocationEvent.Target, to entries: inout Entries) {
