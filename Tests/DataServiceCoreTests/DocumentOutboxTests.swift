@@ -7,11 +7,11 @@ import GatehouseTestSupport
 import Logging
 import Testing
 
-/// The publisher against a real Redis: committed events go out in version order without a gap, whether they
+/// The data service's outbox, drained by the shared drainer, against a real Redis: committed events go out in version order without a gap, whether they
 /// come from the writer's in-memory hand-over or have to be read back from the outbox, and the outbox is
 /// emptied once Redis has them.
 @Suite(.timeLimit(.minutes(1)))
-struct OutboxPublisherTests {
+struct DocumentOutboxTests {
     private static let channel = "test:invalidations"
 
     @Test func writesOfAnotherProcessBetweenThisStoresWritesArePublishedInOrderAndTheOutboxEmpties() async throws {
