@@ -67,7 +67,10 @@ median_of_3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 p99s=()
 echo_p99s=()
 # Where a check's time goes, from the limiter's own histograms over each run: its wait in the batcher's
-# queue, the script call (Redis round trip), and the whole RPC handler (from the frame read to the answer).
+# queue, the script call (Redis round trip), and the whole RPC handler (from the frame read to the answer);
+# then Redis' own time running the script (its commandstats, reset before the run), and the CPU time per
+# check of the limiter and of Redis, next to the echo server's per call: at "half" the limiter's maximum
+# the machine is far busier than at the same rate of echoes.
 stages() {
     local name metric labels
     while IFS='|' read -r name metric labels; do
@@ -78,18 +81,47 @@ queue wait|gatehouse_limiter_queue_wait_seconds|
 script call|gatehouse_limiter_redis_duration_seconds|
 RPC handler|gatehouse_rpc_server_duration_seconds|method=limiter.Check
 STAGES
+    local checks script
+    checks="$(check_count "$dir/after.metrics")"
+    checks=$((checks - $(check_count "$dir/before.metrics")))
+    script="$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2/p')"
+    read -r calls usec <<<"${script:-0 0}"
+    echo "    Redis running the script: $calls calls, $((usec / (calls > 0 ? calls : 1))) us each, $((checks / (calls > 0 ? calls : 1))) checks per call"
+    echo "    CPU per check: limiter $(cpu_us_per "$limiter_ticks" "$checks") us, Redis $(cpu_us_per "$redis_ticks" "$checks") us; cores busy: $busy"
 }
+# Checks the limiter's RPC server answered, from a /metrics snapshot.
+check_count() { sed -n 's/^gatehouse_rpc_server_duration_seconds_count{.*method="limiter.Check".*} \([0-9.e+]*\)$/\1/p' "$1" | awk '{s += $1} END {printf "%d", s}'; }
+# Microseconds of CPU per unit from clock ticks and a count.
+# Usage: cpu_us_per TICKS COUNT
+cpu_us_per() { echo $(( $1 * 1000000 / $(getconf CLK_TCK) / ($2 > 0 ? $2 : 1) )); }
+# The share of both cores' time that was busy (everything on the machine, the load generator included) since
+# the `cpu_line` BEFORE.
+cpu_line() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+busy_since() { echo "$(cpu_line) $1" | awk '{printf "%d%%", 100 * ($1 - $3) / (($2 - $4) > 0 ? $2 - $4 : 1)}'; }
 for run in 1 2 3; do
     run_start="$(steal_ticks)"
+    redis-cli -p "$redis_port" config resetstat > /dev/null
     curl -s "http://127.0.0.1:$admin_port/metrics" > "$dir/before.metrics"
+    limiter_ticks="$(cpu_ticks "$limiter")"
+    redis_ticks="$(cpu_ticks "$redis")"
+    machine="$(cpu_line)"
     out="$("$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --rate "$((max / 2))" --seconds "$seconds")"
+    limiter_ticks=$(($(cpu_ticks "$limiter") - limiter_ticks))
+    redis_ticks=$(($(cpu_ticks "$redis") - redis_ticks))
+    busy="$(busy_since "$machine")"
     curl -s "http://127.0.0.1:$admin_port/metrics" > "$dir/after.metrics"
     echo "$out   (stolen: $(steal_ms_since "$run_start") ms)"
     stages
     p99s+=("$(echo "$out" | p99_of)")
     run_start="$(steal_ticks)"
+    echo_ticks="$(cpu_ticks "$echo_server")"
+    machine="$(cpu_line)"
     out="$("$bin/GatehouseBench" rpc-load --port "$echo_port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"
-    echo "  $out   (stolen: $(steal_ms_since "$run_start") ms)"
+    echo_ticks=$(($(cpu_ticks "$echo_server") - echo_ticks))
+    busy="$(busy_since "$machine")"
+    # The calls measured, plus the warm-up second's, which the CPU time includes too.
+    calls=$(($(echo "$out" | sed -n 's/.*(\([0-9]*\) calls,.*/\1/p') + max / 2))
+    echo "  $out   (stolen: $(steal_ms_since "$run_start") ms; echo server CPU per call: $(cpu_us_per "$echo_ticks" "$calls") us; cores busy: $busy)"
     echo_p99s+=("$(echo "$out" | p99_of)")
 done
 kill $echo_server; echo_server=""
