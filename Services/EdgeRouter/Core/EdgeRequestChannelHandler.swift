@@ -121,16 +121,19 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
     }
 
     /// The path and the query (without `?`) of a request target: origin form (`/a?b`) or absolute form
-    /// (`http://host/a?b`).
+    /// (`http://host/a?b`). Read as bytes; an origin-form target without a query is returned as it is.
     static func pathAndQuery(_ target: String) -> (path: String, query: String?) {
-        var rest = Substring(target)
-        if !rest.hasPrefix("/"), let scheme = rest.range(of: "://") {
-            rest = rest[scheme.upperBound...]
-            rest = rest.firstIndex(where: { $0 == "/" || $0 == "?" }).map { rest[$0...] } ?? ""
+        let bytes = target.utf8
+        var start = bytes.startIndex
+        if bytes.first != UInt8(ascii: "/"), let scheme = bytes.firstRange(of: "://".utf8) {
+            start = bytes[scheme.upperBound...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.endIndex
         }
-        guard let mark = rest.firstIndex(of: "?") else { return (rest.isEmpty ? "/" : String(rest), nil) }
-        let path = rest[..<mark]
-        return (path.isEmpty ? "/" : String(path), String(rest[rest.index(after: mark)...]))
+        guard let mark = bytes[start...].firstIndex(of: UInt8(ascii: "?")) else {
+            if start == bytes.startIndex, !bytes.isEmpty { return (target, nil) }
+            return (start == bytes.endIndex ? "/" : String(Substring(bytes[start...])), nil)
+        }
+        let path = start == mark ? "/" : String(Substring(bytes[start..<mark]))
+        return (path, String(Substring(bytes[bytes.index(after: mark)...])))
     }
 
     /// Writes a response; for `HEAD`, its head only (with the `Content-Length` of the body a `GET` gets).
