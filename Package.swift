@@ -389,6 +389,7 @@ let package = Package(
                 "GatehouseRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ],
             path: "Tests/GatehouseTestSupport",
             swiftSettings: swiftSettings

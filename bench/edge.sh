@@ -143,24 +143,7 @@ curl -s "http://127.0.0.1:$edge_admin/metrics" | grep -E '^gatehouse_edge_(cache
 # the event arrives), edge B only hears the events. Under D's load (both cores saturated), and at a
 # paced 100 writes/s with nothing else running (E).
 lag() { # name, metrics before, metrics after: p50, p99 (linear within buckets) and the share within 5 ms
-    python3 - "$@" <<'PY'
-import re, sys
-def buckets(path):
-    text = open(path).read()
-    return {float(m.group(1)): float(m.group(2)) for m in re.finditer(r'^gatehouse_edge_invalidation_lag_seconds_bucket\{le="([0-9.e+-]+|\+Inf)"\} ([0-9.e+]+)$', text, re.M) if m.group(1) != "+Inf"}
-before, after = buckets(sys.argv[2]), buckets(sys.argv[3])
-counts = sorted((bound, after[bound] - before.get(bound, 0)) for bound in after)
-total = counts[-1][1] if counts else 0
-def quantile(q):
-    rank, lower, below = q * total, 0.0, 0.0
-    for bound, count in counts:
-        if count >= rank:
-            return lower + (bound - lower) * (rank - below) / max(count - below, 1)
-        lower, below = bound, count
-    return float("inf")
-within = next((count for bound, count in counts if abs(bound - 0.005) < 1e-9), 0)
-print(f"{sys.argv[1]}: {int(total)} invalidations, p50 {quantile(0.5) * 1000:.2f} ms, p99 {quantile(0.99) * 1000:.2f} ms, within 5 ms {100 * within / max(total, 1):.2f}%")
-PY
+    python3 bench/histogram-quantiles.py "$1" gatehouse_edge_invalidation_lag_seconds "$2" "$3" --within 0.005
 }
 : > "$dir/empty.metrics"
 curl -s "http://127.0.0.1:$edge_admin/metrics" > "$dir/a-d.metrics"; curl -s "http://127.0.0.1:$edge_b_admin/metrics" > "$dir/b-d.metrics"

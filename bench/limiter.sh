@@ -19,6 +19,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 dir="$(mktemp -d)"
 redis_port="$(free_port)"
 rpc_port="$(free_port)"
+admin_port="$(free_port)"
 redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize no > "$dir/redis.log" &
 redis=$!
 limiter=""
@@ -32,7 +33,7 @@ policies:
   - {name: tiny, limit: 1, period: 1h, key: [ip]}
 POLICIES
 export GATEHOUSE_RPC_SECRET="bench-secret-$(date +%s%N)"
-LIMITER_RPC_SECRET="$GATEHOUSE_RPC_SECRET" LIMITER_RPC_PORT="$rpc_port" LIMITER_ADMIN_PORT=0 \
+LIMITER_RPC_SECRET="$GATEHOUSE_RPC_SECRET" LIMITER_RPC_PORT="$rpc_port" LIMITER_ADMIN_PORT="$admin_port" \
     LIMITER_REDIS_PORT="$redis_port" LIMITER_POLICIES_FILE="$dir/policies.yaml" LIMITER_LOG_LEVEL=warning \
     "$bin/limiter" > "$dir/limiter.log" 2>&1 &
 limiter=$!
@@ -65,10 +66,26 @@ p99_of() { sed -n 's/.*p99 \([0-9]*\) us.*/\1/p'; }
 median_of_3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 p99s=()
 echo_p99s=()
+# Where a check's time goes, from the limiter's own histograms over each run: its wait in the batcher's
+# queue, the script call (Redis round trip), and the whole RPC handler (from the frame read to the answer).
+stages() {
+    local name metric labels
+    while IFS='|' read -r name metric labels; do
+        # shellcheck disable=SC2086
+        echo "    $(python3 bench/histogram-quantiles.py "$name" "$metric" "$dir/before.metrics" "$dir/after.metrics" $labels)"
+    done <<STAGES
+queue wait|gatehouse_limiter_queue_wait_seconds|
+script call|gatehouse_limiter_redis_duration_seconds|
+RPC handler|gatehouse_rpc_server_duration_seconds|method=limiter.Check
+STAGES
+}
 for run in 1 2 3; do
     run_start="$(steal_ticks)"
+    curl -s "http://127.0.0.1:$admin_port/metrics" > "$dir/before.metrics"
     out="$("$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --rate "$((max / 2))" --seconds "$seconds")"
+    curl -s "http://127.0.0.1:$admin_port/metrics" > "$dir/after.metrics"
     echo "$out   (stolen: $(steal_ms_since "$run_start") ms)"
+    stages
     p99s+=("$(echo "$out" | p99_of)")
     run_start="$(steal_ticks)"
     out="$("$bin/GatehouseBench" rpc-load --port "$echo_port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"

@@ -6,25 +6,11 @@ extension AuthIssuerEndToEndTests {
     /// docs/openapi/auth-issuer.yaml describes the running server: the same paths and methods, each answered.
     @Suite(.timeLimit(.minutes(1)))
     struct OpenAPIDescriptionTests {
-        /// The `paths` of the description and the methods under each, read line by line (two-space YAML indents).
+        /// The `paths` of the description and the methods under each, upper-case.
         static func describedOperations() throws -> [String: Set<String>] {
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            let text = try String(contentsOf: root.appendingPathComponent("docs/openapi/auth-issuer.yaml"), encoding: .utf8)
             var operations: [String: Set<String>] = [:]
-            var inPaths = false
-            var current: String?
-            for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line.hasPrefix("paths:") { inPaths = true; continue }
-                guard inPaths else { continue }
-                if let first = line.first, first != " ", first != "#" { break }
-                if line.hasPrefix("  /"), line.hasSuffix(":"), !line.hasPrefix("   ") {
-                    let path = String(line.dropFirst(2).dropLast()).trimmingCharacters(in: CharacterSet(charactersIn: "'\""))
-                    current = path
-                    operations[path] = []
-                } else if let path = current, line.hasPrefix("    "), !line.hasPrefix("     "), line.hasSuffix(":") {
-                    let method = line.trimmingCharacters(in: .whitespaces).dropLast().uppercased()
-                    if ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"].contains(method) { operations[path]?.insert(method) }
-                }
+            for (path, method, _) in try OpenAPIDescription.load("docs/openapi/auth-issuer.yaml").operations {
+                operations[path, default: []].insert(method.uppercased())
             }
             return operations
         }

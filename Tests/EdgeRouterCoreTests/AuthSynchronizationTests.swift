@@ -40,7 +40,7 @@ struct AuthSynchronizationTests {
             let jwks = try await JWKSFetcher(url: "http://127.0.0.1:\(port)/.well-known/jwks.json").fetch()
             let verifier = AccessTokenVerifier(issuer: AccessTokenVerifierTests.issuer, audience: "gatehouse", revocations: RevocationList())
             #expect(try await verifier.replaceKeys(jwksJSON: jwks).contains(issuer.kid))
-            #expect((try? await verifier.verify(try await issuer.token()).get()) != nil)
+            _ = try await verifier.verify(try await issuer.token()).get()
             await #expect(throws: JWKSFetcher.Failure.self) { try await JWKSFetcher(url: "http://127.0.0.1:\(port)/nothing-here").fetch() }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
@@ -116,12 +116,12 @@ struct AuthSynchronizationTests {
                 try await applier.synchronize()
                 group.addTask { try await subscriber.run() }
                 let token = try await issuer.token(id: "revoked-while-redis-is-down")
-                #expect((try? await verifier.verify(token).get()) != nil)
+                _ = try await verifier.verify(token).get()
                 #expect(!applier.isRevocationStateCurrent, "without a subscription, revocations made from now on would not arrive")
 
                 // Revoked at the issuer while Redis is down: stored, never published (no publisher runs).
                 _ = try await issuer.store.revokeAccessToken(jti: "revoked-while-redis-is-down", expiresAt: Int64(Date().timeIntervalSince1970) + 600)
-                #expect((try? await verifier.verify(token).get()) != nil, "the edge cannot know it yet")
+                _ = try await verifier.verify(token).get()  // the edge cannot know it yet
 
                 try await redis.restart()
                 let deadline = ContinuousClock.now + .seconds(20)

@@ -14,14 +14,14 @@ extension GatehouseSystemTests {
         /// The description's operations are exactly the routes of config/routes.yaml, each with the security,
         /// statuses and headers its route implies; every `$ref` resolves and every example fits its schema.
         @Test func everyRouteOfTheRouteFileIsDescribedAndNothingElse() throws {
-            let description = try APIDescription.load()
+            let description = try OpenAPIDescription.load("docs/openapi/edge-router.yaml")
             #expect(description.root["openapi"]?.string?.hasPrefix("3.1.") == true)
             let unresolved = description.unresolvedReferences()
             #expect(unresolved.isEmpty, Comment(rawValue: "references that do not resolve:\n" + unresolved.joined(separator: "\n")))
             let badExamples = description.examplesThatBreakTheirSchemas()
             #expect(badExamples.isEmpty, Comment(rawValue: "examples that break their schemas:\n" + badExamples.joined(separator: "\n")))
 
-            let routeFile = try YAMLReader.parse(
+            let routeFile = try DocumentTree.yaml(
                 try String(contentsOf: GatehouseSystem.repository.appendingPathComponent("config/routes.yaml"), encoding: .utf8), source: "config/routes.yaml"
             )
             let fileTiers = routeFile["tiers"]?.object ?? [:]
@@ -75,7 +75,7 @@ extension GatehouseSystemTests {
         /// Every operation's success cases and error cases (401, 403, 404, 412, 304, 400, 413, 429, 503), plus
         /// `HEAD`, `405` and paths without a route, each answer checked by ``DescriptionCheck``.
         @Test func everyOperationAnswersItsSuccessAndErrorCasesAsDescribed() async throws {
-            let description = try APIDescription.load()
+            let description = try OpenAPIDescription.load("docs/openapi/edge-router.yaml")
             // Requests come "through a load balancer" at 127.0.0.1 so that each part below has its own client
             // address, and so its own public-tier and failed-token budgets.
             let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_TRUSTED_PROXIES": "127.0.0.1"])
@@ -274,7 +274,7 @@ extension GatehouseSystemTests {
             let response = try httpRequest(
                 port: system.authHTTPPort, method: "POST", path: "/oauth/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8)
             )
-            return try #require(try JSONValue.parse(response.body)["access_token"]?.string, "\(response.body)")
+            return try #require(try DocumentTree.json(response.body)["access_token"]?.string, "\(response.body)")
         }
     }
 }
@@ -284,7 +284,7 @@ extension GatehouseSystemTests {
 /// An answer and its body read as JSON (`nil` when it has none or is not described as JSON).
 private struct Answer {
     var response: HTTPProbeResponse
-    var json: Tree?
+    var json: DocumentTree?
 }
 
 /// Sends requests to the system's first edge and checks each answer against the description; remembers which
@@ -302,12 +302,12 @@ private final class DescriptionCheck {
         412: "Precondition Failed", 413: "Content Too Large", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
     ]
 
-    let description: APIDescription
+    let description: OpenAPIDescription
     let system: GatehouseSystem
     /// `METHOD /template` to the statuses it answered (`HEAD` under its own name).
     private(set) var observed: [String: Set<Int>] = [:]
 
-    init(_ description: APIDescription, _ system: GatehouseSystem) {
+    init(_ description: OpenAPIDescription, _ system: GatehouseSystem) {
         self.description = description
         self.system = system
     }
@@ -337,11 +337,11 @@ private final class DescriptionCheck {
     func verify(
         _ method: String, _ target: String, _ response: HTTPProbeResponse, _ status: Int, component: String? = nil, limiterAsked: Bool? = nil,
         sourceLocation: SourceLocation = #_sourceLocation
-    ) -> Tree? {
+    ) -> DocumentTree? {
         var problems: [String] = []
         if response.status != status { problems.append("expected \(status), got \(response.status) \(response.body.prefix(300))") }
         let path = String(target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
-        var described: Tree?
+        var described: DocumentTree?
         if let component {
             described = self.description.root["components"]?["responses"]?[component]
             if described == nil { problems.append("components.responses.\(component) is not described") }
@@ -355,7 +355,7 @@ private final class DescriptionCheck {
         } else {
             problems.append("no operation is described for \(method) \(path)")
         }
-        var json: Tree?
+        var json: DocumentTree?
         if let described {
             let asked = limiterAsked ?? !([401, 405, 413].contains(response.status) || (response.status == 403 && response.headers["www-authenticate"] != nil))
             json = self.check(response, against: described, head: method == "HEAD", limiterAsked: asked, problems: &problems)
@@ -364,13 +364,13 @@ private final class DescriptionCheck {
         return json
     }
 
-    private func check(_ response: HTTPProbeResponse, against object: Tree, head: Bool, limiterAsked: Bool, problems: inout [String]) -> Tree? {
-        let described: Tree
+    private func check(_ response: HTTPProbeResponse, against object: DocumentTree, head: Bool, limiterAsked: Bool, problems: inout [String]) -> DocumentTree? {
+        let described: DocumentTree
         do { described = try self.description.resolve(object) } catch {
             problems.append("\(error)")
             return nil
         }
-        var json: Tree?
+        var json: DocumentTree?
         // The body and its media type.
         let contentType = response.headers["content-type"].map { $0.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? "" }
         if let content = described["content"]?.object, !content.isEmpty {
@@ -379,11 +379,8 @@ private final class DescriptionCheck {
                     if !response.body.isEmpty { problems.append("a HEAD answer has a body: \(response.body.prefix(200))") }
                 } else {
                     do {
-                        let value = try JSONValue.parse(response.body)
+                        let value = try DocumentTree.json(response.body)
                         json = value
-                        if (try? JSONSerialization.jsonObject(with: Data(response.body.utf8), options: [.fragmentsAllowed])) == nil {
-                            problems.append("the body is not JSON: \(response.body.prefix(200))")
-                        }
                         if let schema = media["schema"] { problems += self.description.schemaProblems(value, schema, at: "body") }
                         if contentType == "application/problem+json" {
                             if value["status"]?.int != response.status { problems.append("the problem's status is \(value["status"].map { "\($0)" } ?? "missing"), not \(response.status)") }
@@ -410,7 +407,7 @@ private final class DescriptionCheck {
             if header["required"]?.bool == true, value == nil { problems.append("the required header \(name) is missing") }
             if let value, let schema = header["schema"] {
                 let integer = (try? self.description.resolve(schema))?["type"]?.string == "integer"
-                let typed: Tree = integer ? (Int(value).map(Tree.int) ?? .string(value)) : .string(value)
+                let typed: DocumentTree = integer ? (Int(value).map(DocumentTree.int) ?? .string(value)) : .string(value)
                 problems += self.description.schemaProblems(typed, schema, at: "header \(name)")
             }
         }
@@ -425,659 +422,5 @@ private final class DescriptionCheck {
             problems.append("Age (\(response.headers["age"] ?? "none")) must come with a cache hit and only then (Cache-Status \(cacheStatus))")
         }
         return json
-    }
-}
-
-// MARK: - The description
-
-/// docs/openapi/edge-router.yaml, read.
-private struct APIDescription {
-    static let methods = ["get", "put", "post", "delete", "options", "head", "patch", "trace"]
-
-    let root: Tree
-
-    static func load() throws -> APIDescription {
-        let url = GatehouseSystem.repository.appendingPathComponent("docs/openapi/edge-router.yaml")
-        return APIDescription(root: try YAMLReader.parse(try String(contentsOf: url, encoding: .utf8), source: "docs/openapi/edge-router.yaml"))
-    }
-
-    /// Every operation, by path and lower-case method.
-    var operations: [(path: String, method: String, operation: Tree)] {
-        (self.root["paths"]?.object ?? [:]).sorted { $0.key < $1.key }.flatMap { path, item in
-            Self.methods.compactMap { method in item[method].map { (path, method, $0) } }
-        }
-    }
-
-    func operation(_ method: String, _ template: String) -> Tree? {
-        self.root["paths"]?[template]?[method.lowercased()]
-    }
-
-    /// The template of `paths` that a request path falls under: of those that match, the one with the most
-    /// literal segments.
-    func template(of path: String) -> String? {
-        let segments = Array(path.split(separator: "/", omittingEmptySubsequences: false).dropFirst())
-        var best: (template: String, literals: Int)?
-        for template in (self.root["paths"]?.object ?? [:]).keys.sorted() {
-            let parts = Array(template.split(separator: "/", omittingEmptySubsequences: false).dropFirst())
-            guard parts.count == segments.count else { continue }
-            var literals = 0
-            var matches = true
-            for (part, segment) in zip(parts, segments) {
-                if part.hasPrefix("{"), part.hasSuffix("}") {
-                    matches = matches && !segment.isEmpty
-                } else if part == segment {
-                    literals += 1
-                } else {
-                    matches = false
-                }
-            }
-            if matches, literals > best?.literals ?? -1 { best = (template, literals) }
-        }
-        return best?.template
-    }
-
-    /// The response object of an operation for a status: the code itself, else its range (`4XX`), else `default`.
-    func response(_ operation: Tree, status: Int) -> Tree? {
-        let responses = operation["responses"]
-        return responses?[String(status)] ?? responses?["\(status / 100)XX"] ?? responses?["default"]
-    }
-
-    /// Follows `$ref`s (local JSON pointers) to the node they name.
-    func resolve(_ node: Tree) throws -> Tree {
-        var node = node
-        var hops = 0
-        while let reference = node["$ref"]?.string {
-            guard reference.hasPrefix("#/"), hops < 32 else { throw YAMLFailure("cannot resolve \(reference)") }
-            var target = self.root
-            for token in reference.dropFirst(2).split(separator: "/", omittingEmptySubsequences: false) {
-                let key = token.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-                guard let next = target[key] else { throw YAMLFailure("\(reference) does not resolve") }
-                target = next
-            }
-            node = target
-            hops += 1
-        }
-        return node
-    }
-
-    /// Every `$ref` that does not resolve, with where it is.
-    func unresolvedReferences() -> [String] {
-        var failures: [String] = []
-        func walk(_ node: Tree, _ location: String) {
-            switch node {
-            case .object(let members):
-                if members["$ref"] != nil, (try? self.resolve(node)) == nil { failures.append("\(location): \(members["$ref"].map { "\($0)" } ?? "")") }
-                for (key, value) in members { walk(value, "\(location)/\(key)") }
-            case .array(let items):
-                for (index, item) in items.enumerated() { walk(item, "\(location)/\(index)") }
-            default: break
-            }
-        }
-        walk(self.root, "#")
-        return failures.sorted()
-    }
-
-    /// Every `example` and `examples.*.value` that does not fit the schema beside it (media types, headers,
-    /// parameters) or the schema it belongs to.
-    func examplesThatBreakTheirSchemas() -> [String] {
-        var failures: [String] = []
-        func examples(of node: Tree) -> [(String, Tree)] {
-            var found: [(String, Tree)] = []
-            if let example = node["example"] { found.append(("example", example)) }
-            for (name, example) in node["examples"]?.object ?? [:] {
-                if let value = (try? self.resolve(example))?["value"] { found.append(("examples.\(name)", value)) }
-            }
-            return found
-        }
-        func walk(_ node: Tree, _ location: String) {
-            switch node {
-            case .object(let members):
-                let schema = members["schema"] ?? (members["type"] != nil || members["properties"] != nil ? node : nil)
-                if let schema {
-                    for (name, example) in examples(of: node) {
-                        let integerHeader = (try? self.resolve(schema))?["type"]?.string == "integer"
-                        let value = integerHeader ? (example.string.flatMap { Int($0) }.map(Tree.int) ?? example) : example
-                        failures += self.schemaProblems(value, schema, at: "\(location)/\(name)")
-                    }
-                }
-                for (key, value) in members where key != "example" && key != "examples" { walk(value, "\(location)/\(key)") }
-            case .array(let items):
-                for (index, item) in items.enumerated() { walk(item, "\(location)/\(index)") }
-            default: break
-            }
-        }
-        walk(self.root, "#")
-        return failures.sorted()
-    }
-
-    /// What is wrong with a value under a JSON Schema (the keywords the description uses, `$ref`s resolved).
-    /// Properties a schema with `properties` does not list are wrong unless `additionalProperties` allows them.
-    func schemaProblems(_ value: Tree, _ schemaNode: Tree, at location: String) -> [String] {
-        guard let schema = try? self.resolve(schemaNode) else { return ["\(location): its schema does not resolve"] }
-        var problems: [String] = []
-        for part in schema["allOf"]?.array ?? [] { problems += self.schemaProblems(value, part, at: location) }
-        if let alternatives = schema["anyOf"]?.array ?? schema["oneOf"]?.array,
-            !alternatives.contains(where: { self.schemaProblems(value, $0, at: location).isEmpty })
-        {
-            problems.append("\(location): \(value) fits none of its schema's alternatives")
-        }
-        if let constant = schema["const"], !value.sameJSON(as: constant) { problems.append("\(location): \(value) is not \(constant)") }
-        if let choices = schema["enum"]?.array, !choices.contains(where: value.sameJSON) { problems.append("\(location): \(value) is not one of \(Tree.array(choices))") }
-        if let type = schema["type"] {
-            let types = type.array?.compactMap(\.string) ?? [type.string ?? "?"]
-            guard types.contains(where: value.isOf) else {
-                return problems + ["\(location): \(value) is not of type \(types.joined(separator: " or "))"]
-            }
-        }
-        switch value {
-        case .object(let members):
-            for name in schema["required"]?.array?.compactMap(\.string) ?? [] where members[name] == nil {
-                problems.append("\(location): the required property \(name) is missing")
-            }
-            let properties = schema["properties"]?.object ?? [:]
-            for (name, member) in members.sorted(by: { $0.key < $1.key }) {
-                if let property = properties[name] {
-                    problems += self.schemaProblems(member, property, at: "\(location).\(name)")
-                } else if let additional = schema["additionalProperties"] {
-                    if additional == .bool(false) {
-                        problems.append("\(location).\(name): not allowed")
-                    } else if additional.object != nil {
-                        problems += self.schemaProblems(member, additional, at: "\(location).\(name)")
-                    }
-                } else if !properties.isEmpty {
-                    problems.append("\(location).\(name): a property the schema does not describe")
-                }
-            }
-        case .array(let items):
-            if let itemSchema = schema["items"] {
-                for (index, item) in items.enumerated() { problems += self.schemaProblems(item, itemSchema, at: "\(location)[\(index)]") }
-            }
-            if let minimum = schema["minItems"]?.int, items.count < minimum { problems.append("\(location): fewer than \(minimum) items") }
-            if let maximum = schema["maxItems"]?.int, items.count > maximum { problems.append("\(location): more than \(maximum) items") }
-        case .string(let text):
-            let length = text.unicodeScalars.count
-            if let minimum = schema["minLength"]?.int, length < minimum { problems.append("\(location): '\(text)' is shorter than \(minimum)") }
-            if let maximum = schema["maxLength"]?.int, length > maximum { problems.append("\(location): '\(text.prefix(40))…' is longer than \(maximum)") }
-            if let pattern = schema["pattern"]?.string {
-                if let expression = try? NSRegularExpression(pattern: pattern) {
-                    if expression.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)) == nil {
-                        problems.append("\(location): '\(text)' does not match \(pattern)")
-                    }
-                } else {
-                    problems.append("\(location): the pattern \(pattern) is not a regular expression")
-                }
-            }
-        case .int, .double:
-            let number = value.number ?? 0
-            if let minimum = schema["minimum"]?.number, number < minimum { problems.append("\(location): \(value) is below \(minimum)") }
-            if let maximum = schema["maximum"]?.number, number > maximum { problems.append("\(location): \(value) is above \(maximum)") }
-            if let bound = schema["exclusiveMinimum"]?.number, number <= bound { problems.append("\(location): \(value) is not above \(bound)") }
-            if let bound = schema["exclusiveMaximum"]?.number, number >= bound { problems.append("\(location): \(value) is not below \(bound)") }
-        default:
-            break
-        }
-        return problems
-    }
-}
-
-// MARK: - YAML and JSON, as far as the description and the route file need
-
-/// A YAML or JSON value.
-private enum Tree: Equatable, CustomStringConvertible {
-    case null
-    case bool(Bool)
-    case int(Int)
-    case double(Double)
-    case string(String)
-    case array([Tree])
-    case object([String: Tree])
-
-    subscript(key: String) -> Tree? {
-        if case .object(let members) = self { members[key] } else { nil }
-    }
-
-    var string: String? { if case .string(let value) = self { value } else { nil } }
-    var int: Int? { if case .int(let value) = self { value } else { nil } }
-    var bool: Bool? { if case .bool(let value) = self { value } else { nil } }
-    var array: [Tree]? { if case .array(let value) = self { value } else { nil } }
-    var object: [String: Tree]? { if case .object(let value) = self { value } else { nil } }
-    var number: Double? {
-        switch self {
-        case .int(let value): Double(value)
-        case .double(let value): value
-        default: nil
-        }
-    }
-
-    /// Whether the value is of a JSON Schema type.
-    func isOf(_ type: String) -> Bool {
-        switch (type, self) {
-        case ("null", .null), ("boolean", .bool), ("integer", .int), ("number", .int), ("number", .double), ("string", .string), ("array", .array),
-            ("object", .object):
-            true
-        case ("integer", .double(let value)): value.rounded() == value
-        default: false
-        }
-    }
-
-    /// Equality as JSON Schema sees it: `1` and `1.0` are the same number.
-    func sameJSON(as other: Tree) -> Bool {
-        if let number = self.number, let otherNumber = other.number { return number == otherNumber }
-        return self == other
-    }
-
-    var description: String {
-        switch self {
-        case .null: "null"
-        case .bool(let value): "\(value)"
-        case .int(let value): "\(value)"
-        case .double(let value): "\(value)"
-        case .string(let value): "\"\(value.count > 80 ? String(value.prefix(80)) + "…" : value)\""
-        case .array(let items): "[" + items.map(\.description).joined(separator: ",") + "]"
-        case .object(let members): "{" + members.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }.joined(separator: ",") + "}"
-        }
-    }
-}
-
-private struct YAMLFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
-private enum JSONValue {
-    /// Reads JSON text (checked with JSONSerialization too by callers that need strictness).
-    static func parse(_ text: String) throws -> Tree {
-        var scanner = FlowScanner(text)
-        let value = try scanner.value(inFlow: true)
-        guard scanner.restIsBlank else { throw YAMLFailure("unexpected text after the JSON value: \(scanner.remainder.prefix(40))") }
-        return value
-    }
-}
-
-/// Block YAML: mappings, sequences (also as `- key: value` items), plain, quoted and block (`|`, `>`) scalars,
-/// flow collections and comments. No anchors, aliases, tags or multiple documents; anything it does not read
-/// is an error naming the line.
-private struct YAMLReader {
-    private var lines: [String]
-    private var index = 0
-    private let source: String
-
-    static func parse(_ text: String, source: String) throws -> Tree {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { String($0.hasSuffix("\r") ? $0.dropLast() : $0) }
-        var reader = YAMLReader(lines: lines, source: source)
-        let value = try reader.node(deeperThan: -1)
-        if let line = reader.nextSignificantLine() { throw reader.failure(at: line, "unexpected text") }
-        return value
-    }
-
-    private init(lines: [String], source: String) {
-        self.lines = lines
-        self.source = source
-    }
-
-    private func failure(at line: Int, _ message: String) -> YAMLFailure {
-        YAMLFailure("\(self.source):\(line + 1): \(message)")
-    }
-
-    private static func indentation(_ line: String) -> Int {
-        line.prefix { $0 == " " }.count
-    }
-
-    private static func isBlankOrComment(_ line: String) -> Bool {
-        let text = line.drop { $0 == " " }
-        return text.isEmpty || text.hasPrefix("#")
-    }
-
-    private static func isItem(_ line: String, at column: Int) -> Bool {
-        let rest = line.dropFirst(column)
-        return rest == "-" || rest.hasPrefix("- ")
-    }
-
-    private mutating func nextSignificantLine() -> Int? {
-        while self.index < self.lines.count, Self.isBlankOrComment(self.lines[self.index]) { self.index += 1 }
-        return self.index < self.lines.count ? self.index : nil
-    }
-
-    /// The block node starting at the next significant line, when that line is indented more than `parent`.
-    private mutating func node(deeperThan parent: Int) throws -> Tree {
-        guard let line = self.nextSignificantLine() else { return .null }
-        let column = Self.indentation(self.lines[line])
-        guard column > parent else { return .null }
-        if self.lines[line].dropFirst(column).first == "\t" { throw self.failure(at: line, "a tab in the indentation") }
-        return Self.isItem(self.lines[line], at: column) ? try self.sequence(at: column) : try self.mapping(at: column)
-    }
-
-    private mutating func mapping(at column: Int) throws -> Tree {
-        var members: [String: Tree] = [:]
-        while let line = self.nextSignificantLine(), Self.indentation(self.lines[line]) == column, !Self.isItem(self.lines[line], at: column) {
-            let content = String(self.lines[line].dropFirst(column))
-            guard let split = try Self.splitKey(content) else { throw self.failure(at: line, "expected 'key: value', got '\(content)'") }
-            guard members[split.key] == nil else { throw self.failure(at: line, "the key '\(split.key)' is repeated") }
-            self.index = line + 1
-            members[split.key] = try self.value(split.rest, column: column, line: line)
-        }
-        if let line = self.nextSignificantLine() {
-            let next = Self.indentation(self.lines[line])
-            if next > column || (next == column && Self.isItem(self.lines[line], at: column)) { throw self.failure(at: line, "unexpected indentation") }
-        }
-        return .object(members)
-    }
-
-    private mutating func sequence(at column: Int) throws -> Tree {
-        var items: [Tree] = []
-        while let line = self.nextSignificantLine(), Self.indentation(self.lines[line]) == column, Self.isItem(self.lines[line], at: column) {
-            let afterDash = self.lines[line].dropFirst(column + 1)
-            let content = afterDash.drop { $0 == " " }
-            let contentColumn = column + 1 + (afterDash.count - content.count)
-            if content.isEmpty || content.hasPrefix("#") {
-                self.index = line + 1
-                items.append(try self.node(deeperThan: column))
-            } else if try Self.splitKey(String(content)) != nil || Self.isItem(String(content), at: 0) {
-                // `- key: value` (or `- - item`): the item is the block that starts at the content's column.
-                self.lines[line] = String(repeating: " ", count: contentColumn) + content
-                self.index = line
-                items.append(try self.node(deeperThan: column))
-            } else {
-                self.index = line + 1
-                items.append(try self.inline(String(content), column: column, line: line))
-            }
-        }
-        if let line = self.nextSignificantLine(), Self.indentation(self.lines[line]) > column { throw self.failure(at: line, "unexpected indentation") }
-        return .array(items)
-    }
-
-    /// `key` and the rest of a `key: rest` line; `nil` when the line is not one.
-    private static func splitKey(_ content: String) throws -> (key: String, rest: String)? {
-        if content.first == "\"" || content.first == "'" {
-            var scanner = FlowScanner(content)
-            let key = try scanner.quoted()
-            let after = scanner.remainder.drop { $0 == " " }
-            guard after.first == ":", after.dropFirst().first.map({ $0 == " " }) ?? true else { return nil }
-            return (key, String(after.dropFirst()))
-        }
-        guard let first = content.first, !"[{#&*!|>%@`".contains(first) else { return nil }
-        var position = content.startIndex
-        while let colon = content[position...].firstIndex(of: ":") {
-            let next = content.index(after: colon)
-            if next == content.endIndex || content[next] == " " {
-                let key = content[..<colon].trimmingCharacters(in: .whitespaces)
-                return key.isEmpty ? nil : (key, String(content[next...]))
-            }
-            position = next
-        }
-        return nil
-    }
-
-    /// The value after `key:` on a line of a mapping at `column`.
-    private mutating func value(_ rest: String, column: Int, line: Int) throws -> Tree {
-        let text = String(rest.drop { $0 == " " })
-        if text.isEmpty || text.hasPrefix("#") {
-            if let next = self.nextSignificantLine(), Self.indentation(self.lines[next]) == column, Self.isItem(self.lines[next], at: column) {
-                return try self.sequence(at: column)
-            }
-            return try self.node(deeperThan: column)
-        }
-        if text.hasPrefix("|") || text.hasPrefix(">") { return try self.blockScalar(text, column: column, line: line) }
-        return try self.inline(text, column: column, line: line)
-    }
-
-    /// A flow collection, a quoted scalar, or a plain scalar (which may go on over more-indented lines).
-    private mutating func inline(_ text: String, column: Int, line: Int) throws -> Tree {
-        guard let first = text.first else { return .null }
-        if "[{\"'".contains(first) {
-            var scanner = FlowScanner(text)
-            let value: Tree
-            do { value = try scanner.value(inFlow: false) } catch { throw self.failure(at: line, "\(error)") }
-            guard scanner.restIsBlankOrComment else { throw self.failure(at: line, "unexpected text after the value: '\(scanner.remainder)'") }
-            return value
-        }
-        if "&*!%@`".contains(first) { throw self.failure(at: line, "anchors, aliases, tags and directives are not read") }
-        var words = [Self.plainText(text)]
-        while self.index < self.lines.count, !Self.isBlankOrComment(self.lines[self.index]), Self.indentation(self.lines[self.index]) > column {
-            words.append(Self.plainText(String(self.lines[self.index].drop { $0 == " " })))
-            self.index += 1
-        }
-        return Self.resolve(words.joined(separator: " "))
-    }
-
-    private static func plainText(_ text: String) -> String {
-        let cut = text.range(of: " #").map { String(text[..<$0.lowerBound]) } ?? text
-        return cut.trimmingCharacters(in: .whitespaces)
-    }
-
-    private mutating func blockScalar(_ header: String, column: Int, line: Int) throws -> Tree {
-        let indicator = Self.plainText(header)
-        guard ["|", "|-", "|+", ">", ">-", ">+"].contains(indicator) else { throw self.failure(at: line, "the block scalar header '\(indicator)' is not read") }
-        var content: [String] = []
-        var contentColumn: Int?
-        while self.index < self.lines.count {
-            let text = self.lines[self.index]
-            if text.allSatisfy({ $0 == " " }) {
-                content.append("")
-                self.index += 1
-                continue
-            }
-            let indent = Self.indentation(text)
-            if contentColumn == nil {
-                guard indent > column else { break }
-                contentColumn = indent
-            }
-            guard let contentColumn, indent >= contentColumn else { break }
-            content.append(String(text.dropFirst(contentColumn)))
-            self.index += 1
-        }
-        var trailing = 0
-        while content.last == "" {
-            content.removeLast()
-            trailing += 1
-        }
-        var body: String
-        if indicator.hasPrefix(">") {
-            body = ""
-            var joinWithSpace = false
-            for text in content {
-                if text.isEmpty {
-                    body += "\n"
-                    joinWithSpace = false
-                } else {
-                    body += (joinWithSpace ? " " : "") + text
-                    joinWithSpace = true
-                }
-            }
-        } else {
-            body = content.joined(separator: "\n")
-        }
-        switch indicator.last {
-        case "-": break
-        case "+": body += String(repeating: "\n", count: trailing + 1)
-        default: if !content.isEmpty { body += "\n" }
-        }
-        return .string(body)
-    }
-
-    /// The value of a plain scalar (YAML 1.2 core schema).
-    static func resolve(_ text: String) -> Tree {
-        switch text {
-        case "", "~", "null", "Null", "NULL": return .null
-        case "true", "True", "TRUE": return .bool(true)
-        case "false", "False", "FALSE": return .bool(false)
-        default: break
-        }
-        if let integer = Int(text) { return .int(integer) }
-        if let first = text.first, "-+.0123456789".contains(first), text.contains(where: \.isNumber), !text.contains("x"), let number = Double(text), number.isFinite {
-            return .double(number)
-        }
-        return .string(text)
-    }
-}
-
-/// Reads flow YAML (`[a, b]`, `{k: v}`, quoted scalars) from one line, and JSON.
-private struct FlowScanner {
-    private let scalars: [Unicode.Scalar]
-    private var position = 0
-
-    init(_ text: String) {
-        self.scalars = Array(text.unicodeScalars)
-    }
-
-    var remainder: String {
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: self.scalars[self.position...])
-        return String(view)
-    }
-
-    var restIsBlank: Bool {
-        self.scalars[self.position...].allSatisfy { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-    }
-
-    var restIsBlankOrComment: Bool {
-        let rest = self.remainder.drop { $0 == " " || $0 == "\t" }
-        return rest.isEmpty || rest.hasPrefix("#")
-    }
-
-    private var current: Unicode.Scalar? {
-        self.position < self.scalars.count ? self.scalars[self.position] : nil
-    }
-
-    private mutating func skipWhitespace() {
-        while let scalar = self.current, scalar == " " || scalar == "\t" || scalar == "\n" || scalar == "\r" { self.position += 1 }
-    }
-
-    mutating func value(inFlow: Bool) throws -> Tree {
-        self.skipWhitespace()
-        switch self.current {
-        case nil: throw YAMLFailure("a value is missing")
-        case "["?: return try self.sequence()
-        case "{"?: return try self.mapping()
-        case "\""?, "'"?: return .string(try self.quoted())
-        default: return YAMLReader.resolve(self.plain(inFlow: inFlow))
-        }
-    }
-
-    private mutating func sequence() throws -> Tree {
-        self.position += 1
-        var items: [Tree] = []
-        self.skipWhitespace()
-        if self.current == "]" {
-            self.position += 1
-            return .array(items)
-        }
-        while true {
-            items.append(try self.value(inFlow: true))
-            self.skipWhitespace()
-            switch self.current {
-            case ","?: self.position += 1
-            case "]"?:
-                self.position += 1
-                return .array(items)
-            default: throw YAMLFailure("expected ',' or ']' at column \(self.position + 1)")
-            }
-        }
-    }
-
-    private mutating func mapping() throws -> Tree {
-        self.position += 1
-        var members: [String: Tree] = [:]
-        self.skipWhitespace()
-        if self.current == "}" {
-            self.position += 1
-            return .object(members)
-        }
-        while true {
-            self.skipWhitespace()
-            let key: String
-            if self.current == "\"" || self.current == "'" { key = try self.quoted() } else { key = self.plain(inFlow: true) }
-            guard members[key] == nil else { throw YAMLFailure("the key '\(key)' is repeated") }
-            self.skipWhitespace()
-            if self.current == ":" {
-                self.position += 1
-                self.skipWhitespace()
-                if self.current == "," || self.current == "}" { members[key] = .null } else { members[key] = try self.value(inFlow: true) }
-            } else {
-                members[key] = .null
-            }
-            self.skipWhitespace()
-            switch self.current {
-            case ","?: self.position += 1
-            case "}"?:
-                self.position += 1
-                return .object(members)
-            default: throw YAMLFailure("expected ',' or '}' at column \(self.position + 1)")
-            }
-        }
-    }
-
-    /// A plain scalar: up to a flow indicator (in flow), `: `, or ` #`.
-    private mutating func plain(inFlow: Bool) -> String {
-        var text = String.UnicodeScalarView()
-        while let scalar = self.current {
-            if inFlow, "[]{},".unicodeScalars.contains(scalar) { break }
-            if scalar == ":" {
-                let next = self.position + 1 < self.scalars.count ? self.scalars[self.position + 1] : nil
-                if next == nil || next == " " || (inFlow && next.map { "[]{},".unicodeScalars.contains($0) } == true) { break }
-            }
-            if scalar == "#", text.last == " " { break }
-            text.append(scalar)
-            self.position += 1
-        }
-        return String(text).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// A single- or double-quoted scalar, with YAML (and so JSON) escapes.
-    mutating func quoted() throws -> String {
-        guard let quote = self.current else { throw YAMLFailure("a quoted string is missing") }
-        self.position += 1
-        var text = String.UnicodeScalarView()
-        while let scalar = self.current {
-            self.position += 1
-            if scalar == quote {
-                if quote == "'", self.current == "'" {
-                    text.append("'")
-                    self.position += 1
-                    continue
-                }
-                return String(text)
-            }
-            guard quote == "\"", scalar == "\\" else {
-                text.append(scalar)
-                continue
-            }
-            guard let escape = self.current else { break }
-            self.position += 1
-            switch escape {
-            case "\"", "\\", "/", " ": text.append(escape)
-            case "b": text.append("\u{8}")
-            case "f": text.append("\u{C}")
-            case "n": text.append("\n")
-            case "r": text.append("\r")
-            case "t": text.append("\t")
-            case "0": text.append("\u{0}")
-            case "a": text.append("\u{7}")
-            case "e": text.append("\u{1B}")
-            case "N": text.append("\u{85}")
-            case "_": text.append("\u{A0}")
-            case "x", "u", "U":
-                var code = try self.hex(escape == "x" ? 2 : escape == "u" ? 4 : 8)
-                if (0xD800..<0xDC00).contains(code), self.current == "\\", self.position + 1 < self.scalars.count, self.scalars[self.position + 1] == "u" {
-                    self.position += 2
-                    let low = try self.hex(4)
-                    guard (0xDC00..<0xE000).contains(low) else { throw YAMLFailure("a lone surrogate") }
-                    code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                }
-                guard let decoded = Unicode.Scalar(code) else { throw YAMLFailure("\\\(escape) names no character") }
-                text.append(decoded)
-            default: throw YAMLFailure("the escape \\\(escape) is not read")
-            }
-        }
-        throw YAMLFailure("a quoted string is not closed")
-    }
-
-    private mutating func hex(_ count: Int) throws -> UInt32 {
-        guard self.position + count <= self.scalars.count else { throw YAMLFailure("a short escape") }
-        var digits = String.UnicodeScalarView()
-        digits.append(contentsOf: self.scalars[self.position..<(self.position + count)])
-        guard let code = UInt32(String(digits), radix: 16) else { throw YAMLFailure("a bad escape") }
-        self.position += count
-        return code
     }
 }

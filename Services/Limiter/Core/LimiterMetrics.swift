@@ -15,8 +15,11 @@ import Metrics
 ///   ``RateLimitBatcher`` per script call.
 /// - `gatehouse_limiter_acquires_total{source}`: lease requests (`limiter.AcquireBatch`) by what decided them.
 /// - `gatehouse_limiter_lease_units_total{event}`: units `granted` in leases and `released` (credited back).
+/// - `gatehouse_limiter_queue_wait_seconds`: a request's wait in the batcher's queue, from its submission to its
+///   script call being sent (with the script call's own duration and the RPC server's per-method duration, the
+///   stages of a check's time).
 /// - `gatehouse_limiter_redis_breaker_state`: `0` closed, `1` open, `2` half-open.
-struct LimiterMetrics: Sendable {
+public struct LimiterMetrics: Sendable {
     /// The counters of one policy.
     struct PolicyCounters: Sendable {
         let allowed: Counter
@@ -63,6 +66,22 @@ struct LimiterMetrics: Sendable {
     static let unitsGranted = Counter(label: "gatehouse_limiter_lease_units_total", dimensions: [("event", "granted")])
     /// Units credited back by releases.
     static let unitsReleased = Counter(label: "gatehouse_limiter_lease_units_total", dimensions: [("event", "released")])
+
+    /// Finer buckets for the timers of a check's stages (queue wait, script call, the whole RPC handler):
+    /// every 0.1–0.5 ms up to 5 ms, then to 100 ms, so p99s between the echo's and the limiter's show apart.
+    public static let durationBuckets: [String: [Duration]] = {
+        let buckets: [Duration] = [
+            .microseconds(100), .microseconds(200), .microseconds(300), .microseconds(400), .microseconds(500),
+            .microseconds(750), .milliseconds(1), .microseconds(1500), .milliseconds(2), .microseconds(2500),
+            .milliseconds(3), .milliseconds(4), .milliseconds(5), .milliseconds(7), .milliseconds(10),
+            .milliseconds(15), .milliseconds(20), .milliseconds(30), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5),
+        ]
+        return [
+            RateLimitBatcher.queueWaitLabel: buckets, RateLimitBatcher.redisDurationLabel: buckets,
+            "gatehouse_rpc_server_duration_seconds": buckets,
+        ]
+    }()
 
     /// The circuit breaker's state.
     static let breakerState = Gauge(label: "gatehouse_limiter_redis_breaker_state")

@@ -17,7 +17,13 @@ final class RateLimitBatcher: Sendable {
     private let maximumBatchSize: Int
 
     private static let batchSizes = Recorder(label: "gatehouse_limiter_redis_batch_size")
-    private static let redisDuration = Metrics.Timer(label: "gatehouse_limiter_redis_duration_seconds")
+    private static let redisDuration = Metrics.Timer(label: RateLimitBatcher.redisDurationLabel)
+    private static let queueWait = Metrics.Timer(label: RateLimitBatcher.queueWaitLabel)
+
+    /// The script call's round trip (one batch of decisions).
+    static let redisDurationLabel = "gatehouse_limiter_redis_duration_seconds"
+    /// A request's wait in the batcher's queue: from its submission to its script call being sent.
+    static let queueWaitLabel = "gatehouse_limiter_queue_wait_seconds"
 
     /// Creates a batcher on a client whose `run()` is going.
     /// - Parameters:
@@ -36,7 +42,9 @@ final class RateLimitBatcher: Sendable {
     /// Decides one request, in a batch with whatever else is waiting.
     /// - Throws: ``RedisError`` or ``RateLimitReplyError`` when the batch's script call fails.
     func decide(_ request: RateLimitScript.Request) async throws -> RateLimitDecision {
-        try await self.batcher.submit(request)
+        var request = request
+        request.submitted = .now
+        return try await self.batcher.submit(request)
     }
 
     /// Decides requests that arrived together (one `limiter.CheckBatch`) in script calls of their own, up to
@@ -57,13 +65,20 @@ final class RateLimitBatcher: Sendable {
     private static func call(_ requests: [RateLimitScript.Request], on client: RedisClient) async throws -> [RateLimitDecision] {
         Self.batchSizes.record(requests.count)
         let start = ContinuousClock.now
+        for request in requests {
+            if let submitted = request.submitted { Self.queueWait.recordNanoseconds(Self.nanoseconds(start - submitted)) }
+        }
         let reply = try await client.evalScript(
             RateLimitScript.script,
             keys: RateLimitScript.keys(for: requests),
             arguments: RateLimitScript.arguments(for: requests)
         )
-        let elapsed = (ContinuousClock.now - start).components
-        Self.redisDuration.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        Self.redisDuration.recordNanoseconds(Self.nanoseconds(ContinuousClock.now - start))
         return try RateLimitScript.decisions(from: reply, for: requests)
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -86,6 +86,9 @@ enum RateLimitScript {
     struct Request: Sendable {
         let items: [RateLimitItem]
         let mode: Mode
+        /// When the request was handed to the batcher, for its queue wait; `nil` for a request that was
+        /// never queued (one of a `limiter.CheckBatch`, sent in script calls of its own).
+        var submitted: ContinuousClock.Instant? = nil
     }
 
     /// The number of `ARGV` entries per item of a `check` or `peek`.

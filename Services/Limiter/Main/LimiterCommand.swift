@@ -51,7 +51,7 @@ struct LimiterCommand: AsyncParsableCommand {
         }
 
         LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
-        let registry = MetricsBootstrap.bootstrap()
+        let registry = MetricsBootstrap.bootstrap(durationBuckets: LimiterMetrics.durationBuckets)
         let logger = Logger(label: "gatehouse.limiter")
         logger.log(configNotices: notices)
 
