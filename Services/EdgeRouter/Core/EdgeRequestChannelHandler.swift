@@ -23,6 +23,8 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
     private let logger: Logger
     private var reader: EdgeRequestReader
     private var date = HTTPDateHeader()
+    /// Made-up request IDs' randomness.
+    private var random = BufferedSystemRandomNumberGenerator()
     /// The `413` answer written for a body still arriving; the connection closes once it is sent.
     private var rejection: EventLoopFuture<Void>?
     private var peer = "unknown"
@@ -61,7 +63,7 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
         case .rejectTooLarge(let head, let closeAfterAnswer):
             let problem = EdgeResponse.problem(
                 413, "Content Too Large", "the body is larger than \(self.http.maxBodyBytes) bytes",
-                headers: [("X-Request-ID", RequestID.of(head.headers))]
+                headers: [("X-Request-ID", RequestID.of(head.headers, using: &self.random))]
             )
             let written = self.write(problem, answering: head, keepAlive: false, context: context)
             if closeAfterAnswer {
@@ -116,7 +118,7 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
         return EdgeRequest(
             method: head.method.rawValue, path: path, query: query, headers: headers, body: Array(buffer: body),
             clientIP: self.http.trustedProxies.clientAddress(peer: self.peer, forwardedFor: headers["x-forwarded-for"]),
-            requestID: RequestID.of(head.headers)
+            requestID: RequestID.of(head.headers, using: &self.random)
         )
     }
 
