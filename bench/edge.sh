@@ -23,73 +23,20 @@ require_wrk_and_nginx
 
 for product in limiter data-service auth-issuer edge-router GatehouseBench; do swift build -c release --product "$product" >&2; done
 bin="$(swift build -c release --show-bin-path)"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 dir="$(mktemp -d)"
-redis_port="$(free_port)"; limiter_port="$(free_port)"; data_port="$(free_port)"; auth_http="$(free_port)"; auth_rpc="$(free_port)"
-edge_port="$(free_port)"; edge_admin="$(free_port)"; edge_b_port="$(free_port)"; edge_b_admin="$(free_port)"; nginx_port="$(free_port)"; upstream_port="$(free_port)"; data_admin="$(free_port)"
-floor_port="$(free_port)"
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
-secret="bench-secret-$(date +%s%N)"
-
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no > "$dir/redis.log" & pids+=($!)
-for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-cat > "$dir/policies.yaml" <<YAML
-policies:
-  - {name: public, limit: 20, period: 1m, key: [ip]}
-  - {name: bench, limit: 1000000000, period: 1h, key: [sub]}
-  - {name: binding, limit: 5000, period: 1s, burst: 50, key: [sub]}
-  - {name: login_username, limit: 5, period: 1m, key: [sub]}
-  - {name: login_ip, limit: 50, period: 1m, key: [ip]}
-  - {name: auth_failures, limit: 10, period: 1m, key: [ip]}
-YAML
-cat > "$dir/routes.yaml" <<YAML
-routes:
-  - path: /v1/{collection}/{id}
-    methods: [GET]
-    auth: optional
-    cache: {ttl: 1h, scope: public}
-  - path: /v1/{collection}/{id}
-    methods: [PUT]
-    scopes: [write]
-tiers:
-  anonymous: [public]
-  binding: [binding]
-  authenticated: [bench]
-YAML
-LIMITER_RPC_SECRET="$secret" LIMITER_RPC_PORT="$limiter_port" LIMITER_ADMIN_PORT=0 LIMITER_REDIS_PORT="$redis_port" \
-    LIMITER_POLICIES_FILE="$dir/policies.yaml" LIMITER_LOG_LEVEL=warning "$bin/limiter" > "$dir/limiter.log" 2>&1 & pids+=($!)
-export DATA_RPC_SECRET="$secret" DATA_RPC_PORT="$data_port" DATA_ADMIN_PORT="$data_admin" DATA_REDIS_PORT="$redis_port" DATA_STORAGE_PATH="$dir/documents.sqlite" DATA_LOG_LEVEL=warning
+. bench/edge-stack.sh
 # 100,000 documents: scenarios B and D use the first 1,000, the memory figure all of them.
-"$bin/data-service" seed --count 100000 > /dev/null
-"$bin/data-service" > "$dir/data.log" 2>&1 & pids+=($!)
-# The seed's events go out when the service starts; the edges start after, so the lag figures below
-# count only the benchmark's own writes.
-for _ in $(seq 600); do
-    published="$(curl -s "http://127.0.0.1:$data_admin/metrics" | sed -n 's/^gatehouse_data_events_published_total \([0-9.e+]*\)$/\1/p' || true)"
-    python3 -c "import sys; sys.exit(0 if float('${published:-0}') >= 100000 else 1)" && break
-    sleep 0.1
-done
-AUTH_RPC_SECRET="$secret" AUTH_RPC_PORT="$auth_rpc" AUTH_ADMIN_PORT=0 AUTH_HTTP_PORT="$auth_http" AUTH_REDIS_PORT="$redis_port" \
-    AUTH_LIMITER_PORT="$limiter_port" AUTH_STORAGE_PATH="$dir/auth.sqlite" AUTH_LOG_LEVEL=warning AUTH_TOKENS_ISSUER="http://127.0.0.1:$auth_http" \
-    AUTH_BOOTSTRAP_ADMIN_PASSWORD=bench-admin-password "$bin/auth-issuer" > "$dir/auth.log" 2>&1 & pids+=($!)
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$auth_http") 2>/dev/null && break; sleep 0.1; done
-sleep 1
-export EDGE_RPC_SECRET="$secret" EDGE_REDIS_PORT="$redis_port" EDGE_LIMITER_PORT="$limiter_port" \
-    EDGE_DATA_PORT="$data_port" EDGE_AUTH_PORT="$auth_rpc" EDGE_AUTH_JWKS_URL="http://127.0.0.1:$auth_http/.well-known/jwks.json" \
-    EDGE_AUTH_ISSUER="http://127.0.0.1:$auth_http" EDGE_ROUTES_FILE="$dir/routes.yaml" EDGE_POLICIES_FILE="$dir/policies.yaml" EDGE_LOG_LEVEL=warning EDGE_CACHE_MAX_BYTES=$((256 << 20))
+start_edge_stack 100000
+edge_port="$(free_port)"; edge_admin="$(free_port)"; edge_b_port="$(free_port)"; edge_b_admin="$(free_port)"; nginx_port="$(free_port)"; upstream_port="$(free_port)"
+floor_port="$(free_port)"
 EDGE_HTTP_PORT="$edge_port" EDGE_ADMIN_PORT="$edge_admin" "$bin/edge-router" > "$dir/edge.log" 2>&1 & pids+=($!)
 edge_pid=${pids[-1]}
 EDGE_HTTP_PORT="$edge_b_port" EDGE_ADMIN_PORT="$edge_b_admin" "$bin/edge-router" > "$dir/edge-b.log" 2>&1 & pids+=($!)
-for port in "$edge_port" "$edge_b_port"; do
-    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
-done
+for port in "$edge_port" "$edge_b_port"; do wait_for_port "$port"; done
 sleep 1
 
-token_for() { # user password
-    curl -s "http://127.0.0.1:$auth_http/oauth/token" -d grant_type=password -d username="$1" --data-urlencode password="$2" \
-        | python3 -c 'import json, sys; print(json.load(sys.stdin)["access_token"])'
-}
 token="$(token_for admin bench-admin-password)"
 AUTH_STORAGE_PATH="$dir/auth.sqlite" AUTH_RPC_SECRET="$secret" NEW_PASSWORD=bench-binder-password \
     "$bin/auth-issuer" users add binder --roles binding --password-env NEW_PASSWORD > /dev/null

@@ -67,10 +67,11 @@ struct EdgeRequestReaderTests {
     }
 
     @Test func requestIDsAreKeptWhenPrintableAndShortElseMadeUp() throws {
-        #expect(RequestID.of(HTTPHeaders([("X-Request-ID", "abc-123")])) == "abc-123")
-        let long = RequestID.of(HTTPHeaders([("X-Request-ID", String(repeating: "a", count: 129))]))
-        let spaced = RequestID.of(HTTPHeaders([("X-Request-ID", "a b")]))
-        let none = RequestID.of(HTTPHeaders())
+        var random = BufferedSystemRandomNumberGenerator()
+        #expect(RequestID.of(HTTPHeaders([("X-Request-ID", "abc-123")]), using: &random) == "abc-123")
+        let long = RequestID.of(HTTPHeaders([("X-Request-ID", String(repeating: "a", count: 129))]), using: &random)
+        let spaced = RequestID.of(HTTPHeaders([("X-Request-ID", "a b")]), using: &random)
+        let none = RequestID.of(HTTPHeaders(), using: &random)
         for made in [long, spaced, none] {
             // A version-4 UUID that Foundation reads back as the same value, in lower case.
             let parsed = try #require(UUID(uuidString: made), "a new UUID: \(made)")
@@ -78,7 +79,7 @@ struct EdgeRequestReaderTests {
             #expect(Array(made.utf8)[14] == UInt8(ascii: "4"), "version 4: \(made)")
             #expect("89ab".utf8.contains(Array(made.utf8)[19]), "RFC 9562 variant: \(made)")
         }
-        #expect(Set((0..<1000).map { _ in RequestID.random() }).count == 1000)
+        #expect(Set((0..<1000).map { _ in RequestID.random(using: &random) }).count == 1000, "past several refills of the buffer")
     }
 
     @Test func theDateHeaderIsAnIMFFixdate() {

@@ -9,15 +9,35 @@ public enum CacheKey {
     ///   - query: The query string without `?`, if any.
     ///   - subject: The caller's `sub` for a user-scoped route, `nil` for a public one.
     public static func make(method: String, path: String, query: String?, subject: String?) -> String {
-        let normalisedPath = "/" + path.split(separator: "/").joined(separator: "/")
-        var key = (method == "HEAD" ? "GET" : method) + " " + normalisedPath
+        var pairs: [Substring] = []
         if let query, !query.isEmpty {
-            let pairs = query.split(separator: "&").filter { !$0.isEmpty }.sorted()
-            if !pairs.isEmpty { key += "?" + pairs.joined(separator: "&") }
+            pairs = query.split(separator: "&").filter { !$0.isEmpty }.sorted()
+        }
+        let method = method == "HEAD" ? "GET" : method
+        var key = ""
+        key.reserveCapacity(
+            method.utf8.count + 2 + path.utf8.count + (query?.utf8.count ?? 0) + 1 + (subject.map { $0.utf8.count + 5 } ?? 0)
+        )
+        key += method
+        key += " "
+        // The path with its empty segments dropped, one `/` before each segment.
+        var segments = PathSegments(path.utf8.first == UInt8(ascii: "/") ? path : "/" + path)
+        var wroteSegment = false
+        while let segment = segments.next() {
+            guard !segment.isEmpty else { continue }
+            key += "/"
+            key += Substring(segment)
+            wroteSegment = true
+        }
+        if !wroteSegment { key += "/" }
+        if !pairs.isEmpty {
+            key += "?"
+            key += pairs.joined(separator: "&")
         }
         if let subject {
             // A subject cannot contain a space (issuer names are A-Z a-z 0-9 _ . @ -), so this cannot collide with a path.
-            key += " sub=" + subject
+            key += " sub="
+            key += subject
         }
         return key
     }

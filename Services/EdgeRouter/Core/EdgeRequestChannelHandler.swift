@@ -23,6 +23,8 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
     private let logger: Logger
     private var reader: EdgeRequestReader
     private var date = HTTPDateHeader()
+    /// Made-up request IDs' randomness.
+    private var random = BufferedSystemRandomNumberGenerator()
     /// The `413` answer written for a body still arriving; the connection closes once it is sent.
     private var rejection: EventLoopFuture<Void>?
     private var peer = "unknown"
@@ -61,7 +63,7 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
         case .rejectTooLarge(let head, let closeAfterAnswer):
             let problem = EdgeResponse.problem(
                 413, "Content Too Large", "the body is larger than \(self.http.maxBodyBytes) bytes",
-                headers: [("X-Request-ID", RequestID.of(head.headers))]
+                headers: [("X-Request-ID", RequestID.of(head.headers, using: &self.random))]
             )
             let written = self.write(problem, answering: head, keepAlive: false, context: context)
             if closeAfterAnswer {
@@ -116,21 +118,24 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
         return EdgeRequest(
             method: head.method.rawValue, path: path, query: query, headers: headers, body: Array(buffer: body),
             clientIP: self.http.trustedProxies.clientAddress(peer: self.peer, forwardedFor: headers["x-forwarded-for"]),
-            requestID: RequestID.of(head.headers)
+            requestID: RequestID.of(head.headers, using: &self.random)
         )
     }
 
     /// The path and the query (without `?`) of a request target: origin form (`/a?b`) or absolute form
-    /// (`http://host/a?b`).
+    /// (`http://host/a?b`). Read as bytes; an origin-form target without a query is returned as it is.
     static func pathAndQuery(_ target: String) -> (path: String, query: String?) {
-        var rest = Substring(target)
-        if !rest.hasPrefix("/"), let scheme = rest.range(of: "://") {
-            rest = rest[scheme.upperBound...]
-            rest = rest.firstIndex(where: { $0 == "/" || $0 == "?" }).map { rest[$0...] } ?? ""
+        let bytes = target.utf8
+        var start = bytes.startIndex
+        if bytes.first != UInt8(ascii: "/"), let scheme = bytes.firstRange(of: "://".utf8) {
+            start = bytes[scheme.upperBound...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.endIndex
         }
-        guard let mark = rest.firstIndex(of: "?") else { return (rest.isEmpty ? "/" : String(rest), nil) }
-        let path = rest[..<mark]
-        return (path.isEmpty ? "/" : String(path), String(rest[rest.index(after: mark)...]))
+        guard let mark = bytes[start...].firstIndex(of: UInt8(ascii: "?")) else {
+            if start == bytes.startIndex, !bytes.isEmpty { return (target, nil) }
+            return (start == bytes.endIndex ? "/" : String(Substring(bytes[start...])), nil)
+        }
+        let path = start == mark ? "/" : String(Substring(bytes[start..<mark]))
+        return (path, String(Substring(bytes[bytes.index(after: mark)...])))
     }
 
     /// Writes a response; for `HEAD`, its head only (with the `Content-Length` of the body a `GET` gets).

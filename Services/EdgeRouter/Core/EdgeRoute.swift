@@ -70,18 +70,33 @@ public struct EdgeRoute: Sendable, Equatable {
         return self.tiers.first { $0.name == "authenticated" }
     }
 
-    /// The parameters of a path when the template matches it.
-    func parameters(of pathSegments: [Substring]) -> [String: String]? {
-        guard pathSegments.count == self.segments.count else { return nil }
-        var parameters: [String: String] = [:]
-        for (segment, value) in zip(self.segments, pathSegments) {
+    /// How many of the template's segments are literal: the more, the more specific the template.
+    var specificity: Int {
+        self.segments.count { if case .literal = $0 { true } else { false } }
+    }
+
+    /// Whether the template matches a path's segments (``PathSegments``), read as bytes without allocating.
+    func matches(_ path: PathSegments) -> Bool {
+        var remaining = path
+        for segment in self.segments {
+            guard let value = remaining.next() else { return false }
             switch segment {
             case .literal(let text):
-                guard value == text else { return nil }
-            case .parameter(let name):
-                guard !value.isEmpty else { return nil }
-                parameters[name] = String(value)
+                guard value.elementsEqual(text.utf8) else { return false }
+            case .parameter:
+                guard !value.isEmpty else { return false }
             }
+        }
+        return remaining.next() == nil
+    }
+
+    /// The parameters of a path the template matches (``matches(_:)``).
+    func parameters(of path: PathSegments) -> [String: String] {
+        var parameters: [String: String] = [:]
+        var remaining = path
+        for segment in self.segments {
+            guard let value = remaining.next() else { break }
+            if case .parameter(let name) = segment { parameters[name] = String(Substring(value)) }
         }
         return parameters
     }

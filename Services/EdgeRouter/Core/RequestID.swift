@@ -5,18 +5,17 @@ import NIOHTTP1
 enum RequestID {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    /// The request's `X-Request-ID` when it has at most 128 printable ASCII characters, else ``random()``.
-    static func of(_ headers: HTTPHeaders) -> String {
+    /// The request's `X-Request-ID` when it has at most 128 printable ASCII characters, else ``random(using:)``.
+    static func of(_ headers: HTTPHeaders, using generator: inout some RandomNumberGenerator) -> String {
         if let given = headers.first(name: "x-request-id"), given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return given
         }
-        return self.random()
+        return self.random(using: &generator)
     }
 
-    /// A new random UUID, from the system's random generator (`getrandom`), formatted without Foundation:
-    /// `UUID()` opened `/dev/urandom` for each one, about 3% of the edge's CPU per request.
-    static func random() -> String {
-        var generator = SystemRandomNumberGenerator()
+    /// A new random UUID from `generator` (the edge's is ``BufferedSystemRandomNumberGenerator``), formatted
+    /// without Foundation: `UUID()` opened `/dev/urandom` for each one, about 3% of the edge's CPU per request.
+    static func random(using generator: inout some RandomNumberGenerator) -> String {
         // The version (4) and variant (binary 10) bits of RFC 9562 §5.4.
         let high = (generator.next() as UInt64) & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000
         let low = (generator.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000

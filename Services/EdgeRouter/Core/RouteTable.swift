@@ -55,25 +55,28 @@ public struct RouteTable: Sendable, Equatable {
     ///   - method: The method; `HEAD` matches `GET` routes.
     ///   - path: The path, without the query.
     public func match(method: String, path: String) -> Match {
-        let segments = Array(path.split(separator: "/", omittingEmptySubsequences: false).dropFirst())
+        let segments = PathSegments(path)
         let wanted = method == "HEAD" ? "GET" : method
-        var best: [(route: EdgeRoute, parameters: [String: String])] = []
+        // The most specific templates that match, and the first of them serving the method.
         var bestSpecificity = -1
-        for route in self.routes {
-            guard let parameters = route.parameters(of: segments) else { continue }
-            let specificity = route.segments.count { if case .literal = $0 { true } else { false } }
+        var found: EdgeRoute?
+        for route in self.routes where route.matches(segments) {
+            let specificity = route.specificity
             if specificity > bestSpecificity {
-                best = [(route, parameters)]
                 bestSpecificity = specificity
-            } else if specificity == bestSpecificity {
-                best.append((route, parameters))
+                found = route.methods.contains(wanted) ? route : nil
+            } else if specificity == bestSpecificity, found == nil, route.methods.contains(wanted) {
+                found = route
             }
         }
-        if let found = best.first(where: { $0.route.methods.contains(wanted) }) {
-            return .route(found.route, parameters: found.parameters)
+        if let found {
+            return .route(found, parameters: found.parameters(of: segments))
         }
-        guard !best.isEmpty else { return .notFound }
-        var allowed = best.reduce(into: Set<String>()) { $0.formUnion($1.route.methods) }
+        guard bestSpecificity >= 0 else { return .notFound }
+        var allowed = Set<String>()
+        for route in self.routes where route.specificity == bestSpecificity && route.matches(segments) {
+            allowed.formUnion(route.methods)
+        }
         if allowed.contains("GET") { allowed.insert("HEAD") }
         return .methodNotAllowed(allowed: allowed.sorted())
     }
