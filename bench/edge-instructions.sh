@@ -14,8 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 top="${2:-30}"
-command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
-command -v wrk >/dev/null || scripts/install-dependencies --bench
+command -v valgrind >/dev/null && command -v wrk >/dev/null || scripts/install-dependencies --bench
 
 for product in limiter data-service auth-issuer edge-router; do swift build -c release --product "$product" >&2; done
 bin="$(swift build -c release --show-bin-path)"
