@@ -132,6 +132,17 @@ let package = Package(
             path: "Shared/Observability",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "GatehouseCommand",
+            dependencies: [
+                "GatehouseConfig",
+                "GatehouseObservability",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Shared/Command",
+            swiftSettings: swiftSettings
+        ),
 
         .target(
             name: "GatehouseLimiterAPI",
@@ -226,6 +237,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Services/Limiter/Core",
             swiftSettings: swiftSettings
@@ -233,17 +245,9 @@ let package = Package(
         .executableTarget(
             name: "limiter",
             dependencies: [
-                "GatehouseFleet",
-                "GatehouseLimiterPolicies",
                 "LimiterCore",
-                "GatehouseConfig",
-                "GatehouseObservability",
-                "GatehouseRPC",
-                "GatehouseRedis",
+                "GatehouseCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/Limiter/Main",
             swiftSettings: swiftSettings
@@ -264,6 +268,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Services/DataService/Core",
             swiftSettings: swiftSettings
@@ -273,15 +278,8 @@ let package = Package(
             name: "data-service",
             dependencies: [
                 "DataServiceCore",
-                "GatehouseEvents",
-                "GatehouseConfig",
-                "GatehouseObservability",
-                "GatehouseRPC",
-                "GatehouseRedis",
+                "GatehouseCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/DataService/Main",
             swiftSettings: swiftSettings
@@ -310,6 +308,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // The size of each revocation in a page of `auth.RevocationState`.
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Services/AuthIssuer/Core",
             swiftSettings: swiftSettings
@@ -318,14 +317,8 @@ let package = Package(
             name: "auth-issuer",
             dependencies: [
                 "AuthIssuerCore",
-                "GatehouseConfig",
-                "GatehouseObservability",
-                "GatehouseRPC",
-                "GatehouseRedis",
+                "GatehouseCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/AuthIssuer/Main",
             swiftSettings: swiftSettings
@@ -354,6 +347,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Services/EdgeRouter/Core",
             swiftSettings: swiftSettings
@@ -362,17 +356,9 @@ let package = Package(
         .executableTarget(
             name: "edge-router",
             dependencies: [
-                "GatehouseFleet",
                 "EdgeRouterCore",
-                "GatehouseAuthAPI",
-                "GatehouseConfig",
-                "GatehouseObservability",
-                "GatehouseRPC",
-                "GatehouseRedis",
+                "GatehouseCommand",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             path: "Services/EdgeRouter/Main",
             swiftSettings: swiftSettings
@@ -407,7 +393,11 @@ let package = Package(
         .target(
             name: "GatehouseTestSupport",
             dependencies: [
+                "GatehouseConfig",
                 "GatehouseEvents",
+                // Runs a service in process as its executable wires it (withInProcessService).
+                "GatehouseObservability",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 "GatehouseRPC",
                 "GatehouseRedis",
                 .product(name: "Logging", package: "swift-log"),
@@ -459,10 +449,14 @@ let package = Package(
         .testTarget(
             name: "LimiterCoreTests",
             dependencies: [
+                // The service started in process (withInProcessService).
+                "GatehouseObservability",
                 "GatehouseLimiterPolicies",
                 "LimiterCore",
                 "GatehouseRedis",
                 "GatehouseTestSupport",
+                // LimiterServiceWiringTests call the limiter they start in process.
+                "GatehouseLimiterAPI", "GatehouseRPC",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -489,6 +483,8 @@ let package = Package(
         .testTarget(
             name: "DataServiceCoreTests",
             dependencies: [
+                // The service started in process (withInProcessService).
+                "GatehouseObservability",
                 "GatehouseEvents",
                 "DataServiceCore", "GatehouseDataAPI", "GatehouseRedis", "GatehouseSQLite", "GatehouseTestSupport",
                 // DocumentWireSizeTests serialize the RPC envelope around documents.
@@ -547,6 +543,8 @@ let package = Package(
         .testTarget(
             name: "EdgeRouterCoreTests",
             dependencies: [
+                // The service started in process (withInProcessService).
+                "GatehouseObservability",
                 "GatehouseEvents",
                 "GatehouseRPC",
                 "GatehouseRedis",

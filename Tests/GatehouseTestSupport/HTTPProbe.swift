@@ -21,6 +21,16 @@ public func httpGet(port: Int, path: String) throws -> HTTPProbeResponse {
     try httpRequest(port: port, method: "GET", path: path)
 }
 
+/// ``httpGet(port:path:)`` on a thread of its own, for a server running inside the test process: the
+/// blocking call must not hold one of the few threads that run the server's tasks (readiness checks).
+public func httpGetOffPool(port: Int, path: String) async throws -> HTTPProbeResponse {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try httpGet(port: port, path: path) })
+        }
+    }
+}
+
 /// A blocking HTTP/1.1 request to 127.0.0.1 with `Connection: close`: any method, headers and body bytes
 /// (which need not be UTF-8), so tests can send exactly what a broken client would.
 /// - Parameters:

@@ -1,7 +1,7 @@
 import ArgumentParser
 import AuthIssuerCore
 import Foundation
-import GatehouseConfig
+import GatehouseCommand
 
 /// `auth-issuer`: OAuth 2.0 tokens, signing keys and revocation; and the CLI that manages them.
 @main
@@ -19,32 +19,26 @@ struct AuthIssuerCommand: AsyncParsableCommand {
     )
 }
 
-/// The options every subcommand shares.
-struct ConfigOptions: ParsableArguments {
-    @Option(name: .long, help: "YAML configuration file; AUTH_* environment variables override it.")
-    var config: String?
+/// `auth-issuer serve` (the default): the HTTP API, the RPC service and the event publisher.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the OAuth endpoints, the JWKS and auth.RevocationState (the default).")
 
-    func document() throws(ConfigError) -> ConfigDocument {
-        try ConfigDocument.load(path: self.config, environment: ProcessInfo.processInfo.environment, prefix: AuthIssuerConfiguration.environmentPrefix)
-    }
+    @OptionGroup var options: ServiceOptions<AuthIssuerService>
 
-    /// Opens the database and reads the token policy, for the management subcommands.
-    func openStore() async throws -> (AuthStore, TokenPolicy) {
-        do {
-            var document = try self.document()
-            let path = try AuthIssuerConfiguration.readStoragePath(&document)
-            let policy = try TokenPolicy(reading: &document, defaultIssuer: "http://127.0.0.1:\(AuthIssuerConfiguration.defaultHTTPPort)")
-            return (try await AuthStore(path: path), policy)
-        } catch {
-            throw exitForConfiguration(error)
-        }
+    func run() async throws {
+        try await self.options.launch()
     }
 }
 
-/// Prints why the command cannot run and exits with `EX_CONFIG` (78).
-func exitForConfiguration(_ error: any Error) -> ExitCode {
-    FileHandle.standardError.write(Data("auth-issuer: cannot start:\n\(error)\n".utf8))
-    return ExitCode(78)
+extension ConfigOptions<AuthIssuerService> {
+    /// Opens the database and reads the token policy, for the management subcommands.
+    func openStore() async throws -> (AuthStore, TokenPolicy) {
+        try await self.load { document in
+            let path = try AuthIssuerConfiguration.readStoragePath(&document)
+            let policy = try TokenPolicy(reading: &document, defaultIssuer: "http://127.0.0.1:\(AuthIssuerConfiguration.defaultHTTPPort)")
+            return (try await AuthStore(path: path), policy)
+        }
+    }
 }
 
 /// A password from the named environment variable, or the first line of standard input.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AuthIssuerCore
 import Foundation
+import GatehouseCommand
 
 /// `auth-issuer users add|passwd|disable|list`.
 struct Users: AsyncParsableCommand {
@@ -8,7 +9,7 @@ struct Users: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a user; the password comes from standard input or --password-env.")
-        @OptionGroup var options: ConfigOptions
+        @OptionGroup var options: ConfigOptions<AuthIssuerService>
         @Argument(help: "The user name (the tokens' sub).") var name: String
         @Option(help: "Comma-separated roles, e.g. admin,editor.") var roles = ""
         @Option(help: "Read the password from this environment variable instead of standard input.") var passwordEnv: String?
@@ -29,7 +30,7 @@ struct Users: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Change a user's password and revoke every token they hold; the password comes from standard input or --password-env."
         )
-        @OptionGroup var options: ConfigOptions
+        @OptionGroup var options: ConfigOptions<AuthIssuerService>
         @Argument(help: "The user name.") var name: String
         @Option(help: "Read the new password from this environment variable instead of standard input.") var passwordEnv: String?
 
@@ -47,7 +48,7 @@ struct Users: AsyncParsableCommand {
 
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Disable a user and revoke every token they hold.")
-        @OptionGroup var options: ConfigOptions
+        @OptionGroup var options: ConfigOptions<AuthIssuerService>
         @Argument(help: "The user name.") var name: String
 
         func run() async throws {
@@ -61,7 +62,7 @@ struct Users: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List users.")
-        @OptionGroup var options: ConfigOptions
+        @OptionGroup var options: ConfigOptions<AuthIssuerService>
 
         func run() async throws {
             let (store, _) = try await self.options.openStore()
@@ -81,7 +82,7 @@ struct Clients: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a client; its generated secret is printed once and stored only as a hash.")
-        @OptionGroup var options: ConfigOptions
+        @OptionGroup var options: ConfigOptions<AuthIssuerService>
         @Argument(help: "The client id.") var id: String
         @Option(help: "Comma-separated scopes the client may ask for.") var scopes = "read"
         @Option(help: "Comma-separated roles its tokens carry.") var roles = ""
@@ -104,7 +105,7 @@ struct Clients: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List clients (secrets are not stored and cannot be shown).")
-        @OptionGroup var options: ConfigOptions
+        @OptionGroup var options: ConfigOptions<AuthIssuerService>
 
         func run() async throws {
             let (store, _) = try await self.options.openStore()
@@ -124,7 +125,7 @@ struct Keys: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Rotate now: the next key starts signing, the active one retires.")
-        @OptionGroup var options: ConfigOptions
+        @OptionGroup var options: ConfigOptions<AuthIssuerService>
 
         func run() async throws {
             let (store, policy) = try await self.options.openStore()
@@ -139,7 +140,7 @@ struct Keys: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the published keys.")
-        @OptionGroup var options: ConfigOptions
+        @OptionGroup var options: ConfigOptions<AuthIssuerService>
 
         func run() async throws {
             let (store, _) = try await self.options.openStore()
@@ -157,7 +158,7 @@ struct Keys: AsyncParsableCommand {
 /// `auth-issuer revoke --subject NAME | --jti JTI`.
 struct Revoke: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Revoke every token of a subject, or one access token by its jti.")
-    @OptionGroup var options: ConfigOptions
+    @OptionGroup var options: ConfigOptions<AuthIssuerService>
     @Option(help: "Revoke every token of this subject issued until now.") var subject: String?
     @Option(help: "Revoke the access token with this jti.") var jti: String?
     @Option(help: "With --jti: the token's exp (Unix seconds); by default now plus the longest access-token lifetime.") var expiresAt: Int64?

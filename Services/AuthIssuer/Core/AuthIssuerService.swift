@@ -1,45 +1,37 @@
-import ArgumentParser
-import AuthIssuerCore
-import Foundation
-import GatehouseConfig
+import GatehouseNIOSupport
 import GatehouseObservability
 import GatehouseRPC
 import GatehouseRedis
 import Logging
+import Prometheus
 import ServiceLifecycle
-import UnixSignals
 
-/// `auth-issuer serve` (the default): the HTTP API, the RPC service and the event publisher.
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the OAuth endpoints, the JWKS and auth.RevocationState (the default).")
+/// The running auth issuer: the OAuth endpoints and JWKS over HTTP, `auth.RevocationState` over RPC, the
+/// publisher of revocation and key events, and the admin server, in one service group.
+package struct AuthIssuerService: LaunchableService {
+    package static let commandName = "auth-issuer"
+    package static let logLabel = "gatehouse.auth"
 
-    @OptionGroup var options: ConfigOptions
+    package let serviceGroup: ServiceGroup
+    package let adminServer: AdminServer
+    private let store: AuthStore
+    private let keys: SigningKeyRing
+    private let policy: TokenPolicy
+    private let boundHTTPPort: BoundPort
+    private let rpc: RPCServer
+    private let logger: Logger
 
-    @Flag(name: .customLong("check-config"), help: "Check the configuration (file, variables and the files it names), print 'configuration ok' or each problem, and exit without listening.")
-    var checkConfig = false
-
-    func run() async throws {
-        let configuration: AuthIssuerConfiguration
+    /// Opens the database (``UnusableConfiguration`` when it does not open), makes sure signing keys exist,
+    /// creates the bootstrap admin user when configured and missing, and wires the service.
+    package static func make(
+        setup configuration: AuthIssuerConfiguration, registry: PrometheusCollectorRegistry, signals: ServiceSignals, logger: Logger
+    ) async throws -> AuthIssuerService {
         let store: AuthStore
-        let notices: [ConfigNotice]
         do {
-            var document = try self.options.document()
-            configuration = try AuthIssuerConfiguration(reading: &document)
-            notices = document.notices
-            if self.checkConfig {
-                for notice in notices where notice.severity == .warning { print("auth-issuer: warning: \(notice)") }
-                print("auth-issuer: configuration ok")
-                return
-            }
             store = try await AuthStore(path: configuration.storagePath)
         } catch {
-            throw exitForConfiguration(error)
+            throw UnusableConfiguration(error)
         }
-        LoggingBootstrap.bootstrap(format: configuration.observability.logFormat, level: configuration.observability.logLevel)
-        let registry = MetricsBootstrap.bootstrap()
-        let logger = Logger(label: "gatehouse.auth")
-        logger.log(configNotices: notices)
-
         let policy = configuration.tokens
         try await AuthEventPublisher.ensureKeys(store: store, policy: policy)
         let keys = SigningKeyRing()
@@ -66,10 +58,10 @@ struct Serve: AsyncParsableCommand {
         )
         let revocationState = RevocationStateService(store: store, maximumFrameBytes: configuration.rpc.maximumFrameBytes)
         let rpc = RPCServer(configuration: configuration.rpc, handlers: revocationState.rpcHandlers, logger: Logger(label: "gatehouse.auth.rpc"))
-        let (httpPorts, httpPortContinuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .bufferingNewest(1))
+        let httpPort = BoundPort()
         let http = AuthHTTPServer.application(
             tokens: tokens, keys: keys, policy: policy, http: configuration.http, logger: Logger(label: "gatehouse.auth.http"),
-            onListening: { port in httpPortContinuation.yield(port) }
+            onListening: { port in httpPort.announce(port) }
         )
         let admin = AdminServer(
             host: configuration.observability.adminHost,
@@ -83,24 +75,45 @@ struct Serve: AsyncParsableCommand {
             logger: Logger(label: "gatehouse.auth.admin")
         )
         // Shut down in reverse: HTTP drains first, then RPC; the publisher sends what committed; clients last.
-        let group = ServiceGroup(services: [redis, limiter, publisher, admin, rpc, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        try await withThrowingTaskGroup { tasks in
-            tasks.addTask { try await group.run() }
-            let rpcPort = try await rpc.localPort()
-            let adminPort = try await admin.listeningPort()
-            var ports = httpPorts.makeAsyncIterator()
-            let httpPort = await ports.next() ?? configuration.http.port
-            let synchronous = try await store.synchronousSetting()
-            logger.notice(
-                "auth issuer listening",
-                metadata: [
-                    "http.port": "\(httpPort)", "rpc.port": "\(rpcPort)", "admin.port": "\(adminPort)",
-                    "tokens.issuer": "\(policy.issuer)", "keys.signing_kid": "\(keys.current?.signingKID ?? "-")",
-                    "storage.synchronous": "\(synchronous)",
-                ]
-            )
-            try await tasks.waitForAll()
-        }
-        await store.close()
+        let group = ServiceGroup(
+            services: [redis, limiter, publisher, admin, rpc, http], gracefulShutdownSignals: signals.gracefulShutdown, logger: logger
+        )
+        return AuthIssuerService(
+            serviceGroup: group, adminServer: admin, store: store, keys: keys, policy: policy, boundHTTPPort: httpPort, rpc: rpc, logger: logger
+        )
+    }
+
+    package func logListening() async throws {
+        let rpcPort = try await self.rpcPort()
+        let adminPort = try await self.adminPort()
+        let httpPort = try await self.httpPort()
+        let synchronous = try await self.store.synchronousSetting()
+        self.logger.notice(
+            "auth issuer listening",
+            metadata: [
+                "http.port": "\(httpPort)", "rpc.port": "\(rpcPort)", "admin.port": "\(adminPort)",
+                "tokens.issuer": "\(self.policy.issuer)", "keys.signing_kid": "\(self.keys.current?.signingKID ?? "-")",
+                "storage.synchronous": "\(synchronous)",
+            ]
+        )
+    }
+
+    /// Closes the database after graceful shutdown.
+    package func close() async {
+        await self.store.close()
+    }
+
+    /// The HTTP server's port, once bound.
+    /// - Returns: The port (the system's choice when configured as 0).
+    /// - Throws: `CancellationError` when the calling task is cancelled first.
+    package func httpPort() async throws -> Int {
+        try await self.boundHTTPPort.value()
+    }
+
+    /// The RPC server's port, once bound.
+    /// - Returns: The port (the system's choice when configured as 0).
+    /// - Throws: The bind error.
+    package func rpcPort() async throws -> Int {
+        try await self.rpc.localPort()
     }
 }

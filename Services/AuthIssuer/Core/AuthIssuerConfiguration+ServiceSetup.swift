@@ -1,0 +1,4 @@
+import GatehouseObservability
+
+/// The auth issuer is set up from its configuration alone.
+extension AuthIssuerConfiguration: ServiceSetup {}

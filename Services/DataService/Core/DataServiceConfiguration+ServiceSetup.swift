@@ -1,0 +1,4 @@
+import GatehouseObservability
+
+/// The data service is set up from its configuration alone.
+extension DataServiceConfiguration: ServiceSetup {}

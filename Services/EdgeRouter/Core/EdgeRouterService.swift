@@ -1,0 +1,137 @@
+import GatehouseFleet
+import GatehouseLimiterPolicies
+import GatehouseNIOSupport
+import GatehouseObservability
+import GatehouseRPC
+import GatehouseRedis
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// The running edge router: the public HTTP server over the request handler, with the clients of the
+/// limiter, the data service and the issuer, the event subscriber, the fleet's heartbeat, the route and
+/// policy files' reloaders and the admin server, in one service group.
+package struct EdgeRouterService: LaunchableService {
+    package static let commandName = "edge-router"
+    package static let logLabel = "gatehouse.edge"
+    package static let durationBuckets = EdgeMetrics.durationBuckets
+
+    package let serviceGroup: ServiceGroup
+    package let adminServer: AdminServer
+    private let routeCount: Int
+    private let authEvents: AuthEventApplier
+    private let verifier: AccessTokenVerifier
+    private let boundHTTPPort: BoundPort
+    private let logger: Logger
+
+    package static func make(
+        setup: EdgeRouterSetup, registry: PrometheusCollectorRegistry, signals: ServiceSignals, logger: Logger
+    ) async throws -> EdgeRouterService {
+        let (configuration, files) = (setup.configuration, setup.files)
+        let (routes, policies) = (files.inForce.routes, files.inForce.policies)
+        let limiterClient = RPCClient(configuration: configuration.limiter, logger: Logger(label: "gatehouse.edge.limiter"))
+        let dataClient = RPCClient(configuration: configuration.data, logger: Logger(label: "gatehouse.edge.data"))
+        let authClient = RPCClient(configuration: configuration.authRPC, logger: Logger(label: "gatehouse.edge.auth"))
+        let revocations = RevocationList()
+        let verifier = AccessTokenVerifier(issuer: configuration.issuer, audience: configuration.audience, leeway: configuration.leeway, revocations: revocations)
+        let fetcher = try JWKSFetcher(url: configuration.jwksURL)
+        let revocationState = RevocationStateFetcher(client: authClient, maximumFrameBytes: configuration.authRPC.maximumFrameBytes)
+        let authEvents = AuthEventApplier(
+            revocations: revocations, verifier: verifier, fetchKeys: { try await fetcher.fetch() },
+            fetchRevocations: { try await revocationState.fetch() }, logger: logger
+        )
+        let cache = ResponseCache(maxBytes: configuration.cacheMaxBytes)
+        let invalidations = InvalidationApplier(cache: cache)
+        let events = EdgeEventSubscriber(
+            redis: configuration.redis, invalidations: invalidations, authEvents: authEvents,
+            invalidationsChannel: configuration.invalidationsChannel, revocationsChannel: configuration.revocationsChannel,
+            keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
+        )
+        // Its own Redis connection for the fleet's heartbeat (the subscription's connection only listens).
+        let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.edge.redis"))
+        let fleet = FleetMembership(client: redis, role: .edge, memberID: FleetMembership.processMemberID(), logger: logger)
+        let rateLimiter = EdgeRateLimiter(
+            limiter: limiterClient, policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
+        )
+        let handler = EdgeRequestHandler(
+            routes: routes, verifier: verifier, authEvents: authEvents, limiter: rateLimiter,
+            failurePolicy: configuration.failurePolicy, data: dataClient, cache: cache, logger: Logger(label: "gatehouse.edge.access")
+        )
+        // Each file is reloaded on its own, and only ever put in force with a file of the other kind it agrees with.
+        let apply: @Sendable (EdgePolicyFiles.InForce) -> Void = { pair in
+            rateLimiter.replacePolicies(pair.policies)
+            handler.replaceRoutes(pair.routes)
+        }
+        let routeReloader = FileReloader(
+            path: configuration.routesFile,
+            naming: FileReloader.Naming(
+                applied: "routes reloaded", rejected: "route file rejected; the previous routes stay in force",
+                fileKey: "routes.file", countKey: "routes.count",
+                reloadsMetric: "gatehouse_edge_route_reloads_total", countMetric: "gatehouse_edge_routes"
+            ),
+            inForce: routes.routes.count, watchInterval: configuration.routesWatchInterval, hangups: await signals.hangups(), logger: logger
+        ) { _ in
+            try files.reloadRoutes(apply: apply).routes.routes.count
+        }
+        let policyReloader = FileReloader(
+            path: configuration.policiesFile,
+            naming: FileReloader.Naming(
+                applied: "policies reloaded", rejected: "policy file rejected; the previous policies stay in force",
+                fileKey: "policies.file", countKey: "policies.count",
+                reloadsMetric: "gatehouse_edge_policy_reloads_total", countMetric: "gatehouse_edge_policies"
+            ),
+            inForce: policies.policies.count, watchInterval: configuration.policiesWatchInterval,
+            // Its own SIGHUP sequence: each sequence hands a signal to one reader.
+            hangups: await signals.hangups(), logger: logger
+        ) { _ in
+            try files.reloadPolicies(apply: apply).policies.policies.count
+        }
+        let reloaders = [routeReloader, policyReloader]
+        let httpPort = BoundPort()
+        let http = EdgeHTTPServer(handler: handler, http: configuration.http, logger: Logger(label: "gatehouse.edge.http")) {
+            httpPort.announce($0)
+        }
+        let admin = AdminServer(
+            host: configuration.observability.adminHost, port: configuration.observability.adminPort, registry: registry,
+            readinessChecks: [ReadinessCheck(name: "signing_keys") { !verifier.keyIDs.isEmpty }],
+            logger: Logger(label: "gatehouse.edge.admin")
+        )
+        // Reverse order on shutdown: HTTP drains first, the clients it uses stop last.
+        let group = ServiceGroup(
+            // The gate after the limiter's client: it returns the units it holds before that client stops.
+            services: [redis, fleet, limiterClient, rateLimiter, dataClient, authClient, events] + reloaders + [admin, http],
+            gracefulShutdownSignals: signals.gracefulShutdown, logger: logger
+        )
+        return EdgeRouterService(
+            serviceGroup: group, adminServer: admin, routeCount: routes.routes.count, authEvents: authEvents, verifier: verifier,
+            boundHTTPPort: httpPort, logger: logger
+        )
+    }
+
+    /// Loads the issuer's keys and revocations first (20 attempts, 250 ms apart), so that the line's key
+    /// count is what the first requests meet.
+    package func logListening() async throws {
+        // Keys and revocations before the first request if the issuer answers; else as soon as it does.
+        for attempt in 1...20 {
+            if (try? await self.authEvents.synchronize()) != nil { break }
+            if attempt == 20 { self.logger.warning("the issuer did not answer; tokens are refused until its keys load (retried every 2 s)") }
+            try await Task.sleep(for: .milliseconds(250))
+        }
+        let httpPort = try await self.httpPort()
+        let adminPort = try await self.adminPort()
+        self.logger.notice(
+            "edge router listening",
+            metadata: [
+                "http.port": "\(httpPort)", "admin.port": "\(adminPort)", "routes": "\(self.routeCount)",
+                "keys": "\(self.verifier.keyIDs.count)",
+            ]
+        )
+    }
+
+    /// The public HTTP server's port, once bound.
+    /// - Returns: The port (the system's choice when configured as 0).
+    /// - Throws: `CancellationError` when the calling task is cancelled first.
+    package func httpPort() async throws -> Int {
+        try await self.boundHTTPPort.value()
+    }
+}

@@ -1,0 +1,31 @@
+import AuthIssuerCore
+import GatehouseObservability
+import GatehouseTestSupport
+import Testing
+
+/// The auth issuer wired by `AuthIssuerService.make` as the executable wires it, run in process on port 0.
+@Suite struct AuthIssuerServiceWiringTests {
+    @Test func servesItsKeysAndShutsDownGracefully() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { redis.stop() }
+        let folder = try TestFolder()
+        let yaml = """
+            http: {port: 0}
+            rpc: {port: 0, secret: auth-wiring-secret-0123456789}
+            admin: {port: 0}
+            redis: {port: \(redis.port)}
+            storage: {path: \(folder.path("auth.sqlite"))}
+            limiter: {port: \(try freeLoopbackPort())}
+            """
+        let httpPort = try await withInProcessService(AuthIssuerService.self, yaml: yaml) { issuer in
+            let httpPort = try await issuer.httpPort()
+            let keys = try await httpGetOffPool(port: httpPort, path: "/.well-known/jwks.json")
+            #expect(keys.status == 200)
+            #expect(keys.body.contains(#""kid""#), "make created the first signing key: \(keys.body)")
+            let ready = try await httpGetOffPool(port: try await issuer.adminPort(), path: "/readyz")
+            #expect(ready.status == 200, "\(ready.body)")
+            return httpPort
+        }
+        #expect(throws: (any Error).self, "the HTTP server closed its socket on shutdown") { try RawTCPConnection(port: httpPort) }
+    }
+}
