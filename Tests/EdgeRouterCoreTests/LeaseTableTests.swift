@@ -194,4 +194,25 @@ struct LeaseTableTests {
         #expect(table.drain(now: self.start) == [.init(key: self.user, units: 10, epoch: 7)])
         #expect(table.count == 0)
     }
+
+    @Test func aFullTableReturnsAndForgetsItsLeastRecentlyUsedEighthAtOnce() {
+        var table = LeaseTable(initialWant: 0, capacity: 16)
+        for index in 0..<16 {
+            let key = LeaseTable.Key(policy: "user", key: "sub=\(index)")
+            let now = self.start + .milliseconds(index)
+            let wants = Self.wanted(table.spend([.init(key: key, cost: 1)], now: now))
+            var response = self.grant([3], lease: .seconds(10))
+            response.statuses[0].policy = "user"
+            _ = table.granted(wants, response: response, sentAt: now, now: now, spending: [.init(key: key, cost: 1)])
+        }
+        #expect(table.count == 16)
+        // The seventeenth key makes room: the two least used keys (an eighth) go, their units to be returned.
+        let newcomer = LeaseTable.Key(policy: "user", key: "sub=new")
+        _ = Self.wanted(table.spend([.init(key: newcomer, cost: 1)], now: self.start + .seconds(1)))
+        #expect(table.count == 15)
+        let (returns, _) = table.sweep(now: self.start + .seconds(1))
+        #expect(returns == [
+            .init(key: .init(policy: "user", key: "sub=0"), units: 2, epoch: 0), .init(key: .init(policy: "user", key: "sub=1"), units: 2, epoch: 0),
+        ])
+    }
 }

@@ -103,7 +103,8 @@ struct LeaseTable: Sendable {
     let initialWant: Int
     /// How long a key goes unused before its units are returned and it is forgotten.
     let idleAfter: Duration
-    /// The most keys held; past it the least recently used key's units are returned and it is forgotten.
+    /// The most keys held; past it the least recently used eighth of the keys' units are returned and they are
+    /// forgotten.
     let capacity: Int
     private var entries: [Key: Entry] = [:]
     private var pendingReturns: [Return] = []
@@ -115,7 +116,7 @@ struct LeaseTable: Sendable {
     /// - Parameters:
     ///   - initialWant: Extra units a key asks for on its first acquire (default 4).
     ///   - idleAfter: How long a key goes unused before its units are returned (default 5 s).
-    ///   - capacity: The most keys held (default 100,000).
+    ///   - capacity: The most keys held (default 100,000); when full, the least recently used eighth goes.
     init(initialWant: Int = 4, idleAfter: Duration = .seconds(5), capacity: Int = 100_000) {
         self.initialWant = max(0, initialWant)
         self.idleAfter = idleAfter
@@ -158,12 +159,10 @@ struct LeaseTable: Sendable {
         statuses.reserveCapacity(items.count)
         var refill: [Want] = []
         for item in items {
-            self.entries[item.key]!.lastUsed = now
-            let entry = self.debit(item, now: now)
-            statuses.append(Self.status(of: entry, now: now))
-            if !entry.acquiring, entry.want > 1, entry.balance * 4 <= entry.want {
-                self.entries[item.key]!.acquiring = true
-                refill.append(Want(key: item.key, cost: 0, extra: entry.want - entry.balance))
+            // One access per key: the entry is debited in place.
+            statuses.append(Self.debit(item, from: &self.entries[item.key]!, now: now))
+            if let extra = Self.refillDue(&self.entries[item.key]!) {
+                refill.append(Want(key: item.key, cost: 0, extra: extra))
             }
         }
         return .spent(statuses: statuses, refill: refill)
@@ -249,8 +248,7 @@ struct LeaseTable: Sendable {
             if wants.contains(where: { $0.key == item.key }) {
                 statuses.append(Self.status(of: self.entries[item.key]!, now: now))
             } else {
-                self.entries[item.key]!.lastUsed = now
-                statuses.append(Self.status(of: self.debit(item, now: now), now: now))
+                statuses.append(Self.debit(item, from: &self.entries[item.key]!, now: now))
             }
         }
         return (waiters, .spent(statuses))
@@ -331,16 +329,25 @@ struct LeaseTable: Sendable {
         return Want(key: item.key, cost: item.cost, extra: max(0, entry.want + waiting - item.cost - entry.spendable(at: now)))
     }
 
-    /// Debits `item` (its balance is enough) and adapts the want when a lease ran out early.
-    private mutating func debit(_ item: Item, now: ContinuousClock.Instant) -> Entry {
-        var entry = self.entries[item.key]!
+    /// Debits `item` from `entry` (its balance is enough), notes the use, and doubles the want when a lease
+    /// ran out in less than half its time.
+    /// - Returns: The status for the headers.
+    private static func debit(_ item: Item, from entry: inout Entry, now: ContinuousClock.Instant) -> Gatehouse_Limiter_PolicyStatus {
+        entry.lastUsed = now
         entry.balance -= item.cost
         entry.spent += item.cost
         if entry.balance == 0, entry.leaseLength > .zero, (now - entry.leaseStart) * 2 < entry.leaseLength {
             entry.want = min(Self.maximumWant, entry.want * 2)
         }
-        self.entries[item.key] = entry
-        return entry
+        return Self.status(of: entry, now: now)
+    }
+
+    /// Marks `entry` as acquiring when its balance fell to a quarter of its want and no acquire is under way.
+    /// - Returns: The units to ask for ahead of need, or `nil`.
+    private static func refillDue(_ entry: inout Entry) -> Int? {
+        guard !entry.acquiring, entry.want > 1, entry.balance * 4 <= entry.want else { return nil }
+        entry.acquiring = true
+        return entry.want - entry.balance
     }
 
     /// Ends `entry`'s current lease: its unspent units are returned (rate algorithms, epoch 0) or void (a
@@ -360,15 +367,21 @@ struct LeaseTable: Sendable {
         return stranded
     }
 
-    /// Forgets the least recently used key (returning its units) when the table is full.
+    /// When the table is full, forgets its least recently used eighth (returning their units): one pass over
+    /// the table per `capacity / 8` new keys, not one per new key, so a flood of new callers costs each of
+    /// them little. Keys with an acquire under way or waiters stay.
     private mutating func makeRoom(now: ContinuousClock.Instant) {
         guard self.entries.count >= self.capacity else { return }
-        let candidates = self.entries.filter { !$0.value.acquiring && $0.value.waiters.isEmpty }
-        guard let oldest = candidates.min(by: { $0.value.lastUsed < $1.value.lastUsed }) else { return }
-        if oldest.value.spendable(at: now) > 0 {
-            self.pendingReturns.append(Return(key: oldest.key, units: oldest.value.balance, epoch: oldest.value.epoch))
+        var candidates = self.entries.compactMap { key, entry in
+            !entry.acquiring && entry.waiters.isEmpty ? (key: key, lastUsed: entry.lastUsed) : nil
         }
-        self.entries[oldest.key] = nil
+        candidates.sort { $0.lastUsed < $1.lastUsed }
+        for candidate in candidates.prefix(max(1, self.capacity / 8)) {
+            guard let entry = self.entries.removeValue(forKey: candidate.key) else { continue }
+            if entry.spendable(at: now) > 0 {
+                self.pendingReturns.append(Return(key: candidate.key, units: entry.balance, epoch: entry.epoch))
+            }
+        }
     }
 
     /// The header status of a key after a debit: what the limiter had not leased when it last answered plus
