@@ -63,21 +63,26 @@ public final class EdgeRateLimiter: Service, Sendable {
     private let acquires: CallBatcher<PendingAcquire, Result<Gatehouse_Limiter_CheckResponse, RPCError>>
     private let table: Mutex<LeaseTable>
     private let fleet: FleetMembership?
-    /// Until when the limiter is not asked after a failed call, and until when it is taken for one without
-    /// `limiter.AcquireBatch`; shared with the acquires' sender.
+    /// What the edge knows of its limiter, shared with the acquires' sender: until when it is not asked after
+    /// a failed call, until when it is taken for one without `limiter.AcquireBatch`, and its longest lease.
     private final class LimiterState: Sendable {
         let times = Mutex<(unreachableUntil: ContinuousClock.Instant?, checksOnlyUntil: ContinuousClock.Instant?)>((nil, nil))
-    }
+        /// The limiter's longest lease in milliseconds, as its last `limiter.AcquireBatch` answer said (1 s until it says).
+        let leasePeriodMilliseconds = Atomic<Int>(1000)
 
-    /// The limiter's longest lease in milliseconds (1 s until it says); shared with the acquires' sender.
-    private final class LeasePeriod: Sendable {
-        let milliseconds = Atomic<Int>(1000)
+        /// Whether the limiter is taken for one without `limiter.AcquireBatch` at `now`.
+        func isChecksOnly(at now: ContinuousClock.Instant) -> Bool {
+            self.times.withLock { $0.checksOnlyUntil.map { $0 > now } ?? false }
+        }
+
+        /// Whether the limiter is not asked at `now`, after a failed call.
+        func isUnreachable(at now: ContinuousClock.Instant) -> Bool {
+            self.times.withLock { $0.unreachableUntil.map { $0 > now } ?? false }
+        }
     }
 
     private let limiterState: LimiterState
     private let failing = Atomic<Bool>(false)
-    /// The limiter's longest lease, in milliseconds, as its last `limiter.AcquireBatch` answer said.
-    private let leasePeriodMilliseconds: LeasePeriod
     private let policies: Mutex<PolicyCatalog>
     private let apiKeyHeader: String?
     private let fallback = Mutex(PolicyFallback())
@@ -107,13 +112,9 @@ public final class EdgeRateLimiter: Service, Sendable {
         logger: Logger
     ) {
         let state = LimiterState()
-        let leasePeriod = LeasePeriod()
         self.limiter = limiter
         self.limiterState = state
-        self.leasePeriodMilliseconds = leasePeriod
-        self.acquires = CallBatcher { acquires in
-            try await Self.send(acquires, to: limiter, state: state, leasePeriod: leasePeriod, logger: logger)
-        }
+        self.acquires = CallBatcher { acquires in try await Self.send(acquires, to: limiter, state: state, logger: logger) }
         self.table = Mutex(LeaseTable(capacity: keyCapacity))
         self.fleet = fleet
         self.policies = Mutex(policies)
@@ -146,7 +147,7 @@ public final class EdgeRateLimiter: Service, Sendable {
         var items: [LeaseTable.Item] = []
         items.reserveCapacity(policies.count)
         var previous: (parts: [PolicyKeyPart], key: String)?
-        let leasePeriod = self.leasePeriodMilliseconds.milliseconds.load(ordering: .relaxed)
+        let leasePeriod = self.limiterState.leasePeriodMilliseconds.load(ordering: .relaxed)
         for name in policies {
             // A name the catalog lacks (only while a reload swaps the files) is keyed by the caller.
             let policy = catalog.policies[name]
@@ -163,7 +164,7 @@ public final class EdgeRateLimiter: Service, Sendable {
         while true {
             let now = ContinuousClock.now
             // A limiter without leases decides every request on its own: no request waits for another's.
-            let singleFlight = !self.limiterState.times.withLock { $0.checksOnlyUntil.map { $0 > now } ?? false }
+            let singleFlight = !self.limiterState.isChecksOnly(at: now)
             switch self.table.withLock({ $0.spend(items, now: now, singleFlight: singleFlight) }) {
             case .spent(let statuses, let refill):
                 if !refill.isEmpty { self.refillAhead(refill, caller: caller.caller) }
@@ -239,7 +240,7 @@ public final class EdgeRateLimiter: Service, Sendable {
     ) async -> LeaseTable.Outcome? {
         let sentAt = ContinuousClock.now
         var response: Gatehouse_Limiter_CheckResponse?
-        if self.limiterState.times.withLock({ $0.unreachableUntil.map { $0 > sentAt } ?? false }) {
+        if self.limiterState.isUnreachable(at: sentAt) {
             response = nil
         } else {
             var request = Gatehouse_Limiter_CheckRequest()
@@ -287,7 +288,7 @@ public final class EdgeRateLimiter: Service, Sendable {
     /// Refills balances running low, off the request path.
     private func refillAhead(_ wants: [LeaseTable.Want], caller: String) {
         let now = ContinuousClock.now
-        if self.limiterState.times.withLock({ $0.checksOnlyUntil.map { $0 > now } ?? false }) {
+        if self.limiterState.isChecksOnly(at: now) {
             self.table.withLock { _ = $0.acquireFailed(wants, now: now) }
             return
         }
@@ -352,16 +353,16 @@ public final class EdgeRateLimiter: Service, Sendable {
     /// to spend at once, for ``checksOnlyInterval``. An outcome per acquire, in order.
     private static func send(
         _ acquires: [PendingAcquire], to limiter: RPCClient,
-        state: LimiterState, leasePeriod: LeasePeriod, logger: Logger
+        state: LimiterState, logger: Logger
     ) async throws -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
         let now = ContinuousClock.now
-        if !state.times.withLock({ $0.checksOnlyUntil.map { $0 > now } ?? false }) {
+        if !state.isChecksOnly(at: now) {
             var batch = Gatehouse_Limiter_CheckBatchRequest()
             batch.requests = acquires.map(\.request)
             EdgeMetrics.limiterCall(.acquire).increment()
             do {
                 let answer = try await limiter.call(LimiterMethods.acquireBatch, batch)
-                if answer.leasePeriodMs > 0 { leasePeriod.milliseconds.store(Int(clamping: answer.leasePeriodMs), ordering: .relaxed) }
+                if answer.leasePeriodMs > 0 { state.leasePeriodMilliseconds.store(Int(clamping: answer.leasePeriodMs), ordering: .relaxed) }
                 return Self.outcomes(answer)
             } catch let error as RPCError where error.code == .unimplemented {
                 state.times.withLock { $0.checksOnlyUntil = .now + Self.checksOnlyInterval }
