@@ -47,6 +47,11 @@ public final class FleetMembership: Service, Sendable {
     /// The sorted sets, one hash slot for both (Redis Cluster).
     static let keys = ["{gh:fleet}:edges", "{gh:fleet}:limiters"]
 
+    /// The position of `role`'s set in ``keys``.
+    static func keyIndex(_ role: Role) -> Int {
+        role == .edge ? 0 : 1
+    }
+
     static let script = RedisScript(source: """
         local clock = redis.call('TIME')
         local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
@@ -120,7 +125,8 @@ public final class FleetMembership: Service, Sendable {
 
     /// Announces this process (or, with `announce` false, only counts) and updates ``size``.
     func beat(announce: Bool) async {
-        let roleIndex = announce ? (self.role == .edge ? "1" : "2") : "0"
+        // The script's set to announce in, counted from 1 as Lua does; 0 announces nothing.
+        let roleIndex = announce ? String(Self.keyIndex(self.role) + 1) : "0"
         let ttl = String(self.timeToLive.components.seconds * 1000 + self.timeToLive.components.attoseconds / 1_000_000_000_000_000)
         do {
             let reply = try await self.client.evalScript(Self.script, keys: Self.keys, arguments: [roleIndex, self.memberID, ttl])
@@ -143,7 +149,7 @@ public final class FleetMembership: Service, Sendable {
 
     /// Removes this process from its set, so the others count one fewer at once.
     private func leave() async {
-        let key = Self.keys[self.role == .edge ? 0 : 1]
+        let key = Self.keys[Self.keyIndex(self.role)]
         _ = try? await self.client.send(["ZREM", key, self.memberID])
     }
 }

@@ -116,10 +116,10 @@ public struct DocumentRPCService: Sendable {
         } catch {
             throw Self.rpcError(error)
         }
-        if let first = page.documents.first, page.documents.count == 1, DocumentWireSize.listEntry(first) > maxBytes {
+        if let first = page.documents.first, page.documents.count == 1, case let bytes = DocumentWireSize.listEntry(first), bytes > maxBytes {
             throw RPCError(
                 .frameTooLarge,
-                "document \(first.collection)/\(first.id) takes \(DocumentWireSize.listEntry(first)) bytes in a page; this caller accepts \(maxBytes)"
+                "document \(first.collection)/\(first.id) takes \(bytes) bytes in a page; this caller accepts \(maxBytes)"
                     + " (its frame maximum less the answer's own bytes)"
             )
         }

@@ -18,11 +18,11 @@ public enum DocumentWireSize {
     public static let frameAllowance = 1024
 
     /// What a `ListResponse` holds besides its documents: `next_cursor`, a document id.
-    static let listResponseOverhead = Self.stringField(DocumentName.maximumLength)
+    static let listResponseOverhead = Self.lengthDelimited(DocumentName.maximumLength)
 
     /// One entry of `ListResponse.documents`: its tag, its length, and the `Document` message.
     static func listEntry(_ document: Document) -> Int {
-        Self.embedded(
+        Self.lengthDelimited(
             Self.document(
                 collectionBytes: document.collection.utf8.count, idBytes: document.id.utf8.count,
                 bodyBytes: document.body.utf8.count, ownerBytes: document.owner?.utf8.count ?? 0
@@ -32,24 +32,19 @@ public enum DocumentWireSize {
 
     /// A `WriteResponse` holding the document a write of this body stores, whatever owner it keeps.
     static func writeResponse(collectionBytes: Int, idBytes: Int, bodyBytes: Int) -> Int {
-        Self.int64Field + 2 + Self.embedded(
+        Self.int64Field + 2 + Self.lengthDelimited(
             Self.document(collectionBytes: collectionBytes, idBytes: idBytes, bodyBytes: bodyBytes, ownerBytes: Self.maximumOwnerBytes)
         )
     }
 
     /// A `Document` message: three strings, three 64-bit integers, the owner.
     private static func document(collectionBytes: Int, idBytes: Int, bodyBytes: Int, ownerBytes: Int) -> Int {
-        Self.stringField(collectionBytes) + Self.stringField(idBytes) + Self.stringField(bodyBytes) + 3 * Self.int64Field
-            + Self.stringField(ownerBytes)
+        Self.lengthDelimited(collectionBytes) + Self.lengthDelimited(idBytes) + Self.lengthDelimited(bodyBytes) + 3 * Self.int64Field
+            + Self.lengthDelimited(ownerBytes)
     }
 
-    /// A field holding an embedded message of `bytes`: tag, length, the message.
-    private static func embedded(_ bytes: Int) -> Int {
-        1 + Self.varintBytes(bytes) + bytes
-    }
-
-    /// A string field of `bytes` UTF-8 bytes: tag, length, the bytes.
-    private static func stringField(_ bytes: Int) -> Int {
+    /// A length-delimited field of `bytes` (a string's UTF-8 bytes, an embedded message): tag, length, the bytes.
+    private static func lengthDelimited(_ bytes: Int) -> Int {
         1 + Self.varintBytes(bytes) + bytes
     }
 

@@ -47,20 +47,20 @@ public struct LimiterMetrics: Sendable {
     }
 
     /// Requests by the source that decided them.
-    static let checksBySource: [Gatehouse_Limiter_DecisionSource: Counter] = Dictionary(
-        uniqueKeysWithValues: [
-            (.redis, "redis"), (.denialCache, "denial_cache"), (.fallbackAllow, "fallback_allow"),
-            (.fallbackDeny, "fallback_deny"), (.fallbackLocal, "fallback_local"),
-        ].map { source, name in (source, Counter(label: "gatehouse_limiter_checks_total", dimensions: [("source", name)])) }
-    )
+    static let checksBySource = Self.bySource("gatehouse_limiter_checks_total")
 
     /// Lease requests by the source that decided them.
-    static let acquiresBySource: [Gatehouse_Limiter_DecisionSource: Counter] = Dictionary(
-        uniqueKeysWithValues: [
-            (.redis, "redis"), (.denialCache, "denial_cache"), (.fallbackAllow, "fallback_allow"),
-            (.fallbackDeny, "fallback_deny"), (.fallbackLocal, "fallback_local"),
-        ].map { source, name in (source, Counter(label: "gatehouse_limiter_acquires_total", dimensions: [("source", name)])) }
-    )
+    static let acquiresBySource = Self.bySource("gatehouse_limiter_acquires_total")
+
+    /// One counter of `label` per decision source.
+    private static func bySource(_ label: String) -> [Gatehouse_Limiter_DecisionSource: Counter] {
+        Dictionary(
+            uniqueKeysWithValues: [
+                (.redis, "redis"), (.denialCache, "denial_cache"), (.fallbackAllow, "fallback_allow"),
+                (.fallbackDeny, "fallback_deny"), (.fallbackLocal, "fallback_local"),
+            ].map { source, name in (source, Counter(label: label, dimensions: [("source", name)])) }
+        )
+    }
 
     /// Units granted in leases.
     static let unitsGranted = Counter(label: "gatehouse_limiter_lease_units_total", dimensions: [("event", "granted")])
