@@ -135,7 +135,6 @@ public final class LimiterDecider: Sendable {
     /// - Throws: ``RPCError`` `invalidArgument` for an empty or oversized batch.
     public func acquireBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
         var response = try await self.decideBatch(batch, purpose: .acquire)
-        response.liveEdges = UInt32(clamping: self.fleetSize.edges)
         response.leasePeriodMs = UInt64(self.leases.period.wholeMilliseconds)
         return response
     }
@@ -186,10 +185,10 @@ public final class LimiterDecider: Sendable {
         var toRedis: [(index: Int, resolved: [ResolvedItem])] = []
         var alone: [Int] = []
         let now = ContinuousClock.now
-        let fleet = self.fleetSize
+        let fleet = self.snapshot()
         for (index, request) in requests.enumerated() {
             do throws(RPCError) {
-                let resolved = try self.resolve(request, purpose: purpose, liveEdges: fleet.edges)
+                let resolved = try self.resolve(request, purpose: purpose, in: fleet)
                 if let response = self.answerWithoutRedis(resolved, purpose: purpose, limiters: fleet.limiters, now: now) {
                     answer(index, response)
                 } else if resolved.contains(where: { $0.policy.shadow }) {
@@ -229,6 +228,7 @@ public final class LimiterDecider: Sendable {
         for (index, outcome) in decidedAlone { outcomes[index] = outcome }
         var response = Gatehouse_Limiter_CheckBatchResponse()
         response.outcomes = outcomes
+        if purpose == .acquire { response.liveEdges = UInt32(clamping: fleet.edges) }
         return response
     }
 
@@ -296,11 +296,22 @@ public final class LimiterDecider: Sendable {
         let extra: Int
     }
 
-    /// The live edges and limiters, or the policy file's `replicas` for either while it is not known.
-    private var fleetSize: (edges: Int, limiters: Int) {
-        let replicas = self.state.withLock { $0.catalog.replicas }
+    /// What one call (or one batch) decides with: the catalog and its metrics in force, and the live edges
+    /// and limiters (the policy file's `replicas` for either while it is not known), read once.
+    private struct Snapshot {
+        let catalog: PolicyCatalog
+        let metrics: LimiterMetrics
+        let edges: Int
+        let limiters: Int
+    }
+
+    /// The catalog, its metrics and the fleet's size now, with one lock.
+    private func snapshot() -> Snapshot {
+        let (catalog, metrics) = self.state.withLock { ($0.catalog, $0.metrics) }
         let live = self.fleet?.size
-        return (max(1, live?.edges ?? replicas), max(1, live?.limiters ?? replicas))
+        return Snapshot(
+            catalog: catalog, metrics: metrics, edges: max(1, live?.edges ?? catalog.replicas), limiters: max(1, live?.limiters ?? catalog.replicas)
+        )
     }
 
     /// The script mode that decides `entries` for `purpose`.
@@ -313,8 +324,8 @@ public final class LimiterDecider: Sendable {
     }
 
     private func decide(_ request: Gatehouse_Limiter_CheckRequest, purpose: Purpose) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
-        let fleet = self.fleetSize
-        let resolved = try self.resolve(request, purpose: purpose, liveEdges: fleet.edges)
+        let fleet = self.snapshot()
+        let resolved = try self.resolve(request, purpose: purpose, in: fleet)
         if let answer = self.answerWithoutRedis(resolved, purpose: purpose, limiters: fleet.limiters, now: ContinuousClock.now) {
             return self.counted(answer, purpose: purpose)
         }
@@ -333,8 +344,8 @@ public final class LimiterDecider: Sendable {
     /// The request's items against the catalog in force, validated; for an acquire, each with the extra units
     /// it may be granted.
     /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
-    private func resolve(_ request: Gatehouse_Limiter_CheckRequest, purpose: Purpose, liveEdges: Int) throws(RPCError) -> [ResolvedItem] {
-        let (catalog, metrics) = self.state.withLock { ($0.catalog, $0.metrics) }
+    private func resolve(_ request: Gatehouse_Limiter_CheckRequest, purpose: Purpose, in snapshot: Snapshot) throws(RPCError) -> [ResolvedItem] {
+        let (catalog, metrics, liveEdges) = (snapshot.catalog, snapshot.metrics, snapshot.edges)
         guard !request.items.isEmpty else {
             throw RPCError(.invalidArgument, "items: a check needs at least one item")
         }
