@@ -17,6 +17,10 @@ public struct RevocationStateService: Sendable {
     public static let maximumPageEntries = 10_000
     /// The bytes a frame needs besides the answer: its length prefix and the envelope (id, payload tag and length).
     static let envelopeBytes = 32
+    /// The fewest bytes one revocation takes in a page: its tag and length (6 at most, counted as 6) and the
+    /// entry itself, at least a version (2) and an empty target (2). A page never needs more rows than its
+    /// budget holds of these.
+    static let smallestEntryBytes = 10
 
     private let store: AuthStore
     private let maximumFrameBytes: Int
@@ -56,7 +60,9 @@ public struct RevocationStateService: Sendable {
             )
         }
         let budget = min(Int(request.maxBytes), self.maximumFrameBytes - Self.envelopeBytes)
-        let (version, events) = try await self.read(after: after, limit: Self.maximumPageEntries)
+        // No more rows than the budget can hold: a small page reads few rows, not ``maximumPageEntries``.
+        let limit = min(Self.maximumPageEntries, budget / Self.smallestEntryBytes + 1)
+        let (version, events) = try await self.read(after: after, limit: limit)
         var response = Gatehouse_Auth_RevocationStateResponse()
         response.version = UInt64(version)
         // `version` and `next_after_version`: a tag and at most ten bytes of varint each.
@@ -72,7 +78,7 @@ public struct RevocationStateService: Sendable {
             used += cost
             response.revocations.append(revocation)
         }
-        if events.count == Self.maximumPageEntries, let last = events.last {
+        if events.count == limit, let last = events.last {
             response.nextAfterVersion = UInt64(last.version)
         }
         return response
