@@ -63,7 +63,8 @@ import Testing
                 if source != .redis { try await Task.sleep(for: .milliseconds(20)) }
             }
             #expect(source == .redis)
-            #expect(ContinuousClock.now - restarted < .milliseconds(1500), "decisions return to Redis within about a second")
+            // About a second on a quiet machine (the breaker's open time, then one probe); loose for busy ones.
+            #expect(ContinuousClock.now - restarted < .seconds(3), "decisions return to Redis within seconds")
             #expect(prometheusSample(try limiter.metrics(), "gatehouse_limiter_redis_breaker_state") == 0)
         }
     }
