@@ -44,15 +44,15 @@ struct EdgeGatewayTests {
 
     static let policies = try! PolicyCatalog(yaml: "policies:\n  - {name: per_user, limit: 2, period: 1m, key: [sub]}\n", source: "policies.yaml")
 
-    /// A gateway in front of a ``RecordingUpstream``.
-    final class Gateway: Sendable {
+    /// A gateway in front of an upstream.
+    final class Gateway<Upstream: EdgeUpstream>: Sendable {
         let gateway: EdgeGateway
-        let upstream: RecordingUpstream
+        let upstream: Upstream
         let issuer: AccessTokenVerifierTests.Issuer
         let revocations: RevocationList
         private let sequence = Atomic<Int>(0)
 
-        init(gateway: EdgeGateway, upstream: RecordingUpstream, issuer: AccessTokenVerifierTests.Issuer, revocations: RevocationList) {
+        init(gateway: EdgeGateway, upstream: Upstream, issuer: AccessTokenVerifierTests.Issuer, revocations: RevocationList) {
             self.gateway = gateway
             self.upstream = upstream
             self.issuer = issuer
@@ -71,10 +71,17 @@ struct EdgeGatewayTests {
         }
     }
 
-    /// Runs `body` with a gateway over `upstream`; with `limits`, its edge limiter asks the real limiter on a
-    /// real redis-server, else no route's tier names a policy it checks.
+    /// Runs `body` with a gateway over a ``RecordingUpstream``; with `limits`, its edge limiter asks the real
+    /// limiter on a real redis-server, else no route's tier names a policy it checks.
     static func withGateway(
-        upstream: RecordingUpstream = RecordingUpstream(), limits: Bool = false, _ body: @Sendable (Gateway) async throws -> Void
+        upstream: RecordingUpstream = RecordingUpstream(), limits: Bool = false, _ body: @Sendable (Gateway<RecordingUpstream>) async throws -> Void
+    ) async throws {
+        try await Self.withGateway(over: upstream, limits: limits, body)
+    }
+
+    /// Runs `body` with a gateway over `upstream`, limited as ``withGateway(upstream:limits:_:)`` says.
+    static func withGateway<Upstream: EdgeUpstream>(
+        over upstream: Upstream, limits: Bool = false, _ body: @Sendable (Gateway<Upstream>) async throws -> Void
     ) async throws {
         let logger = {
             var logger = Logger(label: "test.gateway")
@@ -297,6 +304,33 @@ struct EdgeGatewayTests {
             gateway.upstream.answerWrites(.problem(409, "Conflict", "version mismatch"))
             #expect(await gateway.send("PUT", "/v1/articles/a2", token: token, body: "{}").status == 409)
             #expect(await gateway.send("GET", "/v1/articles/a2").header("Cache-Status")?.hasPrefix("gatehouse; hit") == true)
+        }
+    }
+
+    // MARK: The data service as the upstream
+
+    @Test func aDataServiceThatCannotBeReachedIsAnswered503WithRetryAfterForReadsAndWrites() async throws {
+        var logger = Logger(label: "test.gateway.data")
+        logger.logLevel = .critical
+        let data = RPCClient(
+            configuration: RPCClientConfiguration(
+                host: "127.0.0.1", port: try freeLoopbackPort(), secret: try RPCSecret("gateway-data-test-secret-0123456789"), connectTimeout: .seconds(5)
+            ),
+            logger: logger
+        )
+        try await withThrowingTaskGroup { group in
+            group.addTask { try await data.run() }
+            try await Self.withGateway(over: DataServiceUpstream(data: data, logger: logger)) { gateway in
+                let token = try await gateway.issuer.token()
+                for (method, target) in [("GET", "/v1/articles/a1"), ("GET", "/v1/articles"), ("PUT", "/v1/articles/a1")] {
+                    let response = await gateway.send(method, target, token: token, body: "{}")
+                    #expect(response.status == 503, "\(method) \(target)")
+                    #expect(Self.isProblem(response))
+                    #expect(response.header("Retry-After") == "1")
+                    #expect(!String(decoding: response.body, as: UTF8.self).contains("127.0.0.1"), "no internal address reaches the client")
+                }
+            }
+            group.cancelAll()
         }
     }
 }
