@@ -7,7 +7,7 @@ import NIOHTTP1
 import NIOPosix
 import ServiceLifecycle
 
-/// The edge's public HTTP/1.1 server, on SwiftNIO: every request goes to the ``EdgeRequestHandler`` (which
+/// The edge's public HTTP/1.1 server, on SwiftNIO: every request goes to the ``EdgeGateway`` (which
 /// does its own routing from the route file), through an ``EdgeRequestChannelHandler`` at the tail of each
 /// connection's pipeline.
 ///
@@ -39,7 +39,7 @@ public final class EdgeHTTPServer: Service, Sendable {
         return limits
     }
 
-    private let handler: EdgeRequestHandler
+    private let handler: EdgeGateway
     private let http: EdgeConfiguration.HTTP
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
@@ -54,7 +54,7 @@ public final class EdgeHTTPServer: Service, Sendable {
     ///   - logger: Receives server events.
     ///   - onListening: Called with the bound port.
     public init(
-        handler: EdgeRequestHandler, http: EdgeConfiguration.HTTP, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        handler: EdgeGateway, http: EdgeConfiguration.HTTP, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
         self.handler = handler

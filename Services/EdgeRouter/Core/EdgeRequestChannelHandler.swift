@@ -7,7 +7,7 @@ import NIOHTTP1
 /// Answers the requests of one HTTP/1.1 connection: a thin shell at the tail of the connection's pipeline
 /// over ``EdgeRequestReader``, which assembles whole requests within the body limit.
 ///
-/// Each whole request is handed to the ``EdgeRequestHandler`` in a task that runs on the connection's own
+/// Each whole request is handed to the ``EdgeGateway`` in a task that runs on the connection's own
 /// event loop (``EventLoopTaskExecutor``), and its answer is written from there: the RPC clients prefer their
 /// connection on the caller's loop, so a request, its limiter decision and its answer stay on one thread.
 /// NIO's pipelining handler before this one holds a pipelined request back until the answer before it has
@@ -18,7 +18,7 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
 
     private static let serverName = "gatehouse-edge"
 
-    private let handler: EdgeRequestHandler
+    private let handler: EdgeGateway
     private let http: EdgeConfiguration.HTTP
     private let logger: Logger
     private var reader: EdgeRequestReader
@@ -31,7 +31,7 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
     private let executor: EventLoopTaskExecutor
     private var attached = false
 
-    init(handler: EdgeRequestHandler, http: EdgeConfiguration.HTTP, eventLoop: any EventLoop, logger: Logger) {
+    init(handler: EdgeGateway, http: EdgeConfiguration.HTTP, eventLoop: any EventLoop, logger: Logger) {
         self.handler = handler
         self.http = http
         self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)

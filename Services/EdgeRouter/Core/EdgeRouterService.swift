@@ -53,9 +53,10 @@ package struct EdgeRouterService: LaunchableService {
         let rateLimiter = EdgeRateLimiter(
             limiter: limiterClient, policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
         )
-        let handler = EdgeRequestHandler(
-            routes: routes, verifier: verifier, authEvents: authEvents, limiter: rateLimiter,
-            failurePolicy: configuration.failurePolicy, data: dataClient, cache: cache, logger: Logger(label: "gatehouse.edge.access")
+        let accessLogger = Logger(label: "gatehouse.edge.access")
+        let handler = EdgeGateway(
+            routes: routes, verifier: verifier, authEvents: authEvents, limiter: rateLimiter, failurePolicy: configuration.failurePolicy,
+            upstream: DataServiceUpstream(data: dataClient, logger: accessLogger), cache: cache, logger: accessLogger
         )
         // Each file is reloaded on its own, and only ever put in force with a file of the other kind it agrees with.
         let apply: @Sendable (EdgePolicyFiles.InForce) -> Void = { pair in

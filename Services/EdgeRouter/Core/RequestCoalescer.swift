@@ -1,14 +1,15 @@
 import Synchronization
 
 /// Coalesces concurrent misses: while one fetch for a key is in flight, every other caller for that key
-/// waits for its result instead of starting another (100 concurrent misses make one data-service call).
+/// waits for its result instead of starting another (100 concurrent misses make one upstream call). A fetch
+/// does not fail: an upstream's failure is an answer (a problem) that every waiter receives.
 ///
 /// The fetch runs in a task of its own, so a caller that is cancelled (its client went away) neither
 /// cancels the fetch for the others nor leaves them waiting; the flight is forgotten when it lands.
 public final class RequestCoalescer<Value: Sendable>: Sendable {
     private struct Flights {
         var nextID: UInt64 = 0
-        var running: [String: (id: UInt64, task: Task<Value, any Error>)] = [:]
+        var running: [String: (id: UInt64, task: Task<Value, Never>)] = [:]
     }
 
     private let flights = Mutex(Flights())
@@ -18,9 +19,8 @@ public final class RequestCoalescer<Value: Sendable>: Sendable {
 
     /// The value for `key`: the result of the fetch in flight for it, or of a new one started with `fetch`.
     /// - Returns: The fetched value and whether this call started the fetch.
-    /// - Throws: What the fetch threw, to every caller that waited for it.
-    public func value(for key: String, fetch: @escaping @Sendable () async throws -> Value) async throws -> (value: Value, leader: Bool) {
-        let (task, leader) = self.flights.withLock { flights -> (Task<Value, any Error>, Bool) in
+    public func value(for key: String, fetch: @escaping @Sendable () async -> Value) async -> (value: Value, leader: Bool) {
+        let (task, leader) = self.flights.withLock { flights -> (Task<Value, Never>, Bool) in
             if let running = flights.running[key] { return (running.task, false) }
             flights.nextID += 1
             let id = flights.nextID
@@ -31,12 +31,12 @@ public final class RequestCoalescer<Value: Sendable>: Sendable {
                         if flights.running[key]?.id == id { flights.running[key] = nil }
                     }
                 }
-                return try await fetch()
+                return await fetch()
             }
             flights.running[key] = (id, task)
             return (task, true)
         }
-        return (try await task.value, leader)
+        return (await task.value, leader)
     }
 
     /// Fetches in flight, for metrics and tests.

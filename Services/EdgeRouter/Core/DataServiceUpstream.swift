@@ -1,0 +1,241 @@
+import Foundation
+import GatehouseDataAPI
+import GatehouseRPC
+import Logging
+import Metrics
+
+/// The data service as an upstream: the edge's document API (`/v1/{collection}`, `/v1/{collection}/{id}`)
+/// over the data RPC. A read of one document or of a listing is tagged with the document or the collection;
+/// a write names both (the new document's id for a `POST`), which the gateway drops from its cache.
+final class DataServiceUpstream: EdgeUpstream {
+    private let data: RPCClient
+    private let logger: Logger
+
+    /// Creates the upstream.
+    /// - Parameters:
+    ///   - data: The data service's RPC client.
+    ///   - logger: Receives the failures whose details do not go to the client.
+    init(data: RPCClient, logger: Logger) {
+        self.data = data
+        self.logger = logger
+    }
+
+    // MARK: Reads
+
+    func read(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String]) -> UpstreamRead {
+        let collection = parameters["collection"] ?? ""
+        guard let id = parameters["id"] else { return self.list(request, route: route, caller: caller, collection: collection) }
+        let traceID = request.requestID
+        return .fetch(tags: [.document(collection: collection, id: id)], personal: false) {
+            await self.document(collection: collection, id: id, traceID: traceID)
+        }
+    }
+
+    private func document(collection: String, id: String, traceID: String) async -> EdgeResponse {
+        EdgeMetrics.dataCalls.increment()
+        var get = Gatehouse_Data_GetRequest()
+        get.collection = collection
+        get.id = id
+        do {
+            let document = try await self.data.call(DataMethods.get, get, traceID: traceID).document
+            return EdgeResponse(
+                status: 200, headers: [("Content-Type", "application/json"), ("ETag", DocumentRendering.etag(version: document.version))],
+                body: DocumentRendering.document(document)
+            )
+        } catch let error as RPCError where error.code == .notFound {
+            return .problem(404, "Not Found", "document \(collection)/\(id) does not exist")
+        } catch {
+            return self.failure(error)
+        }
+    }
+
+    private func list(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, collection: String) -> UpstreamRead {
+        var list = Gatehouse_Data_ListRequest()
+        list.collection = collection
+        if route.ownerOnly, let subject = caller.subject { list.owner = subject }
+        var seen: Set<String> = []
+        for pair in (request.query ?? "").split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String($0) }
+            guard parts.count == 2 else { continue }
+            // One value per name: the cache key sorts the pairs, so `?q=a&q=b` and `?q=b&q=a` must not differ.
+            guard seen.insert(parts[0]).inserted else {
+                return .answered(.problem(400, "Bad Request", "query parameter '\(parts[0])' is given twice; give it once"))
+            }
+            switch parts[0] {
+            case "limit":
+                guard let limit = UInt32(parts[1]), (1...1000).contains(limit) else {
+                    return .answered(.problem(400, "Bad Request", "limit must be a whole number from 1 to 1000, not '\(parts[1])'"))
+                }
+                list.limit = limit
+            case "cursor": list.cursor = parts[1]
+            case "q": list.q = parts[1]
+            default:
+                return .answered(.problem(400, "Bad Request", "unknown query parameter '\(parts[0])'; use limit, cursor or q"))
+            }
+        }
+        // A listing of one owner's documents is only shared with that owner.
+        let (listRequest, traceID) = (list, request.requestID)
+        return .fetch(tags: [.collection(collection)], personal: route.ownerOnly) {
+            EdgeMetrics.dataCalls.increment()
+            do {
+                let page = try await self.data.call(DataMethods.list, listRequest, traceID: traceID)
+                return EdgeResponse(status: 200, headers: [("Content-Type", "application/json")], body: DocumentRendering.page(page))
+            } catch {
+                return self.failure(error)
+            }
+        }
+    }
+
+    // MARK: Writes
+
+    func write(
+        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
+    ) async -> UpstreamWrite {
+        let collection = parameters["collection"] ?? ""
+        switch (request.method, parameters["id"]) {
+        case ("POST", nil):
+            // The target is the collection, whose listing has no entity tag.
+            if case .preconditionFailed(let field) = preconditions.evaluate(.current(nil), safe: false) {
+                return UpstreamWrite(
+                    response: .problem(412, "Precondition Failed", "\(field) does not hold for the collection \(collection), which exists and has no entity tag"),
+                    invalidates: []
+                )
+            }
+            return await self.create(request, caller: caller, collection: collection)
+        case ("PUT", let id?), ("DELETE", let id?):
+            return await self.change(request, route: route, caller: caller, collection: collection, id: id, preconditions: preconditions)
+        default:
+            return UpstreamWrite(response: .problem(405, "Method Not Allowed", "\(request.method) \(route.path) is not a data API operation"), invalidates: [])
+        }
+    }
+
+    private func create(_ request: EdgeRequest, caller: EdgeCaller, collection: String) async -> UpstreamWrite {
+        var create = Gatehouse_Data_CreateRequest()
+        create.collection = collection
+        create.body = String(decoding: request.body, as: UTF8.self)
+        create.owner = caller.subject ?? ""
+        return await self.written(request, collection: collection, id: nil) {
+            try await self.data.call(DataMethods.create, create, traceID: request.requestID)
+        }
+    }
+
+    /// `PUT` or `DELETE` of one document. When the edge must know the document first — for the ownership
+    /// check of an `owner_only` route (a caller without the role `admin`), or to evaluate `If-Match` or
+    /// `If-None-Match` — it reads it once, decides on what it read, and makes the write conditional on that
+    /// version (`if_version`; 0 for a missing document). So a document deleted, recreated or replaced by
+    /// someone else between the read and the write is never overwritten: the write conflicts, and the answer
+    /// is `412` when the client sent preconditions, `409` otherwise.
+    private func change(
+        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, collection: String, id: String, preconditions: RequestPreconditions
+    ) async -> UpstreamWrite {
+        let checksOwner = route.ownerOnly && caller.subject != nil && !(caller.roles ?? []).contains("admin")
+        var ifVersion: Int64?
+        if checksOwner || !preconditions.isEmpty {
+            let current: Gatehouse_Data_Document?
+            switch await self.current(request, collection: collection, id: id) {
+            case .read(let document): current = document
+            case .failed(let response): return UpstreamWrite(response: response, invalidates: [])
+            }
+            // Without the document, DELETE is 404 whatever the preconditions say (RFC 9110 §13.2.1).
+            guard current != nil || request.method != "DELETE" else {
+                return UpstreamWrite(response: .problem(404, "Not Found", "document \(collection)/\(id) does not exist"), invalidates: [])
+            }
+            if checksOwner, let current, current.owner != caller.subject {
+                return UpstreamWrite(response: .problem(403, "Forbidden", "document \(collection)/\(id) belongs to another user"), invalidates: [])
+            }
+            let representation = current.map { RequestPreconditions.Representation.current(EntityTag(version: Int64($0.version))) } ?? .none
+            if case .preconditionFailed(let field) = preconditions.evaluate(representation, safe: false) {
+                let state = current.map { "its current entity tag is \(DocumentRendering.etag(version: Int64($0.version)))" } ?? "it does not exist"
+                return UpstreamWrite(
+                    response: .problem(412, "Precondition Failed", "\(field) does not hold for document \(collection)/\(id): \(state)"), invalidates: []
+                )
+            }
+            ifVersion = current.map { Int64($0.version) } ?? 0
+        }
+        if request.method == "DELETE" {
+            var delete = Gatehouse_Data_DeleteRequest()
+            delete.collection = collection
+            delete.id = id
+            if let ifVersion { delete.ifVersion = ifVersion }
+            return await self.written(request, collection: collection, id: id, preconditioned: !preconditions.isEmpty) {
+                try await self.data.call(DataMethods.delete, delete, traceID: request.requestID)
+            }
+        }
+        var put = Gatehouse_Data_PutRequest()
+        put.collection = collection
+        put.id = id
+        put.body = String(decoding: request.body, as: UTF8.self)
+        put.owner = caller.subject ?? ""
+        if let ifVersion { put.ifVersion = ifVersion }
+        return await self.written(request, collection: collection, id: id, preconditioned: !preconditions.isEmpty) {
+            try await self.data.call(DataMethods.put, put, traceID: request.requestID)
+        }
+    }
+
+    /// A write's answer, naming the document and its collection as changed. A conflict is `412` when the
+    /// client sent preconditions (the version they were evaluated against is no longer current), else the
+    /// data service's `409`.
+    private func written(
+        _ request: EdgeRequest, collection: String, id: String?, preconditioned: Bool = false, _ call: () async throws -> Gatehouse_Data_WriteResponse
+    ) async -> UpstreamWrite {
+        do {
+            let written = try await call()
+            let documentID = id ?? written.document.id
+            let changed: [CacheTag] = [.document(collection: collection, id: documentID), .collection(collection)]
+            if request.method == "DELETE" { return UpstreamWrite(response: EdgeResponse(status: 204), invalidates: changed) }
+            var headers: [(name: String, value: String)] = [("Content-Type", "application/json"), ("ETag", DocumentRendering.etag(version: written.version))]
+            if written.created { headers.append(("Location", "/v1/\(collection)/\(documentID)")) }
+            let response = EdgeResponse(status: written.created ? 201 : 200, headers: headers, body: DocumentRendering.document(written.document))
+            return UpstreamWrite(response: response, invalidates: changed)
+        } catch let error as RPCError where error.code == .conflict && preconditioned {
+            return UpstreamWrite(
+                response: .problem(412, "Precondition Failed", "the document changed while the preconditions were evaluated: \(error.message)"), invalidates: []
+            )
+        } catch {
+            return UpstreamWrite(response: self.failure(error), invalidates: [])
+        }
+    }
+
+    private enum CurrentDocument {
+        /// The document, `nil` when there is none.
+        case read(Gatehouse_Data_Document?)
+        case failed(EdgeResponse)
+    }
+
+    /// The document as the data service has it now (not from the cache: a write is decided on it).
+    private func current(_ request: EdgeRequest, collection: String, id: String) async -> CurrentDocument {
+        var get = Gatehouse_Data_GetRequest()
+        get.collection = collection
+        get.id = id
+        do {
+            return .read(try await self.data.call(DataMethods.get, get, traceID: request.requestID).document)
+        } catch let error as RPCError where error.code == .notFound {
+            return .read(nil)
+        } catch {
+            return .failed(self.failure(error))
+        }
+    }
+
+    /// A data-service failure as a problem: its typed errors as 4xx, an outage as 503.
+    private func failure(_ error: any Error) -> EdgeResponse {
+        guard let error = error as? RPCError else {
+            self.logger.debug("data service call failed", metadata: ["error": "\(error)"])
+            return .problem(503, "Service Unavailable", "the data service did not answer")
+        }
+        switch error.code {
+        case .invalidArgument: return .problem(400, "Bad Request", error.message)
+        case .notFound: return .problem(404, "Not Found", error.message)
+        case .conflict: return .problem(409, "Conflict", error.message)
+        case .resourceExhausted: return .problem(503, "Service Unavailable", "the data service is overloaded; retry shortly", headers: [("Retry-After", "1")])
+        // A document larger than a frame limit on the way (`data.max_frame_bytes` here, `rpc.max_frame_bytes` there):
+        // retrying cannot help, the operator must raise it. The sizes go to the log, not to the client.
+        case .frameTooLarge:
+            self.logger.warning("a document too large for a frame between this edge and the data service", metadata: ["error": "\(error)"])
+            return .problem(502, "Bad Gateway", "the document is too large to pass between this gateway and the data service")
+        // The RPC error names internal addresses: it goes to the log, not to the client.
+        default:
+            self.logger.debug("data service call failed", metadata: ["error": "\(error)"])
+            return .problem(503, "Service Unavailable", "the data service is unavailable; retry shortly", headers: [("Retry-After", "1")])
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import GatehouseLimiterPolicies
+import Logging
+import Metrics
+import Synchronization
+
+/// The edge's gateway, free of any HTTP server and of any backend: bound and route the request →
+/// authenticate the bearer token locally → authorize → one rate-limit decision (a 429 never reaches the
+/// cache or the upstream) → serve a read from the cache, or on a miss one coalesced call to the upstream,
+/// and store → or hand a write to the upstream and drop this edge's cache entries it changed before the
+/// response leaves, so a client reads its own write at once. Who answers is the ``EdgeUpstream``'s business.
+public final class EdgeGateway: Sendable {
+    private let routes: Mutex<RouteTable>
+    let verifier: AccessTokenVerifier
+    let authEvents: AuthEventApplier
+    let limiter: EdgeRateLimiter
+    let failurePolicy: String?
+    let recentFailures = RecentFailures()
+    let upstream: any EdgeUpstream
+    let cache: ResponseCache
+    let coalescer = RequestCoalescer<Fetched>()
+    private let logger: Logger
+
+    /// Creates the gateway.
+    /// - Parameters:
+    ///   - routes: The route table.
+    ///   - verifier: Bearer-token verification.
+    ///   - authEvents: Fetches keys again for an unknown `kid`.
+    ///   - limiter: Rate-limit decisions.
+    ///   - failurePolicy: The limiter policy counting failed token verifications per client address (`nil`: none).
+    ///   - upstream: Answers the requests let through.
+    ///   - cache: The response cache.
+    ///   - logger: Receives one access-log line per request.
+    init(
+        routes: RouteTable, verifier: AccessTokenVerifier, authEvents: AuthEventApplier, limiter: EdgeRateLimiter, failurePolicy: String? = nil,
+        upstream: any EdgeUpstream, cache: ResponseCache, logger: Logger
+    ) {
+        self.failurePolicy = failurePolicy
+        self.routes = Mutex(routes)
+        self.verifier = verifier
+        self.authEvents = authEvents
+        self.limiter = limiter
+        self.upstream = upstream
+        self.cache = cache
+        self.logger = logger
+    }
+
+    /// Puts a new route table in force (a reloaded route file); requests in flight finish under the old one.
+    public func replaceRoutes(_ routes: RouteTable) {
+        self.routes.withLock { $0 = routes }
+    }
+
+    /// Answers one request; never throws: every failure is a problem response. The answer to `HEAD` is the
+    /// `GET` answer; the HTTP server sends it without its body (RFC 9110 §9.3.2).
+    public func handle(_ request: EdgeRequest) async -> EdgeResponse {
+        let started = ContinuousClock.now
+        var routeName = "unmatched"
+        var response = await self.route(request, routeName: &routeName)
+        response.headers.append(("X-Request-ID", request.requestID))
+        EdgeMetrics.response(route: routeName, status: response.status).increment()
+        let elapsed = ContinuousClock.now - started
+        EdgeMetrics.latency(route: routeName).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        self.logger.info(
+            "request",
+            metadata: [
+                "http.method": "\(request.method)", "http.path": "\(request.path)", "http.status": "\(response.status)",
+                "http.route": "\(routeName)", "client.ip": "\(request.clientIP)", "request.id": "\(request.requestID)",
+                "duration_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
+            ]
+        )
+        return response
+    }
+
+    private func route(_ request: EdgeRequest, routeName: inout String) async -> EdgeResponse {
+        let (route, parameters): (EdgeRoute, [String: String])
+        switch self.routes.withLock({ $0 }).match(method: request.method, path: request.path) {
+        case .route(let matched, let found):
+            (route, parameters) = (matched, found)
+        case .methodNotAllowed(let allowed):
+            return .problem(405, "Method Not Allowed", "\(request.method) is not allowed on \(request.path)", headers: [("Allow", allowed.joined(separator: ", "))])
+        case .notFound:
+            return .problem(404, "Not Found", "no route for \(request.path)")
+        }
+        routeName = route.path
+
+        // Authenticate.
+        let caller: EdgeCaller
+        switch await self.authenticate(request, route: route) {
+        case .caller(let authenticated): caller = authenticated
+        case .refused(let response): return response
+        }
+        if let denied = Self.authorize(caller, route: route) { return denied }
+
+        // One limiter decision, each policy keyed as its key parts say.
+        let tier = route.tier(forRoles: caller.roles)
+        let decision = await self.limiter.decide(
+            policies: tier?.policies ?? [], for: self.limiter.keyValues(of: request, route: route.path, claims: caller.claims, tier: tier?.name ?? ""),
+            requestID: request.requestID
+        )
+        guard decision.allowed else {
+            return .problem(
+                429, "Too Many Requests",
+                "rate limit '\(decision.deniedBy ?? "?")' exceeded; retry after \(decision.retryAfterSeconds) s",
+                headers: decision.headers + [("Retry-After", "\(decision.retryAfterSeconds)")]
+            )
+        }
+
+        var response: EdgeResponse
+        do throws(RequestPreconditions.Malformed) {
+            let preconditions = try RequestPreconditions(ifMatch: request.header("if-match"), ifNoneMatch: request.header("if-none-match"))
+            response = await self.forward(request, route: route, caller: caller, parameters: parameters, preconditions: preconditions)
+        } catch {
+            response = .problem(400, "Bad Request", error.detail)
+        }
+        response.headers += decision.headers
+        return response
+    }
+
+    /// The upstream's answer to a routed, authorized and allowed request: a read through the cache, under the
+    /// request's preconditions; a write, then this edge's entries of the tags it changed are dropped.
+    private func forward(
+        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
+    ) async -> EdgeResponse {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            let written = await self.upstream.write(request, route: route, caller: caller, parameters: parameters, preconditions: preconditions)
+            if !written.invalidates.isEmpty, (200..<300).contains(written.response.status) { self.cache.invalidate(written.invalidates) }
+            return written.response
+        }
+        switch self.upstream.read(request, route: route, caller: caller, parameters: parameters) {
+        case .fetch(let tags, let personal, let fetch):
+            return Self.conditional(await self.cached(request, route: route, caller: caller, tags: tags, personal: personal, fetch: fetch), preconditions)
+        case .answered(let response):
+            return response
+        }
+    }
+
+    /// A read's answer under the request's preconditions: evaluated only for a `2xx` answer (RFC 9110 §13.2.1),
+    /// against its `ETag` (a listing has none); `304` keeps the answer's header fields without its body.
+    static func conditional(_ response: EdgeResponse, _ preconditions: RequestPreconditions) -> EdgeResponse {
+        guard !preconditions.isEmpty, (200..<300).contains(response.status) else { return response }
+        let tag = response.header("ETag").flatMap(EntityTag.init(field:))
+        switch preconditions.evaluate(.current(tag), safe: true) {
+        case .proceed:
+            return response
+        case .notModified:
+            return EdgeResponse(status: 304, headers: response.headers)
+        case .preconditionFailed(let field):
+            let current = response.header("ETag").map { "the current entity tag is \($0)" } ?? "the answer has no entity tag"
+            return .problem(412, "Precondition Failed", "\(field) does not hold: \(current)")
+        }
+    }
+}
