@@ -40,6 +40,14 @@ struct EdgeGatewayTests {
           - path: /v1/limited/{id}
             methods: [GET]
             tiers: {user: [per_user]}
+          - path: /v1/shared/{id}
+            methods: [GET]
+            auth: optional
+            cache: {ttl: 30s, scope: public}
+            cors: {origins: [https://app.example.com]}
+          - path: /v1/shared/{id}
+            methods: [PUT]
+            cors: {origins: [https://app.example.com], credentials: true}
         """
 
     static let policies = try! PolicyCatalog(yaml: "policies:\n  - {name: per_user, limit: 2, period: 1m, key: [sub]}\n", source: "policies.yaml")
@@ -193,6 +201,46 @@ struct EdgeGatewayTests {
     }
 
     // MARK: Cache
+
+    @Test func aBrowserOnAnAllowedOriginHasItsPreflightAnsweredAtTheEdgeAndMayReadEveryAnswer() async throws {
+        try await Self.withGateway { gateway in
+            let origin = ["origin": "https://app.example.com"]
+            let preflight = await gateway.send(
+                "OPTIONS", "/v1/shared/a",
+                headers: origin.merging(["access-control-request-method": "PUT", "access-control-request-headers": "authorization, content-type"]) { $1 }
+            )
+            #expect(preflight.status == 204, "answered without a token and without the upstream")
+            #expect(preflight.header("access-control-allow-origin") == "https://app.example.com")
+            #expect(preflight.header("access-control-allow-methods") == "PUT")
+            #expect(preflight.header("access-control-allow-headers") == "authorization, content-type")
+            #expect(preflight.header("access-control-allow-credentials") == "true")
+            #expect(gateway.upstream.planned.load(ordering: .relaxed) == 0 && gateway.upstream.writes.load(ordering: .relaxed) == 0)
+
+            // Errors carry the permission too, so the script can read why it was refused.
+            let refused = await gateway.send("PUT", "/v1/shared/a", headers: origin, body: "{}")
+            #expect(refused.status == 401)
+            #expect(refused.header("access-control-allow-origin") == "https://app.example.com")
+
+            let read = await gateway.send("GET", "/v1/shared/a", headers: origin)
+            #expect(read.status == 200)
+            #expect(read.header("access-control-allow-origin") == "https://app.example.com")
+            #expect(read.header("access-control-expose-headers")?.contains("RateLimit") == true)
+            #expect(read.header("vary") == "Origin")
+            // The cached answer, to another origin: no permission (it was never stored with the answer).
+            let other = await gateway.send("GET", "/v1/shared/a", headers: ["origin": "https://evil.example"])
+            #expect(other.header("Cache-Status")?.hasPrefix("gatehouse; hit") == true)
+            #expect(other.header("access-control-allow-origin") == nil)
+            let disallowed = await gateway.send(
+                "OPTIONS", "/v1/shared/a", headers: ["origin": "https://evil.example", "access-control-request-method": "GET"]
+            )
+            #expect(disallowed.status == 403)
+
+            // A route without cors: a preflight is any OPTIONS, 405.
+            let withoutCORS = await gateway.send("OPTIONS", "/v1/articles/a", headers: origin.merging(["access-control-request-method": "GET"]) { $1 })
+            #expect(withoutCORS.status == 405)
+            #expect(withoutCORS.header("access-control-allow-origin") == nil)
+        }
+    }
 
     @Test func aCachedReadAsksTheUpstreamOnceAndThenServesHits() async throws {
         try await Self.withGateway { gateway in

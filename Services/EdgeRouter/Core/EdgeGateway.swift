@@ -3,8 +3,8 @@ import Logging
 import Metrics
 import Synchronization
 
-/// The edge's gateway, free of any HTTP server and of any backend: bound and route the request →
-/// authenticate the bearer token locally → authorize → one rate-limit decision (a 429 never reaches the
+/// The edge's gateway, free of any HTTP server and of any backend: bound and route the request (a CORS
+/// preflight is answered here, ``CORSPolicy``) → authenticate the bearer token locally → authorize → one rate-limit decision (a 429 never reaches the
 /// cache or the upstream) → serve a read from the cache, or on a miss one coalesced call to the upstream,
 /// and store → or hand a write to the upstream and drop this edge's cache entries it changed before the
 /// response leaves, so a client reads its own write at once. Who answers is the ``EdgeUpstream``'s business.
@@ -71,8 +71,16 @@ public final class EdgeGateway: Sendable {
     }
 
     private func route(_ request: EdgeRequest, routeName: inout String) async -> EdgeResponse {
+        let table = self.routes.withLock { $0 }
+        // A CORS preflight is answered here: no token, no limit (the route's `cors:`).
+        if request.method == "OPTIONS", let origin = request.header("origin"), let asked = request.header("access-control-request-method"),
+            case .route(let route, _) = table.match(method: asked, path: request.path), let cors = route.cors
+        {
+            routeName = route.path
+            return cors.preflight(origin: origin, method: asked, headers: request.header("access-control-request-headers"))
+        }
         let (route, parameters): (EdgeRoute, [String: String])
-        switch self.routes.withLock({ $0 }).match(method: request.method, path: request.path) {
+        switch table.match(method: request.method, path: request.path) {
         case .route(let matched, let found):
             (route, parameters) = (matched, found)
         case .methodNotAllowed(let allowed):
@@ -81,7 +89,15 @@ public final class EdgeGateway: Sendable {
             return .problem(404, "Not Found", "no route for \(request.path)")
         }
         routeName = route.path
+        var response = await self.answer(request, route: route, parameters: parameters)
+        if let cors = route.cors {
+            response.headers += cors.responseHeaders(origin: request.header("origin"))
+        }
+        return response
+    }
 
+    /// The answer to a routed request: authenticate, authorize, limit, then the upstream.
+    private func answer(_ request: EdgeRequest, route: EdgeRoute, parameters: [String: String]) async -> EdgeResponse {
         // Authenticate.
         let caller: EdgeCaller
         switch await self.authenticate(request, route: route) {
