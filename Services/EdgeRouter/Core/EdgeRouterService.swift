@@ -8,9 +8,9 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// The running edge router: the public HTTP server over the request handler, with the clients of the
-/// limiter, the data service and the issuer, the event subscriber, the fleet's heartbeat, the route and
-/// policy files' reloaders and the admin server, in one service group.
+/// The running edge router: the public HTTP server over the gateway and its data-service upstream, with
+/// the clients of the limiter, the data service and the issuer, the event subscriber, the fleet's
+/// heartbeat, the route and policy files' reloaders and the admin server, in one service group.
 package struct EdgeRouterService: LaunchableService {
     package static let commandName = "edge-router"
     package static let logLabel = "gatehouse.edge"
