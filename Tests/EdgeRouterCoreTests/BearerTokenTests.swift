@@ -12,4 +12,13 @@ struct BearerTokenTests {
         #expect(EdgeGateway.bearerToken("Bearer    ") == nil)
         #expect(EdgeGateway.bearerToken("Bearerabc") == nil)
     }
+
+    @Test func tellsTheBearerSchemeFromOthers() {
+        #expect(EdgeGateway.isBearerScheme("Bearer abc"))
+        #expect(EdgeGateway.isBearerScheme("BEARER abc"))
+        #expect(EdgeGateway.isBearerScheme("Bearer"), "a bearer header without a token is a malformed bearer token")
+        #expect(!EdgeGateway.isBearerScheme("Basic dXNlcjpwYXNz"))
+        #expect(!EdgeGateway.isBearerScheme("Bearerabc"))
+        #expect(!EdgeGateway.isBearerScheme("DPoP abc"))
+    }
 }

@@ -140,6 +140,17 @@ struct EdgeGatewayTests {
         }
     }
 
+    @Test func credentialsOfAnotherSchemeAreNoTokenAndGetAChallengeWithoutAnErrorCode() async throws {
+        try await Self.withGateway { gateway in
+            let basic = ["authorization": "Basic dXNlcjpwYXNz"]
+            let required = await gateway.send("GET", "/v1/private/p1", headers: basic)
+            #expect(required.status == 401)
+            #expect(required.header("WWW-Authenticate") == #"Bearer realm="gatehouse""#, "RFC 6750 §3.1: no error code for another scheme")
+            let optional = await gateway.send("GET", "/v1/articles/a1", headers: basic)
+            #expect(optional.status == 200, "an optional route serves it as an anonymous caller")
+        }
+    }
+
     @Test func malformedExpiredAndRevokedTokensAreRefused401AsInvalidTokens() async throws {
         try await Self.withGateway { gateway in
             let expired = try await gateway.issuer.token(issuedAt: Date().addingTimeInterval(-3600), lifetime: .seconds(300))
@@ -357,7 +368,7 @@ struct EdgeGatewayTests {
 
     // MARK: The data service as the upstream
 
-    @Test func aDataServiceThatCannotBeReachedIsAnswered503WithRetryAfterForReadsAndWrites() async throws {
+    @Test func aDataServiceThatCannotBeReachedIsAnswered503WithRetryAfterAndABodyNotUTF8Is400() async throws {
         var logger = Logger(label: "test.gateway.data")
         logger.logLevel = .critical
         let data = RPCClient(
@@ -377,6 +388,15 @@ struct EdgeGatewayTests {
                     #expect(response.header("Retry-After") == "1")
                     #expect(!String(decoding: response.body, as: UTF8.self).contains("127.0.0.1"), "no internal address reaches the client")
                 }
+                // A body that is not UTF-8 is refused before the data service is asked, never stored altered.
+                let notUTF8 = await gateway.gateway.handle(
+                    EdgeRequest(
+                        method: "PUT", path: "/v1/articles/a1", query: nil, headers: ["authorization": "Bearer \(token)"],
+                        body: Array(#"{"a":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8), clientIP: "127.0.0.1", requestID: "utf8"
+                    )
+                )
+                #expect(notUTF8.status == 400)
+                #expect(String(decoding: notUTF8.body, as: UTF8.self).contains("invalid body: it is not valid UTF-8"))
             }
             group.cancelAll()
         }

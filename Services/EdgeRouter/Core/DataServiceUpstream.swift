@@ -92,6 +92,10 @@ final class DataServiceUpstream: EdgeUpstream {
         _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
     ) async -> UpstreamWrite {
         let collection = parameters["collection"] ?? ""
+        // A document is JSON text: bytes that are not UTF-8 are refused, never stored altered (RFC 8259 §8.1).
+        if request.method == "POST" || request.method == "PUT", String(validating: request.body, as: UTF8.self) == nil {
+            return UpstreamWrite(response: .problem(400, "Bad Request", "invalid body: it is not valid UTF-8"), invalidates: [])
+        }
         switch (request.method, parameters["id"]) {
         case ("POST", nil):
             // The target is the collection, whose listing has no entity tag.

@@ -12,9 +12,12 @@ extension EdgeGateway {
 
     func authenticate(_ request: EdgeRequest, route: EdgeRoute) async -> Authenticated {
         guard route.authentication != .none else { return .caller(EdgeCaller()) }
-        guard let authorization = request.header("authorization") else {
+        // Credentials of another scheme (`Basic …`) are no bearer token: like none at all, answered without an
+        // error code (RFC 6750 §3.1) and not counted as a bad token.
+        guard let authorization = request.header("authorization"), Self.isBearerScheme(authorization) else {
             if route.authentication == .optional { return .caller(EdgeCaller()) }
-            return .refused(.problem(401, "Unauthorized", "this route needs a bearer token", headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]))
+            let detail = request.header("authorization") == nil ? "this route needs a bearer token" : "this route needs a bearer token; the Authorization header uses another scheme"
+            return .refused(.problem(401, "Unauthorized", detail, headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]))
         }
         let address = "ip:\(request.clientIP)"
         let bearer = Self.bearerToken(authorization)
@@ -58,6 +61,15 @@ extension EdgeGateway {
     /// The key values of a request whose token failed: an anonymous caller (tier `anonymous`).
     private func failureKeyValues(_ request: EdgeRequest, route: EdgeRoute) -> PolicyKeyValues {
         self.limiter.keyValues(of: request, route: route.path, claims: nil, tier: "anonymous")
+    }
+
+    /// Whether an `Authorization` value uses the `Bearer` scheme (case-insensitive), whatever follows.
+    static func isBearerScheme(_ authorization: String) -> Bool {
+        let bytes = authorization.utf8
+        guard bytes.count >= 6 else { return false }
+        let end = bytes.index(bytes.startIndex, offsetBy: 6)
+        guard end == bytes.endIndex || bytes[end] == UInt8(ascii: " ") else { return false }
+        return bytes[bytes.startIndex..<end].elementsEqual("bearer".utf8) { $0 | 0x20 == $1 }
     }
 
     /// The token of `Bearer <token>` (scheme case-insensitive, spaces trimmed), read as bytes: splitting and
