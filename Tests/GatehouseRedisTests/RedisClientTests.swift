@@ -9,7 +9,10 @@ struct RedisClientTests {
     @Test func answersTenThousandPipelinedCommandsToTheRightCallers() async throws {
         let server = try await RedisServerProcess.start()
         defer { server.stop() }
-        try await withRunningClient(RedisConfiguration(port: server.port, connectTimeout: testConnectTimeout)) { client in
+        // A generous command timeout: the test is about which caller gets which reply, and 10,000 commands
+        // queued on a loaded machine may wait longer than the 1 s default.
+        let configuration = RedisConfiguration(port: server.port, connectTimeout: testConnectTimeout, commandTimeout: .seconds(30))
+        try await withRunningClient(configuration) { client in
             let counts = try await withThrowingTaskGroup(of: Int?.self) { group in
                 for _ in 0..<10_000 {
                     group.addTask { try await client.send(["INCR", "pipelined:counter"]).int }
