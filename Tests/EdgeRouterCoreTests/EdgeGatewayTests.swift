@@ -140,14 +140,16 @@ struct EdgeGatewayTests {
         }
     }
 
-    @Test func credentialsOfAnotherSchemeAreNoTokenAndGetAChallengeWithoutAnErrorCode() async throws {
+    @Test func credentialsOfAnotherSchemeAreRefusedWithAChallengeWithoutAnErrorCode() async throws {
         try await Self.withGateway { gateway in
             let basic = ["authorization": "Basic dXNlcjpwYXNz"]
             let required = await gateway.send("GET", "/v1/private/p1", headers: basic)
             #expect(required.status == 401)
             #expect(required.header("WWW-Authenticate") == #"Bearer realm="gatehouse""#, "RFC 6750 §3.1: no error code for another scheme")
             let optional = await gateway.send("GET", "/v1/articles/a1", headers: basic)
-            #expect(optional.status == 200, "an optional route serves it as an anonymous caller")
+            #expect(optional.status == 401, "refused on an optional route too: the caller believes it is authenticated")
+            #expect(optional.header("WWW-Authenticate") == #"Bearer realm="gatehouse""#)
+            #expect(String(decoding: optional.body, as: UTF8.self).contains("the Authorization header uses another scheme"))
         }
     }
 

@@ -12,12 +12,17 @@ extension EdgeGateway {
 
     func authenticate(_ request: EdgeRequest, route: EdgeRoute) async -> Authenticated {
         guard route.authentication != .none else { return .caller(EdgeCaller()) }
-        // Credentials of another scheme (`Basic …`) are no bearer token: like none at all, answered without an
-        // error code (RFC 6750 §3.1) and not counted as a bad token.
-        guard let authorization = request.header("authorization"), Self.isBearerScheme(authorization) else {
+        guard let authorization = request.header("authorization") else {
             if route.authentication == .optional { return .caller(EdgeCaller()) }
-            let detail = request.header("authorization") == nil ? "this route needs a bearer token" : "this route needs a bearer token; the Authorization header uses another scheme"
-            return .refused(.problem(401, "Unauthorized", detail, headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]))
+            return .refused(.problem(401, "Unauthorized", "this route needs a bearer token", headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]))
+        }
+        // Credentials of another scheme (`Basic …`) are refused on optional routes too (the caller believes it
+        // is authenticated), with a challenge without an error code (RFC 6750 §3.1), and are no bad token.
+        guard Self.isBearerScheme(authorization) else {
+            return .refused(.problem(
+                401, "Unauthorized", "this route takes a bearer token; the Authorization header uses another scheme",
+                headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]
+            ))
         }
         let address = "ip:\(request.clientIP)"
         let bearer = Self.bearerToken(authorization)
