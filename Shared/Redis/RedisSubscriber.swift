@@ -3,12 +3,15 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// Subscribes to Redis pub/sub channels on a dedicated connection and delivers what arrives as ``events``.
 ///
 /// ``run()`` connects, authenticates, subscribes, and keeps the subscription alive: after the connection is lost
 /// (server restart, `CLIENT KILL`, network trouble) it reconnects with exponential backoff and jitter,
-/// subscribes again and reports ``RedisSubscriberEvent/resubscribed``.
+/// subscribes again and reports ``RedisSubscriberEvent/resubscribed``. With
+/// ``RedisTopology/sentinel(masterName:sentinels:)`` it subscribes on the primary the sentinels name, and drops
+/// that connection as soon as they announce a failover (`+switch-master`), to subscribe on the new primary.
 public final class RedisSubscriber: Sendable, Service {
     /// How many undelivered events ``events`` holds; when the consumer falls further behind, the oldest are dropped.
     public static let eventBufferLimit = 10_000
@@ -18,6 +21,9 @@ public final class RedisSubscriber: Sendable, Service {
 
     private let eventsContinuation: AsyncStream<RedisSubscriberEvent>.Continuation
     private let configuration: RedisConfiguration
+    private let target: RedisConnectionTarget
+    /// The subscribed connection, for closing it when the primary moves.
+    private let subscribedConnection = Mutex<RedisConnection?>(nil)
     private let channels: [String]
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
@@ -30,12 +36,30 @@ public final class RedisSubscriber: Sendable, Service {
     ///   - channels: The channel names to subscribe to; at least one.
     ///   - eventLoopGroup: The event loops the connection runs on.
     ///   - logger: Receives connection events.
-    public init(
+    public convenience init(
         configuration: RedisConfiguration,
         channels: [String],
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) {
+        self.init(
+            target: RedisConnectionTarget(configuration),
+            configuration: configuration,
+            channels: channels,
+            eventLoopGroup: eventLoopGroup,
+            logger: logger
+        )
+    }
+
+    /// Creates a subscriber on `target`; `configuration` gives its backoff and names it in logs.
+    init(
+        target: RedisConnectionTarget,
+        configuration: RedisConfiguration,
+        channels: [String],
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger
+    ) {
+        self.target = target
         self.configuration = configuration
         self.channels = channels
         self.eventLoopGroup = eventLoopGroup
@@ -62,8 +86,31 @@ public final class RedisSubscriber: Sendable, Service {
         }
         let subscribeCommand = try RESPCommandEncoder.encode(["SUBSCRIBE"] + self.channels)
         await cancelWhenGracefulShutdown {
-            await self.stayingSubscribed(subscribeCommand: subscribeCommand)
+            guard let primary = self.target.followedPrimary else {
+                await self.stayingSubscribed(subscribeCommand: subscribeCommand)
+                return
+            }
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    await primary.watchFailovers(eventLoopGroup: self.eventLoopGroup, logger: self.logger) { newPrimary in
+                        self.primaryMoved(to: newPrimary)
+                    }
+                }
+                await self.stayingSubscribed(subscribeCommand: subscribeCommand)
+                group.cancelAll()
+            }
         }
+    }
+
+    /// Closes the subscription's connection unless it is to `newPrimary`; the subscriber then subscribes again.
+    private func primaryMoved(to newPrimary: RedisServerAddress) {
+        let stale = self.subscribedConnection.withLock { connection -> RedisConnection? in
+            guard let current = connection, !current.leads(to: newPrimary) else {
+                return nil
+            }
+            return current
+        }
+        stale?.close()
     }
 
     private func stayingSubscribed(subscribeCommand: ByteBuffer) async {
@@ -89,11 +136,13 @@ public final class RedisSubscriber: Sendable, Service {
             hasSubscribed = true
             consecutiveFailures = 0
             self.logger.debug("Subscribed to Redis channels", metadata: ["channels": "\(self.channels)"])
+            self.subscribedConnection.withLock { $0 = connection }
             await withTaskCancellationHandler {
                 try? await connection.closeFuture.get()
             } onCancel: {
                 connection.close()
             }
+            self.subscribedConnection.withLock { $0 = nil }
             if !Task.isCancelled {
                 self.logger.warning(
                     "Redis subscription connection lost; resubscribing",
@@ -112,8 +161,7 @@ public final class RedisSubscriber: Sendable, Service {
         let continuation = self.eventsContinuation
         let logger = self.logger
         let endpoint = self.configuration.endpoint
-        let connection = try await RedisConnection.connect(
-            configuration: self.configuration,
+        let connection = try await self.target.connect(
             eventLoop: self.eventLoopGroup.next(),
             logger: self.logger,
             unsolicitedReplyHandler: { reply in
