@@ -24,6 +24,8 @@ public final class RedisSubscriber: Sendable, Service {
     private let target: RedisConnectionTarget
     /// The subscribed connection, for closing it when the primary moves.
     private let subscribedConnection = Mutex<RedisConnection?>(nil)
+    /// Ends the current reconnect pause early when the primary moves.
+    private let pauseInterruption = Mutex<AsyncStream<Void>.Continuation?>(nil)
     private let channels: [String]
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
@@ -111,6 +113,27 @@ public final class RedisSubscriber: Sendable, Service {
             return current
         }
         stale?.close()
+        self.pauseInterruption.withLock { $0 }?.yield()
+    }
+
+    /// Waits `delay` before the next attempt; when following a primary, a failover announcement ends the
+    /// wait at once.
+    private func pause(for delay: Duration) async {
+        guard self.target.followedPrimary != nil else {
+            try? await Task.sleep(for: delay)
+            return
+        }
+        let (interruptions, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.pauseInterruption.withLock { $0 = continuation }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: delay) }
+            group.addTask {
+                for await _ in interruptions { return }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        self.pauseInterruption.withLock { $0 = nil }
     }
 
     private func stayingSubscribed(subscribeCommand: ByteBuffer) async {
@@ -130,7 +153,7 @@ public final class RedisSubscriber: Sendable, Service {
                     "Could not subscribe to Redis channels",
                     metadata: ["error": "\(error)", "retry-in": "\(delay.millisecondsDescription)"]
                 )
-                try? await Task.sleep(for: delay)
+                await self.pause(for: delay)
                 continue
             }
             hasSubscribed = true

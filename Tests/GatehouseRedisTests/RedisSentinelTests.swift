@@ -15,7 +15,7 @@ struct RedisSentinelTests {
     @Test func findsThePrimaryThroughTheSentinelsSkippingOneThatDoesNotAnswer() async throws {
         let group = try await RedisSentinelGroup.start()
         defer { group.stop() }
-        var configuration = group.configuration()
+        var configuration = group.configuration
         // A sentinel that is down comes first: the client asks the next one.
         configuration.topology = .sentinel(
             masterName: RedisSentinelGroup.masterName,
@@ -32,7 +32,7 @@ struct RedisSentinelTests {
     @Test func aMasterNameNoSentinelKnowsFailsNamingIt() async throws {
         let group = try await RedisSentinelGroup.start()
         defer { group.stop() }
-        var configuration = group.configuration()
+        var configuration = group.configuration
         configuration.topology = .sentinel(masterName: "elsewhere", sentinels: group.sentinels)
         let client = RedisClient(configuration: configuration, logger: Logger(label: "gatehouse.redis.test"))
         let error = await #expect(throws: RedisError.self) {
@@ -47,7 +47,7 @@ struct RedisSentinelTests {
     @Test func followsThePromotedReplicaAfterThePrimaryIsKilled() async throws {
         let group = try await RedisSentinelGroup.start()
         defer { group.stop() }
-        let configuration = group.configuration()
+        let configuration = group.configuration
         let subscriber = RedisSubscriber(configuration: configuration, channels: ["failover"], logger: Logger(label: "gatehouse.redis.test.subscriber"))
         try await withRunningClient(configuration) { client in
             try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -73,6 +73,7 @@ struct RedisSentinelTests {
                 #expect(try await self.servingPort(client) == newPrimary)
                 // The subscriber has subscribed on the new primary by itself, and receives what is published there.
                 #expect(await events.next() == .resubscribed)
+                let resubscribed = ContinuousClock.now
                 #expect(try await client.publish(channel: "failover", message: "after") == 1)
                 #expect(await events.next() == .message(channel: "failover", payload: ByteBuffer(string: "after")))
 
@@ -81,7 +82,7 @@ struct RedisSentinelTests {
                 print(
                     "sentinel failover (RedisClient): \(failed) commands failed, the last \(lastFailure - killed) after the kill; "
                         + "all three sentinels named the new primary \(promoted - killed) after the kill; a command succeeded "
-                        + "\(recovered - promoted) after that"
+                        + "\(recovered - promoted) after that; the subscriber had resubscribed \(resubscribed - promoted) after that"
                 )
                 #expect(lastFailure < recovered, "commands stayed on the new primary once back")
             }

@@ -68,13 +68,10 @@ public final class RedisSentinelGroup: Sendable {
         }
     }
 
-    /// A client configuration in sentinel mode for this group, with reconnect delays of 10 ms to `maximumBackoff`.
-    public func configuration(maximumBackoff: Duration = .milliseconds(500)) -> RedisConfiguration {
-        RedisConfiguration(
-            reconnectInitialBackoff: .milliseconds(10),
-            reconnectMaximumBackoff: maximumBackoff,
-            topology: .sentinel(masterName: Self.masterName, sentinels: self.sentinels)
-        )
+    /// A client configuration in sentinel mode for this group, with the defaults of every other setting (as a
+    /// service has them: reconnect delays from 50 ms to 2 s).
+    public var configuration: RedisConfiguration {
+        RedisConfiguration(topology: .sentinel(masterName: Self.masterName, sentinels: self.sentinels))
     }
 
     /// The port of the primary as the first sentinel that answers names it.

@@ -39,9 +39,8 @@ struct LimiterSentinelFailoverTests {
                         var request = 0
                         while !Task.isCancelled {
                             request += 1
-                            let fromRedis = (try? await client.check(policy: "steady", key: "192.0.2.\(caller)", timeout: .seconds(2)))
-                                .map { $0.allowed && $0.source == .redis } ?? false
-                            decisions.record(fromRedis: fromRedis)
+                            let answer = try? await client.check(policy: "steady", key: "192.0.2.\(caller)", timeout: .seconds(5))
+                            decisions.record(answer.map { $0.allowed && $0.source == .redis ? .redis : .fallback } ?? .unanswered)
                         }
                     }
                 }
@@ -57,11 +56,13 @@ struct LimiterSentinelFailoverTests {
                 try await Task.sleep(for: .seconds(1))
                 let summary = decisions.summary(since: killed)
                 print(
-                    "sentinel failover (limiter process): \(summary.failed) of \(summary.total) decisions failed; Redis decided again "
+                    "sentinel failover (limiter process): \(summary.failed) of \(summary.total) decisions not by Redis "
+                        + "(\(summary.unanswered) calls unanswered); Redis decided again "
                         + "\(back - killed) after the kill, \(back - promoted) after the sentinels agreed on the new primary "
                         + "(\(promoted - killed) after the kill); last failed decision \(summary.lastFailure.map { "\($0 - killed)" } ?? "none") after the kill"
                 )
                 #expect(summary.failed > 0, "the kill was seen")
+                #expect(summary.unanswered == 0, "the limiter answered every call, by the fallback while Redis was away")
                 #expect(summary.lastFailure.map { $0 < back + .milliseconds(500) } ?? true, "decisions stayed with Redis once back")
                 #expect(back - promoted < .seconds(10), "back on Redis within a generous bound of the promotion")
             }
@@ -97,19 +98,26 @@ struct LimiterSentinelFailoverTests {
     }
 }
 
-/// When decisions were taken and whether Redis decided them.
+/// When decisions were taken and who took them.
 private final class DecisionLog: Sendable {
-    private let entries = Mutex<[(at: ContinuousClock.Instant, fromRedis: Bool)]>([])
+    enum Outcome {
+        case redis
+        case fallback
+        /// The call failed or timed out.
+        case unanswered
+    }
 
-    func record(fromRedis: Bool) {
-        self.entries.withLock { $0.append((.now, fromRedis)) }
+    private let entries = Mutex<[(at: ContinuousClock.Instant, outcome: Outcome)]>([])
+
+    func record(_ outcome: Outcome) {
+        self.entries.withLock { $0.append((.now, outcome)) }
     }
 
     /// Waits for a decision by Redis taken after `instant`; returns when it was taken.
     func waitForRedisDecision(after instant: ContinuousClock.Instant, within timeout: Duration) async throws -> ContinuousClock.Instant {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let decided = self.entries.withLock({ $0.last { $0.fromRedis && $0.at > instant }?.at }) {
+            if let decided = self.entries.withLock({ $0.last { $0.outcome == .redis && $0.at > instant }?.at }) {
                 return decided
             }
             try await Task.sleep(for: .milliseconds(10))
@@ -117,12 +125,13 @@ private final class DecisionLog: Sendable {
         throw CancellationError()
     }
 
-    /// The decisions since `instant`: how many, how many were not decided by Redis, and when the last of those was.
-    func summary(since instant: ContinuousClock.Instant) -> (total: Int, failed: Int, lastFailure: ContinuousClock.Instant?) {
+    /// The calls since `instant`: how many, how many were not decided by Redis, how many of those were not
+    /// answered at all, and when the last not decided by Redis was.
+    func summary(since instant: ContinuousClock.Instant) -> (total: Int, failed: Int, unanswered: Int, lastFailure: ContinuousClock.Instant?) {
         self.entries.withLock { entries in
             let since = entries.filter { $0.at >= instant }
-            let failures = since.filter { !$0.fromRedis }
-            return (since.count, failures.count, failures.last?.at)
+            let failures = since.filter { $0.outcome != .redis }
+            return (since.count, failures.count, failures.filter { $0.outcome == .unanswered }.count, failures.last?.at)
         }
     }
 }
