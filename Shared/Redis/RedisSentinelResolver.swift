@@ -124,8 +124,7 @@ final class RedisSentinelResolver: Sendable {
             .flatMap { sentinel.send(encoded: $0) }
             .flatMapThrowing { reply in
                 guard let parts = reply.array, parts.count == 2, let host = parts[0].string, let port = parts[1].int else {
-                    let problem = reply.isNull ? "it monitors no primary named '\(masterName)'" : "it answered \(reply)"
-                    throw RedisError.connectionFailed(endpoint: sentinel.endpoint, reason: problem)
+                    throw SentinelAnswer(reply.isNull ? "it monitors no primary named '\(masterName)'" : "it answered \(reply)")
                 }
                 return RedisServerAddress(host: host, port: port)
             }
@@ -160,12 +159,7 @@ final class RedisSentinelResolver: Sendable {
         _ question: @escaping @Sendable (RedisConnection) -> EventLoopFuture<Answer>
     ) -> EventLoopFuture<Answer> {
         guard let sentinel = remaining.first else {
-            return eventLoop.makeFailedFuture(
-                RedisError.connectionFailed(
-                    endpoint: self.configuration.endpoint,
-                    reason: "no sentinel answered: " + failures.joined(separator: "; ")
-                )
-            )
+            return eventLoop.makeFailedFuture(RedisError.noSentinelNamedThePrimary(endpoint: self.configuration.endpoint, answers: failures))
         }
         let sentinelConfiguration = RedisConfiguration(
             host: sentinel.host,
@@ -198,7 +192,7 @@ final class RedisSentinelResolver: Sendable {
             logger.debug("A Redis sentinel did not answer; asking the next", metadata: ["sentinel": "\(sentinel)", "error": "\(error)"])
             return self.ask(
                 remaining.dropFirst(),
-                failures: failures + ["\(sentinel): \(error)"],
+                failures: failures + ["\(sentinel): \((error as? SentinelAnswer)?.problem ?? "\(error)")"],
                 eventLoop: eventLoop,
                 logger: logger,
                 unsolicitedReplyHandler: unsolicitedReplyHandler,
@@ -226,6 +220,15 @@ final class RedisSentinelResolver: Sendable {
             connection.close()
             throw error
         }
+    }
+}
+
+/// A sentinel that answered, but not with the primary's address.
+private struct SentinelAnswer: Error {
+    let problem: String
+
+    init(_ problem: String) {
+        self.problem = problem
     }
 }
 

@@ -39,7 +39,8 @@ struct RedisSentinelTests {
             try await client.send(["PING"])
         }
         #expect(error?.code == .connectionFailed)
-        #expect(error?.description.contains("monitors no primary named 'elsewhere'") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("\(group.sentinels[0]): it monitors no primary named 'elsewhere'") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("check redis.sentinel.addresses and redis.sentinel.master_name") == true)
     }
 
     /// SIGKILL the primary while commands run without pause: the client and the subscriber follow the
@@ -85,6 +86,35 @@ struct RedisSentinelTests {
                         + "\(recovered - promoted) after that; the subscriber had resubscribed \(resubscribed - promoted) after that"
                 )
                 #expect(lastFailure < recovered, "commands stayed on the new primary once back")
+            }
+        }
+    }
+}
+
+extension RedisSentinelTests {
+    /// A failover the operator asks for: the former primary stays up as a replica, so nothing breaks the
+    /// client's connections to it but the sentinels' announcement (and `READONLY` for a write that gets there).
+    @Test func movesToTheNewPrimaryWhenTheSentinelsFailOverAHealthyPrimary() async throws {
+        let group = try await RedisSentinelGroup.start()
+        defer { group.stop() }
+        try await withRunningClient(group.configuration) { client in
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                let load = CommandLoad()
+                tasks.addTask { await load.run(client) }
+                defer { tasks.cancelAll() }
+                try await load.waitForSuccesses(10)
+
+                let formerPrimary = try await group.failOver()
+                let newPrimary = try await group.waitForFailover(from: formerPrimary)
+                let promoted = ContinuousClock.now
+                _ = try await load.waitForSuccess(after: promoted, within: .seconds(10))
+                let port = try await self.servingPort(client)
+                #expect(port == newPrimary)
+                // Every connection of the pool writes to the new primary, none to the demoted one.
+                for _ in 0..<10 {
+                    #expect(try await client.send(["SET", "sentinel:after-failover", "written"]) == .simpleString("OK"))
+                }
+                print("sentinel manual failover (RedisClient): \(load.failures) commands failed")
             }
         }
     }

@@ -101,6 +101,19 @@ public final class RedisSentinelGroup: Sendable {
         return port
     }
 
+    /// Asks a sentinel for a failover while the primary is healthy (`SENTINEL FAILOVER`, as an operator does
+    /// before maintenance): the replica is promoted and the former primary becomes its replica. Returns the
+    /// former primary's port; ``waitForFailover(from:timeout:)`` waits for the outcome.
+    @discardableResult
+    public func failOver() async throws -> Int {
+        let port = try await self.primaryPort()
+        let reply = try await Self.ask(port: self.sentinels[0].port, ["SENTINEL", "FAILOVER", Self.masterName])
+        guard reply == .simpleString("OK") else {
+            throw RedisServerProcessError(description: "SENTINEL FAILOVER answered \(reply)")
+        }
+        return port
+    }
+
     /// Waits until every sentinel names a primary other than `formerPort` and that node says it is a master.
     ///
     /// - Returns: The new primary's port.
