@@ -13,12 +13,7 @@ struct DataServiceSentinelFailoverTests {
         let service = try await DataServiceProcess(
             folder: folder,
             redisPort: 0,
-            environment: [
-                "DATA_REDIS_MODE": "sentinel",
-                "DATA_REDIS_SENTINEL_ADDRESSES": group.sentinels.map(\.description).joined(separator: ","),
-                "DATA_REDIS_SENTINEL_MASTER_NAME": RedisSentinelGroup.masterName,
-                "DATA_REDIS_PORT": "",
-            ]
+            environment: group.environment(prefix: "DATA")
         )
         // Subscribed all along through the sentinels, as an edge router is.
         let collector = InvalidationCollector(redis: group.configuration)

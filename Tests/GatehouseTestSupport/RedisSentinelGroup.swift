@@ -74,6 +74,17 @@ public final class RedisSentinelGroup: Sendable {
         RedisConfiguration(topology: .sentinel(masterName: Self.masterName, sentinels: self.sentinels))
     }
 
+    /// The environment variables that put a service with the variable prefix `prefix` (`LIMITER`, `DATA`, …) in
+    /// sentinel mode for this group; `<PREFIX>_REDIS_PORT` is empty (unset), as sentinel mode refuses one.
+    public func environment(prefix: String) -> [String: String] {
+        [
+            "\(prefix)_REDIS_MODE": "sentinel",
+            "\(prefix)_REDIS_SENTINEL_ADDRESSES": self.sentinels.map(\.description).joined(separator: ","),
+            "\(prefix)_REDIS_SENTINEL_MASTER_NAME": Self.masterName,
+            "\(prefix)_REDIS_PORT": "",
+        ]
+    }
+
     /// The port of the primary as the first sentinel that answers names it.
     public func primaryPort() async throws -> Int {
         var lastError: (any Error)?

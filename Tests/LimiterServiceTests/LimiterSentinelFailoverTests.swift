@@ -22,13 +22,7 @@ struct LimiterSentinelFailoverTests {
         let limiter = try await LimiterProcess(
             folder: folder,
             redisPort: 0,
-            environment: [
-                "LIMITER_REDIS_MODE": "sentinel",
-                "LIMITER_REDIS_SENTINEL_ADDRESSES": group.sentinels.map(\.description).joined(separator: ","),
-                "LIMITER_REDIS_SENTINEL_MASTER_NAME": RedisSentinelGroup.masterName,
-                // An empty variable is unset: sentinel mode refuses a Redis address of its own.
-                "LIMITER_REDIS_PORT": "",
-            ]
+            environment: group.environment(prefix: "LIMITER")
         )
         try await limiter.withClient { client in
             let decisions = DecisionLog()
