@@ -13,7 +13,7 @@ import Synchronization
 /// announcements, so that connections to a former primary are dropped as soon as a failover completes.
 final class RedisSentinelResolver: Sendable {
     /// The name the sentinels monitor the primary under.
-    let masterName: String
+    private let masterName: String
     /// The settings of connections to the primary; `host` and `port` are replaced by its address.
     private let configuration: RedisConfiguration
     /// The sentinels in the order they are asked: the last one that answered first.
@@ -105,7 +105,7 @@ final class RedisSentinelResolver: Sendable {
 
     /// The new address from a `+switch-master` payload (`<name> <old-ip> <old-port> <new-ip> <new-port>`) for
     /// this primary; `nil` for another primary's or a malformed one.
-    func switchedPrimary(announcement: String) -> RedisServerAddress? {
+    private func switchedPrimary(announcement: String) -> RedisServerAddress? {
         let fields = announcement.split(separator: " ")
         guard fields.count == 5, fields[0] == self.masterName, let port = Int(fields[4]) else {
             return nil
