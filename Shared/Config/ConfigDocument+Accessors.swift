@@ -62,8 +62,8 @@ extension ConfigDocument {
         try self.string(key, default: defaultValue, expected: "a host name, an IPv4 address or an IPv6 address", matching: Self.isHost)
     }
 
-    /// Whether `text` is a DNS name, an IPv4 address or an IPv6 address.
-    static func isHost(_ text: String) -> Bool {
+    /// Whether `text` is a DNS name, an IPv4 address or an IPv6 address (without brackets).
+    public static func isHost(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard !bytes.isEmpty, bytes.count <= 253 else { return false }
         if bytes.contains(UInt8(ascii: ":")) {

@@ -14,6 +14,12 @@ import Synchronization
 ///
 /// While no connection is up and the last connection attempt failed, commands fail at once with that attempt's
 /// error until the backoff delay has passed, instead of piling up.
+///
+/// With ``RedisTopology/sentinel(masterName:sentinels:)`` every connection goes to the primary the sentinels
+/// name (asked anew on every connect, and checked with `ROLE`). A connection whose command is answered
+/// `READONLY` (its node has become a replica) is closed, and when the sentinels announce a failover
+/// (`+switch-master`, heard while ``run()`` goes on) the connections to the former primary are closed and the
+/// reconnect backoff is reset, so the next command connects to the new primary.
 public final class RedisClient: Sendable, Service {
     private enum Slot {
         /// No connection; the next attempt may start at `retryAt`.
@@ -37,6 +43,7 @@ public final class RedisClient: Sendable, Service {
     }
 
     private let configuration: RedisConfiguration
+    private let target: RedisConnectionTarget
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private let backoff: ReconnectBackoff
@@ -54,6 +61,7 @@ public final class RedisClient: Sendable, Service {
         logger: Logger
     ) {
         self.configuration = configuration
+        self.target = RedisConnectionTarget(configuration)
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.backoff = ReconnectBackoff(
@@ -79,6 +87,13 @@ public final class RedisClient: Sendable, Service {
                         await self.keepConnected(slot: index)
                     }
                 }
+                if let primary = self.target.followedPrimary {
+                    group.addTask {
+                        await primary.watchFailovers(eventLoopGroup: self.eventLoopGroup, logger: self.logger) { newPrimary in
+                            self.primaryMoved(to: newPrimary)
+                        }
+                    }
+                }
             }
         }
         self.shutDown()
@@ -90,8 +105,7 @@ public final class RedisClient: Sendable, Service {
     /// - Throws: ``RedisError``: an error reply from Redis (``RedisError/Code/serverError``, with the server's text),
     ///   a timeout, or a connection problem; `CancellationError` if the task is cancelled while waiting.
     public func send(_ arguments: [String]) async throws -> RESPValue {
-        let encoded = try RESPCommandEncoder.encode(arguments)
-        return try await self.connection().send(encoded: encoded)
+        try await self.send(encoded: RESPCommandEncoder.encode(arguments))
     }
 
     /// Sends a command whose arguments are arbitrary bytes (binary safe) and returns its reply.
@@ -99,8 +113,22 @@ public final class RedisClient: Sendable, Service {
     /// - Parameter arguments: The command name and its arguments, each sent byte for byte.
     /// - Throws: The same errors as the `[String]` overload.
     public func send(_ arguments: [ByteBuffer]) async throws -> RESPValue {
-        let encoded = try RESPCommandEncoder.encode(arguments)
-        return try await self.connection().send(encoded: encoded)
+        try await self.send(encoded: RESPCommandEncoder.encode(arguments))
+    }
+
+    private func send(encoded: ByteBuffer) async throws -> RESPValue {
+        let connection = try await self.connection()
+        guard self.target.followedPrimary != nil else {
+            return try await connection.send(encoded: encoded)
+        }
+        do {
+            return try await connection.send(encoded: encoded)
+        } catch let error as RedisError where error.serverErrorPrefix == "READONLY" {
+            // The node was demoted to a replica: reconnect, which asks the sentinels for the primary again.
+            self.logger.info("Redis answered READONLY; reconnecting to the primary", metadata: ["endpoint": "\(connection.endpoint)"])
+            connection.close()
+            throw error
+        }
     }
 
     /// Runs a Lua script by its SHA1 (`EVALSHA`), loading it first if Redis does not know it.
@@ -153,6 +181,27 @@ public final class RedisClient: Sendable, Service {
     }
 
     // MARK: - Pool
+
+    /// Closes the connections that do not lead to `newPrimary` and lets the next command connect at once.
+    private func primaryMoved(to newPrimary: RedisServerAddress) {
+        let stale = self.state.withLock { state -> [RedisConnection] in
+            var stale: [RedisConnection] = []
+            for index in state.slots.indices {
+                switch state.slots[index] {
+                case .connected(let connection) where !connection.leads(to: newPrimary):
+                    stale.append(connection)
+                case .disconnected:
+                    state.slots[index] = .disconnected(consecutiveFailures: 0, retryAt: .now(), lastError: nil)
+                case .connected, .connecting:
+                    break
+                }
+            }
+            return stale
+        }
+        for connection in stale {
+            connection.close()
+        }
+    }
 
     /// A live connection for the next command, opening connections as needed.
     private func connection() async throws -> RedisConnection {
@@ -223,7 +272,7 @@ public final class RedisClient: Sendable, Service {
 
     /// Opens the connection for `slot` (already marked `.connecting` with `promise`'s future) and records the outcome.
     private func openConnection(slot: Int, promise: EventLoopPromise<RedisConnection>) {
-        RedisConnection.connect(configuration: self.configuration, eventLoop: promise.futureResult.eventLoop, logger: self.logger)
+        self.target.connect(eventLoop: promise.futureResult.eventLoop, logger: self.logger)
             .whenComplete { result in
                 switch result {
                 case .success(let connection):

@@ -2,9 +2,11 @@
 ///
 /// All values have defaults for a local development server; set only what differs.
 public struct RedisConfiguration: Sendable {
-    /// Host name or IP address of the server.
+    /// How the server is found: one address (``host`` and ``port``), or the primary the sentinels name.
+    public var topology: RedisTopology
+    /// Host name or IP address of the server (not used with ``RedisTopology/sentinel(masterName:sentinels:)``).
     public var host: String
-    /// TCP port of the server.
+    /// TCP port of the server (not used with ``RedisTopology/sentinel(masterName:sentinels:)``).
     public var port: Int
     /// ACL user name for `AUTH`; `nil` authenticates with the password only (the `default` user).
     public var username: String?
@@ -35,8 +37,10 @@ public struct RedisConfiguration: Sendable {
         commandTimeout: Duration = .milliseconds(1000),
         poolSize: Int = 2,
         reconnectInitialBackoff: Duration = .milliseconds(50),
-        reconnectMaximumBackoff: Duration = .seconds(2)
+        reconnectMaximumBackoff: Duration = .seconds(2),
+        topology: RedisTopology = .single
     ) {
+        self.topology = topology
         self.host = host
         self.port = port
         self.username = username
@@ -49,8 +53,13 @@ public struct RedisConfiguration: Sendable {
         self.reconnectMaximumBackoff = reconnectMaximumBackoff
     }
 
-    /// "host:port", for messages and logs.
+    /// "host:port", or the primary's name and its sentinels, for messages and logs.
     var endpoint: String {
-        "\(self.host):\(self.port)"
+        switch self.topology {
+        case .single:
+            return "\(self.host):\(self.port)"
+        case .sentinel(let masterName, let sentinels):
+            return "primary '\(masterName)' of sentinels \(sentinels.map(\.description).joined(separator: ","))"
+        }
     }
 }

@@ -91,6 +91,13 @@ public struct RedisError: Error, CustomStringConvertible, Sendable {
         )
     }
 
+    static func noSentinelNamedThePrimary(endpoint: String, answers: [String]) -> RedisError {
+        RedisError(
+            code: .connectionFailed,
+            description: "No sentinel named the \(endpoint) (\(answers.joined(separator: "; "))); check redis.sentinel.addresses and redis.sentinel.master_name"
+        )
+    }
+
     static func connectTimeout(endpoint: String, timeout: Duration) -> RedisError {
         RedisError(
             code: .connectTimeout,

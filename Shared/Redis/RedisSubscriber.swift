@@ -3,12 +3,15 @@ import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import Synchronization
 
 /// Subscribes to Redis pub/sub channels on a dedicated connection and delivers what arrives as ``events``.
 ///
 /// ``run()`` connects, authenticates, subscribes, and keeps the subscription alive: after the connection is lost
 /// (server restart, `CLIENT KILL`, network trouble) it reconnects with exponential backoff and jitter,
-/// subscribes again and reports ``RedisSubscriberEvent/resubscribed``.
+/// subscribes again and reports ``RedisSubscriberEvent/resubscribed``. With
+/// ``RedisTopology/sentinel(masterName:sentinels:)`` it subscribes on the primary the sentinels name, and drops
+/// that connection as soon as they announce a failover (`+switch-master`), to subscribe on the new primary.
 public final class RedisSubscriber: Sendable, Service {
     /// How many undelivered events ``events`` holds; when the consumer falls further behind, the oldest are dropped.
     public static let eventBufferLimit = 10_000
@@ -18,6 +21,11 @@ public final class RedisSubscriber: Sendable, Service {
 
     private let eventsContinuation: AsyncStream<RedisSubscriberEvent>.Continuation
     private let configuration: RedisConfiguration
+    private let target: RedisConnectionTarget
+    /// The subscribed connection, for closing it when the primary moves.
+    private let subscribedConnection = Mutex<RedisConnection?>(nil)
+    /// Ends the current reconnect pause early when the primary moves.
+    private let pauseInterruption = Mutex<AsyncStream<Void>.Continuation?>(nil)
     private let channels: [String]
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
@@ -30,12 +38,30 @@ public final class RedisSubscriber: Sendable, Service {
     ///   - channels: The channel names to subscribe to; at least one.
     ///   - eventLoopGroup: The event loops the connection runs on.
     ///   - logger: Receives connection events.
-    public init(
+    public convenience init(
         configuration: RedisConfiguration,
         channels: [String],
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) {
+        self.init(
+            target: RedisConnectionTarget(configuration),
+            configuration: configuration,
+            channels: channels,
+            eventLoopGroup: eventLoopGroup,
+            logger: logger
+        )
+    }
+
+    /// Creates a subscriber on `target`; `configuration` gives its backoff and names it in logs.
+    init(
+        target: RedisConnectionTarget,
+        configuration: RedisConfiguration,
+        channels: [String],
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger
+    ) {
+        self.target = target
         self.configuration = configuration
         self.channels = channels
         self.eventLoopGroup = eventLoopGroup
@@ -62,8 +88,52 @@ public final class RedisSubscriber: Sendable, Service {
         }
         let subscribeCommand = try RESPCommandEncoder.encode(["SUBSCRIBE"] + self.channels)
         await cancelWhenGracefulShutdown {
-            await self.stayingSubscribed(subscribeCommand: subscribeCommand)
+            guard let primary = self.target.followedPrimary else {
+                await self.stayingSubscribed(subscribeCommand: subscribeCommand)
+                return
+            }
+            await withDiscardingTaskGroup { group in
+                group.addTask {
+                    await primary.watchFailovers(eventLoopGroup: self.eventLoopGroup, logger: self.logger) { newPrimary in
+                        self.primaryMoved(to: newPrimary)
+                    }
+                }
+                await self.stayingSubscribed(subscribeCommand: subscribeCommand)
+                group.cancelAll()
+            }
         }
+    }
+
+    /// Closes the subscription's connection unless it is to `newPrimary`; the subscriber then subscribes again.
+    private func primaryMoved(to newPrimary: RedisServerAddress) {
+        let stale = self.subscribedConnection.withLock { connection -> RedisConnection? in
+            guard let current = connection, !current.leads(to: newPrimary) else {
+                return nil
+            }
+            return current
+        }
+        stale?.close()
+        self.pauseInterruption.withLock { $0 }?.yield()
+    }
+
+    /// Waits `delay` before the next attempt; when following a primary, a failover announcement ends the
+    /// wait at once.
+    private func pause(for delay: Duration) async {
+        guard self.target.followedPrimary != nil else {
+            try? await Task.sleep(for: delay)
+            return
+        }
+        let (interruptions, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        self.pauseInterruption.withLock { $0 = continuation }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await Task.sleep(for: delay) }
+            group.addTask {
+                for await _ in interruptions { return }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        self.pauseInterruption.withLock { $0 = nil }
     }
 
     private func stayingSubscribed(subscribeCommand: ByteBuffer) async {
@@ -83,17 +153,19 @@ public final class RedisSubscriber: Sendable, Service {
                     "Could not subscribe to Redis channels",
                     metadata: ["error": "\(error)", "retry-in": "\(delay.millisecondsDescription)"]
                 )
-                try? await Task.sleep(for: delay)
+                await self.pause(for: delay)
                 continue
             }
             hasSubscribed = true
             consecutiveFailures = 0
             self.logger.debug("Subscribed to Redis channels", metadata: ["channels": "\(self.channels)"])
+            self.subscribedConnection.withLock { $0 = connection }
             await withTaskCancellationHandler {
                 try? await connection.closeFuture.get()
             } onCancel: {
                 connection.close()
             }
+            self.subscribedConnection.withLock { $0 = nil }
             if !Task.isCancelled {
                 self.logger.warning(
                     "Redis subscription connection lost; resubscribing",
@@ -112,8 +184,7 @@ public final class RedisSubscriber: Sendable, Service {
         let continuation = self.eventsContinuation
         let logger = self.logger
         let endpoint = self.configuration.endpoint
-        let connection = try await RedisConnection.connect(
-            configuration: self.configuration,
+        let connection = try await self.target.connect(
             eventLoop: self.eventLoopGroup.next(),
             logger: self.logger,
             unsolicitedReplyHandler: { reply in

@@ -89,6 +89,10 @@ struct InvalidationCollector: Sendable {
         self.channel = RedisChannelCollector(redisPort: redisPort, channel: InvalidationMessage.defaultChannel)
     }
 
+    init(redis: RedisConfiguration) {
+        self.channel = RedisChannelCollector(redis: redis, channel: InvalidationMessage.defaultChannel)
+    }
+
     /// Every event of every message so far.
     var events: [InvalidationMessage.Event] {
         self.channel.messages.flatMap { (try? InvalidationMessage(jsonText: $0))?.events ?? [] }
@@ -100,6 +104,21 @@ struct InvalidationCollector: Sendable {
     /// Runs `body` while subscribed (after the subscription is confirmed).
     func whileSubscribed<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         try await self.channel.whileSubscribed(body)
+    }
+
+    /// Waits until the subscription has been re-established after a drop.
+    func waitForResubscription(timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while self.resubscriptions == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Waits until the event of `version` arrived.
+    func waitUntilEvent(version: Int64, timeout: Duration = .seconds(20)) async throws {
+        try await self.channel.waitUntil(timeout: timeout) { messages in
+            messages.contains { (try? InvalidationMessage(jsonText: $0))?.events.contains { $0.version == version } ?? false }
+        }
     }
 
     /// Waits until at least `count` events arrived.

@@ -15,10 +15,20 @@ public final class RedisChannelCollector: Sendable {
     ///   - redisPort: The Redis server's port. The subscriber reconnects within 10–20 ms of Redis coming
     ///     back, far sooner than a service whose backoff has grown during an outage.
     ///   - channel: The channel.
-    public init(redisPort: Int, channel: String) {
+    public convenience init(redisPort: Int, channel: String) {
+        self.init(
+            redis: RedisConfiguration(port: redisPort, reconnectInitialBackoff: .milliseconds(10), reconnectMaximumBackoff: .milliseconds(20)),
+            channel: channel
+        )
+    }
+
+    /// - Parameters:
+    ///   - redis: How to reach Redis, e.g. a ``RedisSentinelGroup``'s configuration.
+    ///   - channel: The channel.
+    public init(redis: RedisConfiguration, channel: String) {
         var logger = Logger(label: "test.channel")
         logger.logLevel = .critical
-        self.redis = RedisConfiguration(port: redisPort, reconnectInitialBackoff: .milliseconds(10), reconnectMaximumBackoff: .milliseconds(20))
+        self.redis = redis
         self.channel = channel
         self.logger = logger
     }

@@ -157,7 +157,7 @@ public final class RedisServerProcess: Sendable {
         return log.split(separator: "\n").suffix(20).joined(separator: "\n")
     }
 
-    private static func findRedisServer() throws -> URL {
+    static func findRedisServer() throws -> URL {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = URL(fileURLWithPath: String(directory)).appendingPathComponent("redis-server")

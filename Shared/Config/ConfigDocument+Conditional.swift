@@ -1,0 +1,43 @@
+// Accessors for keys whose presence depends on another key, such as `redis.sentinel.addresses`, which
+// sentinel mode requires and single mode refuses.
+
+extension ConfigDocument {
+    /// Reads a list of strings that has no default: at least one item, each passing `isValid`.
+    ///
+    /// - Parameters:
+    ///   - key: The dotted key, e.g. `redis.sentinel.addresses`.
+    ///   - expected: What a valid item is, for the error (e.g. "host:port addresses").
+    ///   - isValid: Whether one item is acceptable.
+    /// - Throws: ``ConfigError`` when the list is unset or empty (naming the environment variable that can
+    ///   supply it), or as ``stringList(_:default:expected:eachMatching:)``.
+    public mutating func requiredStringList(
+        _ key: String,
+        expected: String,
+        eachMatching isValid: (String) -> Bool
+    ) throws(ConfigError) -> [String] {
+        let items = try self.stringList(key, default: [], expected: expected, eachMatching: isValid)
+        guard !items.isEmpty else {
+            throw .missingRequired(key: key, variable: self.environmentVariable(for: key))
+        }
+        return items
+    }
+
+    /// Refuses `key` when it has a value (an empty one counts as unset): for a key that the rest of the
+    /// configuration makes meaningless.
+    ///
+    /// - Parameters:
+    ///   - key: The dotted key, e.g. `redis.sentinel.master_name`.
+    ///   - reason: Why it must not be set, e.g. "only read when redis.mode is sentinel".
+    /// - Throws: ``ConfigError`` naming the key, where it was set, and `reason`.
+    public mutating func refuse(_ key: String, because reason: String) throws(ConfigError) {
+        guard let (value, location) = self.lookup(key) else { return }
+        switch value {
+        case .scalar(let text, _) where text.isEmpty:
+            return
+        case .list(let items) where items.isEmpty:
+            return
+        case .scalar, .list:
+            throw .invalidStructure(location: location, key: key, problem: "must not be set: \(reason)")
+        }
+    }
+}
