@@ -5,11 +5,11 @@ import Metrics
 /// upstream once for all concurrent identical misses (``RequestCoalescer``) and stored when it is a `200`
 /// read after no invalidation of its tags (the fill ticket, taken just before the upstream is asked).
 extension EdgeGateway {
-    /// An upstream's answer with the fill ticket taken just before it was asked: every caller that joined the
-    /// flight stores (or refuses) the answer by when the read began, not by when it joined.
+    /// An upstream's answer, and whether the flight stored it (by the fill ticket taken just before the
+    /// upstream was asked: an answer is refused when its tags were invalidated after the read began).
     struct Fetched: Sendable {
         var response: EdgeResponse
-        var ticket: ResponseCache.FillTicket
+        var stored = false
     }
 
     /// Serves a read from the cache when the route caches, else fetches; fills the cache with what was fetched.
@@ -59,28 +59,35 @@ extension EdgeGateway {
         }
     }
 
-    /// Fetches and, for a 200 read after no invalidation of its tags, stores; returns whether it stored.
+    /// Fetches and, for a 200 read after no invalidation of its tags, stores; returns whether it stored. The
+    /// store happens inside the coalesced flight, before the flight ends: a request that misses just after
+    /// it finds the entry instead of starting another fetch.
     @discardableResult
     private func fill(
         key: String, tags: [CacheTag], freshness: ResponseCache.Freshness, fetch: @escaping @Sendable () async -> EdgeResponse
     ) async -> (response: EdgeResponse, stored: Bool) {
-        let fetched = await self.fetched(key: key, fetch)
-        let response = fetched.response
-        guard response.status == 200 else { return (response, false) }
+        let fetched = await self.coalescer.value(for: key) {
+            let ticket = self.cache.ticket()
+            let response = await fetch()
+            return Fetched(response: response, stored: self.store(response, key: key, tags: tags, freshness: freshness, ticket: ticket))
+        }.value
+        return (fetched.response, fetched.stored)
+    }
+
+    /// Stores a 200 read, unless one of its tags was invalidated after `ticket` was taken.
+    private func store(_ response: EdgeResponse, key: String, tags: [CacheTag], freshness: ResponseCache.Freshness, ticket: ResponseCache.FillTicket) -> Bool {
+        guard response.status == 200 else { return false }
         let cached = CachedResponse(status: 200, body: response.body, etag: response.header("ETag"), contentType: response.header("Content-Type") ?? "application/json")
-        let outcome = self.cache.store(cached, for: key, tags: tags, freshness: freshness, ticket: fetched.ticket)
+        let outcome = self.cache.store(cached, for: key, tags: tags, freshness: freshness, ticket: ticket)
         let statistics = self.cache.statistics
         EdgeMetrics.cacheBytes.record(statistics.bytes)
         EdgeMetrics.cacheEntries.record(statistics.entries)
-        return (response, outcome == .stored)
+        return outcome == .stored
     }
 
-    /// The upstream's answer for `key`: from the fetch in flight for it, or from a new one.
+    /// The upstream's answer for `key` on a route that does not cache: from the fetch in flight for it, or from a new one.
     private func fetched(key: String, _ fetch: @escaping @Sendable () async -> EdgeResponse) async -> Fetched {
-        await self.coalescer.value(for: key) {
-            let ticket = self.cache.ticket()
-            return Fetched(response: await fetch(), ticket: ticket)
-        }.value
+        await self.coalescer.value(for: key) { Fetched(response: await fetch()) }.value
     }
 
     static func respond(_ cached: CachedResponse, status: String, age: Duration) -> EdgeResponse {
