@@ -31,8 +31,14 @@ extension GatehouseSystemTests {
         @Test(arguments: ["gcra", "token_bucket", "sliding_window", "fixed_window"])
         func threeEdgesOnTwoLimitersNeverAdmitMoreThanTheLimit(algorithm: String) async throws {
             let limit = 1000
-            let files = Self.files(algorithm: algorithm, limit: limit, period: "24h")
-            let system = try await GatehouseSystem(edges: 0, policies: files.policies, routes: files.routes)
+            // A failed decision denies, and the timeouts are generous: on a loaded machine a limiter or Redis
+            // answering late must not let a fallback decide (`allow` would admit beyond the limit by design);
+            // this test is about what the leases admit.
+            let files = Self.files(algorithm: algorithm, limit: limit, period: "24h", onFailure: "deny")
+            let system = try await GatehouseSystem(
+                edges: 0, edgeEnvironment: ["EDGE_LIMITER_CALL_TIMEOUT_MS": "5000"], limiterEnvironment: ["LIMITER_REDIS_COMMAND_TIMEOUT_MS": "2000"],
+                policies: files.policies, routes: files.routes
+            )
             let second = try await system.startLimiter(name: "limiter-1")
             defer { second.process.stop() }
             var edges: [(process: ServiceProcess, port: Int, adminPort: Int)] = []
