@@ -51,6 +51,47 @@ extension ConfigDocument {
         return text
     }
 
+    /// Reads a host to listen on or connect to: a DNS name (labels of letters, digits, `-` and `_`), an
+    /// IPv4 address or an IPv6 address (without brackets).
+    ///
+    /// - Parameters:
+    ///   - key: The dotted key, e.g. `redis.host`.
+    ///   - defaultValue: The value when the key is unset.
+    /// - Throws: ``ConfigError`` when the value is none of these (`bad host!`, `999.1.1.1`).
+    public mutating func host(_ key: String, default defaultValue: String) throws(ConfigError) -> String {
+        try self.string(key, default: defaultValue, expected: "a host name, an IPv4 address or an IPv6 address", matching: Self.isHost)
+    }
+
+    /// Whether `text` is a DNS name, an IPv4 address or an IPv6 address.
+    static func isHost(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty, bytes.count <= 253 else { return false }
+        if bytes.contains(UInt8(ascii: ":")) {
+            // IPv6, possibly with an embedded IPv4 tail or a zone (`fe80::1%eth0`).
+            let address = bytes.split(separator: UInt8(ascii: "%"), maxSplits: 1, omittingEmptySubsequences: false)[0]
+            return address.allSatisfy { $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") || Self.isHexDigit($0) }
+                && address.filter { $0 == UInt8(ascii: ":") }.count >= 2
+        }
+        let labels = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        let named = labels.last?.isEmpty == true ? labels.dropLast() : labels[...]  // a trailing dot is allowed
+        if named.allSatisfy({ !$0.isEmpty && $0.allSatisfy(Self.isDigit) }) {
+            // All digits: an IPv4 address, exactly four parts of at most 255.
+            return labels.count == 4 && labels.allSatisfy { $0.count <= 3 && (Int(String(decoding: $0, as: UTF8.self)) ?? 256) <= 255 }
+        }
+        return named.allSatisfy { label in
+            (1...63).contains(label.count) && label.first != UInt8(ascii: "-") && label.last != UInt8(ascii: "-")
+                && label.allSatisfy { Self.isDigit($0) || Self.isLetter($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") }
+        }
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+    private static func isLetter(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+    }
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        Self.isDigit(byte) || (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "f")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "F"))
+    }
+
     /// Reads a string that has no default, such as a secret.
     ///
     /// - Parameter key: The dotted key, e.g. `rpc.secret`.

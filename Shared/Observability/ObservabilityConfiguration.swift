@@ -36,7 +36,7 @@ public struct ObservabilityConfiguration: Sendable {
         self.init(
             logFormat: LogFormat(rawValue: format) ?? .text,
             logLevel: Logger.Level(rawValue: level) ?? .info,
-            adminHost: try document.string("admin.host", default: "127.0.0.1"),
+            adminHost: try document.host("admin.host", default: "127.0.0.1"),
             adminPort: try document.int("admin.port", default: defaultAdminPort, range: 0...65535)
         )
     }

@@ -22,7 +22,7 @@ extension RPCServerConfiguration {
     public init(reading document: inout ConfigDocument, defaultPort: Int) throws {
         let defaults = RPCServerConfiguration(secret: try RPCSecret(reading: &document))
         self = defaults
-        self.host = try document.string("rpc.host", default: defaults.host)
+        self.host = try document.host("rpc.host", default: defaults.host)
         self.port = try document.int("rpc.port", default: defaultPort, range: 0...65535)
         self.maximumFrameBytes = try document.int("rpc.max_frame_bytes", default: defaults.maximumFrameBytes, range: RPCFrameLimit.settingRange)
         self.maximumInFlightPerConnection = try document.int(
@@ -58,7 +58,7 @@ extension RPCClientConfiguration {
         let secret = try RPCSecret(reading: &document)
         let defaults = RPCClientConfiguration(host: "127.0.0.1", port: defaultPort, secret: secret, clientName: clientName)
         self = defaults
-        self.host = try document.string("\(section).host", default: defaults.host)
+        self.host = try document.host("\(section).host", default: defaults.host)
         self.port = try document.int("\(section).port", default: defaultPort, range: 1...65535)
         self.connections = try document.int("\(section).connections", default: defaults.connections, range: 1...64)
         self.maximumFrameBytes = try document.int("\(section).max_frame_bytes", default: defaults.maximumFrameBytes, range: RPCFrameLimit.settingRange)

@@ -12,7 +12,7 @@ extension RedisConfiguration {
     ///   example value is one.
     public init(reading document: inout ConfigDocument, defaults: RedisConfiguration = RedisConfiguration()) throws(ConfigError) {
         self = defaults
-        self.host = try document.string("redis.host", default: defaults.host)
+        self.host = try document.host("redis.host", default: defaults.host)
         self.port = try document.int("redis.port", default: defaults.port, range: 1...65535)
         let username = try document.string("redis.username", default: "")
         self.username = username.isEmpty ? nil : username

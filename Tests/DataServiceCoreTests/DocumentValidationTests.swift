@@ -1,4 +1,4 @@
-import DataServiceCore
+@testable import DataServiceCore
 import Testing
 
 @Suite struct DocumentValidationTests {
@@ -41,7 +41,13 @@ import Testing
         }
     }
 
-    @Test(arguments: ["[1,2]", "\"text\"", "42", "true", "null", "", "   ", "{\"a\":", "{\"a\":1} trailing", "{'a':1}"])
+    @Test(arguments: [
+        "[1,2]", "\"text\"", "42", "true", "null", "", "   ", "{\"a\":", "{\"a\":1} trailing", "{'a':1}",
+        // Read differently by different parsers (RFC 7493): a repeated name, a lone surrogate; and too deep.
+        "{\"a\":1,\"a\":2}", "{\"a\":1,\"\\u0061\":2}", "{\"a\":\"\\ud800\"}", "{\"a\":" + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + "}",
+        // Broken details.
+        "{\"a\":01}", "{\"a\":1.}", "{\"a\":-}", "{\"a\":1e}", "{\"a\":tru}", "{\"a\":\"\u{01}\"}", "{\"a\":\"\\x\"}", "{\"a\":1,}", "{\"a\" 1}",
+    ])
     func bodiesThatAreNotJSONObjectsAreRejected(text: String) async throws {
         try await withTemporaryStore { store, _ in
             let error = await #expect(throws: DocumentError.self) {
@@ -55,6 +61,19 @@ import Testing
             let version = try await store.dataVersion()
             #expect(version == 0)
         }
+    }
+
+    @Test func everyKindOfValidJSONObjectIsAccepted() throws {
+        let valid = [
+            "{}", " {\"a\": [1, -2.5e+3, 0, 0.1, true, false, null, \"x\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"], \"b\": {\"a\": {}}}\n",
+            "{\"a\":" + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "}",
+            "{\"a\":1,\"A\":2,\"b\":{\"a\":3}}",
+        ]
+        for text in valid {
+            #expect(throws: Never.self, "\(text)") { try DocumentBody.validate(text, limit: 10_000) }
+        }
+        let repeated = #expect(throws: DocumentError.self) { try DocumentBody.validate(#"{"owner":"me","owner":"admin"}"#, limit: 100) }
+        #expect(repeated?.description == #"invalid body: must be a JSON object, but it is not valid JSON: the member name "owner" appears twice in one object (at byte 14)"#)
     }
 
     @Test func oversizeBodyIsRejectedWithSizeAndLimit() async throws {

@@ -7,7 +7,7 @@ import Testing
 /// How the edge's HTTP server assembles requests and what it answers about their bodies, driven without sockets.
 struct EdgeRequestReaderTests {
     static func head(_ method: HTTPMethod = .PUT, _ headers: [(String, String)] = [], version: HTTPVersion = .http1_1) -> HTTPRequestHead {
-        HTTPRequestHead(version: version, method: method, uri: "/v1/articles/a", headers: HTTPHeaders(headers))
+        HTTPRequestHead(version: version, method: method, uri: "/v1/articles/a", headers: HTTPHeaders([("Host", "edge.example")] + headers))
     }
 
     @Test func aBodyThatFitsIsAnsweredWholeAtItsEnd() throws {
@@ -34,7 +34,7 @@ struct EdgeRequestReaderTests {
             Issue.record("HTTP/1.0 has no 100 Continue"); return
         }
         _ = reader.end()
-        guard case .rejectTooLarge(_, let closeAfterAnswer) = reader.head(Self.head(.PUT, [("Content-Length", "101"), ("Expect", "100-continue")])) else {
+        guard case .reject(_, .tooLarge, let closeAfterAnswer) = reader.head(Self.head(.PUT, [("Content-Length", "101"), ("Expect", "100-continue")])) else {
             Issue.record("413 instead of 100 Continue"); return
         }
         #expect(closeAfterAnswer, "the client will not send the body: close after the answer")
@@ -43,7 +43,7 @@ struct EdgeRequestReaderTests {
     @Test func aBodyOverTheLimitIsRefusedOnceAndTheRestDiscardedUntilItsEnd() {
         var reader = EdgeRequestReader(maximumBodyBytes: 4)
         _ = reader.head(Self.head())
-        guard case .rejectTooLarge(_, let closeAfterAnswer) = reader.body(ByteBuffer(string: "12345")) else {
+        guard case .reject(_, .tooLarge, let closeAfterAnswer) = reader.body(ByteBuffer(string: "12345")) else {
             Issue.record("refused as soon as it is over"); return
         }
         #expect(!closeAfterAnswer, "the client is still sending: wait for the end")
@@ -51,7 +51,7 @@ struct EdgeRequestReaderTests {
         guard case .close = reader.end() else { Issue.record("closed at the end"); return }
 
         var declared = EdgeRequestReader(maximumBodyBytes: 4)
-        guard case .rejectTooLarge(_, false) = declared.head(Self.head(.PUT, [("Content-Length", "5")])) else {
+        guard case .reject(_, .tooLarge, false) = declared.head(Self.head(.PUT, [("Content-Length", "5")])) else {
             Issue.record("a declared length over the limit is refused at the head"); return
         }
         guard case .none = declared.body(ByteBuffer(string: "12345")) else { Issue.record("discarded"); return }
@@ -64,6 +64,28 @@ struct EdgeRequestReaderTests {
         #expect(EdgeRequestChannelHandler.pathAndQuery("/v1/articles?") == ("/v1/articles", ""))
         #expect(EdgeRequestChannelHandler.pathAndQuery("http://edge:8080/v1/articles?limit=2") == ("/v1/articles", "limit=2"))
         #expect(EdgeRequestChannelHandler.pathAndQuery("http://edge:8080") == ("/", nil))
+    }
+
+    @Test func aHeadTheStandardForbidsIsRefusedBeforeItsBodyIsRead() {
+        func refusal(_ headers: [(String, String)], version: HTTPVersion = .http1_1) -> EdgeRequestReader.Refusal? {
+            var reader = EdgeRequestReader(maximumBodyBytes: 100)
+            let head = HTTPRequestHead(version: version, method: .GET, uri: "/v1/articles/a", headers: HTTPHeaders(headers))
+            guard case .reject(_, let refusal, _) = reader.head(head) else { return nil }
+            return refusal
+        }
+        // RFC 9112 §3.2: no Host in HTTP/1.1, several Host lines, or an invalid Host: 400.
+        #expect(refusal([]) == .badHead("an HTTP/1.1 request needs a Host header field"))
+        #expect(refusal([], version: .http1_0) == nil, "HTTP/1.0 needs no Host")
+        #expect(refusal([("Host", "a"), ("Host", "b")]) == .badHead("the request has 2 Host header fields; it may have one"))
+        for bad in ["a b", "a/b", "user@host", "[::1", "host:80a", "host:123456", "[zz::1]"] {
+            #expect(refusal([("Host", bad)]) == .badHead("the Host header field is not a valid host[:port]"), "\(bad)")
+        }
+        for good in ["", "api.example.com", "api.example.com:8080", "127.0.0.1:80", "[::1]:8080", "[2001:db8::1]", "xn--bcher-kva.example"] {
+            #expect(refusal([("Host", good)]) == nil, "\(good)")
+        }
+        // RFC 9112 §6.1: a transfer coding the server does not understand: 501.
+        #expect(refusal([("Host", "a"), ("Transfer-Encoding", "gzip, chunked")]) == .unsupportedTransferCoding("gzip"))
+        #expect(refusal([("Host", "a"), ("Transfer-Encoding", "Chunked")]) == nil)
     }
 
     @Test func requestIDsAreKeptWhenPrintableAndShortElseMadeUp() throws {

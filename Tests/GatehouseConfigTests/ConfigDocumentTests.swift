@@ -109,6 +109,19 @@ struct ConfigDocumentValueTests {
         #expect(try document.bool("flag", default: !expected) == expected)
     }
 
+    @Test("a host is a DNS name, an IPv4 address or an IPv6 address; anything else names the key")
+    func hosts() throws {
+        for good in ["localhost", "redis", "redis.internal.", "my_service", "10.0.0.5", "0.0.0.0", "::1", "::", "fe80::1%eth0", "2001:db8::ffff:10.0.0.1", "a-b.c9"] {
+            var document = try ConfigDocument(yaml: "redis: {host: \"\(good)\"}", source: "test")
+            #expect(try document.host("redis.host", default: "x") == good)
+        }
+        for bad in ["bad host!", "999.1.1.1", "10.0.0", "-redis", "redis-", "a..b", "http://redis", "redis:6379", String(repeating: "a", count: 64) + ".com"] {
+            var document = try ConfigDocument(yaml: "redis: {host: \"\(bad)\"}", source: "test")
+            let error = #expect(throws: ConfigError.self, "\(bad)") { try document.host("redis.host", default: "x") }
+            #expect(error?.description.contains("key 'redis.host': expected a host name, an IPv4 address or an IPv6 address") == true, "\(error?.description ?? "")")
+        }
+    }
+
     @Test("readKeys records every key an accessor asked for")
     func readKeys() throws {
         var document = try ConfigDocument(yaml: "a: 1", source: "test")

@@ -14,9 +14,20 @@ import NIOCore
 /// | `GET /.well-known/jwks.json` | the JWKS (RFC 7517) |
 /// | `GET /.well-known/openid-configuration`, `/.well-known/oauth-authorization-server` | metadata (RFC 8414) |
 ///
-/// Anything else, a body over the limit, or a request Hummingbird cannot read is an RFC 9457 problem
+/// `HEAD` is answered wherever `GET` is (RFC 9110 §9.1). A known path asked with another method is `405`
+/// with `Allow`; a request without a valid single `Host` is `400` (``HostFieldMiddleware``). Anything else,
+/// a body over the limit, or a request Hummingbird cannot read is an RFC 9457 problem
 /// (`application/problem+json`) with a 4xx status; an unexpected failure is a 500 problem and a log line.
 public enum AuthHTTPServer {
+    /// The methods each path answers, for `405`'s `Allow`.
+    static let allowedMethods: [String: String] = [
+        "/oauth/token": "POST",
+        "/oauth/revoke": "POST",
+        "/.well-known/jwks.json": "GET, HEAD",
+        "/.well-known/openid-configuration": "GET, HEAD",
+        "/.well-known/oauth-authorization-server": "GET, HEAD",
+    ]
+
     /// Builds the application; run it in a `ServiceGroup`.
     /// - Parameters:
     ///   - tokens: The OAuth logic.
@@ -29,8 +40,9 @@ public enum AuthHTTPServer {
         tokens: TokenService, keys: SigningKeyRing, policy: TokenPolicy, http: AuthIssuerConfiguration.HTTP, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        let router = Router(context: AuthRequestContext.self)
+        let router = Router(context: AuthRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: ProblemMiddleware(logger: logger))
+        router.add(middleware: HostFieldMiddleware())
         let maxBody = http.maxBodyBytes
         router.post("/oauth/token") { request, context in
             let body = try await request.body.collect(upTo: maxBody)
@@ -140,6 +152,11 @@ struct ProblemMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as any HTTPResponseError {
+            if error.status == .notFound, let allowed = AuthHTTPServer.allowedMethods[request.uri.path] {
+                var response = Self.problem(status: .methodNotAllowed, detail: "\(request.method) is not allowed on \(request.uri.path); use \(allowed)")
+                response.headers[.allow] = allowed
+                return response
+            }
             let detail: String
             switch error.status {
             case .notFound: detail = "no endpoint at \(request.method) \(request.uri.path); see /.well-known/openid-configuration"

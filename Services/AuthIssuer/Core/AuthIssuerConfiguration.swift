@@ -76,7 +76,7 @@ public struct AuthIssuerConfiguration: Sendable {
     /// - Throws: ``ConfigError`` naming the bad key or variable; a secret (`rpc.secret`, `redis.password`,
     ///   `bootstrap.admin_password`) shorter than 16 bytes or still an example value is one.
     public init(reading document: inout ConfigDocument) throws {
-        self.http.host = try document.string("http.host", default: self.http.host)
+        self.http.host = try document.host("http.host", default: self.http.host)
         self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 256...(1 << 20))
         self.rpc = try RPCServerConfiguration(reading: &document, defaultPort: Self.defaultRPCPort)

@@ -1,6 +1,5 @@
-import Foundation
-
-/// The rules for document bodies: the text of a JSON object within a size limit.
+/// The rules for document bodies: the text of one JSON object within a size limit, that every JSON parser
+/// reads the same way (``JSONObjectText``: no member name twice in an object, at most 64 levels deep).
 enum DocumentBody {
     /// Checks a body.
     /// - Parameters:
@@ -19,14 +18,10 @@ enum DocumentBody {
         guard first == UInt8(ascii: "{") else {
             throw .bodyNotObject(reason: "but it starts with \(describe(first))")
         }
-        let parsed: Any
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(body.utf8))
+            try JSONObjectText.check(body)
         } catch {
-            throw .bodyNotObject(reason: "but it is not valid JSON")
-        }
-        guard parsed is [String: Any] else {
-            throw .bodyNotObject(reason: "but it is another JSON value")
+            throw .bodyNotObject(reason: "but it is not valid JSON: \(error.reason)")
         }
     }
 

@@ -89,7 +89,7 @@ public struct EdgeConfiguration: Sendable {
     /// Reads the configuration and rejects keys and `EDGE_*` variables it does not know.
     /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
     public init(reading document: inout ConfigDocument) throws {
-        self.http.host = try document.string("http.host", default: self.http.host)
+        self.http.host = try document.host("http.host", default: self.http.host)
         self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 1024...(64 << 20))
         self.http.idleTimeout = try document.duration("http.idle_timeout_ms", default: self.http.idleTimeout, range: .seconds(1) ... .seconds(3600))

@@ -60,11 +60,15 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
             return
         case .sendContinue(let head):
             context.writeAndFlush(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
-        case .rejectTooLarge(let head, let closeAfterAnswer):
-            let problem = EdgeResponse.problem(
-                413, "Content Too Large", "the body is larger than \(self.http.maxBodyBytes) bytes",
-                headers: [("X-Request-ID", RequestID.of(head.headers, using: &self.random))]
-            )
+        case .reject(let head, let refusal, let closeAfterAnswer):
+            let headers = [("X-Request-ID", RequestID.of(head.headers, using: &self.random))]
+            let problem =
+                switch refusal {
+                case .tooLarge: EdgeResponse.problem(413, "Content Too Large", "the body is larger than \(self.http.maxBodyBytes) bytes", headers: headers)
+                case .badHead(let detail): EdgeResponse.problem(400, "Bad Request", detail, headers: headers)
+                case .unsupportedTransferCoding(let coding):
+                    EdgeResponse.problem(501, "Not Implemented", "the transfer coding '\(coding)' is not supported; only chunked is", headers: headers)
+                }
             let written = self.write(problem, answering: head, keepAlive: false, context: context)
             if closeAfterAnswer {
                 Self.close(context.channel, after: written)

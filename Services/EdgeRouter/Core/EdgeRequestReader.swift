@@ -1,3 +1,4 @@
+import GatehouseNIOSupport
 import NIOCore
 import NIOHTTP1
 
@@ -10,6 +11,9 @@ import NIOHTTP1
 ///   once, and the connection is closed: at once when the client waits for `100 Continue` (it will not send
 ///   the body), else when the rest of the body, which is discarded, has arrived (bounded by the request
 ///   timeout), so that a client still sending it reads the answer instead of a reset.
+/// - A head that RFC 9112 says a server must refuse is answered `400` the same way: an HTTP/1.1 request
+///   without `Host`, with more than one, or with a `Host` that is not a `host[:port]` (§3.2). A request
+///   with a transfer coding other than `chunked` is answered `501` (§6.1: the edge decodes no other).
 struct EdgeRequestReader {
     /// What the server does after a part.
     enum Action {
@@ -17,9 +21,9 @@ struct EdgeRequestReader {
         case none
         /// Write `100 Continue`.
         case sendContinue(HTTPRequestHead)
-        /// Answer `413` for this head, with `Connection: close`; close the connection after the answer when
-        /// `closeAfterAnswer`, else wait for ``Action/close``.
-        case rejectTooLarge(HTTPRequestHead, closeAfterAnswer: Bool)
+        /// Answer this refusal for this head, with `Connection: close`; close the connection after the
+        /// answer when `closeAfterAnswer`, else wait for ``Action/close``.
+        case reject(HTTPRequestHead, Refusal, closeAfterAnswer: Bool)
         /// A whole request to answer.
         case answer(HTTPRequestHead, ByteBuffer)
         /// The rejected request's body has ended: close the connection.
@@ -35,6 +39,16 @@ struct EdgeRequestReader {
         case discarding
     }
 
+    /// Why a request is refused before it is answered.
+    enum Refusal: Equatable {
+        /// The body is over the limit: `413`.
+        case tooLarge
+        /// The head breaks RFC 9112 (`Host`): `400`, with what is wrong.
+        case badHead(String)
+        /// A transfer coding the edge does not decode: `501`, naming it.
+        case unsupportedTransferCoding(String)
+    }
+
     /// The largest body accepted, in bytes.
     let maximumBodyBytes: Int
     private var state = State.idle
@@ -46,10 +60,14 @@ struct EdgeRequestReader {
     /// A request head was read.
     mutating func head(_ head: HTTPRequestHead) -> Action {
         let waitsForContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
+        if let refusal = Self.refusal(of: head) {
+            self.state = .discarding
+            return .reject(head, refusal, closeAfterAnswer: waitsForContinue)
+        }
         let declared = head.headers["content-length"].first.flatMap { Int($0) }
         if let declared, declared > self.maximumBodyBytes {
             self.state = .discarding
-            return .rejectTooLarge(head, closeAfterAnswer: waitsForContinue)
+            return .reject(head, .tooLarge, closeAfterAnswer: waitsForContinue)
         }
         self.state = .receiving(head, ByteBuffer())
         return waitsForContinue && head.version != .http1_0 ? .sendContinue(head) : .none
@@ -60,13 +78,30 @@ struct EdgeRequestReader {
         guard case .receiving(let head, var body) = self.state else { return .none }
         guard body.readableBytes + part.readableBytes <= self.maximumBodyBytes else {
             self.state = .discarding
-            return .rejectTooLarge(head, closeAfterAnswer: false)
+            return .reject(head, .tooLarge, closeAfterAnswer: false)
         }
         self.state = .idle  // drops this copy's reference, so appending does not copy the buffer
         var part = part
         body.writeBuffer(&part)
         self.state = .receiving(head, body)
         return .none
+    }
+
+    /// What RFC 9112 makes a server refuse in a head, if anything.
+    static func refusal(of head: HTTPRequestHead) -> Refusal? {
+        let hosts = head.headers["host"]
+        if head.version.major == 1, head.version.minor >= 1, hosts.isEmpty {
+            return .badHead("an HTTP/1.1 request needs a Host header field")
+        }
+        if hosts.count > 1 { return .badHead("the request has \(hosts.count) Host header fields; it may have one") }
+        if let host = hosts.first, !HostFieldValue.isValid(host) {
+            return .badHead("the Host header field is not a valid host[:port]")
+        }
+        for coding in head.headers["transfer-encoding"].flatMap({ $0.split(separator: ",") }) {
+            let name = Substring(coding).trimmingASCIISpaces().lowercased()
+            if name != "chunked" { return .unsupportedTransferCoding(name) }
+        }
+        return nil
     }
 
     /// The request's end was read.

@@ -53,11 +53,13 @@ public struct EdgeRoute: Sendable, Equatable {
     public var caching: Caching?
     /// Caller class (`anonymous`, `authenticated`, or a role) to the limiter policies checked for it.
     public var tiers: [(name: String, policies: [String])]
+    /// Cross-origin calls from browsers, when the route allows them.
+    public var cors: CORSPolicy?
 
     public static func == (lhs: EdgeRoute, rhs: EdgeRoute) -> Bool {
         lhs.path == rhs.path && lhs.methods == rhs.methods && lhs.authentication == rhs.authentication && lhs.roles == rhs.roles
             && lhs.scopes == rhs.scopes && lhs.ownerOnly == rhs.ownerOnly && lhs.caching == rhs.caching
-            && lhs.tiers.map(\.name) == rhs.tiers.map(\.name) && lhs.tiers.map(\.policies) == rhs.tiers.map(\.policies)
+            && lhs.tiers.map(\.name) == rhs.tiers.map(\.name) && lhs.tiers.map(\.policies) == rhs.tiers.map(\.policies) && lhs.cors == rhs.cors
     }
 
     /// The tier of a caller, whose policies its requests are checked against and whose name is their `role`

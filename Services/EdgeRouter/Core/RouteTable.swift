@@ -45,7 +45,7 @@ public struct RouteTable: Sendable, Equatable {
     public static let methods = ["GET", "POST", "PUT", "DELETE"]
 
     private static let fileKeys = ["routes", "tiers"]
-    static let routeKeys = ["path", "methods", "auth", "roles", "scopes", "owner_only", "cache", "tiers"]
+    static let routeKeys = ["path", "methods", "auth", "roles", "scopes", "owner_only", "cache", "tiers", "cors"]
     static let cacheKeys = ["ttl", "scope", "stale_while_revalidate", "stale_if_error"]
 
     /// Finds the route of a request. The most specific template that matches the path decides (more literal
@@ -169,6 +169,7 @@ extension YAMLNodeReader {
         let caching = values["cache"].flatMap { self.caching($0, field: "\(field).cache") }
         let ownTiers = values["tiers"].flatMap { self.tiers($0, field: "\(field).tiers") }
         let tiers = ownTiers?.tiers ?? defaultTiers
+        let cors = methods.flatMap { methods in values["cors"].flatMap { self.cors($0, field: "\(field).cors", routeMethods: methods) } }
         guard self.problems.count == before, let path, let methods else { return nil }
         if caching != nil, methods != ["GET"] {
             self.problem(at: node, field: "\(field).cache", "only a route of GET alone can be cached, not \(methods.sorted().joined(separator: ", "))")
@@ -195,7 +196,7 @@ extension YAMLNodeReader {
         guard self.problems.count == before else { return nil }
         let route = EdgeRoute(
             path: path.text, segments: path.segments, methods: methods, authentication: authentication, roles: roles, scopes: scopes,
-            ownerOnly: ownerOnly, caching: caching, tiers: tiers
+            ownerOnly: ownerOnly, caching: caching, tiers: tiers, cors: cors
         )
         return (route, ownTiers?.references ?? [])
     }
