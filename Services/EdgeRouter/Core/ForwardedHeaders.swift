@@ -6,8 +6,8 @@
 ///   `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`, and `Proxy-Authorization`
 ///   (credentials meant for a proxy, not the origin); `Content-Length` is dropped too, since the edge
 ///   frames the body it sends itself;
-/// - `Host` is the upstream's authority (the target after the route's rewrite); the client's `Host` goes
-///   on in `X-Forwarded-Host` and `Forwarded: host=`;
+/// - the client's `Host` is not forwarded (``HTTPUpstream`` sends the chosen address's authority, the
+///   target after the route's rewrite); it goes on in `X-Forwarded-Host` and `Forwarded: host=`;
 /// - `Forwarded` (RFC 7239), `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host` are replaced,
 ///   never appended to: the edge already took the client's address from a trusted proxy's chain (see
 ///   ``TrustedProxies``), and what a client writes itself must not reach the upstream as if the edge had
@@ -48,18 +48,16 @@ enum ForwardedHeaders {
     /// - Parameters:
     ///   - fields: The client's fields, in order (names in any case).
     ///   - origin: The client's address, scheme, host and request ID.
-    ///   - upstreamAuthority: `host:port` of the upstream, the new `Host`.
     ///   - identity: The verified identity fields the route asks for (e.g. `X-Gatehouse-Sub`).
     ///   - identityNames: Every field name the route may use for identity, lower-case; removed from the client's fields.
     static func towardUpstream(
         _ fields: [(name: String, value: String)],
         origin: Origin,
-        upstreamAuthority: String,
         identity: [(name: String, value: String)],
         identityNames: Set<String>
     ) -> [(name: String, value: String)] {
         let connectionNamed = self.namedInConnection(fields)
-        var result: [(name: String, value: String)] = [("Host", upstreamAuthority)]
+        var result: [(name: String, value: String)] = []
         result.reserveCapacity(fields.count + identity.count + 6)
         var via: [String] = []
         for field in fields {
