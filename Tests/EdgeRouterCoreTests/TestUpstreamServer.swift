@@ -6,7 +6,8 @@ import Synchronization
 /// A real HTTP/1.1 server on a loopback port, standing in for a team's API behind an HTTP upstream route:
 /// `/echo` answers the request's header fields as `name: value` lines, `/slow?ms=N` answers after N ms,
 /// `/drop` closes the connection without answering, `/bytes?n=N` answers N bytes, `/status?code=N` that
-/// status. It counts the connections it accepted and the requests it answered.
+/// status; `GET /cache/D` answers its request count with `Cache-Control: D` (`_` standing for `=`: `max-age_60`),
+/// any other method on `/cache/…` is `204`; once told, every request is `503`. It counts the connections it accepted and the requests it answered.
 final class TestUpstreamServer: Sendable {
     private let channel: any Channel
     private let box: CountsBox
@@ -42,13 +43,18 @@ final class TestUpstreamServer: Sendable {
     /// Requests answered so far.
     var requests: Int { self.box.counts.withLock { $0.requests } }
 
+    /// Makes every later request answer `503`, as an upstream in trouble would.
+    func failEveryRequest() {
+        self.box.counts.withLock { $0.failing = true }
+    }
+
     /// Stops listening (open connections stay until their peer closes them).
     func stop() {
         self.channel.close(promise: nil)
     }
 
     final class CountsBox: Sendable {
-        let counts = Mutex((connections: 0, requests: 0))
+        let counts = Mutex((connections: 0, requests: 0, failing: false))
     }
 
     private final class Responder: ChannelInboundHandler {
@@ -83,6 +89,10 @@ final class TestUpstreamServer: Sendable {
                 context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             }
+            if self.box.counts.withLock({ $0.failing }) {
+                write(.serviceUnavailable, "failing")
+                return
+            }
             switch path {
             case "/echo":
                 write(.ok, head.headers.map { "\($0.name): \($0.value)" }.joined(separator: "\n"))
@@ -93,6 +103,16 @@ final class TestUpstreamServer: Sendable {
                 context.close(promise: nil)
             case "/bytes":
                 write(.ok, String(repeating: "x", count: number))
+            case _ where path.hasPrefix("/cache/") && head.method != .GET:
+                write(.noContent, "")
+            case _ where path.hasPrefix("/cache/"):
+                let directive = String(path.dropFirst("/cache/".count).map { $0 == "_" ? "=" : $0 })
+                self.box.counts.withLock { $0.requests += 1 }
+                let body = "answer \(self.box.counts.withLock { $0.requests })"
+                let headers = HTTPHeaders([("Content-Length", "\(body.utf8.count)"), ("Content-Type", "text/plain"), ("Cache-Control", directive)])
+                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             case "/status":
                 write(HTTPResponseStatus(statusCode: number), "status \(number)")
             default:

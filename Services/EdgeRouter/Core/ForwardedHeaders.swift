@@ -29,6 +29,12 @@ enum ForwardedHeaders {
     private static let replacedTowardUpstream: Set<String> = [
         "host", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
     ]
+    /// Whether the edge drops or sets the field itself, so a route cannot name it for the caller's identity.
+    static func isReserved(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return self.hopByHop.contains(lower) || self.replacedTowardUpstream.contains(lower) || lower == "via" || lower == "authorization"
+    }
+
     /// The `Via` entry the edge adds.
     static let via = "1.1 gatehouse"
 

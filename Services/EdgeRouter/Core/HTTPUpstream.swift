@@ -13,7 +13,7 @@ import Synchronization
 /// address when there is one; a non-idempotent one never is. The total timeout bounds both attempts.
 final class HTTPUpstream: Sendable {
     /// The time limits of one forwarded request.
-    struct Timeouts: Sendable, Equatable {
+    struct Timeouts: Sendable, Hashable {
         /// Opening a connection.
         var connect: Duration
         /// From the request written to the answer's head.
