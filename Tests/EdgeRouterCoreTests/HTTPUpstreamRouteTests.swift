@@ -23,6 +23,11 @@ struct HTTPUpstreamRouteTests {
             methods: [PUT, PATCH]
             auth: optional
             upstream: {addresses: [http://127.0.0.1:\(port)]}
+          - path: /vary
+            methods: [GET]
+            auth: none
+            cache: {ttl: 30s}
+            upstream: {addresses: [http://127.0.0.1:\(port)]}
           - path: /status
             methods: [GET]
             upstream: {addresses: [http://127.0.0.1:\(port)]}
@@ -125,6 +130,21 @@ struct HTTPUpstreamRouteTests {
             _ = await gateway.send("GET", "/cache/max-age_30", token: token)
             _ = await gateway.send("GET", "/cache/max-age_30", token: token)
             #expect(server.requests == authorized + 2)
+        }
+    }
+
+    @Test func theFieldsAnAnswerVariesOnArePartOfTheCacheKey() async throws {
+        try await Self.withUpstream { gateway, server in
+            let json = ["accept": "application/json"]
+            // The first answer teaches the route what it varies on; from then on, one entry per Accept.
+            _ = await gateway.send("GET", "/vary", headers: json)
+            let stored = await gateway.send("GET", "/vary", headers: json)
+            let hit = await gateway.send("GET", "/vary", headers: json)
+            #expect(hit.body == stored.body && Self.text(hit).hasPrefix("application/json"))
+            #expect(hit.header("Cache-Status")?.hasPrefix("gatehouse; hit") == true)
+            let text = await gateway.send("GET", "/vary", headers: ["accept": "text/plain"])
+            #expect(Self.text(text).hasPrefix("text/plain"), "another Accept is not served the JSON entry: \(Self.text(text))")
+            #expect(server.requests == 3)
         }
     }
 

@@ -7,7 +7,7 @@ import Synchronization
 /// `/echo` answers the request's header fields as `name: value` lines, `/slow?ms=N` answers after N ms,
 /// `/drop` closes the connection without answering, `/bytes?n=N` answers N bytes, `/status?code=N` that
 /// status; `GET /cache/D` answers its request count with `Cache-Control: D` (`_` standing for `=`: `max-age_60`),
-/// any other method on `/cache/…` is `204`; once told, every request is `503`. It counts the connections it accepted and the requests it answered.
+/// any other method on `/cache/…` is `204`; `/vary` answers its `Accept` and count with `Vary: Accept`; once told, every request is `503`. It counts the connections it accepted and the requests it answered.
 final class TestUpstreamServer: Sendable {
     private let channel: any Channel
     private let box: CountsBox
@@ -110,6 +110,15 @@ final class TestUpstreamServer: Sendable {
                 self.box.counts.withLock { $0.requests += 1 }
                 let body = "answer \(self.box.counts.withLock { $0.requests })"
                 let headers = HTTPHeaders([("Content-Length", "\(body.utf8.count)"), ("Content-Type", "text/plain"), ("Cache-Control", directive)])
+                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            case "/vary":
+                self.box.counts.withLock { $0.requests += 1 }
+                let body = "\(head.headers["Accept"].first ?? "none") \(self.box.counts.withLock { $0.requests })"
+                let headers = HTTPHeaders([
+                    ("Content-Length", "\(body.utf8.count)"), ("Content-Type", "text/plain"), ("Cache-Control", "max-age=60"), ("Vary", "Accept"),
+                ])
                 context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
                 context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
