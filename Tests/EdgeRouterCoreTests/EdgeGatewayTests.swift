@@ -89,7 +89,7 @@ struct EdgeGatewayTests {
 
     /// Runs `body` with a gateway over `upstream`, limited as ``withGateway(upstream:limits:_:)`` says.
     static func withGateway<Upstream: EdgeUpstream>(
-        over upstream: Upstream, limits: Bool = false, _ body: @Sendable (Gateway<Upstream>) async throws -> Void
+        over upstream: Upstream, routes routeFile: String = Self.routes, limits: Bool = false, _ body: @Sendable (Gateway<Upstream>) async throws -> Void
     ) async throws {
         let logger = {
             var logger = Logger(label: "test.gateway")
@@ -104,7 +104,7 @@ struct EdgeGatewayTests {
         let authEvents = AuthEventApplier(
             revocations: revocations, verifier: verifier, fetchKeys: { jwks }, fetchRevocations: { (0, []) }, logger: logger
         )
-        let routes = try RouteTable(yaml: Self.routes, source: "routes.yaml")
+        let routes = try RouteTable(yaml: routeFile, source: "routes.yaml")
         @Sendable func run(_ limiter: EdgeRateLimiter) async throws {
             let gateway = EdgeGateway(
                 routes: routes, verifier: verifier, authEvents: authEvents, limiter: limiter, upstream: upstream,

@@ -1,4 +1,4 @@
-import EdgeRouterCore
+@testable import EdgeRouterCore
 import Testing
 
 /// The route file: what it matches, and one refused file per kind of mistake.
@@ -73,7 +73,16 @@ struct RouteTableTests {
 
     @Test(arguments: [
         ("routes:\n  - path: /v1/{collection}\n    method: [GET]\n", "routes.yaml:3: routes[0].method: unknown key 'method'; did you mean 'methods'?"),
-        ("routes:\n  - path: /v1/{collection}\n    methods: [PATCH]\n", "routes.yaml:3: routes[0].methods: expected some of GET, POST, PUT, DELETE"),
+        ("routes:\n  - path: /v1/{collection}\n    methods: [PATCH]\n", "routes.yaml:2: routes[0].methods: PATCH needs an HTTP upstream:"),
+        ("routes:\n  - path: /v1/{collection}\n    methods: [FETCH]\n", "routes.yaml:3: routes[0].methods: expected some of GET, POST, PUT, PATCH, DELETE, OPTIONS"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [https://127.0.0.1:80]}\n", "routes[0].upstream.addresses: expected addresses such as http://127.0.0.1:8000"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: []}\n", "routes[0].upstream.addresses: expected at least one address"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {address: [http://127.0.0.1:80]}\n", "routes[0].upstream.address: unknown key 'address'"),
+        ("routes:\n  - path: /api/a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], path_prefix_rewrite: {from: /ap, to: /}}\n", "routes[0].upstream.path_prefix_rewrite.from: expected leading literal segments"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], timeouts: {connect: 5s, total: 1s}}\n", "routes[0].upstream.timeouts.total: total must be at least connect"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], timeouts: {first_byte: 10m}}\n", "routes[0].upstream.timeouts.first_byte: expected 1ms to 5m"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], identity_headers: {sub: Host}}\n", "routes[0].upstream.identity_headers.sub: expected a header name"),
+        ("routes:\n  - path: /a/{id}\n    methods: [PUT]\n    owner_only: true\n    upstream: {addresses: [http://h:80]}\n", "routes[0].owner_only: owner_only is the data service's ownership check"),
         ("routes:\n  - path: /v1/{name}\n    methods: [GET]\n", "routes.yaml:2: routes[0].path: {name} is not a parameter"),
         ("routes:\n  - path: v1\n    methods: [GET]\n", "routes.yaml:2: routes[0].path: expected a path"),
         ("routes:\n  - path: /v1/{collection}\n    methods: [POST]\n    cache: {ttl: 5s}\n", "routes.yaml:2: routes[0].cache: only a route of GET alone can be cached"),
@@ -95,6 +104,29 @@ struct RouteTableTests {
         } catch {
             #expect(error.problems.contains { $0.contains(expected) }, "\(error.problems)")
         }
+    }
+
+    @Test func anUpstreamRouteIsReadWithItsDefaults() throws {
+        let yaml = """
+            routes:
+              - path: /api/{collection}/{id}
+                methods: [GET, PATCH, OPTIONS]
+                upstream:
+                  addresses: [http://127.0.0.1:8000, http://api.internal:9000]
+                  path_prefix_rewrite: {from: /api, to: /}
+                  timeouts: {first_byte: 3s}
+                  identity_headers: {sub: X-User}
+              - path: /v1/{collection}
+                methods: [GET]
+            """
+        let table = try RouteTable(yaml: yaml, source: "routes.yaml")
+        let upstream = try #require(table.routes[0].upstream)
+        #expect(upstream.addresses == [UpstreamAddress(host: "127.0.0.1", port: 8000), UpstreamAddress(host: "api.internal", port: 9000)])
+        #expect(upstream.timeouts == HTTPUpstream.Timeouts(connect: .seconds(2), firstByte: .seconds(3), total: .seconds(30)))
+        #expect(upstream.identityHeaders == .init(subject: "X-User", roles: "X-Gatehouse-Roles", scopes: "X-Gatehouse-Scopes"))
+        #expect(upstream.maximumBodyBytes == 1 << 20)
+        #expect(upstream.target(path: "/api/articles/7", query: "a=1") == "/articles/7?a=1")
+        #expect(table.routes[1].upstream == nil, "a route without upstream: is the data service's")
     }
 
     @Test func everyProblemIsReportedAtOnce() {

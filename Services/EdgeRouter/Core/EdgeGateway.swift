@@ -1,6 +1,7 @@
 import GatehouseLimiterPolicies
 import Logging
 import Metrics
+import NIOPosix
 import Synchronization
 
 /// The edge's gateway, free of any HTTP server and of any backend: bound and route the request (a CORS
@@ -16,6 +17,8 @@ public final class EdgeGateway: Sendable {
     let failurePolicy: String?
     let recentFailures = RecentFailures()
     let upstream: any EdgeUpstream
+    /// The HTTP upstreams of routes with `upstream:`, forwarding from the HTTP server's event loops.
+    let httpUpstreams: HTTPUpstreamRoutes
     let cache: ResponseCache
     let coalescer = RequestCoalescer<Fetched>()
     private let logger: Logger
@@ -27,7 +30,7 @@ public final class EdgeGateway: Sendable {
     ///   - authEvents: Fetches keys again for an unknown `kid`.
     ///   - limiter: Rate-limit decisions.
     ///   - failurePolicy: The limiter policy counting failed token verifications per client address (`nil`: none).
-    ///   - upstream: Answers the requests let through.
+    ///   - upstream: Answers the requests let through, except on routes with an HTTP `upstream:`.
     ///   - cache: The response cache.
     ///   - logger: Receives one access-log line per request.
     init(
@@ -40,6 +43,7 @@ public final class EdgeGateway: Sendable {
         self.authEvents = authEvents
         self.limiter = limiter
         self.upstream = upstream
+        self.httpUpstreams = HTTPUpstreamRoutes(eventLoops: Array(MultiThreadedEventLoopGroup.singleton.makeIterator()), logger: logger)
         self.cache = cache
         self.logger = logger
     }
@@ -47,6 +51,7 @@ public final class EdgeGateway: Sendable {
     /// Puts a new route table in force (a reloaded route file); requests in flight finish under the old one.
     public func replaceRoutes(_ routes: RouteTable) {
         self.routes.withLock { $0 = routes }
+        self.httpUpstreams.keep(only: Set(routes.routes.compactMap(\.upstream)))
     }
 
     /// Answers one request; never throws: every failure is a problem response. The answer to `HEAD` is the
@@ -136,14 +141,20 @@ public final class EdgeGateway: Sendable {
     private func forward(
         _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
     ) async -> EdgeResponse {
+        let upstream: any EdgeUpstream = route.upstream.map { self.httpUpstreams.upstream(for: $0) } ?? self.upstream
         guard request.method == "GET" || request.method == "HEAD" else {
-            let written = await self.upstream.write(request, route: route, caller: caller, parameters: parameters, preconditions: preconditions)
+            let written = await upstream.write(request, route: route, caller: caller, parameters: parameters, preconditions: preconditions)
             if !written.invalidates.isEmpty, (200..<300).contains(written.response.status) { self.cache.invalidate(written.invalidates) }
             return written.response
         }
-        switch self.upstream.read(request, route: route, caller: caller, parameters: parameters) {
+        switch upstream.read(request, route: route, caller: caller, parameters: parameters) {
         case .fetch(let tags, let personal, let fetch):
             return Self.conditional(await self.cached(request, route: route, caller: caller, tags: tags, personal: personal, fetch: fetch), preconditions)
+        case .negotiated(let read):
+            let storage = Storage.negotiated(vary: read.vary, decide: read.decide)
+            return Self.conditional(
+                await self.cached(request, route: route, caller: caller, tags: read.tags, personal: false, storage: storage, fetch: read.fetch), preconditions
+            )
         case .answered(let response):
             return response
         }

@@ -8,7 +8,8 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// The running edge router: the public HTTP server over the gateway and its data-service upstream, with
+/// The running edge router: the public HTTP server over the gateway, its data-service upstream and the HTTP
+/// upstreams of routes with `upstream:` (made by the gateway when first needed), with
 /// the clients of the limiter, the data service and the issuer, the event subscriber, the fleet's
 /// heartbeat, the route and policy files' reloaders and the admin server, in one service group.
 package struct EdgeRouterService: LaunchableService {

@@ -1,6 +1,7 @@
 /// What answers the requests the gateway (``EdgeGateway``) lets through. The gateway authenticates,
 /// authorizes, limits and caches without knowing who answers; an upstream answers without knowing tokens,
-/// limits or the cache. The data service (``DataServiceUpstream``) is the one kind today.
+/// limits or the cache. Two kinds: the data service (``DataServiceUpstream``), and an HTTP API
+/// (``HTTPUpstreamRoute``) on routes with `upstream:`.
 ///
 /// Both sides of the seam get the request, the verified caller, the matched route and the path's
 /// parameters. A safe request (`GET`, `HEAD`) is a read: the upstream says what its answer depends on and

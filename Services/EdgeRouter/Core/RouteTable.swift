@@ -43,9 +43,11 @@ public struct RouteTable: Sendable, Equatable {
     public static let parameterNames: Set<String> = ["collection", "id"]
     /// The methods a route may serve.
     public static let methods = ["GET", "POST", "PUT", "DELETE"]
+    /// The methods a route with an HTTP `upstream:` may serve.
+    public static let upstreamMethods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     private static let fileKeys = ["routes", "tiers"]
-    static let routeKeys = ["path", "methods", "auth", "roles", "scopes", "owner_only", "cache", "tiers", "cors"]
+    static let routeKeys = ["path", "methods", "auth", "roles", "scopes", "owner_only", "cache", "tiers", "cors", "upstream"]
     static let cacheKeys = ["ttl", "scope", "stale_while_revalidate", "stale_if_error"]
 
     /// Finds the route of a request. The most specific template that matches the path decides (more literal
@@ -170,7 +172,19 @@ extension YAMLNodeReader {
         let ownTiers = values["tiers"].flatMap { self.tiers($0, field: "\(field).tiers") }
         let tiers = ownTiers?.tiers ?? defaultTiers
         let cors = methods.flatMap { methods in values["cors"].flatMap { self.cors($0, field: "\(field).cors", routeMethods: methods) } }
+        let upstream = values["upstream"].flatMap {
+            self.upstream($0, field: "\(field).upstream", routePath: path?.text, sharesAuthorizedAnswers: values["cache"]?["scope"]?.string == "public")
+        }
         guard self.problems.count == before, let path, let methods else { return nil }
+        if upstream == nil, !methods.isSubset(of: RouteTable.methods) {
+            self.problem(
+                at: node, field: "\(field).methods",
+                "\(methods.subtracting(RouteTable.methods).sorted().joined(separator: ", ")) needs an HTTP upstream: (the data service serves \(RouteTable.methods.joined(separator: ", ")))"
+            )
+        }
+        if upstream != nil, ownerOnly {
+            self.problem(at: node, field: "\(field).owner_only", "owner_only is the data service's ownership check; an HTTP upstream decides on the identity headers itself")
+        }
         if caching != nil, methods != ["GET"] {
             self.problem(at: node, field: "\(field).cache", "only a route of GET alone can be cached, not \(methods.sorted().joined(separator: ", "))")
         }
@@ -196,7 +210,7 @@ extension YAMLNodeReader {
         guard self.problems.count == before else { return nil }
         let route = EdgeRoute(
             path: path.text, segments: path.segments, methods: methods, authentication: authentication, roles: roles, scopes: scopes,
-            ownerOnly: ownerOnly, caching: caching, tiers: tiers, cors: cors
+            ownerOnly: ownerOnly, caching: caching, tiers: tiers, cors: cors, upstream: upstream
         )
         return (route, ownTiers?.references ?? [])
     }
@@ -229,8 +243,8 @@ extension YAMLNodeReader {
     private mutating func methods(_ node: Node, field: String) -> Set<String>? {
         guard let names = self.stringList(node, field: field) else { return nil }
         let methods = Set(names.map { $0.uppercased() })
-        guard !methods.isEmpty, methods.isSubset(of: RouteTable.methods) else {
-            self.problem(at: node, field: field, "expected some of \(RouteTable.methods.joined(separator: ", ")), got \(names)")
+        guard !methods.isEmpty, methods.isSubset(of: RouteTable.upstreamMethods) else {
+            self.problem(at: node, field: field, "expected some of \(RouteTable.upstreamMethods.joined(separator: ", ")), got \(names)")
             return nil
         }
         return methods

@@ -9,6 +9,23 @@ enum UpstreamRead: Sendable {
     ///   - personal: Whether the answer depends on who asks (a listing of the caller's own documents).
     ///   - fetch: Asks the upstream; its failures are problem answers (`5xx` lets a stale entry be served).
     case fetch(tags: [CacheTag], personal: Bool, fetch: @Sendable () async -> EdgeResponse)
+    /// A read of an HTTP upstream, whose answer says itself whether and how long the cache may keep it.
+    case negotiated(NegotiatedRead)
     /// Answered at once, without the cache or the upstream (a malformed query is `400`).
     case answered(EdgeResponse)
+}
+
+/// A read whose answer decides its own storability and freshness (RFC 9111, ``UpstreamCachePolicy``), with
+/// the route's `cache:` as the default and the ceiling.
+struct NegotiatedRead: Sendable {
+    /// What the answer depends on, as for ``UpstreamRead/fetch(tags:personal:fetch:)``.
+    var tags: [CacheTag]
+    /// The request fields (lower-case) the route's answers were last seen to vary on (`Vary`), whose values
+    /// are part of the cache key; `nil` until an answer was stored: such a read is not shared with
+    /// concurrent ones, since what its answer varies on is not known before it arrives.
+    var vary: [String]?
+    /// Asks the upstream; its failures are problem answers (`502`, `504`).
+    var fetch: @Sendable () async -> EdgeResponse
+    /// Whether and how long an answer may be kept, and the fields it varies on.
+    var decide: @Sendable (EdgeResponse) -> UpstreamCachePolicy.Decision
 }

@@ -1,0 +1,142 @@
+/// The header fields the edge sends to an HTTP upstream, and those it passes back to the client, as a
+/// gateway must rewrite them (RFC 9110 §7.6, RFC 7239).
+///
+/// Toward the upstream:
+/// - hop-by-hop fields are dropped: `Connection`, every field `Connection` names, `Keep-Alive`,
+///   `Proxy-Connection`, `TE`, `Trailer`, `Transfer-Encoding`, `Upgrade`, and `Proxy-Authorization`
+///   (credentials meant for a proxy, not the origin); `Content-Length` is dropped too, since the edge
+///   frames the body it sends itself;
+/// - the client's `Host` is not forwarded (``HTTPUpstream`` sends the chosen address's authority, the
+///   target after the route's rewrite); it goes on in `X-Forwarded-Host` and `Forwarded: host=`;
+/// - `Forwarded` (RFC 7239), `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host` are replaced,
+///   never appended to: the edge already took the client's address from a trusted proxy's chain (see
+///   ``TrustedProxies``), and what a client writes itself must not reach the upstream as if the edge had
+///   vouched for it;
+/// - `X-Request-ID` is the request's ID (received or generated);
+/// - identity fields: every field the route names for the verified identity, and every `X-Gatehouse-*`
+///   field, is removed from what the client sent, then the verified values are added;
+/// - `Via: 1.1 gatehouse` is appended (RFC 9110 §7.6.3).
+///
+/// Toward the client: hop-by-hop fields dropped as above (the edge frames the body itself), and `Via`
+/// appended.
+enum ForwardedHeaders {
+    /// Fields that describe one connection, never forwarded (RFC 9110 §7.6.1), plus what the edge sets itself.
+    private static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+        "proxy-authorization", "content-length",
+    ]
+    /// Fields the edge sets on every forwarded request.
+    private static let replacedTowardUpstream: Set<String> = [
+        "host", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
+    ]
+    /// Whether the edge drops or sets the field itself, so a route cannot name it for the caller's identity.
+    static func isReserved(_ name: String) -> Bool {
+        let lower = name.lowercased()
+        return self.hopByHop.contains(lower) || self.replacedTowardUpstream.contains(lower) || lower == "via" || lower == "authorization"
+    }
+
+    /// The `Via` entry the edge adds.
+    static let via = "1.1 gatehouse"
+
+    /// What the edge knows about the client's request, for the forwarding fields.
+    struct Origin: Sendable, Equatable {
+        /// The client's address (from ``TrustedProxies``).
+        var clientAddress: String
+        /// The scheme the client used toward the edge (or its trusted load balancer): `http` or `https`.
+        var scheme: String
+        /// The client's `Host`, if it sent one.
+        var host: String?
+        /// The request's `X-Request-ID`.
+        var requestID: String
+    }
+
+    /// The fields to send upstream.
+    /// - Parameters:
+    ///   - fields: The client's fields, in order (names in any case).
+    ///   - origin: The client's address, scheme, host and request ID.
+    ///   - identity: The verified identity fields the route asks for (e.g. `X-Gatehouse-Sub`).
+    ///   - identityNames: Every field name the route may use for identity, lower-case; removed from the client's fields.
+    static func towardUpstream(
+        _ fields: [(name: String, value: String)],
+        origin: Origin,
+        identity: [(name: String, value: String)],
+        identityNames: Set<String>
+    ) -> [(name: String, value: String)] {
+        let connectionNamed = self.namedInConnection(fields)
+        var result: [(name: String, value: String)] = []
+        result.reserveCapacity(fields.count + identity.count + 6)
+        var via: [String] = []
+        for field in fields {
+            let name = field.name.lowercased()
+            if name == "via" {
+                via.append(field.value)
+                continue
+            }
+            if self.hopByHop.contains(name) || connectionNamed.contains(name) || self.replacedTowardUpstream.contains(name)
+                || identityNames.contains(name) || name.hasPrefix("x-gatehouse-")
+            {
+                continue
+            }
+            result.append(field)
+        }
+        result.append(contentsOf: identity)
+        result.append(("Forwarded", self.forwarded(origin)))
+        result.append(("X-Forwarded-For", origin.clientAddress))
+        result.append(("X-Forwarded-Proto", origin.scheme))
+        if let host = origin.host { result.append(("X-Forwarded-Host", host)) }
+        result.append(("X-Request-ID", origin.requestID))
+        via.append(self.via)
+        result.append(("Via", via.joined(separator: ", ")))
+        return result
+    }
+
+    /// The upstream's fields to pass on to the client.
+    static func towardClient(_ fields: [(name: String, value: String)]) -> [(name: String, value: String)] {
+        let connectionNamed = self.namedInConnection(fields)
+        var result: [(name: String, value: String)] = []
+        result.reserveCapacity(fields.count + 1)
+        var via: [String] = []
+        for field in fields {
+            let name = field.name.lowercased()
+            if name == "via" {
+                via.append(field.value)
+            } else if !self.hopByHop.contains(name), !connectionNamed.contains(name) {
+                result.append(field)
+            }
+        }
+        via.append(self.via)
+        result.append(("Via", via.joined(separator: ", ")))
+        return result
+    }
+
+    /// The `Forwarded` element for the client (RFC 7239 §4): `for`, `proto` and `host`, with an IPv6
+    /// address in quoted brackets and a host quoted when it is not a plain token.
+    static func forwarded(_ origin: Origin) -> String {
+        let client = origin.clientAddress.contains(":") ? "\"[\(origin.clientAddress)]\"" : origin.clientAddress
+        var element = "for=\(client);proto=\(origin.scheme)"
+        if let host = origin.host {
+            let isToken = host.utf8.allSatisfy { byte in
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            }
+            var escaped = ""
+            for character in host {
+                if character == "\\" || character == "\"" { escaped.append("\\") }
+                escaped.append(character)
+            }
+            element += isToken ? ";host=\(host)" : ";host=\"\(escaped)\""
+        }
+        return element
+    }
+
+    /// The lower-case field names listed in `Connection` fields.
+    private static func namedInConnection(_ fields: [(name: String, value: String)]) -> Set<String> {
+        var names: Set<String> = []
+        for field in fields where field.name.lowercased() == "connection" {
+            for name in field.value.split(separator: ",") {
+                names.insert(name.trimmingASCIISpaces().lowercased())
+            }
+        }
+        return names
+    }
+}

@@ -1,0 +1,115 @@
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// An HTTP upstream: the addresses of one route's API, reached over kept-alive connections pooled on each
+/// event loop (``UpstreamConnectionPool``), with round robin over the healthy addresses and passive health
+/// (``UpstreamAddressSelector``).
+///
+/// A request goes to one address; a connection failure, a timeout, or a `502`/`503`/`504` answer counts
+/// against that address. An idempotent request (RFC 9110 §9.2.2: `GET`, `HEAD`, `OPTIONS`, `PUT`,
+/// `DELETE`) that failed before any answer began (the connection could not be opened, or closed before the
+/// answer: typically a kept-alive connection the upstream had just closed) is sent once more, to another
+/// address when there is one; a non-idempotent one never is. The total timeout bounds both attempts.
+final class HTTPUpstream: Sendable {
+    /// The time limits of one forwarded request.
+    struct Timeouts: Sendable, Hashable {
+        /// Opening a connection.
+        var connect: Duration
+        /// From the request written to the answer's head.
+        var firstByte: Duration
+        /// The whole exchange, retry included.
+        var total: Duration
+    }
+
+    /// Methods a failed attempt may repeat.
+    static let idempotentMethods: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .PUT, .DELETE]
+
+    /// The addresses, in the route file's order.
+    let addresses: [UpstreamAddress]
+    private let timeouts: Timeouts
+    private let maximumBodyBytes: Int
+    private let selector: Mutex<UpstreamAddressSelector>
+    private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamConnectionPool>]
+
+    /// Creates an upstream.
+    /// - Parameters:
+    ///   - addresses: At least one address.
+    ///   - timeouts: The time limits of a request.
+    ///   - maximumBodyBytes: The largest answer body accepted (a larger one is a bad answer).
+    ///   - ejectAfter: Consecutive failures that eject an address.
+    ///   - ejection: How long an ejected address gets no requests.
+    ///   - eventLoops: The event loops requests are forwarded from; each gets its own pool.
+    ///   - maximumIdlePerAddress: Idle connections each loop keeps per address.
+    init(
+        addresses: [UpstreamAddress], timeouts: Timeouts, maximumBodyBytes: Int, ejectAfter: Int, ejection: Duration,
+        eventLoops: [any EventLoop], maximumIdlePerAddress: Int = 64
+    ) {
+        self.addresses = addresses
+        self.timeouts = timeouts
+        self.maximumBodyBytes = maximumBodyBytes
+        self.selector = Mutex(UpstreamAddressSelector(count: addresses.count, ejectAfter: ejectAfter, ejection: ejection))
+        var pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamConnectionPool>] = [:]
+        for eventLoop in eventLoops {
+            pools[ObjectIdentifier(eventLoop)] = NIOLoopBoundBox.makeBoxSendingValue(
+                UpstreamConnectionPool(eventLoop: eventLoop, maximumIdlePerAddress: maximumIdlePerAddress), eventLoop: eventLoop
+            )
+        }
+        self.pools = pools
+    }
+
+    /// Forwards a request and returns the upstream's answer.
+    /// - Parameters:
+    ///   - method: The method.
+    ///   - target: The request target for the upstream (path and query, after the route's rewrite).
+    ///   - fields: The header fields to send (``ForwardedHeaders/towardUpstream(_:origin:identity:identityNames:)``);
+    ///     `Host` is added for the address chosen.
+    ///   - body: The body, if any.
+    ///   - eventLoop: The loop of the client's connection; must be one of those the upstream was made with.
+    /// - Throws: ``UpstreamFailure`` when no answer came.
+    func forward(
+        method: HTTPMethod, target: String, fields: [(name: String, value: String)], body: ByteBuffer?, on eventLoop: any EventLoop
+    ) async throws(UpstreamFailure) -> UpstreamAnswer {
+        guard let pool = self.pools[ObjectIdentifier(eventLoop)] else {
+            preconditionFailure("HTTPUpstream.forward called on an event loop it was not made with")
+        }
+        let deadline = NIODeadline.now() + TimeAmount(self.timeouts.total)
+        let limits = UpstreamConnectionPool.Limits(
+            connectTimeout: self.timeouts.connect, firstByteTimeout: self.timeouts.firstByte, maximumBodyBytes: self.maximumBodyBytes
+        )
+        var previous: Int?
+        while true {
+            let index = self.selector.withLock { $0.next(now: .now, excluding: previous) }
+            let address = self.addresses[index]
+            var headers = HTTPHeaders()
+            headers.reserveCapacity(fields.count + 1)
+            headers.add(name: "Host", value: address.key)
+            for field in fields { headers.add(name: field.name, value: field.value) }
+            let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
+            do {
+                let outcome = try await eventLoop.flatSubmit {
+                    pool.value.send(to: address, head: head, body: body, limits: limits, deadline: deadline)
+                }.get()
+                let status = outcome.answer.status
+                self.selector.withLock { selector in
+                    if status == 502 || status == 503 || status == 504 { selector.failed(index, now: .now) } else { selector.succeeded(index) }
+                }
+                return outcome.answer
+            } catch {
+                let failure = error as? UpstreamFailure ?? .closedDuringAnswer
+                self.selector.withLock { _ = $0.failed(index, now: .now) }
+                guard previous == nil, failure.allowsRetry, Self.idempotentMethods.contains(method), NIODeadline.now() < deadline else {
+                    throw failure
+                }
+                previous = index
+            }
+        }
+    }
+
+    /// Closes the idle connections of every loop.
+    func shutDown() {
+        for pool in self.pools.values {
+            pool.eventLoop.execute { pool.value.closeAll() }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The kept-alive connections of one event loop to an HTTP upstream's addresses: a request takes an idle
+/// connection to its address or opens one, and a connection whose answer keeps it alive goes back to the
+/// idle list (at most `maximumIdlePerAddress` per address; more are closed). Connections live on the loop
+/// that uses them, so a request's bytes never cross threads. Used on its event loop only (``HTTPUpstream``
+/// reaches it through a `NIOLoopBound`).
+final class UpstreamConnectionPool {
+    /// What one request needs of a connection.
+    struct Limits: Sendable {
+        /// How long opening a connection may take.
+        var connectTimeout: Duration
+        /// How long the answer's head may take once the request is written.
+        var firstByteTimeout: Duration
+        /// The largest answer body accepted.
+        var maximumBodyBytes: Int
+    }
+
+    private let eventLoop: any EventLoop
+    private let maximumIdlePerAddress: Int
+    private var idle: [String: [any Channel]] = [:]
+
+    /// Creates an empty pool for `eventLoop`.
+    init(eventLoop: any EventLoop, maximumIdlePerAddress: Int) {
+        self.eventLoop = eventLoop
+        self.maximumIdlePerAddress = maximumIdlePerAddress
+    }
+
+    /// Sends a request to `address` over an idle connection or a new one.
+    /// - Returns: The outcome, and whether the connection was an idle one (whose `closedBeforeAnswer` means
+    ///   the upstream had closed it meanwhile).
+    func send(
+        to address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, limits: Limits, deadline: NIODeadline
+    ) -> EventLoopFuture<UpstreamExchange.Outcome> {
+        self.eventLoop.preconditionInEventLoop()
+        if let channel = self.takeIdle(address) {
+            return self.exchange(on: channel, address: address, head: head, body: body, limits: limits, deadline: deadline)
+        }
+        let connected = ClientBootstrap(group: self.eventLoop)
+            .connectTimeout(TimeAmount(limits.connectTimeout))
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(UpstreamResponseHandler())
+                }
+            }
+            .connect(host: address.host, port: address.port)
+        return connected.assumeIsolated().flatMap { channel in
+            self.exchange(on: channel, address: address, head: head, body: body, limits: limits, deadline: deadline)
+        }.nonisolated().flatMapErrorThrowing { error in
+            if let failure = error as? UpstreamFailure { throw failure }
+            throw UpstreamFailure.connectFailed("\(address): \(error)")
+        }
+    }
+
+    /// Closes every idle connection.
+    func closeAll() {
+        for channel in self.idle.values.joined() { channel.close(promise: nil) }
+        self.idle = [:]
+    }
+
+    private func takeIdle(_ address: UpstreamAddress) -> (any Channel)? {
+        while let channel = self.idle[address.key]?.popLast() {
+            if channel.isActive { return channel }
+        }
+        return nil
+    }
+
+    private func exchange(
+        on channel: any Channel, address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, limits: Limits, deadline: NIODeadline
+    ) -> EventLoopFuture<UpstreamExchange.Outcome> {
+        let promise = self.eventLoop.makePromise(of: UpstreamExchange.Outcome.self)
+        do {
+            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamResponseHandler.self)
+            handler.begin(
+                UpstreamExchange(maximumBodyBytes: limits.maximumBodyBytes, requestKeepsAlive: head.isKeepAlive),
+                promise: promise, firstByteTimeout: limits.firstByteTimeout, deadline: deadline
+            )
+        } catch {
+            promise.fail(UpstreamFailure.closedBeforeAnswer)
+            return promise.futureResult
+        }
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        if let body, body.readableBytes > 0 {
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+        }
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        return promise.futureResult.assumeIsolated().map { outcome in
+            if outcome.reusable, channel.isActive {
+                var list = self.idle[address.key, default: []]
+                if list.count < self.maximumIdlePerAddress {
+                    list.append(channel)
+                    self.idle[address.key] = list
+                } else {
+                    channel.close(promise: nil)
+                }
+            }
+            return outcome
+        }.nonisolated()
+    }
+}
+
+/// One address of an HTTP upstream.
+struct UpstreamAddress: Sendable, Hashable, CustomStringConvertible {
+    /// Host name or IP address.
+    var host: String
+    /// TCP port.
+    var port: Int
+
+    /// `host:port`, the key of the idle lists and the `Host` the upstream is sent.
+    var key: String { "\(self.host):\(self.port)" }
+    /// `host:port`.
+    var description: String { self.key }
+}

@@ -1,0 +1,64 @@
+@testable import EdgeRouterCore
+import Testing
+
+/// What an HTTP upstream receives from the edge, and what the client receives back (RFC 9110 §7.6, RFC 7239).
+struct ForwardedHeadersTests {
+    let origin = ForwardedHeaders.Origin(clientAddress: "203.0.113.7", scheme: "http", host: "api.example.com", requestID: "req-1")
+
+    func forward(_ fields: [(name: String, value: String)], identity: [(name: String, value: String)] = []) -> [(name: String, value: String)] {
+        ForwardedHeaders.towardUpstream(
+            fields,
+            origin: self.origin,
+            identity: identity,
+            identityNames: ["x-user-id"]
+        )
+    }
+
+    @Test func hopByHopFieldsAndTheFieldsConnectionNamesAreNotForwarded() {
+        let sent = self.forward([
+            ("Connection", "keep-alive, X-Secret-Hop"), ("Keep-Alive", "timeout=5"), ("X-Secret-Hop", "1"), ("TE", "trailers"),
+            ("Transfer-Encoding", "chunked"), ("Upgrade", "websocket"), ("Proxy-Authorization", "Basic x"), ("Content-Length", "3"),
+            ("Accept", "application/json"), ("Authorization", "Bearer t"),
+        ])
+        let names = sent.map { $0.name.lowercased() }
+        for dropped in ["connection", "keep-alive", "x-secret-hop", "te", "transfer-encoding", "upgrade", "proxy-authorization", "content-length"] {
+            #expect(!names.contains(dropped), "\(dropped) was forwarded")
+        }
+        #expect(sent.contains { $0 == ("Accept", "application/json") })
+        #expect(sent.contains { $0 == ("Authorization", "Bearer t") }, "the upstream may read the token itself")
+    }
+
+    @Test func theClientsHostAddressAndIDGoInTheForwardingFields() {
+        let sent = self.forward([("Host", "api.example.com"), ("Forwarded", "for=1.2.3.4"), ("X-Forwarded-For", "1.2.3.4"), ("X-Request-ID", "other")])
+        let value = { (name: String) in sent.filter { $0.name == name }.map(\.value) }
+        #expect(value("Host") == [], "the upstream's own is added for the address chosen")
+        #expect(value("Forwarded") == ["for=203.0.113.7;proto=http;host=api.example.com"], "what the client wrote is replaced")
+        #expect(value("X-Forwarded-For") == ["203.0.113.7"])
+        #expect(value("X-Forwarded-Proto") == ["http"])
+        #expect(value("X-Forwarded-Host") == ["api.example.com"])
+        #expect(value("X-Request-ID") == ["req-1"])
+        #expect(value("Via") == ["1.1 gatehouse"])
+    }
+
+    @Test func identityFieldsFromTheClientAreRemovedBeforeTheVerifiedOnesAreAdded() {
+        let sent = self.forward(
+            [("X-Gatehouse-Sub", "admin"), ("x-gatehouse-roles", "admin"), ("X-User-Id", "admin"), ("Accept", "*/*")],
+            identity: [("X-Gatehouse-Sub", "alice")]
+        )
+        #expect(sent.filter { $0.name.lowercased().hasPrefix("x-gatehouse-") }.map(\.value) == ["alice"])
+        #expect(!sent.contains { $0.name.lowercased() == "x-user-id" })
+    }
+
+    @Test func anIPv6ClientAndAHostWithAPortAreQuotedInForwarded() {
+        let origin = ForwardedHeaders.Origin(clientAddress: "2001:db8::1", scheme: "https", host: "example.com:8443", requestID: "r")
+        #expect(ForwardedHeaders.forwarded(origin) == "for=\"[2001:db8::1]\";proto=https;host=\"example.com:8443\"")
+    }
+
+    @Test func theClientGetsTheUpstreamsFieldsWithoutHopByHopOnesAndWithVia() {
+        let passed = ForwardedHeaders.towardClient([
+            ("Content-Type", "application/json"), ("Connection", "close"), ("Transfer-Encoding", "chunked"), ("Via", "1.1 origin-cache"), ("ETag", "\"v1\""),
+        ])
+        #expect(passed.map(\.name) == ["Content-Type", "ETag", "Via"])
+        #expect(passed.last?.value == "1.1 origin-cache, 1.1 gatehouse")
+    }
+}

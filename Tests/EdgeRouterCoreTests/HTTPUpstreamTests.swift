@@ -1,0 +1,94 @@
+@testable import EdgeRouterCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+/// Forwarding to an HTTP upstream over real loopback connections: kept-alive connections, round robin,
+/// retries of idempotent requests only, passive health, timeouts and bounds.
+struct HTTPUpstreamTests {
+    let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+
+    func upstream(_ ports: [Int], firstByte: Duration = .seconds(5), total: Duration = .seconds(10), maximumBodyBytes: Int = 1 << 20, ejectAfter: Int = 3) -> HTTPUpstream {
+        HTTPUpstream(
+            addresses: ports.map { UpstreamAddress(host: "127.0.0.1", port: $0) },
+            timeouts: .init(connect: .seconds(2), firstByte: firstByte, total: total),
+            maximumBodyBytes: maximumBodyBytes, ejectAfter: ejectAfter, ejection: .seconds(30), eventLoops: [self.eventLoop]
+        )
+    }
+
+    func get(_ upstream: HTTPUpstream, _ target: String, method: HTTPMethod = .GET) async throws(UpstreamFailure) -> UpstreamAnswer {
+        try await upstream.forward(method: method, target: target, fields: [("Accept", "text/plain")], body: nil, on: self.eventLoop)
+    }
+
+    @Test func requestsReuseKeptAliveConnectionsAndSendTheAddressAsHost() async throws {
+        let server = try await TestUpstreamServer.start()
+        defer { server.stop() }
+        let upstream = self.upstream([server.port])
+        defer { upstream.shutDown() }
+        for _ in 0..<5 {
+            let answer = try await self.get(upstream, "/echo")
+            #expect(answer.status == 200)
+            #expect(String(buffer: answer.body).contains("Host: 127.0.0.1:\(server.port)"))
+        }
+        #expect(server.connections == 1, "one kept-alive connection for five requests in a row")
+    }
+
+    @Test func requestsGoRoundRobinOverTheAddresses() async throws {
+        let first = try await TestUpstreamServer.start()
+        let second = try await TestUpstreamServer.start()
+        defer { first.stop(); second.stop() }
+        let upstream = self.upstream([first.port, second.port])
+        defer { upstream.shutDown() }
+        for _ in 0..<4 { _ = try await self.get(upstream, "/echo") }
+        #expect(first.requests == 2 && second.requests == 2)
+    }
+
+    @Test func anIdempotentRequestIsRetriedOnAnotherAddressAndANonIdempotentOneNever() async throws {
+        let live = try await TestUpstreamServer.start()
+        defer { live.stop() }
+        let dead = try await TestUpstreamServer.start()
+        let deadPort = dead.port
+        dead.stop()
+        // The dead address comes first in the rotation.
+        let retrying = self.upstream([deadPort, live.port], ejectAfter: 5)
+        defer { retrying.shutDown() }
+        let answer = try await self.get(retrying, "/echo")
+        #expect(answer.status == 200, "the GET went on to the live address")
+        let posting = self.upstream([deadPort, live.port], ejectAfter: 5)
+        defer { posting.shutDown() }
+        await #expect(throws: UpstreamFailure.self) { try await self.get(posting, "/echo", method: .POST) }
+        #expect(live.requests == 1, "the POST was not repeated on the live address")
+    }
+
+    @Test func anAddressThatKeepsFailingIsEjected() async throws {
+        let live = try await TestUpstreamServer.start()
+        defer { live.stop() }
+        let dead = try await TestUpstreamServer.start()
+        let deadPort = dead.port
+        dead.stop()
+        let upstream = self.upstream([deadPort, live.port], ejectAfter: 1)
+        defer { upstream.shutDown() }
+        // The first POST goes to the dead address, fails and is not repeated; that failure ejects it.
+        await #expect(throws: UpstreamFailure.self) { try await self.get(upstream, "/echo", method: .POST) }
+        for _ in 0..<5 {
+            #expect(try await self.get(upstream, "/echo", method: .POST).status == 200)
+        }
+        #expect(live.requests == 5, "every later POST reached the live address")
+    }
+
+    @Test func timeoutsAndBoundsFailTheRequestWithoutAnAnswer() async throws {
+        let server = try await TestUpstreamServer.start()
+        defer { server.stop() }
+        let upstream = self.upstream([server.port], firstByte: .milliseconds(200), maximumBodyBytes: 1000)
+        defer { upstream.shutDown() }
+        let slow = await #expect(throws: UpstreamFailure.self) { try await self.get(upstream, "/slow?ms=3000", method: .POST) }
+        guard case .timedOut = slow else { Issue.record("expected a timeout, got \(String(describing: slow))"); return }
+        let big = await #expect(throws: UpstreamFailure.self) { try await self.get(upstream, "/bytes?n=5000") }
+        guard case .badAnswer = big else { Issue.record("expected a bad answer, got \(String(describing: big))"); return }
+        let dropped = await #expect(throws: UpstreamFailure.self) { try await self.get(upstream, "/drop") }
+        #expect(dropped == .closedBeforeAnswer)
+        #expect(try await self.get(upstream, "/bytes?n=1000").body.readableBytes == 1000, "a body at the bound is accepted")
+        #expect(try await self.get(upstream, "/status?code=503").status == 503, "an error answer is an answer")
+    }
+}

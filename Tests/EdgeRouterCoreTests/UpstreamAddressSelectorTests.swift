@@ -1,0 +1,54 @@
+@testable import EdgeRouterCore
+import Testing
+
+/// Round robin over an upstream's healthy addresses, with failing ones ejected for a while.
+struct UpstreamAddressSelectorTests {
+    let start = ContinuousClock.now
+
+    static func picks(_ count: Int, _ selector: inout UpstreamAddressSelector, at now: ContinuousClock.Instant) -> [Int] {
+        var picked: [Int] = []
+        for _ in 0..<count { picked.append(selector.next(now: now)) }
+        return picked
+    }
+
+    @Test func requestsGoRoundRobinOverTheAddresses() {
+        var selector = UpstreamAddressSelector(count: 3, ejectAfter: 2, ejection: .seconds(10))
+        let picked = Self.picks(6, &selector, at: self.start)
+        #expect(picked == [0, 1, 2, 0, 1, 2])
+    }
+
+    @Test func consecutiveFailuresEjectAnAddressUntilItsTimeIsOver() {
+        var selector = UpstreamAddressSelector(count: 3, ejectAfter: 2, ejection: .seconds(10))
+        let first = selector.failed(1, now: self.start)
+        selector.succeeded(1)
+        let afterSuccess = selector.failed(1, now: self.start)
+        let secondInARow = selector.failed(1, now: self.start)
+        #expect(!first && !afterSuccess, "a success starts the count again")
+        #expect(secondInARow, "the second failure in a row ejects")
+        #expect(selector.isEjected(1, now: self.start + .seconds(9)))
+        let whileEjected = Self.picks(4, &selector, at: self.start + .seconds(1))
+        #expect(whileEjected == [0, 2, 0, 2])
+        #expect(!selector.isEjected(1, now: self.start + .seconds(10)))
+        let afterwards = Self.picks(3, &selector, at: self.start + .seconds(10))
+        #expect(Set(afterwards) == [0, 1, 2], "back in the rotation")
+    }
+
+    @Test func aRetryGoesToAnotherAddress() {
+        var selector = UpstreamAddressSelector(count: 2, ejectAfter: 5, ejection: .seconds(10))
+        let first = selector.next(now: self.start)
+        let retry = selector.next(now: self.start, excluding: first)
+        #expect(retry != first)
+        var single = UpstreamAddressSelector(count: 1, ejectAfter: 5, ejection: .seconds(10))
+        let singleRetry = single.next(now: self.start, excluding: 0)
+        #expect(singleRetry == 0, "one address: the retry goes to it again")
+    }
+
+    @Test func withEveryAddressEjectedTheOneBackSoonestIsTried() {
+        var selector = UpstreamAddressSelector(count: 3, ejectAfter: 1, ejection: .seconds(10))
+        selector.failed(0, now: self.start + .seconds(2))
+        selector.failed(1, now: self.start)
+        selector.failed(2, now: self.start + .seconds(1))
+        let chosen = selector.next(now: self.start + .seconds(3))
+        #expect(chosen == 1)
+    }
+}
