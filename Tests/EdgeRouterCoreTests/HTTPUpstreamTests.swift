@@ -34,6 +34,11 @@ struct HTTPUpstreamTests {
         #expect(server.connections == 1, "one kept-alive connection for five requests in a row")
     }
 
+    @Test func anIPv6AddressIsSentAsHostInBrackets() {
+        #expect(UpstreamAddress(host: "::1", port: 8080).key == "[::1]:8080")
+        #expect(UpstreamAddress(host: "api.internal", port: 80).key == "api.internal:80")
+    }
+
     @Test func requestsGoRoundRobinOverTheAddresses() async throws {
         let first = try await TestUpstreamServer.start()
         let second = try await TestUpstreamServer.start()

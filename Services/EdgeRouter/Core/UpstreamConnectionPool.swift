@@ -110,8 +110,9 @@ struct UpstreamAddress: Sendable, Hashable, CustomStringConvertible {
     /// TCP port.
     var port: Int
 
-    /// `host:port`, the key of the idle lists and the `Host` the upstream is sent.
-    var key: String { "\(self.host):\(self.port)" }
+    /// `host:port` (an IPv6 address in brackets, RFC 9110 §7.2), the key of the idle lists and the `Host`
+    /// the upstream is sent.
+    var key: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
     /// `host:port`.
     var description: String { self.key }
 }
