@@ -428,6 +428,7 @@ let package = Package(
             name: "GatehouseRedisTests",
             dependencies: [
                 "GatehouseRedis",
+                "GatehouseConfig",
                 "GatehouseTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -2,6 +2,9 @@
 ///
 /// All values have defaults for a local development server; set only what differs.
 public struct RedisConfiguration: Sendable {
+    /// One server, or a Redis Cluster found through its seeds; ``host`` and ``port`` are the server's in
+    /// ``RedisTopology/single`` mode and not used otherwise.
+    public var topology: RedisTopology
     /// Host name or IP address of the server.
     public var host: String
     /// TCP port of the server.
@@ -26,6 +29,7 @@ public struct RedisConfiguration: Sendable {
 
     /// Creates a configuration; every parameter has a default suitable for a local server.
     public init(
+        topology: RedisTopology = .single,
         host: String = "127.0.0.1",
         port: Int = 6379,
         username: String? = nil,
@@ -37,6 +41,7 @@ public struct RedisConfiguration: Sendable {
         reconnectInitialBackoff: Duration = .milliseconds(50),
         reconnectMaximumBackoff: Duration = .seconds(2)
     ) {
+        self.topology = topology
         self.host = host
         self.port = port
         self.username = username
@@ -52,5 +57,14 @@ public struct RedisConfiguration: Sendable {
     /// "host:port", for messages and logs.
     var endpoint: String {
         "\(self.host):\(self.port)"
+    }
+
+    /// The same settings for the server at `address` (a cluster node, a seed), in ``RedisTopology/single`` mode.
+    func addressed(to address: RedisNodeAddress) -> RedisConfiguration {
+        var configuration = self
+        configuration.topology = .single
+        configuration.host = address.host
+        configuration.port = address.port
+        return configuration
     }
 }

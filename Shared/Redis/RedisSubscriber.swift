@@ -9,6 +9,10 @@ import ServiceLifecycle
 /// ``run()`` connects, authenticates, subscribes, and keeps the subscription alive: after the connection is lost
 /// (server restart, `CLIENT KILL`, network trouble) it reconnects with exponential backoff and jitter,
 /// subscribes again and reports ``RedisSubscriberEvent/resubscribed``.
+///
+/// On a Redis Cluster it subscribes on one node, a seed (``RedisTopology/cluster(seeds:)``): classic pub/sub
+/// is cluster-wide, every node passes every `PUBLISH` on to its subscribers. After a failed attempt or a lost
+/// connection it moves on to the next seed.
 public final class RedisSubscriber: Sendable, Service {
     /// How many undelivered events ``events`` holds; when the consumer falls further behind, the oldest are dropped.
     public static let eventBufferLimit = 10_000
@@ -17,7 +21,8 @@ public final class RedisSubscriber: Sendable, Service {
     public let events: AsyncStream<RedisSubscriberEvent>
 
     private let eventsContinuation: AsyncStream<RedisSubscriberEvent>.Continuation
-    private let configuration: RedisConfiguration
+    /// The servers to subscribe on, tried in turn: the one server, or the cluster's seeds.
+    private let servers: [RedisConfiguration]
     private let channels: [String]
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
@@ -26,7 +31,7 @@ public final class RedisSubscriber: Sendable, Service {
     /// Creates a subscriber; nothing is opened until ``run()``.
     ///
     /// - Parameters:
-    ///   - configuration: Where the server is and how to authenticate (`poolSize` is not used).
+    ///   - configuration: Where the server (or the cluster's seeds) is and how to authenticate (`poolSize` is not used).
     ///   - channels: The channel names to subscribe to; at least one.
     ///   - eventLoopGroup: The event loops the connection runs on.
     ///   - logger: Receives connection events.
@@ -36,7 +41,12 @@ public final class RedisSubscriber: Sendable, Service {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) {
-        self.configuration = configuration
+        switch configuration.topology {
+        case .single:
+            self.servers = [configuration]
+        case .cluster(let seeds):
+            self.servers = seeds.map { configuration.addressed(to: $0) }
+        }
         self.channels = channels
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
@@ -69,10 +79,15 @@ public final class RedisSubscriber: Sendable, Service {
     private func stayingSubscribed(subscribeCommand: ByteBuffer) async {
         var hasSubscribed = false
         var consecutiveFailures = 0
+        var serverIndex = 0
         while !Task.isCancelled {
+            let server = self.servers[serverIndex % self.servers.count]
+            // The next attempt, after a failure or a loss, goes to the next server (a cluster's next seed).
+            serverIndex += 1
             let connection: RedisConnection
             do {
                 connection = try await self.subscribe(
+                    on: server,
                     subscribeCommand: subscribeCommand,
                     announcing: hasSubscribed ? .resubscribed : .subscribed
                 )
@@ -81,14 +96,14 @@ public final class RedisSubscriber: Sendable, Service {
                 let delay = self.backoff.delay(afterFailures: consecutiveFailures)
                 self.logger.warning(
                     "Could not subscribe to Redis channels",
-                    metadata: ["error": "\(error)", "retry-in": "\(delay.millisecondsDescription)"]
+                    metadata: ["error": "\(error)", "endpoint": "\(server.endpoint)", "retry-in": "\(delay.millisecondsDescription)"]
                 )
                 try? await Task.sleep(for: delay)
                 continue
             }
             hasSubscribed = true
             consecutiveFailures = 0
-            self.logger.debug("Subscribed to Redis channels", metadata: ["channels": "\(self.channels)"])
+            self.logger.debug("Subscribed to Redis channels", metadata: ["channels": "\(self.channels)", "endpoint": "\(server.endpoint)"])
             await withTaskCancellationHandler {
                 try? await connection.closeFuture.get()
             } onCancel: {
@@ -97,7 +112,7 @@ public final class RedisSubscriber: Sendable, Service {
             if !Task.isCancelled {
                 self.logger.warning(
                     "Redis subscription connection lost; resubscribing",
-                    metadata: ["endpoint": "\(self.configuration.endpoint)"]
+                    metadata: ["endpoint": "\(server.endpoint)"]
                 )
             }
         }
@@ -106,14 +121,15 @@ public final class RedisSubscriber: Sendable, Service {
     /// Connects and subscribes; `announcement` is yielded on the event loop as soon as Redis confirms, so it
     /// precedes every message of this connection in ``events``.
     private func subscribe(
+        on server: RedisConfiguration,
         subscribeCommand: ByteBuffer,
         announcing announcement: RedisSubscriberEvent
     ) async throws -> RedisConnection {
         let continuation = self.eventsContinuation
         let logger = self.logger
-        let endpoint = self.configuration.endpoint
+        let endpoint = server.endpoint
         let connection = try await RedisConnection.connect(
-            configuration: self.configuration,
+            configuration: server,
             eventLoop: self.eventLoopGroup.next(),
             logger: self.logger,
             unsolicitedReplyHandler: { reply in

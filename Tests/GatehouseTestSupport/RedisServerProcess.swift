@@ -35,11 +35,14 @@ public final class RedisServerProcess: Sendable {
 
     private let executable: URL
     private let directory: URL
+    /// Further `redis-server` options, after the harness's own.
+    private let extraArguments: [String]
     /// The running child, `nil` once it has been reaped (its PID must not be signalled then).
     private let child: Mutex<SpawnedProcess?>
 
-    private init(executable: URL, port: Int, password: String?, directory: URL) {
+    private init(executable: URL, port: Int, password: String?, directory: URL, extraArguments: [String]) {
         self.executable = executable
+        self.extraArguments = extraArguments
         self.port = port
         self.password = password
         self.directory = directory
@@ -48,9 +51,12 @@ public final class RedisServerProcess: Sendable {
 
     /// Starts `redis-server` on a free loopback port and waits (up to about 5 s) until it answers `PING`.
     ///
-    /// - Parameter password: When set, the server is started with `--requirepass`.
+    /// - Parameters:
+    ///   - password: When set, the server is started with `--requirepass`.
+    ///   - extraArguments: Further `redis-server` options (a Redis Cluster node's, for ``RedisClusterProcess``);
+    ///     relative file names in them are in the server's own folder.
     /// - Throws: ``RedisServerProcessError`` when `redis-server` is not on `PATH` or does not come up.
-    public static func start(password: String? = nil) async throws -> RedisServerProcess {
+    public static func start(password: String? = nil, extraArguments: [String] = []) async throws -> RedisServerProcess {
         let executable = try Self.findRedisServer()
         // The free port can be taken by someone else (often another test's outgoing connection) before
         // redis-server binds it; then redis-server exits at once and another port is tried.
@@ -63,7 +69,8 @@ public final class RedisServerProcess: Sendable {
                 executable: executable,
                 port: try freeLoopbackPort(),
                 password: password,
-                directory: directory
+                directory: directory,
+                extraArguments: extraArguments
             )
             do {
                 try await server.launch()
@@ -119,6 +126,7 @@ public final class RedisServerProcess: Sendable {
         if let password = self.password {
             arguments += ["--requirepass", password]
         }
+        arguments += self.extraArguments
         let child = try SpawnedProcess.spawn(executable: self.executable.path, arguments: arguments)
         self.child.withLock { $0 = child }
 

@@ -1,0 +1,8 @@
+/// How the Redis deployment a ``RedisClient`` talks to is laid out (`redis.mode`).
+public enum RedisTopology: Sendable, Hashable {
+    /// One server at ``RedisConfiguration/host`` and ``RedisConfiguration/port`` (`redis.mode: single`).
+    case single
+    /// A Redis Cluster (`redis.mode: cluster`): the slot map is read from any of `seeds` (`redis.cluster.seeds`),
+    /// and each command goes to the primary that owns its key's hash slot.
+    case cluster(seeds: [RedisNodeAddress])
+}
