@@ -471,6 +471,7 @@ let package = Package(
                 "limiter",
                 "GatehouseLimiterAPI",
                 "GatehouseRPC",
+                "GatehouseRedis",
                 "GatehouseTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],

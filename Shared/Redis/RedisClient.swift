@@ -50,6 +50,15 @@ public final class RedisClient: Sendable, Service {
         self.logger = logger
     }
 
+    /// Whether commands go to a Redis Cluster's nodes by hash slot: a script call's keys must then share one
+    /// slot (``RedisHashSlot``).
+    public var isCluster: Bool {
+        if case .cluster = self.nodes {
+            return true
+        }
+        return false
+    }
+
     /// Keeps the connections open (a single server: every pooled connection, reconnecting with backoff after
     /// drops; a cluster: the slot map read, connections opened as commands need them) until the task is
     /// cancelled or a graceful shutdown begins; then closes them. Commands sent afterwards fail with
