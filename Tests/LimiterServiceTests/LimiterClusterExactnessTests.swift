@@ -25,21 +25,7 @@ struct LimiterClusterExactnessTests {
 
         let folder = try TestFolder()
         try folder.write("policies.yaml", Self.policies)
-        var limiters: [LimiterProcess] = []
-        for index in 0..<3 {
-            limiters.append(
-                try await LimiterProcess(
-                    folder: folder,
-                    redisPort: cluster.nodes[0].port,
-                    name: "limiter-\(index)",
-                    environment: [
-                        "LIMITER_REDIS_MODE": "cluster",
-                        "LIMITER_REDIS_CLUSTER_SEEDS": cluster.seeds.joined(separator: ","),
-                        "LIMITER_REDIS_COMMAND_TIMEOUT_MS": "10000",
-                    ]
-                )
-            )
-        }
+        let limiters = try await LimiterProcess.start(3, on: cluster, folder: folder)
         try await withClients(limiters) { clients in
             for policy in ["gcra", "bucket", "fixed", "sliding"] {
                 // Per caller 10 single checks and 15 inside batches of 16 requests of different callers, all at once.
