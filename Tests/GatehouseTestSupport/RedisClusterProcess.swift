@@ -2,9 +2,12 @@ import Foundation
 
 /// A throwaway Redis Cluster for tests: three primaries and three replicas, each a ``RedisServerProcess``
 /// (`redis-server --cluster-enabled yes`) on free loopback ports, joined with
-/// `redis-cli --cluster create … --cluster-replicas 1`.
+/// `redis-cli --cluster create … --cluster-replicas 1`. `cluster-require-full-coverage` is off, so the other
+/// primaries keep answering while a lost primary's replica takes over, and `cluster-replica-validity-factor`
+/// is 0, so a replica takes over however long ago it last heard from its primary.
 ///
-/// ``start(nodeTimeout:)`` returns once every node reports `cluster_state:ok`. ``stop()`` ends every server
+/// ``start(nodeTimeout:)`` returns once every node reports `cluster_state:ok` and every replica's link to its
+/// primary is up. ``stop()`` ends every server
 /// it started (each by its PID) and removes their folders; a failed start does the same, and so does deinit
 /// if a test forgets.
 public final class RedisClusterProcess: Sendable {
@@ -37,6 +40,8 @@ public final class RedisClusterProcess: Sendable {
                         "--cluster-enabled", "yes",
                         "--cluster-config-file", "nodes.conf",
                         "--cluster-node-timeout", String(timeout),
+                        "--cluster-require-full-coverage", "no",
+                        "--cluster-replica-validity-factor", "0",
                         // The bus port is chosen too: the default, port + 10000, may be past 65535.
                         "--cluster-port", String(try freeLoopbackPort()),
                     ])
@@ -52,6 +57,7 @@ public final class RedisClusterProcess: Sendable {
                 throw RedisServerProcessError(description: "redis-cli --cluster create failed: \(created.transcript)")
             }
             try await cluster.waitUntilHealthy(timeout: .seconds(30))
+            try await cluster.waitUntilReplicasAreInSync(timeout: .seconds(30))
             return cluster
         } catch {
             for node in nodes {
@@ -81,6 +87,27 @@ public final class RedisClusterProcess: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         } while ContinuousClock.now < deadline
         throw RedisServerProcessError(description: "Redis Cluster nodes \(notOK) did not report cluster_state:ok within \(timeout)")
+    }
+
+    /// Waits until every replica reports `master_link_status:up` (its first sync is done).
+    private func waitUntilReplicasAreInSync(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            var syncing: [Int] = []
+            for node in self.nodes {
+                let replication = try await self.cli(node, ["INFO", "replication"])
+                if replication.contains("role:slave"), !replication.contains("master_link_status:up") {
+                    syncing.append(node.port)
+                }
+            }
+            if syncing.isEmpty {
+                return
+            }
+            guard ContinuousClock.now < deadline else {
+                throw RedisServerProcessError(description: "Redis Cluster replicas \(syncing) did not sync with their primaries within \(timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
     }
 
     /// Runs `redis-cli -p <node's port> <arguments>` and returns what it printed.

@@ -98,6 +98,12 @@ public final class RedisServerProcess: Sendable {
         self.terminate()
     }
 
+    /// Ends the server with SIGKILL, as a crash (nothing flushed, no goodbye to a cluster), but keeps its folder
+    /// and port.
+    public func crash() {
+        self.takeChild()?.crash()
+    }
+
     /// Stops the server (SIGTERM, then SIGKILL after 2 s) and removes its folder. Safe to call more than once.
     /// Blocks the calling thread until the server has exited, which takes a few milliseconds.
     public func stop() {
@@ -151,11 +157,15 @@ public final class RedisServerProcess: Sendable {
 
     /// Ends the child process this instance started, if it is running, and reaps it.
     private func terminate() {
-        let child = self.child.withLock { current -> SpawnedProcess? in
+        self.takeChild()?.terminate()
+    }
+
+    /// The running child, which is no longer this instance's to signal afterwards.
+    private func takeChild() -> SpawnedProcess? {
+        self.child.withLock { current -> SpawnedProcess? in
             defer { current = nil }
             return current
         }
-        child?.terminate()
     }
 
     private func logTail() -> String {
