@@ -181,11 +181,11 @@ final class RedisClusterRouter: Sendable {
 
     /// The pool of the primary that owns `slot`; reads the map first when none is known.
     private func pool(forSlot slot: Int) async throws -> RedisNodePool {
-        let (route, hasMap) = try self.state.withLock { state throws(RedisError) in
-            guard !state.isShutDown else {
-                throw RedisError.clientShutDown(endpoint: self.endpoint)
-            }
-            return (state.routes.isEmpty ? nil : state.routes[slot], state.map != nil)
+        let (route, hasMap, isShutDown) = self.state.withLock { state in
+            (state.routes.isEmpty ? nil : state.routes[slot], state.map != nil, state.isShutDown)
+        }
+        if isShutDown {
+            throw RedisError.clientShutDown(endpoint: self.endpoint)
         }
         if let route {
             return route
