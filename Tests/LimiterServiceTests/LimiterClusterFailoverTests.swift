@@ -75,10 +75,11 @@ struct LimiterClusterFailoverTests {
                     return answers
                 }
                 try await Task.sleep(for: .seconds(1))
-                victim.crash()
+                // Taken before the kill: a check failing while crash() reaps the process counts as after it.
                 let killedAt = ContinuousClock.now
+                victim.crash()
                 let promotedAt = try await Self.promotion(of: victim, owning: RedisHashSlot.slot(of: victimCallers[0]), in: cluster)
-                try await Task.sleep(for: .seconds(3))
+                try await Task.sleep(for: .seconds(8))
                 group.cancelAll()
                 let answers = try await group.reduce(into: []) { $0 += $1 }
                 return (answers, killedAt, promotedAt)
@@ -86,14 +87,15 @@ struct LimiterClusterFailoverTests {
         }
         let others = all.filter { !victimCallers.contains($0.caller) }
         let victims = all.filter { victimCallers.contains($0.caller) }
-        #expect(others.count > 100 && victims.count > 30)
+        #expect(others.contains { $0.at > killedAt } && victims.contains { $0.at < killedAt })
         let othersNotRedis = others.filter { $0.source != .redis }
         #expect(othersNotRedis.isEmpty, "keys on the other primaries were decided without Redis: \(othersNotRedis.count) of \(others.count)")
         #expect(victims.filter { $0.at < killedAt }.allSatisfy { $0.source == .redis })
         let fallbacks = victims.filter { $0.source == .fallbackLocal }
         #expect(!fallbacks.isEmpty, "the lost primary's keys followed their fallback while it was down")
-        #expect(fallbacks.allSatisfy { $0.at > killedAt && $0.at < promotedAt + .seconds(2) }, "fallbacks only until shortly after the promotion")
-        let afterPromotion = victims.filter { $0.at > promotedAt + .seconds(2) }
+        // The client reads the map again within 100 ms of a failed call; the nodes may take a moment to agree.
+        #expect(fallbacks.allSatisfy { $0.at > killedAt && $0.at < promotedAt + .seconds(5) }, "fallbacks only until shortly after the promotion")
+        let afterPromotion = victims.filter { $0.at > promotedAt + .seconds(5) }
         #expect(!afterPromotion.isEmpty && afterPromotion.allSatisfy { $0.source == .redis }, "back to Redis after the promotion")
     }
 }
