@@ -28,14 +28,13 @@ enum RedisConnectionTarget: Sendable {
         switch self {
         case .server(let configuration):
             return configuration.endpoint
-        case .sentinelPrimary(let resolver):
+        case .sentinelPrimary(let resolver), .sentinels(let resolver):
             return resolver.endpoint
-        case .sentinels(let resolver):
-            return "sentinels of \(resolver.endpoint)"
         }
     }
 
-    /// The resolver whose failovers a client of the primary follows; `nil` for a single server.
+    /// The resolver whose failovers a client of the primary follows; `nil` for a server (single or a cluster node)
+    /// and for the sentinels themselves.
     var followedPrimary: RedisSentinelResolver? {
         if case .sentinelPrimary(let resolver) = self {
             return resolver
