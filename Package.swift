@@ -428,6 +428,7 @@ let package = Package(
             name: "GatehouseRedisTests",
             dependencies: [
                 "GatehouseRedis",
+                "GatehouseConfig",
                 "GatehouseTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -470,6 +471,7 @@ let package = Package(
                 "limiter",
                 "GatehouseLimiterAPI",
                 "GatehouseRPC",
+                "GatehouseRedis",
                 "GatehouseTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -1,5 +1,5 @@
-// Accessors for keys whose presence depends on another key, such as `redis.sentinel.addresses`, which
-// sentinel mode requires and single mode refuses.
+// Accessors for keys whose presence or value depends on another key, such as `redis.sentinel.addresses`,
+// which sentinel mode requires and the other modes refuse.
 
 extension ConfigDocument {
     /// Reads a list of strings that has no default: at least one item, each passing `isValid`.
@@ -39,5 +39,17 @@ extension ConfigDocument {
         case .scalar, .list:
             throw .invalidStructure(location: location, key: key, problem: "must not be set: \(reason)")
         }
+    }
+
+    /// An error for `key`, whose value does not fit the value of `other` (`redis.database` other than 0 while
+    /// `redis.mode` is `cluster`): located where `key` is set, else where `other` is.
+    /// - Parameters:
+    ///   - key: The key to fix, named in the error.
+    ///   - other: The key whose value makes `key`'s wrong.
+    ///   - problem: What is wrong, e.g. `must be 0 when redis.mode is cluster`.
+    public mutating func mismatch(_ key: String, with other: String, problem: String) -> ConfigError {
+        let location = self.lookup(key)?.location ?? self.lookup(other)?.location
+            ?? .environment(variable: self.environmentVariable(for: key) ?? key)
+        return .invalidStructure(location: location, key: key, problem: problem)
     }
 }

@@ -1,58 +1,43 @@
-import GatehouseNIOSupport
 import Logging
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
-import Synchronization
 
-/// A Redis client: a small pool of pipelined connections.
+/// A Redis client: a small pool of pipelined connections to one server (or the primary the sentinels name), or
+/// one such pool per primary of a Redis Cluster (``RedisConfiguration/topology``).
 ///
 /// Commands from any number of tasks are written to a connection at once, without waiting for earlier replies
 /// (pipelining); consecutive commands go to the pool's connections round-robin. Connections open on first use.
-/// Run the client as a `Service` (or call ``run()`` in a task) to open them eagerly, reconnect after a drop with
-/// exponential backoff and jitter, and close them on shutdown.
+/// Run the client as a `Service` (or call ``run()`` in a task) to open them eagerly (a single server) or read
+/// the slot map at once (a cluster), reconnect after a drop with exponential backoff and jitter, and close them
+/// on shutdown.
 ///
 /// While no connection is up and the last connection attempt failed, commands fail at once with that attempt's
 /// error until the backoff delay has passed, instead of piling up.
 ///
+/// On a cluster each command goes to the primary that owns its key's hash slot (``RedisHashSlot``), following
+/// `MOVED` and `ASK` answers; commands without a key (`PUBLISH`, `TIME`, `PING`, `INFO`, …) go to any primary
+/// that can be reached. A command's keys must share a slot, as Redis Cluster requires.
+///
 /// With ``RedisTopology/sentinel(masterName:sentinels:)`` every connection goes to the primary the sentinels
-/// name (asked anew on every connect, and checked with `ROLE`). A connection whose command is answered
-/// `READONLY` (its node has become a replica) is closed, and when the sentinels announce a failover
-/// (`+switch-master`, heard while ``run()`` goes on) the connections to the former primary are closed and the
-/// reconnect backoff is reset, so the next command connects to the new primary.
+/// name (asked anew on every connect, and checked with `ROLE`); after a failover (a `READONLY` answer, or the
+/// sentinels' `+switch-master` heard while ``run()`` goes on) the next command connects to the new primary.
 public final class RedisClient: Sendable, Service {
-    private enum Slot {
-        /// No connection; the next attempt may start at `retryAt`.
-        case disconnected(consecutiveFailures: Int, retryAt: NIODeadline, lastError: RedisError?)
-        /// A connection attempt is under way; `consecutiveFailures` counts the failed attempts before it.
-        case connecting(EventLoopFuture<RedisConnection>, consecutiveFailures: Int)
-        case connected(RedisConnection)
+    private enum Nodes: Sendable {
+        /// The one server, or the primary the sentinels name.
+        case primary(RedisNodePool)
+        /// The primaries of a Redis Cluster, by hash slot.
+        case cluster(RedisClusterRouter)
     }
 
-    private struct PoolState {
-        var slots: [Slot]
-        var nextSlot = 0
-        var isShutDown = false
-    }
-
-    /// What a caller does after looking at the pool under the lock.
-    private enum Acquisition {
-        case use(RedisConnection)
-        case wait(EventLoopFuture<RedisConnection>)
-        case fail(RedisError)
-    }
-
-    private let configuration: RedisConfiguration
-    private let target: RedisConnectionTarget
-    private let eventLoopGroup: any EventLoopGroup
+    private let nodes: Nodes
     private let logger: Logger
-    private let backoff: ReconnectBackoff
-    private let state: Mutex<PoolState>
 
     /// Creates a client; no connection is opened until the first command or ``run()``.
     ///
     /// - Parameters:
-    ///   - configuration: Where the server is and how to authenticate; `poolSize` below 1 is treated as 1.
+    ///   - configuration: Where the server (or the cluster's seeds) is and how to authenticate; `poolSize` below
+    ///     1 is treated as 1 (on a cluster: per primary).
     ///   - eventLoopGroup: The event loops the connections run on.
     ///   - logger: Receives connection events (connects, drops, timeouts); commands are not logged.
     public init(
@@ -60,43 +45,45 @@ public final class RedisClient: Sendable, Service {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) {
-        self.configuration = configuration
-        self.target = RedisConnectionTarget(configuration)
-        self.eventLoopGroup = eventLoopGroup
+        switch configuration.topology {
+        case .single, .sentinel:
+            // One pool, to the server or to the primary the sentinels name.
+            self.nodes = .primary(
+                RedisNodePool(
+                    target: RedisConnectionTarget.targets(of: configuration)[0],
+                    configuration: configuration,
+                    eventLoopGroup: eventLoopGroup,
+                    logger: logger
+                )
+            )
+        case .cluster(let seeds):
+            self.nodes = .cluster(
+                RedisClusterRouter(seeds: seeds, configuration: configuration, eventLoopGroup: eventLoopGroup, logger: logger)
+            )
+        }
         self.logger = logger
-        self.backoff = ReconnectBackoff(
-            initial: configuration.reconnectInitialBackoff,
-            maximum: configuration.reconnectMaximumBackoff
-        )
-        let slots = Array(
-            repeating: Slot.disconnected(consecutiveFailures: 0, retryAt: .uptimeNanoseconds(0), lastError: nil),
-            count: max(configuration.poolSize, 1)
-        )
-        self.state = Mutex(PoolState(slots: slots))
     }
 
-    /// Keeps every pooled connection open, reconnecting with backoff after drops, until the task is cancelled
-    /// or a graceful shutdown begins; then closes the connections. Commands sent afterwards fail with
-    /// ``RedisError/Code/clientShutDown``.
-    public func run() async throws {
-        let slotCount = self.state.withLock { $0.slots.count }
-        await cancelWhenGracefulShutdown {
-            await withDiscardingTaskGroup { group in
-                for index in 0..<slotCount {
-                    group.addTask {
-                        await self.keepConnected(slot: index)
-                    }
-                }
-                if let primary = self.target.followedPrimary {
-                    group.addTask {
-                        await primary.watchFailovers(eventLoopGroup: self.eventLoopGroup, logger: self.logger) { newPrimary in
-                            self.primaryMoved(to: newPrimary)
-                        }
-                    }
-                }
-            }
+    /// Whether commands go to a Redis Cluster's nodes by hash slot: a script call's keys must then share one
+    /// slot (``RedisHashSlot``).
+    public var isCluster: Bool {
+        if case .cluster = self.nodes {
+            return true
         }
-        self.shutDown()
+        return false
+    }
+
+    /// Keeps the connections open (a single server or the sentinels' primary: every pooled connection,
+    /// reconnecting with backoff after drops, and following the sentinels' failover announcements; a cluster:
+    /// the slot map read, connections opened as commands need them) until the task is cancelled or a graceful
+    /// shutdown begins; then closes them. Commands sent afterwards fail with ``RedisError/Code/clientShutDown``.
+    public func run() async throws {
+        switch self.nodes {
+        case .primary(let pool):
+            await pool.run()
+        case .cluster(let router):
+            await router.run()
+        }
     }
 
     /// Sends a command and returns its reply.
@@ -105,7 +92,8 @@ public final class RedisClient: Sendable, Service {
     /// - Throws: ``RedisError``: an error reply from Redis (``RedisError/Code/serverError``, with the server's text),
     ///   a timeout, or a connection problem; `CancellationError` if the task is cancelled while waiting.
     public func send(_ arguments: [String]) async throws -> RESPValue {
-        try await self.send(encoded: RESPCommandEncoder.encode(arguments))
+        let encoded = try RESPCommandEncoder.encode(arguments)
+        return try await self.send(encoded: encoded, slot: RedisHashSlot.slot(ofCommand: arguments.map(\.utf8)))
     }
 
     /// Sends a command whose arguments are arbitrary bytes (binary safe) and returns its reply.
@@ -113,32 +101,19 @@ public final class RedisClient: Sendable, Service {
     /// - Parameter arguments: The command name and its arguments, each sent byte for byte.
     /// - Throws: The same errors as the `[String]` overload.
     public func send(_ arguments: [ByteBuffer]) async throws -> RESPValue {
-        try await self.send(encoded: RESPCommandEncoder.encode(arguments))
-    }
-
-    private func send(encoded: ByteBuffer) async throws -> RESPValue {
-        let connection = try await self.connection()
-        guard self.target.followedPrimary != nil else {
-            return try await connection.send(encoded: encoded)
-        }
-        do {
-            return try await connection.send(encoded: encoded)
-        } catch let error as RedisError where error.serverErrorPrefix == "READONLY" {
-            // The node was demoted to a replica: reconnect, which asks the sentinels for the primary again.
-            self.logger.info("Redis answered READONLY; reconnecting to the primary", metadata: ["endpoint": "\(connection.endpoint)"])
-            connection.close()
-            throw error
-        }
+        let encoded = try RESPCommandEncoder.encode(arguments)
+        return try await self.send(encoded: encoded, slot: RedisHashSlot.slot(ofCommand: arguments.map(\.readableBytesView)))
     }
 
     /// Runs a Lua script by its SHA1 (`EVALSHA`), loading it first if Redis does not know it.
     ///
     /// On a `NOSCRIPT` reply (a new server, a restart, or `SCRIPT FLUSH`) the script is loaded with `SCRIPT LOAD`
-    /// and `EVALSHA` is retried once, so callers never see `NOSCRIPT`.
+    /// and `EVALSHA` is retried once, so callers never see `NOSCRIPT`. On a cluster both go to the node of the
+    /// first key's slot, so each node loads the script the first time it runs it.
     ///
     /// - Parameters:
     ///   - script: The script to run.
-    ///   - keys: The key names the script touches (`KEYS` in Lua).
+    ///   - keys: The key names the script touches (`KEYS` in Lua); on a cluster they must share a hash slot.
     ///   - arguments: Further arguments (`ARGV` in Lua).
     /// - Returns: The script's reply.
     /// - Throws: ``RedisError``, for example ``RedisError/Code/serverError`` when the script raises an error.
@@ -147,279 +122,60 @@ public final class RedisClient: Sendable, Service {
         command.reserveCapacity(3 + keys.count + arguments.count)
         command.append(contentsOf: keys)
         command.append(contentsOf: arguments)
+        let encoded = try RESPCommandEncoder.encode(command)
         do {
-            return try await self.send(command)
+            return try await self.send(encoded: encoded, slot: Self.slot(ofKeys: keys))
         } catch let error as RedisError where error.serverErrorPrefix == "NOSCRIPT" {
             self.logger.debug("Redis does not know the script; loading it", metadata: ["sha1": "\(script.sha1)"])
-            _ = try await self.send(["SCRIPT", "LOAD", script.source])
-            return try await self.send(command)
+            _ = try await self.send(encoded: try RESPCommandEncoder.encode(["SCRIPT", "LOAD", script.source]), slot: Self.slot(ofKeys: keys))
+            return try await self.send(encoded: encoded, slot: Self.slot(ofKeys: keys))
         }
     }
 
-    /// Publishes a text message on a channel (`PUBLISH`).
+    /// Publishes a text message on a channel (`PUBLISH`). On a cluster any node takes it and the cluster
+    /// passes it on to every node's subscribers.
     ///
-    /// - Returns: The number of subscribers that received it (on this server).
+    /// - Returns: The number of subscribers that received it (on the node that took it).
     public func publish(channel: String, message: String) async throws -> Int {
         try self.receiverCount(from: await self.send(["PUBLISH", channel, message]))
     }
 
-    /// Publishes a binary message on a channel (`PUBLISH`).
+    /// Publishes a binary message on a channel (`PUBLISH`), as the `String` overload does.
     ///
-    /// - Returns: The number of subscribers that received it (on this server).
+    /// - Returns: The number of subscribers that received it (on the node that took it).
     public func publish(channel: String, message: ByteBuffer) async throws -> Int {
         try self.receiverCount(from: await self.send([ByteBuffer(string: "PUBLISH"), ByteBuffer(string: channel), message]))
     }
 
+    /// An encoded command to the server, or on a cluster to the node of `slot` (any node for `nil`); `slot` is
+    /// worked out only on a cluster.
+    private func send(encoded: ByteBuffer, slot: @autoclosure () -> Int?) async throws -> RESPValue {
+        switch self.nodes {
+        case .primary(let pool):
+            return try await pool.send(encoded)
+        case .cluster(let router):
+            return try await router.send(encoded, slot: slot())
+        }
+    }
+
+    /// The slot a script call on `keys` is routed by: that of the first key.
+    private static func slot(ofKeys keys: [String]) -> Int? {
+        keys.first.map { RedisHashSlot.slot(of: $0) }
+    }
+
     private func receiverCount(from reply: RESPValue) throws -> Int {
         guard case .integer(let count) = reply, let receivers = Int(exactly: count) else {
-            throw RedisError.protocolError(
-                endpoint: self.configuration.endpoint,
-                reason: "PUBLISH answered \(reply) instead of an integer"
-            )
+            throw RedisError.protocolError(endpoint: self.endpoint, reason: "PUBLISH answered \(reply) instead of an integer")
         }
         return receivers
     }
 
-    // MARK: - Pool
-
-    /// Closes the connections that do not lead to `newPrimary` and lets the next command connect at once.
-    private func primaryMoved(to newPrimary: RedisServerAddress) {
-        let stale = self.state.withLock { state -> [RedisConnection] in
-            var stale: [RedisConnection] = []
-            for index in state.slots.indices {
-                switch state.slots[index] {
-                case .connected(let connection) where !connection.leads(to: newPrimary):
-                    stale.append(connection)
-                case .disconnected:
-                    state.slots[index] = .disconnected(consecutiveFailures: 0, retryAt: .now(), lastError: nil)
-                case .connected, .connecting:
-                    break
-                }
-            }
-            return stale
+    private var endpoint: String {
+        switch self.nodes {
+        case .primary(let pool):
+            return pool.endpoint
+        case .cluster(let router):
+            return router.endpoint
         }
-        for connection in stale {
-            connection.close()
-        }
-    }
-
-    /// A live connection for the next command, opening connections as needed.
-    private func connection() async throws -> RedisConnection {
-        let now = NIODeadline.now()
-        var connectionsToOpen: [(slot: Int, promise: EventLoopPromise<RedisConnection>)] = []
-        let acquisition = self.state.withLock { state -> Acquisition in
-            if state.isShutDown {
-                return .fail(.clientShutDown(endpoint: self.configuration.endpoint))
-            }
-            let count = state.slots.count
-            let first = state.nextSlot
-            state.nextSlot = (first + 1) % count
-            var inFlight: EventLoopFuture<RedisConnection>?
-            var lastError: RedisError?
-            var chosen: RedisConnection?
-            var chosenIsLocal = false
-            for offset in 0..<count {
-                let index = (first + offset) % count
-                switch state.slots[index] {
-                case .connected(let connection) where connection.isActive:
-                    // Prefer the connection on the caller's own event loop (a caller running on an
-                    // `EventLoopTaskExecutor`, such as an RPC handler): the command and its reply then need
-                    // no thread hop.
-                    if chosen == nil || (!chosenIsLocal && connection.channel.eventLoop.inEventLoop) {
-                        chosen = connection
-                        chosenIsLocal = connection.channel.eventLoop.inEventLoop
-                    }
-                case .connected:
-                    let promise = self.eventLoopGroup.next().makePromise(of: RedisConnection.self)
-                    state.slots[index] = .connecting(promise.futureResult, consecutiveFailures: 0)
-                    connectionsToOpen.append((index, promise))
-                    inFlight = inFlight ?? promise.futureResult
-                case .connecting(let future, _):
-                    inFlight = inFlight ?? future
-                case .disconnected(let failures, let retryAt, let error):
-                    if retryAt <= now {
-                        let promise = self.eventLoopGroup.next().makePromise(of: RedisConnection.self)
-                        state.slots[index] = .connecting(promise.futureResult, consecutiveFailures: failures)
-                        connectionsToOpen.append((index, promise))
-                        inFlight = inFlight ?? promise.futureResult
-                    } else {
-                        lastError = lastError ?? error
-                    }
-                }
-            }
-            if let chosen {
-                return .use(chosen)
-            }
-            if let inFlight {
-                return .wait(inFlight)
-            }
-            return .fail(
-                lastError ?? .connectionFailed(endpoint: self.configuration.endpoint, reason: "no connection is open")
-            )
-        }
-        for (slot, promise) in connectionsToOpen {
-            self.openConnection(slot: slot, promise: promise)
-        }
-        switch acquisition {
-        case .use(let connection):
-            return connection
-        case .wait(let future):
-            return try await future.get()
-        case .fail(let error):
-            throw error
-        }
-    }
-
-    /// Opens the connection for `slot` (already marked `.connecting` with `promise`'s future) and records the outcome.
-    private func openConnection(slot: Int, promise: EventLoopPromise<RedisConnection>) {
-        self.target.connect(eventLoop: promise.futureResult.eventLoop, logger: self.logger)
-            .whenComplete { result in
-                switch result {
-                case .success(let connection):
-                    self.connectionOpened(connection, slot: slot)
-                case .failure(let error):
-                    self.connectionFailed(error, slot: slot)
-                }
-                promise.completeWith(result)
-            }
-    }
-
-    private func connectionOpened(_ connection: RedisConnection, slot: Int) {
-        let accepted = self.state.withLock { state -> Bool in
-            guard !state.isShutDown else {
-                return false
-            }
-            state.slots[slot] = .connected(connection)
-            return true
-        }
-        guard accepted else {
-            connection.close()
-            return
-        }
-        self.logger.debug("Connected to Redis", metadata: ["endpoint": "\(self.configuration.endpoint)", "slot": "\(slot)"])
-        connection.closeFuture.whenComplete { _ in
-            let dropped = self.state.withLock { state -> Bool in
-                guard case .connected(let current) = state.slots[slot], current === connection else {
-                    return false
-                }
-                state.slots[slot] = .disconnected(consecutiveFailures: 0, retryAt: .now(), lastError: nil)
-                return !state.isShutDown
-            }
-            if dropped {
-                self.logger.info(
-                    "Redis connection closed; it will be reopened",
-                    metadata: ["endpoint": "\(self.configuration.endpoint)", "slot": "\(slot)"]
-                )
-            }
-        }
-    }
-
-    private func connectionFailed(_ error: any Error, slot: Int) {
-        let redisError = error as? RedisError
-            ?? .connectionFailed(endpoint: self.configuration.endpoint, reason: "\(error)")
-        let delay = self.state.withLock { state -> Duration? in
-            guard !state.isShutDown else {
-                return nil
-            }
-            let failures: Int
-            if case .connecting(_, let previous) = state.slots[slot] {
-                failures = previous + 1
-            } else {
-                failures = 1
-            }
-            let delay = self.backoff.delay(afterFailures: failures)
-            state.slots[slot] = .disconnected(
-                consecutiveFailures: failures,
-                retryAt: .now() + TimeAmount(delay),
-                lastError: redisError
-            )
-            return delay
-        }
-        guard let delay else {
-            return
-        }
-        self.logger.warning(
-            "Could not connect to Redis",
-            metadata: ["error": "\(redisError)", "retry-in": "\(delay.millisecondsDescription)", "slot": "\(slot)"]
-        )
-    }
-
-    /// What ``keepConnected(slot:)`` does next for its slot.
-    private enum Maintenance {
-        case watch(RedisConnection)
-        case wait(EventLoopFuture<RedisConnection>)
-        case sleep(until: NIODeadline)
-    }
-
-    /// Keeps one slot connected until the task is cancelled.
-    private func keepConnected(slot: Int) async {
-        while !Task.isCancelled {
-            var promiseToOpen: EventLoopPromise<RedisConnection>?
-            let step = self.state.withLock { state -> Maintenance in
-                switch state.slots[slot] {
-                case .connected(let connection):
-                    return .watch(connection)
-                case .connecting(let future, _):
-                    return .wait(future)
-                case .disconnected(let failures, let retryAt, _):
-                    if retryAt > .now() {
-                        return .sleep(until: retryAt)
-                    }
-                    let promise = self.eventLoopGroup.next().makePromise(of: RedisConnection.self)
-                    state.slots[slot] = .connecting(promise.futureResult, consecutiveFailures: failures)
-                    promiseToOpen = promise
-                    return .wait(promise.futureResult)
-                }
-            }
-            if let promiseToOpen {
-                self.openConnection(slot: slot, promise: promiseToOpen)
-            }
-            switch step {
-            case .watch(let connection):
-                await withTaskCancellationHandler {
-                    try? await connection.closeFuture.get()
-                } onCancel: {
-                    self.shutDown()
-                }
-            case .wait(let future):
-                _ = try? await future.get()
-            case .sleep(let deadline):
-                let nanoseconds = (deadline - .now()).nanoseconds
-                try? await Task.sleep(for: .nanoseconds(max(nanoseconds, 0)))
-            }
-        }
-    }
-
-    /// Refuses further commands and closes every connection. Idempotent.
-    private func shutDown() {
-        let connections = self.state.withLock { state -> ([RedisConnection], [EventLoopFuture<RedisConnection>])? in
-            guard !state.isShutDown else {
-                return nil
-            }
-            state.isShutDown = true
-            var open: [RedisConnection] = []
-            var opening: [EventLoopFuture<RedisConnection>] = []
-            for slot in state.slots {
-                switch slot {
-                case .connected(let connection):
-                    open.append(connection)
-                case .connecting(let future, _):
-                    opening.append(future)
-                case .disconnected:
-                    break
-                }
-            }
-            return (open, opening)
-        }
-        guard let (open, opening) = connections else {
-            return
-        }
-        for connection in open {
-            connection.close()
-        }
-        for future in opening {
-            future.whenSuccess { $0.close() }
-        }
-        self.logger.debug("Redis client shut down", metadata: ["endpoint": "\(self.configuration.endpoint)"])
     }
 }

@@ -2,11 +2,12 @@
 ///
 /// All values have defaults for a local development server; set only what differs.
 public struct RedisConfiguration: Sendable {
-    /// How the server is found: one address (``host`` and ``port``), or the primary the sentinels name.
+    /// How the server is found: one address (``host`` and ``port``), a Redis Cluster's seeds, or the primary the
+    /// sentinels name.
     public var topology: RedisTopology
-    /// Host name or IP address of the server (not used with ``RedisTopology/sentinel(masterName:sentinels:)``).
+    /// Host name or IP address of the server (used with ``RedisTopology/single`` only).
     public var host: String
-    /// TCP port of the server (not used with ``RedisTopology/sentinel(masterName:sentinels:)``).
+    /// TCP port of the server (used with ``RedisTopology/single`` only).
     public var port: Int
     /// ACL user name for `AUTH`; `nil` authenticates with the password only (the `default` user).
     public var username: String?
@@ -28,6 +29,7 @@ public struct RedisConfiguration: Sendable {
 
     /// Creates a configuration; every parameter has a default suitable for a local server.
     public init(
+        topology: RedisTopology = .single,
         host: String = "127.0.0.1",
         port: Int = 6379,
         username: String? = nil,
@@ -37,8 +39,7 @@ public struct RedisConfiguration: Sendable {
         commandTimeout: Duration = .milliseconds(1000),
         poolSize: Int = 2,
         reconnectInitialBackoff: Duration = .milliseconds(50),
-        reconnectMaximumBackoff: Duration = .seconds(2),
-        topology: RedisTopology = .single
+        reconnectMaximumBackoff: Duration = .seconds(2)
     ) {
         self.topology = topology
         self.host = host
@@ -53,13 +54,25 @@ public struct RedisConfiguration: Sendable {
         self.reconnectMaximumBackoff = reconnectMaximumBackoff
     }
 
-    /// "host:port", or the primary's name and its sentinels, for messages and logs.
+    /// "host:port", the cluster's seeds, or the primary's name and its sentinels, for messages and logs.
     var endpoint: String {
         switch self.topology {
         case .single:
             return "\(self.host):\(self.port)"
+        case .cluster(let seeds):
+            return "cluster " + seeds.map(\.description).joined(separator: ",")
         case .sentinel(let masterName, let sentinels):
             return "primary '\(masterName)' of sentinels \(sentinels.map(\.description).joined(separator: ","))"
         }
+    }
+
+    /// The same settings for the server at `address` (a cluster node or seed, a sentinel's primary), in
+    /// ``RedisTopology/single`` mode.
+    func addressed(to address: RedisServerAddress) -> RedisConfiguration {
+        var configuration = self
+        configuration.topology = .single
+        configuration.host = address.host
+        configuration.port = address.port
+        return configuration
     }
 }

@@ -29,6 +29,11 @@ final class RedisSentinelResolver: Sendable {
         self.sentinels = Mutex(sentinels)
     }
 
+    /// The primary's name and its sentinels, for messages and logs.
+    var endpoint: String {
+        self.configuration.endpoint
+    }
+
     /// Asks the sentinels where the primary is, connects to it and checks that it is a master.
     ///
     /// - Returns: A connection to the primary, authenticated and on the configured database; fails with a
@@ -40,12 +45,8 @@ final class RedisSentinelResolver: Sendable {
         unsolicitedReplyHandler: RedisCommandHandler.UnsolicitedReplyHandler?
     ) -> EventLoopFuture<RedisConnection> {
         self.primaryAddress(eventLoop: eventLoop, logger: logger).flatMap { address in
-            var primary = self.configuration
-            primary.topology = .single
-            primary.host = address.host
-            primary.port = address.port
-            return RedisConnection.connect(
-                configuration: primary,
+            RedisConnection.connect(
+                configuration: self.configuration.addressed(to: address),
                 eventLoop: eventLoop,
                 logger: logger,
                 unsolicitedReplyHandler: unsolicitedReplyHandler
@@ -75,7 +76,7 @@ final class RedisSentinelResolver: Sendable {
         onSwitch: @Sendable (RedisServerAddress) -> Void
     ) async {
         let announcements = RedisSubscriber(
-            target: .sentinels(self),
+            targets: [.sentinels(self)],
             configuration: self.configuration,
             channels: [Self.switchChannel],
             eventLoopGroup: eventLoopGroup,

@@ -21,12 +21,10 @@ public struct RedisServerAddress: Sendable, Hashable, CustomStringConvertible {
     /// or the port is not in 1...65535.
     /// - Parameter text: The address as written in a configuration.
     public init?(parsing text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (1...65535).contains(port)
-        else {
+        guard let announced = RedisServerAddress(announced: text) else {
             return nil
         }
-        var host = text[..<colon]
+        var host = Substring(announced.host)
         if host.hasPrefix("[") && host.hasSuffix("]") {
             host = host.dropFirst().dropLast()
         } else if host.contains(":") {
@@ -35,7 +33,19 @@ public struct RedisServerAddress: Sendable, Hashable, CustomStringConvertible {
         guard ConfigDocument.isHost(String(host)) else {
             return nil
         }
-        self.init(host: String(host), port: port)
+        self.init(host: String(host), port: announced.port)
+    }
+
+    /// Reads `host:port` as Redis writes it (a cluster's `MOVED` and `ASK` answers): the port after the last
+    /// `:`, an IPv6 address without brackets (`::1:6381`); `nil` when the host is empty or the port is not in
+    /// 1...65535.
+    init?(announced text: some StringProtocol) {
+        guard let colon = text.lastIndex(of: ":"), colon != text.startIndex,
+            let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
+        else {
+            return nil
+        }
+        self.init(host: String(text[..<colon]), port: port)
     }
 
     /// `host:port`, with an IPv6 address in brackets.

@@ -9,9 +9,13 @@ import Synchronization
 ///
 /// ``run()`` connects, authenticates, subscribes, and keeps the subscription alive: after the connection is lost
 /// (server restart, `CLIENT KILL`, network trouble) it reconnects with exponential backoff and jitter,
-/// subscribes again and reports ``RedisSubscriberEvent/resubscribed``. With
-/// ``RedisTopology/sentinel(masterName:sentinels:)`` it subscribes on the primary the sentinels name, and drops
-/// that connection as soon as they announce a failover (`+switch-master`), to subscribe on the new primary.
+/// subscribes again and reports ``RedisSubscriberEvent/resubscribed``.
+///
+/// On a Redis Cluster it subscribes on one node, a seed (``RedisTopology/cluster(seeds:)``): classic pub/sub
+/// is cluster-wide, every node passes every `PUBLISH` on to its subscribers. After a failed attempt or a lost
+/// connection it moves on to the next seed. With ``RedisTopology/sentinel(masterName:sentinels:)`` it
+/// subscribes on the primary the sentinels name, and drops that connection as soon as they announce a
+/// failover (`+switch-master`), to subscribe on the new primary.
 public final class RedisSubscriber: Sendable, Service {
     /// How many undelivered events ``events`` holds; when the consumer falls further behind, the oldest are dropped.
     public static let eventBufferLimit = 10_000
@@ -20,8 +24,10 @@ public final class RedisSubscriber: Sendable, Service {
     public let events: AsyncStream<RedisSubscriberEvent>
 
     private let eventsContinuation: AsyncStream<RedisSubscriberEvent>.Continuation
-    private let configuration: RedisConfiguration
-    private let target: RedisConnectionTarget
+    /// What to subscribe on, tried in turn: the one server, the primary the sentinels name, or the cluster's seeds.
+    private let targets: [RedisConnectionTarget]
+    /// The sentinels' primary whose failovers are followed; `nil` otherwise.
+    private let followedPrimary: RedisSentinelResolver?
     /// The subscribed connection, for closing it when the primary moves.
     private let subscribedConnection = Mutex<RedisConnection?>(nil)
     /// Ends the current reconnect pause early when the primary moves.
@@ -34,7 +40,7 @@ public final class RedisSubscriber: Sendable, Service {
     /// Creates a subscriber; nothing is opened until ``run()``.
     ///
     /// - Parameters:
-    ///   - configuration: Where the server is and how to authenticate (`poolSize` is not used).
+    ///   - configuration: Where the server (the cluster's seeds, the sentinels) is and how to authenticate (`poolSize` is not used).
     ///   - channels: The channel names to subscribe to; at least one.
     ///   - eventLoopGroup: The event loops the connection runs on.
     ///   - logger: Receives connection events.
@@ -45,7 +51,7 @@ public final class RedisSubscriber: Sendable, Service {
         logger: Logger
     ) {
         self.init(
-            target: RedisConnectionTarget(configuration),
+            targets: RedisConnectionTarget.targets(of: configuration),
             configuration: configuration,
             channels: channels,
             eventLoopGroup: eventLoopGroup,
@@ -53,16 +59,16 @@ public final class RedisSubscriber: Sendable, Service {
         )
     }
 
-    /// Creates a subscriber on `target`; `configuration` gives its backoff and names it in logs.
+    /// Creates a subscriber on `targets`, tried in turn; `configuration` gives its backoff.
     init(
-        target: RedisConnectionTarget,
+        targets: [RedisConnectionTarget],
         configuration: RedisConfiguration,
         channels: [String],
         eventLoopGroup: any EventLoopGroup,
         logger: Logger
     ) {
-        self.target = target
-        self.configuration = configuration
+        self.targets = targets
+        self.followedPrimary = targets.first?.followedPrimary
         self.channels = channels
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
@@ -88,7 +94,7 @@ public final class RedisSubscriber: Sendable, Service {
         }
         let subscribeCommand = try RESPCommandEncoder.encode(["SUBSCRIBE"] + self.channels)
         await cancelWhenGracefulShutdown {
-            guard let primary = self.target.followedPrimary else {
+            guard let primary = self.followedPrimary else {
                 await self.stayingSubscribed(subscribeCommand: subscribeCommand)
                 return
             }
@@ -119,7 +125,7 @@ public final class RedisSubscriber: Sendable, Service {
     /// Waits `delay` before the next attempt; when following a primary, a failover announcement ends the
     /// wait at once.
     private func pause(for delay: Duration) async {
-        guard self.target.followedPrimary != nil else {
+        guard self.followedPrimary != nil else {
             try? await Task.sleep(for: delay)
             return
         }
@@ -139,10 +145,15 @@ public final class RedisSubscriber: Sendable, Service {
     private func stayingSubscribed(subscribeCommand: ByteBuffer) async {
         var hasSubscribed = false
         var consecutiveFailures = 0
+        var targetIndex = 0
         while !Task.isCancelled {
+            let target = self.targets[targetIndex % self.targets.count]
+            // The next attempt, after a failure or a loss, goes to the next target (a cluster's next seed).
+            targetIndex += 1
             let connection: RedisConnection
             do {
                 connection = try await self.subscribe(
+                    on: target,
                     subscribeCommand: subscribeCommand,
                     announcing: hasSubscribed ? .resubscribed : .subscribed
                 )
@@ -151,14 +162,14 @@ public final class RedisSubscriber: Sendable, Service {
                 let delay = self.backoff.delay(afterFailures: consecutiveFailures)
                 self.logger.warning(
                     "Could not subscribe to Redis channels",
-                    metadata: ["error": "\(error)", "retry-in": "\(delay.millisecondsDescription)"]
+                    metadata: ["error": "\(error)", "endpoint": "\(target.endpoint)", "retry-in": "\(delay.millisecondsDescription)"]
                 )
                 await self.pause(for: delay)
                 continue
             }
             hasSubscribed = true
             consecutiveFailures = 0
-            self.logger.debug("Subscribed to Redis channels", metadata: ["channels": "\(self.channels)"])
+            self.logger.debug("Subscribed to Redis channels", metadata: ["channels": "\(self.channels)", "endpoint": "\(target.endpoint)"])
             self.subscribedConnection.withLock { $0 = connection }
             await withTaskCancellationHandler {
                 try? await connection.closeFuture.get()
@@ -169,7 +180,7 @@ public final class RedisSubscriber: Sendable, Service {
             if !Task.isCancelled {
                 self.logger.warning(
                     "Redis subscription connection lost; resubscribing",
-                    metadata: ["endpoint": "\(self.configuration.endpoint)"]
+                    metadata: ["endpoint": "\(target.endpoint)"]
                 )
             }
         }
@@ -178,13 +189,14 @@ public final class RedisSubscriber: Sendable, Service {
     /// Connects and subscribes; `announcement` is yielded on the event loop as soon as Redis confirms, so it
     /// precedes every message of this connection in ``events``.
     private func subscribe(
+        on target: RedisConnectionTarget,
         subscribeCommand: ByteBuffer,
         announcing announcement: RedisSubscriberEvent
     ) async throws -> RedisConnection {
         let continuation = self.eventsContinuation
         let logger = self.logger
-        let endpoint = self.configuration.endpoint
-        let connection = try await self.target.connect(
+        let endpoint = target.endpoint
+        let connection = try await target.connect(
             eventLoop: self.eventLoopGroup.next(),
             logger: self.logger,
             unsolicitedReplyHandler: { reply in

@@ -35,11 +35,14 @@ public final class RedisServerProcess: Sendable {
 
     private let executable: URL
     private let directory: URL
+    /// Further `redis-server` options, after the harness's own.
+    private let extraArguments: [String]
     /// The running child, `nil` once it has been reaped (its PID must not be signalled then).
     private let child: Mutex<SpawnedProcess?>
 
-    private init(executable: URL, port: Int, password: String?, directory: URL) {
+    private init(executable: URL, port: Int, password: String?, directory: URL, extraArguments: [String]) {
         self.executable = executable
+        self.extraArguments = extraArguments
         self.port = port
         self.password = password
         self.directory = directory
@@ -48,9 +51,12 @@ public final class RedisServerProcess: Sendable {
 
     /// Starts `redis-server` on a free loopback port and waits (up to about 5 s) until it answers `PING`.
     ///
-    /// - Parameter password: When set, the server is started with `--requirepass`.
+    /// - Parameters:
+    ///   - password: When set, the server is started with `--requirepass`.
+    ///   - extraArguments: Further `redis-server` options (a Redis Cluster node's, for ``RedisClusterProcess``);
+    ///     relative file names in them are in the server's own folder.
     /// - Throws: ``RedisServerProcessError`` when `redis-server` is not on `PATH` or does not come up.
-    public static func start(password: String? = nil) async throws -> RedisServerProcess {
+    public static func start(password: String? = nil, extraArguments: [String] = []) async throws -> RedisServerProcess {
         let executable = try Self.findRedisServer()
         // The free port can be taken by someone else (often another test's outgoing connection) before
         // redis-server binds it; then redis-server exits at once and another port is tried.
@@ -63,7 +69,8 @@ public final class RedisServerProcess: Sendable {
                 executable: executable,
                 port: try freeLoopbackPort(),
                 password: password,
-                directory: directory
+                directory: directory,
+                extraArguments: extraArguments
             )
             do {
                 try await server.launch()
@@ -89,6 +96,12 @@ public final class RedisServerProcess: Sendable {
     /// see Redis down and then bring it back with ``restart()``.
     public func halt() {
         self.terminate()
+    }
+
+    /// Ends the server with SIGKILL, as a crash (nothing flushed, no goodbye to a cluster), but keeps its folder
+    /// and port.
+    public func crash() {
+        self.takeChild()?.crash()
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 2 s) and removes its folder. Safe to call more than once.
@@ -119,6 +132,7 @@ public final class RedisServerProcess: Sendable {
         if let password = self.password {
             arguments += ["--requirepass", password]
         }
+        arguments += self.extraArguments
         let child = try SpawnedProcess.spawn(executable: self.executable.path, arguments: arguments)
         self.child.withLock { $0 = child }
 
@@ -143,11 +157,15 @@ public final class RedisServerProcess: Sendable {
 
     /// Ends the child process this instance started, if it is running, and reaps it.
     private func terminate() {
-        let child = self.child.withLock { current -> SpawnedProcess? in
+        self.takeChild()?.terminate()
+    }
+
+    /// The running child, which is no longer this instance's to signal afterwards.
+    private func takeChild() -> SpawnedProcess? {
+        self.child.withLock { current -> SpawnedProcess? in
             defer { current = nil }
             return current
         }
-        child?.terminate()
     }
 
     private func logTail() -> String {

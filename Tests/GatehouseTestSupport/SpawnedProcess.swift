@@ -95,6 +95,16 @@ struct SpawnedProcess: Sendable {
         return "not waitable (\(String(cString: strerror(errno))))"
     }
 
+    /// Sends SIGKILL at once (the child cannot clean up, as in a crash) and reaps it.
+    func crash() {
+        if self.reapIfExited() != nil {
+            return
+        }
+        kill(self.pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(self.pid, &status, 0)
+    }
+
     /// Sends SIGTERM, waits up to `gracePeriod` for the child to exit, then sends SIGKILL; always reaps it.
     func terminate(gracePeriod: Duration = .seconds(2)) {
         if self.reapIfExited() != nil {

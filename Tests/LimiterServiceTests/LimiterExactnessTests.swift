@@ -5,20 +5,24 @@ import Testing
 
 /// Several limiter processes sharing one Redis agree exactly: the counters live only in Redis.
 @Suite struct LimiterExactnessTests {
-    static let policies = """
+    /// A policy file with one policy per algorithm, each `limit` per 24 h and keyed by `[ip]`.
+    static func policies(limit: Int) -> String {
+        """
         replicas: 3
         policies:
-          - {name: gcra, algorithm: gcra, limit: 100, period: 24h, key: [ip]}
-          - {name: bucket, algorithm: token_bucket, limit: 100, period: 24h, key: [ip]}
-          - {name: fixed, algorithm: fixed_window, limit: 100, period: 24h, key: [ip]}
-          - {name: sliding, algorithm: sliding_window, limit: 100, period: 24h, key: [ip]}
+          - {name: gcra, algorithm: gcra, limit: \(limit), period: 24h, key: [ip]}
+          - {name: bucket, algorithm: token_bucket, limit: \(limit), period: 24h, key: [ip]}
+          - {name: fixed, algorithm: fixed_window, limit: \(limit), period: 24h, key: [ip]}
+          - {name: sliding, algorithm: sliding_window, limit: \(limit), period: 24h, key: [ip]}
+
         """
+    }
 
     @Test func threeLimiterProcessesAdmitExactlyTheLimitOf2000ConcurrentChecks() async throws {
         let redis = try await RedisServerProcess.start()
         defer { redis.stop() }
         let folder = try TestFolder()
-        try folder.write("policies.yaml", Self.policies)
+        try folder.write("policies.yaml", Self.policies(limit: 100))
         var limiters: [LimiterProcess] = []
         for index in 0..<3 {
             // Exactness is a property of Redis-decided answers: a command timeout long enough for a burst of

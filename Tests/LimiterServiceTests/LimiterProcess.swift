@@ -33,6 +33,29 @@ final class LimiterProcess: Sendable {
         self.adminPort = try #require(Int(listening["admin.port"] as? String ?? ""))
     }
 
+    /// Starts `count` limiters on a Redis Cluster (`redis.mode: cluster`, every node a seed), with the policy
+    /// file in `folder` and a command timeout long enough for bursts on a small machine.
+    static func start(_ count: Int, on cluster: RedisClusterProcess, folder: TestFolder) async throws -> [LimiterProcess] {
+        var limiters: [LimiterProcess] = []
+        for index in 0..<count {
+            limiters.append(
+                try await LimiterProcess(
+                    folder: folder,
+                    redisPort: 0,
+                    name: "limiter-\(index)",
+                    environment: [
+                        "LIMITER_REDIS_MODE": "cluster",
+                        // redis.port is refused in cluster mode; empty counts as unset.
+                        "LIMITER_REDIS_PORT": "",
+                        "LIMITER_REDIS_CLUSTER_SEEDS": cluster.seeds.joined(separator: ","),
+                        "LIMITER_REDIS_COMMAND_TIMEOUT_MS": "10000",
+                    ]
+                )
+            )
+        }
+        return limiters
+    }
+
     /// The admin server's `/metrics` text.
     func metrics() throws -> String {
         try httpGet(port: self.adminPort, path: "/metrics").body

@@ -201,21 +201,27 @@ public final class LimiterDecider: Sendable {
             }
         }
         if !toRedis.isEmpty {
-            do {
-                let scripts = toRedis.map { RateLimitScript.Request(items: $0.resolved.map(\.item), mode: self.mode($0.resolved, purpose, edges: fleet.edges)) }
-                let decisions = try await self.limiter.decide(validatedRequests: scripts)
-                self.updateBreaker { $0.recordSuccess() }
-                let answeredAt = ContinuousClock.now
-                for (entry, decision) in zip(toRedis, decisions) {
+            let scripts = toRedis.map { RateLimitScript.Request(items: $0.resolved.map(\.item), mode: self.mode($0.resolved, purpose, edges: fleet.edges)) }
+            // On a Redis Cluster a batch is several script calls (one per slot); a failed one leaves only its
+            // own requests to their fallbacks.
+            let outcomes = await self.limiter.decide(validatedRequests: scripts)
+            let answeredAt = ContinuousClock.now
+            var failure: (any Error)?
+            for (entry, outcome) in zip(toRedis, outcomes) {
+                switch outcome {
+                case .success(let decision):
                     let response = self.response(entry.resolved, enforced: decision, shadowed: nil, purpose: purpose)
                     self.rememberDenials(entry.resolved, response: response, now: answeredAt)
                     answer(entry.index, response)
-                }
-            } catch {
-                self.redisFailed(error)
-                for entry in toRedis {
+                case .failure(let error):
+                    failure = error
                     answer(entry.index, self.fallback(entry.resolved, purpose: purpose, limiters: fleet.limiters, now: ContinuousClock.now))
                 }
+            }
+            if let failure {
+                self.redisFailed(failure)
+            } else {
+                self.updateBreaker { $0.recordSuccess() }
             }
         }
         let decidedAlone = await alone.concurrentMap { index in
@@ -369,7 +375,7 @@ public final class LimiterDecider: Sendable {
             ))
         }
         do {
-            try resolved.map(\.item).validate()
+            try self.limiter.validate(resolved.map(\.item))
         } catch {
             throw RPCError(.invalidArgument, error.description)
         }

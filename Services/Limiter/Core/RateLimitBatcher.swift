@@ -9,10 +9,16 @@ import Metrics
 /// tick, alone. Each request is still decided atomically and all or nothing, in arrival order (see
 /// ``RateLimitScript``).
 ///
-/// A batch mixes callers, so its keys span several Redis Cluster hash slots: this fits a single Redis server
-/// (or a primary with replicas), which is what ``RedisClient`` talks to.
+/// A batch mixes callers, so its keys span several hash slots. On a single server that is one script call; on
+/// a Redis Cluster (``RedisClient/isCluster``) the batch is split into one script call per slot, sent at once,
+/// each to the node that owns its slot. A request's keys share one slot (``RedisRateLimiter`` refuses a request
+/// whose keys do not), so a request is never split, and each call's requests are decided as on one server.
+/// A call that fails fails only its own requests.
 final class RateLimitBatcher: Sendable {
-    private let batcher: CallBatcher<RateLimitScript.Request, RateLimitDecision>
+    /// A request's decision, or the error of the script call it was in.
+    typealias Outcome = Result<RateLimitDecision, any Error>
+
+    private let batcher: CallBatcher<RateLimitScript.Request, Outcome>
     private let client: RedisClient
     private let maximumBatchSize: Int
 
@@ -35,7 +41,7 @@ final class RateLimitBatcher: Sendable {
         self.client = client
         self.maximumBatchSize = max(1, maximumBatchSize)
         self.batcher = CallBatcher(maximumCallsInFlight: maximumCallsInFlight, maximumBatchSize: maximumBatchSize) { requests in
-            try await Self.call(requests, on: client)
+            await Self.call(requests, on: client)
         }
     }
 
@@ -44,25 +50,81 @@ final class RateLimitBatcher: Sendable {
     func decide(_ request: RateLimitScript.Request) async throws -> RateLimitDecision {
         var request = request
         request.submitted = .now
-        return try await self.batcher.submit(request)
+        return try await self.batcher.submit(request).get()
     }
 
     /// Decides requests that arrived together (one `limiter.CheckBatch`) in script calls of their own, up to
     /// `maximumBatchSize` requests each, without queueing behind the calls in flight: they are a batch already.
-    /// - Returns: One decision per request, in order.
-    /// - Throws: ``RedisError`` or ``RateLimitReplyError`` when a script call fails.
-    func decideAll(_ requests: [RateLimitScript.Request]) async throws -> [RateLimitDecision] {
-        var decisions: [RateLimitDecision] = []
-        decisions.reserveCapacity(requests.count)
+    /// - Returns: One outcome per request, in order: its decision, or the error (``RedisError`` or
+    ///   ``RateLimitReplyError``) of the script call it was in.
+    func decideAll(_ requests: [RateLimitScript.Request]) async -> [Outcome] {
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(requests.count)
         for start in stride(from: 0, to: requests.count, by: self.maximumBatchSize) {
             let chunk = Array(requests[start..<min(start + self.maximumBatchSize, requests.count)])
-            decisions += try await Self.call(chunk, on: self.client)
+            outcomes += await Self.call(chunk, on: self.client)
         }
-        return decisions
+        return outcomes
     }
 
-    /// One script call for `requests`; their decisions in order.
-    private static func call(_ requests: [RateLimitScript.Request], on client: RedisClient) async throws -> [RateLimitDecision] {
+    /// The script calls for `requests`: one on a single server; on a cluster one per hash slot, sent at once.
+    /// - Returns: One outcome per request, in order.
+    private static func call(_ requests: [RateLimitScript.Request], on client: RedisClient) async -> [Outcome] {
+        let groups = client.isCluster ? Self.slotGroups(requests) : [Array(requests.indices)]
+        guard groups.count > 1 else {
+            return Self.outcomes(of: await Self.scriptCall(requests, on: client), count: requests.count)
+        }
+        var outcomes = [Outcome](repeating: .failure(CancellationError()), count: requests.count)
+        await withTaskGroup(of: (indices: [Int], result: Result<[RateLimitDecision], any Error>).self) { group in
+            for indices in groups {
+                group.addTask { (indices, await Self.scriptCall(indices.map { requests[$0] }, on: client)) }
+            }
+            for await (indices, result) in group {
+                for (index, outcome) in zip(indices, Self.outcomes(of: result, count: indices.count)) {
+                    outcomes[index] = outcome
+                }
+            }
+        }
+        return outcomes
+    }
+
+    /// The positions of `requests` grouped by the hash slot of their keys (a request's keys share one), each
+    /// group in arrival order.
+    private static func slotGroups(_ requests: [RateLimitScript.Request]) -> [[Int]] {
+        var groupOfSlot: [Int: Int] = [:]
+        var groups: [[Int]] = []
+        for (index, request) in requests.enumerated() {
+            let slot = RedisHashSlot.slot(of: request.items[0].key)
+            if let group = groupOfSlot[slot] {
+                groups[group].append(index)
+            } else {
+                groupOfSlot[slot] = groups.count
+                groups.append([index])
+            }
+        }
+        return groups
+    }
+
+    /// One call's result as one outcome per request.
+    private static func outcomes(of result: Result<[RateLimitDecision], any Error>, count: Int) -> [Outcome] {
+        switch result {
+        case .success(let decisions):
+            return decisions.map { .success($0) }
+        case .failure(let error):
+            return Array(repeating: .failure(error), count: count)
+        }
+    }
+
+    /// One script call for `requests`: their decisions in order, or its error.
+    private static func scriptCall(_ requests: [RateLimitScript.Request], on client: RedisClient) async -> Result<[RateLimitDecision], any Error> {
+        do {
+            return .success(try await Self.oneScriptCall(requests, on: client))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private static func oneScriptCall(_ requests: [RateLimitScript.Request], on client: RedisClient) async throws -> [RateLimitDecision] {
         Self.batchSizes.record(requests.count)
         let start = ContinuousClock.now
         for request in requests {

@@ -1,4 +1,5 @@
 import GatehouseLimiterPolicies
+import GatehouseRedis
 
 extension RateLimitItem {
     /// The largest accepted ``limit``, ``burst`` and ``cost``: the policy file's bound.
@@ -72,6 +73,27 @@ extension [RateLimitItem] {
                     field: .key,
                     index: index,
                     reason: "\"\(item.key)\" is used by an earlier item; every item needs its own key"
+                )
+            }
+        }
+    }
+
+    /// Checks that every key is in the first key's Redis Cluster hash slot, as one script call on a cluster
+    /// needs: the keys of one request must share their key value (the tag in `{…}`).
+    ///
+    /// - Throws: ``RateLimitItemError`` naming the first key in another slot.
+    func validateSharedSlot() throws(RateLimitItemError) {
+        guard let first = self.first else { return }
+        let slot = RedisHashSlot.slot(of: first.key)
+        for (index, item) in self.enumerated().dropFirst() {
+            let itemSlot = RedisHashSlot.slot(of: item.key)
+            guard itemSlot == slot else {
+                throw RateLimitItemError(
+                    field: .key,
+                    index: index,
+                    reason: "\"\(item.key)\" is in Redis Cluster hash slot \(itemSlot) and the first item's \"\(first.key)\" in \(slot): "
+                        + "with redis.mode cluster every item of one request needs the same key value (the part in {…}), so that one "
+                        + "script on one node decides them all or nothing; give the request's policies the same key parts"
                 )
             }
         }

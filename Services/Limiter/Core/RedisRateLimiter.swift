@@ -57,7 +57,7 @@ public final class RedisRateLimiter: Sendable {
     /// - Throws: The same errors as ``check(_:)``.
     public func acquire(_ items: [RateLimitItem], extras: [Int], fleetSize: Int, leasePeriod: Duration) async throws -> RateLimitDecision {
         precondition(extras.count == items.count, "one extra per item")
-        try items.validate()
+        try self.validate(items)
         let terms = RateLimitScript.LeaseTerms(fleetSize: fleetSize, period: leasePeriod, extras: extras)
         return try await self.decide(validated: items, mode: .acquire(terms))
     }
@@ -71,7 +71,7 @@ public final class RedisRateLimiter: Sendable {
     /// - Throws: The same errors as ``check(_:)``.
     public func release(_ items: [RateLimitItem], epochs: [Int64]) async throws -> [Int] {
         precondition(epochs.count == items.count, "one epoch per item")
-        try items.validate()
+        try self.validate(items)
         return try await self.decide(validated: items, mode: .release(epochs: epochs)).items.map(\.granted)
     }
 
@@ -94,11 +94,21 @@ public final class RedisRateLimiter: Sendable {
     }
 
     private func decide(_ items: [RateLimitItem], mode: RateLimitScript.Mode) async throws -> RateLimitDecision {
-        try items.validate()
+        try self.validate(items)
         return try await self.decide(validated: items, mode: mode)
     }
 
-    /// Decides items that passed `validate()` already (the ``LimiterDecider`` validates before choosing
+    /// Checks `items` before they go to Redis: every field's range and no key twice (``[RateLimitItem].validate()``)
+    /// and, on a Redis Cluster, all keys in one hash slot (``[RateLimitItem].validateSharedSlot()``).
+    /// - Throws: ``RateLimitItemError`` naming the first problem.
+    func validate(_ items: [RateLimitItem]) throws(RateLimitItemError) {
+        try items.validate()
+        if self.client.isCluster {
+            try items.validateSharedSlot()
+        }
+    }
+
+    /// Decides items that passed `validate(_:)` already (the ``LimiterDecider`` validates before choosing
     /// between Redis and the fallbacks).
     func decide(validated items: [RateLimitItem], mode: RateLimitScript.Mode) async throws -> RateLimitDecision {
         let decision = try await self.batcher.decide(RateLimitScript.Request(items: items, mode: mode))
@@ -107,14 +117,16 @@ public final class RedisRateLimiter: Sendable {
     }
 
     /// Decides requests that arrived together, each on its own and all or nothing, in as few script calls as
-    /// the batch size allows (see ``RateLimitBatcher/decideAll(_:)``); every request's items passed `validate()`.
-    /// - Returns: One decision per request, in order.
-    func decide(validatedRequests requests: [RateLimitScript.Request]) async throws -> [RateLimitDecision] {
-        let decisions = try await self.batcher.decideAll(requests)
-        for (request, decision) in zip(requests, decisions) {
-            self.logIfDenied(decision, items: request.items, mode: request.mode)
+    /// the batch size allows (see ``RateLimitBatcher/decideAll(_:)``); every request's items passed `validate(_:)`.
+    /// - Returns: One outcome per request, in order: its decision, or the error of its script call.
+    func decide(validatedRequests requests: [RateLimitScript.Request]) async -> [RateLimitBatcher.Outcome] {
+        let outcomes = await self.batcher.decideAll(requests)
+        for (request, outcome) in zip(requests, outcomes) {
+            if case .success(let decision) = outcome {
+                self.logIfDenied(decision, items: request.items, mode: request.mode)
+            }
         }
-        return decisions
+        return outcomes
     }
 
     private func logIfDenied(_ decision: RateLimitDecision, items: [RateLimitItem], mode: RateLimitScript.Mode) {
