@@ -11,14 +11,16 @@ import Testing
     @Test func answersArriveOutOfOrderAndReachTheirCallers() async throws {
         try await withServerAndClient { client, _ in
             let completionOrder = try await withThrowingTaskGroup(of: UInt32.self) { group in
-                for milliseconds: UInt32 in [300, 10] {
-                    group.addTask { try await client.call(TestMethods.sleep, .init(milliseconds)).value }
+                // Far apart, so a loaded machine cannot reverse them: the slow call is sent first and answered
+                // seconds after the quick one.
+                for milliseconds: UInt32 in [3000, 10] {
+                    group.addTask { try await client.call(TestMethods.sleep, .init(milliseconds), timeout: .seconds(20)).value }
                     // Make sure the slow call is sent first.
-                    try await Task.sleep(for: .milliseconds(20))
+                    try await Task.sleep(for: .milliseconds(100))
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(completionOrder == [10, 300])
+            #expect(completionOrder == [10, 3000])
         }
     }
 
