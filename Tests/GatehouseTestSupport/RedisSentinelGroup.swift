@@ -118,11 +118,20 @@ public final class RedisSentinelGroup: Sendable {
     @discardableResult
     public func failOver() async throws -> Int {
         let port = try await self.primaryPort()
-        let reply = try await Self.ask(port: self.sentinels[0].port, ["SENTINEL", "FAILOVER", Self.masterName])
-        guard reply == .simpleString("OK") else {
-            throw RedisServerProcessError(description: "SENTINEL FAILOVER answered \(reply)")
+        // A sentinel answers NOGOODSLAVE until it has a recent enough INFO from the replica (on a loaded
+        // machine, a while after the group started): ask again for up to 30 s.
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                let reply = try await Self.ask(port: self.sentinels[0].port, ["SENTINEL", "FAILOVER", Self.masterName])
+                guard reply == .simpleString("OK") else {
+                    throw RedisServerProcessError(description: "SENTINEL FAILOVER answered \(reply)")
+                }
+                return port
+            } catch let error as RedisError where error.serverErrorPrefix == "NOGOODSLAVE" && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(250))
+            }
         }
-        return port
     }
 
     /// Waits until every sentinel names a primary other than `formerPort` and that node says it is a master.
