@@ -93,8 +93,12 @@ final class DataServiceUpstream: EdgeUpstream {
     ) async -> UpstreamWrite {
         let collection = parameters["collection"] ?? ""
         // A document is JSON text: bytes that are not UTF-8 are refused, never stored altered (RFC 8259 §8.1).
-        if request.method == "POST" || request.method == "PUT", String(validating: request.body, as: UTF8.self) == nil {
-            return UpstreamWrite(response: .problem(400, "Bad Request", "invalid body: it is not valid UTF-8"), invalidates: [])
+        var body = ""
+        if request.method == "POST" || request.method == "PUT" {
+            guard let text = String(validating: request.body, as: UTF8.self) else {
+                return UpstreamWrite(response: .problem(400, "Bad Request", "invalid body: it is not valid UTF-8"), invalidates: [])
+            }
+            body = text
         }
         switch (request.method, parameters["id"]) {
         case ("POST", nil):
@@ -105,18 +109,18 @@ final class DataServiceUpstream: EdgeUpstream {
                     invalidates: []
                 )
             }
-            return await self.create(request, caller: caller, collection: collection)
+            return await self.create(request, body: body, caller: caller, collection: collection)
         case ("PUT", let id?), ("DELETE", let id?):
-            return await self.change(request, route: route, caller: caller, collection: collection, id: id, preconditions: preconditions)
+            return await self.change(request, body: body, route: route, caller: caller, collection: collection, id: id, preconditions: preconditions)
         default:
             return UpstreamWrite(response: .problem(405, "Method Not Allowed", "\(request.method) \(route.path) is not a data API operation"), invalidates: [])
         }
     }
 
-    private func create(_ request: EdgeRequest, caller: EdgeCaller, collection: String) async -> UpstreamWrite {
+    private func create(_ request: EdgeRequest, body: String, caller: EdgeCaller, collection: String) async -> UpstreamWrite {
         var create = Gatehouse_Data_CreateRequest()
         create.collection = collection
-        create.body = String(decoding: request.body, as: UTF8.self)
+        create.body = body
         create.owner = caller.subject ?? ""
         return await self.written(request, collection: collection, id: nil) {
             try await self.data.call(DataMethods.create, create, traceID: request.requestID)
@@ -130,7 +134,7 @@ final class DataServiceUpstream: EdgeUpstream {
     /// someone else between the read and the write is never overwritten: the write conflicts, and the answer
     /// is `412` when the client sent preconditions, `409` otherwise.
     private func change(
-        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, collection: String, id: String, preconditions: RequestPreconditions
+        _ request: EdgeRequest, body: String, route: EdgeRoute, caller: EdgeCaller, collection: String, id: String, preconditions: RequestPreconditions
     ) async -> UpstreamWrite {
         let checksOwner = route.ownerOnly && caller.subject != nil && !(caller.roles ?? []).contains("admin")
         var ifVersion: Int64?
@@ -168,7 +172,7 @@ final class DataServiceUpstream: EdgeUpstream {
         var put = Gatehouse_Data_PutRequest()
         put.collection = collection
         put.id = id
-        put.body = String(decoding: request.body, as: UTF8.self)
+        put.body = body
         put.owner = caller.subject ?? ""
         if let ifVersion { put.ifVersion = ifVersion }
         return await self.written(request, collection: collection, id: id, preconditioned: !preconditions.isEmpty) {

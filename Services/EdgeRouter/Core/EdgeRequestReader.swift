@@ -89,19 +89,37 @@ struct EdgeRequestReader {
 
     /// What RFC 9112 makes a server refuse in a head, if anything.
     static func refusal(of head: HTTPRequestHead) -> Refusal? {
-        let hosts = head.headers["host"]
-        if head.version.major == 1, head.version.minor >= 1, hosts.isEmpty {
+        // One pass over the fields, without building arrays: this runs for every request head.
+        var hostCount = 0
+        var host: String?
+        var codings: String?
+        for (name, value) in head.headers {
+            if Self.isName(name, "host") {
+                hostCount += 1
+                host = value
+            } else if Self.isName(name, "transfer-encoding") {
+                codings = codings.map { $0 + "," + value } ?? value
+            }
+        }
+        if head.version.major == 1, head.version.minor >= 1, hostCount == 0 {
             return .badHead("an HTTP/1.1 request needs a Host header field")
         }
-        if hosts.count > 1 { return .badHead("the request has \(hosts.count) Host header fields; it may have one") }
-        if let host = hosts.first, !HostFieldValue.isValid(host) {
+        if hostCount > 1 { return .badHead("the request has \(hostCount) Host header fields; it may have one") }
+        if let host, !HostFieldValue.isValid(host) {
             return .badHead("the Host header field is not a valid host[:port]")
         }
-        for coding in head.headers["transfer-encoding"].flatMap({ $0.split(separator: ",") }) {
-            let name = Substring(coding).trimmingASCIISpaces().lowercased()
+        for coding in codings?.split(separator: ",") ?? [] {
+            let name = coding.trimmingASCIISpaces().lowercased()
             if name != "chunked" { return .unsupportedTransferCoding(name) }
         }
         return nil
+    }
+
+    /// Whether a field name equals `lowercased` (a lower-case ASCII name), case-insensitively, without allocating.
+    private static func isName(_ name: String, _ lowercased: StaticString) -> Bool {
+        let utf8 = name.utf8
+        guard utf8.count == lowercased.utf8CodeUnitCount else { return false }
+        return lowercased.withUTF8Buffer { expected in utf8.elementsEqual(expected) { $0 | 0x20 == $1 } }
     }
 
     /// The request's end was read.

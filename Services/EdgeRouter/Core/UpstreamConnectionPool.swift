@@ -20,7 +20,7 @@ final class UpstreamConnectionPool {
 
     private let eventLoop: any EventLoop
     private let maximumIdlePerAddress: Int
-    private var idle: [String: [any Channel]] = [:]
+    private var idle: [UpstreamAddress: [any Channel]] = [:]
 
     /// Creates an empty pool for `eventLoop`.
     init(eventLoop: any EventLoop, maximumIdlePerAddress: Int) {
@@ -63,7 +63,7 @@ final class UpstreamConnectionPool {
     }
 
     private func takeIdle(_ address: UpstreamAddress) -> (any Channel)? {
-        while let channel = self.idle[address.key]?.popLast() {
+        while let channel = self.idle[address]?.popLast() {
             if channel.isActive { return channel }
         }
         return nil
@@ -90,10 +90,8 @@ final class UpstreamConnectionPool {
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         return promise.futureResult.assumeIsolated().map { outcome in
             if outcome.reusable, channel.isActive {
-                var list = self.idle[address.key, default: []]
-                if list.count < self.maximumIdlePerAddress {
-                    list.append(channel)
-                    self.idle[address.key] = list
+                if self.idle[address, default: []].count < self.maximumIdlePerAddress {
+                    self.idle[address, default: []].append(channel)
                 } else {
                     channel.close(promise: nil)
                 }
@@ -110,7 +108,7 @@ struct UpstreamAddress: Sendable, Hashable, CustomStringConvertible {
     /// TCP port.
     var port: Int
 
-    /// `host:port` (an IPv6 address in brackets, RFC 9110 §7.2), the key of the idle lists and the `Host`
+    /// `host:port` (an IPv6 address in brackets, RFC 9110 §7.2): the `Host`
     /// the upstream is sent.
     var key: String { self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)" }
     /// `host:port`.
