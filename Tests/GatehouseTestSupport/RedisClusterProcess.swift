@@ -36,15 +36,17 @@ public final class RedisClusterProcess: Sendable {
             let timeout = nodeTimeout.components.seconds * 1000 + nodeTimeout.components.attoseconds / 1_000_000_000_000_000
             for _ in 0..<6 {
                 nodes.append(
-                    try await RedisServerProcess.start(extraArguments: [
-                        "--cluster-enabled", "yes",
-                        "--cluster-config-file", "nodes.conf",
-                        "--cluster-node-timeout", String(timeout),
-                        "--cluster-require-full-coverage", "no",
-                        "--cluster-replica-validity-factor", "0",
-                        // The bus port is chosen too: the default, port + 10000, may be past 65535.
-                        "--cluster-port", String(try freeLoopbackPort()),
-                    ])
+                    try await RedisServerProcess.start { port in
+                        [
+                            "--cluster-enabled", "yes",
+                            "--cluster-config-file", "nodes.conf",
+                            "--cluster-node-timeout", String(timeout),
+                            "--cluster-require-full-coverage", "no",
+                            "--cluster-replica-validity-factor", "0",
+                            // The bus port is chosen too: the default, port + 10000, may be past 65535 or taken.
+                            "--cluster-port", String(try Self.freeBusPort(besides: port)),
+                        ]
+                    }
                 )
             }
             let cluster = RedisClusterProcess(nodes: nodes)
@@ -64,6 +66,14 @@ public final class RedisClusterProcess: Sendable {
                 node.stop()
             }
             throw error
+        }
+    }
+
+    /// A free loopback port other than the node's own (the kernel may hand out the same free port twice in a row).
+    private static func freeBusPort(besides port: Int) throws -> Int {
+        while true {
+            let candidate = try freeLoopbackPort()
+            if candidate != port { return candidate }
         }
     }
 

@@ -53,24 +53,29 @@ public final class RedisServerProcess: Sendable {
     ///
     /// - Parameters:
     ///   - password: When set, the server is started with `--requirepass`.
-    ///   - extraArguments: Further `redis-server` options (a Redis Cluster node's, for ``RedisClusterProcess``);
-    ///     relative file names in them are in the server's own folder.
+    ///   - extraArguments: Further `redis-server` options for the port chosen (a Redis Cluster node's, for
+    ///     ``RedisClusterProcess``), made again for each port tried; relative file names in them are in the
+    ///     server's own folder.
     /// - Throws: ``RedisServerProcessError`` when `redis-server` is not on `PATH` or does not come up.
-    public static func start(password: String? = nil, extraArguments: [String] = []) async throws -> RedisServerProcess {
+    public static func start(
+        password: String? = nil, extraArguments: (_ port: Int) throws -> [String] = { _ in [] }
+    ) async throws -> RedisServerProcess {
         let executable = try Self.findRedisServer()
-        // The free port can be taken by someone else (often another test's outgoing connection) before
-        // redis-server binds it; then redis-server exits at once and another port is tried.
+        // A free port (or one the extra arguments name, such as a cluster bus port) can be taken by someone else
+        // (often another test's outgoing connection) before redis-server binds it; then redis-server exits at
+        // once and other ports are tried.
         var attempt = 1
         while true {
             let directory = FileManager.default.temporaryDirectory
                 .appendingPathComponent("gatehouse-redis-\(UUID().uuidString)", isDirectory: true)
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            let port = try freeLoopbackPort()
             let server = RedisServerProcess(
                 executable: executable,
-                port: try freeLoopbackPort(),
+                port: port,
                 password: password,
                 directory: directory,
-                extraArguments: extraArguments
+                extraArguments: try extraArguments(port)
             )
             do {
                 try await server.launch()
