@@ -1,5 +1,6 @@
 @testable import EdgeRouterCore
 import Foundation
+import GatehouseConfig
 import GatehouseEvents
 import GatehouseObservability
 import GatehouseRedis
@@ -64,6 +65,20 @@ struct PathInvalidationTests {
                 upstream: {addresses: [http://127.0.0.1:8000], invalidates: [/articles]}
             """
         #expect(throws: RouteFileError.self) { try RouteTable(yaml: readOnly, source: "routes.yaml") }
+    }
+
+    @Test func theChannelDefaultsBesideTheOthersAndMustDifferFromTheDataServicesChannel() throws {
+        var defaults = try ConfigDocument(yaml: "rpc: {secret: path-invalidation-test-secret}", source: "edge.yaml")
+        #expect(try EdgeConfiguration(reading: &defaults).pathInvalidationsChannel == "gatehouse:invalidations:paths")
+        var same = try ConfigDocument(
+            yaml: "rpc: {secret: path-invalidation-test-secret}\nevents: {path_invalidations_channel: gatehouse:invalidations}", source: "edge.yaml"
+        )
+        #expect(throws: ConfigError.self) { try EdgeConfiguration(reading: &same) }
+        do {
+            _ = try EdgeConfiguration(reading: &same)
+        } catch {
+            #expect("\(error)".contains("events.path_invalidations_channel"), "\(error)")
+        }
     }
 
     // MARK: The message
