@@ -6,6 +6,8 @@ public enum AdminRoute: Sendable, Equatable {
     case health
     /// `GET /readyz`: the readiness checks.
     case readiness
+    /// An endpoint the service added (``AdminEndpoint``), at this path.
+    case endpoint(path: String)
     /// A path that has no endpoint.
     case notFound(path: String)
     /// A known path with a method other than those in `allowed`.
@@ -19,8 +21,13 @@ public enum AdminRoute: Sendable, Equatable {
     /// - Parameters:
     ///   - method: The request method, e.g. `GET`.
     ///   - target: The request target, e.g. `/metrics?x=1`.
-    public init(method: String, target: String) {
+    ///   - endpoints: The service's own endpoints, by path and method.
+    public init(method: String, target: String, endpoints: [(path: String, method: String)] = []) {
         let path = String(target.prefix { $0 != "?" && $0 != "#" })
+        if let added = endpoints.first(where: { $0.path == path }) {
+            self = added.method == method ? .endpoint(path: path) : .methodNotAllowed(method: method, path: path, allowed: [added.method])
+            return
+        }
         let endpoint: AdminRoute
         switch path {
         case "/metrics":

@@ -14,8 +14,9 @@ import Synchronization
 /// | `GET /metrics` | `200`, the registry in the Prometheus text format 0.0.4 |
 /// | `GET /healthz` | `200` `{"status":"ok"}` while the process serves HTTP |
 /// | `GET /readyz` | `200` when every ``ReadinessCheck`` passes, else `503`; both list every check |
+/// | an ``AdminEndpoint``'s path and method | its answer; `413` problem for a body past its bound |
 /// | other path | `404` `application/problem+json` (RFC 9457) |
-/// | other method | `405` problem with `Allow: GET, HEAD` |
+/// | other method | `405` problem with `Allow: GET, HEAD` (an endpoint's: its method) |
 ///
 /// Run it in a `ServiceGroup` (or call ``run()`` in a task). With port `0` the system picks a free port;
 /// ``listeningPort()`` returns it once the socket is bound. On graceful shutdown the server stops
@@ -41,6 +42,7 @@ public final class AdminServer: Service, Sendable {
     private let port: Int
     private let registry: PrometheusCollectorRegistry
     private let readinessChecks: [ReadinessCheck]
+    private let endpoints: [AdminEndpoint]
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State())
@@ -52,6 +54,7 @@ public final class AdminServer: Service, Sendable {
     ///   - port: The TCP port; `0` lets the system choose (see ``listeningPort()``).
     ///   - registry: The registry `/metrics` renders, e.g. from ``MetricsBootstrap/bootstrap(registry:)``.
     ///   - readinessChecks: The checks `/readyz` runs concurrently, each bounded by its timeout.
+    ///   - endpoints: The service's own endpoints.
     ///   - eventLoopGroup: The event loops for the sockets; the shared singleton by default.
     ///   - logger: Receives start, stop and connection-error records.
     public init(
@@ -59,6 +62,7 @@ public final class AdminServer: Service, Sendable {
         port: Int,
         registry: PrometheusCollectorRegistry,
         readinessChecks: [ReadinessCheck] = [],
+        endpoints: [AdminEndpoint] = [],
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger
     ) {
@@ -66,6 +70,7 @@ public final class AdminServer: Service, Sendable {
         self.port = port
         self.registry = registry
         self.readinessChecks = readinessChecks
+        self.endpoints = endpoints
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
     }
@@ -158,16 +163,30 @@ public final class AdminServer: Service, Sendable {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var request: HTTPRequestHead?
+                // The body of a request to an endpoint, until it is past the endpoint's bound (then `nil`:
+                // the rest is read and discarded, and the answer is `413`).
+                var body: [UInt8]? = []
+                var route = AdminRoute.notFound(path: "/")
+                var endpoint: AdminEndpoint?
                 for try await part in inbound.cancelOnGracefulShutdown() {
                     switch part {
                     case .head(let head):
                         request = head
-                    case .body:
-                        continue
+                        body = []
+                        route = AdminRoute(method: head.method.rawValue, target: head.uri, endpoints: self.endpoints.map { ($0.path, $0.method) })
+                        endpoint = if case .endpoint(let path) = route { self.endpoints.first { $0.path == path } } else { nil }
+                    case .body(let chunk):
+                        guard let bound = endpoint?.maximumBodyBytes, let received = body else { continue }
+                        body = received.count + chunk.readableBytes <= bound ? received + chunk.readableBytesView : nil
                     case .end:
                         guard let head = request else { continue }
                         request = nil
-                        let response = await self.response(to: AdminRoute(method: head.method.rawValue, target: head.uri))
+                        let response: AdminResponse
+                        if let endpoint {
+                            response = await self.response(to: endpoint, head: head, body: body)
+                        } else {
+                            response = await self.response(to: route)
+                        }
                         try await Self.write(response, answering: head, to: outbound)
                         if !head.isKeepAlive { return }
                     }
@@ -186,11 +205,24 @@ public final class AdminServer: Service, Sendable {
             return .health()
         case .readiness:
             return .readiness(await self.evaluateReadiness())
+        case .endpoint(let path):
+            // Never: an endpoint's requests go to `response(to:head:body:)`.
+            return .notFound(path: path)
         case .notFound(let path):
             return .notFound(path: path)
         case .methodNotAllowed(let method, let path, let allowed):
             return .methodNotAllowed(method: method, path: path, allowed: allowed)
         }
+    }
+
+    /// An endpoint's answer; `413` for a body past its bound (`nil`).
+    private func response(to endpoint: AdminEndpoint, head: HTTPRequestHead, body: [UInt8]?) async -> AdminResponse {
+        guard let body else {
+            return .problem(
+                status: 413, title: "Content Too Large", detail: "\(endpoint.path) takes a body of at most \(endpoint.maximumBodyBytes) bytes"
+            )
+        }
+        return await endpoint.respond(AdminEndpoint.Request(headers: head.headers.map { ($0.name, $0.value) }, body: body))
     }
 
     private func evaluateReadiness() async -> [ReadinessCheckResult] {

@@ -29,12 +29,12 @@ struct AccessTokenVerifierTests {
 
         func token(
             subject: String = "alice", issuer: String = AccessTokenVerifierTests.issuer, audience: String = "gatehouse",
-            issuedAt: Date = Date(), lifetime: Duration = .seconds(600), id: String = UUID().uuidString
+            issuedAt: Date = Date(), lifetime: Duration = .seconds(600), id: String = UUID().uuidString, scopes: [String] = ["read"]
         ) async throws -> String {
             try await self.keys.sign(
                 AccessTokenClaims(
                     issuer: issuer, audience: audience, subject: subject, issuedAt: issuedAt, lifetime: lifetime, id: id,
-                    scopes: ["read"], roles: ["user"], clientID: nil
+                    scopes: scopes, roles: ["user"], clientID: nil
                 ))
         }
     }

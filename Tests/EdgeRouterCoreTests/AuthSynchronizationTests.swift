@@ -107,8 +107,10 @@ struct AuthSynchronizationTests {
             )
             let subscriber = EdgeEventSubscriber(
                 redis: RedisConfiguration(port: redis.port, reconnectInitialBackoff: .milliseconds(20), reconnectMaximumBackoff: .milliseconds(200)),
-                invalidations: InvalidationApplier(cache: ResponseCache(maxBytes: 1 << 20)), authEvents: applier,
-                invalidationsChannel: "gatehouse:invalidations", revocationsChannel: RevocationEvent.defaultChannel,
+                invalidations: InvalidationApplier(cache: ResponseCache(maxBytes: 1 << 20)),
+                pathInvalidations: PathInvalidationApplier(cache: ResponseCache(maxBytes: 1 << 20), origin: "test", logger: logger), authEvents: applier,
+                invalidationsChannel: "gatehouse:invalidations", pathInvalidationsChannel: PathInvalidationMessage.defaultChannel,
+                revocationsChannel: RevocationEvent.defaultChannel,
                 keysChannel: SigningKeyEvent.defaultChannel, logger: logger
             )
             try await withThrowingTaskGroup(of: Void.self) { group in

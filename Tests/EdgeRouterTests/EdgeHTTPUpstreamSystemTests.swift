@@ -42,26 +42,9 @@ extension GatehouseSystemTests {
             """#
 
         @Test func theEdgeFrontsAnHTTPAPIWithTokensACoherentCacheAndTheVerifiedIdentity() async throws {
-            let folder = try TestFolder()
-            try folder.write("api.py", Self.api)
-            let port = try freeLoopbackPort()
-            let api = Process()
-            // Debian's python3 itself (no launcher in between), so that its PID is the server's.
-            api.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-            api.arguments = [folder.path("api.py"), "\(port)"]
-            api.standardOutput = FileHandle.nullDevice
-            api.standardError = FileHandle.nullDevice
-            try api.run()
-            // SIGKILL: a child of the test process may inherit SIGTERM ignored.
-            defer {
-                kill(api.processIdentifier, SIGKILL)
-                api.waitUntilExit()
-            }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while (try? await httpGetOffPool(port: port, path: "/echo")) == nil {
-                guard ContinuousClock.now < deadline else { throw CancellationError() }
-                try await Task.sleep(for: .milliseconds(100))
-            }
+            let api = try await PythonAPIProcess.start(script: Self.api)
+            defer { api.stop() }
+            let port = api.port
             let upstream = "{addresses: [http://127.0.0.1:\(port)], path_prefix_rewrite: {from: /api, to: /}}"
             let routes = """
                 routes:

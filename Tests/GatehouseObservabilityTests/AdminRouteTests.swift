@@ -13,6 +13,18 @@ struct AdminRouteTests {
         #expect(AdminRoute(method: "POST", target: "/metrics") == .methodNotAllowed(method: "POST", path: "/metrics", allowed: ["GET", "HEAD"]))
     }
 
+    @Test("a service's own endpoint takes its one method; others get 405 naming it")
+    func serviceEndpoints() {
+        let endpoints = [(path: "/_gatehouse/invalidate", method: "POST")]
+        #expect(AdminRoute(method: "POST", target: "/_gatehouse/invalidate?x=1", endpoints: endpoints) == .endpoint(path: "/_gatehouse/invalidate"))
+        #expect(
+            AdminRoute(method: "GET", target: "/_gatehouse/invalidate", endpoints: endpoints)
+                == .methodNotAllowed(method: "GET", path: "/_gatehouse/invalidate", allowed: ["POST"])
+        )
+        #expect(AdminRoute(method: "GET", target: "/metrics", endpoints: endpoints) == .metrics)
+        #expect(AdminRoute(method: "POST", target: "/_gatehouse/invalidate") == .notFound(path: "/_gatehouse/invalidate"))
+    }
+
     @Test("metrics use the Prometheus 0.0.4 text content type")
     func metrics() {
         let response = AdminResponse.metrics(Array("a 1\n".utf8))

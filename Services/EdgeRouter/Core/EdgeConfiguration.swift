@@ -81,6 +81,9 @@ public struct EdgeConfiguration: Sendable {
     public var cacheMaxBytes: Int
     /// The data service's invalidation channel (`events.invalidations_channel`).
     public var invalidationsChannel: String
+    /// The channel of path invalidations (`events.path_invalidations_channel`): published by the edges
+    /// after writes through HTTP upstream routes, and by anything else that changed an upstream's data.
+    public var pathInvalidationsChannel: String
     /// The issuer's revocation channel (`events.revocations_channel`).
     public var revocationsChannel: String
     /// The issuer's key channel (`events.keys_channel`).
@@ -133,6 +136,11 @@ public struct EdgeConfiguration: Sendable {
         self.apiKeyHeader = apiKeyHeader.isEmpty ? nil : apiKeyHeader.lowercased()
         self.cacheMaxBytes = try document.int("cache.max_bytes", default: 64 << 20, range: (1 << 16)...(64 << 30))
         self.invalidationsChannel = try document.string("events.invalidations_channel", default: InvalidationMessage.defaultChannel)
+        let invalidationsChannel = self.invalidationsChannel
+        self.pathInvalidationsChannel = try document.string(
+            "events.path_invalidations_channel", default: PathInvalidationMessage.defaultChannel,
+            expected: "a channel name other than events.invalidations_channel", matching: { !$0.isEmpty && $0 != invalidationsChannel }
+        )
         self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)
         self.keysChannel = try document.string("events.keys_channel", default: SigningKeyEvent.defaultChannel)
         try document.rejectUnknownKeys(valid: document.readKeys)

@@ -5,7 +5,7 @@ import Logging
 import ServiceLifecycle
 
 /// The edge's subscription to every event it reacts to, on one Redis connection: the data service's
-/// invalidations (to the cache), the issuer's revocations and key rotations (to authentication). Every
+/// invalidations and the path invalidations of HTTP upstream routes (to the cache), the issuer's revocations and key rotations (to authentication). Every
 /// time the subscription is established, the first time included, keys and the whole revocation state are
 /// fetched (events published before it never arrived); a lost subscription also drops the cache once it
 /// is back (an ``EventSubscription``).
@@ -15,8 +15,8 @@ public final class EdgeEventSubscriber: Service, Sendable {
 
     /// Creates the subscriber; nothing connects until ``run()``.
     public init(
-        redis: RedisConfiguration, invalidations: InvalidationApplier, authEvents: AuthEventApplier, invalidationsChannel: String,
-        revocationsChannel: String, keysChannel: String, logger: Logger
+        redis: RedisConfiguration, invalidations: InvalidationApplier, pathInvalidations: PathInvalidationApplier, authEvents: AuthEventApplier,
+        invalidationsChannel: String, pathInvalidationsChannel: String, revocationsChannel: String, keysChannel: String, logger: Logger
     ) {
         let channels = [
             EventSubscription.Channel(invalidationsChannel) { text in
@@ -24,6 +24,7 @@ public final class EdgeEventSubscriber: Service, Sendable {
                     logger.notice("invalidation events were missed; the cache was dropped")
                 }
             },
+            EventSubscription.Channel(pathInvalidationsChannel) { pathInvalidations.apply(message: $0) },
             EventSubscription.Channel(revocationsChannel) { await authEvents.revocationMessage($0) },
             EventSubscription.Channel(keysChannel) { await authEvents.keyMessage($0) },
         ]

@@ -8,7 +8,8 @@ import Synchronization
 /// preflight is answered here, ``CORSPolicy``) → authenticate the bearer token locally → authorize → one rate-limit decision (a 429 never reaches the
 /// cache or the upstream) → serve a read from the cache, or on a miss one coalesced call to the upstream,
 /// and store → or hand a write to the upstream and drop this edge's cache entries it changed before the
-/// response leaves, so a client reads its own write at once. Who answers is the ``EdgeUpstream``'s business.
+/// response leaves, so a client reads its own write at once (and publish an HTTP upstream's written paths
+/// for the other edges, ``PathInvalidationPublisher``). Who answers is the ``EdgeUpstream``'s business.
 public final class EdgeGateway: Sendable {
     private let routes: Mutex<RouteTable>
     let verifier: AccessTokenVerifier
@@ -20,6 +21,9 @@ public final class EdgeGateway: Sendable {
     /// The HTTP upstreams of routes with `upstream:`, forwarding from the HTTP server's event loops.
     let httpUpstreams: HTTPUpstreamRoutes
     let cache: ResponseCache
+    /// Tells the other edges the paths a write through an HTTP upstream route dropped; `nil`: no other edges
+    /// are told (a gateway without Redis, in tests).
+    let pathInvalidations: PathInvalidationPublisher?
     let coalescer = RequestCoalescer<Fetched>()
     private let logger: Logger
 
@@ -32,10 +36,11 @@ public final class EdgeGateway: Sendable {
     ///   - failurePolicy: The limiter policy counting failed token verifications per client address (`nil`: none).
     ///   - upstream: Answers the requests let through, except on routes with an HTTP `upstream:`.
     ///   - cache: The response cache.
+    ///   - pathInvalidations: Publishes the paths of HTTP upstream writes for the other edges.
     ///   - logger: Receives one access-log line per request.
     init(
         routes: RouteTable, verifier: AccessTokenVerifier, authEvents: AuthEventApplier, limiter: EdgeRateLimiter, failurePolicy: String? = nil,
-        upstream: any EdgeUpstream, cache: ResponseCache, logger: Logger
+        upstream: any EdgeUpstream, cache: ResponseCache, pathInvalidations: PathInvalidationPublisher? = nil, logger: Logger
     ) {
         self.failurePolicy = failurePolicy
         self.routes = Mutex(routes)
@@ -45,6 +50,7 @@ public final class EdgeGateway: Sendable {
         self.upstream = upstream
         self.httpUpstreams = HTTPUpstreamRoutes(eventLoops: Array(MultiThreadedEventLoopGroup.singleton.makeIterator()), logger: logger)
         self.cache = cache
+        self.pathInvalidations = pathInvalidations
         self.logger = logger
     }
 
@@ -144,7 +150,11 @@ public final class EdgeGateway: Sendable {
         let upstream: any EdgeUpstream = route.upstream.map { self.httpUpstreams.upstream(for: $0) } ?? self.upstream
         guard request.method == "GET" || request.method == "HEAD" else {
             let written = await upstream.write(request, route: route, caller: caller, parameters: parameters, preconditions: preconditions)
-            if !written.invalidates.isEmpty, (200..<300).contains(written.response.status) { self.cache.invalidate(written.invalidates) }
+            if !written.invalidates.isEmpty, (200..<300).contains(written.response.status) {
+                self.cache.invalidate(written.invalidates)
+                // The data service publishes its own changes; an HTTP upstream's paths are this edge's to tell.
+                self.pathInvalidations?.publish(written.invalidates.compactMap { if case .path(let path) = $0 { path } else { nil } })
+            }
             return written.response
         }
         switch upstream.read(request, route: route, caller: caller, parameters: parameters) {

@@ -118,6 +118,18 @@ public enum EdgeMetrics {
     static let cacheBytes = Gauge(label: "gatehouse_edge_cache_bytes")
     static let cacheEntries = Gauge(label: "gatehouse_edge_cache_entries")
 
+    /// Path invalidation messages (docs/protocol.md) by what became of them: `published` by this edge,
+    /// `failed` publish attempts (retried), `received` and applied from others, `unreadable` ones ignored.
+    enum PathInvalidationOutcome: String { case published, failed, received, unreadable }
+
+    /// Path invalidation messages by outcome.
+    static func pathInvalidationMessages(_ outcome: PathInvalidationOutcome) -> Counter {
+        counter("gatehouse_edge_path_invalidation_messages_total", [("outcome", outcome.rawValue)])
+    }
+
+    /// Paths dropped unpublished from the full queue of path invalidations while Redis was unreachable.
+    static let pathInvalidationsOverflowed = Counter(label: "gatehouse_edge_path_invalidations_overflowed_total")
+
     private static func counter(_ label: String, _ dimensions: [(String, String)]) -> Counter {
         MetricsCache.counter(label, dimensions)
     }

@@ -57,12 +57,15 @@ public struct EdgeRoute: Sendable, Equatable {
     public var cors: CORSPolicy?
     /// The HTTP API that answers this route's requests; `nil`: the data service answers them.
     var upstream: HTTPUpstreamConfiguration?
+    /// The paths a `2xx` write through the route's `upstream:` drops on every edge (`upstream.invalidates`);
+    /// `nil`: the written path and its parent.
+    var invalidates: [PathTemplate]?
 
     public static func == (lhs: EdgeRoute, rhs: EdgeRoute) -> Bool {
         lhs.path == rhs.path && lhs.methods == rhs.methods && lhs.authentication == rhs.authentication && lhs.roles == rhs.roles
             && lhs.scopes == rhs.scopes && lhs.ownerOnly == rhs.ownerOnly && lhs.caching == rhs.caching
             && lhs.tiers.map(\.name) == rhs.tiers.map(\.name) && lhs.tiers.map(\.policies) == rhs.tiers.map(\.policies) && lhs.cors == rhs.cors
-            && lhs.upstream == rhs.upstream
+            && lhs.upstream == rhs.upstream && lhs.invalidates == rhs.invalidates
     }
 
     /// The tier of a caller, whose policies its requests are checked against and whose name is their `role`

@@ -43,21 +43,27 @@ package struct EdgeRouterService: LaunchableService {
         )
         let cache = ResponseCache(maxBytes: configuration.cacheMaxBytes)
         let invalidations = InvalidationApplier(cache: cache)
+        let memberID = FleetMembership.processMemberID()
         let events = EdgeEventSubscriber(
-            redis: configuration.redis, invalidations: invalidations, authEvents: authEvents,
-            invalidationsChannel: configuration.invalidationsChannel, revocationsChannel: configuration.revocationsChannel,
-            keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
+            redis: configuration.redis, invalidations: invalidations,
+            pathInvalidations: PathInvalidationApplier(cache: cache, origin: memberID, logger: Logger(label: "gatehouse.edge.events")), authEvents: authEvents,
+            invalidationsChannel: configuration.invalidationsChannel, pathInvalidationsChannel: configuration.pathInvalidationsChannel,
+            revocationsChannel: configuration.revocationsChannel, keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
         )
-        // Its own Redis connection for the fleet's heartbeat (the subscription's connection only listens).
+        // Its own Redis connection for the fleet's heartbeat and the path invalidations it publishes (the
+        // subscription's connection only listens).
         let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.edge.redis"))
-        let fleet = FleetMembership(client: redis, role: .edge, memberID: FleetMembership.processMemberID(), logger: logger)
+        let fleet = FleetMembership(client: redis, role: .edge, memberID: memberID, logger: logger)
+        let pathInvalidations = PathInvalidationPublisher(
+            redis: redis, channel: configuration.pathInvalidationsChannel, origin: memberID, logger: Logger(label: "gatehouse.edge.events")
+        )
         let rateLimiter = EdgeRateLimiter(
             limiter: limiterClient, policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
         )
         let accessLogger = Logger(label: "gatehouse.edge.access")
         let handler = EdgeGateway(
             routes: routes, verifier: verifier, authEvents: authEvents, limiter: rateLimiter, failurePolicy: configuration.failurePolicy,
-            upstream: DataServiceUpstream(data: dataClient, logger: accessLogger), cache: cache, logger: accessLogger
+            upstream: DataServiceUpstream(data: dataClient, logger: accessLogger), cache: cache, pathInvalidations: pathInvalidations, logger: accessLogger
         )
         // Each file is reloaded on its own, and only ever put in force with a file of the other kind it agrees with.
         let apply: @Sendable (EdgePolicyFiles.InForce) -> Void = { pair in
@@ -96,12 +102,13 @@ package struct EdgeRouterService: LaunchableService {
         let admin = AdminServer(
             host: configuration.observability.adminHost, port: configuration.observability.adminPort, registry: registry,
             readinessChecks: [ReadinessCheck(name: "signing_keys") { !verifier.keyIDs.isEmpty }],
+            endpoints: [PathInvalidationEndpoint(verifier: verifier, authEvents: authEvents, cache: cache, publisher: pathInvalidations).adminEndpoint],
             logger: Logger(label: "gatehouse.edge.admin")
         )
         // Reverse order on shutdown: HTTP drains first, the clients it uses stop last.
         let group = ServiceGroup(
             // The gate after the limiter's client: it returns the units it holds before that client stops.
-            services: [redis, fleet, limiterClient, rateLimiter, dataClient, authClient, events] + reloaders + [admin, http],
+            services: [redis, fleet, pathInvalidations, limiterClient, rateLimiter, dataClient, authClient, events] + reloaders + [admin, http],
             gracefulShutdownSignals: signals.gracefulShutdown, logger: logger
         )
         return EdgeRouterService(

@@ -15,8 +15,9 @@ import Synchronization
 /// conditional and range fields, since the gateway may share the answer with other callers and evaluates
 /// `If-Match`/`If-None-Match` itself; it is tagged with its path, and the upstream's `Cache-Control`,
 /// `Expires` and `Vary` decide whether and how long the cache keeps it (``UpstreamCachePolicy``). A write
-/// (any method but `GET`, `HEAD` and `OPTIONS`) names its path and the path above it (`PUT /articles/7`:
-/// `/articles/7` and the `/articles` listing), dropped on a `2xx` answer. No answer is a problem: `504`
+/// (any method but `GET`, `HEAD` and `OPTIONS`) names the route's `upstream.invalidates`, else its path and
+/// the path above it (`PUT /articles/7`: `/articles/7` and the `/articles` listing), dropped on a `2xx`
+/// answer on every edge. No answer is a problem: `504`
 /// when a timeout ran out, else `502`.
 ///
 /// A request is forwarded from the event loop it runs on, the client connection's (the HTTP server runs
@@ -82,6 +83,9 @@ final class HTTPUpstreamRoute: EdgeUpstream {
     ) async -> UpstreamWrite {
         let response = await self.forward(request, method: HTTPMethod(rawValue: request.method), caller: caller)
         guard request.method != "OPTIONS" else { return UpstreamWrite(response: response, invalidates: []) }
+        if let templates = route.invalidates {
+            return UpstreamWrite(response: response, invalidates: templates.map { .path($0.path(with: parameters)) })
+        }
         let path = Self.normalized(request.path)
         var tags: [CacheTag] = [.path(path)]
         if let slash = path.lastIndex(of: "/"), slash != path.startIndex { tags.append(.path(String(path[..<slash]))) }

@@ -175,12 +175,18 @@ extension YAMLNodeReader {
         let upstream = values["upstream"].flatMap {
             self.upstream($0, field: "\(field).upstream", routePath: path?.text, sharesAuthorizedAnswers: values["cache"]?["scope"]?.string == "public")
         }
+        let invalidates = path.flatMap { path in
+            values["upstream"]?["invalidates"].flatMap { self.invalidationTemplates($0, field: "\(field).upstream.invalidates", routePath: path) }
+        }
         guard self.problems.count == before, let path, let methods else { return nil }
         if upstream == nil, !methods.isSubset(of: RouteTable.methods) {
             self.problem(
                 at: node, field: "\(field).methods",
                 "\(methods.subtracting(RouteTable.methods).sorted().joined(separator: ", ")) needs an HTTP upstream: (the data service serves \(RouteTable.methods.joined(separator: ", ")))"
             )
+        }
+        if invalidates != nil, methods.isSubset(of: ["GET", "OPTIONS"]) {
+            self.problem(at: node, field: "\(field).upstream.invalidates", "only a write (POST, PUT, PATCH, DELETE) invalidates; the route serves \(methods.sorted().joined(separator: ", "))")
         }
         if upstream != nil, ownerOnly {
             self.problem(at: node, field: "\(field).owner_only", "owner_only is the data service's ownership check; an HTTP upstream decides on the identity headers itself")
@@ -210,12 +216,12 @@ extension YAMLNodeReader {
         guard self.problems.count == before else { return nil }
         let route = EdgeRoute(
             path: path.text, segments: path.segments, methods: methods, authentication: authentication, roles: roles, scopes: scopes,
-            ownerOnly: ownerOnly, caching: caching, tiers: tiers, cors: cors, upstream: upstream
+            ownerOnly: ownerOnly, caching: caching, tiers: tiers, cors: cors, upstream: upstream, invalidates: invalidates
         )
         return (route, ownTiers?.references ?? [])
     }
 
-    private mutating func routePath(_ node: Node, field: String) -> (text: String, segments: [EdgeRoute.Segment])? {
+    mutating func routePath(_ node: Node, field: String) -> (text: String, segments: [EdgeRoute.Segment])? {
         guard let text = node.scalar?.string, text.hasPrefix("/"), text.count > 1, !text.hasSuffix("/") else {
             self.problem(at: node, field: field, "expected a path such as /v1/{collection}/{id}, got \(Self.describe(node))")
             return nil

@@ -4,7 +4,7 @@ import Yams
 
 extension YAMLNodeReader {
     /// The keys of a route's `upstream:`.
-    static let upstreamKeys = ["addresses", "path_prefix_rewrite", "timeouts", "max_body_bytes", "identity_headers"]
+    static let upstreamKeys = ["addresses", "path_prefix_rewrite", "timeouts", "max_body_bytes", "identity_headers", "invalidates"]
     /// The keys of `upstream.timeouts`.
     static let upstreamTimeoutKeys = ["connect", "first_byte", "total"]
     /// The keys of `upstream.identity_headers`.
@@ -93,6 +93,28 @@ extension YAMLNodeReader {
             addresses: addresses, pathPrefixRewrite: rewrite, timeouts: timeouts, maximumBodyBytes: maximumBodyBytes,
             identityHeaders: identity, sharesAuthorizedAnswers: sharesAuthorizedAnswers
         )
+    }
+
+    /// A route's `upstream.invalidates`: the paths a `2xx` write drops on every edge, as templates whose
+    /// parameters are the route's own (`/articles/{id}` on a route `/articles/{id}`).
+    /// - Parameters:
+    ///   - routePath: The route's path template.
+    mutating func invalidationTemplates(_ node: Node, field: String, routePath: (text: String, segments: [EdgeRoute.Segment])) -> [PathTemplate]? {
+        guard let entries = self.sequence(node, field: field) else { return nil }
+        guard !entries.isEmpty else {
+            self.problem(at: node, field: field, "expected at least one path such as \(routePath.text) (leave invalidates out for the path and its parent)")
+            return nil
+        }
+        let before = self.problems.count
+        var templates: [PathTemplate] = []
+        for (index, entry) in entries.enumerated() {
+            guard let path = self.routePath(entry, field: "\(field)[\(index)]") else { continue }
+            for case .parameter(let name) in path.segments where !routePath.segments.contains(.parameter(name)) {
+                self.problem(at: entry, field: "\(field)[\(index)]", "{\(name)} is not a parameter of the route's path \(routePath.text)")
+            }
+            templates.append(PathTemplate(text: path.text, segments: path.segments))
+        }
+        return self.problems.count == before ? templates : nil
     }
 
     /// `http://host:port`, with a host name or an IPv4 address, or an IPv6 one in brackets.

@@ -1,0 +1,49 @@
+import Logging
+import Metrics
+
+/// Applies the path invalidation messages of other edges and services (``PathInvalidationMessage``) to the
+/// response cache: each path drops its entries, and fills in flight that took their ticket before are not
+/// stored (``ResponseCache``). This edge's own messages are skipped (it dropped the paths before publishing
+/// them); an unreadable message is logged and counted, and changes nothing.
+public final class PathInvalidationApplier: Sendable {
+    /// What one message did.
+    public enum Outcome: Sendable, Equatable {
+        /// Applied; this many entries were dropped.
+        case applied(dropped: Int)
+        /// This edge published it.
+        case own
+        /// Not a message of the documented format.
+        case unreadable(PathInvalidationMessage.Unreadable)
+    }
+
+    private let cache: ResponseCache
+    private let origin: String
+    private let logger: Logger
+
+    /// Creates an applier.
+    /// - Parameters:
+    ///   - cache: The cache it drops entries of.
+    ///   - origin: This edge's `origin`, whose messages it skips.
+    ///   - logger: Receives unreadable messages.
+    public init(cache: ResponseCache, origin: String, logger: Logger) {
+        self.cache = cache
+        self.origin = origin
+        self.logger = logger
+    }
+
+    /// Applies one message of `events.path_invalidations_channel`.
+    @discardableResult
+    public func apply(message text: String) -> Outcome {
+        let message: PathInvalidationMessage
+        do {
+            message = try PathInvalidationMessage(jsonText: text)
+        } catch {
+            EdgeMetrics.pathInvalidationMessages(.unreadable).increment()
+            self.logger.warning("unreadable path invalidation message ignored", metadata: ["reason": "\(error.reason)", "message": "\(text.prefix(200))"])
+            return .unreadable(error)
+        }
+        guard message.origin != self.origin else { return .own }
+        EdgeMetrics.pathInvalidationMessages(.received).increment()
+        return .applied(dropped: self.cache.invalidate(message.paths.map { .path($0) }))
+    }
+}
