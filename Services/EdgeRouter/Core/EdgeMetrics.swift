@@ -28,6 +28,8 @@ public enum EdgeMetrics {
     static let cacheHits = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "hit")])
     /// Cache lookups answered from a stale entry (`stale-while-revalidate`, `stale-if-error`).
     static let cacheStaleHits = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "stale")])
+    /// Stale entries of HTTP upstreams that their upstream confirmed with `304 Not Modified` (refreshed, not fetched again).
+    static let cacheRevalidations = Counter(label: "gatehouse_edge_cache_revalidated_total")
     /// Cache lookups that had to ask the data service.
     static let cacheMisses = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "miss")])
 
