@@ -46,6 +46,8 @@ public final class EdgeGateway: Sendable {
         self.httpUpstreams = HTTPUpstreamRoutes(eventLoops: Array(MultiThreadedEventLoopGroup.singleton.makeIterator()), logger: logger)
         self.cache = cache
         self.logger = logger
+        // Health checks start with the route table.
+        self.httpUpstreams.keep(only: Set(routes.routes.compactMap(\.upstream)))
     }
 
     /// Puts a new route table in force (a reloaded route file); requests in flight finish under the old one.

@@ -55,6 +55,13 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         self.logger = logger
     }
 
+    /// Probes the addresses as the route's `health_check:` says until the task is cancelled; returns at
+    /// once when it has none.
+    func checkHealth() async {
+        guard let check = self.configuration.healthCheck else { return }
+        await UpstreamHealthProbe(check: check, upstream: self.upstream, eventLoop: self.eventLoops[0]).run()
+    }
+
     /// Closes its idle connections.
     func shutDown() {
         self.upstream.shutDown()
