@@ -50,11 +50,14 @@ public struct CachedResponse: Sendable, Equatable {
         self.upstreamFields = kept
     }
 
-    /// The header fields a hit replays, before `Age` and `Cache-Status`.
+    /// The header fields a hit replays, with room for the `Age` and `Cache-Status` the gateway appends.
     var replayedFields: [(name: String, value: String)] {
-        var fields: [(name: String, value: String)] = [("Content-Type", self.contentType)]
+        var fields: [(name: String, value: String)] = []
+        fields.reserveCapacity(4 + (self.upstreamFields?.count ?? 0))
+        fields.append(("Content-Type", self.contentType))
         if let etag = self.etag { fields.append(("ETag", etag)) }
-        return fields + (self.upstreamFields ?? [])
+        if let upstreamFields = self.upstreamFields { fields += upstreamFields }
+        return fields
     }
 
     /// The fields of a conditional `GET` that revalidates an HTTP upstream's entry (RFC 9110 §13.1):

@@ -122,13 +122,14 @@ extension EdgeGateway {
                 EdgeMetrics.cacheRevalidations.increment()
                 // Confirmed: the stored answer with the 304's fields, fresh for what they now say.
                 let refreshed = revalidating.refreshed(by: answer.headers)
-                let served = EdgeResponse(status: refreshed.status, headers: refreshed.replayedFields + [("Age", "0")], body: refreshed.body)
-                let timing = answer.headers.filter { ["date", "age"].contains($0.name.lowercased()) }
-                guard case .store(let decided, let answerVary) = decide(EdgeResponse(status: refreshed.status, headers: refreshed.replayedFields + timing)),
-                    answerVary == (vary ?? [])
-                else {
-                    return Fetched(response: served, upstreamStatus: 304)
+                var fields = refreshed.replayedFields
+                let served = EdgeResponse(status: refreshed.status, headers: fields + [("Age", "0")], body: refreshed.body)
+                fields += answer.headers.filter { ["date", "age"].contains($0.name.lowercased()) }
+                // A 304 that now says the answer may not be kept (`private`, `no-store`) is the asker's alone.
+                guard case .store(let decided, let answerVary) = decide(EdgeResponse(status: refreshed.status, headers: fields)) else {
+                    return Fetched(response: served, upstreamStatus: 304, shareable: false)
                 }
+                guard answerVary == (vary ?? []) else { return Fetched(response: served, upstreamStatus: 304) }
                 let outcome = self.cache.refresh(revalidating, with: refreshed, for: key, tags: tags, freshness: decided, ticket: ticket)
                 self.recordCacheSize()
                 return Fetched(response: served, stored: outcome == .stored, upstreamStatus: 304)
@@ -183,7 +184,10 @@ extension EdgeGateway {
     }
 
     static func respond(_ cached: CachedResponse, status: String, age: Duration) -> EdgeResponse {
-        EdgeResponse(status: cached.status, headers: cached.replayedFields + [("Age", "\(age.components.seconds)"), ("Cache-Status", status)], body: cached.body)
+        var headers = cached.replayedFields
+        headers.append(("Age", "\(age.components.seconds)"))
+        headers.append(("Cache-Status", status))
+        return EdgeResponse(status: cached.status, headers: headers, body: cached.body)
     }
 
     static func withCacheStatus(_ response: EdgeResponse, _ status: String) -> EdgeResponse {
