@@ -61,6 +61,18 @@ struct HTTPUpstreamRevalidationTests {
         }
     }
 
+    @Test func theKeptFieldsCountAgainstTheCachesBudgetAndTheEdgesOwnAreNotKept() {
+        let fields: [(name: String, value: String)] = [
+            ("Content-Type", "text/plain"), ("ETag", #""v1""#), ("Link", String(repeating: "l", count: 1_000)), ("Date", "Mon, 07 Dec 2026 08:00:00 GMT"),
+            ("Age", "3"), ("Server", "upstream"), ("X-Request-ID", "req-1"), ("RateLimit", "limit=1"), ("Cache-Status", "origin; hit"),
+        ]
+        let entry = CachedResponse(status: 200, body: [], upstreamFields: fields)
+        #expect(entry.upstreamFields?.map(\.name) == ["Link"])
+        #expect(entry.etag == #""v1""# && entry.contentType == "text/plain")
+        let bare = CachedResponse(status: 200, body: [], etag: #""v1""#, contentType: "text/plain")
+        #expect(entry.cost(key: "k", tags: []) >= bare.cost(key: "k", tags: []) + 1_004)
+    }
+
     @Test func aCookieOfOneCallerIsNeverHandedToAnother() async throws {
         try await Self.withUpstream { gateway, server in
             let first = await gateway.send("GET", "/etag/max-age_60?cookie")
@@ -73,53 +85,52 @@ struct HTTPUpstreamRevalidationTests {
 
     @Test func aStaleEntryWithAnETagIsConfirmedBy304AndServedFreshAgain() async throws {
         try await Self.withUpstream { gateway, server in
-            let stored = await gateway.send("GET", "/etag/max-age_1")
+            // Fresh for 1 s; the 304 says 60 s.
+            let target = "/etag/max-age_1?then=max-age_60"
+            let stored = await gateway.send("GET", target)
             #expect(stored.header("Cache-Status") == "gatehouse; fwd=uri-miss; stored")
             try await Task.sleep(for: .milliseconds(1_200))
             // Past its max-age, and the route serves nothing stale but on an error.
-            let revalidated = await gateway.send("GET", "/etag/max-age_1")
+            let revalidated = await gateway.send("GET", target)
             #expect(revalidated.status == 200)
             #expect(revalidated.body == stored.body, "the stored body: \(Self.text(revalidated))")
             #expect(revalidated.header("Cache-Status") == "gatehouse; fwd=stale; fwd-status=304; stored", "\(revalidated.headers)")
             #expect(revalidated.header("X-Upstream-Note") == "confirmed 2", "the 304's fields update the entry's")
+            #expect(revalidated.header("Cache-Control") == "max-age=60")
             #expect(server.conditionalRequests == 1 && server.notModified == 1 && server.requests == 2)
             // Fresh again for the 304's max-age: a hit, with the refreshed fields.
-            let hit = await gateway.send("GET", "/etag/max-age_1")
+            let hit = await gateway.send("GET", target)
             #expect(hit.header("Cache-Status") == "gatehouse; hit")
             #expect(hit.body == stored.body && hit.header("X-Upstream-Note") == "confirmed 2" && hit.header("Link") == #"</next>; rel="next""#)
             #expect(server.requests == 2)
-            // The client's own If-None-Match is evaluated by the gateway on the answer it serves.
-            try await Task.sleep(for: .milliseconds(1_200))
-            let notModified = await gateway.send("GET", "/etag/max-age_1", headers: ["if-none-match": #""v1""#])
-            #expect(notModified.status == 304 && notModified.body.isEmpty)
-            #expect(server.conditionalRequests == 2, "revalidated with the entry's own validator")
         }
     }
 
     @Test func aStaleEntryWithLastModifiedIsRevalidatedWithIfModifiedSince() async throws {
         try await Self.withUpstream { gateway, server in
-            let stored = await gateway.send("GET", "/modified/max-age_1")
+            let target = "/modified/max-age_1?then=max-age_60"
+            let stored = await gateway.send("GET", target)
             #expect(stored.header("Last-Modified") == "Sun, 01 Nov 2026 08:49:37 GMT")
             try await Task.sleep(for: .milliseconds(1_200))
-            let revalidated = await gateway.send("GET", "/modified/max-age_1")
+            let revalidated = await gateway.send("GET", target)
             #expect(revalidated.body == stored.body)
             #expect(revalidated.header("Cache-Status") == "gatehouse; fwd=stale; fwd-status=304; stored", "\(revalidated.headers)")
             #expect(server.conditionalRequests == 1 && server.notModified == 1)
-            #expect(await gateway.send("GET", "/modified/max-age_1").header("Cache-Status") == "gatehouse; hit")
+            #expect(await gateway.send("GET", target).header("Cache-Status") == "gatehouse; hit")
             #expect(server.requests == 2)
         }
     }
 
     @Test func a200ToTheRevalidationReplacesTheEntry() async throws {
         try await Self.withUpstream { gateway, server in
-            let old = await gateway.send("GET", "/etag/max-age_1")
+            let old = await gateway.send("GET", "/etag/max-age_1?then=max-age_60")
             server.publish(version: 2)
             try await Task.sleep(for: .milliseconds(1_200))
-            let replaced = await gateway.send("GET", "/etag/max-age_1")
+            let replaced = await gateway.send("GET", "/etag/max-age_1?then=max-age_60")
             #expect(Self.text(replaced) == "version 2 answer 2", "\(Self.text(old)) → \(Self.text(replaced))")
             #expect(replaced.header("Cache-Status") == "gatehouse; fwd=stale; fwd-status=200; stored")
             #expect(server.conditionalRequests == 1 && server.notModified == 0)
-            let hit = await gateway.send("GET", "/etag/max-age_1")
+            let hit = await gateway.send("GET", "/etag/max-age_1?then=max-age_60")
             #expect(Self.text(hit) == "version 2 answer 2" && hit.header("ETag") == #""v2""# && hit.header("Cache-Status") == "gatehouse; hit")
         }
     }
@@ -134,22 +145,48 @@ struct HTTPUpstreamRevalidationTests {
                 #expect(used.header("Cache-Status")?.hasPrefix("gatehouse; fwd=stale; fwd-status=304") == true, "\(used.headers)")
                 #expect(server.conditionalRequests == round && server.notModified == round)
             }
+            // The client's own If-None-Match is evaluated by the gateway on the answer it serves.
+            let notModified = await gateway.send("GET", "/etag/no-cache", headers: ["if-none-match": #""v1""#])
+            #expect(notModified.status == 304 && notModified.body.isEmpty)
+            #expect(server.conditionalRequests == 4, "revalidated with the entry's own validator first")
             server.publish(version: 3)
-            #expect(Self.text(await gateway.send("GET", "/etag/no-cache")) == "version 3 answer 5", "a change is seen at the next use")
+            #expect(Self.text(await gateway.send("GET", "/etag/no-cache")) == "version 3 answer 6", "a change is seen at the next use")
         }
     }
 
     @Test func withinStaleWhileRevalidateTheRevalidationRunsInTheBackground() async throws {
         try await Self.withUpstream { gateway, server in
-            let stored = await gateway.send("GET", "/swr/max-age_1")
+            let target = "/swr/max-age_1?then=max-age_60"
+            let stored = await gateway.send("GET", target)
             try await Task.sleep(for: .milliseconds(1_200))
-            let stale = await gateway.send("GET", "/swr/max-age_1")
+            let stale = await gateway.send("GET", target)
             #expect(stale.body == stored.body)
             #expect(stale.header("Cache-Status") == #"gatehouse; hit; detail="stale-while-revalidate""#)
-            try await Self.eventually { server.notModified == 1 }
-            #expect(server.conditionalRequests == 1, "revalidated, not fetched again")
-            let hit = await gateway.send("GET", "/swr/max-age_1")
+            // The background revalidation's 304 refreshes the entry: a hit from then on.
+            var hit = stale
+            let deadline = ContinuousClock.now + .seconds(10)
+            while hit.header("Cache-Status") != "gatehouse; hit", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                hit = await gateway.send("GET", target)
+            }
             #expect(hit.header("Cache-Status") == "gatehouse; hit" && hit.header("X-Upstream-Note") == "confirmed 2", "\(hit.headers)")
+            #expect(hit.body == stored.body)
+            #expect(server.conditionalRequests == 1 && server.requests == 2, "revalidated once, never fetched again")
+        }
+    }
+
+    @Test func anInvalidationWhileTheRevalidationIsUnderWayWins() async throws {
+        try await Self.withUpstream { gateway, server in
+            _ = await gateway.send("GET", "/etag/max-age_1?slow")
+            try await Task.sleep(for: .milliseconds(1_200))
+            // The 304 comes 500 ms late; the entry's tag is invalidated meanwhile (a write, an event).
+            async let revalidated = gateway.send("GET", "/etag/max-age_1?slow")
+            try await Self.eventually { server.conditionalRequests == 1 }
+            gateway.gateway.cache.invalidate([.path("/etag/max-age_1")])
+            #expect(await revalidated.header("Cache-Status") == "gatehouse; fwd=stale; fwd-status=304", "served to its asker, not stored")
+            let after = await gateway.send("GET", "/etag/max-age_1?slow")
+            #expect(after.header("Cache-Status") == "gatehouse; fwd=uri-miss; stored", "the invalidated entry is gone: \(after.headers)")
+            #expect(server.conditionalRequests == 1 && server.requests == 3)
         }
     }
 

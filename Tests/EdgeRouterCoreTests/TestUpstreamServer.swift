@@ -10,7 +10,9 @@ import Synchronization
 /// any other method on `/cache/…` is `204`; `/vary` answers its `Accept` and count with `Vary: Accept`;
 /// `GET /etag/D` and `/modified/D` answer the current version (``publish(version:)``) with `Cache-Control: D`
 /// and an `ETag` (`/etag`) or a `Last-Modified` (`/modified`), `Link`, `X-Upstream-Note` and
-/// `Set-Cookie` when the query says `cookie`, and `304` to a matching `If-None-Match`/`If-Modified-Since`;
+/// `Set-Cookie` when the query says `cookie`, and `304` to a matching `If-None-Match`/`If-Modified-Since`
+/// (500 ms late when the query says `slow`); an answer to a conditional request says `Cache-Control: D2`
+/// instead when the query says `then=D2`;
 /// once told, every request is `503`. It counts the connections it accepted and the requests it answered,
 /// and, of the validator paths', the conditional requests and the `304`s.
 final class TestUpstreamServer: Sendable {
@@ -142,7 +144,7 @@ final class TestUpstreamServer: Sendable {
                 context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             case _ where path.hasPrefix("/etag/") || path.hasPrefix("/modified/"):
-                self.answerValidated(head, path: path, cookie: query == "cookie", context: context)
+                self.answerValidated(head, path: path, query: query, context: context)
             case "/status":
                 write(HTTPResponseStatus(statusCode: number), "status \(number)")
             default:
@@ -150,12 +152,16 @@ final class TestUpstreamServer: Sendable {
             }
         }
 
-        private func answerValidated(_ head: HTTPRequestHead, path: String, cookie: Bool, context: ChannelHandlerContext) {
+        private func answerValidated(_ head: HTTPRequestHead, path: String, query: String, context: ChannelHandlerContext) {
             let byETag = path.hasPrefix("/etag/")
-            let directive = String(path.split(separator: "/").last.map { $0.map { $0 == "_" ? "=" : $0 } } ?? [])
+            let options = query.split(separator: "&")
+            let isConditional = head.headers.contains(name: "If-None-Match") || head.headers.contains(name: "If-Modified-Since")
+            let then = options.first { $0.hasPrefix("then=") }.map { $0.dropFirst("then=".count) }
+            let written = isConditional ? then ?? path.split(separator: "/").last : path.split(separator: "/").last
+            let directive = String(written.map { $0.map { $0 == "_" ? "=" : $0 } } ?? [])
             let (version, requests) = self.box.counts.withLock { counts in
                 counts.requests += 1
-                if head.headers.contains(name: "If-None-Match") || head.headers.contains(name: "If-Modified-Since") { counts.conditional += 1 }
+                if isConditional { counts.conditional += 1 }
                 return (counts.version, counts.requests)
             }
             let etag = "\"v\(version)\""
@@ -166,8 +172,13 @@ final class TestUpstreamServer: Sendable {
             if matches {
                 self.box.counts.withLock { $0.notModified += 1 }
                 headers.add(name: "X-Upstream-Note", value: "confirmed \(requests)")
-                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .notModified, headers: headers))), promise: nil)
-                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+                let answer = { [headers] in
+                    context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .notModified, headers: headers))), promise: nil)
+                    context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+                }
+                guard options.contains("slow") else { return answer() }
+                let bound = NIOLoopBound(answer, eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: .milliseconds(500)) { bound.value() }
                 return
             }
             let body = "version \(version) answer \(requests)"
@@ -175,7 +186,7 @@ final class TestUpstreamServer: Sendable {
             headers.add(name: "Content-Type", value: "text/plain")
             headers.add(name: "Link", value: "</next>; rel=\"next\"")
             headers.add(name: "X-Upstream-Note", value: "answer \(requests)")
-            if cookie { headers.add(name: "Set-Cookie", value: "session=secret-\(requests)") }
+            if options.contains("cookie") { headers.add(name: "Set-Cookie", value: "session=secret-\(requests)") }
             context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
             context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
