@@ -90,7 +90,7 @@ struct UpstreamHealthProbeTests {
         try await Self.eventually { server.requests >= 2 }
         #expect(server.requests >= 2, "probed before any request, every interval")
         routes.keep(only: [])
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: .milliseconds(700))  // a probe under way ends within its 500 ms timeout
         let afterRemoval = server.requests
         try await Task.sleep(for: .milliseconds(2_200))
         #expect(server.requests == afterRemoval, "no probes once the route is gone")
@@ -98,7 +98,7 @@ struct UpstreamHealthProbeTests {
         routes.keep(only: [configuration])
         try await Self.eventually { server.requests > afterRemoval }
         routes.shutDown()
-        try await Task.sleep(for: .milliseconds(100))
+        try await Task.sleep(for: .milliseconds(700))  // a probe under way ends within its 500 ms timeout
         let afterShutdown = server.requests
         routes.keep(only: [configuration])
         try await Task.sleep(for: .milliseconds(2_200))
