@@ -33,7 +33,9 @@ public struct CachedResponse: Sendable, Equatable {
         self.contentType = contentType
     }
 
-    /// An HTTP upstream's answer as an entry: its end-to-end fields without those in ``fieldsNotKept``.
+    /// An HTTP upstream's answer as an entry: its end-to-end fields without those in ``fieldsNotKept``; an
+    /// answer without `Content-Type` is replayed as `application/octet-stream` (what RFC 9110 §8.3 lets a
+    /// recipient assume).
     init(status: Int, body: [UInt8], upstreamFields fields: [(name: String, value: String)]) {
         var etag: String?
         var contentType: String?
