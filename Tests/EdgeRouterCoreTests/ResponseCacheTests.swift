@@ -20,6 +20,28 @@ struct ResponseCacheTests {
         #expect(cache.statistics.entries == 0, "an entry past every window is dropped")
     }
 
+    @Test func aRevalidatedEntryIsRefreshedOnlyWhileItIsStillTheOneThatWasRevalidated() {
+        let cache = ResponseCache(maxBytes: 1 << 20)
+        let freshness = ResponseCache.Freshness(ttl: .seconds(10))
+        let tags: [CacheTag] = [.path("/a")]
+        let old = self.response("old")
+        let confirmed = CachedResponse(status: 200, body: Array("old".utf8), etag: "\"2\"")
+        cache.store(old, for: "a", tags: tags, freshness: freshness, ticket: cache.ticket(), now: self.start)
+        #expect(cache.refresh(old, with: confirmed, for: "a", tags: tags, freshness: freshness, ticket: cache.ticket(), now: self.start + .seconds(20)) == .stored)
+        #expect(cache.lookup("a", now: self.start + .seconds(25)) == .fresh(confirmed, age: .seconds(5)), "fresh again from the refresh")
+        // An invalidation while the revalidation is in flight wins: before the ticket, or after it.
+        var ticket = cache.ticket()
+        cache.invalidate(tags)
+        #expect(cache.refresh(confirmed, with: confirmed, for: "a", tags: tags, freshness: freshness, ticket: ticket) == .invalidatedMeanwhile)
+        #expect(cache.lookup("a") == .miss)
+        cache.store(confirmed, for: "a", tags: tags, freshness: freshness, ticket: cache.ticket(), now: self.start)
+        ticket = cache.ticket()
+        cache.invalidate(tags)
+        cache.store(old, for: "a", tags: tags, freshness: freshness, ticket: cache.ticket(), now: self.start)
+        #expect(cache.refresh(confirmed, with: confirmed, for: "a", tags: tags, freshness: freshness, ticket: ticket) == .invalidatedMeanwhile, "another fill replaced it")
+        #expect(cache.lookup("a", now: self.start) == .fresh(old, age: .zero))
+    }
+
     @Test func staysWithinItsByteBudgetByEvictingTheLeastRecentlyUsed() {
         let cache = ResponseCache(maxBytes: 16_000)
         let freshness = ResponseCache.Freshness(ttl: .seconds(60))

@@ -83,6 +83,11 @@ struct RouteTableTests {
         ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], timeouts: {first_byte: 10m}}\n", "routes[0].upstream.timeouts.first_byte: expected 1ms to 5m"),
         ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], identity_headers: {sub: Host}}\n", "routes[0].upstream.identity_headers.sub: expected a header name"),
         ("routes:\n  - path: /a/{id}\n    methods: [PUT]\n    owner_only: true\n    upstream: {addresses: [http://h:80]}\n", "routes[0].owner_only: owner_only is the data service's ownership check"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], health_check: {path: health}}\n", "routes[0].upstream.health_check.path: expected a path such as /health"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], health_check: {interval: 100ms}}\n", "routes[0].upstream.health_check.interval: expected 1s to 5m"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], health_check: {interval: 2s, timeout: 5s}}\n", "routes[0].upstream.health_check.timeout: the timeout must not be longer than the interval"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], health_check: {unhealthy_after: 0}}\n", "routes[0].upstream.health_check.unhealthy_after"),
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], health_check: {every: 5s}}\n", "routes[0].upstream.health_check.every: unknown key 'every'"),
         ("routes:\n  - path: /v1/{name}\n    methods: [GET]\n", "routes.yaml:2: routes[0].path: {name} is not a parameter"),
         ("routes:\n  - path: v1\n    methods: [GET]\n", "routes.yaml:2: routes[0].path: expected a path"),
         ("routes:\n  - path: /v1/{collection}\n    methods: [POST]\n    cache: {ttl: 5s}\n", "routes.yaml:2: routes[0].cache: only a route of GET alone can be cached"),
@@ -106,6 +111,21 @@ struct RouteTableTests {
         }
     }
 
+    @Test func anUpstreamsHealthCheckIsReadWithItsDefaults() throws {
+        let yaml = """
+            routes:
+              - path: /a
+                methods: [GET]
+                upstream: {addresses: [http://h:80], health_check: {path: /health?deep=1, unhealthy_after: 5}}
+              - path: /b
+                methods: [GET]
+                upstream: {addresses: [http://h:81], health_check: {}}
+            """
+        let table = try RouteTable(yaml: yaml, source: "routes.yaml")
+        #expect(table.routes[0].upstream?.healthCheck == UpstreamHealthCheck(path: "/health?deep=1", interval: .seconds(10), timeout: .seconds(2), healthyAfter: 2, unhealthyAfter: 5))
+        #expect(table.routes[1].upstream?.healthCheck == .defaults)
+    }
+
     @Test func anUpstreamRouteIsReadWithItsDefaults() throws {
         let yaml = """
             routes:
@@ -127,6 +147,7 @@ struct RouteTableTests {
         #expect(upstream.maximumBodyBytes == 1 << 20)
         #expect(upstream.target(path: "/api/articles/7", query: "a=1") == "/articles/7?a=1")
         #expect(table.routes[1].upstream == nil, "a route without upstream: is the data service's")
+        #expect(upstream.healthCheck == nil, "no active health check unless configured")
     }
 
     @Test func everyProblemIsReportedAtOnce() {

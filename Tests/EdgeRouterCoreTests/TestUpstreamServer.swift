@@ -7,7 +7,14 @@ import Synchronization
 /// `/echo` answers the request's header fields as `name: value` lines, `/slow?ms=N` answers after N ms,
 /// `/drop` closes the connection without answering, `/bytes?n=N` answers N bytes, `/status?code=N` that
 /// status; `GET /cache/D` answers its request count with `Cache-Control: D` (`_` standing for `=`: `max-age_60`),
-/// any other method on `/cache/…` is `204`; `/vary` answers its `Accept` and count with `Vary: Accept`; once told, every request is `503`. It counts the connections it accepted and the requests it answered.
+/// any other method on `/cache/…` is `204`; `/vary` answers its `Accept` and count with `Vary: Accept`;
+/// `GET /etag/D` and `/modified/D` answer the current version (``publish(version:)``) with `Cache-Control: D`
+/// and an `ETag` (`/etag`) or a `Last-Modified` (`/modified`), `Link`, `X-Upstream-Note` and
+/// `Set-Cookie` when the query says `cookie`, and `304` to a matching `If-None-Match`/`If-Modified-Since`
+/// (500 ms late when the query says `slow`); an answer to a conditional request says `Cache-Control: D2`
+/// instead when the query says `then=D2`;
+/// once told, every request is `503`. It counts the connections it accepted and the requests it answered,
+/// and, of the validator paths', the conditional requests and the `304`s.
 final class TestUpstreamServer: Sendable {
     private let channel: any Channel
     private let box: CountsBox
@@ -42,10 +49,24 @@ final class TestUpstreamServer: Sendable {
     var connections: Int { self.box.counts.withLock { $0.connections } }
     /// Requests answered so far.
     var requests: Int { self.box.counts.withLock { $0.requests } }
+    /// Requests to `/etag/…` and `/modified/…` that carried `If-None-Match` or `If-Modified-Since`.
+    var conditionalRequests: Int { self.box.counts.withLock { $0.conditional } }
+    /// `304` answers given.
+    var notModified: Int { self.box.counts.withLock { $0.notModified } }
+
+    /// Changes what `/etag/…` and `/modified/…` answer: a new version has a new `ETag` and `Last-Modified`.
+    func publish(version: Int) {
+        self.box.counts.withLock { $0.version = version }
+    }
 
     /// Makes every later request answer `503`, as an upstream in trouble would.
     func failEveryRequest() {
         self.box.counts.withLock { $0.failing = true }
+    }
+
+    /// Makes later requests answer as usual again.
+    func recover() {
+        self.box.counts.withLock { $0.failing = false }
     }
 
     /// Stops listening (open connections stay until their peer closes them).
@@ -54,7 +75,7 @@ final class TestUpstreamServer: Sendable {
     }
 
     final class CountsBox: Sendable {
-        let counts = Mutex((connections: 0, requests: 0, failing: false))
+        let counts = Mutex((connections: 0, requests: 0, failing: false, version: 1, conditional: 0, notModified: 0))
     }
 
     private final class Responder: ChannelInboundHandler {
@@ -122,11 +143,53 @@ final class TestUpstreamServer: Sendable {
                 context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
                 context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            case _ where path.hasPrefix("/etag/") || path.hasPrefix("/modified/"):
+                self.answerValidated(head, path: path, query: query, context: context)
             case "/status":
                 write(HTTPResponseStatus(statusCode: number), "status \(number)")
             default:
                 write(.notFound, "no such path")
             }
+        }
+
+        private func answerValidated(_ head: HTTPRequestHead, path: String, query: String, context: ChannelHandlerContext) {
+            let byETag = path.hasPrefix("/etag/")
+            let options = query.split(separator: "&")
+            let isConditional = head.headers.contains(name: "If-None-Match") || head.headers.contains(name: "If-Modified-Since")
+            let then = options.first { $0.hasPrefix("then=") }.map { $0.dropFirst("then=".count) }
+            let written = isConditional ? then ?? path.split(separator: "/").last : path.split(separator: "/").last
+            let directive = String(written.map { $0.map { $0 == "_" ? "=" : $0 } } ?? [])
+            let (version, requests) = self.box.counts.withLock { counts in
+                counts.requests += 1
+                if isConditional { counts.conditional += 1 }
+                return (counts.version, counts.requests)
+            }
+            let etag = "\"v\(version)\""
+            let lastModified = "Sun, 0\(version) Nov 2026 08:49:37 GMT"
+            let matches = byETag ? head.headers["If-None-Match"].first == etag : head.headers["If-Modified-Since"].first == lastModified
+            var headers = HTTPHeaders([("Cache-Control", directive)])
+            headers.add(name: byETag ? "ETag" : "Last-Modified", value: byETag ? etag : lastModified)
+            if matches {
+                self.box.counts.withLock { $0.notModified += 1 }
+                headers.add(name: "X-Upstream-Note", value: "confirmed \(requests)")
+                let answer = { [headers] in
+                    context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .notModified, headers: headers))), promise: nil)
+                    context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+                }
+                guard options.contains("slow") else { return answer() }
+                let bound = NIOLoopBound(answer, eventLoop: context.eventLoop)
+                context.eventLoop.scheduleTask(in: .milliseconds(500)) { bound.value() }
+                return
+            }
+            let body = "version \(version) answer \(requests)"
+            headers.add(name: "Content-Length", value: "\(body.utf8.count)")
+            headers.add(name: "Content-Type", value: "text/plain")
+            headers.add(name: "Link", value: "</next>; rel=\"next\"")
+            headers.add(name: "X-Upstream-Note", value: "answer \(requests)")
+            if options.contains("cookie") { headers.add(name: "Set-Cookie", value: "session=secret-\(requests)") }
+            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
 }

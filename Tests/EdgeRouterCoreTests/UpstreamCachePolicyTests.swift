@@ -53,10 +53,16 @@ struct UpstreamCachePolicyTests {
     }
 
     @Test(arguments: [
-        ("no-store", "no-store"), ("private", "private"), ("private=\"set-cookie\", max-age=60", "private"), ("no-cache", "no-cache"),
+        ("no-store", "no-store"), ("private", "private"), ("private=\"set-cookie\", max-age=60", "private"), ("no-cache", "no-cache without a validator"),
     ])
     func whatTheUpstreamForbidsIsNotKept(cacheControl: String, reason: String) {
         #expect(self.decide([("Cache-Control", cacheControl)]) == .doNotStore(reason))
+    }
+
+    @Test func aNoCacheAnswerWithAValidatorIsKeptStaleToBeRevalidatedBeforeEachUse() {
+        let stale = ResponseCache.Freshness(ttl: .zero)
+        #expect(self.decide([("Cache-Control", "no-cache, max-age=60, stale-if-error=60"), ("ETag", "\"a\"")]) == .store(stale, vary: []))
+        #expect(self.decide([("Cache-Control", "no-cache"), ("Last-Modified", "Mon, 07 Dec 2026 11:00:00 GMT")]) == .store(stale, vary: []))
     }
 
     @Test func onlyGETAndCacheableStatusesAreKept() {

@@ -52,6 +52,8 @@ public final class EdgeGateway: Sendable {
         self.cache = cache
         self.pathInvalidations = pathInvalidations
         self.logger = logger
+        // Health checks start with the route table.
+        self.httpUpstreams.keep(only: Set(routes.routes.compactMap(\.upstream)))
     }
 
     /// Puts a new route table in force (a reloaded route file); requests in flight finish under the old one.
@@ -161,9 +163,11 @@ public final class EdgeGateway: Sendable {
         case .fetch(let tags, let personal, let fetch):
             return Self.conditional(await self.cached(request, route: route, caller: caller, tags: tags, personal: personal, fetch: fetch), preconditions)
         case .negotiated(let read):
-            let storage = Storage.negotiated(vary: read.vary, decide: read.decide)
+            let storage = Storage.negotiated(vary: read.vary, decide: read.decide, revalidate: read.fetch)
+            let fetch = read.fetch
             return Self.conditional(
-                await self.cached(request, route: route, caller: caller, tags: read.tags, personal: false, storage: storage, fetch: read.fetch), preconditions
+                await self.cached(request, route: route, caller: caller, tags: read.tags, personal: false, storage: storage, fetch: { await fetch([]) }),
+                preconditions
             )
         case .answered(let response):
             return response

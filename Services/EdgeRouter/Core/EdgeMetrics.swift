@@ -28,6 +28,13 @@ public enum EdgeMetrics {
     static let cacheHits = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "hit")])
     /// Cache lookups answered from a stale entry (`stale-while-revalidate`, `stale-if-error`).
     static let cacheStaleHits = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "stale")])
+    /// Records the active health check's verdict on an HTTP upstream's address (`host:port`) in
+    /// `gatehouse_edge_upstream_healthy`: 1 healthy, 0 not.
+    static func recordUpstreamHealth(address: String, healthy: Bool) {
+        Gauge(label: "gatehouse_edge_upstream_healthy", dimensions: [("address", address)]).record(healthy ? 1 : 0)
+    }
+    /// Stale entries of HTTP upstreams that their upstream confirmed with `304 Not Modified` (refreshed, not fetched again).
+    static let cacheRevalidations = Counter(label: "gatehouse_edge_cache_revalidated_total")
     /// Cache lookups that had to ask the data service.
     static let cacheMisses = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "miss")])
 

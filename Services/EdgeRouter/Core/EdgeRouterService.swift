@@ -108,7 +108,8 @@ package struct EdgeRouterService: LaunchableService {
         // Reverse order on shutdown: HTTP drains first, the clients it uses stop last.
         let group = ServiceGroup(
             // The gate after the limiter's client: it returns the units it holds before that client stops.
-            services: [redis, fleet, pathInvalidations, limiterClient, rateLimiter, dataClient, authClient, events] + reloaders + [admin, http],
+            // The HTTP upstreams' health checks and idle connections stop once the server has drained.
+            services: [redis, fleet, pathInvalidations, limiterClient, rateLimiter, dataClient, authClient, events] + reloaders + [handler.httpUpstreams, admin, http],
             gracefulShutdownSignals: signals.gracefulShutdown, logger: logger
         )
         return EdgeRouterService(

@@ -106,6 +106,21 @@ final class HTTPUpstream: Sendable {
         }
     }
 
+    /// Records an active health probe of the address at `index` (``UpstreamHealthProbe``) and its
+    /// verdict in `gatehouse_edge_upstream_healthy`.
+    func recordProbe(_ index: Int, passed: Bool, check: UpstreamHealthCheck) {
+        let healthy = self.selector.withLock { selector in
+            selector.probed(index, passed: passed, healthyAfter: check.healthyAfter, unhealthyAfter: check.unhealthyAfter)
+            return selector.isProbedHealthy(index)
+        }
+        EdgeMetrics.recordUpstreamHealth(address: self.addresses[index].key, healthy: healthy)
+    }
+
+    /// Whether the active health check marks the address at `index` healthy.
+    func isProbedHealthy(_ index: Int) -> Bool {
+        self.selector.withLock { $0.isProbedHealthy(index) }
+    }
+
     /// Closes the idle connections of every loop.
     func shutDown() {
         for pool in self.pools.values {

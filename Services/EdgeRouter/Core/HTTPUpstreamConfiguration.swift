@@ -29,6 +29,8 @@ struct HTTPUpstreamConfiguration: Sendable, Hashable {
     /// Whether the route says `cache.scope: public` in so many words, which lets answers to requests with
     /// `Authorization` be shared (RFC 9111 §3.5).
     var sharesAuthorizedAnswers: Bool
+    /// The active health check of the addresses (`health_check:`); `nil`: passive ejection only.
+    var healthCheck: UpstreamHealthCheck? = nil
 
     /// Consecutive failures of an address that eject it.
     static let ejectAfter = 5
@@ -52,6 +54,7 @@ struct HTTPUpstreamConfiguration: Sendable, Hashable {
             && lhs.pathPrefixRewrite?.to == rhs.pathPrefixRewrite?.to && lhs.timeouts == rhs.timeouts
             && lhs.maximumBodyBytes == rhs.maximumBodyBytes && lhs.identityHeaders == rhs.identityHeaders
             && lhs.sharesAuthorizedAnswers == rhs.sharesAuthorizedAnswers
+            && lhs.healthCheck == rhs.healthCheck
     }
 
     func hash(into hasher: inout Hasher) {
@@ -62,5 +65,6 @@ struct HTTPUpstreamConfiguration: Sendable, Hashable {
         hasher.combine(self.maximumBodyBytes)
         hasher.combine(self.identityHeaders)
         hasher.combine(self.sharesAuthorizedAnswers)
+        hasher.combine(self.healthCheck)
     }
 }

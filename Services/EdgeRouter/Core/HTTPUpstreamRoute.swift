@@ -13,7 +13,8 @@ import Synchronization
 ///
 /// A read is forwarded as `GET` (a `HEAD` is answered from the `GET` answer) without the client's
 /// conditional and range fields, since the gateway may share the answer with other callers and evaluates
-/// `If-Match`/`If-None-Match` itself; it is tagged with its path, and the upstream's `Cache-Control`,
+/// `If-Match`/`If-None-Match` itself (a stale entry is revalidated with the gateway's own conditional
+/// fields instead, from its validators); it is tagged with its path, and the upstream's `Cache-Control`,
 /// `Expires` and `Vary` decide whether and how long the cache keeps it (``UpstreamCachePolicy``). A write
 /// (any method but `GET`, `HEAD` and `OPTIONS`) names the route's `upstream.invalidates`, else its path and
 /// the path above it (`PUT /articles/7`: `/articles/7` and the `/articles` listing), dropped on a `2xx`
@@ -55,6 +56,13 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         self.logger = logger
     }
 
+    /// Probes the addresses as the route's `health_check:` says until the task is cancelled; returns at
+    /// once when it has none.
+    func checkHealth() async {
+        guard let check = self.configuration.healthCheck else { return }
+        await UpstreamHealthProbe(check: check, upstream: self.upstream, eventLoop: self.eventLoops[0]).run()
+    }
+
     /// Closes its idle connections.
     func shutDown() {
         self.upstream.shutDown()
@@ -65,7 +73,7 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         let requestHeaders = request.headers
         let read = NegotiatedRead(
             tags: [.path(Self.normalized(request.path))], vary: self.learnedVary.withLock { $0 },
-            fetch: { await self.forward(request, method: .GET, caller: caller) },
+            fetch: { conditions in await self.forward(request, method: .GET, caller: caller, conditions: conditions) },
             decide: { answer in
                 guard let policy else { return .doNotStore("the route does not cache") }
                 let decision = policy.decide(
@@ -97,7 +105,9 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         "/" + path.split(separator: "/").joined(separator: "/")
     }
 
-    private func forward(_ request: EdgeRequest, method: HTTPMethod, caller: EdgeCaller) async -> EdgeResponse {
+    private func forward(
+        _ request: EdgeRequest, method: HTTPMethod, caller: EdgeCaller, conditions: [(name: String, value: String)] = []
+    ) async -> EdgeResponse {
         let isRead = method == .GET
         var fields: [(name: String, value: String)] = []
         fields.reserveCapacity(request.headers.count)
@@ -111,6 +121,7 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         }
         let origin = ForwardedHeaders.Origin(clientAddress: request.clientIP, scheme: "http", host: request.header("host"), requestID: request.requestID)
         var outgoing = ForwardedHeaders.towardUpstream(fields, origin: origin, identity: identity, identityNames: self.identityNames)
+        outgoing += conditions
         if !isRead { outgoing.append(("Content-Length", "\(request.body.count)")) }
         let body = isRead || request.body.isEmpty ? nil : ByteBuffer(bytes: request.body)
         let target = self.configuration.target(path: request.path, query: request.query)

@@ -34,7 +34,8 @@ public final class ResponseCache: Sendable {
         /// A fresh entry, with its age.
         case fresh(CachedResponse, age: Duration)
         /// An entry past its TTL that may still be served: while revalidating (`revalidate`), or when the
-        /// data service fails (`ifError`).
+        /// data service fails (`ifError`). An entry with validators (``CachedResponse/conditionalFields``)
+        /// stays past both windows, with both `false`: it is served only once its upstream confirms it.
         case stale(CachedResponse, age: Duration, revalidate: Bool, ifError: Bool)
         /// Nothing usable.
         case miss
@@ -78,7 +79,8 @@ public final class ResponseCache: Sendable {
         self.state = Mutex(State(maxBytes: maxBytes, maxTrackedTags: maxTrackedTags))
     }
 
-    /// Looks an entry up and marks it recently used; an entry past every window is dropped.
+    /// Looks an entry up and marks it recently used; an entry past every window is dropped, unless it has
+    /// validators to be revalidated with.
     public func lookup(_ key: String, now: ContinuousClock.Instant = .now) -> Lookup {
         self.state.withLock { $0.lookup(key, now: now) }
     }
@@ -95,6 +97,20 @@ public final class ResponseCache: Sendable {
         now: ContinuousClock.Instant = .now
     ) -> StoreOutcome {
         self.state.withLock { $0.store(response, key: key, tags: tags, freshness: freshness, ticket: ticket, now: now) }
+    }
+
+    /// Stores `response` in place of `revalidated`, the entry a `304` confirmed (RFC 9111 §4.3.4), unless
+    /// that entry is gone or was replaced since (an invalidation, an eviction, another fill), or one of its
+    /// tags was invalidated after `ticket` was taken.
+    @discardableResult
+    public func refresh(
+        _ revalidated: CachedResponse, with response: CachedResponse, for key: String, tags: [CacheTag], freshness: Freshness, ticket: FillTicket,
+        now: ContinuousClock.Instant = .now
+    ) -> StoreOutcome {
+        self.state.withLock { state in
+            guard let slot = state.index[key], state.nodes[slot]?.response == revalidated else { return .invalidatedMeanwhile }
+            return state.store(response, key: key, tags: tags, freshness: freshness, ticket: ticket, now: now)
+        }
     }
 
     /// Drops every entry of these tags; fills that took their ticket earlier will not be stored.
@@ -158,7 +174,7 @@ extension ResponseCache {
             }
             let revalidate = age < freshness.ttl + freshness.staleWhileRevalidate
             let ifError = age < freshness.ttl + freshness.staleIfError
-            guard revalidate || ifError else {
+            guard revalidate || ifError || !node.response.conditionalFields.isEmpty else {
                 self.remove(slot)
                 return .miss
             }

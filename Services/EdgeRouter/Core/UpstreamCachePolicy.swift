@@ -5,10 +5,13 @@
 ///
 /// Not stored: methods other than `GET`; statuses outside the heuristically cacheable ones (RFC 9110
 /// §15.1, `206` excepted: the edge does not combine ranges); `no-store` in the request or the answer;
-/// `private`; `no-cache` (the edge does not revalidate each use); `Vary: *`; an answer that sets a cookie
-/// (it would hand one client's cookie to others); and, for a request with `Authorization`, any answer
+/// `private`; `no-cache` without a validator (`ETag` or `Last-Modified`: such an answer could never be
+/// confirmed); `Vary: *`; an answer that sets a cookie (it would hand one client's cookie to others); and, for a request with `Authorization`, any answer
 /// unless the route says `scope: public` explicitly or the answer says `public`, `s-maxage` or
 /// `must-revalidate` (RFC 9111 §3.5).
+///
+/// An answer with `no-cache` and a validator is stored stale at once, without `stale-while-revalidate` or
+/// `stale-if-error`: the gateway revalidates it with the upstream before each use (§5.2.2.4).
 struct UpstreamCachePolicy: Sendable, Equatable {
     /// What the policy decided for one answer.
     enum Decision: Sendable, Equatable {
@@ -51,7 +54,7 @@ struct UpstreamCachePolicy: Sendable, Equatable {
         let directives = CacheControl(field("cache-control"))
         if directives.noStore { return .doNotStore("no-store") }
         if directives.isPrivate { return .doNotStore("private") }
-        if directives.noCache { return .doNotStore("no-cache") }
+        if directives.noCache, field("etag") == nil, field("last-modified") == nil { return .doNotStore("no-cache without a validator") }
         if field("set-cookie") != nil { return .doNotStore("the answer sets a cookie") }
         let vary = (field("vary") ?? "").split(separator: ",").map { $0.trimmingASCIISpaces().lowercased() }.filter { !$0.isEmpty }
         if vary.contains("*") { return .doNotStore("Vary: *") }
@@ -75,6 +78,7 @@ struct UpstreamCachePolicy: Sendable, Equatable {
         let apparentAge = date.map { max(0, now - $0) } ?? 0
         let ttl = max(.zero, lifetime - .seconds(max(ageField, apparentAge)))
 
+        if directives.noCache { return .store(ResponseCache.Freshness(ttl: .zero), vary: vary) }
         let mayServeStale = !directives.mustRevalidate
         let capped = { (given: Duration?, ceiling: Duration) -> Duration in
             guard mayServeStale else { return .zero }

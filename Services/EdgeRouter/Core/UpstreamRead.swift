@@ -24,8 +24,9 @@ struct NegotiatedRead: Sendable {
     /// are part of the cache key; `nil` until an answer was stored: such a read is not shared with
     /// concurrent ones, since what its answer varies on is not known before it arrives.
     var vary: [String]?
-    /// Asks the upstream; its failures are problem answers (`502`, `504`).
-    var fetch: @Sendable () async -> EdgeResponse
+    /// Asks the upstream, with these conditional fields (`If-None-Match`, `If-Modified-Since`) when it
+    /// revalidates a stale entry, none otherwise; its failures are problem answers (`502`, `504`).
+    var fetch: @Sendable (_ conditions: [(name: String, value: String)]) async -> EdgeResponse
     /// Whether and how long an answer may be kept, and the fields it varies on.
     var decide: @Sendable (EdgeResponse) -> UpstreamCachePolicy.Decision
 }

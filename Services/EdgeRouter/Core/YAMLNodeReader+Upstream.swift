@@ -4,7 +4,7 @@ import Yams
 
 extension YAMLNodeReader {
     /// The keys of a route's `upstream:`.
-    static let upstreamKeys = ["addresses", "path_prefix_rewrite", "timeouts", "max_body_bytes", "identity_headers", "invalidates"]
+    static let upstreamKeys = ["addresses", "path_prefix_rewrite", "timeouts", "max_body_bytes", "identity_headers", "invalidates", "health_check"]
     /// The keys of `upstream.timeouts`.
     static let upstreamTimeoutKeys = ["connect", "first_byte", "total"]
     /// The keys of `upstream.identity_headers`.
@@ -88,10 +88,11 @@ extension YAMLNodeReader {
             let lowered = [identity.subject, identity.roles, identity.scopes].map { $0.lowercased() }
             if Set(lowered).count < 3 { self.problem(at: identityNode, field: "\(field).identity_headers", "sub, roles and scopes need three different names") }
         }
+        let healthCheck = values["health_check"].flatMap { self.healthCheck($0, field: "\(field).health_check") }
         guard self.problems.count == before else { return nil }
         return HTTPUpstreamConfiguration(
             addresses: addresses, pathPrefixRewrite: rewrite, timeouts: timeouts, maximumBodyBytes: maximumBodyBytes,
-            identityHeaders: identity, sharesAuthorizedAnswers: sharesAuthorizedAnswers
+            identityHeaders: identity, sharesAuthorizedAnswers: sharesAuthorizedAnswers, healthCheck: healthCheck
         )
     }
 
