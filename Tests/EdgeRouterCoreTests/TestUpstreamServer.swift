@@ -7,7 +7,9 @@ import Synchronization
 /// `/echo` answers the request's header fields as `name: value` lines, `/slow?ms=N` answers after N ms,
 /// `/drop` closes the connection without answering, `/bytes?n=N` answers N bytes, `/status?code=N` that
 /// status; `GET /cache/D` answers its request count with `Cache-Control: D` (`_` standing for `=`: `max-age_60`),
-/// any other method on `/cache/…` is `204`; `/vary` answers its `Accept` and count with `Vary: Accept`; once told, every request is `503`. It counts the connections it accepted and the requests it answered.
+/// any other method on `/cache/…` is `204`; `/vary` answers its `Accept` and count with `Vary: Accept`; `/stream?…`
+/// answers a long patterned body as the client reads it (``TestStreamedAnswer``); once told, every request is `503`. It
+/// counts the connections it accepted (and those still open) and the requests it answered.
 final class TestUpstreamServer: Sendable {
     private let channel: any Channel
     private let box: CountsBox
@@ -29,6 +31,8 @@ final class TestUpstreamServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 box.counts.withLock { $0.connections += 1 }
+                box.openConnections.add(1, ordering: .relaxed)
+                channel.closeFuture.whenComplete { _ in box.openConnections.subtract(1, ordering: .relaxed) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Responder(box: box))
@@ -42,6 +46,10 @@ final class TestUpstreamServer: Sendable {
     var connections: Int { self.box.counts.withLock { $0.connections } }
     /// Requests answered so far.
     var requests: Int { self.box.counts.withLock { $0.requests } }
+    /// Connections accepted and not closed yet.
+    var openConnections: Int { self.box.openConnections.load(ordering: .relaxed) }
+    /// What `/stream` answers have written, and the release of those told to hold.
+    var streams: TestStreamedAnswer.Controls { self.box.streams }
 
     /// Makes every later request answer `503`, as an upstream in trouble would.
     func failEveryRequest() {
@@ -55,6 +63,8 @@ final class TestUpstreamServer: Sendable {
 
     final class CountsBox: Sendable {
         let counts = Mutex((connections: 0, requests: 0, failing: false))
+        let openConnections = Atomic<Int>(0)
+        let streams = TestStreamedAnswer.Controls()
     }
 
     private final class Responder: ChannelInboundHandler {
@@ -124,6 +134,9 @@ final class TestUpstreamServer: Sendable {
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             case "/status":
                 write(HTTPResponseStatus(statusCode: number), "status \(number)")
+            case "/stream":
+                self.box.counts.withLock { $0.requests += 1 }
+                TestStreamedAnswer(query: query, controls: self.box.streams).start(context: context)
             default:
                 write(.notFound, "no such path")
             }

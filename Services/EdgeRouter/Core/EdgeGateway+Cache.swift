@@ -99,7 +99,10 @@ extension EdgeGateway {
             let flight = { @Sendable () async -> Fetched in
                 let ticket = self.cache.ticket()
                 let response = await fetch()
-                guard case .store(let decided, let answerVary) = decide(response) else { return Fetched(response: response, shareable: false) }
+                // A streamed answer (longer than the route's bound) is neither kept nor shared.
+                guard response.bodyStream == nil, case .store(let decided, let answerVary) = decide(response) else {
+                    return Fetched(response: response, shareable: false)
+                }
                 guard answerVary == (vary ?? []), decided.ttl > .zero || decided.staleIfError > .zero || decided.staleWhileRevalidate > .zero else {
                     return Fetched(response: response)
                 }

@@ -17,7 +17,8 @@ import Synchronization
 /// `Expires` and `Vary` decide whether and how long the cache keeps it (``UpstreamCachePolicy``). A write
 /// (any method but `GET`, `HEAD` and `OPTIONS`) names its path and the path above it (`PUT /articles/7`:
 /// `/articles/7` and the `/articles` listing), dropped on a `2xx` answer. No answer is a problem: `504`
-/// when a timeout ran out, else `502`.
+/// when a timeout ran out, else `502`. An answer longer than the route's `max_body_bytes` carries the rest
+/// of its body as a stream (``EdgeResponse/bodyStream``), which the HTTP server writes as it arrives.
 ///
 /// A request is forwarded from the event loop it runs on, the client connection's (the HTTP server runs
 /// the gateway there), so its bytes do not cross threads; off the event loops (a test calling the gateway
@@ -54,7 +55,7 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         self.logger = logger
     }
 
-    /// Closes its idle connections.
+    /// Closes its idle connections now and each busy one once its exchange ends.
     func shutDown() {
         self.upstream.shutDown()
     }
@@ -105,14 +106,16 @@ final class HTTPUpstreamRoute: EdgeUpstream {
             let names = self.configuration.identityHeaders
             identity = [(names.subject, claims.sub.value), (names.roles, claims.roles.joined(separator: ",")), (names.scopes, claims.scope)]
         }
-        let origin = ForwardedHeaders.Origin(clientAddress: request.clientIP, scheme: "http", host: request.header("host"), requestID: request.requestID)
+        let origin = ForwardedHeaders.Origin(clientAddress: request.clientIP, scheme: request.scheme, host: request.header("host"), requestID: request.requestID)
         var outgoing = ForwardedHeaders.towardUpstream(fields, origin: origin, identity: identity, identityNames: self.identityNames)
         if !isRead { outgoing.append(("Content-Length", "\(request.body.count)")) }
         let body = isRead || request.body.isEmpty ? nil : ByteBuffer(bytes: request.body)
         let target = self.configuration.target(path: request.path, query: request.query)
         do {
             let answer = try await self.upstream.forward(method: method, target: target, fields: outgoing, body: body, on: self.eventLoop())
-            return EdgeResponse(status: answer.status, headers: ForwardedHeaders.towardClient(answer.headers), body: Array(answer.body.readableBytesView))
+            var response = EdgeResponse(status: answer.status, headers: ForwardedHeaders.towardClient(answer.headers), body: Array(answer.body.readableBytesView))
+            response.bodyStream = answer.rest
+            return response
         } catch {
             self.logger.warning("upstream gave no answer", metadata: ["upstream.failure": "\(error)", "request.id": "\(request.requestID)"])
             if case .timedOut = error {
