@@ -7,9 +7,13 @@ import Synchronization
 /// writable, so what it could write is what its client (the edge) read. With `hold`, it stops after `K`
 /// bytes until ``Controls/release()``; with `die`, it closes the connection after `K` bytes.
 struct TestStreamedAnswer {
-    /// What the answers have written, and the release of held ones.
+    /// What the answers have written, the release of held ones, and what `/upload` requests received.
     final class Controls: Sendable {
-        private let state = Mutex((written: 0, released: false))
+        private let state = Mutex((written: 0, released: false, received: 0))
+
+        /// Bytes of `/upload` bodies received so far, all requests together.
+        var received: Int { self.state.withLock { $0.received } }
+        fileprivate func receivedMore(_ count: Int) { self.state.withLock { $0.received += count } }
 
         /// Bytes of `/stream` bodies the connections took (written to their sockets), all answers together.
         var written: Int { self.state.withLock { $0.written } }
@@ -85,5 +89,33 @@ struct TestStreamedAnswer {
         guard channel.isActive else { return }
         let next = offset
         channel.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(5)) { self.pump(from: next, channel: channel) }
+    }
+
+    /// A request body to `/upload[?die=K|?stall=1]`, checked against ``bytes(at:count:)`` as it arrives; with
+    /// `die`, the connection is closed once `K` bytes arrived; with `stall`, the connection is not read after
+    /// the head.
+    struct Upload {
+        private(set) var received = 0
+        private(set) var intact = true
+        let die: Int?
+        let stalls: Bool
+
+        init(query: String) {
+            self.die = query.hasPrefix("die=") ? Int(query.dropFirst(4)) : nil
+            self.stalls = query == "stall=1"
+        }
+
+        /// Takes a part; `false` when the connection is to be closed.
+        mutating func receive(_ part: ByteBuffer, controls: Controls) -> Bool {
+            var part = part
+            while part.readableBytes > 0 {
+                let count = min(part.readableBytes, TestStreamedAnswer.period)
+                self.intact = self.intact && part.readSlice(length: count)! == TestStreamedAnswer.bytes(at: self.received, count: count)
+                self.received += count
+                controls.receivedMore(count)
+            }
+            if let die = self.die, self.received >= die { return false }
+            return true
+        }
     }
 }

@@ -21,10 +21,13 @@ final class TestStreamingClient: Sendable {
         var ended = 0
         /// Whether the connection closed.
         var closed = false
+        /// The first bytes of the body, as text (an answer that is not the pattern).
+        var text = ""
     }
 
     private let channel: any Channel
     private let seen: SeenBox
+    private let sentBytes = Atomic<Int>(0)
 
     private init(channel: any Channel, seen: SeenBox) {
         self.channel = channel
@@ -53,6 +56,38 @@ final class TestStreamingClient: Sendable {
         self.channel.write(HTTPClientRequestPart.head(head), promise: nil)
         self.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
     }
+
+    /// Sends a request's head, for a body sent with ``sendBody(from:count:)`` and ``sendEnd()``: with
+    /// `Content-Length` when `length` is given, else chunked.
+    func sendHead(_ method: HTTPMethod, _ target: String, length: Int?) {
+        self.seen.value.withLock { $0 = Seen(ended: $0.ended, closed: $0.closed) }
+        var headers: HTTPHeaders = ["Host": "edge.test"]
+        headers.add(name: length == nil ? "Transfer-Encoding" : "Content-Length", value: length.map { "\($0)" } ?? "chunked")
+        self.channel.writeAndFlush(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)), promise: nil)
+    }
+
+    /// Sends `count` bytes of ``TestStreamedAnswer/bytes(at:count:)`` from `offset`, and waits until the
+    /// connection took them.
+    func sendBody(from offset: Int, count: Int) async throws {
+        var sent = offset
+        while sent < offset + count {
+            let part = min(64 * 1024, offset + count - sent)
+            try await self.channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(TestStreamedAnswer.bytes(at: sent, count: part)))).get()
+            sent += part
+            self.sentBytes.add(part, ordering: .relaxed)
+        }
+    }
+
+    /// Request body bytes the connection took so far (written to its socket).
+    var sent: Int { self.sentBytes.load(ordering: .relaxed) }
+
+    /// Ends the request.
+    func sendEnd() {
+        self.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+    }
+
+    /// The body of the last answer, when it was text (``TestUpstreamServer``'s `/upload`).
+    var text: String { self.seen.value.withLock { $0.text } }
 
     /// Reads once more (a client created with `reading: false`).
     func readMore() {
@@ -111,6 +146,8 @@ final class TestStreamingClient: Sendable {
                     $0.contentLength = head.headers["content-length"].first.flatMap { Int($0) }
                 }
             case .body(let part):
+                let text = String(buffer: part.getSlice(at: part.readerIndex, length: min(part.readableBytes, 200))!)
+                client.update { if $0.text.count < 200 { $0.text += text } }
                 var part = part
                 var intact = true
                 while part.readableBytes > 0 {

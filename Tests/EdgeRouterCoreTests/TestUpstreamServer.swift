@@ -8,7 +8,8 @@ import Synchronization
 /// `/drop` closes the connection without answering, `/bytes?n=N` answers N bytes, `/status?code=N` that
 /// status; `GET /cache/D` answers its request count with `Cache-Control: D` (`_` standing for `=`: `max-age_60`),
 /// any other method on `/cache/…` is `204`; `/vary` answers its `Accept` and count with `Vary: Accept`; `/stream?…`
-/// answers a long patterned body as the client reads it (``TestStreamedAnswer``); once told, every request is `503`. It
+/// answers a long patterned body as the client reads it (``TestStreamedAnswer``), `/upload` checks and counts a
+/// patterned request body (or stops reading it) as it arrives and answers `received N intact B` (``TestStreamedAnswer/Upload``); once told, every request is `503`. It
 /// counts the connections it accepted (and those still open) and the requests it answered.
 final class TestUpstreamServer: Sendable {
     private let channel: any Channel
@@ -73,13 +74,20 @@ final class TestUpstreamServer: Sendable {
 
         let box: CountsBox
         var head: HTTPRequestHead?
+        var upload: TestStreamedAnswer.Upload?
 
         init(box: CountsBox) { self.box = box }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch self.unwrapInboundIn(data) {
-            case .head(let head): self.head = head
-            case .body: break
+            case .head(let head):
+                self.head = head
+                self.upload = head.uri.hasPrefix("/upload") ? TestStreamedAnswer.Upload(query: String(head.uri.split(separator: "?").last ?? "")) : nil
+                if self.upload?.stalls == true { try? context.channel.syncOptions?.setOption(.autoRead, value: false) }
+            case .body(let part):
+                guard var upload = self.upload else { break }
+                if !upload.receive(part, controls: self.box.streams) { context.close(promise: nil) }
+                self.upload = upload
             case .end:
                 guard let head = self.head else { return }
                 self.respond(to: head, context: context)
@@ -134,6 +142,9 @@ final class TestUpstreamServer: Sendable {
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             case "/status":
                 write(HTTPResponseStatus(statusCode: number), "status \(number)")
+            case "/upload":
+                let upload = self.upload ?? TestStreamedAnswer.Upload(query: "")
+                write(.ok, "received \(upload.received) intact \(upload.intact)")
             case "/stream":
                 self.box.counts.withLock { $0.requests += 1 }
                 TestStreamedAnswer(query: query, controls: self.box.streams).start(context: context)

@@ -3,10 +3,10 @@ import Logging
 import NIOHTTP1
 import Testing
 
-/// Upstream answers longer than their route's bound (`max_body_bytes`), through the edge's real HTTP
-/// server on loopback in front of a real HTTP server (``TestUpstreamServer``'s `/stream`): passed on as they
-/// arrive, held back while the client does not read, never cached, and their connections reused only when
-/// read to the end.
+/// Upstream answers and request bodies longer than their route's bound (`max_body_bytes`), through the
+/// edge's real HTTP server on loopback in front of a real HTTP server (``TestUpstreamServer``'s `/stream`
+/// and `/upload`): passed on as they arrive, held back while the reader does not read, answers never
+/// cached, and connections reused only when read to the end.
 @Suite(.timeLimit(.minutes(3)))
 struct UpstreamStreamingTests {
     static let bound = 64 * 1024
@@ -18,6 +18,10 @@ struct UpstreamStreamingTests {
             methods: [GET]
             auth: none
             upstream: {addresses: [http://127.0.0.1:\(port)], max_body_bytes: \(Self.bound)}
+          - path: /upload
+            methods: [PUT, POST]
+            auth: none
+            upstream: {addresses: [http://127.0.0.1:\(port)], max_body_bytes: \(Self.bound)}
           - path: /cached/stream
             methods: [GET]
             auth: none
@@ -27,12 +31,13 @@ struct UpstreamStreamingTests {
     }
 
     /// Runs `body` with the edge's HTTP server (its port) in front of a fresh ``TestUpstreamServer``.
-    static func withEdge(_ body: @Sendable (Int, TestUpstreamServer) async throws -> Void) async throws {
+    static func withEdge(maxBodyBytes: Int = 16 << 20, _ body: @Sendable (Int, TestUpstreamServer) async throws -> Void) async throws {
         let upstream = try await TestUpstreamServer.start()
         defer { upstream.stop() }
         try await EdgeGatewayTests.withGateway(over: RecordingUpstream(), routes: Self.routes(port: upstream.port)) { gateway in
             var http = EdgeConfiguration.HTTP()
             http.port = 0
+            http.maxBodyBytes = maxBodyBytes
             var logger = Logger(label: "test.edge.http")
             logger.logLevel = .critical
             let (ports, announce) = AsyncStream.makeStream(of: Int.self)
@@ -125,6 +130,92 @@ struct UpstreamStreamingTests {
             let seen = try await client.wait { $0.closed }
             #expect(seen.status == 200 && seen.closed && seen.ended == 0, "the client's connection closed without the answer's end")
             #expect(seen.bodyBytes < 4 << 20 && seen.intact)
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func aLongUploadReachesTheUpstreamIntactAndItsStartBeforeTheClientFinished(chunked: Bool) async throws {
+        try await Self.withEdge { port, upstream in
+            let client = try await TestStreamingClient.connect(port: port)
+            defer { client.close() }
+            let length = 6 << 20
+            for round in 1...2 {
+                let before = upstream.streams.received
+                client.sendHead(.PUT, "/upload", length: chunked ? nil : length)
+                try await client.sendBody(from: 0, count: 1 << 20)
+                #expect(
+                    try await Self.eventually { upstream.streams.received - before >= 512 << 10 },
+                    "the upstream received the body's start while the client still had 5 MiB to send"
+                )
+                try await client.sendBody(from: 1 << 20, count: length - (1 << 20))
+                client.sendEnd()
+                let seen = try await client.wait { $0.ended == round || $0.closed }
+                #expect(seen.status == 200 && seen.ended == round)
+                #expect(client.text == "received \(length) intact true", "all \(length) bytes reached the upstream, in order")
+            }
+            #expect(upstream.connections == 1, "the client's and the upstream's connections both carried the second upload")
+        }
+    }
+
+    @Test func anUpstreamThatDoesNotReadHoldsTheClientBack() async throws {
+        try await Self.withEdge(maxBodyBytes: 64 << 20) { port, upstream in
+            let client = try await TestStreamingClient.connect(port: port)
+            defer { client.close() }
+            let length = 64 << 20
+            client.sendHead(.PUT, "/upload?stall=1", length: length)
+            let sending = Task { try? await client.sendBody(from: 0, count: length) }
+            defer { sending.cancel() }
+            // Wait until the client could send no more for a second.
+            var sent = -1
+            while client.sent != sent {
+                sent = client.sent
+                try await Task.sleep(for: .seconds(1))
+            }
+            // Socket buffers on both connections and the edge's own bound; far from the whole body.
+            #expect(sent < 32 << 20, "the client sent \(sent) of \(length) bytes while the upstream read nothing")
+        }
+    }
+
+    @Test func aClientThatLeavesMidUploadAbortsTheUpstreamRequest() async throws {
+        try await Self.withEdge { port, upstream in
+            let client = try await TestStreamingClient.connect(port: port)
+            defer { client.close() }
+            client.sendHead(.PUT, "/upload", length: 6 << 20)
+            try await client.sendBody(from: 0, count: 2 << 20)
+            #expect(try await Self.eventually { upstream.streams.received >= 1 << 20 })
+            client.close()
+            #expect(try await Self.eventually { upstream.openConnections == 0 }, "the upstream request was aborted: its connection closed")
+            #expect(upstream.requests == 0, "the upstream never answered a request whose body broke off")
+        }
+    }
+
+    @Test func anUploadOverTheBodyLimitIsAnswered413AndItsUpstreamRequestAborted() async throws {
+        try await Self.withEdge(maxBodyBytes: 2 << 20) { port, upstream in
+            let client = try await TestStreamingClient.connect(port: port)
+            defer { client.close() }
+            // Chunked: the limit is found only as the body arrives, after the upstream request began.
+            client.sendHead(.PUT, "/upload", length: nil)
+            try? await client.sendBody(from: 0, count: 3 << 20)
+            client.sendEnd()
+            let seen = try await client.wait { $0.status != nil && ($0.ended == 1 || $0.closed) }
+            #expect(seen.status == 413)
+            #expect(upstream.streams.received > 0, "the upstream request had begun")
+            #expect(try await Self.eventually { upstream.openConnections == 0 }, "the upstream request was aborted: its connection closed")
+            #expect(upstream.requests == 0, "the upstream never answered the aborted request")
+            #expect(try await client.wait { $0.closed }.closed, "the client's connection closes after the 413")
+        }
+    }
+
+    @Test func anUpstreamThatDiesMidUploadIsA502() async throws {
+        try await Self.withEdge { port, upstream in
+            let client = try await TestStreamingClient.connect(port: port)
+            defer { client.close() }
+            client.sendHead(.POST, "/upload?die=\(1 << 20)", length: 4 << 20)
+            try? await client.sendBody(from: 0, count: 4 << 20)
+            client.sendEnd()
+            let seen = try await client.wait { $0.status != nil && ($0.ended == 1 || $0.closed) }
+            #expect(seen.status == 502)
+            #expect(upstream.connections == 1, "a POST whose body was streamed is never sent again")
         }
     }
 

@@ -10,12 +10,15 @@ public struct EdgeRequest: Sendable {
     public var query: String?
     /// Header fields, names lower-case.
     public var headers: [String: String]
-    /// The body (bounded by the server).
+    /// The body (bounded by the server), or its start when ``bodyStream`` follows.
     public var body: [UInt8]
     /// The client's address: the TCP peer, or from `X-Forwarded-For` when the peer is a trusted proxy.
     public var clientIP: String
     /// `X-Request-ID`, received or generated.
     public var requestID: String
+    /// The rest of a body longer than its HTTP upstream route's bound, forwarded as it arrives; `nil` when
+    /// ``body`` is all of it.
+    var bodyStream: BodyStream?
     /// The scheme the client used: `https` when a trusted proxy said so (`X-Forwarded-Proto`, `Forwarded:
     /// proto=`), else `http`.
     public var scheme: String
@@ -52,7 +55,7 @@ public struct EdgeResponse: Sendable, Equatable {
     /// The rest of an HTTP upstream's body that is longer than its route's bound, written to the client as
     /// it arrives; `nil` when ``body`` is all of it. Such an answer is never cached nor shared; dropped
     /// unwritten (a `304` made of it, a `HEAD`), its upstream connection is closed.
-    var bodyStream: UpstreamBodyStream?
+    var bodyStream: BodyStream?
 
     /// Creates a response.
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {

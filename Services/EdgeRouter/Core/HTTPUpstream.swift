@@ -10,7 +10,8 @@ import Synchronization
 /// against that address. An idempotent request (RFC 9110 §9.2.2: `GET`, `HEAD`, `OPTIONS`, `PUT`,
 /// `DELETE`) that failed before any answer began (the connection could not be opened, or closed before the
 /// answer: typically a kept-alive connection the upstream had just closed) is sent once more, to another
-/// address when there is one; a non-idempotent one never is. The total timeout bounds both attempts.
+/// address when there is one; a non-idempotent one never is, nor one whose body is streamed. The total
+/// timeout bounds both attempts.
 final class HTTPUpstream: Sendable {
     /// The time limits of one forwarded request.
     struct Timeouts: Sendable, Hashable {
@@ -66,11 +67,14 @@ final class HTTPUpstream: Sendable {
     ///   - target: The request target for the upstream (path and query, after the route's rewrite).
     ///   - fields: The header fields to send (``ForwardedHeaders/towardUpstream(_:origin:identity:identityNames:)``);
     ///     `Host` is added for the address chosen.
-    ///   - body: The body, if any.
+    ///   - body: The body, if any, or its start when `rest` follows.
+    ///   - rest: The rest of a request body longer than the bound, written as it arrives; such a request is
+    ///     never sent twice.
     ///   - eventLoop: The loop of the client's connection; must be one of those the upstream was made with.
     /// - Throws: ``UpstreamFailure`` when no answer came.
     func forward(
-        method: HTTPMethod, target: String, fields: [(name: String, value: String)], body: ByteBuffer?, on eventLoop: any EventLoop
+        method: HTTPMethod, target: String, fields: [(name: String, value: String)], body: ByteBuffer?, rest: BodyStream? = nil,
+        on eventLoop: any EventLoop
     ) async throws(UpstreamFailure) -> UpstreamAnswer {
         guard let pool = self.pools[ObjectIdentifier(eventLoop)] else {
             preconditionFailure("HTTPUpstream.forward called on an event loop it was not made with")
@@ -90,7 +94,7 @@ final class HTTPUpstream: Sendable {
             let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
             do {
                 let answer = try await eventLoop.flatSubmit {
-                    pool.value.send(to: address, head: head, body: body, limits: limits, deadline: deadline)
+                    pool.value.send(to: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
                 }.get()
                 let status = answer.status
                 self.selector.withLock { selector in
@@ -100,7 +104,7 @@ final class HTTPUpstream: Sendable {
             } catch {
                 let failure = error as? UpstreamFailure ?? .closedDuringAnswer
                 self.selector.withLock { _ = $0.failed(index, now: .now) }
-                guard previous == nil, failure.allowsRetry, Self.idempotentMethods.contains(method), NIODeadline.now() < deadline else {
+                guard previous == nil, rest == nil, failure.allowsRetry, Self.idempotentMethods.contains(method), NIODeadline.now() < deadline else {
                     throw failure
                 }
                 previous = index

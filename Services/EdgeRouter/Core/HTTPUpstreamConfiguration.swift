@@ -23,7 +23,7 @@ struct HTTPUpstreamConfiguration: Sendable, Hashable {
     /// The time limits of one forwarded request.
     var timeouts: HTTPUpstream.Timeouts
     /// The longest answer body read whole (and so the longest that may be cached); a longer one is streamed
-    /// to the client as it arrives (``UpstreamBodyStream``).
+    /// to the client as it arrives (``BodyStream``).
     var maximumBodyBytes: Int
     /// Where the verified identity goes.
     var identityHeaders: IdentityHeaders

@@ -30,14 +30,15 @@ final class UpstreamConnectionPool {
         self.maximumIdlePerAddress = maximumIdlePerAddress
     }
 
-    /// Sends a request to `address` over an idle connection or a new one.
+    /// Sends a request to `address` over an idle connection or a new one: its head, `body`, and the rest of
+    /// the body as it arrives when `rest` is given.
     /// - Returns: The answer: whole, or its start with the rest to stream (``UpstreamAnswer/rest``).
     func send(
-        to address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, limits: Limits, deadline: NIODeadline
+        to address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, rest: BodyStream?, limits: Limits, deadline: NIODeadline
     ) -> EventLoopFuture<UpstreamAnswer> {
         self.eventLoop.preconditionInEventLoop()
         if let channel = self.takeIdle(address) {
-            return self.exchange(on: channel, address: address, head: head, body: body, limits: limits, deadline: deadline)
+            return self.exchange(on: channel, address: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
         }
         let connected = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(TimeAmount(limits.connectTimeout))
@@ -50,7 +51,7 @@ final class UpstreamConnectionPool {
             }
             .connect(host: address.host, port: address.port)
         return connected.assumeIsolated().flatMap { channel in
-            self.exchange(on: channel, address: address, head: head, body: body, limits: limits, deadline: deadline)
+            self.exchange(on: channel, address: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
         }.nonisolated().flatMapErrorThrowing { error in
             if let failure = error as? UpstreamFailure { throw failure }
             throw UpstreamFailure.connectFailed("\(address): \(error)")
@@ -72,11 +73,13 @@ final class UpstreamConnectionPool {
     }
 
     private func exchange(
-        on channel: any Channel, address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, limits: Limits, deadline: NIODeadline
+        on channel: any Channel, address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, rest: BodyStream?, limits: Limits,
+        deadline: NIODeadline
     ) -> EventLoopFuture<UpstreamAnswer> {
         let promise = self.eventLoop.makePromise(of: UpstreamAnswer.self)
+        let handler: UpstreamResponseHandler
         do {
-            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamResponseHandler.self)
+            handler = try channel.pipeline.syncOperations.handler(type: UpstreamResponseHandler.self)
             handler.begin(
                 UpstreamExchange(bufferedBodyBytes: limits.bufferedBodyBytes, requestKeepsAlive: head.isKeepAlive),
                 promise: promise, firstByteTimeout: limits.firstByteTimeout, deadline: deadline
@@ -91,7 +94,12 @@ final class UpstreamConnectionPool {
         if let body, body.readableBytes > 0 {
             channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
         }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        if let rest {
+            channel.flush()
+            handler.forwardRequestBody(rest)
+        } else {
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        }
         return promise.futureResult
     }
 

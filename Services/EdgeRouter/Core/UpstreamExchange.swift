@@ -11,7 +11,7 @@ struct UpstreamAnswer: Sendable {
     /// The body, or its start when `rest` follows.
     var body: ByteBuffer
     /// The rest of a body longer than the bound, passed on as it arrives; `nil` when `body` is all of it.
-    var rest: UpstreamBodyStream? = nil
+    var rest: BodyStream? = nil
 }
 
 /// Why an exchange with an upstream address gave no answer.
@@ -27,12 +27,14 @@ enum UpstreamFailure: Error, Sendable, Equatable {
     case timedOut(String)
     /// The answer is not valid HTTP/1.1.
     case badAnswer(String)
+    /// The request's streamed body broke off (the client went away, or its body went over the limit).
+    case requestBodyBroke(String)
 
     /// Whether a retry on another connection may repeat an idempotent request safely and usefully.
     var allowsRetry: Bool {
         switch self {
         case .connectFailed, .closedBeforeAnswer: true
-        case .closedDuringAnswer, .timedOut, .badAnswer: false
+        case .closedDuringAnswer, .timedOut, .badAnswer, .requestBodyBroke: false
         }
     }
 }
@@ -160,6 +162,13 @@ struct UpstreamExchange {
         let answer = self.answer
         self.answer.body = ByteBuffer()
         return answer
+    }
+
+    /// The request's streamed body broke off before its end: the exchange fails, the connection is closed.
+    mutating func requestBodyBroke(_ reason: String) -> Action {
+        guard self.state != .done else { return .none }
+        self.state = .done
+        return .fail(.requestBodyBroke(reason))
     }
 
     /// Whether the answer's head has arrived.

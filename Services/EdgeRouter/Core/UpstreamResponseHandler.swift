@@ -3,11 +3,15 @@ import NIOHTTP1
 
 /// The thin NIO shell over ``UpstreamExchange`` at the end of an upstream connection's pipeline: feeds it
 /// the response parts and the connection's end, runs its two timers, completes the request's promise, and
-/// passes a streamed body on (``UpstreamBodyStream``), holding the connection's reads back while the stream
+/// passes a streamed body on (``BodyStream``), holding the connection's reads back while the stream
 /// is paused (as swift-nio's `GlueHandler` does). When the exchange ends it tells the pool whether the
 /// connection may carry another request; a connection whose exchange fails, whose streamed body was given
 /// up, or whose answer does not keep it alive, is closed.
-final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandler {
+///
+/// A request body longer than its bound is written as the client sends it (``forwardRequestBody(_:)``):
+/// the client's connection is read only while this one is writable; an answer that ends before the whole
+/// request was sent, or a request body that breaks off, closes the connection.
+final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandler, BodyStreamSource {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
@@ -21,9 +25,11 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Counts the exchanges on this connection: a stream names the one it belongs to.
     private var exchangeNumber = 0
     /// The body being streamed; held by the one it is for (let go of, it gives the body up).
-    private weak var stream: UpstreamBodyStream?
-    private var readingPaused = false
-    private var readHeld = false
+    private weak var stream: BodyStream?
+    private var reads = ReadGate()
+    /// The request body being written, while it is.
+    private var requestBody: BodyStream?
+    private var firstByteTimeout = Duration.zero
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -53,19 +59,72 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.promise = promise
         self.finished = finished
         self.exchangeNumber += 1
+        self.firstByteTimeout = firstByteTimeout
+        self.requestSent()
         let eventLoop = context.eventLoop.assumeIsolated()
-        self.firstByteTimer = eventLoop.scheduleTask(in: TimeAmount(firstByteTimeout)) {
-            guard var exchange = self.exchange, !exchange.hasBegun else { return }
-            let action = exchange.timedOut("no answer began within the first-byte timeout of \(firstByteTimeout)")
-            self.exchange = exchange
-            self.perform(action)
-        }
         self.totalTimer = eventLoop.scheduleTask(deadline: deadline) {
             guard var exchange = self.exchange else { return }
             let action = exchange.timedOut("the answer did not complete within the total timeout")
             self.exchange = exchange
             self.perform(action)
         }
+    }
+
+    /// Writes the rest of the request's body as it arrives (the head and the body's start are written);
+    /// the first-byte timeout starts once its end is written.
+    func forwardRequestBody(_ body: BodyStream) {
+        guard let context = self.context, self.exchange != nil else {
+            body.cancel()
+            return
+        }
+        self.firstByteTimer?.cancel()
+        self.firstByteTimer = nil
+        self.requestBody = body
+        let (number, channel) = (self.exchangeNumber, context.channel)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        body.start { event in
+            if channel.eventLoop.inEventLoop {
+                handler.value.requestBodyEvent(event, exchange: number)
+            } else {
+                channel.eventLoop.execute { handler.value.requestBodyEvent(event, exchange: number) }
+            }
+        }
+        if !channel.isWritable { body.pause() }
+    }
+
+    private func requestBodyEvent(_ event: BodyStream.Event, exchange number: Int) {
+        guard number == self.exchangeNumber, let body = self.requestBody, let context = self.context else { return }
+        switch event {
+        case .chunk(let chunk):
+            context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+            if !context.channel.isWritable { body.pause() }
+        case .end:
+            self.requestBody = nil
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            self.requestSent()
+        case .failed(let reason):
+            guard var exchange = self.exchange else { return }
+            let action = exchange.requestBodyBroke(reason)
+            self.exchange = exchange
+            self.perform(action)
+        }
+    }
+
+    /// The request is written: the answer's head must come within the first-byte timeout.
+    private func requestSent() {
+        guard let context = self.context else { return }
+        let timeout = self.firstByteTimeout
+        self.firstByteTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
+            guard var exchange = self.exchange, !exchange.hasBegun else { return }
+            let action = exchange.timedOut("no answer began within the first-byte timeout of \(timeout)")
+            self.exchange = exchange
+            self.perform(action)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { self.requestBody?.resume() }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -80,11 +139,7 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.readingPaused {
-            self.readHeld = true
-        } else {
-            context.read()
-        }
+        if self.reads.admits() { context.read() }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -100,7 +155,7 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     /// Stops reading the connection while exchange `number`'s body is streamed.
     func pauseReading(_ number: Int) {
         guard number == self.exchangeNumber, self.stream != nil else { return }
-        self.readingPaused = true
+        self.reads.shut()
     }
 
     /// Reads the connection again.
@@ -137,11 +192,11 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
             guard let context = self.context, var exchange = self.exchange else { return }
             self.firstByteTimer?.cancel()
             self.firstByteTimer = nil
-            let stream = UpstreamBodyStream(
+            let stream = BodyStream(
                 declaredLength: exchange.declaredLength, source: self, exchange: self.exchangeNumber, eventLoop: context.eventLoop
             )
             self.stream = stream
-            self.readingPaused = true  // until the stream starts
+            self.reads.shut()  // until the stream starts
             var answer = exchange.takeAnswer()
             self.exchange = exchange
             answer.rest = stream
@@ -158,7 +213,7 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
             let (promise, stream) = (self.promise, self.stream)
             self.end(reusable: false)
             promise?.fail(failure)
-            stream?.emit(.failed(failure))
+            stream?.emit(.failed("\(failure)"))
         }
     }
 
@@ -172,17 +227,18 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
         self.promise = nil
         self.stream = nil
         self.releaseReads()
+        // An answer that came before the whole request was sent: the rest of it is not wanted, and the
+        // connection is in the middle of a request.
+        let requestUnfinished = self.requestBody != nil
+        self.requestBody?.cancel()
+        self.requestBody = nil
         let finished = self.finished
         self.finished = nil
-        if !reusable { self.context?.close(promise: nil) }
-        finished?(reusable)
+        if !reusable || requestUnfinished { self.context?.close(promise: nil) }
+        finished?(reusable && !requestUnfinished)
     }
 
     private func releaseReads() {
-        self.readingPaused = false
-        if self.readHeld {
-            self.readHeld = false
-            self.context?.read()
-        }
+        if self.reads.open() { self.context?.read() }
     }
 }
