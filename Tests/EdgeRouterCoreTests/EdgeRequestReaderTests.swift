@@ -110,4 +110,41 @@ struct EdgeRequestReaderTests {
         #expect(date.value(at: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT", "the same second again")
         #expect(date.value(at: 1_798_675_200) == "Thu, 31 Dec 2026 00:00:00 GMT")
     }
+
+    @Test func aBodyLongerThanTheStreamingBoundIsAnsweredAtOnceAndTheRestPassedOn() {
+        var reader = EdgeRequestReader(maximumBodyBytes: 100)
+        guard case .none = reader.head(Self.head(), streamBeyond: 10) else { Issue.record("nothing at the head"); return }
+        guard case .none = reader.body(ByteBuffer(string: "0123456789")) else { Issue.record("the bound itself is not streamed"); return }
+        guard case .stream(let head, let start) = reader.body(ByteBuffer(string: "ab")) else { Issue.record("streamed beyond the bound"); return }
+        #expect(head.method == .PUT && String(buffer: start) == "0123456789ab")
+        guard case .forward(let part) = reader.body(ByteBuffer(string: "cd")) else { Issue.record("the rest is passed on"); return }
+        #expect(String(buffer: part) == "cd")
+        #expect(reader.hasUnreadBody)
+        guard case .endStream = reader.end() else { Issue.record("the end is passed on"); return }
+        #expect(!reader.hasUnreadBody)
+        // A body within the bound is still read whole.
+        _ = reader.head(Self.head(), streamBeyond: 10)
+        _ = reader.body(ByteBuffer(string: "short"))
+        guard case .answer(_, let whole) = reader.end() else { Issue.record("answered whole"); return }
+        #expect(String(buffer: whole) == "short")
+    }
+
+    @Test func aStreamedBodyOverTheLimitIsAbortedAndTheRestDiscarded() {
+        var reader = EdgeRequestReader(maximumBodyBytes: 20)
+        _ = reader.head(Self.head(), streamBeyond: 10)
+        guard case .stream = reader.body(ByteBuffer(string: "0123456789ab")) else { Issue.record("streamed"); return }
+        guard case .abortStream = reader.body(ByteBuffer(string: "0123456789")) else { Issue.record("22 bytes are over the limit"); return }
+        guard case .none = reader.body(ByteBuffer(string: "more")) else { Issue.record("discarded"); return }
+        guard case .close = reader.end() else { Issue.record("closed at the end"); return }
+    }
+
+    @Test func aRequestAnsweredBeforeItsBodyEndedHasTheRestDiscarded() {
+        var reader = EdgeRequestReader(maximumBodyBytes: 100)
+        _ = reader.head(Self.head(), streamBeyond: 4)
+        guard case .stream = reader.body(ByteBuffer(string: "01234")) else { Issue.record("streamed"); return }
+        reader.discardRest()
+        #expect(reader.hasUnreadBody)
+        guard case .none = reader.body(ByteBuffer(string: "56")) else { Issue.record("discarded"); return }
+        guard case .close = reader.end() else { Issue.record("closed at the end"); return }
+    }
 }

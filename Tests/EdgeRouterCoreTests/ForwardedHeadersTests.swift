@@ -61,4 +61,24 @@ struct ForwardedHeadersTests {
         #expect(passed.map(\.name) == ["Content-Type", "ETag", "Via"])
         #expect(passed.last?.value == "1.1 origin-cache, 1.1 gatehouse")
     }
+
+    @Test func theSchemeIsWhatATrustedProxySaidElseHTTP() {
+        let scheme = ForwardedHeaders.clientScheme(peerIsTrusted:forwarded:forwardedProto:)
+        #expect(scheme(true, nil, "https") == "https", "a TLS-terminating load balancer's X-Forwarded-Proto")
+        #expect(scheme(true, nil, "HTTPS") == "https")
+        #expect(scheme(true, nil, "http, https") == "https", "the last entry is the trusted proxy's own")
+        #expect(scheme(true, #"for=192.0.2.60;proto=http, for="[2001:db8::1]";proto="https""#, nil) == "https", "the last Forwarded element")
+        #expect(scheme(true, "for=192.0.2.60;proto=http", "https") == "http", "Forwarded wins over X-Forwarded-Proto")
+        #expect(scheme(true, "for=192.0.2.60", "https") == "https", "a Forwarded without proto leaves X-Forwarded-Proto")
+        #expect(scheme(true, nil, "gopher") == "http", "only http and https are passed on")
+        #expect(scheme(true, nil, nil) == "http")
+        #expect(scheme(false, "proto=https", "https") == "http", "what a client says itself is not believed")
+    }
+
+    @Test func theSchemeATrustedProxySaidGoesUpstream() {
+        let origin = ForwardedHeaders.Origin(clientAddress: "203.0.113.7", scheme: "https", host: "api.example.com", requestID: "req-1")
+        let sent = ForwardedHeaders.towardUpstream([("X-Forwarded-Proto", "http")], origin: origin, identity: [], identityNames: [])
+        #expect(sent.filter { $0.name == "X-Forwarded-Proto" }.map(\.value) == ["https"])
+        #expect(sent.first { $0.name == "Forwarded" }?.value == "for=203.0.113.7;proto=https;host=api.example.com")
+    }
 }

@@ -12,9 +12,11 @@ import Synchronization
 /// and an `ETag` (`/etag`) or a `Last-Modified` (`/modified`), `Link`, `X-Upstream-Note` and
 /// `Set-Cookie` when the query says `cookie`, and `304` to a matching `If-None-Match`/`If-Modified-Since`
 /// (500 ms late when the query says `slow`); an answer to a conditional request says `Cache-Control: D2`
-/// instead when the query says `then=D2`;
-/// once told, every request is `503`. It counts the connections it accepted and the requests it answered,
-/// and, of the validator paths', the conditional requests and the `304`s.
+/// instead when the query says `then=D2`; `/stream?…` answers a long patterned body as the client reads it
+/// (``TestStreamedAnswer``), `/upload` checks and counts a patterned request body (or stops reading it) as it
+/// arrives and answers `received N intact B` (``TestStreamedAnswer/Upload``); once told, every request is
+/// `503`. It counts the connections it accepted (and those still open) and the requests it answered, and, of
+/// the validator paths', the conditional requests and the `304`s.
 final class TestUpstreamServer: Sendable {
     private let channel: any Channel
     private let box: CountsBox
@@ -36,6 +38,8 @@ final class TestUpstreamServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 box.counts.withLock { $0.connections += 1 }
+                box.openConnections.add(1, ordering: .relaxed)
+                channel.closeFuture.whenComplete { _ in box.openConnections.subtract(1, ordering: .relaxed) }
                 return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Responder(box: box))
@@ -58,6 +62,10 @@ final class TestUpstreamServer: Sendable {
     func publish(version: Int) {
         self.box.counts.withLock { $0.version = version }
     }
+    /// Connections accepted and not closed yet.
+    var openConnections: Int { self.box.openConnections.load(ordering: .relaxed) }
+    /// What `/stream` answers have written, and the release of those told to hold.
+    var streams: TestStreamedAnswer.Controls { self.box.streams }
 
     /// Makes every later request answer `503`, as an upstream in trouble would.
     func failEveryRequest() {
@@ -76,6 +84,8 @@ final class TestUpstreamServer: Sendable {
 
     final class CountsBox: Sendable {
         let counts = Mutex((connections: 0, requests: 0, failing: false, version: 1, conditional: 0, notModified: 0))
+        let openConnections = Atomic<Int>(0)
+        let streams = TestStreamedAnswer.Controls()
     }
 
     private final class Responder: ChannelInboundHandler {
@@ -84,13 +94,20 @@ final class TestUpstreamServer: Sendable {
 
         let box: CountsBox
         var head: HTTPRequestHead?
+        var upload: TestStreamedAnswer.Upload?
 
         init(box: CountsBox) { self.box = box }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch self.unwrapInboundIn(data) {
-            case .head(let head): self.head = head
-            case .body: break
+            case .head(let head):
+                self.head = head
+                self.upload = head.uri.hasPrefix("/upload") ? TestStreamedAnswer.Upload(query: String(head.uri.split(separator: "?").last ?? "")) : nil
+                if self.upload?.stalls == true { try? context.channel.syncOptions?.setOption(.autoRead, value: false) }
+            case .body(let part):
+                guard var upload = self.upload else { break }
+                if !upload.receive(part, controls: self.box.streams) { context.close(promise: nil) }
+                self.upload = upload
             case .end:
                 guard let head = self.head else { return }
                 self.respond(to: head, context: context)
@@ -147,6 +164,12 @@ final class TestUpstreamServer: Sendable {
                 self.answerValidated(head, path: path, query: query, context: context)
             case "/status":
                 write(HTTPResponseStatus(statusCode: number), "status \(number)")
+            case "/upload":
+                let upload = self.upload ?? TestStreamedAnswer.Upload(query: "")
+                write(.ok, "received \(upload.received) intact \(upload.intact)")
+            case "/stream":
+                self.box.counts.withLock { $0.requests += 1 }
+                TestStreamedAnswer(query: query, controls: self.box.streams).start(context: context)
             default:
                 write(.notFound, "no such path")
             }

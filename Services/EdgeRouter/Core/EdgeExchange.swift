@@ -10,15 +10,24 @@ public struct EdgeRequest: Sendable {
     public var query: String?
     /// Header fields, names lower-case.
     public var headers: [String: String]
-    /// The body (bounded by the server).
+    /// The body (bounded by the server), or its start when ``bodyStream`` follows.
     public var body: [UInt8]
     /// The client's address: the TCP peer, or from `X-Forwarded-For` when the peer is a trusted proxy.
     public var clientIP: String
     /// `X-Request-ID`, received or generated.
     public var requestID: String
+    /// The rest of a body longer than its HTTP upstream route's bound, forwarded as it arrives; `nil` when
+    /// ``body`` is all of it.
+    var bodyStream: BodyStream?
+    /// The scheme the client used: `https` when a trusted proxy said so (`X-Forwarded-Proto`, `Forwarded:
+    /// proto=`), else `http`.
+    public var scheme: String
 
     /// Creates a request.
-    public init(method: String, path: String, query: String?, headers: [String: String], body: [UInt8], clientIP: String, requestID: String) {
+    public init(
+        method: String, path: String, query: String?, headers: [String: String], body: [UInt8], clientIP: String, requestID: String,
+        scheme: String = "http"
+    ) {
         self.method = method
         self.path = path
         self.query = query
@@ -26,6 +35,7 @@ public struct EdgeRequest: Sendable {
         self.body = body
         self.clientIP = clientIP
         self.requestID = requestID
+        self.scheme = scheme
     }
 
     /// A header field by lower-case name.
@@ -40,8 +50,12 @@ public struct EdgeResponse: Sendable, Equatable {
     public var status: Int
     /// Header fields, in order.
     public var headers: [(name: String, value: String)]
-    /// The body.
+    /// The body, or its start when ``bodyStream`` follows.
     public var body: [UInt8]
+    /// The rest of an HTTP upstream's body that is longer than its route's bound, written to the client as
+    /// it arrives; `nil` when ``body`` is all of it. Such an answer is never cached nor shared; dropped
+    /// unwritten (a `304` made of it, a `HEAD`), its upstream connection is closed.
+    var bodyStream: BodyStream?
 
     /// Creates a response.
     public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
@@ -62,7 +76,7 @@ public struct EdgeResponse: Sendable, Equatable {
     }
 
     public static func == (lhs: EdgeResponse, rhs: EdgeResponse) -> Bool {
-        lhs.status == rhs.status && lhs.body == rhs.body && lhs.headers.map(\.name) == rhs.headers.map(\.name)
+        lhs.status == rhs.status && lhs.body == rhs.body && lhs.bodyStream === rhs.bodyStream && lhs.headers.map(\.name) == rhs.headers.map(\.name)
             && lhs.headers.map(\.value) == rhs.headers.map(\.value)
     }
 }

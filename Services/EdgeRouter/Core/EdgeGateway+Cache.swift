@@ -152,7 +152,10 @@ extension EdgeGateway {
         _ response: EdgeResponse, key: String, tags: [CacheTag], vary: [String]?, decide: @Sendable (EdgeResponse) -> UpstreamCachePolicy.Decision,
         ticket: ResponseCache.FillTicket
     ) -> Fetched {
-        guard case .store(let decided, let answerVary) = decide(response) else { return Fetched(response: response, upstreamStatus: response.status, shareable: false) }
+        // A streamed answer (longer than the route's bound) is neither kept nor shared.
+        guard response.bodyStream == nil, case .store(let decided, let answerVary) = decide(response) else {
+            return Fetched(response: response, upstreamStatus: response.status, shareable: false)
+        }
         let entry = CachedResponse(status: response.status, body: response.body, upstreamFields: response.headers)
         guard answerVary == (vary ?? []),
             decided.ttl > .zero || decided.staleIfError > .zero || decided.staleWhileRevalidate > .zero || !entry.conditionalFields.isEmpty

@@ -62,6 +62,15 @@ public final class EdgeGateway: Sendable {
         self.httpUpstreams.keep(only: Set(routes.routes.compactMap(\.upstream)))
     }
 
+    /// The bound beyond which a request's body is forwarded as it arrives: its HTTP upstream route's
+    /// `max_body_bytes` for a write; `nil` (read whole) for a read or any other route.
+    func requestBodyStreamingBound(method: String, path: String) -> Int? {
+        guard method != "GET", method != "HEAD", case .route(let route, _) = self.routes.withLock({ $0 }).match(method: method, path: path) else {
+            return nil
+        }
+        return route.upstream?.maximumBodyBytes
+    }
+
     /// Answers one request; never throws: every failure is a problem response. The answer to `HEAD` is the
     /// `GET` answer; the HTTP server sends it without its body (RFC 9110 §9.3.2).
     public func handle(_ request: EdgeRequest) async -> EdgeResponse {

@@ -23,7 +23,9 @@ import ServiceLifecycle
 /// `BackPressureHandler`), so memory stays bounded per connection. At most `http.max_connections` are held at
 /// once: one more is answered `503` and closed (``ConnectionRefusalHandler``). On graceful shutdown the server
 /// stops accepting, closes idle connections at once, and closes the others as soon as their request in
-/// progress is answered; ``run()`` returns when every connection is closed.
+/// progress is answered, and the gateway's HTTP upstreams close their idle connections at once and their
+/// busy ones when their exchange ends (``HTTPUpstreamRoutes/shutDown()``); ``run()`` returns when every
+/// client connection is closed.
 public final class EdgeHTTPServer: Service, Sendable {
     /// The most header fields a request head may have (as Apache's `LimitRequestFields` and HAProxy's
     /// `tune.http.maxhdr`, about 100); beyond, `431`.
@@ -134,7 +136,9 @@ public final class EdgeHTTPServer: Service, Sendable {
             }
         } onGracefulShutdown: {
             quiesce.initiateShutdown(promise: drained)
+            handler.httpUpstreams.shutDown()
         }
+        handler.httpUpstreams.shutDown()
         self.logger.info("http server stopped", metadata: ["http.port": "\(port)"])
     }
 }

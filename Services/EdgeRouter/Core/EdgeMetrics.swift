@@ -107,6 +107,8 @@ public enum EdgeMetrics {
     static let invalidationLag = Metrics.Timer(label: "gatehouse_edge_invalidation_lag_seconds")
     /// Connections closed because a request was not received and answered within `http.request_timeout_ms`.
     static let requestTimeouts = Counter(label: "gatehouse_edge_request_timeouts_total")
+    /// Streamed upstream answers that broke off after their head was sent (the client's connection was closed).
+    static let upstreamStreamsBroken = Counter(label: "gatehouse_edge_upstream_streams_broken_total")
     /// Connections closed because a request head was not complete within `http.head_timeout_ms`.
     static let headTimeouts = Counter(label: "gatehouse_edge_head_timeouts_total")
     /// Connections answered `503` and closed because the edge held `http.max_connections`.

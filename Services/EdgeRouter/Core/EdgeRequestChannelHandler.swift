@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseNIOSupport
 import Logging
+import Metrics
 import NIOCore
 import NIOHTTP1
 
@@ -12,8 +13,23 @@ import NIOHTTP1
 /// connection on the caller's loop, so a request, its limiter decision and its answer stay on one thread.
 /// NIO's pipelining handler before this one holds a pipelined request back until the answer before it has
 /// been written, so one request per connection is in the pipeline at a time and answers leave in order.
-final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// An HTTP upstream's answer longer than its route's bound (``EdgeResponse/bodyStream``) is written as it
+/// arrives: with the upstream's `Content-Length` when it declared one, else chunked (an HTTP/1.0 client's
+/// connection is closed at its end instead); the upstream connection is read only while this connection is
+/// writable; a client that goes away gives the rest up (its upstream connection is closed); a body that breaks
+/// off closes this connection, since its head is already sent, and is logged and counted
+/// (`gatehouse_edge_upstream_streams_broken_total`). A `HEAD` gets the head alone.
+///
+/// A request body longer than its HTTP upstream route's bound (a write; ``EdgeGateway/requestBodyStreamingBound(method:path:)``)
+/// goes to the gateway once more than the bound has arrived, with the rest as a ``BodyStream`` the upstream
+/// writes as it arrives: this connection is read only while the upstream's is writable. A body that goes
+/// over `http.max_body_bytes` meanwhile aborts the upstream request and is answered `413`; a request
+/// answered before its body's end (refused by the gateway, or answered early by the upstream) has the rest
+/// of its body discarded, and its connection closes after the answer.
+final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHandler, BodyStreamSource {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private static let serverName = "gatehouse-edge"
@@ -28,8 +44,22 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
     /// The `413` answer written for a body still arriving; the connection closes once it is sent.
     private var rejection: EventLoopFuture<Void>?
     private var peer = "unknown"
+    private var peerIsTrusted = false
     private let executor: EventLoopTaskExecutor
-    private var attached = false
+    private var context: ChannelHandlerContext?
+    /// The upstream body being written, whether the connection closes at its end, and its request's ID.
+    private var streaming: (body: BodyStream, closesAfter: Bool, requestID: String)?
+    /// The request body being forwarded as it arrives; held by the upstream it goes to.
+    private weak var requestBody: BodyStream?
+    /// Counts the streamed request bodies: a stream names the one it belongs to.
+    private var requestBodyNumber = 0
+    /// Whether the request being answered had its streamed body go over the limit.
+    private var requestBodyTooLarge = false
+    /// Whether the gateway is answering a request.
+    private var answering = false
+    /// Whether the connection closes once the answer in progress is written.
+    private var closesAfterAnswer = false
+    private var reads = ReadGate()
 
     init(handler: EdgeGateway, http: EdgeConfiguration.HTTP, eventLoop: any EventLoop, logger: Logger) {
         self.handler = handler
@@ -41,17 +71,38 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        self.attached = true
+        self.peerIsTrusted = self.http.trustedProxies.contains(self.peer)
+        self.context = context
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.attached = false
+        self.context = nil
+        self.connectionEnded()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.connectionEnded()
+        context.fireChannelInactive()
+    }
+
+    /// The client went away: the answer it was being sent is given up, and a request body it was sending
+    /// breaks off (its upstream request is aborted).
+    private func connectionEnded() {
+        self.streaming?.body.cancel()
+        self.streaming = nil
+        self.requestBody?.emit(.failed("the client closed its connection"))
+        self.requestBody = nil
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { self.streaming?.body.resume() }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let action: EdgeRequestReader.Action
         switch self.unwrapInboundIn(data) {
-        case .head(let head): action = self.reader.head(head)
+        case .head(let head): action = self.reader.head(head, streamBeyond: self.streamingBound(head))
         case .body(let body): action = self.reader.body(body)
         case .end: action = self.reader.end()
         }
@@ -76,9 +127,28 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
                 self.rejection = written
             }
         case .answer(let head, let body):
-            self.answer(head, body: body, context: context)
+            self.answer(head, body: body, rest: nil, context: context)
+        case .stream(let head, let body):
+            self.requestBodyNumber += 1
+            let declared = head.headers["content-length"].first.flatMap { Int($0) }
+            let rest = BodyStream(declaredLength: declared, source: self, exchange: self.requestBodyNumber, eventLoop: context.eventLoop)
+            self.requestBody = rest
+            self.reads.shut()  // until the upstream starts taking it
+            self.answer(head, body: body, rest: rest, context: context)
+        case .forward(let part):
+            self.requestBody?.emit(.chunk(part))
+        case .endStream:
+            self.requestBody?.emit(.end)
+            self.requestBody = nil
+        case .abortStream:
+            self.requestBodyTooLarge = true
+            self.requestBody?.emit(.failed("the request body is larger than \(self.http.maxBodyBytes) bytes"))
+            self.requestBody = nil
+            self.releaseReads()  // the rest is discarded
         case .close:
-            if let rejection = self.rejection {
+            if self.answering || self.streaming != nil {
+                self.closesAfterAnswer = true
+            } else if let rejection = self.rejection {
                 Self.close(context.channel, after: rejection)
             } else {
                 context.close(promise: nil)
@@ -88,21 +158,97 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.logger.debug("http connection ended", metadata: ["client.peer": "\(self.peer)", "error": "\(error)"])
+        // Nothing more is written on this connection (a body cut short was answered `400` before here).
+        self.context = nil
+        self.connectionEnded()
         context.close(promise: nil)
     }
 
-    private func answer(_ head: HTTPRequestHead, body: ByteBuffer, context: ChannelHandlerContext) {
-        let (request, pipeline) = (self.request(head, body: body), self.handler)
-        self.executor.run({ await pipeline.handle(request) }) { response in
+    func read(context: ChannelHandlerContext) {
+        if self.reads.admits() { context.read() }
+    }
+
+    /// The bound beyond which `head`'s body is streamed, when it has a body and its route forwards it to an
+    /// HTTP upstream.
+    private func streamingBound(_ head: HTTPRequestHead) -> Int? {
+        let hasBody = head.headers.contains(name: "transfer-encoding") || head.headers["content-length"].first.flatMap { Int($0) }.map { $0 > 0 } == true
+        guard hasBody else { return nil }
+        return self.handler.requestBodyStreamingBound(method: head.method.rawValue, path: Self.pathAndQuery(head.uri).path)
+    }
+
+    func pauseReading(_ exchange: Int) {
+        guard exchange == self.requestBodyNumber, self.requestBody != nil else { return }
+        self.reads.shut()
+    }
+
+    func resumeReading(_ exchange: Int) {
+        guard exchange == self.requestBodyNumber else { return }
+        self.releaseReads()
+    }
+
+    /// The upstream does not want the rest of the request's body: it is read and discarded.
+    func abandon(_ exchange: Int) {
+        guard exchange == self.requestBodyNumber else { return }
+        self.requestBody = nil
+        self.reader.discardRest()
+        self.releaseReads()
+    }
+
+    private func releaseReads() {
+        if self.reads.open() { self.context?.read() }
+    }
+
+    private func answer(_ head: HTTPRequestHead, body: ByteBuffer, rest: BodyStream?, context: ChannelHandlerContext) {
+        var request = self.request(head, body: body)
+        request.bodyStream = rest
+        let (sent, pipeline) = (request, self.handler)
+        self.answering = true
+        self.executor.run({ await pipeline.handle(sent) }) { response in
             self.respond(response, answering: head, context: context)
         }
     }
 
     private func respond(_ response: EdgeResponse, answering head: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard self.attached else { return }  // the connection closed while the request was answered
+        self.answering = false
+        guard self.context != nil else { return }  // the connection closed while the request was answered
+        if self.requestBodyTooLarge {
+            self.requestBodyTooLarge = false
+            let problem = EdgeResponse.problem(
+                413, "Content Too Large", "the body is larger than \(self.http.maxBodyBytes) bytes", headers: [("X-Request-ID", response.header("X-Request-ID") ?? "-")]
+            )
+            self.answerBeforeBodyEnd(self.write(problem, answering: head, keepAlive: false, context: context), context: context)
+            return
+        }
+        // The body is still arriving, or it ended after the upstream gave it up (the connection is to close).
+        let bodyUnread = self.reader.hasUnreadBody || self.closesAfterAnswer
+        if bodyUnread {
+            // Answered before the body's end: the rest is discarded, and the connection closes after the answer.
+            self.reader.discardRest()
+            self.requestBody = nil
+            self.releaseReads()
+        }
+        if let rest = response.bodyStream {
+            self.stream(response, rest: rest, answering: head, closing: bodyUnread, context: context)
+            return
+        }
+        if bodyUnread {
+            self.answerBeforeBodyEnd(self.write(response, answering: head, keepAlive: false, context: context), context: context)
+            return
+        }
         let written = self.write(response, answering: head, keepAlive: head.isKeepAlive, context: context)
         if !head.isKeepAlive {
             Self.close(context.channel, after: written)
+        }
+    }
+
+    /// An answer written while the request's body was still arriving (or being discarded): the connection
+    /// closes once it is written and the body has ended.
+    private func answerBeforeBodyEnd(_ written: EventLoopFuture<Void>, context: ChannelHandlerContext) {
+        if self.closesAfterAnswer {
+            self.closesAfterAnswer = false
+            Self.close(context.channel, after: written)
+        } else {
+            self.rejection = written
         }
     }
 
@@ -119,10 +265,13 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
             headers[name] = headers[name].map { $0 + ", " + value } ?? value
         }
         let (path, query) = Self.pathAndQuery(head.uri)
+        let scheme = ForwardedHeaders.clientScheme(
+            peerIsTrusted: self.peerIsTrusted, forwarded: headers["forwarded"], forwardedProto: headers["x-forwarded-proto"]
+        )
         return EdgeRequest(
             method: head.method.rawValue, path: path, query: query, headers: headers, body: Array(buffer: body),
             clientIP: self.http.trustedProxies.clientAddress(peer: self.peer, forwardedFor: headers["x-forwarded-for"]),
-            requestID: RequestID.of(head.headers, using: &self.random)
+            requestID: RequestID.of(head.headers, using: &self.random), scheme: scheme
         )
     }
 
@@ -144,12 +293,87 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
 
     /// Writes a response; for `HEAD`, its head only (with the `Content-Length` of the body a `GET` gets).
     private func write(_ response: EdgeResponse, answering request: HTTPRequestHead, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
+        let (head, bodyAllowed) = self.head(of: response, contentLength: response.body.count, answering: request, keepAlive: keepAlive)
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        if bodyAllowed, request.method != .HEAD, !response.body.isEmpty {
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        }
+        return context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
+    }
+
+    /// Writes a response whose body's rest (`rest`) is written as it arrives, described above.
+    private func stream(_ response: EdgeResponse, rest: BodyStream, answering request: HTTPRequestHead, closing: Bool, context: ChannelHandlerContext) {
+        let length = rest.declaredLength
+        let isHead = request.method == .HEAD
+        // Without a length, an HTTP/1.0 body ends with the connection; a HEAD's head alone is sent, then the
+        // connection closes (chunked framing would end it with a last chunk that a HEAD answer must not have).
+        let closesAfter = closing || !request.isKeepAlive || (length == nil && (request.version == .http1_0 || isHead))
+        let (head, bodyAllowed) = self.head(of: response, contentLength: length, answering: request, keepAlive: !closesAfter)
+        let headWritten = context.write(self.wrapOutboundOut(.head(head)))
+        guard bodyAllowed, !isHead else {
+            rest.cancel()
+            if length == nil, isHead {
+                context.flush()
+                Self.close(context.channel, after: headWritten)
+            } else {
+                let written = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
+                if closesAfter { Self.close(context.channel, after: written) }
+            }
+            return
+        }
+        if !response.body.isEmpty {
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        }
+        context.flush()
+        self.streaming = (rest, closesAfter, response.header("X-Request-ID") ?? "-")
+        let loop = context.eventLoop
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        rest.start { event in
+            if loop.inEventLoop {
+                handler.value.relay(event)
+            } else {
+                loop.execute { handler.value.relay(event) }
+            }
+        }
+        if !context.channel.isWritable { rest.pause() }
+    }
+
+    /// Writes what the streamed body delivered; stops reading the upstream while the client is not reading.
+    private func relay(_ event: BodyStream.Event) {
+        guard let streaming = self.streaming, let context = self.context else { return }
+        switch event {
+        case .chunk(let chunk):
+            context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+            if !context.channel.isWritable { streaming.body.pause() }
+        case .end:
+            self.streaming = nil
+            let written = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
+            if streaming.closesAfter || self.closesAfterAnswer {
+                self.closesAfterAnswer = false
+                Self.close(context.channel, after: written)
+            }
+        case .failed(let failure):
+            self.streaming = nil
+            EdgeMetrics.upstreamStreamsBroken.increment()
+            self.logger.warning(
+                "upstream answer broke off after its head was sent; client connection closed",
+                metadata: ["upstream.failure": "\(failure)", "request.id": "\(streaming.requestID)", "client.peer": "\(self.peer)"]
+            )
+            context.close(promise: nil)
+        }
+    }
+
+    /// The response's head: its fields, `Content-Length` when the body's length is known and the status may
+    /// have one, `Date`, `Server` and `Connection`; and whether the status may have a body.
+    private func head(
+        of response: EdgeResponse, contentLength: Int?, answering request: HTTPRequestHead, keepAlive: Bool
+    ) -> (HTTPResponseHead, bodyAllowed: Bool) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(response.headers.count + 4)
         for (name, value) in response.headers { headers.add(name: name, value: value) }
         // No body and no length for 1xx, 204 and 304 (RFC 9110 §8.6).
         let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
-        if bodyAllowed { headers.add(name: "Content-Length", value: String(response.body.count)) }
+        if bodyAllowed, let contentLength { headers.add(name: "Content-Length", value: String(contentLength)) }
         headers.add(name: "Date", value: self.date.current())
         headers.add(name: "Server", value: Self.serverName)
         if !keepAlive {
@@ -157,11 +381,6 @@ final class EdgeRequestChannelHandler: ChannelInboundHandler, RemovableChannelHa
         } else if request.version == .http1_0 {
             headers.add(name: "Connection", value: "keep-alive")
         }
-        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers)
-        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-        if bodyAllowed, request.method != .HEAD, !response.body.isEmpty {
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
-        }
-        return context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
+        return (HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers), bodyAllowed)
     }
 }

@@ -6,6 +6,12 @@ import NIOHTTP1
 /// state machine that ``EdgeRequestChannelHandler`` drives with each part it reads and that tests drive without sockets.
 ///
 /// - A request whose body fits is answered once its end is read.
+/// - A request whose body may be streamed (an HTTP upstream route's write: the head names the bound) and is
+///   longer than that bound is answered once more than the bound has arrived (``Action/stream(_:_:)``):
+///   the rest is passed on part by part (``Action/forward(_:)``) until its end (``Action/endStream``),
+///   still within the body limit; a stream that goes over the limit is aborted (``Action/abortStream``) and
+///   the rest discarded, as is the rest of a body whose request was answered before its end
+///   (``discardRest()``).
 /// - `Expect: 100-continue` gets `100 Continue` when the declared body fits, so the client sends it.
 /// - A body over the limit, declared by `Content-Length` or counted as it arrives, is answered `413` at
 ///   once, and the connection is closed: at once when the client waits for `100 Continue` (it will not send
@@ -26,6 +32,14 @@ struct EdgeRequestReader {
         case reject(HTTPRequestHead, Refusal, closeAfterAnswer: Bool)
         /// A whole request to answer.
         case answer(HTTPRequestHead, ByteBuffer)
+        /// A request to answer now with the body so far; the rest follows as ``forward(_:)`` parts.
+        case stream(HTTPRequestHead, ByteBuffer)
+        /// Pass on this part of a streamed body.
+        case forward(ByteBuffer)
+        /// The streamed body ended.
+        case endStream
+        /// The streamed body went over the limit: abort it; the rest is discarded, then ``close``.
+        case abortStream
         /// The rejected request's body has ended: close the connection.
         case close
     }
@@ -33,8 +47,10 @@ struct EdgeRequestReader {
     private enum State {
         /// Between requests.
         case idle
-        /// Reading a body that fits so far.
-        case receiving(HTTPRequestHead, ByteBuffer)
+        /// Reading a body that fits so far, streamed once longer than the bound, if any.
+        case receiving(HTTPRequestHead, ByteBuffer, streamBeyond: Int?)
+        /// Passing a body on; `received` bytes so far.
+        case streaming(received: Int)
         /// Discarding the rest of a body over the limit.
         case discarding
     }
@@ -58,7 +74,9 @@ struct EdgeRequestReader {
     }
 
     /// A request head was read.
-    mutating func head(_ head: HTTPRequestHead) -> Action {
+    /// - Parameter streamBeyond: The bound beyond which this request's body is streamed, `nil` when it is
+    ///   read whole.
+    mutating func head(_ head: HTTPRequestHead, streamBeyond: Int? = nil) -> Action {
         let waitsForContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
         if let refusal = Self.refusal(of: head) {
             self.state = .discarding
@@ -69,22 +87,50 @@ struct EdgeRequestReader {
             self.state = .discarding
             return .reject(head, .tooLarge, closeAfterAnswer: waitsForContinue)
         }
-        self.state = .receiving(head, ByteBuffer())
+        self.state = .receiving(head, ByteBuffer(), streamBeyond: streamBeyond)
         return waitsForContinue && head.version != .http1_0 ? .sendContinue(head) : .none
     }
 
     /// Part of the body was read.
     mutating func body(_ part: ByteBuffer) -> Action {
-        guard case .receiving(let head, var body) = self.state else { return .none }
-        guard body.readableBytes + part.readableBytes <= self.maximumBodyBytes else {
-            self.state = .discarding
-            return .reject(head, .tooLarge, closeAfterAnswer: false)
+        switch self.state {
+        case .receiving(let head, var body, let streamBeyond):
+            guard body.readableBytes + part.readableBytes <= self.maximumBodyBytes else {
+                self.state = .discarding
+                return .reject(head, .tooLarge, closeAfterAnswer: false)
+            }
+            self.state = .idle  // drops this copy's reference, so appending does not copy the buffer
+            var part = part
+            body.writeBuffer(&part)
+            if let streamBeyond, body.readableBytes > streamBeyond {
+                self.state = .streaming(received: body.readableBytes)
+                return .stream(head, body)
+            }
+            self.state = .receiving(head, body, streamBeyond: streamBeyond)
+            return .none
+        case .streaming(let received):
+            guard received + part.readableBytes <= self.maximumBodyBytes else {
+                self.state = .discarding
+                return .abortStream
+            }
+            self.state = .streaming(received: received + part.readableBytes)
+            return .forward(part)
+        case .idle, .discarding:
+            return .none
         }
-        self.state = .idle  // drops this copy's reference, so appending does not copy the buffer
-        var part = part
-        body.writeBuffer(&part)
-        self.state = .receiving(head, body)
-        return .none
+    }
+
+    /// The request was answered before its body's end: the rest of the body is discarded, then ``Action/close``.
+    mutating func discardRest() {
+        if case .streaming = self.state { self.state = .discarding }
+    }
+
+    /// Whether the body of the request being answered is still arriving (streamed, or discarded).
+    var hasUnreadBody: Bool {
+        switch self.state {
+        case .streaming, .discarding: true
+        case .idle, .receiving: false
+        }
     }
 
     /// What RFC 9112 makes a server refuse in a head, if anything.
@@ -126,7 +172,8 @@ struct EdgeRequestReader {
     mutating func end() -> Action {
         defer { self.state = .idle }
         switch self.state {
-        case .receiving(let head, let body): return .answer(head, body)
+        case .receiving(let head, let body, _): return .answer(head, body)
+        case .streaming: return .endStream
         case .discarding: return .close
         case .idle: return .none
         }

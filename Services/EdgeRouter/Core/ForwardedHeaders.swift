@@ -42,7 +42,8 @@ enum ForwardedHeaders {
     struct Origin: Sendable, Equatable {
         /// The client's address (from ``TrustedProxies``).
         var clientAddress: String
-        /// The scheme the client used toward the edge (or its trusted load balancer): `http` or `https`.
+        /// The scheme the client used toward the edge (or its trusted load balancer): `http` or `https`
+    /// (``clientScheme(peerIsTrusted:forwarded:forwardedProto:)``).
         var scheme: String
         /// The client's `Host`, if it sent one.
         var host: String?
@@ -127,6 +128,41 @@ enum ForwardedHeaders {
             element += isToken ? ";host=\(host)" : ";host=\"\(escaped)\""
         }
         return element
+    }
+
+    /// The scheme the client used, for `X-Forwarded-Proto` and `Forwarded: proto=`: what a trusted proxy (the
+    /// TCP peer is one of `http.trusted_proxies`, ``TrustedProxies``) said in the last element of its
+    /// `Forwarded` (RFC 7239 §5.4), else in the last entry of its `X-Forwarded-Proto`, when that is `http` or
+    /// `https`; `http` otherwise (the edge itself serves plain HTTP/1.1).
+    /// - Parameters:
+    ///   - peerIsTrusted: Whether the TCP peer is a trusted proxy.
+    ///   - forwarded: The request's `Forwarded` field, if any.
+    ///   - forwardedProto: The request's `X-Forwarded-Proto` field, if any.
+    static func clientScheme(peerIsTrusted: Bool, forwarded: String?, forwardedProto: String?) -> String {
+        guard peerIsTrusted else { return "http" }
+        var said: Substring?
+        if let forwarded {
+            // The last element is the one the nearest proxy appended; commas inside quoted values do not split.
+            var inQuotes = false
+            var start = forwarded.startIndex
+            for index in forwarded.indices {
+                if forwarded[index] == "\"" { inQuotes.toggle() }
+                if forwarded[index] == ",", !inQuotes { start = forwarded.index(after: index) }
+            }
+            for pair in forwarded[start...].split(separator: ";") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, parts[0].trimmingASCIISpaces().lowercased() == "proto" else { continue }
+                let value = parts[1].trimmingASCIISpaces()
+                said = value.count >= 2 && value.hasPrefix("\"") && value.hasSuffix("\"") ? value.dropFirst().dropLast() : Substring(value)
+            }
+        }
+        if said == nil, let forwardedProto, let last = forwardedProto.split(separator: ",").last {
+            said = Substring(last.trimmingASCIISpaces())
+        }
+        switch said?.lowercased() {
+        case "https": return "https"
+        default: return "http"
+        }
     }
 
     /// The lower-case field names listed in `Connection` fields.

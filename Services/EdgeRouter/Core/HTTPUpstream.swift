@@ -10,7 +10,8 @@ import Synchronization
 /// against that address. An idempotent request (RFC 9110 §9.2.2: `GET`, `HEAD`, `OPTIONS`, `PUT`,
 /// `DELETE`) that failed before any answer began (the connection could not be opened, or closed before the
 /// answer: typically a kept-alive connection the upstream had just closed) is sent once more, to another
-/// address when there is one; a non-idempotent one never is. The total timeout bounds both attempts.
+/// address when there is one; a non-idempotent one never is, nor one whose body is streamed. The total
+/// timeout bounds both attempts.
 final class HTTPUpstream: Sendable {
     /// The time limits of one forwarded request.
     struct Timeouts: Sendable, Hashable {
@@ -28,7 +29,7 @@ final class HTTPUpstream: Sendable {
     /// The addresses, in the route file's order.
     let addresses: [UpstreamAddress]
     private let timeouts: Timeouts
-    private let maximumBodyBytes: Int
+    private let bufferedBodyBytes: Int
     private let selector: Mutex<UpstreamAddressSelector>
     private let pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamConnectionPool>]
 
@@ -36,7 +37,7 @@ final class HTTPUpstream: Sendable {
     /// - Parameters:
     ///   - addresses: At least one address.
     ///   - timeouts: The time limits of a request.
-    ///   - maximumBodyBytes: The largest answer body accepted (a larger one is a bad answer).
+    ///   - maximumBodyBytes: The longest answer body read whole; a longer one is streamed (``UpstreamAnswer/rest``).
     ///   - ejectAfter: Consecutive failures that eject an address.
     ///   - ejection: How long an ejected address gets no requests.
     ///   - eventLoops: The event loops requests are forwarded from; each gets its own pool.
@@ -47,7 +48,7 @@ final class HTTPUpstream: Sendable {
     ) {
         self.addresses = addresses
         self.timeouts = timeouts
-        self.maximumBodyBytes = maximumBodyBytes
+        self.bufferedBodyBytes = maximumBodyBytes
         self.selector = Mutex(UpstreamAddressSelector(count: addresses.count, ejectAfter: ejectAfter, ejection: ejection))
         var pools: [ObjectIdentifier: NIOLoopBoundBox<UpstreamConnectionPool>] = [:]
         for eventLoop in eventLoops {
@@ -58,24 +59,29 @@ final class HTTPUpstream: Sendable {
         self.pools = pools
     }
 
-    /// Forwards a request and returns the upstream's answer.
+    /// Forwards a request and returns the upstream's answer: whole when its body is at most
+    /// `maximumBodyBytes`, else its head and the body's start with the rest to stream (``UpstreamAnswer/rest``,
+    /// whose failure is no longer the upstream address's to count: the answer had begun).
     /// - Parameters:
     ///   - method: The method.
     ///   - target: The request target for the upstream (path and query, after the route's rewrite).
     ///   - fields: The header fields to send (``ForwardedHeaders/towardUpstream(_:origin:identity:identityNames:)``);
     ///     `Host` is added for the address chosen.
-    ///   - body: The body, if any.
+    ///   - body: The body, if any, or its start when `rest` follows.
+    ///   - rest: The rest of a request body longer than the bound, written as it arrives; such a request is
+    ///     never sent twice.
     ///   - eventLoop: The loop of the client's connection; must be one of those the upstream was made with.
     /// - Throws: ``UpstreamFailure`` when no answer came.
     func forward(
-        method: HTTPMethod, target: String, fields: [(name: String, value: String)], body: ByteBuffer?, on eventLoop: any EventLoop
+        method: HTTPMethod, target: String, fields: [(name: String, value: String)], body: ByteBuffer?, rest: BodyStream? = nil,
+        on eventLoop: any EventLoop
     ) async throws(UpstreamFailure) -> UpstreamAnswer {
         guard let pool = self.pools[ObjectIdentifier(eventLoop)] else {
             preconditionFailure("HTTPUpstream.forward called on an event loop it was not made with")
         }
         let deadline = NIODeadline.now() + TimeAmount(self.timeouts.total)
         let limits = UpstreamConnectionPool.Limits(
-            connectTimeout: self.timeouts.connect, firstByteTimeout: self.timeouts.firstByte, maximumBodyBytes: self.maximumBodyBytes
+            connectTimeout: self.timeouts.connect, firstByteTimeout: self.timeouts.firstByte, bufferedBodyBytes: self.bufferedBodyBytes
         )
         var previous: Int?
         while true {
@@ -87,18 +93,18 @@ final class HTTPUpstream: Sendable {
             for field in fields { headers.add(name: field.name, value: field.value) }
             let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
             do {
-                let outcome = try await eventLoop.flatSubmit {
-                    pool.value.send(to: address, head: head, body: body, limits: limits, deadline: deadline)
+                let answer = try await eventLoop.flatSubmit {
+                    pool.value.send(to: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
                 }.get()
-                let status = outcome.answer.status
+                let status = answer.status
                 self.selector.withLock { selector in
                     if status == 502 || status == 503 || status == 504 { selector.failed(index, now: .now) } else { selector.succeeded(index) }
                 }
-                return outcome.answer
+                return answer
             } catch {
                 let failure = error as? UpstreamFailure ?? .closedDuringAnswer
                 self.selector.withLock { _ = $0.failed(index, now: .now) }
-                guard previous == nil, failure.allowsRetry, Self.idempotentMethods.contains(method), NIODeadline.now() < deadline else {
+                guard previous == nil, rest == nil, failure.allowsRetry, Self.idempotentMethods.contains(method), NIODeadline.now() < deadline else {
                     throw failure
                 }
                 previous = index
@@ -121,10 +127,10 @@ final class HTTPUpstream: Sendable {
         self.selector.withLock { $0.isProbedHealthy(index) }
     }
 
-    /// Closes the idle connections of every loop.
+    /// Closes the idle connections of every loop now, and each busy one once its exchange ends.
     func shutDown() {
         for pool in self.pools.values {
-            pool.eventLoop.execute { pool.value.closeAll() }
+            pool.eventLoop.execute { pool.value.shutDown() }
         }
     }
 }

@@ -22,7 +22,8 @@ struct HTTPUpstreamConfiguration: Sendable, Hashable {
     var pathPrefixRewrite: (from: String, to: String)?
     /// The time limits of one forwarded request.
     var timeouts: HTTPUpstream.Timeouts
-    /// The largest answer body accepted; a larger one is a `502`.
+    /// The longest answer body read whole (and so the longest that may be cached); a longer one is streamed
+    /// to the client as it arrives (``BodyStream``).
     var maximumBodyBytes: Int
     /// Where the verified identity goes.
     var identityHeaders: IdentityHeaders

@@ -18,8 +18,10 @@ import Synchronization
 /// `Expires` and `Vary` decide whether and how long the cache keeps it (``UpstreamCachePolicy``). A write
 /// (any method but `GET`, `HEAD` and `OPTIONS`) names the route's `upstream.invalidates`, else its path and
 /// the path above it (`PUT /articles/7`: `/articles/7` and the `/articles` listing), dropped on a `2xx`
-/// answer on every edge. No answer is a problem: `504`
-/// when a timeout ran out, else `502`.
+/// answer on every edge. No answer is a problem: `504` when a timeout ran out, else `502`. An answer longer
+/// than the route's `max_body_bytes` carries the rest of its body as a stream (``EdgeResponse/bodyStream``),
+/// which the HTTP server writes as it arrives; a write's body longer than it arrives the same way
+/// (``EdgeRequest/bodyStream``) and is forwarded as it comes.
 ///
 /// A request is forwarded from the event loop it runs on, the client connection's (the HTTP server runs
 /// the gateway there), so its bytes do not cross threads; off the event loops (a test calling the gateway
@@ -63,7 +65,7 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         await UpstreamHealthProbe(check: check, upstream: self.upstream, eventLoop: self.eventLoops[0]).run()
     }
 
-    /// Closes its idle connections.
+    /// Closes its idle connections now and each busy one once its exchange ends.
     func shutDown() {
         self.upstream.shutDown()
     }
@@ -119,15 +121,23 @@ final class HTTPUpstreamRoute: EdgeUpstream {
             let names = self.configuration.identityHeaders
             identity = [(names.subject, claims.sub.value), (names.roles, claims.roles.joined(separator: ",")), (names.scopes, claims.scope)]
         }
-        let origin = ForwardedHeaders.Origin(clientAddress: request.clientIP, scheme: "http", host: request.header("host"), requestID: request.requestID)
+        let origin = ForwardedHeaders.Origin(clientAddress: request.clientIP, scheme: request.scheme, host: request.header("host"), requestID: request.requestID)
         var outgoing = ForwardedHeaders.towardUpstream(fields, origin: origin, identity: identity, identityNames: self.identityNames)
         outgoing += conditions
-        if !isRead { outgoing.append(("Content-Length", "\(request.body.count)")) }
+        let rest = isRead ? nil : request.bodyStream
+        if let rest {
+            // A streamed body: the client's length when it declared one, else chunked.
+            outgoing.append(rest.declaredLength.map { ("Content-Length", "\($0)") } ?? ("Transfer-Encoding", "chunked"))
+        } else if !isRead {
+            outgoing.append(("Content-Length", "\(request.body.count)"))
+        }
         let body = isRead || request.body.isEmpty ? nil : ByteBuffer(bytes: request.body)
         let target = self.configuration.target(path: request.path, query: request.query)
         do {
-            let answer = try await self.upstream.forward(method: method, target: target, fields: outgoing, body: body, on: self.eventLoop())
-            return EdgeResponse(status: answer.status, headers: ForwardedHeaders.towardClient(answer.headers), body: Array(answer.body.readableBytesView))
+            let answer = try await self.upstream.forward(method: method, target: target, fields: outgoing, body: body, rest: rest, on: self.eventLoop())
+            var response = EdgeResponse(status: answer.status, headers: ForwardedHeaders.towardClient(answer.headers), body: Array(answer.body.readableBytesView))
+            response.bodyStream = answer.rest
+            return response
         } catch {
             self.logger.warning("upstream gave no answer", metadata: ["upstream.failure": "\(error)", "request.id": "\(request.requestID)"])
             if case .timedOut = error {

@@ -7,7 +7,8 @@ import Synchronization
 /// request first needs it, or when the route table is put in force for one with `health_check:`, whose
 /// probes run from then on: routes with the same `upstream:` share its connections and its addresses'
 /// health. A reloaded route file keeps those still configured and shuts the others down (their probes
-/// stop, their idle connections close). As a service, it shuts every upstream down at graceful shutdown.
+/// stop, their idle connections close). As a service, it shuts every upstream down at graceful shutdown, as the
+/// HTTP server does once it has drained (``shutDown()``).
 final class HTTPUpstreamRoutes: Sendable {
     private struct State {
         var routes: [HTTPUpstreamConfiguration: HTTPUpstreamRoute] = [:]
@@ -45,7 +46,9 @@ final class HTTPUpstreamRoutes: Sendable {
         for upstream in dropped { upstream.shutDown() }
     }
 
-    /// Stops every health check and closes every idle connection; later upstreams are not probed.
+    /// Stops every health check, closes every upstream's idle connections now and each busy one once its
+    /// exchange ends; an upstream made later (a request still being answered) is neither probed nor keeps a
+    /// connection.
     func shutDown() {
         let (routes, probes) = self.state.withLock { state in
             state.stopped = true
@@ -61,6 +64,7 @@ final class HTTPUpstreamRoutes: Sendable {
         if let existing = state.routes[configuration] { return existing }
         let made = HTTPUpstreamRoute(configuration: configuration, eventLoops: self.eventLoops, logger: self.logger)
         state.routes[configuration] = made
+        if state.stopped { made.shutDown() }
         if configuration.healthCheck != nil, !state.stopped {
             state.probes[configuration] = Task { await made.checkHealth() }
         }

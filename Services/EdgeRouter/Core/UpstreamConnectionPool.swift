@@ -3,10 +3,11 @@ import NIOHTTP1
 import NIOPosix
 
 /// The kept-alive connections of one event loop to an HTTP upstream's addresses: a request takes an idle
-/// connection to its address or opens one, and a connection whose answer keeps it alive goes back to the
-/// idle list (at most `maximumIdlePerAddress` per address; more are closed). Connections live on the loop
-/// that uses them, so a request's bytes never cross threads. Used on its event loop only (``HTTPUpstream``
-/// reaches it through a `NIOLoopBound`).
+/// connection to its address or opens one, and a connection whose answer keeps it alive and was read to
+/// its end (a streamed body included) goes back to the idle list (at most `maximumIdlePerAddress` per
+/// address; more are closed). Once shut down, it closes its idle connections and each busy one when its
+/// exchange ends. Connections live on the loop that uses them, so a request's bytes never cross threads.
+/// Used on its event loop only (``HTTPUpstream`` reaches it through a `NIOLoopBound`).
 final class UpstreamConnectionPool {
     /// What one request needs of a connection.
     struct Limits: Sendable {
@@ -14,13 +15,14 @@ final class UpstreamConnectionPool {
         var connectTimeout: Duration
         /// How long the answer's head may take once the request is written.
         var firstByteTimeout: Duration
-        /// The largest answer body accepted.
-        var maximumBodyBytes: Int
+        /// The longest answer body read whole; a longer one is streamed.
+        var bufferedBodyBytes: Int
     }
 
     private let eventLoop: any EventLoop
     private let maximumIdlePerAddress: Int
     private var idle: [UpstreamAddress: [any Channel]] = [:]
+    private var isShutDown = false
 
     /// Creates an empty pool for `eventLoop`.
     init(eventLoop: any EventLoop, maximumIdlePerAddress: Int) {
@@ -28,15 +30,15 @@ final class UpstreamConnectionPool {
         self.maximumIdlePerAddress = maximumIdlePerAddress
     }
 
-    /// Sends a request to `address` over an idle connection or a new one.
-    /// - Returns: The outcome, and whether the connection was an idle one (whose `closedBeforeAnswer` means
-    ///   the upstream had closed it meanwhile).
+    /// Sends a request to `address` over an idle connection or a new one: its head, `body`, and the rest of
+    /// the body as it arrives when `rest` is given.
+    /// - Returns: The answer: whole, or its start with the rest to stream (``UpstreamAnswer/rest``).
     func send(
-        to address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, limits: Limits, deadline: NIODeadline
-    ) -> EventLoopFuture<UpstreamExchange.Outcome> {
+        to address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, rest: BodyStream?, limits: Limits, deadline: NIODeadline
+    ) -> EventLoopFuture<UpstreamAnswer> {
         self.eventLoop.preconditionInEventLoop()
         if let channel = self.takeIdle(address) {
-            return self.exchange(on: channel, address: address, head: head, body: body, limits: limits, deadline: deadline)
+            return self.exchange(on: channel, address: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
         }
         let connected = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(TimeAmount(limits.connectTimeout))
@@ -49,15 +51,16 @@ final class UpstreamConnectionPool {
             }
             .connect(host: address.host, port: address.port)
         return connected.assumeIsolated().flatMap { channel in
-            self.exchange(on: channel, address: address, head: head, body: body, limits: limits, deadline: deadline)
+            self.exchange(on: channel, address: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
         }.nonisolated().flatMapErrorThrowing { error in
             if let failure = error as? UpstreamFailure { throw failure }
             throw UpstreamFailure.connectFailed("\(address): \(error)")
         }
     }
 
-    /// Closes every idle connection.
-    func closeAll() {
+    /// Closes every idle connection now, and every busy one when its exchange ends.
+    func shutDown() {
+        self.isShutDown = true
         for channel in self.idle.values.joined() { channel.close(promise: nil) }
         self.idle = [:]
     }
@@ -70,15 +73,19 @@ final class UpstreamConnectionPool {
     }
 
     private func exchange(
-        on channel: any Channel, address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, limits: Limits, deadline: NIODeadline
-    ) -> EventLoopFuture<UpstreamExchange.Outcome> {
-        let promise = self.eventLoop.makePromise(of: UpstreamExchange.Outcome.self)
+        on channel: any Channel, address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, rest: BodyStream?, limits: Limits,
+        deadline: NIODeadline
+    ) -> EventLoopFuture<UpstreamAnswer> {
+        let promise = self.eventLoop.makePromise(of: UpstreamAnswer.self)
+        let handler: UpstreamResponseHandler
         do {
-            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamResponseHandler.self)
+            handler = try channel.pipeline.syncOperations.handler(type: UpstreamResponseHandler.self)
             handler.begin(
-                UpstreamExchange(maximumBodyBytes: limits.maximumBodyBytes, requestKeepsAlive: head.isKeepAlive),
+                UpstreamExchange(bufferedBodyBytes: limits.bufferedBodyBytes, requestKeepsAlive: head.isKeepAlive),
                 promise: promise, firstByteTimeout: limits.firstByteTimeout, deadline: deadline
-            )
+            ) { reusable in
+                self.release(channel, to: address, reusable: reusable)
+            }
         } catch {
             promise.fail(UpstreamFailure.closedBeforeAnswer)
             return promise.futureResult
@@ -87,17 +94,24 @@ final class UpstreamConnectionPool {
         if let body, body.readableBytes > 0 {
             channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
         }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        return promise.futureResult.assumeIsolated().map { outcome in
-            if outcome.reusable, channel.isActive {
-                if self.idle[address, default: []].count < self.maximumIdlePerAddress {
-                    self.idle[address, default: []].append(channel)
-                } else {
-                    channel.close(promise: nil)
-                }
-            }
-            return outcome
-        }.nonisolated()
+        if let rest {
+            channel.flush()
+            handler.forwardRequestBody(rest)
+        } else {
+            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        }
+        return promise.futureResult
+    }
+
+    /// A connection whose exchange ended: back to the idle list when it may carry another request and there
+    /// is room, else closed.
+    private func release(_ channel: any Channel, to address: UpstreamAddress, reusable: Bool) {
+        guard reusable, channel.isActive else { return }
+        if !self.isShutDown, self.idle[address, default: []].count < self.maximumIdlePerAddress {
+            self.idle[address, default: []].append(channel)
+        } else {
+            channel.close(promise: nil)
+        }
     }
 }
 

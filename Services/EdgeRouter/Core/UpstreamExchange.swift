@@ -1,14 +1,17 @@
 import NIOCore
 import NIOHTTP1
 
-/// An HTTP upstream's answer, read in full within the body bound.
+/// An HTTP upstream's answer: read whole when its body fits the route's bound, else its head and the
+/// body's start, with the rest to come (`rest`).
 struct UpstreamAnswer: Sendable {
     /// The status.
     var status: Int
     /// The header fields, in order.
     var headers: [(name: String, value: String)]
-    /// The body.
+    /// The body, or its start when `rest` follows.
     var body: ByteBuffer
+    /// The rest of a body longer than the bound, passed on as it arrives; `nil` when `body` is all of it.
+    var rest: BodyStream? = nil
 }
 
 /// Why an exchange with an upstream address gave no answer.
@@ -22,55 +25,66 @@ enum UpstreamFailure: Error, Sendable, Equatable {
     case closedDuringAnswer
     /// No first byte within the first-byte timeout, or no whole answer within the total timeout.
     case timedOut(String)
-    /// The answer is not valid HTTP/1.1, or its body is larger than the bound.
+    /// The answer is not valid HTTP/1.1.
     case badAnswer(String)
+    /// The request's streamed body broke off (the client went away, or its body went over the limit).
+    case requestBodyBroke(String)
 
     /// Whether a retry on another connection may repeat an idempotent request safely and usefully.
     var allowsRetry: Bool {
         switch self {
         case .connectFailed, .closedBeforeAnswer: true
-        case .closedDuringAnswer, .timedOut, .badAnswer: false
+        case .closedDuringAnswer, .timedOut, .badAnswer, .requestBodyBroke: false
         }
     }
 }
 
 /// One request and its answer on a kept-alive upstream connection: a pure state machine that
-/// ``UpstreamConnection``'s handler drives with each response part and event, and tests drive without sockets.
+/// ``UpstreamResponseHandler`` drives with each response part and event, and tests drive without sockets.
+///
+/// An answer whose body fits the bound (`bufferedBodyBytes`) is read whole. A longer one, declared so by
+/// its `Content-Length` or found so once more than the bound has arrived, is streamed: its head and the
+/// body read so far are handed over at once (``Action/beginStream``), and each later part is passed on as
+/// it arrives (``Action/forward(_:)``) until its end (``Action/endStream(reusable:)``).
 struct UpstreamExchange {
     /// What the handler does after an event.
     enum Action: Equatable {
         /// Nothing yet.
         case none
-        /// The answer is complete; the connection may carry another request when `reusable`.
+        /// The answer is complete and read whole; the connection may carry another request when `reusable`.
         case answer(reusable: Bool)
-        /// The exchange failed; the connection must be closed.
+        /// The body is longer than the bound: hand over ``answer`` (the head and the body so far) and pass the
+        /// rest on as it arrives.
+        case beginStream
+        /// Pass on this part of a streamed body.
+        case forward(ByteBuffer)
+        /// The streamed body ended; the connection may carry another request when `reusable`.
+        case endStream(reusable: Bool)
+        /// The exchange failed (before the answer was handed over, or in the middle of a streamed body); the
+        /// connection must be closed.
         case fail(UpstreamFailure)
-    }
-
-    /// A completed exchange: the answer, and whether the connection may carry another request.
-    struct Outcome: Sendable {
-        /// The answer.
-        var answer: UpstreamAnswer
-        /// Whether both sides kept the connection alive and the answer was read to its end.
-        var reusable: Bool
     }
 
     private enum State {
         case awaitingHead
         case receivingBody
+        case streaming
         case done
     }
 
     private var state = State.awaitingHead
-    private let maximumBodyBytes: Int
+    private let bufferedBodyBytes: Int
     private let requestKeepsAlive: Bool
-    /// The answer so far.
+    /// The answer so far: when streamed, its head and the body read before it was handed over.
     private(set) var answer = UpstreamAnswer(status: 0, headers: [], body: ByteBuffer())
+    /// The body's length as the answer's `Content-Length` declares it, if it does.
+    private(set) var declaredLength: Int?
     private var responseKeepsAlive = true
 
     /// Starts an exchange for a request that keeps the connection alive when `requestKeepsAlive`.
-    init(maximumBodyBytes: Int, requestKeepsAlive: Bool = true) {
-        self.maximumBodyBytes = maximumBodyBytes
+    /// - Parameter bufferedBodyBytes: The longest body read whole; a longer one is streamed.
+    init(bufferedBodyBytes: Int, requestKeepsAlive: Bool = true) {
+        self.bufferedBodyBytes = bufferedBodyBytes
         self.requestKeepsAlive = requestKeepsAlive
     }
 
@@ -85,18 +99,26 @@ struct UpstreamExchange {
             self.answer.status = Int(head.status.code)
             self.answer.headers = head.headers.map { ($0.name, $0.value) }
             self.responseKeepsAlive = head.isKeepAlive
+            self.declaredLength = head.headers["content-length"].first.flatMap { Int($0) }
+            if let declared = self.declaredLength, declared > self.bufferedBodyBytes {
+                self.state = .streaming
+                return .beginStream
+            }
             self.state = .receivingBody
             return .none
         case (.receivingBody, .body(var chunk)):
-            guard self.answer.body.readableBytes + chunk.readableBytes <= self.maximumBodyBytes else {
-                self.state = .done
-                return .fail(.badAnswer("the answer's body is larger than \(self.maximumBodyBytes) bytes"))
-            }
             self.answer.body.writeBuffer(&chunk)
-            return .none
+            guard self.answer.body.readableBytes > self.bufferedBodyBytes else { return .none }
+            self.state = .streaming
+            return .beginStream
         case (.receivingBody, .end):
             self.state = .done
             return .answer(reusable: self.requestKeepsAlive && self.responseKeepsAlive)
+        case (.streaming, .body(let chunk)):
+            return .forward(chunk)
+        case (.streaming, .end):
+            self.state = .done
+            return .endStream(reusable: self.requestKeepsAlive && self.responseKeepsAlive)
         case (.done, _):
             return .none
         default:
@@ -112,7 +134,7 @@ struct UpstreamExchange {
         case .awaitingHead:
             if let error = error as? HTTPParserError { return .fail(.badAnswer("the answer is not valid HTTP/1.1: \(error)")) }
             return .fail(.closedBeforeAnswer)
-        case .receivingBody:
+        case .receivingBody, .streaming:
             if let error = error as? HTTPParserError { return .fail(.badAnswer("the answer is not valid HTTP/1.1: \(error)")) }
             return .fail(.closedDuringAnswer)
         case .done:
@@ -125,6 +147,28 @@ struct UpstreamExchange {
         guard self.state != .done else { return .none }
         self.state = .done
         return .fail(.timedOut(description))
+    }
+
+    /// The one the streamed body was for gave it up (its client went away, or it needs no body): the rest
+    /// will not be read, so the connection must be closed.
+    mutating func abandoned() -> Action {
+        guard self.state == .streaming else { return .none }
+        self.state = .done
+        return .fail(.closedDuringAnswer)
+    }
+
+    /// The answer so far, handed over: the exchange keeps no copy of its body.
+    mutating func takeAnswer() -> UpstreamAnswer {
+        let answer = self.answer
+        self.answer.body = ByteBuffer()
+        return answer
+    }
+
+    /// The request's streamed body broke off before its end: the exchange fails, the connection is closed.
+    mutating func requestBodyBroke(_ reason: String) -> Action {
+        guard self.state != .done else { return .none }
+        self.state = .done
+        return .fail(.requestBodyBroke(reason))
     }
 
     /// Whether the answer's head has arrived.

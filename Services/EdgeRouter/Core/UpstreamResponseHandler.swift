@@ -2,19 +2,34 @@ import NIOCore
 import NIOHTTP1
 
 /// The thin NIO shell over ``UpstreamExchange`` at the end of an upstream connection's pipeline: feeds it
-/// the response parts and the connection's end, runs its two timers, and completes the request's promise.
-/// A connection whose exchange fails, or whose answer does not keep it alive, is closed.
-final class UpstreamResponseHandler: ChannelInboundHandler, RemovableChannelHandler {
+/// the response parts and the connection's end, runs its two timers, completes the request's promise, and
+/// passes a streamed body on (``BodyStream``), holding the connection's reads back while the stream
+/// is paused (as swift-nio's `GlueHandler` does). When the exchange ends it tells the pool whether the
+/// connection may carry another request; a connection whose exchange fails, whose streamed body was given
+/// up, or whose answer does not keep it alive, is closed.
+///
+/// A request body longer than its bound is written as the client sends it (``forwardRequestBody(_:)``):
+/// the client's connection is read only while this one is writable; an answer that ends before the whole
+/// request was sent, or a request body that breaks off, closes the connection.
+final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandler, BodyStreamSource {
     typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
 
     private var context: ChannelHandlerContext?
     private var exchange: UpstreamExchange?
-    private var promise: EventLoopPromise<UpstreamExchange.Outcome>?
+    private var promise: EventLoopPromise<UpstreamAnswer>?
+    private var finished: ((_ reusable: Bool) -> Void)?
     private var firstByteTimer: Scheduled<Void>?
     private var totalTimer: Scheduled<Void>?
-
-    /// Whether a request is in flight.
-    var isBusy: Bool { self.promise != nil }
+    /// Counts the exchanges on this connection: a stream names the one it belongs to.
+    private var exchangeNumber = 0
+    /// The body being streamed; held by the one it is for (let go of, it gives the body up).
+    private weak var stream: BodyStream?
+    private var reads = ReadGate()
+    /// The request body being written, while it is.
+    private var requestBody: BodyStream?
+    private var firstByteTimeout = Duration.zero
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -25,26 +40,91 @@ final class UpstreamResponseHandler: ChannelInboundHandler, RemovableChannelHand
     }
 
     /// Starts an exchange; called on the event loop before the request is written.
-    func begin(_ exchange: UpstreamExchange, promise: EventLoopPromise<UpstreamExchange.Outcome>, firstByteTimeout: Duration, deadline: NIODeadline) {
-        guard let context = self.context, context.channel.isActive, self.promise == nil else {
+    /// - Parameters:
+    ///   - exchange: The exchange's state machine.
+    ///   - promise: Completed with the answer (whole, or its start with the rest to stream) or the failure.
+    ///   - firstByteTimeout: How long the answer's head may take.
+    ///   - deadline: When the whole exchange, a streamed body included, must have ended.
+    ///   - finished: Told once, when the exchange ends, whether the connection may carry another request.
+    func begin(
+        _ exchange: UpstreamExchange, promise: EventLoopPromise<UpstreamAnswer>, firstByteTimeout: Duration, deadline: NIODeadline,
+        finished: @escaping (_ reusable: Bool) -> Void
+    ) {
+        guard let context = self.context, context.channel.isActive, self.exchange == nil else {
             promise.fail(UpstreamFailure.closedBeforeAnswer)
+            finished(false)
             return
         }
         self.exchange = exchange
         self.promise = promise
+        self.finished = finished
+        self.exchangeNumber += 1
+        self.firstByteTimeout = firstByteTimeout
+        self.requestSent()
         let eventLoop = context.eventLoop.assumeIsolated()
-        self.firstByteTimer = eventLoop.scheduleTask(in: TimeAmount(firstByteTimeout)) {
-            guard var exchange = self.exchange, !exchange.hasBegun else { return }
-            let action = exchange.timedOut("no answer began within the first-byte timeout of \(firstByteTimeout)")
-            self.exchange = exchange
-            self.perform(action)
-        }
         self.totalTimer = eventLoop.scheduleTask(deadline: deadline) {
             guard var exchange = self.exchange else { return }
             let action = exchange.timedOut("the answer did not complete within the total timeout")
             self.exchange = exchange
             self.perform(action)
         }
+    }
+
+    /// Writes the rest of the request's body as it arrives (the head and the body's start are written);
+    /// the first-byte timeout starts once its end is written.
+    func forwardRequestBody(_ body: BodyStream) {
+        guard let context = self.context, self.exchange != nil else {
+            body.cancel()
+            return
+        }
+        self.firstByteTimer?.cancel()
+        self.firstByteTimer = nil
+        self.requestBody = body
+        let (number, channel) = (self.exchangeNumber, context.channel)
+        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+        body.start { event in
+            if channel.eventLoop.inEventLoop {
+                handler.value.requestBodyEvent(event, exchange: number)
+            } else {
+                channel.eventLoop.execute { handler.value.requestBodyEvent(event, exchange: number) }
+            }
+        }
+        if !channel.isWritable { body.pause() }
+    }
+
+    private func requestBodyEvent(_ event: BodyStream.Event, exchange number: Int) {
+        guard number == self.exchangeNumber, let body = self.requestBody, let context = self.context else { return }
+        switch event {
+        case .chunk(let chunk):
+            context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+            if !context.channel.isWritable { body.pause() }
+        case .end:
+            self.requestBody = nil
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            self.requestSent()
+        case .failed(let reason):
+            guard var exchange = self.exchange else { return }
+            let action = exchange.requestBodyBroke(reason)
+            self.exchange = exchange
+            self.perform(action)
+        }
+    }
+
+    /// The request is written: the answer's head must come within the first-byte timeout.
+    private func requestSent() {
+        guard let context = self.context else { return }
+        let timeout = self.firstByteTimeout
+        self.firstByteTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
+            guard var exchange = self.exchange, !exchange.hasBegun else { return }
+            let action = exchange.timedOut("no answer began within the first-byte timeout of \(timeout)")
+            self.exchange = exchange
+            self.perform(action)
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { self.requestBody?.resume() }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -58,6 +138,10 @@ final class UpstreamResponseHandler: ChannelInboundHandler, RemovableChannelHand
         self.perform(action)
     }
 
+    func read(context: ChannelHandlerContext) {
+        if self.reads.admits() { context.read() }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         self.ended(error: nil)
         context.fireChannelInactive()
@@ -66,6 +150,26 @@ final class UpstreamResponseHandler: ChannelInboundHandler, RemovableChannelHand
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         self.ended(error: error)
         context.close(promise: nil)
+    }
+
+    /// Stops reading the connection while exchange `number`'s body is streamed.
+    func pauseReading(_ number: Int) {
+        guard number == self.exchangeNumber, self.stream != nil else { return }
+        self.reads.shut()
+    }
+
+    /// Reads the connection again.
+    func resumeReading(_ number: Int) {
+        guard number == self.exchangeNumber else { return }
+        self.releaseReads()
+    }
+
+    /// Exchange `number`'s streamed body was given up: the connection is closed, if it still carries it.
+    func abandon(_ number: Int) {
+        guard number == self.exchangeNumber, var exchange = self.exchange else { return }
+        let action = exchange.abandoned()
+        self.exchange = exchange
+        self.perform(action)
     }
 
     private func ended(error: (any Error)?) {
@@ -80,23 +184,61 @@ final class UpstreamResponseHandler: ChannelInboundHandler, RemovableChannelHand
         case .none:
             return
         case .answer(let reusable):
-            guard let answer = self.exchange?.answer else { return }
-            self.finish()?.succeed(UpstreamExchange.Outcome(answer: answer, reusable: reusable))
-            if !reusable { self.context?.close(promise: nil) }
+            guard let answer = self.exchange?.takeAnswer() else { return }
+            let promise = self.promise
+            self.end(reusable: reusable)
+            promise?.succeed(answer)
+        case .beginStream:
+            guard let context = self.context, var exchange = self.exchange else { return }
+            self.firstByteTimer?.cancel()
+            self.firstByteTimer = nil
+            let stream = BodyStream(
+                declaredLength: exchange.declaredLength, source: self, exchange: self.exchangeNumber, eventLoop: context.eventLoop
+            )
+            self.stream = stream
+            self.reads.shut()  // until the stream starts
+            var answer = exchange.takeAnswer()
+            self.exchange = exchange
+            answer.rest = stream
+            let promise = self.promise
+            self.promise = nil
+            promise?.succeed(answer)
+        case .forward(let chunk):
+            self.stream?.emit(.chunk(chunk))
+        case .endStream(let reusable):
+            let stream = self.stream
+            self.end(reusable: reusable)
+            stream?.emit(.end)
         case .fail(let failure):
-            self.finish()?.fail(failure)
-            self.context?.close(promise: nil)
+            let (promise, stream) = (self.promise, self.stream)
+            self.end(reusable: false)
+            promise?.fail(failure)
+            stream?.emit(.failed("\(failure)"))
         }
     }
 
-    /// Ends the exchange: timers cancelled, the promise handed back to be completed.
-    private func finish() -> EventLoopPromise<UpstreamExchange.Outcome>? {
+    /// Ends the exchange: timers cancelled, reads released, the connection handed back to the pool or closed.
+    private func end(reusable: Bool) {
         self.firstByteTimer?.cancel()
         self.totalTimer?.cancel()
         self.firstByteTimer = nil
         self.totalTimer = nil
         self.exchange = nil
-        defer { self.promise = nil }
-        return self.promise
+        self.promise = nil
+        self.stream = nil
+        self.releaseReads()
+        // An answer that came before the whole request was sent: the rest of it is not wanted, and the
+        // connection is in the middle of a request.
+        let requestUnfinished = self.requestBody != nil
+        self.requestBody?.cancel()
+        self.requestBody = nil
+        let finished = self.finished
+        self.finished = nil
+        if !reusable || requestUnfinished { self.context?.close(promise: nil) }
+        finished?(reusable && !requestUnfinished)
+    }
+
+    private func releaseReads() {
+        if self.reads.open() { self.context?.read() }
     }
 }
