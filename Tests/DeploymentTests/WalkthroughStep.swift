@@ -13,12 +13,15 @@ struct WalkthroughStep {
     /// The printed lines; `…` in a line stands for any text. `nil` when the README shows no output.
     let expected: [String]?
 
-    /// The steps between `<!-- walkthrough:begin -->` and `<!-- walkthrough:end -->`.
-    static func parse(readme: String) throws(WalkthroughFormatError) -> [WalkthroughStep] {
-        guard let begin = readme.range(of: "<!-- walkthrough:begin -->"),
-            let end = readme.range(of: "<!-- walkthrough:end -->", range: begin.upperBound..<readme.endIndex)
+    /// The steps between `<!-- SECTION:begin -->` and `<!-- SECTION:end -->`.
+    /// - Parameters:
+    ///   - readme: The README's text.
+    ///   - section: The markers' name: `walkthrough` (the walkthrough) or `walkthrough-upstream` (in front of your own API).
+    static func parse(readme: String, section: String = "walkthrough") throws(WalkthroughFormatError) -> [WalkthroughStep] {
+        guard let begin = readme.range(of: "<!-- \(section):begin -->"),
+            let end = readme.range(of: "<!-- \(section):end -->", range: begin.upperBound..<readme.endIndex)
         else {
-            throw WalkthroughFormatError(description: "README.md has no <!-- walkthrough:begin --> … <!-- walkthrough:end --> section")
+            throw WalkthroughFormatError(description: "README.md has no <!-- \(section):begin --> … <!-- \(section):end --> section")
         }
         var blocks: [(language: String, lines: [String])] = []
         var open: (language: String, lines: [String])?
