@@ -57,8 +57,10 @@ struct ForwardedHeadersTests {
     @Test func theClientGetsTheUpstreamsFieldsWithoutHopByHopOnesAndWithVia() {
         let passed = ForwardedHeaders.towardClient([
             ("Content-Type", "application/json"), ("Connection", "close"), ("Transfer-Encoding", "chunked"), ("Via", "1.1 origin-cache"), ("ETag", "\"v1\""),
+            ("Date", "Mon, 07 Dec 2026 09:03:32 GMT"), ("Server", "BaseHTTP/0.6"), ("X-Request-ID", "theirs"), ("Age", "3"),
         ])
-        #expect(passed.map(\.name) == ["Content-Type", "ETag", "Via"])
+        // The edge sets its own Date, Server and X-Request-ID on every answer: one of each, not two.
+        #expect(passed.map(\.name) == ["Content-Type", "ETag", "Age", "Via"])
         #expect(passed.last?.value == "1.1 origin-cache, 1.1 gatehouse")
     }
 
