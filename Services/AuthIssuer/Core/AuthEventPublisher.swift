@@ -16,7 +16,7 @@ import ServiceLifecycle
 /// answers; rows are marked published only after `PUBLISH` succeeded (an ``OutboxDrainer`` over the
 /// ``RevocationOutbox``). The issuer's own revocations signal the publisher (``revocationAdded()``); a poll
 /// every `pollInterval` picks up the CLI's, and checks the keys.
-public final class AuthEventPublisher: Service, Sendable {
+package final class AuthEventPublisher: Service, Sendable {
     private let store: AuthStore
     private let keys: SigningKeyRing
     private let redis: RedisClient
@@ -44,7 +44,7 @@ public final class AuthEventPublisher: Service, Sendable {
     ///   - keysChannel: Where key events go.
     ///   - pollInterval: How often the database is checked without a signal.
     ///   - logger: Receives rotations and publishing trouble.
-    public init(
+    package init(
         store: AuthStore, keys: SigningKeyRing, redis: RedisClient, policy: TokenPolicy, revocationsChannel: String, keysChannel: String,
         pollInterval: Duration, logger: Logger
     ) {
@@ -61,7 +61,7 @@ public final class AuthEventPublisher: Service, Sendable {
     }
 
     /// Tells the publisher a revocation committed; cheap, never waits.
-    public func revocationAdded() {
+    package func revocationAdded() {
         self.revocations.eventsCommitted()
     }
 
@@ -69,7 +69,7 @@ public final class AuthEventPublisher: Service, Sendable {
     /// - Parameters:
     ///   - store: The database.
     ///   - policy: The algorithm and grace period.
-    public static func ensureKeys(store: AuthStore, policy: TokenPolicy) async throws {
+    package static func ensureKeys(store: AuthStore, policy: TokenPolicy) async throws {
         let (_, records) = try await store.signingKeys()
         guard !records.contains(where: { $0.state == .active }) else { return }
         _ = try await store.rotateSigningKeys(candidates: try Self.candidates(policy), grace: policy.retiredKeyGrace)
@@ -77,7 +77,7 @@ public final class AuthEventPublisher: Service, Sendable {
 
     /// Rotates now: the next key signs, the active one retires, a new next key is generated.
     /// - Returns: The new key generation.
-    public static func rotate(store: AuthStore, policy: TokenPolicy) async throws -> Int64 {
+    package static func rotate(store: AuthStore, policy: TokenPolicy) async throws -> Int64 {
         try await store.rotateSigningKeys(candidates: try Self.candidates(policy), grace: policy.retiredKeyGrace)
     }
 
@@ -86,7 +86,7 @@ public final class AuthEventPublisher: Service, Sendable {
     }
 
     /// Works until graceful shutdown; what committed by then is published before it returns, if Redis answers.
-    public func run() async {
+    package func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.revocations.run() }
             await cancelWhenGracefulShutdown { await self.maintainKeysEveryPoll() }

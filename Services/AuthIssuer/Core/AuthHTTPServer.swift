@@ -18,7 +18,7 @@ import NIOCore
 /// with `Allow`; a request without a valid single `Host` is `400` (``HostFieldMiddleware``). Anything else,
 /// a body over the limit, or a request Hummingbird cannot read is an RFC 9457 problem
 /// (`application/problem+json`) with a 4xx status; an unexpected failure is a 500 problem and a log line.
-public enum AuthHTTPServer {
+package enum AuthHTTPServer {
     /// The methods each path answers, for `405`'s `Allow`.
     static let allowedMethods: [String: String] = [
         "/oauth/token": "POST",
@@ -36,7 +36,7 @@ public enum AuthHTTPServer {
     ///   - http: Address, port and body limit.
     ///   - logger: Receives server events.
     ///   - onListening: Called with the bound port.
-    public static func application(
+    package static func application(
         tokens: TokenService, keys: SigningKeyRing, policy: TokenPolicy, http: AuthIssuerConfiguration.HTTP, logger: Logger,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {

@@ -6,76 +6,76 @@ import GatehouseRedis
 
 /// Everything the `auth-issuer` executable reads from its configuration file and `AUTH_*` variables
 /// (docs/configuration.md, "auth-issuer").
-public struct AuthIssuerConfiguration: Sendable {
+package struct AuthIssuerConfiguration: Sendable {
     /// The environment variable prefix.
-    public static let environmentPrefix = "AUTH"
+    package static let environmentPrefix = "AUTH"
     /// The default public HTTP port.
-    public static let defaultHTTPPort = 8081
+    package static let defaultHTTPPort = 8081
     /// The default RPC port (`auth.RevocationState` for edge routers).
-    public static let defaultRPCPort = 7103
+    package static let defaultRPCPort = 7103
     /// The default admin (metrics, health) port.
-    public static let defaultAdminPort = 9103
+    package static let defaultAdminPort = 9103
     /// The limiter's default RPC port.
-    public static let defaultLimiterPort = 7101
+    package static let defaultLimiterPort = 7101
 
     /// The public HTTP server: address, port and the largest request body.
-    public struct HTTP: Sendable {
+    package struct HTTP: Sendable {
         /// The address to bind (`http.host`).
-        public var host = "127.0.0.1"
+        package var host = "127.0.0.1"
         /// The port to bind (`http.port`).
-        public var port = AuthIssuerConfiguration.defaultHTTPPort
+        package var port = AuthIssuerConfiguration.defaultHTTPPort
         /// The largest request body accepted (`http.max_body_bytes`); larger gets `413`.
-        public var maxBodyBytes = 16 * 1024
+        package var maxBodyBytes = 16 * 1024
         /// Creates the defaults.
-        public init() {}
+        package init() {}
     }
 
     /// The bounds of bcrypt work (`passwords.max_concurrent_hashes`, `passwords.max_waiting_hashes`).
-    public struct PasswordHashing: Sendable {
+    package struct PasswordHashing: Sendable {
         /// Hashes that may run at once; by default one per core.
-        public var concurrency = PasswordHashingQueue.defaultConcurrency
+        package var concurrency = PasswordHashingQueue.defaultConcurrency
         /// Hashes that may wait for a turn; past them a login gets `503` with `Retry-After`.
-        public var waitingLimit = PasswordHashingQueue.defaultWaitingLimit
+        package var waitingLimit = PasswordHashingQueue.defaultWaitingLimit
         /// Creates the defaults.
-        public init() {}
+        package init() {}
     }
 
     /// The public HTTP server (`http.*`).
-    public var http = HTTP()
+    package var http = HTTP()
     /// The RPC server (`rpc.*`).
-    public var rpc: RPCServerConfiguration
+    package var rpc: RPCServerConfiguration
     /// The limiter, for brute-force protection (`limiter.*`).
-    public var limiter: RPCClientConfiguration
+    package var limiter: RPCClientConfiguration
     /// Redis (`redis.*`), where key and revocation events are published.
-    public var redis: RedisConfiguration
+    package var redis: RedisConfiguration
     /// Logs and admin server (`log.*`, `admin.*`).
-    public var observability: ObservabilityConfiguration
+    package var observability: ObservabilityConfiguration
     /// The SQLite database (`storage.path`).
-    public var storagePath: String
+    package var storagePath: String
     /// What tokens look like and how long they live (`tokens.*`, `keys.*`, `passwords.*`).
-    public var tokens: TokenPolicy
+    package var tokens: TokenPolicy
     /// The limiter policies of logins, refreshes and revocations (`login.*`, `refresh.policy`,
     /// `revoke.policy`); an empty name (`none` in the configuration) is not counted.
-    public var throttling = IssuerThrottle.Policies()
+    package var throttling = IssuerThrottle.Policies()
     /// The bounds of bcrypt work (`passwords.max_concurrent_hashes`, `passwords.max_waiting_hashes`).
-    public var passwordHashing = PasswordHashing()
+    package var passwordHashing = PasswordHashing()
     /// The admin user created on first start when `bootstrap.admin_password` is set (`bootstrap.admin_user`).
-    public var bootstrapAdminUser: String
+    package var bootstrapAdminUser: String
     /// Its password (`bootstrap.admin_password`, best from `AUTH_BOOTSTRAP_ADMIN_PASSWORD`): 16 to 72 bytes,
     /// never an example value that still contains `replace-me`.
-    public var bootstrapAdminPassword: String?
+    package var bootstrapAdminPassword: String?
     /// The channel for revocation events (`events.revocations_channel`).
-    public var revocationsChannel: String
+    package var revocationsChannel: String
     /// The channel for key events (`events.keys_channel`).
-    public var keysChannel: String
+    package var keysChannel: String
     /// How often the database is checked for changes made by the CLI and for due key rotations (`events.poll_interval_ms`).
-    public var pollInterval: Duration
+    package var pollInterval: Duration
 
     /// Reads the configuration and rejects keys and `AUTH_*` variables it does not know.
     /// - Parameter document: The file and environment.
     /// - Throws: ``ConfigError`` naming the bad key or variable; a secret (`rpc.secret`, `redis.password`,
     ///   `bootstrap.admin_password`) shorter than 16 bytes or still an example value is one.
-    public init(reading document: inout ConfigDocument) throws {
+    package init(reading document: inout ConfigDocument) throws {
         self.http.host = try document.host("http.host", default: self.http.host)
         self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 256...(1 << 20))
@@ -112,7 +112,7 @@ public struct AuthIssuerConfiguration: Sendable {
 
     /// Reads `storage.path`; also used by the CLI subcommands.
     /// - Parameter document: The file and environment.
-    public static func readStoragePath(_ document: inout ConfigDocument) throws(ConfigError) -> String {
+    package static func readStoragePath(_ document: inout ConfigDocument) throws(ConfigError) -> String {
         try document.string("storage.path", default: "data/auth.sqlite")
     }
 }

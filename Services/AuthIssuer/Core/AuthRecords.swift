@@ -1,35 +1,35 @@
 /// A user as stored: the bcrypt hash never leaves the issuer.
-public struct UserRecord: Sendable, Equatable {
+package struct UserRecord: Sendable, Equatable {
     /// The login name, also the `sub` of the user's tokens.
-    public let name: String
+    package let name: String
     /// The bcrypt hash of the password.
-    public let passwordHash: String
+    package let passwordHash: String
     /// The user's roles, sorted.
-    public let roles: [String]
+    package let roles: [String]
     /// A disabled user cannot log in or refresh.
-    public let disabled: Bool
+    package let disabled: Bool
     /// When the user was created, milliseconds since the Unix epoch.
-    public let createdAtMs: Int64
+    package let createdAtMs: Int64
 }
 
 /// An OAuth client as stored: the secret itself is never stored, only its SHA-256.
-public struct ClientRecord: Sendable, Equatable {
+package struct ClientRecord: Sendable, Equatable {
     /// The client id, also the `sub` of its `client_credentials` tokens.
-    public let id: String
+    package let id: String
     /// The SHA-256 of the secret, lower-case hex.
-    public let secretHash: String
+    package let secretHash: String
     /// The scopes the client may ask for.
-    public let scopes: ScopeSet
+    package let scopes: ScopeSet
     /// The roles its tokens carry.
-    public let roles: [String]
+    package let roles: [String]
     /// When the client was created, milliseconds since the Unix epoch.
-    public let createdAtMs: Int64
+    package let createdAtMs: Int64
 }
 
 /// A signing key as stored.
-public struct SigningKeyRecord: Sendable, Equatable {
+package struct SigningKeyRecord: Sendable, Equatable {
     /// Where the key is in its life.
-    public enum State: String, Sendable {
+    package enum State: String, Sendable {
         /// Published in the JWKS, not signing yet: the key of the next rotation.
         case next
         /// Signing new tokens.
@@ -39,24 +39,24 @@ public struct SigningKeyRecord: Sendable, Equatable {
     }
 
     /// The key id: the RFC 7638 thumbprint of the public key.
-    public let kid: String
+    package let kid: String
     /// `ES256` or `EdDSA`.
-    public let algorithm: String
+    package let algorithm: String
     /// The private key (PEM for ES256, base64url of the seed for EdDSA); never logged.
-    public let privateKey: String
+    package let privateKey: String
     /// The public key as a JWK JSON object, as published.
-    public let publicJWK: String
+    package let publicJWK: String
     /// When it was generated, milliseconds since the Unix epoch.
-    public let createdAtMs: Int64
+    package let createdAtMs: Int64
     /// When it started signing.
-    public let activatedAtMs: Int64?
+    package let activatedAtMs: Int64?
     /// When it stopped signing.
-    public let retiredAtMs: Int64?
+    package let retiredAtMs: Int64?
     /// When it leaves the JWKS.
-    public let unpublishAtMs: Int64?
+    package let unpublishAtMs: Int64?
 
     /// Creates a record of a freshly generated key.
-    public init(kid: String, algorithm: String, privateKey: String, publicJWK: String, createdAtMs: Int64) {
+    package init(kid: String, algorithm: String, privateKey: String, publicJWK: String, createdAtMs: Int64) {
         self.init(kid: kid, algorithm: algorithm, privateKey: privateKey, publicJWK: publicJWK, createdAtMs: createdAtMs, activatedAtMs: nil, retiredAtMs: nil, unpublishAtMs: nil)
     }
 
@@ -72,27 +72,27 @@ public struct SigningKeyRecord: Sendable, Equatable {
     }
 
     /// The key's state.
-    public var state: State {
+    package var state: State {
         if self.retiredAtMs != nil { return .retired }
         return self.activatedAtMs == nil ? .next : .active
     }
 }
 
 /// What a refresh token stands for; the token itself is never stored, only its SHA-256.
-public struct RefreshGrant: Sendable, Equatable {
+package struct RefreshGrant: Sendable, Equatable {
     /// The rotation family: every token descended from one login.
-    public let family: String
+    package let family: String
     /// The user (or client) the tokens are for.
-    public let subject: String
+    package let subject: String
     /// The client the family was issued to, if any.
-    public let clientID: String?
+    package let clientID: String?
     /// The scopes granted at login; a refresh may narrow them.
-    public let scopes: ScopeSet
+    package let scopes: ScopeSet
     /// When the family's first token was issued, milliseconds since the Unix epoch.
-    public let familyCreatedAtMs: Int64
+    package let familyCreatedAtMs: Int64
 
     /// Creates a grant.
-    public init(family: String, subject: String, clientID: String?, scopes: ScopeSet, familyCreatedAtMs: Int64) {
+    package init(family: String, subject: String, clientID: String?, scopes: ScopeSet, familyCreatedAtMs: Int64) {
         self.family = family
         self.subject = subject
         self.clientID = clientID

@@ -3,14 +3,14 @@ import NIOCore
 
 /// The request context of the issuer's HTTP server: Hummingbird's core storage plus the peer address
 /// (brute-force protection counts failures per client IP) and the body limit.
-public struct AuthRequestContext: RequestContext {
+package struct AuthRequestContext: RequestContext {
     /// Hummingbird's per-request storage.
-    public var coreContext: CoreRequestContextStorage
+    package var coreContext: CoreRequestContextStorage
     /// The TCP peer's IP address, `unknown` for a socket without one.
-    public let clientIP: String
+    package let clientIP: String
 
     /// Creates the context for a request on `source.channel`.
-    public init(source: ApplicationRequestContextSource) {
+    package init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.clientIP = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }

@@ -10,7 +10,7 @@ extension AuthStore {
     ///   - roles: The roles its tokens carry.
     ///   - now: The creation time.
     /// - Throws: ``AuthStoreError`` when the id is taken.
-    public func addClient(id: String, secretHash: String, scopes: ScopeSet, roles: [String], now: Date = Date()) throws(AuthStoreError) {
+    package func addClient(id: String, secretHash: String, scopes: ScopeSet, roles: [String], now: Date = Date()) throws(AuthStoreError) {
         let added = try self.transaction { connection throws(SQLiteError) in
             // Users and clients share the `sub` namespace.
             guard try !Self.exists("SELECT 1 FROM users WHERE name = ?1", id, connection: connection) else { return false }
@@ -30,7 +30,7 @@ extension AuthStore {
     }
 
     /// The client with this id, if any.
-    public func client(id: String) throws(AuthStoreError) -> ClientRecord? {
+    package func client(id: String) throws(AuthStoreError) -> ClientRecord? {
         try self.run { connection throws(SQLiteError) in
             try connection.withStatement(Self.clientSQL + " WHERE id = ?1") { statement throws(SQLiteError) in
                 try statement.bind(id, at: 1)
@@ -40,7 +40,7 @@ extension AuthStore {
     }
 
     /// Every client, by id.
-    public func clients() throws(AuthStoreError) -> [ClientRecord] {
+    package func clients() throws(AuthStoreError) -> [ClientRecord] {
         try self.run { connection throws(SQLiteError) in
             try connection.withStatement(Self.clientSQL + " ORDER BY id") { statement throws(SQLiteError) in
                 var clients: [ClientRecord] = []

@@ -3,28 +3,28 @@ import GatehouseAuthAPI
 import GatehouseSQLite
 
 /// What presenting a refresh token asks of the store: the token, its successor, and what must hold.
-public struct RefreshRedemptionRequest: Sendable {
+package struct RefreshRedemptionRequest: Sendable {
     /// The SHA-256 of the presented token, hex.
-    public var tokenHash: String
+    package var tokenHash: String
     /// The SHA-256 of the successor token, hex.
-    public var successorHash: String
+    package var successorHash: String
     /// The authenticated client, if any; a family issued to a client only continues for that client.
-    public var clientID: String?
+    package var clientID: String?
     /// A narrower scope asked for, if any.
-    public var requestedScopes: ScopeSet?
+    package var requestedScopes: ScopeSet?
     /// The `jti` and expiry (seconds) of the access token that will be issued with the successor.
-    public var accessJTI: String
+    package var accessJTI: String
     /// The access token's `exp`.
-    public var accessExpiresAt: Int64
+    package var accessExpiresAt: Int64
     /// Unused for longer than this, the token has expired.
-    public var idleLifetime: Duration
+    package var idleLifetime: Duration
     /// Older than this since the family's first token, the family has expired.
-    public var absoluteLifetime: Duration
+    package var absoluteLifetime: Duration
     /// The time of the request.
-    public var now: Date
+    package var now: Date
 
     /// Creates a request.
-    public init(
+    package init(
         tokenHash: String, successorHash: String, clientID: String?, requestedScopes: ScopeSet?, accessJTI: String,
         accessExpiresAt: Int64, idleLifetime: Duration, absoluteLifetime: Duration, now: Date
     ) {
@@ -41,7 +41,7 @@ public struct RefreshRedemptionRequest: Sendable {
 }
 
 /// The store's answer to a ``RefreshRedemptionRequest``.
-public enum RefreshRedemptionOutcome: Sendable, Equatable {
+package enum RefreshRedemptionOutcome: Sendable, Equatable {
     /// The token was current and is now rotated; the successor continues the family with these scopes,
     /// for a user with these roles.
     case rotated(RefreshGrant, roles: [String])
@@ -54,16 +54,16 @@ public enum RefreshRedemptionOutcome: Sendable, Equatable {
 }
 
 /// How many live refresh-token families (logins) one user may hold, and what counts as live.
-public struct RefreshFamilyLimit: Sendable {
+package struct RefreshFamilyLimit: Sendable {
     /// The most live families per subject; a new one past it revokes the oldest.
-    public var maxFamilies: Int
+    package var maxFamilies: Int
     /// A family whose current token is unused for this long is dead already and does not count.
-    public var idleLifetime: Duration
+    package var idleLifetime: Duration
     /// A family older than this is dead already and does not count.
-    public var absoluteLifetime: Duration
+    package var absoluteLifetime: Duration
 
     /// Creates a limit.
-    public init(maxFamilies: Int, idleLifetime: Duration, absoluteLifetime: Duration) {
+    package init(maxFamilies: Int, idleLifetime: Duration, absoluteLifetime: Duration) {
         self.maxFamilies = maxFamilies
         self.idleLifetime = idleLifetime
         self.absoluteLifetime = absoluteLifetime
@@ -82,7 +82,7 @@ extension AuthStore {
     ///   - now: The issue time.
     /// - Returns: The families revoked to make room, oldest first.
     @discardableResult
-    public func storeRefreshToken(
+    package func storeRefreshToken(
         tokenHash: String, grant: RefreshGrant, accessJTI: String, accessExpiresAt: Int64, limit: RefreshFamilyLimit? = nil, now: Date = Date()
     ) throws(AuthStoreError) -> [String] {
         let nowMs = epochMilliseconds(now)
@@ -118,7 +118,7 @@ extension AuthStore {
 
     /// Who holds a refresh token: its subject and the client it was issued to, if any; `nil` for an unknown
     /// token. Read before a refresh, so the client is checked and the subject charged before anything changes.
-    public func refreshTokenHolder(tokenHash: String) throws(AuthStoreError) -> (subject: String, clientID: String?)? {
+    package func refreshTokenHolder(tokenHash: String) throws(AuthStoreError) -> (subject: String, clientID: String?)? {
         try self.run { connection throws(SQLiteError) in
             try connection.withStatement("SELECT subject, client_id FROM refresh_tokens WHERE hash = ?1") { statement throws(SQLiteError) in
                 try statement.bind(tokenHash, at: 1)
@@ -130,7 +130,7 @@ extension AuthStore {
     /// Presents a refresh token: checks it and rotates it in one transaction, or detects reuse and revokes the
     /// family. A token issued to a client is checked against `request.clientID` before reuse is: a caller
     /// that is not the client gets `.invalid` and nothing is revoked.
-    public func redeemRefreshToken(_ request: RefreshRedemptionRequest) throws(AuthStoreError) -> RefreshRedemptionOutcome {
+    package func redeemRefreshToken(_ request: RefreshRedemptionRequest) throws(AuthStoreError) -> RefreshRedemptionOutcome {
         let nowMs = epochMilliseconds(request.now)
         return try self.transaction { connection throws(SQLiteError) in
             let found = try connection.withStatement(
@@ -201,7 +201,7 @@ extension AuthStore {
     ///   - now: The time of the request.
     /// - Returns: `nil` for an unknown token; whether it was issued to `clientID` otherwise (nothing is
     ///   revoked when it was not).
-    public func revokeRefreshFamily(tokenHash: String, clientID: String?, now: Date = Date()) throws(AuthStoreError) -> Bool? {
+    package func revokeRefreshFamily(tokenHash: String, clientID: String?, now: Date = Date()) throws(AuthStoreError) -> Bool? {
         try self.transaction { connection throws(SQLiteError) in
             let owner = try connection.withStatement("SELECT family, client_id FROM refresh_tokens WHERE hash = ?1") { statement throws(SQLiteError) -> (String, String?)? in
                 try statement.bind(tokenHash, at: 1)

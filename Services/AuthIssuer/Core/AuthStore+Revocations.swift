@@ -5,13 +5,13 @@ import GatehouseSQLite
 extension AuthStore {
     /// The longest `jti` a revocation accepts, in bytes (the issuer's own are 22 characters), so that any
     /// revocation fits a page of `auth.RevocationState`.
-    public static let maximumJTIBytes = 255
+    package static let maximumJTIBytes = 255
 
     /// Revokes one access token until its expiry. Revoking it again changes nothing (no version, no
     /// event) unless the new expiry is later, which replaces the entry under a new version.
     /// - Returns: The version of the revocation in force for this `jti`.
     /// - Throws: ``AuthStoreError`` for an empty `jti` or one longer than ``maximumJTIBytes``.
-    public func revokeAccessToken(jti: String, expiresAt: Int64) throws(AuthStoreError) -> Int64 {
+    package func revokeAccessToken(jti: String, expiresAt: Int64) throws(AuthStoreError) -> Int64 {
         guard (1...Self.maximumJTIBytes).contains(jti.utf8.count) else {
             throw AuthStoreError("a jti must have 1 to \(Self.maximumJTIBytes) bytes; this one has \(jti.utf8.count)")
         }
@@ -23,7 +23,7 @@ extension AuthStore {
     /// Revokes every token of a subject issued before `issuedBefore`: access tokens by a subject revocation,
     /// refresh tokens by revoking their families. The subject keeps one revocation, the newest cut-off.
     /// - Returns: The version of the subject's revocation in force.
-    public func revokeSubject(_ subject: String, issuedBefore: Date = Date()) throws(AuthStoreError) -> Int64 {
+    package func revokeSubject(_ subject: String, issuedBefore: Date = Date()) throws(AuthStoreError) -> Int64 {
         try self.transaction { connection throws(SQLiteError) in
             try Self.revokeSubject(subject, issuedBefore: issuedBefore, connection: connection)
         }
@@ -33,7 +33,7 @@ extension AuthStore {
     /// - Parameters:
     ///   - after: Only revocations with a higher version (the newest one published but perhaps not yet marked).
     ///   - limit: The most to return.
-    public func unpublishedRevocations(after: Int64 = 0, limit: Int) throws(AuthStoreError) -> [RevocationEvent] {
+    package func unpublishedRevocations(after: Int64 = 0, limit: Int) throws(AuthStoreError) -> [RevocationEvent] {
         try self.run { connection throws(SQLiteError) in
             try Self.revocations(where: "published = 0", after: after, limit: limit, connection: connection)
         }
@@ -41,7 +41,7 @@ extension AuthStore {
 
     /// How many revocations wait to be published.
     /// - Parameter after: Only revocations with a higher version count.
-    public func unpublishedRevocationCount(after: Int64 = 0) throws(AuthStoreError) -> Int {
+    package func unpublishedRevocationCount(after: Int64 = 0) throws(AuthStoreError) -> Int {
         try self.run { connection throws(SQLiteError) in
             try connection.withStatement("SELECT count(*) FROM revocations WHERE published = 0 AND version > ?1") { statement throws(SQLiteError) in
                 try statement.bind(after, at: 1)
@@ -52,7 +52,7 @@ extension AuthStore {
     }
 
     /// Marks revocations up to and including `version` as published.
-    public func markRevocationsPublished(through version: Int64) throws(AuthStoreError) {
+    package func markRevocationsPublished(through version: Int64) throws(AuthStoreError) {
         try self.run { connection throws(SQLiteError) in
             try connection.withStatement("UPDATE revocations SET published = 1 WHERE version <= ?1 AND published = 0") { statement throws(SQLiteError) in
                 try statement.bind(version, at: 1)
@@ -66,7 +66,7 @@ extension AuthStore {
     /// - Parameters:
     ///   - after: Only revocations with a higher version (0: from the first).
     ///   - limit: At most this many.
-    public func revocationState(after: Int64 = 0, limit: Int = .max) throws(AuthStoreError) -> (version: Int64, revocations: [RevocationEvent]) {
+    package func revocationState(after: Int64 = 0, limit: Int = .max) throws(AuthStoreError) -> (version: Int64, revocations: [RevocationEvent]) {
         try self.run { connection throws(SQLiteError) in
             try connection.transaction { () throws(SQLiteError) in
                 (try connection.counter("revocation_version"), try Self.revocations(where: "1", after: after, limit: limit, connection: connection))
@@ -83,7 +83,7 @@ extension AuthStore {
     ///   - refreshAbsoluteLifetime: The refresh-family lifetime.
     /// - Returns: How many revocations were removed.
     @discardableResult
-    public func prune(now: Date = Date(), refreshAbsoluteLifetime: Duration) throws(AuthStoreError) -> Int {
+    package func prune(now: Date = Date(), refreshAbsoluteLifetime: Duration) throws(AuthStoreError) -> Int {
         let nowSeconds = epochSeconds(now)
         let leeway = RevocationRetention.largestLeeway.components.seconds
         return try self.transaction { connection throws(SQLiteError) in

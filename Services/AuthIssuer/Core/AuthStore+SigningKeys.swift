@@ -3,7 +3,7 @@ import GatehouseSQLite
 
 extension AuthStore {
     /// The published keys (next, active, retired) and the key generation, read together.
-    public func signingKeys() throws(AuthStoreError) -> (generation: Int64, keys: [SigningKeyRecord]) {
+    package func signingKeys() throws(AuthStoreError) -> (generation: Int64, keys: [SigningKeyRecord]) {
         try self.run { connection throws(SQLiteError) in
             let generation = try connection.counter("key_generation")
             let keys = try connection.withStatement(
@@ -25,7 +25,7 @@ extension AuthStore {
     }
 
     /// The key generation alone: a cheap check for changes made by another process.
-    public func keyGeneration() throws(AuthStoreError) -> Int64 {
+    package func keyGeneration() throws(AuthStoreError) -> Int64 {
         try self.run { connection throws(SQLiteError) in try connection.counter("key_generation") }
     }
 
@@ -37,7 +37,7 @@ extension AuthStore {
     ///   - now: The rotation time.
     ///   - grace: How long the retired key stays published.
     /// - Returns: The new key generation.
-    public func rotateSigningKeys(candidates: [SigningKeyRecord], now: Date = Date(), grace: Duration) throws(AuthStoreError) -> Int64 {
+    package func rotateSigningKeys(candidates: [SigningKeyRecord], now: Date = Date(), grace: Duration) throws(AuthStoreError) -> Int64 {
         precondition(candidates.count == 2, "a rotation takes two candidate keys")
         let nowMs = epochMilliseconds(now)
         return try self.transaction { connection throws(SQLiteError) in
@@ -62,7 +62,7 @@ extension AuthStore {
 
     /// Removes retired keys whose tokens have all expired.
     /// - Returns: The new key generation when a key left, else `nil`.
-    public func unpublishExpiredKeys(now: Date = Date()) throws(AuthStoreError) -> Int64? {
+    package func unpublishExpiredKeys(now: Date = Date()) throws(AuthStoreError) -> Int64? {
         try self.transaction { connection throws(SQLiteError) in
             try connection.withStatement("DELETE FROM signing_keys WHERE unpublish_at <= ?1") { statement throws(SQLiteError) in
                 try statement.bind(epochMilliseconds(now), at: 1)

@@ -9,7 +9,7 @@ extension AuthStore {
     ///   - roles: The user's roles.
     ///   - now: The creation time.
     /// - Throws: ``AuthStoreError`` when the name is taken.
-    public func addUser(name: String, passwordHash: String, roles: [String], now: Date = Date()) throws(AuthStoreError) {
+    package func addUser(name: String, passwordHash: String, roles: [String], now: Date = Date()) throws(AuthStoreError) {
         let added = try self.transaction { connection throws(SQLiteError) in
             // Users and clients share the `sub` namespace.
             guard try !Self.exists("SELECT 1 FROM clients WHERE id = ?1", name, connection: connection) else { return false }
@@ -28,7 +28,7 @@ extension AuthStore {
     }
 
     /// The user with this name, if any.
-    public func user(named name: String) throws(AuthStoreError) -> UserRecord? {
+    package func user(named name: String) throws(AuthStoreError) -> UserRecord? {
         try self.run { connection throws(SQLiteError) in
             try connection.withStatement(Self.userSQL + " WHERE name = ?1") { statement throws(SQLiteError) in
                 try statement.bind(name, at: 1)
@@ -38,7 +38,7 @@ extension AuthStore {
     }
 
     /// Every user, by name.
-    public func users() throws(AuthStoreError) -> [UserRecord] {
+    package func users() throws(AuthStoreError) -> [UserRecord] {
         try self.run { connection throws(SQLiteError) in
             try connection.withStatement(Self.userSQL + " ORDER BY name") { statement throws(SQLiteError) in
                 var users: [UserRecord] = []
@@ -51,7 +51,7 @@ extension AuthStore {
     /// Disables a user and, in the same transaction, revokes everything they hold: their refresh tokens and,
     /// by a subject revocation, every access token issued until now.
     /// - Returns: The revocation's version, or `nil` when there is no such user.
-    public func disableUser(named name: String, now: Date = Date()) throws(AuthStoreError) -> Int64? {
+    package func disableUser(named name: String, now: Date = Date()) throws(AuthStoreError) -> Int64? {
         try self.transaction { connection throws(SQLiteError) in
             try connection.withStatement("UPDATE users SET disabled = 1 WHERE name = ?1") { statement throws(SQLiteError) in
                 try statement.bind(name, at: 1)
@@ -70,7 +70,7 @@ extension AuthStore {
     ///   - passwordHash: The new bcrypt hash.
     ///   - now: The time of the change; tokens issued in this second are revoked too.
     /// - Returns: The revocation's version, or `nil` when there is no such user.
-    public func changePassword(named name: String, passwordHash: String, now: Date = Date()) throws(AuthStoreError) -> Int64? {
+    package func changePassword(named name: String, passwordHash: String, now: Date = Date()) throws(AuthStoreError) -> Int64? {
         try self.transaction { connection throws(SQLiteError) in
             try connection.withStatement("UPDATE users SET password_hash = ?2 WHERE name = ?1") { statement throws(SQLiteError) in
                 try statement.bind(name, at: 1)

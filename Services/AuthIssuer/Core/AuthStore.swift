@@ -9,19 +9,19 @@ import GatehouseSQLite
 /// It runs in WAL mode with `synchronous=FULL`: a commit is on disk before any caller is answered.
 /// The features live in `AuthStore+Users.swift`, `+Clients`, `+SigningKeys`, `+RefreshTokens` and
 /// `+Revocations`.
-public actor AuthStore {
+package actor AuthStore {
     private let executor: DedicatedThreadExecutor
     private var connection: SQLiteConnection?
 
     /// The actor runs on its own thread, so SQLite's blocking calls never occupy the cooperative pool.
-    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+    package nonisolated var unownedExecutor: UnownedSerialExecutor {
         self.executor.asUnownedSerialExecutor()
     }
 
     /// Opens (creating when needed) and migrates the database.
     /// - Parameter path: The database file; its folder is created with mode 0700, the file with 0600.
     /// - Throws: ``AuthStoreError`` when the file cannot be created, opened or migrated.
-    public init(path: String) async throws {
+    package init(path: String) async throws {
         self.executor = DedicatedThreadExecutor(name: "gatehouse-auth-sqlite")
         let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {
@@ -59,7 +59,7 @@ public actor AuthStore {
 
     /// The connection's `PRAGMA synchronous` setting as SQLite names it (`off`, `normal`, `full`, `extra`):
     /// `full` once open, so every acknowledged commit is on disk.
-    public func synchronousSetting() throws(AuthStoreError) -> String {
+    package func synchronousSetting() throws(AuthStoreError) -> String {
         try self.run { connection throws(SQLiteError) in
             try connection.withStatement("PRAGMA synchronous") { statement throws(SQLiteError) in
                 _ = try statement.step()
@@ -69,7 +69,7 @@ public actor AuthStore {
     }
 
     /// Closes the connection; later calls fail.
-    public func close() {
+    package func close() {
         self.connection?.close()
         self.connection = nil
     }

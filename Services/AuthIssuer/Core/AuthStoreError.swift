@@ -1,9 +1,9 @@
 import GatehouseSQLite
 
 /// Why the issuer's database refused an operation.
-public struct AuthStoreError: Error, Sendable, CustomStringConvertible {
+package struct AuthStoreError: Error, Sendable, CustomStringConvertible {
     /// What went wrong, for the operator or the CLI user.
-    public let description: String
+    package let description: String
 
     init(_ description: String) {
         self.description = description

@@ -2,14 +2,14 @@ import Foundation
 
 /// The client authentication a request carries (RFC 6749 §2.3.1): HTTP Basic with the form-encoded client id
 /// and secret, or `client_id` and `client_secret` in the body; never both.
-public struct ClientCredentials: Sendable, Equatable {
+package struct ClientCredentials: Sendable, Equatable {
     /// The client id.
-    public let id: String
+    package let id: String
     /// The client secret; `nil` for a public client that only names itself.
-    public let secret: String?
+    package let secret: String?
 
     /// Creates credentials.
-    public init(id: String, secret: String?) {
+    package init(id: String, secret: String?) {
         self.id = id
         self.secret = secret
     }
@@ -21,7 +21,7 @@ public struct ClientCredentials: Sendable, Equatable {
     /// - Returns: `nil` when the request carries none.
     /// - Throws: ``OAuthError`` `invalid_request` when both methods are used, `invalid_client` when the
     ///   header is not valid Basic credentials.
-    public static func from(authorization: String?, parameters: OAuthParameters) throws(OAuthError) -> ClientCredentials? {
+    package static func from(authorization: String?, parameters: OAuthParameters) throws(OAuthError) -> ClientCredentials? {
         let bodyID = parameters["client_id"]
         let bodySecret = parameters["client_secret"]
         guard let authorization else {

@@ -17,27 +17,27 @@ import Synchronization
 /// off only itself. When the limiter cannot be reached the request goes ahead (fail open, counted in
 /// `gatehouse_auth_login_throttle_errors_total` and logged once per outage): a limiter outage must not lock
 /// every user out, and bcrypt, the hashing queue and the family bound still bound what a caller can do.
-public final class IssuerThrottle: Sendable {
+package final class IssuerThrottle: Sendable {
     /// The limiter policy names (`login.*`, `refresh.policy`, `revoke.policy`); an empty name is not counted.
-    public struct Policies: Sendable, Equatable {
+    package struct Policies: Sendable, Equatable {
         /// Failed logins per username (`login.username_policy`).
-        public var failedLoginsPerUsername = "login_username"
+        package var failedLoginsPerUsername = "login_username"
         /// Failed logins per client address (`login.ip_policy`).
-        public var failedLoginsPerAddress = "login_ip"
+        package var failedLoginsPerAddress = "login_ip"
         /// Successful logins per username (`login.success_username_policy`).
-        public var loginsPerUsername = "login_success_username"
+        package var loginsPerUsername = "login_success_username"
         /// Successful logins per client address (`login.success_ip_policy`).
-        public var loginsPerAddress = "login_success_ip"
+        package var loginsPerAddress = "login_success_ip"
         /// Refresh grants per subject (`refresh.policy`).
-        public var refreshesPerSubject = "token_refresh"
+        package var refreshesPerSubject = "token_refresh"
         /// Revocation requests per client, or per address without client authentication (`revoke.policy`).
-        public var revocationsPerCaller = "token_revoke"
+        package var revocationsPerCaller = "token_revoke"
 
         /// Creates the defaults.
-        public init() {}
+        package init() {}
 
         /// Whether every policy is off, so the issuer never needs to ask the limiter.
-        public var allOff: Bool {
+        package var allOff: Bool {
             [
                 self.failedLoginsPerUsername, self.failedLoginsPerAddress, self.loginsPerUsername, self.loginsPerAddress,
                 self.refreshesPerSubject, self.revocationsPerCaller,
@@ -56,7 +56,7 @@ public final class IssuerThrottle: Sendable {
     ///   - limiter: The limiter's RPC client; its `run()` must be going.
     ///   - policies: The policy names.
     ///   - logger: Receives limiter failures.
-    public init(limiter: RPCClient, policies: Policies, logger: Logger) {
+    package init(limiter: RPCClient, policies: Policies, logger: Logger) {
         self.limiter = limiter
         self.policies = policies
         self.logger = logger
@@ -65,7 +65,7 @@ public final class IssuerThrottle: Sendable {
     /// Whether a login may be tried now: no policy on failed or successful logins, for the username or the
     /// address, is over its limit. Nothing is charged.
     /// - Returns: `nil` when it may; otherwise the seconds until it may (at least 1).
-    public func loginRetryAfter(username: String, clientIP: String) async -> Int? {
+    package func loginRetryAfter(username: String, clientIP: String) async -> Int? {
         async let failuresByName = self.ask(LimiterMethods.peek, policy: self.policies.failedLoginsPerUsername, caller: "user:\(username)", key: username)
         async let failuresByAddress = self.ask(LimiterMethods.peek, policy: self.policies.failedLoginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
         async let loginsByName = self.ask(LimiterMethods.peek, policy: self.policies.loginsPerUsername, caller: "user:\(username)", key: username)
@@ -74,14 +74,14 @@ public final class IssuerThrottle: Sendable {
     }
 
     /// Counts one failed login against both the username and the address.
-    public func recordFailedLogin(username: String, clientIP: String) async {
+    package func recordFailedLogin(username: String, clientIP: String) async {
         async let byName = self.ask(LimiterMethods.check, policy: self.policies.failedLoginsPerUsername, caller: "user:\(username)", key: username)
         async let byAddress = self.ask(LimiterMethods.check, policy: self.policies.failedLoginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
         _ = await (byName, byAddress)
     }
 
     /// Counts one successful login against both the username and the address.
-    public func recordLogin(username: String, clientIP: String) async {
+    package func recordLogin(username: String, clientIP: String) async {
         async let byName = self.ask(LimiterMethods.check, policy: self.policies.loginsPerUsername, caller: "user:\(username)", key: username)
         async let byAddress = self.ask(LimiterMethods.check, policy: self.policies.loginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
         _ = await (byName, byAddress)
@@ -89,13 +89,13 @@ public final class IssuerThrottle: Sendable {
 
     /// Charges one refresh grant to the subject of the refresh token.
     /// - Returns: `nil` when it may go ahead (and was counted); otherwise the seconds until one may.
-    public func refreshRetryAfter(subject: String) async -> Int? {
+    package func refreshRetryAfter(subject: String) async -> Int? {
         await self.ask(LimiterMethods.check, policy: self.policies.refreshesPerSubject, caller: "user:\(subject)", key: subject)
     }
 
     /// Charges one revocation request to the authenticated client, or to the address without one.
     /// - Returns: `nil` when it may go ahead (and was counted); otherwise the seconds until one may.
-    public func revocationRetryAfter(clientID: String?, clientIP: String) async -> Int? {
+    package func revocationRetryAfter(clientID: String?, clientIP: String) async -> Int? {
         if let clientID {
             return await self.ask(LimiterMethods.check, policy: self.policies.revocationsPerCaller, caller: "client:\(clientID)", key: clientID)
         }

@@ -1,8 +1,8 @@
 /// An error answer of the token or revocation endpoint, exactly as RFC 6749 §5.2 defines it: a JSON object
 /// with `error` and `error_description`, and the status code that goes with the error.
-public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The RFC 6749 error codes used here, plus `slow_down` (RFC 8628) for throttled logins.
-    public enum Code: String, Sendable {
+    package enum Code: String, Sendable {
         /// A parameter is missing, repeated, malformed, or the request is otherwise not understood.
         case invalidRequest = "invalid_request"
         /// Client authentication failed: unknown client, wrong secret, or none where one is needed.
@@ -23,14 +23,14 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The error code.
-    public let code: Code
+    package let code: Code
     /// A sentence for the developer of the client.
-    public let message: String
+    package let message: String
     /// Seconds until the request may be tried again (`Retry-After`): a throttled request, or a full password hashing queue.
-    public let retryAfterSeconds: Int?
+    package let retryAfterSeconds: Int?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, retryAfterSeconds: Int? = nil) {
+    package init(_ code: Code, _ message: String, retryAfterSeconds: Int? = nil) {
         self.code = code
         self.message = message
         self.retryAfterSeconds = retryAfterSeconds
@@ -38,7 +38,7 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The HTTP status RFC 6749 §5.2 assigns: 401 for `invalid_client`, 429 for `slow_down`, 503 for
     /// `temporarily_unavailable`, 400 otherwise.
-    public var status: Int {
+    package var status: Int {
         switch self.code {
         case .invalidClient: 401
         case .slowDown: 429
@@ -48,7 +48,7 @@ public struct OAuthError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// `error: error_description`.
-    public var description: String {
+    package var description: String {
         "\(self.code.rawValue): \(self.message)"
     }
 }

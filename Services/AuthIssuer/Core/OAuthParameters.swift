@@ -6,23 +6,23 @@ import Foundation
 /// Form parsing is strict, as RFC 6749 §3.2 asks: a parameter sent twice, bytes that are not UTF-8, a
 /// broken percent escape, or another media type are `invalid_request` errors naming the problem. (In a JSON
 /// body a repeated key is not detected: the JSON parser keeps one of the values.)
-public struct OAuthParameters: Sendable, Equatable {
+package struct OAuthParameters: Sendable, Equatable {
     private var values: [String: String]
 
     /// Creates parameters from a dictionary.
-    public init(_ values: [String: String]) {
+    package init(_ values: [String: String]) {
         self.values = values
     }
 
     /// A parameter's value; empty values count as absent (RFC 6749 §3.1).
-    public subscript(name: String) -> String? {
+    package subscript(name: String) -> String? {
         guard let value = self.values[name], !value.isEmpty else { return nil }
         return value
     }
 
     /// A parameter that must be present.
     /// - Throws: ``OAuthError`` `invalid_request` naming the parameter.
-    public func required(_ name: String) throws(OAuthError) -> String {
+    package func required(_ name: String) throws(OAuthError) -> String {
         guard let value = self[name] else {
             throw OAuthError(.invalidRequest, "the '\(name)' parameter is missing")
         }
@@ -34,7 +34,7 @@ public struct OAuthParameters: Sendable, Equatable {
     ///   - body: The body bytes.
     ///   - contentType: The `Content-Type` header, if any.
     /// - Throws: ``OAuthError`` `invalid_request` for another media type or a malformed body.
-    public init(body: [UInt8], contentType: String?) throws(OAuthError) {
+    package init(body: [UInt8], contentType: String?) throws(OAuthError) {
         let mediaType = contentType?.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         switch mediaType {
         case "application/x-www-form-urlencoded":
@@ -51,7 +51,7 @@ public struct OAuthParameters: Sendable, Equatable {
 
     /// Parses `name=value&…` with `+` for space and `%XX` escapes.
     /// - Throws: ``OAuthError`` `invalid_request` for a repeated name, a bad escape or non-UTF-8 text.
-    public init(formBody body: [UInt8]) throws(OAuthError) {
+    package init(formBody body: [UInt8]) throws(OAuthError) {
         var values: [String: String] = [:]
         for pair in body.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
@@ -66,7 +66,7 @@ public struct OAuthParameters: Sendable, Equatable {
 
     /// Parses a JSON object whose values are strings.
     /// - Throws: ``OAuthError`` `invalid_request` for anything else.
-    public init(jsonBody body: [UInt8]) throws(OAuthError) {
+    package init(jsonBody body: [UInt8]) throws(OAuthError) {
         guard String(validating: body, as: UTF8.self) != nil,
             let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
         else {

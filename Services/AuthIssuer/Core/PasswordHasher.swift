@@ -6,12 +6,12 @@ import HummingbirdBcrypt
 ///
 /// A login for an unknown user is verified against a dummy hash of the same cost, so it takes as long as a
 /// wrong password and the timing does not reveal which names exist.
-public struct PasswordHasher: Sendable {
+package struct PasswordHasher: Sendable {
     /// The accepted password lengths in UTF-8 bytes; bcrypt reads at most 72.
-    public static let lengths = 8...72
+    package static let lengths = 8...72
 
     /// The bcrypt cost of new hashes.
-    public let cost: Int
+    package let cost: Int
     private let dummyHash: String
     private let queue: PasswordHashingQueue
 
@@ -20,7 +20,7 @@ public struct PasswordHasher: Sendable {
     ///   - cost: The bcrypt cost, 4…16.
     ///   - queue: Where every hash and verification waits for its turn; by default one of its own with the
     ///     default bounds.
-    public init(cost: Int, queue: PasswordHashingQueue = PasswordHashingQueue()) {
+    package init(cost: Int, queue: PasswordHashingQueue = PasswordHashingQueue()) {
         self.cost = cost
         self.dummyHash = Bcrypt.hash("gatehouse-dummy-password", cost: UInt8(cost))
         self.queue = queue
@@ -29,7 +29,7 @@ public struct PasswordHasher: Sendable {
     /// Hashes a new password.
     /// - Throws: ``PasswordError`` when the password is shorter than 8 or longer than 72 bytes;
     ///   ``PasswordHashingQueueFull`` when the queue has no room.
-    public func hash(_ password: String) async throws -> String {
+    package func hash(_ password: String) async throws -> String {
         try Self.validate(password)
         let cost = UInt8(self.cost)
         return try await self.queue.run { Bcrypt.hash(password, cost: cost) }
@@ -39,7 +39,7 @@ public struct PasswordHasher: Sendable {
     /// - Returns: `true` only when `hash` is given and matches.
     /// - Throws: ``PasswordHashingQueueFull`` when the queue has no room (nothing was checked), or
     ///   `CancellationError` when the task was cancelled while it waited.
-    public func verify(_ password: String, against hash: String?) async throws -> Bool {
+    package func verify(_ password: String, against hash: String?) async throws -> Bool {
         let target = hash ?? self.dummyHash
         let matches = try await self.queue.run { Bcrypt.verify(password, hash: target) }
         return matches && hash != nil
@@ -47,7 +47,7 @@ public struct PasswordHasher: Sendable {
 
     /// Checks a new password's length.
     /// - Throws: ``PasswordError`` naming the length rule.
-    public static func validate(_ password: String) throws(PasswordError) {
+    package static func validate(_ password: String) throws(PasswordError) {
         guard Self.lengths.contains(password.utf8.count) else {
             throw PasswordError(description: "a password must be \(Self.lengths.lowerBound) to \(Self.lengths.upperBound) bytes long; this one has \(password.utf8.count)")
         }
@@ -55,7 +55,7 @@ public struct PasswordHasher: Sendable {
 }
 
 /// A password that cannot be used.
-public struct PasswordError: Error, Sendable, CustomStringConvertible {
+package struct PasswordError: Error, Sendable, CustomStringConvertible {
     /// What is wrong with it.
-    public let description: String
+    package let description: String
 }

@@ -10,11 +10,11 @@ import Synchronization
 /// (correct ones are not throttled by failure counts) queue every later login behind them for seconds. With
 /// it, a login waits at most about (``waitingLimit`` ÷ ``concurrency`` + 1) hash times, or is told to retry.
 /// A task cancelled while it waits leaves the queue.
-public final class PasswordHashingQueue: Sendable {
+package final class PasswordHashingQueue: Sendable {
     /// Hashes that may run at once (`passwords.max_concurrent_hashes`).
-    public let concurrency: Int
+    package let concurrency: Int
     /// Hashes that may wait for a turn (`passwords.max_waiting_hashes`).
-    public let waitingLimit: Int
+    package let waitingLimit: Int
 
     private struct Waiter {
         let id: UInt64
@@ -32,16 +32,16 @@ public final class PasswordHashingQueue: Sendable {
     private let state = Mutex(State())
 
     /// The default ``concurrency``: the number of cores, as many as NIO's blocking pool has threads.
-    public static var defaultConcurrency: Int { System.coreCount }
+    package static var defaultConcurrency: Int { System.coreCount }
     /// The default ``waitingLimit``.
-    public static let defaultWaitingLimit = 32
+    package static let defaultWaitingLimit = 32
 
     /// Creates a queue.
     /// - Parameters:
     ///   - concurrency: Hashes that may run at once, at least 1. More than NIO's blocking pool has threads
     ///     (one per core) queue inside the pool.
     ///   - waitingLimit: Hashes that may wait, 0 or more.
-    public init(concurrency: Int = PasswordHashingQueue.defaultConcurrency, waitingLimit: Int = PasswordHashingQueue.defaultWaitingLimit) {
+    package init(concurrency: Int = PasswordHashingQueue.defaultConcurrency, waitingLimit: Int = PasswordHashingQueue.defaultWaitingLimit) {
         precondition(concurrency >= 1 && waitingLimit >= 0, "a password hashing queue needs concurrency ≥ 1 and waitingLimit ≥ 0")
         self.concurrency = concurrency
         self.waitingLimit = waitingLimit
@@ -53,7 +53,7 @@ public final class PasswordHashingQueue: Sendable {
     /// - Returns: What `work` returns.
     /// - Throws: ``PasswordHashingQueueFull`` when ``concurrency`` hashes run and ``waitingLimit`` wait;
     ///   `CancellationError` when the task is cancelled while it waits; the pool's error when it has shut down.
-    public func run<Value: Sendable>(_ work: @escaping @Sendable () -> Value) async throws -> Value {
+    package func run<Value: Sendable>(_ work: @escaping @Sendable () -> Value) async throws -> Value {
         try await self.acquire()
         let start = ContinuousClock.now
         defer { self.release(hashDuration: ContinuousClock.now - start) }
@@ -133,12 +133,12 @@ public final class PasswordHashingQueue: Sendable {
 
 /// A password hash refused because the ``PasswordHashingQueue`` is full; the token endpoint answers `503`
 /// `temporarily_unavailable` with `Retry-After`.
-public struct PasswordHashingQueueFull: Error, Sendable, CustomStringConvertible {
+package struct PasswordHashingQueueFull: Error, Sendable, CustomStringConvertible {
     /// Seconds after which the queue has likely room again (at least 1).
-    public let retryAfterSeconds: Int
+    package let retryAfterSeconds: Int
 
     /// What happened and when to retry.
-    public var description: String {
+    package var description: String {
         "too many passwords are being checked right now; retry after \(self.retryAfterSeconds) s"
     }
 }

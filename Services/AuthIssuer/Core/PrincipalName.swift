@@ -2,16 +2,16 @@
 ///
 /// The same names appear as the `sub` claim, in rate-limit keys and in logs, so they are kept to characters
 /// that need no escaping anywhere.
-public enum PrincipalName {
+package enum PrincipalName {
     /// The longest name.
-    public static let maximumLength = 64
+    package static let maximumLength = 64
 
     /// Checks a name.
     /// - Parameters:
     ///   - name: The name.
     ///   - field: What it names (`username`, `client id`, `role`), for the error.
     /// - Throws: ``PrincipalNameError`` naming the field and the rule.
-    public static func validate(_ name: String, field: String) throws(PrincipalNameError) {
+    package static func validate(_ name: String, field: String) throws(PrincipalNameError) {
         let valid = (1...maximumLength).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
@@ -28,7 +28,7 @@ public enum PrincipalName {
 }
 
 /// A name that breaks the ``PrincipalName`` rules.
-public struct PrincipalNameError: Error, Sendable, CustomStringConvertible {
+package struct PrincipalNameError: Error, Sendable, CustomStringConvertible {
     /// Which name, and the rule.
-    public let description: String
+    package let description: String
 }

@@ -9,12 +9,12 @@ import SwiftProtobuf
 /// caller accepts (`max_bytes`), the issuer's own frame limit and ``maximumPageEntries``; it always holds at
 /// least one when there is one. `next_after_version` names where the next page starts, 0 after the last.
 /// A request without `max_bytes` (an edge from before paging) gets every revocation in one answer.
-public struct RevocationStateService: Sendable {
+package struct RevocationStateService: Sendable {
     /// The smallest `max_bytes` a paged request may give: a page of one revocation (a `jti` of
     /// ``AuthStore/maximumJTIBytes``) always fits.
-    public static let minimumPageBytes = 512
+    package static let minimumPageBytes = 512
     /// The most revocations one page holds, so that reading a page keeps the database busy only briefly.
-    public static let maximumPageEntries = 10_000
+    package static let maximumPageEntries = 10_000
     /// The bytes a frame needs besides the answer: its length prefix and the envelope (id, payload tag and length).
     static let envelopeBytes = 32
     /// The fewest bytes one revocation takes in a page: its tag and length (6 at most, counted as 6) and the
@@ -29,13 +29,13 @@ public struct RevocationStateService: Sendable {
     /// - Parameters:
     ///   - store: The issuer's database.
     ///   - maximumFrameBytes: The issuer's own frame limit (`rpc.max_frame_bytes`): no page is larger.
-    public init(store: AuthStore, maximumFrameBytes: Int) {
+    package init(store: AuthStore, maximumFrameBytes: Int) {
         self.store = store
         self.maximumFrameBytes = maximumFrameBytes
     }
 
     /// The handlers to give the RPC server.
-    public var rpcHandlers: RPCHandlerRegistry {
+    package var rpcHandlers: RPCHandlerRegistry {
         var handlers = RPCHandlerRegistry()
         handlers.register(AuthMethods.revocationState) { request, _ in try await self.state(request) }
         return handlers

@@ -9,17 +9,17 @@ import Synchronization
 /// plus the JWKS document rendered once, so `GET /.well-known/jwks.json` costs no work. ``reload(from:)``
 /// swaps the snapshot when the key generation changed (a rotation by the schedule, the CLI, or a retired
 /// key leaving).
-public final class SigningKeyRing: Sendable {
+package final class SigningKeyRing: Sendable {
     /// One loaded generation of keys.
-    public struct Snapshot: Sendable {
+    package struct Snapshot: Sendable {
         /// The key generation it was loaded at.
-        public let generation: Int64
+        package let generation: Int64
         /// The `kid` of the active key.
-        public let signingKID: String
+        package let signingKID: String
         /// Every published key id.
-        public let publishedKIDs: [String]
+        package let publishedKIDs: [String]
         /// The JWKS document (RFC 7517 §5).
-        public let jwksJSON: String
+        package let jwksJSON: String
         /// Verifies tokens of any published key; signs with the active one.
         let keys: JWTKeyCollection
     }
@@ -27,12 +27,12 @@ public final class SigningKeyRing: Sendable {
     private let snapshot: Mutex<Snapshot?>
 
     /// Creates an empty ring; ``reload(from:)`` loads it.
-    public init() {
+    package init() {
         self.snapshot = Mutex(nil)
     }
 
     /// The current keys, or `nil` before the first load.
-    public var current: Snapshot? {
+    package var current: Snapshot? {
         self.snapshot.withLock { $0 }
     }
 
@@ -41,7 +41,7 @@ public final class SigningKeyRing: Sendable {
     /// - Returns: The new snapshot when it changed, else `nil`.
     /// - Throws: ``AuthStoreError`` when the database fails or holds no active key.
     @discardableResult
-    public func reload(from store: AuthStore) async throws -> Snapshot? {
+    package func reload(from store: AuthStore) async throws -> Snapshot? {
         let generation = try await store.keyGeneration()
         if let loaded = self.current, loaded.generation == generation { return nil }
         let (current, records) = try await store.signingKeys()
@@ -68,7 +68,7 @@ public final class SigningKeyRing: Sendable {
 
     /// Signs access-token claims with the active key, `kid` and `typ: at+jwt` in the header.
     /// - Throws: ``AuthStoreError`` before the first load; jwt-kit's error when signing fails.
-    public func sign(_ claims: AccessTokenClaims) async throws -> String {
+    package func sign(_ claims: AccessTokenClaims) async throws -> String {
         guard let snapshot = self.current else { throw AuthStoreError("no signing key is loaded") }
         var header = JWTHeader()
         header.typ = AccessTokenClaims.headerType
@@ -84,7 +84,7 @@ public final class SigningKeyRing: Sendable {
     ///   - audience: The required member of `aud`.
     ///   - now: The current time.
     /// - Returns: The claims, or `nil` when the token is not a token of this issuer that an edge may accept.
-    public func verify(_ token: String, issuer: String, audience: String, now: Date = Date()) async -> AccessTokenClaims? {
+    package func verify(_ token: String, issuer: String, audience: String, now: Date = Date()) async -> AccessTokenClaims? {
         guard let snapshot = self.current, token.utf8.count <= 8192 else { return nil }
         guard let claims = try? await snapshot.keys.verify(token, as: SignedClaims.self).claims,
             claims.aud.value.contains(audience), claims.iss.value == issuer,
@@ -105,7 +105,7 @@ public final class SigningKeyRing: Sendable {
     }
 
     /// The SigningKeyEvent announcing a snapshot.
-    public static func event(_ snapshot: Snapshot) -> SigningKeyEvent {
+    package static func event(_ snapshot: Snapshot) -> SigningKeyEvent {
         SigningKeyEvent(generation: snapshot.generation, signingKID: snapshot.signingKID, publishedKIDs: snapshot.publishedKIDs)
     }
 }

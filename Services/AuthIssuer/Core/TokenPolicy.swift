@@ -2,9 +2,9 @@ import GatehouseAuthAPI
 import GatehouseConfig
 
 /// What the issuer's tokens look like and how long everything lives (`tokens.*`, `keys.*`, `passwords.*`).
-public struct TokenPolicy: Sendable {
+package struct TokenPolicy: Sendable {
     /// The signature algorithms the issuer can sign with.
-    public enum Algorithm: String, Sendable, CaseIterable {
+    package enum Algorithm: String, Sendable, CaseIterable {
         /// ECDSA P-256 with SHA-256.
         case es256 = "ES256"
         /// Ed25519.
@@ -12,37 +12,37 @@ public struct TokenPolicy: Sendable {
     }
 
     /// The accepted access-token lifetimes (5 to 15 minutes; revocations are kept for the longest).
-    public static let accessLifetimes = Duration.seconds(300) ... RevocationRetention.longestAccessLifetime
+    package static let accessLifetimes = Duration.seconds(300) ... RevocationRetention.longestAccessLifetime
 
     /// The `iss` claim and the base of the discovery document's URLs (`tokens.issuer`).
-    public var issuer: String
+    package var issuer: String
     /// The `aud` claim (`tokens.audience`).
-    public var audience: String
+    package var audience: String
     /// How long access tokens are valid (`tokens.access_lifetime_s`, 300…900, default 600).
-    public var accessLifetime: Duration
+    package var accessLifetime: Duration
     /// A refresh token unused for this long expires (`tokens.refresh_idle_lifetime_s`, default 14 days).
-    public var refreshIdleLifetime: Duration
+    package var refreshIdleLifetime: Duration
     /// A refresh-token family expires this long after its first token, however often it is used
     /// (`tokens.refresh_absolute_lifetime_s`, default 30 days).
-    public var refreshAbsoluteLifetime: Duration
+    package var refreshAbsoluteLifetime: Duration
     /// Refresh-token families (logins) a user may hold at once (`tokens.max_refresh_families_per_user`,
     /// 1…10000, default 50): a login past it revokes the user's oldest family.
-    public var maxRefreshFamiliesPerUser: Int
+    package var maxRefreshFamiliesPerUser: Int
     /// The scopes a user may ask for (`tokens.user_scopes`, default `read write`).
-    public var userScopes: [String]
+    package var userScopes: [String]
     /// The algorithm of newly generated keys (`keys.algorithm`, `ES256` or `EdDSA`).
-    public var algorithm: Algorithm
+    package var algorithm: Algorithm
     /// How long a key signs before the next one takes over (`keys.rotation_interval_s`, default 1 day).
-    public var rotationInterval: Duration
+    package var rotationInterval: Duration
     /// The bcrypt cost of new password hashes (`passwords.bcrypt_cost`, 4…16, default 12).
-    public var bcryptCost: Int
+    package var bcryptCost: Int
 
     /// How long a retired key stays in the JWKS: until every token it signed has expired, plus a minute for clock skew.
-    public var retiredKeyGrace: Duration { self.accessLifetime + .seconds(60) }
+    package var retiredKeyGrace: Duration { self.accessLifetime + .seconds(60) }
 
     /// Creates a policy with the defaults.
     /// - Parameter issuer: The `iss` claim.
-    public init(issuer: String) {
+    package init(issuer: String) {
         self.issuer = issuer
         self.audience = "gatehouse"
         self.accessLifetime = .seconds(600)
@@ -60,7 +60,7 @@ public struct TokenPolicy: Sendable {
     ///   - document: The file and environment.
     ///   - defaultIssuer: The issuer when `tokens.issuer` is unset.
     /// - Throws: ``ConfigError`` naming the bad key.
-    public init(reading document: inout ConfigDocument, defaultIssuer: String) throws(ConfigError) {
+    package init(reading document: inout ConfigDocument, defaultIssuer: String) throws(ConfigError) {
         self.init(issuer: try document.string("tokens.issuer", default: defaultIssuer))
         self.audience = try document.string("tokens.audience", default: self.audience)
         self.accessLifetime = .seconds(

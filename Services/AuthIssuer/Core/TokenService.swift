@@ -13,7 +13,7 @@ import Metrics
 /// the client it was issued to). Logins, refreshes and revocations are charged to limiter policies
 /// (``IssuerThrottle``); bcrypt waits in a ``PasswordHashingQueue`` (through the ``PasswordHasher``); a user
 /// holds at most `tokens.max_refresh_families_per_user` families.
-public final class TokenService: Sendable {
+package final class TokenService: Sendable {
     private let store: AuthStore
     private let keys: SigningKeyRing
     private let hasher: PasswordHasher
@@ -33,7 +33,7 @@ public final class TokenService: Sendable {
     ///   - logger: Receives failed logins and security events (never passwords or tokens).
     ///   - revocationAdded: Called after a revocation committed, so the publisher sends it at once.
     ///   - now: The clock.
-    public init(
+    package init(
         store: AuthStore, keys: SigningKeyRing, hasher: PasswordHasher, throttle: IssuerThrottle?, policy: TokenPolicy, logger: Logger,
         revocationAdded: @escaping @Sendable () -> Void = {}, now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -56,7 +56,7 @@ public final class TokenService: Sendable {
     ///   - clientIP: The caller's address, for brute-force protection and logs.
     /// - Returns: The tokens.
     /// - Throws: ``OAuthError`` exactly as RFC 6749 §5.2 defines.
-    public func token(_ parameters: OAuthParameters, authorization: String?, clientIP: String) async throws(OAuthError) -> TokenResponse {
+    package func token(_ parameters: OAuthParameters, authorization: String?, clientIP: String) async throws(OAuthError) -> TokenResponse {
         let grant = parameters["grant_type"] ?? "none"
         do throws(OAuthError) {
             let credentials = try ClientCredentials.from(authorization: authorization, parameters: parameters)
@@ -221,7 +221,7 @@ public final class TokenService: Sendable {
     /// - Throws: ``OAuthError``: `invalid_request` without `token`, `invalid_client` for bad client
     ///   credentials, `slow_down` over the revocation policy, `unauthorized_client` when the token was
     ///   issued to another client.
-    public func revoke(_ parameters: OAuthParameters, authorization: String?, clientIP: String) async throws(OAuthError) {
+    package func revoke(_ parameters: OAuthParameters, authorization: String?, clientIP: String) async throws(OAuthError) {
         let token = try parameters.required("token")
         let client = try await self.authenticate(try ClientCredentials.from(authorization: authorization, parameters: parameters))
         if let throttle, let wait = await throttle.revocationRetryAfter(clientID: client?.id, clientIP: clientIP) {
@@ -309,7 +309,7 @@ public final class TokenService: Sendable {
     }
 
     /// A new client secret: 256 random bits, base64url. Only its SHA-256 is stored.
-    public static func generateClientSecret() -> String {
+    package static func generateClientSecret() -> String {
         randomID(bytes: 32)
     }
 
@@ -320,7 +320,7 @@ public final class TokenService: Sendable {
     }
 
     /// The SHA-256 of a text, lower-case hex: how refresh tokens and client secrets are stored.
-    public static func sha256Hex(_ text: String) -> String {
+    package static func sha256Hex(_ text: String) -> String {
         SigningKeyMaterial.hex(SHA256.hash(data: Array(text.utf8)))
     }
 

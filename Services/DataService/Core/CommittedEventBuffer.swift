@@ -10,7 +10,7 @@ import Synchronization
 /// record of what is still to be published: the publisher reads it instead whenever this buffer cannot
 /// continue exactly where it left off (after a start, a Redis outage that overflowed the buffer, or a
 /// write by another process). The buffer is bounded: past `capacity` events the oldest are dropped.
-public final class CommittedEventBuffer: Sendable {
+package final class CommittedEventBuffer: Sendable {
     private let events = Mutex<[InvalidationMessage.Event]>([])
     private let capacity: Int
     /// Signalled by every append; the publisher waits on it.
@@ -18,12 +18,12 @@ public final class CommittedEventBuffer: Sendable {
 
     /// Creates an empty buffer.
     /// - Parameter capacity: The most events kept; older ones are dropped (and then read from the outbox).
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = max(1, capacity)
     }
 
     /// Adds a transaction's events, in version order, and wakes the publisher; called on the writer thread.
-    public func append(_ committed: [InvalidationMessage.Event]) {
+    package func append(_ committed: [InvalidationMessage.Event]) {
         guard !committed.isEmpty else { return }
         self.events.withLock { events in
             events.append(contentsOf: committed)

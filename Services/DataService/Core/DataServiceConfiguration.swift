@@ -6,37 +6,37 @@ import GatehouseRedis
 
 /// Everything the `data-service` executable reads from its configuration file and `DATA_*` variables
 /// (docs/configuration.md, "data-service").
-public struct DataServiceConfiguration: Sendable {
+package struct DataServiceConfiguration: Sendable {
     /// The environment variable prefix.
-    public static let environmentPrefix = "DATA"
+    package static let environmentPrefix = "DATA"
     /// The default RPC port.
-    public static let defaultRPCPort = 7102
+    package static let defaultRPCPort = 7102
     /// The default admin (metrics, health) port.
-    public static let defaultAdminPort = 9102
+    package static let defaultAdminPort = 9102
 
     /// The RPC server (`rpc.*`).
-    public var rpc: RPCServerConfiguration
+    package var rpc: RPCServerConfiguration
     /// Redis (`redis.*`), where invalidation events are published.
-    public var redis: RedisConfiguration
+    package var redis: RedisConfiguration
     /// Logs and admin server (`log.*`, `admin.*`).
-    public var observability: ObservabilityConfiguration
+    package var observability: ObservabilityConfiguration
     /// The SQLite file and write limits (`storage.*`).
-    public var storage: DocumentStoreConfiguration
+    package var storage: DocumentStoreConfiguration
     /// The collections clients may use (`collections`); empty: any valid name.
-    public var collections: Set<String>
+    package var collections: Set<String>
     /// The pub/sub channel of invalidation events (`events.channel`).
-    public var eventsChannel: String
+    package var eventsChannel: String
     /// The most events in one published message (`events.batch_size`).
-    public var eventsBatchSize: Int
+    package var eventsBatchSize: Int
     /// How often the outbox is checked when no write signalled it (`events.poll_interval_ms`).
-    public var eventsPollInterval: Duration
+    package var eventsPollInterval: Duration
 
     /// Reads the configuration and rejects keys and `DATA_*` variables it does not know.
     /// - Parameter document: The file and environment.
     /// - Throws: ``ConfigError`` naming the bad key or variable, `RPCConfigurationError` for a short secret,
     ///   ``DataServiceConfigurationError`` when a document of `storage.max_body_bytes` does not fit in a frame of
     ///   `rpc.max_frame_bytes`.
-    public init(reading document: inout ConfigDocument) throws {
+    package init(reading document: inout ConfigDocument) throws {
         self.rpc = try RPCServerConfiguration(reading: &document, defaultPort: Self.defaultRPCPort)
         self.redis = try RedisConfiguration(reading: &document)
         self.observability = try ObservabilityConfiguration(reading: &document, defaultAdminPort: Self.defaultAdminPort)
@@ -73,7 +73,7 @@ public struct DataServiceConfiguration: Sendable {
 
     /// Reads the `storage.*` keys; also used by `data-service seed` and `backup`.
     /// - Parameter document: The file and environment.
-    public static func readStorage(_ document: inout ConfigDocument) throws(ConfigError) -> DocumentStoreConfiguration {
+    package static func readStorage(_ document: inout ConfigDocument) throws(ConfigError) -> DocumentStoreConfiguration {
         var storage = DocumentStoreConfiguration(path: try document.string("storage.path", default: "data/documents.sqlite"))
         storage.maxBodyBytes = try document.int("storage.max_body_bytes", default: storage.maxBodyBytes, range: 2...(64 << 20))
         storage.readerCount = try document.int("storage.readers", default: storage.readerCount, range: 1...64)

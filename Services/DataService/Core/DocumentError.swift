@@ -1,7 +1,7 @@
 import GatehouseSQLite
 
 /// Why a document operation failed.
-public enum DocumentError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum DocumentError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A collection name, document id or cursor breaks the ``DocumentName`` rules.
     case invalidName(field: String, value: String, reason: String)
     /// A parameter other than a name is out of range, for example `limit`, `ifVersion` or `q`.
@@ -24,7 +24,7 @@ public enum DocumentError: Error, Sendable, Equatable, CustomStringConvertible {
     case closed
 
     /// A one-line explanation naming the field or document involved.
-    public var description: String {
+    package var description: String {
         switch self {
         case .invalidName(let field, let value, let reason):
             "invalid \(field) \"\(value)\": \(reason)"

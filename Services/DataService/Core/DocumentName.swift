@@ -2,16 +2,16 @@
 ///
 /// A name is 1 to ``maximumLength`` characters, each an ASCII letter, digit, `_`, `.` or `-`
 /// (the pattern `[A-Za-z0-9_.-]{1,128}`), so names are safe in URLs, Redis keys and log lines.
-public enum DocumentName {
+package enum DocumentName {
     /// The longest allowed name, in characters: 128.
-    public static let maximumLength = 128
+    package static let maximumLength = 128
 
     /// Checks a name against the rules.
     /// - Parameters:
     ///   - value: The name to check.
     ///   - field: The field it came from, for example `"collection"` or `"id"`, named in the error.
     /// - Throws: ``DocumentError/invalidName(field:value:reason:)`` naming the field and the rule broken.
-    public static func validate(_ value: String, field: String) throws(DocumentError) {
+    package static func validate(_ value: String, field: String) throws(DocumentError) {
         let bytes = value.utf8
         guard !bytes.isEmpty else {
             throw .invalidName(field: field, value: value, reason: "must not be empty")

@@ -13,9 +13,9 @@ import Logging
 /// off the publishing path. Metrics: `gatehouse_data_outbox_depth`, `gatehouse_data_outbox_oldest_age_seconds`
 /// (both count only events not yet published), `gatehouse_data_events_published_total`,
 /// `gatehouse_data_event_publish_failures_total`.
-public struct DocumentOutbox: OutboxSource {
+package struct DocumentOutbox: OutboxSource {
     /// The data service's metric names and log lines (docs/operations.md).
-    public static let reporting = OutboxReporting(
+    package static let reporting = OutboxReporting(
         publishedLabel: "gatehouse_data_events_published_total",
         failuresLabel: "gatehouse_data_event_publish_failures_total",
         depthLabel: "gatehouse_data_outbox_depth",
@@ -27,14 +27,14 @@ public struct DocumentOutbox: OutboxSource {
     private let store: DocumentStore
     private let committed: CommittedEventBuffer
     /// The most events in one message (`events.batch_size`).
-    public let eventsPerMessage: Int
+    package let eventsPerMessage: Int
 
     /// Creates the source.
     /// - Parameters:
     ///   - store: The document store whose outbox is drained.
     ///   - committed: The buffer the store's writer appends committed events to (its `onCommit`).
     ///   - eventsPerMessage: The most events in one message.
-    public init(store: DocumentStore, committed: CommittedEventBuffer, eventsPerMessage: Int) {
+    package init(store: DocumentStore, committed: CommittedEventBuffer, eventsPerMessage: Int) {
         self.store = store
         self.committed = committed
         self.eventsPerMessage = max(1, eventsPerMessage)
@@ -46,7 +46,7 @@ public struct DocumentOutbox: OutboxSource {
     ///   - limit: The most events to return.
     /// - Returns: Up to `limit` events after `version`, oldest first.
     /// - Throws: ``DocumentError`` when the outbox cannot be read.
-    public func unpublished(after version: Int64, limit: Int) async throws -> [InvalidationMessage.Event] {
+    package func unpublished(after version: Int64, limit: Int) async throws -> [InvalidationMessage.Event] {
         if let fresh = self.committed.take(after: version, limit: limit) { return fresh }
         return try await self.store.pendingEvents(after: version, limit: limit)
     }
@@ -54,21 +54,21 @@ public struct DocumentOutbox: OutboxSource {
     /// One invalidation message (docs/protocol.md, "Invalidation events").
     /// - Parameter events: The events it carries.
     /// - Returns: Its JSON text.
-    public func message(for events: ArraySlice<InvalidationMessage.Event>) -> String {
+    package func message(for events: ArraySlice<InvalidationMessage.Event>) -> String {
         InvalidationMessage(events: Array(events)).jsonText()
     }
 
     /// Deletes the published events from the outbox.
     /// - Parameter version: The newest version Redis accepted.
     /// - Throws: ``DocumentError`` when the outbox cannot be written.
-    public func markPublished(through version: Int64) async throws {
+    package func markPublished(through version: Int64) async throws {
         _ = try await self.store.deleteEvents(through: version)
     }
 
     /// The outbox rows after `version` and the age of the oldest.
     /// - Parameter version: The newest version published.
     /// - Throws: ``DocumentError`` when the outbox cannot be read.
-    public func backlog(after version: Int64) async throws -> OutboxBacklog {
+    package func backlog(after version: Int64) async throws -> OutboxBacklog {
         OutboxBacklog(count: try await self.store.outboxDepth(after: version), oldestAge: try await self.store.oldestPendingEventAge(after: version))
     }
 }
@@ -83,7 +83,7 @@ extension OutboxDrainer where Source == DocumentOutbox {
     ///   - batchSize: The most events in one message.
     ///   - pollInterval: How often the outbox is checked without a signal.
     ///   - logger: Receives one line when publishing starts failing and one when it recovers.
-    public convenience init(
+    package convenience init(
         store: DocumentStore, committed: CommittedEventBuffer, redis: RedisClient, channel: String, batchSize: Int, pollInterval: Duration,
         logger: Logger
     ) {

@@ -1,7 +1,7 @@
 /// One page of a collection listing.
-public struct DocumentPage: Sendable, Equatable {
+package struct DocumentPage: Sendable, Equatable {
     /// The documents, ordered by id.
-    public let documents: [Document]
+    package let documents: [Document]
     /// The cursor for the next page, or nil when this is the last page; treat it as opaque.
-    public let nextCursor: String?
+    package let nextCursor: String?
 }

@@ -17,7 +17,7 @@ import Metrics
 /// reach the caller is refused before it is made.
 /// Exported metrics: `gatehouse_data_reads_total{method}`, `gatehouse_data_writes_total{method, result}`,
 /// `gatehouse_data_read_duration_seconds{method}`.
-public struct DocumentRPCService: Sendable {
+package struct DocumentRPCService: Sendable {
     private let store: DocumentStore
     private let collections: Set<String>
 
@@ -37,13 +37,13 @@ public struct DocumentRPCService: Sendable {
     /// - Parameters:
     ///   - store: The documents.
     ///   - collections: The collections clients may use; empty: any valid name.
-    public init(store: DocumentStore, collections: Set<String>) {
+    package init(store: DocumentStore, collections: Set<String>) {
         self.store = store
         self.collections = collections
     }
 
     /// The handlers of the five methods.
-    public var rpcHandlers: RPCHandlerRegistry {
+    package var rpcHandlers: RPCHandlerRegistry {
         var handlers = RPCHandlerRegistry()
         handlers.register(DataMethods.get) { request, _ in try await self.get(request) }
         handlers.register(DataMethods.list) { request, context in try await self.list(request, context: context) }

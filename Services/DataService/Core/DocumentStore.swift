@@ -10,9 +10,9 @@ import Synchronization
 /// adds an outbox event with the same version, all in the writer's transaction. Reads use WAL
 /// snapshots, so they never wait for writers, and a write's caller is answered after COMMIT, so
 /// any read that starts afterwards sees it.
-public final class DocumentStore: Sendable {
+package final class DocumentStore: Sendable {
     /// The page sizes ``list(collection:limit:cursor:query:owner:)`` accepts.
-    public static let pageSizes = 1...1000
+    package static let pageSizes = 1...1000
 
     private let configuration: DocumentStoreConfiguration
     private let writer: DocumentWriter
@@ -23,7 +23,7 @@ public final class DocumentStore: Sendable {
     /// - Parameter configuration: The file and limits.
     /// - Throws: ``DocumentError/schemaTooNew(databaseVersion:latestKnownVersion:)`` when newer code
     ///   wrote the file, ``DocumentError/storage(_:)`` when it cannot be opened or migrated.
-    public init(_ configuration: DocumentStoreConfiguration) async throws(DocumentError) {
+    package init(_ configuration: DocumentStoreConfiguration) async throws(DocumentError) {
         self.configuration = configuration
         let writer = try DocumentWriter(configuration: configuration)
         do {
@@ -51,7 +51,7 @@ public final class DocumentStore: Sendable {
     }
 
     /// Closes every connection; later calls fail with ``DocumentError/closed``.
-    public func close() async {
+    package func close() async {
         await writer.close()
         for reader in readers {
             await reader.close()
@@ -59,7 +59,7 @@ public final class DocumentStore: Sendable {
     }
 
     /// The largest body a write may have (``DocumentStoreConfiguration/maxBodyBytes``).
-    public var maxBodyBytes: Int { configuration.maxBodyBytes }
+    package var maxBodyBytes: Int { configuration.maxBodyBytes }
 
     private var reader: DocumentReader {
         let turn = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -74,7 +74,7 @@ public final class DocumentStore: Sendable {
     /// - Throws: ``DocumentError``: `invalidName`, `invalidArgument`, `bodyNotObject` or
     ///   `bodyTooLarge` before queueing; `conflict` or `notFound` for this write alone;
     ///   `overloaded` when the queue is full; `storage` when the transaction failed.
-    public func write(_ write: DocumentWrite) async throws(DocumentError) -> WriteOutcome {
+    package func write(_ write: DocumentWrite) async throws(DocumentError) -> WriteOutcome {
         let prepared = try PreparedWrite(write, maxBodyBytes: configuration.maxBodyBytes)
         return try await writer.write(prepared).get()
     }
@@ -84,7 +84,7 @@ public final class DocumentStore: Sendable {
     /// - Returns: The number of events deleted.
     /// - Throws: ``DocumentError/storage(_:)`` or ``DocumentError/closed``.
     @discardableResult
-    public func deleteEvents(through version: Int64) async throws(DocumentError) -> Int {
+    package func deleteEvents(through version: Int64) async throws(DocumentError) -> Int {
         try await writer.deleteEvents(through: version)
     }
 
@@ -96,7 +96,7 @@ public final class DocumentStore: Sendable {
     ///   - id: The document id.
     /// - Returns: The document, or nil when it does not exist.
     /// - Throws: ``DocumentError/invalidName(field:value:reason:)`` or a storage failure.
-    public func get(collection: String, id: String) async throws(DocumentError) -> Document? {
+    package func get(collection: String, id: String) async throws(DocumentError) -> Document? {
         try DocumentName.validate(collection, field: "collection")
         try DocumentName.validate(id, field: "id")
         return try await reader.get(collection: collection, id: id)
@@ -119,7 +119,7 @@ public final class DocumentStore: Sendable {
     /// - Returns: The page and the cursor of the next one.
     /// - Throws: ``DocumentError`` naming the invalid field (`collection`, `limit`, `cursor`, `q`),
     ///   or a storage failure.
-    public func list(
+    package func list(
         collection: String, limit: Int = 100, maxBytes: Int = .max, cursor: String? = nil, query: String? = nil, owner: String? = nil
     ) async throws(DocumentError) -> DocumentPage {
         try DocumentName.validate(collection, field: "collection")
@@ -142,7 +142,7 @@ public final class DocumentStore: Sendable {
     /// Reads the global data version: the version of the latest committed change, 0 when none.
     /// - Returns: The data version.
     /// - Throws: A storage failure or ``DocumentError/closed``.
-    public func dataVersion() async throws(DocumentError) -> Int64 {
+    package func dataVersion() async throws(DocumentError) -> Int64 {
         try await reader.dataVersion()
     }
 
@@ -154,7 +154,7 @@ public final class DocumentStore: Sendable {
     ///   - limit: The most events to return.
     /// - Returns: Up to `limit` events, oldest first.
     /// - Throws: ``DocumentError/invalidArgument(field:value:reason:)`` for a limit below 1, or a storage failure.
-    public func pendingEvents(after version: Int64, limit: Int) async throws(DocumentError) -> [InvalidationMessage.Event] {
+    package func pendingEvents(after version: Int64, limit: Int) async throws(DocumentError) -> [InvalidationMessage.Event] {
         guard limit >= 1 else {
             throw .invalidArgument(field: "limit", value: String(limit), reason: "must be at least 1")
         }
@@ -165,7 +165,7 @@ public final class DocumentStore: Sendable {
     /// - Parameter version: The last version published; events up to it are not counted.
     /// - Returns: The number of pending events.
     /// - Throws: A storage failure or ``DocumentError/closed``.
-    public func outboxDepth(after version: Int64 = 0) async throws(DocumentError) -> Int {
+    package func outboxDepth(after version: Int64 = 0) async throws(DocumentError) -> Int {
         try await reader.outboxDepth(after: version)
     }
 
@@ -173,7 +173,7 @@ public final class DocumentStore: Sendable {
     /// - Parameter version: The last version published; events up to it are not considered.
     /// - Returns: The age, or nil when there is no such event.
     /// - Throws: A storage failure or ``DocumentError/closed``.
-    public func oldestPendingEventAge(after version: Int64 = 0) async throws(DocumentError) -> Duration? {
+    package func oldestPendingEventAge(after version: Int64 = 0) async throws(DocumentError) -> Duration? {
         guard let committedAt = try await reader.oldestPendingCommittedAt(after: version) else { return nil }
         return .milliseconds(max(0, Date().millisecondsSince1970 - committedAt))
     }
@@ -186,7 +186,7 @@ public final class DocumentStore: Sendable {
     /// up the reads of the pool.
     /// - Parameter path: The copy's path; the file must not exist.
     /// - Throws: ``DocumentError/storage(_:)`` when the copy cannot be written.
-    public func backup(to path: String) async throws(DocumentError) {
+    package func backup(to path: String) async throws(DocumentError) {
         let copier = try DocumentReader(
             path: configuration.path, busyTimeout: configuration.busyTimeout, threadName: "gatehouse-sqlite-backup"
         )

@@ -5,9 +5,9 @@
 /// configuration is refused when one document of `storage.max_body_bytes` and ``frameAllowance`` do not fit in
 /// `rpc.max_frame_bytes`. Counts are upper bounds: every field is counted as present and every integer at
 /// its widest.
-public enum DocumentWireSize {
+package enum DocumentWireSize {
     /// The longest owner a write may record, in UTF-8 bytes: 128.
-    public static let maximumOwnerBytes = 128
+    package static let maximumOwnerBytes = 128
 
     /// The bytes a frame carrying one document holds besides the document's body, at most: 1024.
     ///
@@ -15,7 +15,7 @@ public enum DocumentWireSize {
     /// page's `next_cursor` (131), the entry's tag and length (6), and the document's collection, id and owner
     /// (131 each), version and times (33) and the body's tag and length (6): 586 bytes. A `data.Put` request
     /// with a 128-byte trace id (577) and a `data.Get` or write answer take less. 1024 leaves room.
-    public static let frameAllowance = 1024
+    package static let frameAllowance = 1024
 
     /// What a `ListResponse` holds besides its documents: `next_cursor`, a document id.
     static let listResponseOverhead = Self.lengthDelimited(DocumentName.maximumLength)

@@ -7,7 +7,7 @@
 ///
 /// A delete of a missing document fails with ``DocumentError/notFound(collection:id:)``
 /// whatever `ifVersion` says.
-public enum DocumentWrite: Sendable, Equatable {
+package enum DocumentWrite: Sendable, Equatable {
     /// Creates or replaces the document `collection/id` with `body`; `owner` is recorded on creation.
     case put(collection: String, id: String, body: String, ifVersion: Int64? = nil, owner: String? = nil)
     /// Creates a document with a new random id (a lowercase UUID) chosen by the store.

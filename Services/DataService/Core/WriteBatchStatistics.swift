@@ -1,11 +1,11 @@
 /// What one group-commit transaction of the writer did, for metrics.
-public struct WriteBatchStatistics: Sendable {
+package struct WriteBatchStatistics: Sendable {
     /// The number of writes in the transaction.
-    public let writes: Int
+    package let writes: Int
     /// The writes that were committed.
-    public let committed: Int
+    package let committed: Int
     /// The writes that failed (conflict, not found, storage error) without affecting the others.
-    public let failed: Int
+    package let failed: Int
     /// The time from BEGIN to the end of COMMIT.
-    public let duration: Duration
+    package let duration: Duration
 }

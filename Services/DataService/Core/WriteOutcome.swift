@@ -1,5 +1,5 @@
 /// What a successful ``DocumentWrite`` did.
-public enum WriteOutcome: Sendable, Equatable {
+package enum WriteOutcome: Sendable, Equatable {
     /// A new document was stored.
     case created(Document)
     /// An existing document was replaced; its creation time and owner were kept.
@@ -8,7 +8,7 @@ public enum WriteOutcome: Sendable, Equatable {
     case deleted(collection: String, id: String, version: Int64)
 
     /// The global data version of the change.
-    public var version: Int64 {
+    package var version: Int64 {
         switch self {
         case .created(let document), .replaced(let document): document.version
         case .deleted(_, _, let version): version

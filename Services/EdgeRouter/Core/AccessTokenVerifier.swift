@@ -16,11 +16,11 @@ import Synchronization
 /// A verified token is remembered until its `exp` (bounded in count), so an ES256 signature is checked once
 /// per token, not once per request; revocation is checked on every request. A JWKS that drops or changes
 /// a key forgets them all; one that only adds keys (a rotation's next key) or repeats them keeps them.
-public final class AccessTokenVerifier: Sendable {
+package final class AccessTokenVerifier: Sendable {
     /// The largest token accepted.
-    public static let maximumTokenBytes = 8 * 1024
+    package static let maximumTokenBytes = 8 * 1024
     /// The algorithms a published key may have.
-    public static let acceptedAlgorithms: Set<String> = ["ES256", "EdDSA"]
+    package static let acceptedAlgorithms: Set<String> = ["ES256", "EdDSA"]
 
     private struct Keys {
         var collection = JWTKeyCollection()
@@ -57,7 +57,7 @@ public final class AccessTokenVerifier: Sendable {
     ///   - leeway: Clock skew allowed on `exp` and `nbf`.
     ///   - capacity: How many verified tokens are remembered.
     ///   - revocations: The revocations to enforce.
-    public init(issuer: String, audience: String, leeway: Duration = .seconds(30), capacity: Int = 100_000, revocations: RevocationList) {
+    package init(issuer: String, audience: String, leeway: Duration = .seconds(30), capacity: Int = 100_000, revocations: RevocationList) {
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway.components.seconds
@@ -66,7 +66,7 @@ public final class AccessTokenVerifier: Sendable {
     }
 
     /// The published key ids.
-    public var keyIDs: Set<String> {
+    package var keyIDs: Set<String> {
         self.keys.withLock { Set($0.algorithms.keys) }
     }
 
@@ -75,7 +75,7 @@ public final class AccessTokenVerifier: Sendable {
     /// - Returns: The key ids loaded.
     /// - Throws: When the document is not a JWKS jwt-kit can read.
     @discardableResult
-    public func replaceKeys(jwksJSON: String) async throws -> Set<String> {
+    package func replaceKeys(jwksJSON: String) async throws -> Set<String> {
         guard let object = try JSONSerialization.jsonObject(with: Data(jwksJSON.utf8)) as? [String: Any],
             let entries = object["keys"] as? [[String: Any]]
         else { throw TokenRejection.malformed }
@@ -105,7 +105,7 @@ public final class AccessTokenVerifier: Sendable {
     ///   - token: The token from `Authorization: Bearer`.
     ///   - now: Seconds since the Unix epoch.
     /// - Returns: The claims, or why the token is refused.
-    public func verify(_ token: String, now: Int64 = Int64(Date().timeIntervalSince1970)) async -> Result<AccessTokenClaims, TokenRejection> {
+    package func verify(_ token: String, now: Int64 = Int64(Date().timeIntervalSince1970)) async -> Result<AccessTokenClaims, TokenRejection> {
         if let known = self.verified.withLock({ $0.claims[token] }) {
             return self.checkLive(known, now: now)
         }
@@ -141,7 +141,7 @@ public final class AccessTokenVerifier: Sendable {
 
     /// Forgets remembered tokens past their expiry, and revocations no token this verifier accepts can need
     /// any more (kept until `exp` + leeway, so a revoked token stays refused as long as it would be accepted).
-    public func prune(now: Int64) {
+    package func prune(now: Int64) {
         self.verified.withLock { verified in
             verified.claims = verified.claims.filter { Int64($0.value.exp.value.timeIntervalSince1970) + self.leeway >= now }
         }
@@ -149,12 +149,12 @@ public final class AccessTokenVerifier: Sendable {
     }
 
     /// Whether a token was verified before and is remembered (so checking it again needs no signature work).
-    public func isRemembered(_ token: String) -> Bool {
+    package func isRemembered(_ token: String) -> Bool {
         self.verified.withLock { $0.claims[token] != nil }
     }
 
     /// How many verified tokens are remembered.
-    public var rememberedCount: Int {
+    package var rememberedCount: Int {
         self.verified.withLock { $0.claims.count }
     }
 

@@ -16,7 +16,7 @@ import Synchronization
 /// - A revocation event is applied at once; a gap in versions fetches the whole state.
 /// - A key event, or a token naming an unknown `kid`, fetches the JWKS again; unknown `kid`s trigger at
 ///   most one fetch per `unknownKeyInterval`, so forged `kid`s cannot make the edge hammer the issuer.
-public final class AuthEventApplier: Sendable {
+package final class AuthEventApplier: Sendable {
     /// Which subscription the revocation state was last loaded for.
     private struct StateLoading {
         /// How many times the event subscription was established; 0 before the first.
@@ -47,7 +47,7 @@ public final class AuthEventApplier: Sendable {
     ///   - fetchRevocations: Fetches the whole revocation state (`auth.RevocationState`, every page).
     ///   - unknownKeyInterval: The least time between two fetches caused by unknown `kid`s.
     ///   - logger: Receives fetch failures and gaps.
-    public init(
+    package init(
         revocations: RevocationList, verifier: AccessTokenVerifier, fetchKeys: @escaping @Sendable () async throws -> String,
         fetchRevocations: @escaping @Sendable () async throws -> (version: Int64, revocations: [RevocationEvent]),
         unknownKeyInterval: Duration = .seconds(5), logger: Logger
@@ -63,14 +63,14 @@ public final class AuthEventApplier: Sendable {
 
     /// Fetches keys and revocations (at start, before the subscription is established).
     /// - Throws: The first fetch failure.
-    public func synchronize() async throws {
+    package func synchronize() async throws {
         try await self.refreshKeys()
         try await self.refreshRevocations()
     }
 
     /// Called each time the event subscription is established, the first time included: the revocation
     /// state is not current until it has been fetched again, which this does, with the JWKS.
-    public func subscriptionEstablished() async {
+    package func subscriptionEstablished() async {
         self.loading.withLock { $0.subscriptions += 1 }
         EdgeMetrics.revocationStateCurrent.record(0)
         try? await self.refreshKeys()
@@ -79,17 +79,17 @@ public final class AuthEventApplier: Sendable {
 
     /// Whether the whole revocation state has been fetched since the event subscription was last
     /// established, and no fetch failed since.
-    public var isRevocationStateCurrent: Bool { self.loading.withLock { $0.isCurrent } }
+    package var isRevocationStateCurrent: Bool { self.loading.withLock { $0.isCurrent } }
 
     /// Fetches what the last attempt could not: the JWKS while no key is loaded, the revocation state
     /// while it is not loaded for the current subscription (or, before the first, at all).
-    public func resynchronizeIfNeeded() async {
+    package func resynchronizeIfNeeded() async {
         if self.verifier.keyIDs.isEmpty { try? await self.refreshKeys() }
         if self.loading.withLock({ $0.loadedFor != $0.subscriptions }) { try? await self.refreshRevocations() }
     }
 
     /// Applies a message of the revocation channel; a gap or an unreadable message fetches the whole state.
-    public func revocationMessage(_ text: String) async {
+    package func revocationMessage(_ text: String) async {
         guard let event = try? RevocationEvent(jsonText: text) else {
             self.logger.warning("unreadable revocation event; fetching the whole revocation state")
             try? await self.refreshRevocations()
@@ -102,14 +102,14 @@ public final class AuthEventApplier: Sendable {
     }
 
     /// Applies a message of the key channel: fetches the JWKS when it names keys this edge does not have.
-    public func keyMessage(_ text: String) async {
+    package func keyMessage(_ text: String) async {
         if let event = try? SigningKeyEvent(jsonText: text), Set(event.publishedKIDs) == self.verifier.keyIDs { return }
         try? await self.refreshKeys()
     }
 
     /// Called for a token with an unknown `kid`: fetches the JWKS unless one was fetched for that reason recently.
     /// - Returns: Whether keys were fetched (so verifying again may succeed).
-    public func unknownKeySeen() async -> Bool {
+    package func unknownKeySeen() async -> Bool {
         let now = ContinuousClock.now
         let due = self.lastUnknownKeyFetch.withLock { last -> Bool in
             if let last, now - last < self.unknownKeyInterval { return false }
@@ -122,7 +122,7 @@ public final class AuthEventApplier: Sendable {
 
     /// Forgets revocations and remembered tokens that can no longer matter to the verifier.
     /// - Parameter now: Seconds since the Unix epoch.
-    public func prune(now: Int64) {
+    package func prune(now: Int64) {
         self.verifier.prune(now: now)
     }
 

@@ -10,9 +10,9 @@
 ///   `Access-Control-Expose-Headers`, so scripts can read the rate-limit headers. These are added to the
 ///   answer as it leaves, never stored in the cache, and `Vary: Origin` tells other caches that the answer
 ///   depends on the origin.
-public struct CORSPolicy: Sendable, Equatable {
+package struct CORSPolicy: Sendable, Equatable {
     /// Which origins may call.
-    public enum Origins: Sendable, Equatable {
+    package enum Origins: Sendable, Equatable {
         /// Any origin (`origins: ["*"]`); not with credentials, which browsers refuse with `*`.
         case any
         /// These serialized origins (`https://app.example.com`, lower-case, no path).
@@ -20,25 +20,25 @@ public struct CORSPolicy: Sendable, Equatable {
     }
 
     /// The request headers allowed when none are configured: those this API reads.
-    public static let defaultRequestHeaders = ["authorization", "content-type", "if-match", "if-none-match", "x-request-id"]
+    package static let defaultRequestHeaders = ["authorization", "content-type", "if-match", "if-none-match", "x-request-id"]
     /// The response headers exposed to scripts when none are configured: those this API adds.
-    public static let defaultExposedHeaders = ["RateLimit", "RateLimit-Policy", "Retry-After", "ETag", "Location", "X-Request-ID", "Cache-Status"]
+    package static let defaultExposedHeaders = ["RateLimit", "RateLimit-Policy", "Retry-After", "ETag", "Location", "X-Request-ID", "Cache-Status"]
 
     /// Which origins may call.
-    public var origins: Origins
+    package var origins: Origins
     /// The methods a preflight may ask for, upper-case.
-    public var methods: [String]
+    package var methods: [String]
     /// The request headers a preflight may ask for, lower-case.
-    public var requestHeaders: [String]
+    package var requestHeaders: [String]
     /// Whether requests may carry credentials (cookies, `Authorization` set by the browser).
-    public var allowsCredentials: Bool
+    package var allowsCredentials: Bool
     /// How long a browser may keep a preflight's answer.
-    public var maxAge: Duration
+    package var maxAge: Duration
     /// The response headers scripts may read beyond the CORS-safelisted ones.
-    public var exposedHeaders: [String]
+    package var exposedHeaders: [String]
 
     /// Creates a policy.
-    public init(
+    package init(
         origins: Origins, methods: [String], requestHeaders: [String] = Self.defaultRequestHeaders, allowsCredentials: Bool = false,
         maxAge: Duration = .seconds(600), exposedHeaders: [String] = Self.defaultExposedHeaders
     ) {
@@ -51,7 +51,7 @@ public struct CORSPolicy: Sendable, Equatable {
     }
 
     /// Whether a request's `Origin` may call.
-    public func allows(origin: String) -> Bool {
+    package func allows(origin: String) -> Bool {
         switch self.origins {
         case .any: true
         case .listed(let origins): origins.contains(origin.lowercased())
@@ -63,7 +63,7 @@ public struct CORSPolicy: Sendable, Equatable {
     ///   - origin: The `Origin`.
     ///   - method: The `Access-Control-Request-Method`.
     ///   - headers: The `Access-Control-Request-Headers`, if any.
-    public func preflight(origin: String, method: String, headers: String?) -> EdgeResponse {
+    package func preflight(origin: String, method: String, headers: String?) -> EdgeResponse {
         let vary = ("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers")
         guard self.allows(origin: origin) else {
             return .problem(403, "Forbidden", "the origin \(origin) may not call this route", headers: [vary])
@@ -92,7 +92,7 @@ public struct CORSPolicy: Sendable, Equatable {
     /// The headers an actual request's answer gets: none without an `Origin` or for one not allowed (the
     /// browser then withholds the answer from the script), beside `Vary: Origin` whenever the answer
     /// depends on the origin.
-    public func responseHeaders(origin: String?) -> [(name: String, value: String)] {
+    package func responseHeaders(origin: String?) -> [(name: String, value: String)] {
         let vary: [(name: String, value: String)] = self.origins == .any && !self.allowsCredentials ? [] : [("Vary", "Origin")]
         guard let origin, self.allows(origin: origin) else { return vary }
         var headers = self.originHeaders(origin)

@@ -4,18 +4,18 @@
 /// carry. An HTTP upstream's entries (``init(status:body:upstreamFields:)``) keep the answer's end-to-end
 /// header fields as well (RFC 9111 §3.1), replayed on a hit, and are revalidated with the upstream by their
 /// validators once stale (``conditionalFields``).
-public struct CachedResponse: Sendable, Equatable {
+package struct CachedResponse: Sendable, Equatable {
     /// The HTTP status (200 for documents and listings).
-    public var status: Int
+    package var status: Int
     /// The body bytes.
-    public var body: [UInt8]
+    package var body: [UInt8]
     /// The `ETag` value, if any (a document's version, quoted).
-    public var etag: String?
+    package var etag: String?
     /// The `Content-Type` value.
-    public var contentType: String
+    package var contentType: String
     /// An HTTP upstream's end-to-end header fields other than `Content-Type` and `ETag`, in the answer's
     /// order; `nil` for the data service's entries.
-    public var upstreamFields: [(name: String, value: String)]?
+    package var upstreamFields: [(name: String, value: String)]?
 
     /// Fields an HTTP upstream's entry does not keep: the edge sets them for each answer it gives (`Age`,
     /// `Date`, `Server`, `Cache-Status`, `X-Request-ID`, the rate-limit fields), or they are kept apart
@@ -26,7 +26,7 @@ public struct CachedResponse: Sendable, Equatable {
     ]
 
     /// Creates a response.
-    public init(status: Int, body: [UInt8], etag: String?, contentType: String = "application/json") {
+    package init(status: Int, body: [UInt8], etag: String?, contentType: String = "application/json") {
         self.status = status
         self.body = body
         self.etag = etag
@@ -89,7 +89,7 @@ public struct CachedResponse: Sendable, Equatable {
         return self.body.count + (self.etag?.utf8.count ?? 0) + self.contentType.utf8.count + fieldBytes + key.utf8.count + tags.count * 48 + 160
     }
 
-    public static func == (lhs: CachedResponse, rhs: CachedResponse) -> Bool {
+    package static func == (lhs: CachedResponse, rhs: CachedResponse) -> Bool {
         lhs.status == rhs.status && lhs.etag == rhs.etag && lhs.contentType == rhs.contentType && lhs.body == rhs.body
             && lhs.upstreamFields?.map(\.name) == rhs.upstreamFields?.map(\.name) && lhs.upstreamFields?.map(\.value) == rhs.upstreamFields?.map(\.value)
     }

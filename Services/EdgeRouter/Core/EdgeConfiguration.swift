@@ -7,91 +7,91 @@ import GatehouseRedis
 
 /// Everything the `edge-router` executable reads from its configuration file and `EDGE_*` variables
 /// (docs/configuration.md, "edge-router").
-public struct EdgeConfiguration: Sendable {
+package struct EdgeConfiguration: Sendable {
     /// The environment variable prefix.
-    public static let environmentPrefix = "EDGE"
+    package static let environmentPrefix = "EDGE"
     /// The default public HTTP port (the first local replica; a load balancer listens on 8080).
-    public static let defaultHTTPPort = 8180
+    package static let defaultHTTPPort = 8180
     /// The default admin (metrics, health) port.
-    public static let defaultAdminPort = 9104
+    package static let defaultAdminPort = 9104
 
     /// The public HTTP server (`http.*`).
-    public struct HTTP: Sendable {
+    package struct HTTP: Sendable {
         /// The address to bind (`http.host`).
-        public var host = "127.0.0.1"
+        package var host = "127.0.0.1"
         /// The port (`http.port`).
-        public var port = EdgeConfiguration.defaultHTTPPort
+        package var port = EdgeConfiguration.defaultHTTPPort
         /// The largest request body (`http.max_body_bytes`); larger gets `413`.
-        public var maxBodyBytes = 1 << 20 + 4096
+        package var maxBodyBytes = 1 << 20 + 4096
         /// A connection idle this long is closed (`http.idle_timeout_ms`).
-        public var idleTimeout = Duration.seconds(60)
+        package var idleTimeout = Duration.seconds(60)
         /// From its head, a request must arrive in full and be answered within this time, else its
         /// connection is closed (`http.request_timeout_ms`).
-        public var requestTimeout = Duration.seconds(30)
+        package var requestTimeout = Duration.seconds(30)
         /// A request head (request line and header fields) must be complete within this time of the read
         /// that brought its first bytes, else its connection is closed (`http.head_timeout_ms`).
-        public var headTimeout = Duration.seconds(10)
+        package var headTimeout = Duration.seconds(10)
         /// The largest request head: the target, header names and values, in bytes (`http.max_head_bytes`);
         /// larger gets `431` and the connection is closed.
-        public var maxHeadBytes = 32 * 1024
+        package var maxHeadBytes = 32 * 1024
         /// The most connections held at once (`http.max_connections`); one more is answered `503` and closed.
-        public var maxConnections = 10_000
+        package var maxConnections = 10_000
         /// Peers whose `X-Forwarded-For` names the client (`http.trusted_proxies`); none by default.
-        public var trustedProxies = TrustedProxies.none
+        package var trustedProxies = TrustedProxies.none
     }
 
     /// The public HTTP server.
-    public var http = HTTP()
+    package var http = HTTP()
     /// The limiter (`limiter.*`).
-    public var limiter: RPCClientConfiguration
+    package var limiter: RPCClientConfiguration
     /// The data service (`data.*`).
-    public var data: RPCClientConfiguration
+    package var data: RPCClientConfiguration
     /// The auth issuer's RPC port, for the revocation state (`auth.*`).
-    public var authRPC: RPCClientConfiguration
+    package var authRPC: RPCClientConfiguration
     /// Redis (`redis.*`), for invalidation, revocation and key events.
-    public var redis: RedisConfiguration
+    package var redis: RedisConfiguration
     /// Logs and admin server (`log.*`, `admin.*`).
-    public var observability: ObservabilityConfiguration
+    package var observability: ObservabilityConfiguration
     /// The issuer's JWKS document (`auth.jwks_url`).
-    public var jwksURL: String
+    package var jwksURL: String
     /// The required `iss` (`auth.issuer`).
-    public var issuer: String
+    package var issuer: String
     /// The required `aud` (`auth.audience`).
-    public var audience: String
+    package var audience: String
     /// Clock skew allowed on `exp` and `nbf` (`auth.leeway_ms`).
-    public var leeway: Duration
+    package var leeway: Duration
     /// The limiter policy counting failed token verifications per client address (`auth.failure_policy`);
     /// `nil` when set to `none`.
-    public var failurePolicy: String?
+    package var failurePolicy: String?
     /// The route file (`routes.file`).
-    public var routesFile: String
+    package var routesFile: String
     /// How often the route file is checked for changes (`routes.watch_interval_ms`); `nil`: only on `SIGHUP`.
-    public var routesWatchInterval: Duration?
+    package var routesWatchInterval: Duration?
     /// The limiter's policy file (`policies.file`; formerly `fallback.policies_file`): each policy's key
     /// parts, and its `on_redis_failure` while the limiter cannot be asked. Every policy the route file
     /// names must be in it.
-    public var policiesFile: String
+    package var policiesFile: String
     /// How often that file is checked for changes (`policies.watch_interval_ms`; formerly
     /// `fallback.watch_interval_ms`); `nil`: only on `SIGHUP`.
-    public var policiesWatchInterval: Duration?
+    package var policiesWatchInterval: Duration?
     /// The request header whose value is the `api_key` key part (`policies.api_key_header`), lower-case;
     /// `nil`: none, and a policy keyed by `api_key` is refused.
-    public var apiKeyHeader: String?
+    package var apiKeyHeader: String?
     /// The cache's byte budget (`cache.max_bytes`).
-    public var cacheMaxBytes: Int
+    package var cacheMaxBytes: Int
     /// The data service's invalidation channel (`events.invalidations_channel`).
-    public var invalidationsChannel: String
+    package var invalidationsChannel: String
     /// The channel of path invalidations (`events.path_invalidations_channel`): published by the edges
     /// after writes through HTTP upstream routes, and by anything else that changed an upstream's data.
-    public var pathInvalidationsChannel: String
+    package var pathInvalidationsChannel: String
     /// The issuer's revocation channel (`events.revocations_channel`).
-    public var revocationsChannel: String
+    package var revocationsChannel: String
     /// The issuer's key channel (`events.keys_channel`).
-    public var keysChannel: String
+    package var keysChannel: String
 
     /// Reads the configuration and rejects keys and `EDGE_*` variables it does not know.
     /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
-    public init(reading document: inout ConfigDocument) throws {
+    package init(reading document: inout ConfigDocument) throws {
         self.http.host = try document.host("http.host", default: self.http.host)
         self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 1024...(64 << 20))

@@ -9,12 +9,12 @@ import ServiceLifecycle
 /// time the subscription is established, the first time included, keys and the whole revocation state are
 /// fetched (events published before it never arrived); a lost subscription also drops the cache once it
 /// is back (an ``EventSubscription``).
-public final class EdgeEventSubscriber: Service, Sendable {
+package final class EdgeEventSubscriber: Service, Sendable {
     private let subscription: EventSubscription
     private let authEvents: AuthEventApplier
 
     /// Creates the subscriber; nothing connects until ``run()``.
-    public init(
+    package init(
         redis: RedisConfiguration, invalidations: InvalidationApplier, pathInvalidations: PathInvalidationApplier, authEvents: AuthEventApplier,
         invalidationsChannel: String, pathInvalidationsChannel: String, revocationsChannel: String, keysChannel: String, logger: Logger
     ) {
@@ -43,7 +43,7 @@ public final class EdgeEventSubscriber: Service, Sendable {
 
     /// Subscribes and applies events until graceful shutdown; once a minute, forgets revocations and
     /// verified tokens past their expiry; every 2 s, fetches keys or revocations again if that failed.
-    public func run() async throws {
+    package func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 while (try? await Task.sleep(for: .seconds(2))) != nil {

@@ -1,30 +1,30 @@
 import GatehouseObservability
 
 /// A request as the edge's pipeline sees it, independent of the HTTP server that read it.
-public struct EdgeRequest: Sendable {
+package struct EdgeRequest: Sendable {
     /// The method, upper-case.
-    public var method: String
+    package var method: String
     /// The path, without the query.
-    public var path: String
+    package var path: String
     /// The query string without `?`, if any.
-    public var query: String?
+    package var query: String?
     /// Header fields, names lower-case.
-    public var headers: [String: String]
+    package var headers: [String: String]
     /// The body (bounded by the server), or its start when ``bodyStream`` follows.
-    public var body: [UInt8]
+    package var body: [UInt8]
     /// The client's address: the TCP peer, or from `X-Forwarded-For` when the peer is a trusted proxy.
-    public var clientIP: String
+    package var clientIP: String
     /// `X-Request-ID`, received or generated.
-    public var requestID: String
+    package var requestID: String
     /// The rest of a body longer than its HTTP upstream route's bound, forwarded as it arrives; `nil` when
     /// ``body`` is all of it.
     var bodyStream: BodyStream?
     /// The scheme the client used: `https` when a trusted proxy said so (`X-Forwarded-Proto`, `Forwarded:
     /// proto=`), else `http`.
-    public var scheme: String
+    package var scheme: String
 
     /// Creates a request.
-    public init(
+    package init(
         method: String, path: String, query: String?, headers: [String: String], body: [UInt8], clientIP: String, requestID: String,
         scheme: String = "http"
     ) {
@@ -39,43 +39,43 @@ public struct EdgeRequest: Sendable {
     }
 
     /// A header field by lower-case name.
-    public func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         self.headers[name]
     }
 }
 
 /// A response of the edge's pipeline.
-public struct EdgeResponse: Sendable, Equatable {
+package struct EdgeResponse: Sendable, Equatable {
     /// The status code.
-    public var status: Int
+    package var status: Int
     /// Header fields, in order.
-    public var headers: [(name: String, value: String)]
+    package var headers: [(name: String, value: String)]
     /// The body, or its start when ``bodyStream`` follows.
-    public var body: [UInt8]
+    package var body: [UInt8]
     /// The rest of an HTTP upstream's body that is longer than its route's bound, written to the client as
     /// it arrives; `nil` when ``body`` is all of it. Such an answer is never cached nor shared; dropped
     /// unwritten (a `304` made of it, a `HEAD`), its upstream connection is closed.
     var bodyStream: BodyStream?
 
     /// Creates a response.
-    public init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+    package init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
     }
 
     /// A header's value by name (case-insensitive).
-    public func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         self.headers.first { $0.name.lowercased() == name.lowercased() }?.value
     }
 
     /// An RFC 9457 problem (`application/problem+json`), with `type` `about:blank`.
-    public static func problem(_ status: Int, _ title: String, _ detail: String, headers: [(name: String, value: String)] = []) -> EdgeResponse {
+    package static func problem(_ status: Int, _ title: String, _ detail: String, headers: [(name: String, value: String)] = []) -> EdgeResponse {
         let problem = AdminResponse.problem(status: status, title: title, detail: detail, headers: headers)
         return EdgeResponse(status: problem.status, headers: problem.headers, body: problem.body)
     }
 
-    public static func == (lhs: EdgeResponse, rhs: EdgeResponse) -> Bool {
+    package static func == (lhs: EdgeResponse, rhs: EdgeResponse) -> Bool {
         lhs.status == rhs.status && lhs.body == rhs.body && lhs.bodyStream === rhs.bodyStream && lhs.headers.map(\.name) == rhs.headers.map(\.name)
             && lhs.headers.map(\.value) == rhs.headers.map(\.value)
     }

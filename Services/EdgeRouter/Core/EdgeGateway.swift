@@ -10,7 +10,7 @@ import Synchronization
 /// and store → or hand a write to the upstream and drop this edge's cache entries it changed before the
 /// response leaves, so a client reads its own write at once (and publish an HTTP upstream's written paths
 /// for the other edges, ``PathInvalidationPublisher``). Who answers is the ``EdgeUpstream``'s business.
-public final class EdgeGateway: Sendable {
+package final class EdgeGateway: Sendable {
     private let routes: Mutex<RouteTable>
     let verifier: AccessTokenVerifier
     let authEvents: AuthEventApplier
@@ -57,7 +57,7 @@ public final class EdgeGateway: Sendable {
     }
 
     /// Puts a new route table in force (a reloaded route file); requests in flight finish under the old one.
-    public func replaceRoutes(_ routes: RouteTable) {
+    package func replaceRoutes(_ routes: RouteTable) {
         self.routes.withLock { $0 = routes }
         self.httpUpstreams.keep(only: Set(routes.routes.compactMap(\.upstream)))
     }
@@ -73,7 +73,7 @@ public final class EdgeGateway: Sendable {
 
     /// Answers one request; never throws: every failure is a problem response. The answer to `HEAD` is the
     /// `GET` answer; the HTTP server sends it without its body (RFC 9110 §9.3.2).
-    public func handle(_ request: EdgeRequest) async -> EdgeResponse {
+    package func handle(_ request: EdgeRequest) async -> EdgeResponse {
         let started = ContinuousClock.now
         var routeName = "unmatched"
         var response = await self.route(request, routeName: &routeName)

@@ -26,7 +26,7 @@ import ServiceLifecycle
 /// progress is answered, and the gateway's HTTP upstreams close their idle connections at once and their
 /// busy ones when their exchange ends (``HTTPUpstreamRoutes/shutDown()``); ``run()`` returns when every
 /// client connection is closed.
-public final class EdgeHTTPServer: Service, Sendable {
+package final class EdgeHTTPServer: Service, Sendable {
     /// The most header fields a request head may have (as Apache's `LimitRequestFields` and HAProxy's
     /// `tune.http.maxhdr`, about 100); beyond, `431`.
     static let maximumHeaderFields = 100
@@ -55,7 +55,7 @@ public final class EdgeHTTPServer: Service, Sendable {
     ///     which the RPC clients use too.
     ///   - logger: Receives server events.
     ///   - onListening: Called with the bound port.
-    public init(
+    package init(
         handler: EdgeGateway, http: EdgeConfiguration.HTTP, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) {
@@ -68,7 +68,7 @@ public final class EdgeHTTPServer: Service, Sendable {
 
     /// Binds, serves until graceful shutdown or cancellation, then drains as described above.
     /// - Throws: ``EdgeHTTPServerError`` when the address cannot be bound.
-    public func run() async throws {
+    package func run() async throws {
         let quiesce = ServerQuiescingHelper(group: self.eventLoopGroup)
         let (handler, http, logger) = (self.handler, self.http, self.logger)
         let limits = Self.decoderLimits(maxHeadBytes: http.maxHeadBytes)

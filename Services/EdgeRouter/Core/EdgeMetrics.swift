@@ -2,11 +2,11 @@ import GatehouseObservability
 import Metrics
 
 /// The edge router's metrics, created once and reused (docs/operations.md, "edge-router metrics").
-public enum EdgeMetrics {
+package enum EdgeMetrics {
     /// The edge's `Timer`s with buckets of their own, for ``MetricsBootstrap/bootstrap(registry:durationBuckets:)``:
     /// the invalidation lag in steps of 0.5–1 ms up to 10 ms, so its p99 can be read against a target of a few
     /// milliseconds.
-    public static let durationBuckets: [String: [Duration]] = [
+    package static let durationBuckets: [String: [Duration]] = [
         "gatehouse_edge_invalidation_lag_seconds": [
             .microseconds(500), .milliseconds(1), .microseconds(1500), .milliseconds(2), .microseconds(2500),
             .milliseconds(3), .milliseconds(4), .milliseconds(5), .milliseconds(6), .microseconds(7500),

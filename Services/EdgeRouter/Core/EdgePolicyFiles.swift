@@ -12,13 +12,13 @@ import Synchronization
 /// that does not agree with the other one in force is refused, and the pair in force stays. When the other
 /// file changed on disk along with it and the two new files agree, both are put in force, so an edit of
 /// both files applies whichever is reloaded first.
-public final class EdgePolicyFiles: Sendable {
+package final class EdgePolicyFiles: Sendable {
     /// The route table and the policies in force together.
-    public struct InForce: Sendable {
+    package struct InForce: Sendable {
         /// The routes.
-        public let routes: RouteTable
+        package let routes: RouteTable
         /// The policies.
-        public let policies: PolicyCatalog
+        package let policies: PolicyCatalog
     }
 
     private let routesFile: String
@@ -34,7 +34,7 @@ public final class EdgePolicyFiles: Sendable {
     ///   - failurePolicy: `auth.failure_policy`, `nil` when `none`.
     ///   - apiKeyHeader: `policies.api_key_header`, `nil` when unset.
     /// - Throws: ``RouteFileError``, `PolicyFileError` or ``EdgePolicyFilesError``, each listing every problem.
-    public init(routesFile: String, policiesFile: String, failurePolicy: String?, apiKeyHeader: String?) throws {
+    package init(routesFile: String, policiesFile: String, failurePolicy: String?, apiKeyHeader: String?) throws {
         self.routesFile = routesFile
         self.policiesFile = policiesFile
         self.failurePolicy = failurePolicy
@@ -47,7 +47,7 @@ public final class EdgePolicyFiles: Sendable {
     }
 
     /// The pair in force.
-    public var inForce: InForce {
+    package var inForce: InForce {
         self.pair.withLock { $0 }
     }
 
@@ -58,7 +58,7 @@ public final class EdgePolicyFiles: Sendable {
     /// - Throws: ``RouteFileError`` for a bad file, ``EdgePolicyFilesError`` for one that names a policy the
     ///   policy file lacks; the pair in force stays.
     @discardableResult
-    public func reloadRoutes(apply: (InForce) -> Void) throws -> InForce {
+    package func reloadRoutes(apply: (InForce) -> Void) throws -> InForce {
         let routes = try RouteTable(contentsOf: self.routesFile)
         return try self.pair.withLock { pair throws(EdgePolicyFilesError) -> InForce in
             let problems = self.problems(routes: routes, policies: pair.policies)
@@ -81,7 +81,7 @@ public final class EdgePolicyFiles: Sendable {
     /// - Throws: `PolicyFileError` for a bad file, ``EdgePolicyFilesError`` for one that lacks a policy the
     ///   routes name; the pair in force stays.
     @discardableResult
-    public func reloadPolicies(apply: (InForce) -> Void) throws -> InForce {
+    package func reloadPolicies(apply: (InForce) -> Void) throws -> InForce {
         let policies = try PolicyCatalog.load(path: self.policiesFile)
         return try self.pair.withLock { pair throws(EdgePolicyFilesError) -> InForce in
             let problems = self.problems(routes: pair.routes, policies: policies)
@@ -134,12 +134,12 @@ public final class EdgePolicyFiles: Sendable {
 }
 
 /// Why the route file and the policy file cannot be used together: every problem, one per line.
-public struct EdgePolicyFilesError: Error, Sendable, CustomStringConvertible {
+package struct EdgePolicyFilesError: Error, Sendable, CustomStringConvertible {
     /// The problems.
-    public let problems: [String]
+    package let problems: [String]
 
     /// One problem per line.
-    public var description: String {
+    package var description: String {
         self.problems.joined(separator: "\n")
     }
 }

@@ -36,19 +36,19 @@ import Synchronization
 ///   is allowed when the limiter cannot answer it.
 /// - **An older limiter** without `limiter.AcquireBatch` (a rolling upgrade) gets `limiter.CheckBatch` (or single
 ///   `limiter.Check`s) instead, one decision per request, and is asked for leases again every 30 s.
-public final class EdgeRateLimiter: Service, Sendable {
+package final class EdgeRateLimiter: Service, Sendable {
     /// The decision for one request.
-    public struct Decision: Sendable, Equatable {
+    package struct Decision: Sendable, Equatable {
         /// Whether the request may proceed.
-        public var allowed: Bool
+        package var allowed: Bool
         /// Seconds until a denied request may be retried (`Retry-After`).
-        public var retryAfterSeconds: Int
+        package var retryAfterSeconds: Int
         /// The policy that denied, for the problem body.
-        public var deniedBy: String?
+        package var deniedBy: String?
         /// The `RateLimit-Policy` and `RateLimit` header fields (empty when nothing was checked).
-        public var headers: [(name: String, value: String)]
+        package var headers: [(name: String, value: String)]
 
-        public static func == (lhs: Decision, rhs: Decision) -> Bool {
+        package static func == (lhs: Decision, rhs: Decision) -> Bool {
             lhs.allowed == rhs.allowed && lhs.retryAfterSeconds == rhs.retryAfterSeconds && lhs.deniedBy == rhs.deniedBy
                 && lhs.headers.map(\.value) == rhs.headers.map(\.value)
         }
@@ -107,7 +107,7 @@ public final class EdgeRateLimiter: Service, Sendable {
     ///   - fleet: The live edges, the `local` fallback's divisor; `nil`: the policy file's `replicas`.
     ///   - keyCapacity: The most (policy, key value) pairs whose units and denials are held.
     ///   - logger: Receives limiter outages and refusals.
-    public init(
+    package init(
         limiter: RPCClient, policies: PolicyCatalog, apiKeyHeader: String? = nil, fleet: FleetMembership? = nil, keyCapacity: Int = 100_000,
         logger: Logger
     ) {
@@ -128,7 +128,7 @@ public final class EdgeRateLimiter: Service, Sendable {
     ///   - route: The matched route's template.
     ///   - claims: The verified token's claims; `nil` for an anonymous caller.
     ///   - tier: The name of the tier that chose the policies.
-    public func keyValues(of request: EdgeRequest, route: String, claims: AccessTokenClaims?, tier: String) -> PolicyKeyValues {
+    package func keyValues(of request: EdgeRequest, route: String, claims: AccessTokenClaims?, tier: String) -> PolicyKeyValues {
         PolicyKeyValues(
             ip: request.clientIP, subject: claims?.sub.value, clientID: claims?.clientID, role: tier,
             apiKey: self.apiKeyHeader.flatMap { request.header($0) }, route: route, method: request.method == "HEAD" ? "GET" : request.method
@@ -141,7 +141,7 @@ public final class EdgeRateLimiter: Service, Sendable {
     ///   - caller: What the request offers the policies' keys; each policy's key is built from its parts.
     ///   - requestID: Passed along to the limiter's logs.
     ///   - charge: Spend each policy's cost when `true`; ask `limiter.Peek` (nothing spent) when `false`.
-    public func decide(policies: [String], for caller: PolicyKeyValues, requestID: String, charge: Bool = true) async -> Decision {
+    package func decide(policies: [String], for caller: PolicyKeyValues, requestID: String, charge: Bool = true) async -> Decision {
         guard !policies.isEmpty else { return .unchecked }
         let catalog = self.policies.withLock { $0 }
         var items: [LeaseTable.Item] = []
@@ -307,7 +307,7 @@ public final class EdgeRateLimiter: Service, Sendable {
 
     /// Returns unspent units every ``sweepInterval`` (expired leases of the rate algorithms, idle keys) until a
     /// graceful shutdown, then everything held.
-    public func run() async {
+    package func run() async {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try? await Task.sleep(for: Self.sweepInterval)
@@ -420,7 +420,7 @@ public final class EdgeRateLimiter: Service, Sendable {
     }
 
     /// Puts a new policy catalog in force (a reloaded policy file); requests in flight finish with the old one.
-    public func replacePolicies(_ catalog: PolicyCatalog) {
+    package func replacePolicies(_ catalog: PolicyCatalog) {
         self.policies.withLock { $0 = catalog }
     }
 

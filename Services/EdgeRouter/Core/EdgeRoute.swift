@@ -1,7 +1,7 @@
 /// One route of the edge router's route file: which requests it matches and how they are treated.
-public struct EdgeRoute: Sendable, Equatable {
+package struct EdgeRoute: Sendable, Equatable {
     /// Whether a bearer token is needed.
-    public enum Authentication: String, Sendable, CaseIterable {
+    package enum Authentication: String, Sendable, CaseIterable {
         /// Never read; every caller is anonymous.
         case none
         /// Verified when present (a bad one is still a 401); callers without one are anonymous.
@@ -11,7 +11,7 @@ public struct EdgeRoute: Sendable, Equatable {
     }
 
     /// Who may share a cached response.
-    public enum CacheScope: String, Sendable, CaseIterable {
+    package enum CacheScope: String, Sendable, CaseIterable {
         /// Every caller: the key is the request alone.
         case `public`
         /// One subject: the key includes the caller's `sub`, so no one else is ever served it.
@@ -19,15 +19,15 @@ public struct EdgeRoute: Sendable, Equatable {
     }
 
     /// How a route's responses are cached.
-    public struct Caching: Sendable, Equatable {
+    package struct Caching: Sendable, Equatable {
         /// TTL and the RFC 5861 windows.
-        public var freshness: ResponseCache.Freshness
+        package var freshness: ResponseCache.Freshness
         /// Who may share an entry.
-        public var scope: CacheScope
+        package var scope: CacheScope
     }
 
     /// One segment of a path template.
-    public enum Segment: Sendable, Equatable {
+    package enum Segment: Sendable, Equatable {
         /// Must equal this text.
         case literal(String)
         /// Captures any one segment under this name (`{collection}`, `{id}`).
@@ -35,33 +35,33 @@ public struct EdgeRoute: Sendable, Equatable {
     }
 
     /// The template as written, e.g. `/v1/{collection}/{id}`.
-    public var path: String
+    package var path: String
     /// The template's segments.
-    public var segments: [Segment]
+    package var segments: [Segment]
     /// The methods it serves (`GET` also serves `HEAD`).
-    public var methods: Set<String>
+    package var methods: Set<String>
     /// Whether a token is needed.
-    public var authentication: Authentication
+    package var authentication: Authentication
     /// Roles of which the caller needs at least one (empty: none needed); missing is a 403.
-    public var roles: [String]
+    package var roles: [String]
     /// Scopes the caller needs all of (empty: none needed); missing is a 403.
-    public var scopes: [String]
+    package var scopes: [String]
     /// On `PUT`/`DELETE` of one document: writes only to documents the caller owns, unless the caller has
     /// the `admin` role. On a `GET` listing: lists only the caller's own documents.
-    public var ownerOnly: Bool
+    package var ownerOnly: Bool
     /// Caching, for `GET` routes that have it.
-    public var caching: Caching?
+    package var caching: Caching?
     /// Caller class (`anonymous`, `authenticated`, or a role) to the limiter policies checked for it.
-    public var tiers: [(name: String, policies: [String])]
+    package var tiers: [(name: String, policies: [String])]
     /// Cross-origin calls from browsers, when the route allows them.
-    public var cors: CORSPolicy?
+    package var cors: CORSPolicy?
     /// The HTTP API that answers this route's requests; `nil`: the data service answers them.
     var upstream: HTTPUpstreamConfiguration?
     /// The paths a `2xx` write through the route's `upstream:` drops on every edge (`upstream.invalidates`);
     /// `nil`: the written path and its parent.
     var invalidates: [PathTemplate]?
 
-    public static func == (lhs: EdgeRoute, rhs: EdgeRoute) -> Bool {
+    package static func == (lhs: EdgeRoute, rhs: EdgeRoute) -> Bool {
         lhs.path == rhs.path && lhs.methods == rhs.methods && lhs.authentication == rhs.authentication && lhs.roles == rhs.roles
             && lhs.scopes == rhs.scopes && lhs.ownerOnly == rhs.ownerOnly && lhs.caching == rhs.caching
             && lhs.tiers.map(\.name) == rhs.tiers.map(\.name) && lhs.tiers.map(\.policies) == rhs.tiers.map(\.policies) && lhs.cors == rhs.cors
@@ -72,7 +72,7 @@ public struct EdgeRoute: Sendable, Equatable {
     /// key part: the first tier, in file order, that is one of the caller's roles; else `authenticated` for a
     /// caller with a token, `anonymous` without one; `nil` when the route has no such tier (not rate-limited).
     /// - Parameter roles: The caller's roles, or `nil` for an anonymous caller.
-    public func tier(forRoles roles: [String]?) -> (name: String, policies: [String])? {
+    package func tier(forRoles roles: [String]?) -> (name: String, policies: [String])? {
         guard let roles else { return self.tiers.first { $0.name == "anonymous" } }
         if let tier = self.tiers.first(where: { roles.contains($0.name) }) { return tier }
         return self.tiers.first { $0.name == "authenticated" }

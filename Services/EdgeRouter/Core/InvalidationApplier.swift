@@ -7,9 +7,9 @@ import Synchronization
 /// Applies the data service's invalidation events to the response cache: each change drops its document's
 /// entries and its collection's listings. Versions increase by one per change, so a jump means events were
 /// missed: then, as after a lost subscription, everything cached is dropped (and fills in flight refused).
-public final class InvalidationApplier: Sendable {
+package final class InvalidationApplier: Sendable {
     /// What one message did.
-    public enum Outcome: Sendable, Equatable {
+    package enum Outcome: Sendable, Equatable {
         /// Applied in order; this many entries were dropped.
         case applied(dropped: Int)
         /// Versions were skipped (or the message was unreadable): the whole cache was dropped.
@@ -23,17 +23,17 @@ public final class InvalidationApplier: Sendable {
     private let versions = Mutex(EventVersionTracker())
 
     /// Creates an applier for a cache.
-    public init(cache: ResponseCache) {
+    package init(cache: ResponseCache) {
         self.cache = cache
     }
 
     /// The newest version applied, `nil` before the first message (or after a restart of the subscription).
-    public var version: Int64? {
+    package var version: Int64? {
         self.versions.withLock { $0.version }
     }
 
     /// Applies one message of the invalidation channel.
-    public func apply(message text: String) -> Outcome {
+    package func apply(message text: String) -> Outcome {
         guard let message = try? InvalidationMessage(jsonText: text), let first = message.events.first, let last = message.events.last else {
             self.dropEverything()
             return .droppedEverything
@@ -64,7 +64,7 @@ public final class InvalidationApplier: Sendable {
     }
 
     /// The subscription was lost and re-established: events may be missing, so everything goes.
-    public func subscriptionRestarted() {
+    package func subscriptionRestarted() {
         self.dropEverything()
     }
 

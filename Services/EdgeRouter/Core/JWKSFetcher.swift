@@ -5,15 +5,15 @@ import NIOPosix
 
 /// Fetches the issuer's JWKS document with one plain HTTP/1.1 `GET` (the issuer is reached on the internal
 /// network; put TLS in front of it for anything else), bounded in size and time.
-public struct JWKSFetcher: Sendable {
+package struct JWKSFetcher: Sendable {
     /// Why a fetch failed.
-    public struct Failure: Error, Sendable, CustomStringConvertible {
+    package struct Failure: Error, Sendable, CustomStringConvertible {
         /// What went wrong, naming the URL.
-        public let description: String
+        package let description: String
     }
 
     /// The largest document accepted.
-    public static let maximumBytes = 256 * 1024
+    package static let maximumBytes = 256 * 1024
 
     private let host: String
     private let port: Int
@@ -25,7 +25,7 @@ public struct JWKSFetcher: Sendable {
     ///   - url: An `http://host:port/path` URL.
     ///   - timeout: How long a fetch may take.
     /// - Throws: ``Failure`` for a URL that is not plain HTTP with a host.
-    public init(url: String, timeout: Duration = .seconds(2)) throws {
+    package init(url: String, timeout: Duration = .seconds(2)) throws {
         guard let components = URLComponents(string: url), components.scheme == "http", let host = components.host, !host.isEmpty else {
             throw Failure(description: "the JWKS URL '\(url)' must be http://host[:port]/path")
         }
@@ -38,7 +38,7 @@ public struct JWKSFetcher: Sendable {
     /// Fetches the document.
     /// - Returns: The body of a `200` answer.
     /// - Throws: ``Failure`` for a connection failure, a timeout, another status or an oversized body.
-    public func fetch() async throws -> String {
+    package func fetch() async throws -> String {
         let url = "http://\(self.host):\(self.port)\(self.path)"
         do {
             return try await withThrowingTaskGroup(of: String.self) { group in

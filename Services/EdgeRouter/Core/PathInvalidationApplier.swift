@@ -5,9 +5,9 @@ import Metrics
 /// response cache: each path drops its entries, and fills in flight that took their ticket before are not
 /// stored (``ResponseCache``). This edge's own messages are skipped (it dropped the paths before publishing
 /// them); an unreadable message is logged and counted, and changes nothing.
-public final class PathInvalidationApplier: Sendable {
+package final class PathInvalidationApplier: Sendable {
     /// What one message did.
-    public enum Outcome: Sendable, Equatable {
+    package enum Outcome: Sendable, Equatable {
         /// Applied; this many entries were dropped.
         case applied(dropped: Int)
         /// This edge published it.
@@ -25,7 +25,7 @@ public final class PathInvalidationApplier: Sendable {
     ///   - cache: The cache it drops entries of.
     ///   - origin: This edge's `origin`, whose messages it skips.
     ///   - logger: Receives unreadable messages.
-    public init(cache: ResponseCache, origin: String, logger: Logger) {
+    package init(cache: ResponseCache, origin: String, logger: Logger) {
         self.cache = cache
         self.origin = origin
         self.logger = logger
@@ -33,7 +33,7 @@ public final class PathInvalidationApplier: Sendable {
 
     /// Applies one message of `events.path_invalidations_channel`.
     @discardableResult
-    public func apply(message text: String) -> Outcome {
+    package func apply(message text: String) -> Outcome {
         let message: PathInvalidationMessage
         do {
             message = try PathInvalidationMessage(jsonText: text)

@@ -10,32 +10,32 @@ import GatehouseObservability
 /// (`1`; may be left out), `paths` one to 1000 paths as clients request them from the edge (no query),
 /// `origin` who published it (an edge skips its own messages; optional). A path's empty segments are
 /// dropped (`/articles//7` is `/articles/7`), as in the cache's path tags.
-public struct PathInvalidationMessage: Sendable, Equatable {
+package struct PathInvalidationMessage: Sendable, Equatable {
     /// The channel of the edge setting `events.path_invalidations_channel`.
-    public static let defaultChannel = "gatehouse:invalidations:paths"
+    package static let defaultChannel = "gatehouse:invalidations:paths"
     /// The format this edge reads and writes (`v`).
-    public static let format = 1
+    package static let format = 1
     /// The most paths one message carries.
-    public static let maximumPaths = 1000
+    package static let maximumPaths = 1000
     /// The longest path, in bytes.
-    public static let maximumPathBytes = 2048
+    package static let maximumPathBytes = 2048
 
     /// Why a message (or an admin request's body) cannot be read: what is wrong, for the log or a `400`.
-    public struct Unreadable: Error, Equatable {
+    package struct Unreadable: Error, Equatable {
         /// What is wrong.
-        public let reason: String
+        package let reason: String
     }
 
     /// The paths, normalized (empty segments dropped), at least one.
-    public var paths: [String]
+    package var paths: [String]
     /// Who published it; `nil` when the publisher did not say.
-    public var origin: String?
+    package var origin: String?
 
     /// Creates a message.
     /// - Parameters:
     ///   - paths: Normalized paths (``HTTPUpstreamRoute/normalized(_:)``).
     ///   - origin: Who publishes it.
-    public init(paths: [String], origin: String?) {
+    package init(paths: [String], origin: String?) {
         self.paths = paths
         self.origin = origin
     }
@@ -43,7 +43,7 @@ public struct PathInvalidationMessage: Sendable, Equatable {
     /// Reads a message.
     /// - Parameter json: The JSON text's bytes.
     /// - Throws: ``Unreadable`` naming what is wrong.
-    public init(json: [UInt8]) throws(Unreadable) {
+    package init(json: [UInt8]) throws(Unreadable) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json)) else {
             throw Unreadable(reason: "the body is not JSON")
         }
@@ -80,12 +80,12 @@ public struct PathInvalidationMessage: Sendable, Equatable {
 
     /// Reads a message of a pub/sub channel.
     /// - Throws: ``Unreadable`` naming what is wrong.
-    public init(jsonText: String) throws(Unreadable) {
+    package init(jsonText: String) throws(Unreadable) {
         try self.init(json: Array(jsonText.utf8))
     }
 
     /// The message as JSON text, `v` first.
-    public var jsonText: String {
+    package var jsonText: String {
         var text = #"{"v":"# + String(Self.format) + #","paths":"# + self.pathsJSON
         if let origin = self.origin {
             text.append(#","origin":"#)

@@ -6,7 +6,7 @@ import Synchronization
 ///
 /// The fetch runs in a task of its own, so a caller that is cancelled (its client went away) neither
 /// cancels the fetch for the others nor leaves them waiting; the flight is forgotten when it lands.
-public final class RequestCoalescer<Value: Sendable>: Sendable {
+package final class RequestCoalescer<Value: Sendable>: Sendable {
     private struct Flights {
         var nextID: UInt64 = 0
         var running: [String: (id: UInt64, task: Task<Value, Never>)] = [:]
@@ -15,11 +15,11 @@ public final class RequestCoalescer<Value: Sendable>: Sendable {
     private let flights = Mutex(Flights())
 
     /// Creates a coalescer.
-    public init() {}
+    package init() {}
 
     /// The value for `key`: the result of the fetch in flight for it, or of a new one started with `fetch`.
     /// - Returns: The fetched value and whether this call started the fetch.
-    public func value(for key: String, fetch: @escaping @Sendable () async -> Value) async -> (value: Value, leader: Bool) {
+    package func value(for key: String, fetch: @escaping @Sendable () async -> Value) async -> (value: Value, leader: Bool) {
         let (task, leader) = self.flights.withLock { flights -> (Task<Value, Never>, Bool) in
             if let running = flights.running[key] { return (running.task, false) }
             flights.nextID += 1
@@ -40,7 +40,7 @@ public final class RequestCoalescer<Value: Sendable>: Sendable {
     }
 
     /// Fetches in flight, for metrics and tests.
-    public var inFlightCount: Int {
+    package var inFlightCount: Int {
         self.flights.withLock { $0.running.count }
     }
 }

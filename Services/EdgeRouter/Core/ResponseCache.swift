@@ -11,18 +11,18 @@ import Synchronization
 /// ``removeAll()`` (a gap in the event versions, a lost subscription) refuses every fill in flight too.
 ///
 /// One `Mutex` guards the state: a lookup is a dictionary probe and a list splice, with no actor hop.
-public final class ResponseCache: Sendable {
+package final class ResponseCache: Sendable {
     /// How long an entry is served, by route.
-    public struct Freshness: Sendable, Equatable {
+    package struct Freshness: Sendable, Equatable {
         /// Fresh for this long after it was stored.
-        public var ttl: Duration
+        package var ttl: Duration
         /// After that, served stale for this long while one request refreshes it (RFC 5861 §3).
-        public var staleWhileRevalidate: Duration
+        package var staleWhileRevalidate: Duration
         /// After that (or together with it), served stale for this long when the data service fails (RFC 5861 §4).
-        public var staleIfError: Duration
+        package var staleIfError: Duration
 
         /// Creates a freshness policy.
-        public init(ttl: Duration, staleWhileRevalidate: Duration = .zero, staleIfError: Duration = .zero) {
+        package init(ttl: Duration, staleWhileRevalidate: Duration = .zero, staleIfError: Duration = .zero) {
             self.ttl = ttl
             self.staleWhileRevalidate = staleWhileRevalidate
             self.staleIfError = staleIfError
@@ -30,7 +30,7 @@ public final class ResponseCache: Sendable {
     }
 
     /// What a lookup found.
-    public enum Lookup: Sendable, Equatable {
+    package enum Lookup: Sendable, Equatable {
         /// A fresh entry, with its age.
         case fresh(CachedResponse, age: Duration)
         /// An entry past its TTL that may still be served: while revalidating (`revalidate`), or when the
@@ -42,12 +42,12 @@ public final class ResponseCache: Sendable {
     }
 
     /// Taken before a fill's read; a store with a ticket older than an invalidation of its tags is refused.
-    public struct FillTicket: Sendable, Equatable {
+    package struct FillTicket: Sendable, Equatable {
         let sequence: UInt64
     }
 
     /// What ``store(_:for:tags:freshness:ticket:now:)`` did.
-    public enum StoreOutcome: Sendable, Equatable {
+    package enum StoreOutcome: Sendable, Equatable {
         /// Stored.
         case stored
         /// Refused: a tag was invalidated (or everything dropped) after the ticket was taken.
@@ -57,15 +57,15 @@ public final class ResponseCache: Sendable {
     }
 
     /// Counts since start, for metrics and tests.
-    public struct Statistics: Sendable, Equatable {
+    package struct Statistics: Sendable, Equatable {
         /// Entries held.
-        public var entries = 0
+        package var entries = 0
         /// Bytes held, as counted against the budget.
-        public var bytes = 0
+        package var bytes = 0
         /// Entries evicted to stay within the budget.
-        public var evictions = 0
+        package var evictions = 0
         /// Entries dropped by invalidations.
-        public var invalidated = 0
+        package var invalidated = 0
     }
 
     private let state: Mutex<State>
@@ -75,24 +75,24 @@ public final class ResponseCache: Sendable {
     ///   - maxBytes: The budget for entries (bodies, headers, keys and bookkeeping).
     ///   - maxTrackedTags: How many recently invalidated tags are remembered for fill tickets; past that the
     ///     memory is cleared and every older ticket is refused (safe, only a few fills are lost).
-    public init(maxBytes: Int, maxTrackedTags: Int = 100_000) {
+    package init(maxBytes: Int, maxTrackedTags: Int = 100_000) {
         self.state = Mutex(State(maxBytes: maxBytes, maxTrackedTags: maxTrackedTags))
     }
 
     /// Looks an entry up and marks it recently used; an entry past every window is dropped, unless it has
     /// validators to be revalidated with.
-    public func lookup(_ key: String, now: ContinuousClock.Instant = .now) -> Lookup {
+    package func lookup(_ key: String, now: ContinuousClock.Instant = .now) -> Lookup {
         self.state.withLock { $0.lookup(key, now: now) }
     }
 
     /// A ticket for a fill about to read from the data service.
-    public func ticket() -> FillTicket {
+    package func ticket() -> FillTicket {
         self.state.withLock { FillTicket(sequence: $0.sequence) }
     }
 
     /// Stores a response read after `ticket` was taken, evicting the least recently used entries as needed.
     @discardableResult
-    public func store(
+    package func store(
         _ response: CachedResponse, for key: String, tags: [CacheTag], freshness: Freshness, ticket: FillTicket,
         now: ContinuousClock.Instant = .now
     ) -> StoreOutcome {
@@ -103,7 +103,7 @@ public final class ResponseCache: Sendable {
     /// that entry is gone or was replaced since (an invalidation, an eviction, another fill), or one of its
     /// tags was invalidated after `ticket` was taken.
     @discardableResult
-    public func refresh(
+    package func refresh(
         _ revalidated: CachedResponse, with response: CachedResponse, for key: String, tags: [CacheTag], freshness: Freshness, ticket: FillTicket,
         now: ContinuousClock.Instant = .now
     ) -> StoreOutcome {
@@ -116,17 +116,17 @@ public final class ResponseCache: Sendable {
     /// Drops every entry of these tags; fills that took their ticket earlier will not be stored.
     /// - Returns: How many entries were dropped.
     @discardableResult
-    public func invalidate(_ tags: [CacheTag]) -> Int {
+    package func invalidate(_ tags: [CacheTag]) -> Int {
         self.state.withLock { $0.invalidate(tags) }
     }
 
     /// Drops everything, and refuses every fill in flight (after a gap in invalidation events).
-    public func removeAll() {
+    package func removeAll() {
         self.state.withLock { $0.removeAll() }
     }
 
     /// The current counts.
-    public var statistics: Statistics {
+    package var statistics: Statistics {
         self.state.withLock { $0.statistics }
     }
 }

@@ -12,10 +12,10 @@ import Synchronization
 /// after it. Events applied in between are applied again over the fetched state when their version is
 /// above its version, so none is lost; events applied before the fetch began are not (the state holds
 /// them, or they were forged: a forged event is undone by the next replacement).
-public final class RevocationList: Sendable {
+package final class RevocationList: Sendable {
     /// A replacement in progress, from ``beginReplacement()`` to ``replace(_:version:revocations:)`` or
     /// ``abandon(_:)``.
-    public struct Replacement: Sendable {
+    package struct Replacement: Sendable {
         fileprivate let id: Int
     }
 
@@ -56,17 +56,17 @@ public final class RevocationList: Sendable {
     private let state = Mutex(State())
 
     /// Creates an empty list at version 0 (the issuer's first revocation is version 1).
-    public init() {}
+    package init() {}
 
     /// The newest version applied.
-    public var version: Int64 {
+    package var version: Int64 {
         self.state.withLock { $0.entries.versions.version ?? 0 }
     }
 
     /// Applies one event.
     /// - Returns: `.applied` for the next version, `.duplicate` for a repeat (a publisher crash), `.gap` when
     ///   versions between were missed (it is applied all the same: fetch the whole state).
-    public func apply(_ event: RevocationEvent) -> EventVersionTracker.Outcome {
+    package func apply(_ event: RevocationEvent) -> EventVersionTracker.Outcome {
         self.state.withLock { state in
             if !state.pending.isEmpty { state.recorded.append(event) }
             return Self.apply(event, to: &state.entries)
@@ -74,7 +74,7 @@ public final class RevocationList: Sendable {
     }
 
     /// Starts a replacement: call it before fetching the issuer's state.
-    public func beginReplacement() -> Replacement {
+    package func beginReplacement() -> Replacement {
         self.state.withLock { state in
             let id = state.nextReplacement
             state.nextReplacement += 1
@@ -93,7 +93,7 @@ public final class RevocationList: Sendable {
     /// - Returns: `.applied`; `.gap` when the events applied again skip a version (fetch again);
     ///   `.duplicate` when the replacement was stale and changed nothing.
     @discardableResult
-    public func replace(_ replacement: Replacement, version: Int64, revocations: [RevocationEvent]) -> EventVersionTracker.Outcome {
+    package func replace(_ replacement: Replacement, version: Int64, revocations: [RevocationEvent]) -> EventVersionTracker.Outcome {
         var fresh = Entries()
         fresh.versions = EventVersionTracker(version: version)
         for revocation in revocations { Self.add(revocation.target, to: &fresh) }
@@ -114,7 +114,7 @@ public final class RevocationList: Sendable {
     }
 
     /// Ends a replacement whose fetch failed; the list stays as it is.
-    public func abandon(_ replacement: Replacement) {
+    package func abandon(_ replacement: Replacement) {
         self.state.withLock { state in
             state.pending.removeValue(forKey: replacement.id)
             state.trimRecorded()
@@ -126,7 +126,7 @@ public final class RevocationList: Sendable {
     ///   - jti: The token's id.
     ///   - subject: Its `sub`.
     ///   - issuedAt: Its `iat`, seconds since the Unix epoch.
-    public func isRevoked(jti: String, subject: String, issuedAt: Int64) -> Bool {
+    package func isRevoked(jti: String, subject: String, issuedAt: Int64) -> Bool {
         self.state.withLock { state in
             if state.entries.tokens[jti] != nil { return true }
             if let before = state.entries.subjects[subject], issuedAt < before { return true }
@@ -140,7 +140,7 @@ public final class RevocationList: Sendable {
     /// - Parameters:
     ///   - now: Seconds since the Unix epoch.
     ///   - leeway: The verifier's leeway on `exp`, whole seconds.
-    public func prune(now: Int64, leeway: Int64) {
+    package func prune(now: Int64, leeway: Int64) {
         self.state.withLock { state in
             state.entries.tokens = state.entries.tokens.filter { RevocationRetention.keepsToken(expiresAt: $0.value, now: now, leeway: leeway) }
             state.entries.subjects = state.entries.subjects.filter {
@@ -150,7 +150,7 @@ public final class RevocationList: Sendable {
     }
 
     /// How many entries are held.
-    public var count: Int {
+    package var count: Int {
         self.state.withLock { $0.entries.tokens.count + $0.entries.subjects.count }
     }
 

@@ -9,11 +9,11 @@ import GatehouseRPC
 /// the issuer stores at the time of the last page (one replaced meanwhile appears again under its new,
 /// higher version), so the state's version is the last page's. An issuer from before paging ignores the
 /// request's fields and answers everything at once, without `next_after_version`: that is the last page.
-public struct RevocationStateFetcher: Sendable {
+package struct RevocationStateFetcher: Sendable {
     /// Why the state could not be fetched, besides the RPC's own errors.
-    public struct Failure: Error, CustomStringConvertible {
+    package struct Failure: Error, CustomStringConvertible {
         /// What went wrong.
-        public let description: String
+        package let description: String
     }
 
     private let client: RPCClient
@@ -23,7 +23,7 @@ public struct RevocationStateFetcher: Sendable {
     /// - Parameters:
     ///   - client: The RPC client of the issuer (its `auth.*` port).
     ///   - maximumFrameBytes: The largest frame the client accepts; each page is asked to fit in one.
-    public init(client: RPCClient, maximumFrameBytes: Int) {
+    package init(client: RPCClient, maximumFrameBytes: Int) {
         self.client = client
         // The frame also carries its length prefix and the envelope around the answer.
         self.maximumAnswerBytes = UInt32(clamping: max(512, maximumFrameBytes - 32))
@@ -32,7 +32,7 @@ public struct RevocationStateFetcher: Sendable {
     /// Fetches every page.
     /// - Returns: The version of the last page and every revocation of all pages, in version order.
     /// - Throws: The RPC's error, or ``Failure`` when the issuer's pages do not advance.
-    public func fetch() async throws -> (version: Int64, revocations: [RevocationEvent]) {
+    package func fetch() async throws -> (version: Int64, revocations: [RevocationEvent]) {
         var request = Gatehouse_Auth_RevocationStateRequest()
         request.maxBytes = self.maximumAnswerBytes
         var revocations: [RevocationEvent] = []

@@ -23,9 +23,9 @@ import Yams
 /// Reading is strict like every Gatehouse file: unknown keys (with a suggestion), bad values, a route
 /// that repeats another's path and method, and combinations that make no sense (caching a write,
 /// `scope: user` without authentication) are all reported at once with their lines.
-public struct RouteTable: Sendable, Equatable {
+package struct RouteTable: Sendable, Equatable {
     /// What a request's method and path found.
-    public enum Match: Sendable, Equatable {
+    package enum Match: Sendable, Equatable {
         /// A route, with the path's parameters.
         case route(EdgeRoute, parameters: [String: String])
         /// The path has routes, none for this method.
@@ -35,16 +35,16 @@ public struct RouteTable: Sendable, Equatable {
     }
 
     /// The routes, in file order.
-    public let routes: [EdgeRoute]
+    package let routes: [EdgeRoute]
     /// Every policy a tier names, with where: checked against the policy file (``EdgePolicyFiles``).
     let policyReferences: [PolicyReference]
 
     /// The parameter names a template may capture.
-    public static let parameterNames: Set<String> = ["collection", "id"]
+    package static let parameterNames: Set<String> = ["collection", "id"]
     /// The methods a route may serve.
-    public static let methods = ["GET", "POST", "PUT", "DELETE"]
+    package static let methods = ["GET", "POST", "PUT", "DELETE"]
     /// The methods a route with an HTTP `upstream:` may serve.
-    public static let upstreamMethods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    package static let upstreamMethods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
     private static let fileKeys = ["routes", "tiers"]
     static let routeKeys = ["path", "methods", "auth", "roles", "scopes", "owner_only", "cache", "tiers", "cors", "upstream"]
@@ -56,7 +56,7 @@ public struct RouteTable: Sendable, Equatable {
     /// - Parameters:
     ///   - method: The method; `HEAD` matches `GET` routes.
     ///   - path: The path, without the query.
-    public func match(method: String, path: String) -> Match {
+    package func match(method: String, path: String) -> Match {
         let segments = PathSegments(path)
         let wanted = method == "HEAD" ? "GET" : method
         // The most specific templates that match, and the first of them serving the method.
@@ -85,7 +85,7 @@ public struct RouteTable: Sendable, Equatable {
 
     /// Reads a route file.
     /// - Throws: ``RouteFileError`` listing every problem.
-    public init(contentsOf path: String) throws(RouteFileError) {
+    package init(contentsOf path: String) throws(RouteFileError) {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -100,7 +100,7 @@ public struct RouteTable: Sendable, Equatable {
     ///   - yaml: The text.
     ///   - source: Its name in problems.
     /// - Throws: ``RouteFileError`` listing every problem.
-    public init(yaml: String, source: String) throws(RouteFileError) {
+    package init(yaml: String, source: String) throws(RouteFileError) {
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: yaml) else { throw RouteFileError(problems: ["\(source): the file is empty"]) }
@@ -148,12 +148,12 @@ struct PolicyReference: Sendable, Equatable {
 }
 
 /// Why a route file was refused: every problem, each with file, line and field.
-public struct RouteFileError: Error, Sendable, CustomStringConvertible {
+package struct RouteFileError: Error, Sendable, CustomStringConvertible {
     /// The problems, one per line of the description.
-    public let problems: [String]
+    package let problems: [String]
 
     /// One problem per line.
-    public var description: String {
+    package var description: String {
         self.problems.joined(separator: "\n")
     }
 }

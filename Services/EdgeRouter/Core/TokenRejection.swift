@@ -1,6 +1,6 @@
 /// Why a bearer token was refused: the `error_description` of the 401 (RFC 6750 §3) and the `reason` label
 /// of `gatehouse_edge_auth_failures_total`.
-public enum TokenRejection: String, Error, Sendable, CaseIterable {
+package enum TokenRejection: String, Error, Sendable, CaseIterable {
     /// Not three base64url parts, too large, or a header that is not the expected JSON (including a `crit`
     /// that is not a non-empty array of names).
     case malformed
@@ -27,7 +27,7 @@ public enum TokenRejection: String, Error, Sendable, CaseIterable {
     case revoked
 
     /// The sentence for `error_description`.
-    public var message: String {
+    package var message: String {
         switch self {
         case .malformed: "the token is not a well-formed JWT"
         case .wrongType: "the token is not an access token (typ must be at+jwt)"

@@ -2,7 +2,7 @@
 /// when the TCP peer is one of these (a load balancer), and then only the part of the chain its trusted
 /// proxies appended: walking the header from the right, the first address that is not a trusted proxy is
 /// the client. A client that writes its own `X-Forwarded-For` cannot choose its address this way.
-public struct TrustedProxies: Sendable, Equatable {
+package struct TrustedProxies: Sendable, Equatable {
     private struct IPv4Network: Sendable, Equatable {
         let address: UInt32
         let mask: UInt32
@@ -14,7 +14,7 @@ public struct TrustedProxies: Sendable, Equatable {
     private let networks: [IPv4Network]
 
     /// No trusted proxies: the client address is always the TCP peer.
-    public static let none = TrustedProxies(exact: [], networks: [])
+    package static let none = TrustedProxies(exact: [], networks: [])
 
     private init(exact: Set<String>, networks: [IPv4Network]) {
         self.exact = exact
@@ -23,7 +23,7 @@ public struct TrustedProxies: Sendable, Equatable {
 
     /// Parses addresses (`10.0.0.5`, `::1`) and IPv4 networks (`10.0.0.0/8`).
     /// - Returns: `nil` when an entry is neither.
-    public init?(_ entries: [String]) {
+    package init?(_ entries: [String]) {
         var exact: Set<String> = []
         var networks: [IPv4Network] = []
         for entry in entries {
@@ -42,14 +42,14 @@ public struct TrustedProxies: Sendable, Equatable {
     }
 
     /// Whether an address is a trusted proxy.
-    public func contains(_ address: String) -> Bool {
+    package func contains(_ address: String) -> Bool {
         if self.exact.contains(address.lowercased()) { return true }
         guard let value = Self.ipv4(Substring(address)) else { return false }
         return self.networks.contains { $0.contains(value) }
     }
 
     /// The client's address for a request from `peer` with the given `X-Forwarded-For` header.
-    public func clientAddress(peer: String, forwardedFor: String?) -> String {
+    package func clientAddress(peer: String, forwardedFor: String?) -> String {
         guard let forwardedFor, self.contains(peer) else { return peer }
         let chain = forwardedFor.split(separator: ",").map { $0.trimmingASCIISpaces() }.filter { !$0.isEmpty }
         for address in chain.reversed() where !self.contains(address) {

@@ -4,9 +4,9 @@
 /// Open: requests skip Redis (the policies' fallback decides at once) until `openDuration` has passed.
 /// Half-open: one probe goes to Redis; success closes the breaker, failure opens it again.
 /// A pure state machine: the caller passes the time and guards it with a lock.
-public struct CircuitBreaker: Sendable {
+package struct CircuitBreaker: Sendable {
     /// The breaker's state, for metrics (`0` closed, `1` open, `2` half-open).
-    public enum State: Int, Sendable, Hashable {
+    package enum State: Int, Sendable, Hashable {
         /// Requests go to Redis.
         case closed = 0
         /// Requests skip Redis.
@@ -16,12 +16,12 @@ public struct CircuitBreaker: Sendable {
     }
 
     /// Consecutive failures that open the breaker.
-    public let failureThreshold: Int
+    package let failureThreshold: Int
     /// How long the breaker stays open before it lets a probe through.
-    public let openDuration: Duration
+    package let openDuration: Duration
 
     /// The current state.
-    public private(set) var state = State.closed
+    package private(set) var state = State.closed
     private var consecutiveFailures = 0
     private var openedAt: ContinuousClock.Instant?
 
@@ -30,7 +30,7 @@ public struct CircuitBreaker: Sendable {
     ///   - failureThreshold: Consecutive failures that open it (default 5).
     ///   - openDuration: Time open before a probe (default 500 ms, so decisions return to Redis within
     ///     a second of it coming back).
-    public init(failureThreshold: Int = 5, openDuration: Duration = .milliseconds(500)) {
+    package init(failureThreshold: Int = 5, openDuration: Duration = .milliseconds(500)) {
         self.failureThreshold = max(1, failureThreshold)
         self.openDuration = openDuration
     }
@@ -38,7 +38,7 @@ public struct CircuitBreaker: Sendable {
     /// Whether this request should try Redis; moves an expired open breaker to half-open and lets
     /// exactly one probe through.
     /// - Parameter now: The current time.
-    public mutating func shouldTryRedis(now: ContinuousClock.Instant) -> Bool {
+    package mutating func shouldTryRedis(now: ContinuousClock.Instant) -> Bool {
         switch self.state {
         case .closed:
             return true
@@ -52,7 +52,7 @@ public struct CircuitBreaker: Sendable {
     }
 
     /// Redis answered: close the breaker.
-    public mutating func recordSuccess() {
+    package mutating func recordSuccess() {
         self.state = .closed
         self.consecutiveFailures = 0
         self.openedAt = nil
@@ -60,7 +60,7 @@ public struct CircuitBreaker: Sendable {
 
     /// Redis failed or timed out: count it, and open the breaker at the threshold or after a failed probe.
     /// - Parameter now: The current time.
-    public mutating func recordFailure(now: ContinuousClock.Instant) {
+    package mutating func recordFailure(now: ContinuousClock.Instant) {
         self.consecutiveFailures += 1
         if self.state == .halfOpen || self.consecutiveFailures >= self.failureThreshold {
             self.state = .open

@@ -4,34 +4,34 @@
 /// Bounded: at `capacity` entries it first drops expired ones; if none expired it stops remembering
 /// new denials (Redis still decides them correctly, just less cheaply). A pure value: the caller
 /// passes the time and guards it with a lock.
-public struct DenialCache: Sendable {
+package struct DenialCache: Sendable {
     /// A remembered denial.
-    public struct Denial: Sendable, Hashable {
+    package struct Denial: Sendable, Hashable {
         /// When the denial ends.
-        public let until: ContinuousClock.Instant
+        package let until: ContinuousClock.Instant
         /// The policy's status at the time of the denial (limit, window, reset).
-        public let status: PolicyStatusSnapshot
+        package let status: PolicyStatusSnapshot
     }
 
     /// The most denials remembered.
-    public let capacity: Int
+    package let capacity: Int
     private var denials: [DenialKey: Denial] = [:]
 
     /// Creates an empty cache.
     /// - Parameter capacity: The most denials remembered (default 100,000; `0` turns the cache off).
-    public init(capacity: Int = 100_000) {
+    package init(capacity: Int = 100_000) {
         self.capacity = max(0, capacity)
     }
 
     /// How many denials are remembered.
-    public var count: Int { self.denials.count }
+    package var count: Int { self.denials.count }
 
     /// The denial in force for `policy` and `key`, if any; forgets it once it has ended.
     /// - Parameters:
     ///   - policy: The policy name.
     ///   - key: The Redis key of the counter.
     ///   - now: The current time.
-    public mutating func denial(policy: String, key: String, now: ContinuousClock.Instant) -> Denial? {
+    package mutating func denial(policy: String, key: String, now: ContinuousClock.Instant) -> Denial? {
         let denialKey = DenialKey(policy: policy, key: key)
         guard let denial = self.denials[denialKey] else { return nil }
         guard denial.until > now else {
@@ -48,7 +48,7 @@ public struct DenialCache: Sendable {
     ///   - until: When the retry-after passes.
     ///   - status: The policy's status at the denial.
     ///   - now: The current time.
-    public mutating func remember(policy: String, key: String, until: ContinuousClock.Instant, status: PolicyStatusSnapshot, now: ContinuousClock.Instant) {
+    package mutating func remember(policy: String, key: String, until: ContinuousClock.Instant, status: PolicyStatusSnapshot, now: ContinuousClock.Instant) {
         let denialKey = DenialKey(policy: policy, key: key)
         if self.denials.count >= self.capacity, self.denials[denialKey] == nil {
             self.denials = self.denials.filter { $0.value.until > now }
@@ -58,7 +58,7 @@ public struct DenialCache: Sendable {
     }
 
     /// Forgets every denial (after a policy reload, when limits may have changed).
-    public mutating func removeAll() {
+    package mutating func removeAll() {
         self.denials.removeAll()
     }
 
@@ -69,20 +69,20 @@ public struct DenialCache: Sendable {
 }
 
 /// A policy's numbers at one decision, enough to answer with headers later.
-public struct PolicyStatusSnapshot: Sendable, Hashable {
+package struct PolicyStatusSnapshot: Sendable, Hashable {
     /// Units per period.
-    public let limit: Int
+    package let limit: Int
     /// The period in whole seconds.
-    public let windowSeconds: Int
+    package let windowSeconds: Int
     /// When the whole budget is back (the decision's reset), nothing being charged meanwhile.
-    public let resetsAt: ContinuousClock.Instant
+    package let resetsAt: ContinuousClock.Instant
 
     /// Creates a snapshot.
     /// - Parameters:
     ///   - limit: Units per period.
     ///   - windowSeconds: The period in whole seconds.
     ///   - resetsAt: When the whole budget is back.
-    public init(limit: Int, windowSeconds: Int, resetsAt: ContinuousClock.Instant) {
+    package init(limit: Int, windowSeconds: Int, resetsAt: ContinuousClock.Instant) {
         self.limit = limit
         self.windowSeconds = windowSeconds
         self.resetsAt = resetsAt

@@ -5,40 +5,40 @@ import GatehouseRedis
 
 /// Everything the `limiter` executable reads from its configuration file and `LIMITER_*` variables
 /// (docs/configuration.md, "limiter").
-public struct LimiterConfiguration: Sendable {
+package struct LimiterConfiguration: Sendable {
     /// The environment variable prefix.
-    public static let environmentPrefix = "LIMITER"
+    package static let environmentPrefix = "LIMITER"
     /// The default RPC port.
-    public static let defaultRPCPort = 7101
+    package static let defaultRPCPort = 7101
     /// The default admin (metrics, health) port.
-    public static let defaultAdminPort = 9101
+    package static let defaultAdminPort = 9101
     /// The default Redis command timeout: a decision that Redis has not answered by then is decided by
     /// the policies' fallbacks.
-    public static let defaultRedisCommandTimeout = Duration.milliseconds(50)
+    package static let defaultRedisCommandTimeout = Duration.milliseconds(50)
 
     /// The RPC server (`rpc.*`).
-    public var rpc: RPCServerConfiguration
+    package var rpc: RPCServerConfiguration
     /// Redis (`redis.*`), with a 50 ms command timeout by default.
-    public var redis: RedisConfiguration
+    package var redis: RedisConfiguration
     /// Logs and admin server (`log.*`, `admin.*`).
-    public var observability: ObservabilityConfiguration
+    package var observability: ObservabilityConfiguration
     /// The policy file (`policies.file`).
-    public var policyFile: String
+    package var policyFile: String
     /// How often the policy file is checked for changes (`policies.watch_interval_ms`); `nil`: only on SIGHUP.
-    public var policyWatchInterval: Duration?
+    package var policyWatchInterval: Duration?
     /// Consecutive Redis failures that open the circuit breaker (`breaker.failure_threshold`).
-    public var breakerFailureThreshold: Int
+    package var breakerFailureThreshold: Int
     /// How long the breaker stays open before one probe (`breaker.open_ms`).
-    public var breakerOpenDuration: Duration
+    package var breakerOpenDuration: Duration
     /// The most denials remembered by the denial cache (`denial_cache.capacity`).
-    public var denialCacheCapacity: Int
+    package var denialCacheCapacity: Int
     /// How leases are granted (`leases.period_ms`, `leases.max_share_percent`).
-    public var leases: LeaseSettings
+    package var leases: LeaseSettings
 
     /// Reads the configuration and rejects keys and `LIMITER_*` variables it does not know.
     /// - Parameter document: The file and environment.
     /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
-    public init(reading document: inout ConfigDocument) throws {
+    package init(reading document: inout ConfigDocument) throws {
         self.rpc = try RPCServerConfiguration(reading: &document, defaultPort: Self.defaultRPCPort)
         var redisDefaults = RedisConfiguration()
         redisDefaults.commandTimeout = Self.defaultRedisCommandTimeout

@@ -5,7 +5,7 @@ extension LimiterDecider {
     /// The limiter's RPC methods (`limiter.Check`, `limiter.CheckBatch`, `limiter.AcquireBatch`, `limiter.Release`, `limiter.Peek`,
     /// `limiter.Reset`; docs/protocol.md),
     /// answered by this decider.
-    public var rpcHandlers: RPCHandlerRegistry {
+    package var rpcHandlers: RPCHandlerRegistry {
         var handlers = RPCHandlerRegistry()
         handlers.register(LimiterMethods.check) { request, _ in try await self.check(request) }
         handlers.register(LimiterMethods.checkBatch) { batch, _ in try await self.checkBatch(batch) }

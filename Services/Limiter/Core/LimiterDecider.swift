@@ -24,7 +24,7 @@ import Synchronization
 /// the caller asked for, capped at the lease cap (``LeaseSettings``: a share of the limit divided among the
 /// live edges), debited in Redis. Decided by a remembered denial or a fallback, it grants the cost alone,
 /// to be spent at once.
-public final class LimiterDecider: Sendable {
+package final class LimiterDecider: Sendable {
     /// What a decision is for.
     private enum Purpose {
         /// Decide and charge the request's cost.
@@ -61,7 +61,7 @@ public final class LimiterDecider: Sendable {
     ///   - fleet: The live edges and limiters (lease caps; the `local` fallback's share); `nil`: the policy
     ///     file's `replicas` for both.
     ///   - logger: Receives a line per denial (policy and caller, never secrets) and per fallback.
-    public init(
+    package init(
         catalog: PolicyCatalog,
         limiter: RedisRateLimiter,
         breaker: CircuitBreaker = CircuitBreaker(),
@@ -83,7 +83,7 @@ public final class LimiterDecider: Sendable {
     /// Remembered denials are forgotten, since a policy's limit or period may have changed; counters in
     /// Redis are kept, so a reload never hands out a fresh budget.
     /// - Parameter catalog: The new catalog.
-    public func replaceCatalog(_ catalog: PolicyCatalog) {
+    package func replaceCatalog(_ catalog: PolicyCatalog) {
         let metrics = LimiterMetrics(catalog: catalog)
         self.state.withLock { state in
             state.catalog = catalog
@@ -93,12 +93,12 @@ public final class LimiterDecider: Sendable {
     }
 
     /// The policy catalog in force.
-    public var catalog: PolicyCatalog {
+    package var catalog: PolicyCatalog {
         self.state.withLock { $0.catalog }
     }
 
     /// The breaker's state, for metrics.
-    public var breakerState: CircuitBreaker.State {
+    package var breakerState: CircuitBreaker.State {
         self.state.withLock { $0.breaker.state }
     }
 
@@ -106,12 +106,12 @@ public final class LimiterDecider: Sendable {
     /// - Parameter request: The caller and its items.
     /// - Returns: The decision, with a status per item.
     /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
-    public func check(_ request: Gatehouse_Limiter_CheckRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
+    package func check(_ request: Gatehouse_Limiter_CheckRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
         try await self.decide(request, purpose: .check)
     }
 
     /// The most requests one `limiter.CheckBatch` may carry.
-    public static let maximumBatchRequests = 256
+    package static let maximumBatchRequests = 256
 
     /// Decides each request of a batch on its own, as concurrent ``check(_:)`` calls would: the requests that
     /// go to Redis share script calls of their own (up to 64 requests each) instead of queueing behind the
@@ -120,7 +120,7 @@ public final class LimiterDecider: Sendable {
     /// - Returns: One outcome per request, in request order: its decision, or the error ``check(_:)`` would
     ///   have thrown for it.
     /// - Throws: ``RPCError`` `invalidArgument` for an empty or oversized batch.
-    public func checkBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
+    package func checkBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
         try await self.decideBatch(batch, purpose: .check)
     }
 
@@ -133,7 +133,7 @@ public final class LimiterDecider: Sendable {
     /// - Returns: One outcome per request, in request order, each status with its grant; the live edges and the
     ///   longest lease.
     /// - Throws: ``RPCError`` `invalidArgument` for an empty or oversized batch.
-    public func acquireBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
+    package func acquireBatch(_ batch: Gatehouse_Limiter_CheckBatchRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckBatchResponse {
         var response = try await self.decideBatch(batch, purpose: .acquire)
         response.leasePeriodMs = UInt64(self.leases.period.wholeMilliseconds)
         return response
@@ -144,7 +144,7 @@ public final class LimiterDecider: Sendable {
     /// - Returns: The units credited in all.
     /// - Throws: ``RPCError`` `invalidArgument` for an unknown policy or more units than a policy's capacity,
     ///   `unavailable` when Redis fails (the units stay spent: never more than the limit is admitted).
-    public func release(_ request: Gatehouse_Limiter_ReleaseRequest) async throws(RPCError) -> Gatehouse_Limiter_ReleaseResponse {
+    package func release(_ request: Gatehouse_Limiter_ReleaseRequest) async throws(RPCError) -> Gatehouse_Limiter_ReleaseResponse {
         let catalog = self.state.withLock { $0.catalog }
         var items: [RateLimitItem] = []
         var epochs: [Int64] = []
@@ -257,14 +257,14 @@ public final class LimiterDecider: Sendable {
     /// - Parameter request: The caller and its items.
     /// - Returns: The decision, with a status per item.
     /// - Throws: ``RPCError`` `invalidArgument` naming an unknown policy or a bad item.
-    public func peek(_ request: Gatehouse_Limiter_CheckRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
+    package func peek(_ request: Gatehouse_Limiter_CheckRequest) async throws(RPCError) -> Gatehouse_Limiter_CheckResponse {
         try await self.decide(request, purpose: .peek)
     }
 
     /// Forgets one policy's counter for one key.
     /// - Parameter request: The policy and key (`caller` plays no part in a counter's name).
     /// - Throws: ``RPCError`` `invalidArgument` for an unknown policy, `unavailable` when Redis fails.
-    public func reset(_ request: Gatehouse_Limiter_ResetRequest) async throws(RPCError) {
+    package func reset(_ request: Gatehouse_Limiter_ResetRequest) async throws(RPCError) {
         let catalog = self.state.withLock { $0.catalog }
         guard catalog.policies[request.policy] != nil else {
             throw Self.unknownPolicy(request.policy, catalog: catalog)

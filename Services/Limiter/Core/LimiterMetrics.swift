@@ -19,7 +19,7 @@ import Metrics
 ///   script call being sent (with the script call's own duration and the RPC server's per-method duration, the
 ///   stages of a check's time).
 /// - `gatehouse_limiter_redis_breaker_state`: `0` closed, `1` open, `2` half-open.
-public struct LimiterMetrics: Sendable {
+package struct LimiterMetrics: Sendable {
     /// The counters of one policy.
     struct PolicyCounters: Sendable {
         let allowed: Counter
@@ -69,7 +69,7 @@ public struct LimiterMetrics: Sendable {
 
     /// Finer buckets for the timers of a check's stages (queue wait, script call, the whole RPC handler):
     /// every 0.1–0.5 ms up to 5 ms, then to 100 ms, so p99s between the echo's and the limiter's show apart.
-    public static let durationBuckets: [String: [Duration]] = {
+    package static let durationBuckets: [String: [Duration]] = {
         let buckets: [Duration] = [
             .microseconds(100), .microseconds(200), .microseconds(300), .microseconds(400), .microseconds(500),
             .microseconds(750), .milliseconds(1), .microseconds(1500), .milliseconds(2), .microseconds(2500),

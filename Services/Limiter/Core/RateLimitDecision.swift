@@ -1,17 +1,17 @@
 /// The answer to one request, decided over all its ``RateLimitItem``s at once.
-public struct RateLimitDecision: Sendable, Hashable {
+package struct RateLimitDecision: Sendable, Hashable {
     /// Whether every item admits the request. Only then was anything charged (by ``RedisRateLimiter/check(_:)``).
-    public let allowed: Bool
+    package let allowed: Bool
     /// One decision per item, in the order the items were given.
-    public let items: [RateLimitItemDecision]
+    package let items: [RateLimitItemDecision]
     /// The item to report to the caller (headers, logs): the first denying item, or when all allow, the one
     /// with the fewest units remaining (the first of equals).
-    public let decidingIndex: Int
+    package let decidingIndex: Int
 
     /// Creates a decision from per-item decisions; ``allowed`` and ``decidingIndex`` follow from them.
     ///
     /// - Parameter items: One decision per item; not empty.
-    public init(items: [RateLimitItemDecision]) {
+    package init(items: [RateLimitItemDecision]) {
         precondition(!items.isEmpty, "A rate-limit decision needs at least one item")
         self.items = items
         if let denying = items.firstIndex(where: { !$0.allowed }) {
@@ -28,7 +28,7 @@ public struct RateLimitDecision: Sendable, Hashable {
     }
 
     /// The decision of the item at ``decidingIndex``.
-    public var deciding: RateLimitItemDecision {
+    package var deciding: RateLimitItemDecision {
         self.items[self.decidingIndex]
     }
 }

@@ -4,25 +4,25 @@ import GatehouseLimiterPolicies
 ///
 /// Several items are decided together by ``RedisRateLimiter``, all or nothing. Values are checked when they
 /// are decided (see ``RateLimitItemError`` for the accepted ranges), not when the item is created.
-public struct RateLimitItem: Sendable, Hashable {
+package struct RateLimitItem: Sendable, Hashable {
     /// The full Redis key holding this counter's state, built by the caller (the limiter's is
     /// `gh:<policy>:{<key value>}`, `LimiterDecider.redisKey`).
     ///
     /// Items decided together must live on one Redis Cluster slot to run on a cluster: give their keys the
     /// same hash tag. One key serves one algorithm: do not reuse it with another.
-    public var key: String
+    package var key: String
     /// How the budget is enforced.
-    public var algorithm: RateLimitAlgorithm
+    package var algorithm: RateLimitAlgorithm
     /// How many units are allowed per ``period``; greater than 0.
-    public var limit: Int
+    package var limit: Int
     /// The period the ``limit`` applies to; at least 1 ms.
-    public var period: Duration
+    package var period: Duration
     /// The capacity: how many units may be used at once after a quiet spell (for ``RateLimitAlgorithm/gcra``
     /// and ``RateLimitAlgorithm/tokenBucket``; the window algorithms' capacity is ``limit``). Greater than 0.
-    public var burst: Int
+    package var burst: Int
     /// How many units this request uses; 0 asks without using any. At most the capacity, since a larger cost
     /// could never be allowed.
-    public var cost: Int
+    package var cost: Int
 
     /// Creates an item.
     ///
@@ -33,7 +33,7 @@ public struct RateLimitItem: Sendable, Hashable {
     ///   - period: The period `limit` applies to.
     ///   - burst: The capacity; `nil` means `limit`.
     ///   - cost: Units this request uses; 1 by default.
-    public init(
+    package init(
         key: String,
         algorithm: RateLimitAlgorithm = .gcra,
         limit: Int,

@@ -1,8 +1,8 @@
 /// Redis answered the rate-limit script with something other than the documented reply: typically another
 /// script under the same SHA1 or a proxy in between. Nothing can be concluded about the request.
-public struct RateLimitReplyError: Error, CustomStringConvertible, Sendable, Hashable {
+package struct RateLimitReplyError: Error, CustomStringConvertible, Sendable, Hashable {
     /// What was expected and what arrived.
-    public let description: String
+    package let description: String
 
     init(reason: String) {
         self.description = "The rate-limit script's reply is malformed: \(reason)"

@@ -6,7 +6,7 @@ import Logging
 ///
 /// Each call decides all its items atomically and all or nothing: a request is charged against every item
 /// only when every item allows it. Time is Redis' clock, never this process's.
-public final class RedisRateLimiter: Sendable {
+package final class RedisRateLimiter: Sendable {
     private let client: RedisClient
     private let batcher: RateLimitBatcher
     private let logger: Logger
@@ -16,7 +16,7 @@ public final class RedisRateLimiter: Sendable {
     /// - Parameters:
     ///   - client: The Redis client; the script is loaded into Redis on first use and after a `SCRIPT FLUSH`.
     ///   - logger: Receives a debug line per denied request.
-    public init(client: RedisClient, logger: Logger) {
+    package init(client: RedisClient, logger: Logger) {
         self.client = client
         self.batcher = RateLimitBatcher(client: client)
         self.logger = logger
@@ -28,7 +28,7 @@ public final class RedisRateLimiter: Sendable {
     /// - Returns: The decision; nothing was charged unless ``RateLimitDecision/allowed`` is `true`.
     /// - Throws: ``RateLimitItemError`` for invalid items (before contacting Redis), ``RedisError`` when Redis
     ///   cannot be reached or answers with an error, ``RateLimitReplyError`` for an unexpected reply.
-    public func check(_ items: [RateLimitItem]) async throws -> RateLimitDecision {
+    package func check(_ items: [RateLimitItem]) async throws -> RateLimitDecision {
         try await self.decide(items, mode: .check)
     }
 
@@ -37,7 +37,7 @@ public final class RedisRateLimiter: Sendable {
     /// - Parameter items: The policies that apply to the request, each with its own key.
     /// - Returns: The decision ``check(_:)`` would return now, remaining units included.
     /// - Throws: The same errors as ``check(_:)``.
-    public func peek(_ items: [RateLimitItem]) async throws -> RateLimitDecision {
+    package func peek(_ items: [RateLimitItem]) async throws -> RateLimitDecision {
         try await self.decide(items, mode: .peek)
     }
 
@@ -55,7 +55,7 @@ public final class RedisRateLimiter: Sendable {
     /// - Returns: The decision; each item's ``RateLimitItemDecision/granted``, ``RateLimitItemDecision/lease``
     ///   and ``RateLimitItemDecision/epoch`` say what was granted. Nothing was debited unless it allows.
     /// - Throws: The same errors as ``check(_:)``.
-    public func acquire(_ items: [RateLimitItem], extras: [Int], fleetSize: Int, leasePeriod: Duration) async throws -> RateLimitDecision {
+    package func acquire(_ items: [RateLimitItem], extras: [Int], fleetSize: Int, leasePeriod: Duration) async throws -> RateLimitDecision {
         precondition(extras.count == items.count, "one extra per item")
         try self.validate(items)
         let terms = RateLimitScript.LeaseTerms(fleetSize: fleetSize, period: leasePeriod, extras: extras)
@@ -69,7 +69,7 @@ public final class RedisRateLimiter: Sendable {
     ///   - epochs: Each grant's ``RateLimitItemDecision/epoch``, one per item.
     /// - Returns: The units credited back per item (fewer than returned when a window had ended meanwhile).
     /// - Throws: The same errors as ``check(_:)``.
-    public func release(_ items: [RateLimitItem], epochs: [Int64]) async throws -> [Int] {
+    package func release(_ items: [RateLimitItem], epochs: [Int64]) async throws -> [Int] {
         precondition(epochs.count == items.count, "one epoch per item")
         try self.validate(items)
         return try await self.decide(validated: items, mode: .release(epochs: epochs)).items.map(\.granted)
@@ -79,7 +79,7 @@ public final class RedisRateLimiter: Sendable {
     ///
     /// - Parameter key: The ``RateLimitItem/key`` to reset.
     /// - Throws: ``RedisError`` when Redis cannot be reached or answers with an error.
-    public func reset(key: String) async throws {
+    package func reset(key: String) async throws {
         _ = try await self.client.send(["DEL", key])
     }
 
@@ -87,7 +87,7 @@ public final class RedisRateLimiter: Sendable {
     /// `items` when they are alone in their batch, and the script itself: for running the same command with
     /// `redis-benchmark`.
     /// - Parameter items: The items of one request.
-    public static func benchmarkCommand(for items: [RateLimitItem]) -> (script: RedisScript, arguments: [String]) {
+    package static func benchmarkCommand(for items: [RateLimitItem]) -> (script: RedisScript, arguments: [String]) {
         let requests = [RateLimitScript.Request(items: items, mode: .check)]
         let keys = RateLimitScript.keys(for: requests)
         return (RateLimitScript.script, [RateLimitScript.script.sha1, String(keys.count)] + keys + RateLimitScript.arguments(for: requests))
