@@ -93,9 +93,13 @@ final class HTTPUpstream: Sendable {
             for field in fields { headers.add(name: field.name, value: field.value) }
             let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
             do {
-                let answer = try await eventLoop.flatSubmit {
-                    pool.value.send(to: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
-                }.get()
+                // On the client connection's loop (the usual case) the pool is used at once, without a task
+                // scheduled on the loop per request.
+                let sent =
+                    eventLoop.inEventLoop
+                    ? pool.value.send(to: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
+                    : eventLoop.flatSubmit { pool.value.send(to: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline) }
+                let answer = try await sent.get()
                 let status = answer.status
                 self.selector.withLock { selector in
                     if status == 502 || status == 503 || status == 504 { selector.failed(index, now: .now) } else { selector.succeeded(index) }

@@ -74,7 +74,8 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         let policy = route.caching.map { UpstreamCachePolicy(route: $0.freshness, sharesAuthorizedAnswers: self.configuration.sharesAuthorizedAnswers) }
         let requestHeaders = request.headers
         let read = NegotiatedRead(
-            tags: [.path(Self.normalized(request.path))], vary: self.learnedVary.withLock { $0 },
+            // Tags matter only to a cache (a route without one forwards every read as it comes).
+            tags: route.caching == nil ? [] : [.path(Self.normalized(request.path))], vary: self.learnedVary.withLock { $0 },
             fetch: { conditions in await self.forward(request, method: .GET, caller: caller, conditions: conditions) },
             decide: { answer in
                 guard let policy else { return .doNotStore("the route does not cache") }
