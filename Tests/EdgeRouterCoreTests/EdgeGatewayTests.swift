@@ -1,6 +1,7 @@
 import Foundation
 @testable import EdgeRouterCore
 import GatehouseAuthAPI
+import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseRPC
 import GatehouseTestSupport
@@ -120,7 +121,7 @@ struct EdgeGatewayTests {
                 configuration: RPCClientConfiguration(host: "127.0.0.1", port: try freeLoopbackPort(), secret: try RPCSecret("gateway-test-secret-0123456789")),
                 logger: logger
             )
-            try await run(EdgeRateLimiter(limiter: client, policies: Self.policies, logger: logger))
+            try await run(EdgeRateLimiter(limiter: LimiterClient(rpc: client), policies: Self.policies, logger: logger))
         }
     }
 

@@ -1,4 +1,5 @@
 import GatehouseFleet
+import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseNIOSupport
 import GatehouseObservability
@@ -58,7 +59,7 @@ package struct EdgeRouterService: LaunchableService {
             redis: redis, channel: configuration.pathInvalidationsChannel, origin: memberID, logger: Logger(label: "gatehouse.edge.events")
         )
         let rateLimiter = EdgeRateLimiter(
-            limiter: limiterClient, policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
+            limiter: LimiterClient(rpc: limiterClient), policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
         )
         let accessLogger = Logger(label: "gatehouse.edge.access")
         let handler = EdgeGateway(
