@@ -17,29 +17,33 @@ public struct LimiterClient: Sendable {
     ///   - traceID: The originating HTTP request id, for the limiter's logs.
     /// - Throws: ``LimiterClientError``; `CancellationError` when the calling task is cancelled.
     public func check(_ request: LimiterRequest, traceID: String? = nil) async throws -> LimiterDecision {
-        LimiterDecision(try await self.call(LimiterMethods.check, Gatehouse_Limiter_CheckRequest(request), traceID: traceID))
+        let request = Gatehouse_Limiter_CheckRequest(request)
+        return LimiterDecision(try await self.rpc.call(LimiterMethods.check, request, traceID: traceID, failingWith: LimiterFailure.self))
     }
 
     /// Decides a request like ``check(_:traceID:)`` without charging anything (`limiter.Peek`).
     /// - Throws: ``LimiterClientError``; `CancellationError` when the calling task is cancelled.
     public func peek(_ request: LimiterRequest, traceID: String? = nil) async throws -> LimiterDecision {
-        LimiterDecision(try await self.call(LimiterMethods.peek, Gatehouse_Limiter_CheckRequest(request), traceID: traceID))
+        let request = Gatehouse_Limiter_CheckRequest(request)
+        return LimiterDecision(try await self.rpc.call(LimiterMethods.peek, request, traceID: traceID, failingWith: LimiterFailure.self))
     }
 
     /// Decides several independent requests, each as ``check(_:traceID:)`` would, in one call (`limiter.CheckBatch`).
     /// - Returns: One outcome per request, in order; one request's error does not affect the others.
     /// - Throws: ``LimiterClientError`` when the call as a whole failed; `CancellationError`.
     public func checkBatch(_ requests: [LimiterRequest]) async throws -> [Result<LimiterDecision, LimiterClientError>] {
-        let answer = try await self.call(LimiterMethods.checkBatch, Gatehouse_Limiter_CheckBatchRequest(requests), traceID: nil)
+        let batch = Gatehouse_Limiter_CheckBatchRequest(requests)
+        let answer = try await self.rpc.call(LimiterMethods.checkBatch, batch, traceID: nil, failingWith: LimiterFailure.self)
         return answer.outcomes.map(Self.outcome)
     }
 
     /// Asks for leases (`limiter.AcquireBatch`): for each request, decided as ``checkBatch(_:)`` decides it, its
     /// items' cost plus extra units, debited at the limiter, for the caller to spend until the lease ends.
-    /// - Throws: ``LimiterClientError`` when the call as a whole failed (``LimiterClientError/Reason/methodUnknown``
+    /// - Throws: ``LimiterClientError`` when the call as a whole failed (``LimiterFailure/methodUnknown``
     ///   from a limiter too old to grant leases); `CancellationError`.
     public func acquireBatch(_ requests: [LimiterRequest]) async throws -> LimiterLeaseAnswer {
-        let answer = try await self.call(LimiterMethods.acquireBatch, Gatehouse_Limiter_CheckBatchRequest(requests), traceID: nil)
+        let batch = Gatehouse_Limiter_CheckBatchRequest(requests)
+        let answer = try await self.rpc.call(LimiterMethods.acquireBatch, batch, traceID: nil, failingWith: LimiterFailure.self)
         return LimiterLeaseAnswer(
             outcomes: answer.outcomes.map(Self.outcome), liveEdges: Int(answer.liveEdges), leasePeriodMilliseconds: answer.leasePeriodMs
         )
@@ -58,16 +62,7 @@ public struct LimiterClient: Sendable {
             item.epoch = release.epoch
             return item
         }
-        return Int(try await self.call(LimiterMethods.release, request, traceID: nil).credited)
-    }
-
-    /// One RPC, its failure mapped to a ``LimiterClientError``.
-    private func call<Request, Response>(_ method: RPCMethod<Request, Response>, _ request: Request, traceID: String?) async throws -> Response {
-        do {
-            return try await self.rpc.call(method, request, traceID: traceID)
-        } catch let error as RPCError {
-            throw LimiterClientError(error)
-        }
+        return Int(try await self.rpc.call(LimiterMethods.release, request, traceID: nil, failingWith: LimiterFailure.self).credited)
     }
 
     /// One outcome of a batch answer.

@@ -1,6 +1,7 @@
 import Foundation
 @testable import EdgeRouterCore
 import GatehouseAuthAPI
+import GatehouseDataAPI
 import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseRPC
@@ -382,7 +383,7 @@ struct EdgeGatewayTests {
         )
         try await withThrowingTaskGroup { group in
             group.addTask { try await data.run() }
-            try await Self.withGateway(over: DataServiceUpstream(data: data, logger: logger)) { gateway in
+            try await Self.withGateway(over: DataServiceUpstream(data: DataClient(rpc: data), logger: logger)) { gateway in
                 let token = try await gateway.issuer.token()
                 for (method, target) in [("GET", "/v1/articles/a1"), ("GET", "/v1/articles"), ("PUT", "/v1/articles/a1")] {
                     let response = await gateway.send(method, target, token: token, body: "{}")

@@ -127,18 +127,7 @@ import Testing
     }
 
     @Test func aLimiterNobodyListensForIsUnreachable() async throws {
-        var logger = Logger(label: "test.limiter-client")
-        logger.logLevel = .critical
-        let rpc = RPCClient(
-            configuration: RPCClientConfiguration(
-                host: "127.0.0.1", port: try freeLoopbackPort(), secret: try RPCSecret(Self.secret), connectTimeout: .seconds(2),
-                defaultCallTimeout: .seconds(2)
-            ),
-            logger: logger
-        )
-        await withThrowingTaskGroup { group in
-            group.addTask { try await rpc.run() }
-            defer { group.cancelAll() }
+        try await withUnreachableRPCClient(secret: Self.secret) { rpc in
             let error = await #expect(throws: LimiterClientError.self) { try await LimiterClient(rpc: rpc).check(Self.request("public")) }
             #expect(error?.reason == .unreachable, "\(String(describing: error))")
         }

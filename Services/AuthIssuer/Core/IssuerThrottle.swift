@@ -1,4 +1,5 @@
 import GatehouseLimiterAPI
+import GatehouseRPC
 import Logging
 import Metrics
 import Synchronization

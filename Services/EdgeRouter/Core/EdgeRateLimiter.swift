@@ -3,6 +3,7 @@ import GatehouseFleet
 import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseNIOSupport
+import GatehouseRPC
 import JWTKit
 import Logging
 import Metrics

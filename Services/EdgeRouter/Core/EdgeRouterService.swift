@@ -1,3 +1,4 @@
+import GatehouseDataAPI
 import GatehouseFleet
 import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
@@ -64,7 +65,7 @@ package struct EdgeRouterService: LaunchableService {
         let accessLogger = Logger(label: "gatehouse.edge.access")
         let handler = EdgeGateway(
             routes: routes, verifier: verifier, authEvents: authEvents, limiter: rateLimiter, failurePolicy: configuration.failurePolicy,
-            upstream: DataServiceUpstream(data: dataClient, logger: accessLogger), cache: cache, pathInvalidations: pathInvalidations, logger: accessLogger
+            upstream: DataServiceUpstream(data: DataClient(rpc: dataClient), logger: accessLogger), cache: cache, pathInvalidations: pathInvalidations, logger: accessLogger
         )
         // Each file is reloaded on its own, and only ever put in force with a file of the other kind it agrees with.
         let apply: @Sendable (EdgePolicyFiles.InForce) -> Void = { pair in
