@@ -19,20 +19,20 @@ public enum DataFailure: ServiceClientErrorReason {
     case unreachable
     /// No answer within the call's timeout.
     case timedOut
+    /// The data service does not know the method (an older version).
+    case methodUnknown
     /// Any other failure: authentication, protocol, the store.
     case failed
 
-    /// The reason an RPC error code means.
-    public init(_ code: RPCError.Code) {
-        self = switch code {
+    /// The data service's reasons for its own codes.
+    public static func reason(answering code: RPCError.Code) -> Self? {
+        switch code {
         case .invalidArgument: .invalid
         case .notFound: .notFound
         case .conflict: .preconditionFailed
         case .resourceExhausted: .overloaded
         case .frameTooLarge: .tooLarge
-        case .unavailable: .unreachable
-        case .deadlineExceeded: .timedOut
-        default: .failed
+        default: nil
         }
     }
 }

@@ -16,14 +16,8 @@ public enum LimiterFailure: ServiceClientErrorReason {
     /// Any other failure: authentication, protocol or an error inside the limiter.
     case failed
 
-    /// The reason an RPC error code means.
-    public init(_ code: RPCError.Code) {
-        self = switch code {
-        case .unavailable: .unreachable
-        case .deadlineExceeded: .timedOut
-        case .invalidArgument: .refused
-        case .unimplemented: .methodUnknown
-        default: .failed
-        }
+    /// `refused` for `invalid_argument`.
+    public static func reason(answering code: RPCError.Code) -> Self? {
+        code == .invalidArgument ? .refused : nil
     }
 }

@@ -21,10 +21,37 @@ public struct ServiceClientError<Reason: ServiceClientErrorReason>: Error, Senda
     public var description: String { "\(self.reason): \(self.message)" }
 }
 
-/// The reasons one service's typed client tells apart, each RPC error code mapped to one.
+/// The reasons one service's typed client tells apart, each RPC error code mapped to one: the codes the
+/// service answers with to its own reasons (``reason(answering:)``), the transport's to the four every
+/// client has.
 public protocol ServiceClientErrorReason: Sendable, Equatable {
+    /// No connection to the service, or it dropped before the answer (`unavailable`).
+    static var unreachable: Self { get }
+    /// No answer within the call's timeout (`deadline_exceeded`).
+    static var timedOut: Self { get }
+    /// The service does not know the method: an older version (`unimplemented`).
+    static var methodUnknown: Self { get }
+    /// Any other failure: authentication, protocol or an error inside the service.
+    static var failed: Self { get }
+
+    /// The service's own reason for a code it answers with; `nil` for the others.
+    static func reason(answering code: RPCError.Code) -> Self?
+}
+
+extension ServiceClientErrorReason {
     /// The reason an RPC error code means.
-    init(_ code: RPCError.Code)
+    public init(_ code: RPCError.Code) {
+        if let reason = Self.reason(answering: code) {
+            self = reason
+            return
+        }
+        self = switch code {
+        case .unavailable: .unreachable
+        case .deadlineExceeded: .timedOut
+        case .unimplemented: .methodUnknown
+        default: .failed
+        }
+    }
 }
 
 extension RPCClient {

@@ -220,7 +220,7 @@ final class DataServiceUpstream: EdgeUpstream {
             self.logger.warning("a document too large for a frame between this edge and the data service", metadata: ["error": "\(error)"])
             return .problem(502, "Bad Gateway", "the document is too large to pass between this gateway and the data service")
         // The error names internal addresses: it goes to the log, not to the client.
-        case .unreachable, .timedOut, .failed:
+        case .unreachable, .timedOut, .methodUnknown, .failed:
             self.logger.debug("data service call failed", metadata: ["error": "\(error)"])
             return .problem(503, "Service Unavailable", "the data service is unavailable; retry shortly", headers: [("Retry-After", "1")])
         }

@@ -1,3 +1,4 @@
+import GatehouseAuthAPI
 import GatehouseDataAPI
 import GatehouseFleet
 import GatehouseLimiterAPI
@@ -38,7 +39,7 @@ package struct EdgeRouterService: LaunchableService {
         let revocations = RevocationList()
         let verifier = AccessTokenVerifier(issuer: configuration.issuer, audience: configuration.audience, leeway: configuration.leeway, revocations: revocations)
         let fetcher = try JWKSFetcher(url: configuration.jwksURL)
-        let revocationState = RevocationStateFetcher(client: authClient, maximumFrameBytes: configuration.authRPC.maximumFrameBytes)
+        let revocationState = RevocationStateFetcher(client: AuthClient(rpc: authClient), maximumFrameBytes: configuration.authRPC.maximumFrameBytes)
         let authEvents = AuthEventApplier(
             revocations: revocations, verifier: verifier, fetchKeys: { try await fetcher.fetch() },
             fetchRevocations: { try await revocationState.fetch() }, logger: logger
