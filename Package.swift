@@ -551,6 +551,7 @@ let package = Package(
                 "GatehouseRPC",
                 "GatehouseRedis",
                 "GatehouseLimiterAPI",
+                "GatehouseDataAPI",
                 // The limiter's own decider answers the edge's checks in the batching tests.
                 "LimiterCore",
                 "GatehouseLimiterPolicies",

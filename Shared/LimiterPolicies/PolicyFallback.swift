@@ -30,6 +30,9 @@ public struct PolicyFallback: Sendable {
         public var response: Gatehouse_Limiter_CheckResponse
         /// Per item: denied, but allowed because of shadow mode.
         public var shadowDenied: [Bool]
+
+        /// The decision as a limiter client hands it to its caller.
+        public var decision: LimiterDecision { LimiterDecision(self.response) }
     }
 
     private var local: LocalGCRA
@@ -98,10 +101,7 @@ extension Gatehouse_Limiter_CheckResponse {
         self.allowed = allowed
         self.statuses = statuses
         self.source = source
-        let deciding = allowed
-            ? statuses.indices.min { statuses[$0].remaining < statuses[$1].remaining }
-            : statuses.firstIndex { !$0.allowed }
-        self.decidingIndex = UInt32(deciding ?? 0)
+        self.decidingIndex = UInt32(LimiterDecision.decidingIndex(allowed: allowed, statuses: statuses, remaining: \.remaining, isAllowed: \.allowed))
     }
 }
 

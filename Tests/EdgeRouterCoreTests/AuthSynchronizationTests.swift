@@ -101,7 +101,7 @@ struct AuthSynchronizationTests {
         }()
         let jwks = issuer.jwks
         try await IssuerRevocationRPC.with(store: issuer.store) { client, configuration in
-            let fetcher = RevocationStateFetcher(client: client, maximumFrameBytes: configuration.maximumFrameBytes)
+            let fetcher = RevocationStateFetcher(client: AuthClient(rpc: client), maximumFrameBytes: configuration.maximumFrameBytes)
             let applier = AuthEventApplier(
                 revocations: revocations, verifier: verifier, fetchKeys: { jwks }, fetchRevocations: { try await fetcher.fetch() }, logger: logger
             )

@@ -1,6 +1,8 @@
 import Foundation
 @testable import EdgeRouterCore
 import GatehouseAuthAPI
+import GatehouseDataAPI
+import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseRPC
 import GatehouseTestSupport
@@ -120,7 +122,7 @@ struct EdgeGatewayTests {
                 configuration: RPCClientConfiguration(host: "127.0.0.1", port: try freeLoopbackPort(), secret: try RPCSecret("gateway-test-secret-0123456789")),
                 logger: logger
             )
-            try await run(EdgeRateLimiter(limiter: client, policies: Self.policies, logger: logger))
+            try await run(EdgeRateLimiter(limiter: LimiterClient(rpc: client), policies: Self.policies, logger: logger))
         }
     }
 
@@ -381,7 +383,7 @@ struct EdgeGatewayTests {
         )
         try await withThrowingTaskGroup { group in
             group.addTask { try await data.run() }
-            try await Self.withGateway(over: DataServiceUpstream(data: data, logger: logger)) { gateway in
+            try await Self.withGateway(over: DataServiceUpstream(data: DataClient(rpc: data), logger: logger)) { gateway in
                 let token = try await gateway.issuer.token()
                 for (method, target) in [("GET", "/v1/articles/a1"), ("GET", "/v1/articles"), ("PUT", "/v1/articles/a1")] {
                     let response = await gateway.send(method, target, token: token, body: "{}")

@@ -64,7 +64,7 @@ func withEdgeLimiter(
             logger: logger
         )
         group.addTask { try await client.run() }
-        try await body(EdgeRateLimiter(limiter: client, policies: edgeCatalog ?? catalog, apiKeyHeader: apiKeyHeader, logger: logger), counts, redis)
+        try await body(EdgeRateLimiter(limiter: LimiterClient(rpc: client), policies: edgeCatalog ?? catalog, apiKeyHeader: apiKeyHeader, logger: logger), counts, redis)
         group.cancelAll()
     }
 }

@@ -1,4 +1,5 @@
 import EdgeRouterCore
+import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseRPC
 import GatehouseTestSupport
@@ -30,7 +31,7 @@ struct EdgeRateLimiterFallbackTests {
         )
         try await withThrowingTaskGroup { group in
             group.addTask { try await client.run() }
-            try await body(EdgeRateLimiter(limiter: client, policies: Self.policies, logger: logger))
+            try await body(EdgeRateLimiter(limiter: LimiterClient(rpc: client), policies: Self.policies, logger: logger))
             group.cancelAll()
         }
     }

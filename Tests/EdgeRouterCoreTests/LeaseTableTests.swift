@@ -10,21 +10,21 @@ struct LeaseTableTests {
     let route = LeaseTable.Key(policy: "per_route", key: "route=/v1/{collection}")
 
     /// The limiter's answer granting `granted` units per key for `lease`.
-    func grant(_ granted: [Int], lease: Duration = .seconds(1), epoch: UInt64 = 0, remaining: Int = 900) -> Gatehouse_Limiter_CheckResponse {
+    func grant(_ granted: [Int], lease: Duration = .seconds(1), epoch: UInt64 = 0, remaining: Int = 900) -> LimiterDecision {
         let statuses = granted.enumerated().map { index, units in
-            var status = Gatehouse_Limiter_PolicyStatus()
+            var status = LimiterDecision.PolicyStatus()
             status.policy = index == 0 ? "user" : "per_route"
             status.allowed = true
             status.limit = 1000
             status.windowSeconds = 60
             status.remaining = UInt32(remaining)
-            status.resetMs = 60_000
+            status.resetMilliseconds = 60_000
             status.granted = UInt32(units)
-            status.leaseMs = UInt64(lease / .milliseconds(1))
+            status.leaseMilliseconds = UInt64(lease / .milliseconds(1))
             status.epoch = epoch
             return status
         }
-        return Gatehouse_Limiter_CheckResponse(allowed: true, statuses: statuses, source: .redis)
+        return LimiterDecision(allowed: true, statuses: statuses, source: .redis)
     }
 
     /// The keys an acquire asks for; records an issue when the spend was anything else.
@@ -34,15 +34,15 @@ struct LeaseTableTests {
         return []
     }
 
-    func denial(retryAfter: Duration) -> Gatehouse_Limiter_CheckResponse {
-        var status = Gatehouse_Limiter_PolicyStatus()
+    func denial(retryAfter: Duration) -> LimiterDecision {
+        var status = LimiterDecision.PolicyStatus()
         status.policy = "user"
         status.allowed = false
         status.limit = 1000
         status.windowSeconds = 60
-        status.retryAfterMs = UInt64(retryAfter / .milliseconds(1))
-        status.resetMs = 60_000
-        return Gatehouse_Limiter_CheckResponse(allowed: false, statuses: [status], source: .redis)
+        status.retryAfterMilliseconds = UInt64(retryAfter / .milliseconds(1))
+        status.resetMilliseconds = 60_000
+        return LimiterDecision(allowed: false, statuses: [status], source: .redis)
     }
 
     @Test func aNewKeyAsksForItsCostAndASmallLeaseThenSpendsLocally() throws {
@@ -123,7 +123,7 @@ struct LeaseTableTests {
             return
         }
         #expect(!response.allowed)
-        #expect(response.statuses[0].retryAfterMs == 1000)
+        #expect(response.statuses[0].retryAfterMilliseconds == 1000)
         guard case .acquire = table.spend([.init(key: self.user, cost: 1)], now: self.start + .seconds(2)) else {
             Issue.record("after its retry-after the limiter is asked again")
             return
@@ -183,7 +183,7 @@ struct LeaseTableTests {
             return
         }
         #expect(statuses[0].remaining == 509)
-        #expect(statuses[0].resetMs == 58_000)
+        #expect(statuses[0].resetMilliseconds == 58_000)
         #expect(statuses[0].limit == 1000)
     }
 

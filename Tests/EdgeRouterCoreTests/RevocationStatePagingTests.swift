@@ -21,7 +21,7 @@ struct RevocationStatePagingTests {
         let list = RevocationList()
         try await IssuerRevocationRPC.with(store: store) { client, configuration in
             let replacement = list.beginReplacement()
-            let state = try await RevocationStateFetcher(client: client, maximumFrameBytes: configuration.maximumFrameBytes).fetch()
+            let state = try await RevocationStateFetcher(client: AuthClient(rpc: client), maximumFrameBytes: configuration.maximumFrameBytes).fetch()
             list.replace(replacement, version: state.version, revocations: state.revocations)
 
             // Each page fits what the caller said it accepts.
@@ -101,7 +101,7 @@ struct RevocationStatePagingTests {
         var before = RPCHandlerRegistry()
         before.register(AuthMethods.revocationState) { _, _ in whole }
         let state = try await IssuerRevocationRPC.with(store: store, handlers: before) { client, configuration in
-            try await RevocationStateFetcher(client: client, maximumFrameBytes: configuration.maximumFrameBytes).fetch()
+            try await RevocationStateFetcher(client: AuthClient(rpc: client), maximumFrameBytes: configuration.maximumFrameBytes).fetch()
         }
         #expect(state.version == 300)
         #expect(state.revocations.count == 300)

@@ -34,3 +34,21 @@ public func withRPCClients<T: Sendable>(
         return try await body(clients)
     }
 }
+
+/// Runs `body` with an RPC client (its `run()` going) of a loopback port nobody listens on, which gives a
+/// connect or a call up after 2 seconds.
+public func withUnreachableRPCClient<T: Sendable>(secret: String, _ body: (RPCClient) async throws -> T) async throws -> T {
+    var logger = Logger(label: "test.rpc-client")
+    logger.logLevel = .critical
+    let client = RPCClient(
+        configuration: RPCClientConfiguration(
+            host: "127.0.0.1", port: try freeLoopbackPort(), secret: try RPCSecret(secret), connectTimeout: .seconds(2), defaultCallTimeout: .seconds(2)
+        ),
+        logger: logger
+    )
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await client.run() }
+        defer { group.cancelAll() }
+        return try await body(client)
+    }
+}

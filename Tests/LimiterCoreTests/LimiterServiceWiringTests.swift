@@ -29,12 +29,8 @@ import Testing
             let allowed = try await withRPCClients(ports: [rpcPort], secret: secret) { clients in
                 var outcomes: [Bool] = []
                 for _ in 0..<3 {
-                    var request = Gatehouse_Limiter_CheckRequest()
-                    request.caller = "test"
-                    var item = Gatehouse_Limiter_CheckItem()
-                    (item.policy, item.key) = ("public", "198.51.100.7")
-                    request.items = [item]
-                    outcomes.append(try await clients[0].call(LimiterMethods.check, request, timeout: .seconds(10)).allowed)
+                    let request = LimiterRequest(caller: "test", items: [LimiterRequest.Item(policy: "public", key: "198.51.100.7")])
+                    outcomes.append(try await LimiterClient(rpc: clients[0]).check(request).allowed)
                 }
                 return outcomes
             }

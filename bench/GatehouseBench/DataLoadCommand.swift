@@ -23,6 +23,7 @@ struct DataLoadCommand: AsyncParsableCommand {
 
     func run() async throws {
         let client = try self.peer.client(label: "gatehouse-bench.data-load")
+        let data = DataClient(rpc: client)
         let ids = (1...self.documents).map { String(format: "doc-%06d", $0) }
         let counter = SharedCounter()
         let mode = self.mode
@@ -33,16 +34,10 @@ struct DataLoadCommand: AsyncParsableCommand {
                 let id = ids[number % ids.count]
                 switch mode {
                 case .get:
-                    var request = Gatehouse_Data_GetRequest()
-                    request.collection = "articles"
-                    request.id = id
-                    _ = try await client.call(DataMethods.get, request)
+                    _ = try await data.get(collection: "articles", id: id)
                 case .put:
-                    var request = Gatehouse_Data_PutRequest()
-                    request.collection = "articles"
-                    request.id = id
-                    request.body = #"{"title":"bench \#(number)","text":"written by gatehouse-bench data-load","n":\#(number)}"#
-                    _ = try await client.call(DataMethods.put, request)
+                    let body = #"{"title":"bench \#(number)","text":"written by gatehouse-bench data-load","n":\#(number)}"#
+                    _ = try await data.put(collection: "articles", id: id, body: body)
                 }
             }
             print(

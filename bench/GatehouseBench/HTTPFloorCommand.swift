@@ -181,8 +181,8 @@ final class FixedAnswerHandler: ChannelInboundHandler {
 /// and `limiter.CheckBatch`), without its handling of the answer.
 final class FloorLimiterCheck: Sendable {
     let client: RPCClient
-    private let request: Gatehouse_Limiter_CheckRequest
-    private let checks: CallBatcher<Gatehouse_Limiter_CheckRequest, Gatehouse_Limiter_CheckResponse>
+    private let request: LimiterRequest
+    private let checks: CallBatcher<LimiterRequest, LimiterDecision>
 
     init(port: Int, host: String, policy: String) throws {
         var logger = Logger(label: "gatehouse-bench.http-floor")
@@ -195,15 +195,11 @@ final class FloorLimiterCheck: Sendable {
             logger: logger
         )
         self.client = client
-        self.request = .bench(policy: policy, key: "floor-subject")
+        self.request = LimiterRequest(caller: "bench", items: [.init(policy: policy, key: "floor-subject")])
+        let limiter = LimiterClient(rpc: client)
         self.checks = CallBatcher { requests in
-            if requests.count == 1 { return [try await client.call(LimiterMethods.check, requests[0])] }
-            var batch = Gatehouse_Limiter_CheckBatchRequest()
-            batch.requests = requests
-            return try await client.call(LimiterMethods.checkBatch, batch).outcomes.map { outcome in
-                guard case .response(let response) = outcome.result else { throw RPCError(.internal, "a batched check failed") }
-                return response
-            }
+            if requests.count == 1 { return [try await limiter.check(requests[0])] }
+            return try await limiter.checkBatch(requests).map { try $0.get() }
         }
     }
 

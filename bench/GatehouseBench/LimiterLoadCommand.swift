@@ -26,25 +26,26 @@ struct LimiterLoadCommand: AsyncParsableCommand {
     @OptionGroup var peer: BenchPeerOptions
 
     func run() async throws {
-        let client = try self.peer.client(label: "gatehouse-bench.limiter-load")
+        let rpc = try self.peer.client(label: "gatehouse-bench.limiter-load")
+        let client = LimiterClient(rpc: rpc)
         let policy = self.mode == .allowed ? self.allowedPolicy : self.deniedPolicy
         let requests = (0..<self.keys).map { index in
-            Gatehouse_Limiter_CheckRequest.bench(policy: policy, key: "198.51.\(index / 256 % 256).\(index % 256)-\(index)")
+            LimiterRequest(caller: "bench", items: [.init(policy: policy, key: "198.51.\(index / 256 % 256).\(index % 256)-\(index)")])
         }
         let counter = SharedCounter()
         let expectAllowed = self.mode == .allowed
         let wrongAnswers = SharedCounter()
         try await withThrowingTaskGroup { group in
-            group.addTask { try await client.run() }
+            group.addTask { try await rpc.run() }
             if self.mode == .denied {
                 // Spend each key's single unit, so every later check is a repeat of a denial.
                 for request in requests {
-                    _ = try await client.call(LimiterMethods.check, request)
-                    _ = try await client.call(LimiterMethods.check, request)
+                    _ = try await client.check(request)
+                    _ = try await client.check(request)
                 }
             }
             let operation: @Sendable () async throws -> Void = {
-                let answer = try await client.call(LimiterMethods.check, requests[counter.next() % requests.count])
+                let answer = try await client.check(requests[counter.next() % requests.count])
                 if answer.allowed != expectAllowed { wrongAnswers.increment() }
             }
             let (rate, latency) = self.rate > 0

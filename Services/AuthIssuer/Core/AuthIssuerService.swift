@@ -1,3 +1,4 @@
+import GatehouseLimiterAPI
 import GatehouseNIOSupport
 import GatehouseObservability
 import GatehouseRPC
@@ -47,7 +48,7 @@ package struct AuthIssuerService: LaunchableService {
 
         let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.auth.redis"))
         let limiter = RPCClient(configuration: configuration.limiter, logger: Logger(label: "gatehouse.auth.limiter"))
-        let throttle = configuration.throttling.allOff ? nil : IssuerThrottle(limiter: limiter, policies: configuration.throttling, logger: logger)
+        let throttle = configuration.throttling.allOff ? nil : IssuerThrottle(limiter: LimiterClient(rpc: limiter), policies: configuration.throttling, logger: logger)
         let publisher = AuthEventPublisher(
             store: store, keys: keys, redis: redis, policy: policy, revocationsChannel: configuration.revocationsChannel,
             keysChannel: configuration.keysChannel, pollInterval: configuration.pollInterval, logger: logger

@@ -45,7 +45,15 @@ package final class IssuerThrottle: Sendable {
         }
     }
 
-    private let limiter: RPCClient
+    /// What a limiter call does.
+    private enum Question {
+        /// Decides without charging (`limiter.Peek`).
+        case peek
+        /// Decides and charges (`limiter.Check`).
+        case check
+    }
+
+    private let limiter: LimiterClient
     private let policies: Policies
     private let logger: Logger
     private let failing = Atomic<Bool>(false)
@@ -53,10 +61,10 @@ package final class IssuerThrottle: Sendable {
 
     /// Creates a throttle.
     /// - Parameters:
-    ///   - limiter: The limiter's RPC client; its `run()` must be going.
+    ///   - limiter: The limiter's client; the `run()` of its RPC client must be going.
     ///   - policies: The policy names.
     ///   - logger: Receives limiter failures.
-    package init(limiter: RPCClient, policies: Policies, logger: Logger) {
+    package init(limiter: LimiterClient, policies: Policies, logger: Logger) {
         self.limiter = limiter
         self.policies = policies
         self.logger = logger
@@ -66,60 +74,56 @@ package final class IssuerThrottle: Sendable {
     /// address, is over its limit. Nothing is charged.
     /// - Returns: `nil` when it may; otherwise the seconds until it may (at least 1).
     package func loginRetryAfter(username: String, clientIP: String) async -> Int? {
-        async let failuresByName = self.ask(LimiterMethods.peek, policy: self.policies.failedLoginsPerUsername, caller: "user:\(username)", key: username)
-        async let failuresByAddress = self.ask(LimiterMethods.peek, policy: self.policies.failedLoginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
-        async let loginsByName = self.ask(LimiterMethods.peek, policy: self.policies.loginsPerUsername, caller: "user:\(username)", key: username)
-        async let loginsByAddress = self.ask(LimiterMethods.peek, policy: self.policies.loginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
+        async let failuresByName = self.ask(.peek, policy: self.policies.failedLoginsPerUsername, caller: "user:\(username)", key: username)
+        async let failuresByAddress = self.ask(.peek, policy: self.policies.failedLoginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
+        async let loginsByName = self.ask(.peek, policy: self.policies.loginsPerUsername, caller: "user:\(username)", key: username)
+        async let loginsByAddress = self.ask(.peek, policy: self.policies.loginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
         return [await failuresByName, await failuresByAddress, await loginsByName, await loginsByAddress].compactMap { $0 }.max()
     }
 
     /// Counts one failed login against both the username and the address.
     package func recordFailedLogin(username: String, clientIP: String) async {
-        async let byName = self.ask(LimiterMethods.check, policy: self.policies.failedLoginsPerUsername, caller: "user:\(username)", key: username)
-        async let byAddress = self.ask(LimiterMethods.check, policy: self.policies.failedLoginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
+        async let byName = self.ask(.check, policy: self.policies.failedLoginsPerUsername, caller: "user:\(username)", key: username)
+        async let byAddress = self.ask(.check, policy: self.policies.failedLoginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
         _ = await (byName, byAddress)
     }
 
     /// Counts one successful login against both the username and the address.
     package func recordLogin(username: String, clientIP: String) async {
-        async let byName = self.ask(LimiterMethods.check, policy: self.policies.loginsPerUsername, caller: "user:\(username)", key: username)
-        async let byAddress = self.ask(LimiterMethods.check, policy: self.policies.loginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
+        async let byName = self.ask(.check, policy: self.policies.loginsPerUsername, caller: "user:\(username)", key: username)
+        async let byAddress = self.ask(.check, policy: self.policies.loginsPerAddress, caller: "ip:\(clientIP)", key: clientIP)
         _ = await (byName, byAddress)
     }
 
     /// Charges one refresh grant to the subject of the refresh token.
     /// - Returns: `nil` when it may go ahead (and was counted); otherwise the seconds until one may.
     package func refreshRetryAfter(subject: String) async -> Int? {
-        await self.ask(LimiterMethods.check, policy: self.policies.refreshesPerSubject, caller: "user:\(subject)", key: subject)
+        await self.ask(.check, policy: self.policies.refreshesPerSubject, caller: "user:\(subject)", key: subject)
     }
 
     /// Charges one revocation request to the authenticated client, or to the address without one.
     /// - Returns: `nil` when it may go ahead (and was counted); otherwise the seconds until one may.
     package func revocationRetryAfter(clientID: String?, clientIP: String) async -> Int? {
         if let clientID {
-            return await self.ask(LimiterMethods.check, policy: self.policies.revocationsPerCaller, caller: "client:\(clientID)", key: clientID)
+            return await self.ask(.check, policy: self.policies.revocationsPerCaller, caller: "client:\(clientID)", key: clientID)
         }
-        return await self.ask(LimiterMethods.check, policy: self.policies.revocationsPerCaller, caller: "ip:\(clientIP)", key: clientIP)
+        return await self.ask(.check, policy: self.policies.revocationsPerCaller, caller: "ip:\(clientIP)", key: clientIP)
     }
 
     /// One limiter call; the seconds to wait when it denies, `nil` when it allows or fails.
-    private func ask(
-        _ method: RPCMethod<Gatehouse_Limiter_CheckRequest, Gatehouse_Limiter_CheckResponse>, policy: String, caller: String, key: String
-    ) async -> Int? {
+    private func ask(_ question: Question, policy: String, caller: String, key: String) async -> Int? {
         guard !policy.isEmpty else { return nil }
-        var item = Gatehouse_Limiter_CheckItem()
-        item.policy = policy
-        item.key = key
-        var request = Gatehouse_Limiter_CheckRequest()
-        request.caller = caller
-        request.items = [item]
+        let request = LimiterRequest(caller: caller, items: [LimiterRequest.Item(policy: policy, key: key)])
         do {
-            let response = try await self.limiter.call(method, request)
+            let response = switch question {
+            case .peek: try await self.limiter.peek(request)
+            case .check: try await self.limiter.check(request)
+            }
             if self.failing.exchange(false, ordering: .relaxed) {
                 self.logger.notice("the limiter answers again; logins, refreshes and revocations are throttled again")
             }
             guard !response.allowed else { return nil }
-            let retryAfterMs = response.statuses.first?.retryAfterMs ?? 1000
+            let retryAfterMs = response.statuses.first?.retryAfterMilliseconds ?? 1000
             return max(1, Int((retryAfterMs + 999) / 1000))
         } catch {
             Self.errors.increment()

@@ -8,14 +8,14 @@ import Metrics
 /// over the data RPC. A read of one document or of a listing is tagged with the document or the collection;
 /// a write names both (the new document's id for a `POST`), which the gateway drops from its cache.
 final class DataServiceUpstream: EdgeUpstream {
-    private let data: RPCClient
+    private let data: DataClient
     private let logger: Logger
 
     /// Creates the upstream.
     /// - Parameters:
-    ///   - data: The data service's RPC client.
+    ///   - data: The data service's client.
     ///   - logger: Receives the failures whose details do not go to the client.
-    init(data: RPCClient, logger: Logger) {
+    init(data: DataClient, logger: Logger) {
         self.data = data
         self.logger = logger
     }
@@ -33,16 +33,13 @@ final class DataServiceUpstream: EdgeUpstream {
 
     private func document(collection: String, id: String, traceID: String) async -> EdgeResponse {
         EdgeMetrics.dataCalls.increment()
-        var get = Gatehouse_Data_GetRequest()
-        get.collection = collection
-        get.id = id
         do {
-            let document = try await self.data.call(DataMethods.get, get, traceID: traceID).document
+            let document = try await self.data.get(collection: collection, id: id, traceID: traceID)
             return EdgeResponse(
                 status: 200, headers: [("Content-Type", "application/json"), ("ETag", DocumentRendering.etag(version: document.version))],
                 body: DocumentRendering.document(document)
             )
-        } catch let error as RPCError where error.code == .notFound {
+        } catch let error as DataClientError where error.reason == .notFound {
             return .problem(404, "Not Found", "document \(collection)/\(id) does not exist")
         } catch {
             return self.failure(error)
@@ -50,8 +47,7 @@ final class DataServiceUpstream: EdgeUpstream {
     }
 
     private func list(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, collection: String) -> UpstreamRead {
-        var list = Gatehouse_Data_ListRequest()
-        list.collection = collection
+        var list = DataListQuery(collection: collection)
         if route.ownerOnly, let subject = caller.subject { list.owner = subject }
         var seen: Set<String> = []
         for pair in (request.query ?? "").split(separator: "&") {
@@ -63,12 +59,12 @@ final class DataServiceUpstream: EdgeUpstream {
             }
             switch parts[0] {
             case "limit":
-                guard let limit = UInt32(parts[1]), (1...1000).contains(limit) else {
+                guard let limit = Int(parts[1]), (1...1000).contains(limit) else {
                     return .answered(.problem(400, "Bad Request", "limit must be a whole number from 1 to 1000, not '\(parts[1])'"))
                 }
                 list.limit = limit
             case "cursor": list.cursor = parts[1]
-            case "q": list.q = parts[1]
+            case "q": list.text = parts[1]
             default:
                 return .answered(.problem(400, "Bad Request", "unknown query parameter '\(parts[0])'; use limit, cursor or q"))
             }
@@ -78,7 +74,7 @@ final class DataServiceUpstream: EdgeUpstream {
         return .fetch(tags: [.collection(collection)], personal: route.ownerOnly) {
             EdgeMetrics.dataCalls.increment()
             do {
-                let page = try await self.data.call(DataMethods.list, listRequest, traceID: traceID)
+                let page = try await self.data.list(listRequest, traceID: traceID)
                 return EdgeResponse(status: 200, headers: [("Content-Type", "application/json")], body: DocumentRendering.page(page))
             } catch {
                 return self.failure(error)
@@ -118,12 +114,8 @@ final class DataServiceUpstream: EdgeUpstream {
     }
 
     private func create(_ request: EdgeRequest, body: String, caller: EdgeCaller, collection: String) async -> UpstreamWrite {
-        var create = Gatehouse_Data_CreateRequest()
-        create.collection = collection
-        create.body = body
-        create.owner = caller.subject ?? ""
-        return await self.written(request, collection: collection, id: nil) {
-            try await self.data.call(DataMethods.create, create, traceID: request.requestID)
+        await self.written(request, collection: collection, id: nil) {
+            try await self.data.create(collection: collection, body: body, owner: caller.subject, traceID: request.requestID)
         }
     }
 
@@ -139,7 +131,7 @@ final class DataServiceUpstream: EdgeUpstream {
         let checksOwner = route.ownerOnly && caller.subject != nil && !(caller.roles ?? []).contains("admin")
         var ifVersion: Int64?
         if checksOwner || !preconditions.isEmpty {
-            let current: Gatehouse_Data_Document?
+            let current: DataDocument?
             switch await self.current(request, collection: collection, id: id) {
             case .read(let document): current = document
             case .failed(let response): return UpstreamWrite(response: response, invalidates: [])
@@ -151,32 +143,22 @@ final class DataServiceUpstream: EdgeUpstream {
             if checksOwner, let current, current.owner != caller.subject {
                 return UpstreamWrite(response: .problem(403, "Forbidden", "document \(collection)/\(id) belongs to another user"), invalidates: [])
             }
-            let representation = current.map { RequestPreconditions.Representation.current(EntityTag(version: Int64($0.version))) } ?? .none
+            let representation = current.map { RequestPreconditions.Representation.current(EntityTag(version: $0.version)) } ?? .none
             if case .preconditionFailed(let field) = preconditions.evaluate(representation, safe: false) {
-                let state = current.map { "its current entity tag is \(DocumentRendering.etag(version: Int64($0.version)))" } ?? "it does not exist"
+                let state = current.map { "its current entity tag is \(DocumentRendering.etag(version: $0.version))" } ?? "it does not exist"
                 return UpstreamWrite(
                     response: .problem(412, "Precondition Failed", "\(field) does not hold for document \(collection)/\(id): \(state)"), invalidates: []
                 )
             }
-            ifVersion = current.map { Int64($0.version) } ?? 0
+            ifVersion = current.map { $0.version } ?? 0
         }
         if request.method == "DELETE" {
-            var delete = Gatehouse_Data_DeleteRequest()
-            delete.collection = collection
-            delete.id = id
-            if let ifVersion { delete.ifVersion = ifVersion }
             return await self.written(request, collection: collection, id: id, preconditioned: !preconditions.isEmpty) {
-                try await self.data.call(DataMethods.delete, delete, traceID: request.requestID)
+                try await self.data.delete(collection: collection, id: id, ifVersion: ifVersion, traceID: request.requestID)
             }
         }
-        var put = Gatehouse_Data_PutRequest()
-        put.collection = collection
-        put.id = id
-        put.body = body
-        put.owner = caller.subject ?? ""
-        if let ifVersion { put.ifVersion = ifVersion }
         return await self.written(request, collection: collection, id: id, preconditioned: !preconditions.isEmpty) {
-            try await self.data.call(DataMethods.put, put, traceID: request.requestID)
+            try await self.data.put(collection: collection, id: id, body: body, owner: caller.subject, ifVersion: ifVersion, traceID: request.requestID)
         }
     }
 
@@ -184,7 +166,7 @@ final class DataServiceUpstream: EdgeUpstream {
     /// client sent preconditions (the version they were evaluated against is no longer current), else the
     /// data service's `409`.
     private func written(
-        _ request: EdgeRequest, collection: String, id: String?, preconditioned: Bool = false, _ call: () async throws -> Gatehouse_Data_WriteResponse
+        _ request: EdgeRequest, collection: String, id: String?, preconditioned: Bool = false, _ call: () async throws -> DataWriteResult
     ) async -> UpstreamWrite {
         do {
             let written = try await call()
@@ -195,7 +177,7 @@ final class DataServiceUpstream: EdgeUpstream {
             if written.created { headers.append(("Location", "/v1/\(collection)/\(documentID)")) }
             let response = EdgeResponse(status: written.created ? 201 : 200, headers: headers, body: DocumentRendering.document(written.document))
             return UpstreamWrite(response: response, invalidates: changed)
-        } catch let error as RPCError where error.code == .conflict && preconditioned {
+        } catch let error as DataClientError where error.reason == .preconditionFailed && preconditioned {
             return UpstreamWrite(
                 response: .problem(412, "Precondition Failed", "the document changed while the preconditions were evaluated: \(error.message)"), invalidates: []
             )
@@ -206,18 +188,15 @@ final class DataServiceUpstream: EdgeUpstream {
 
     private enum CurrentDocument {
         /// The document, `nil` when there is none.
-        case read(Gatehouse_Data_Document?)
+        case read(DataDocument?)
         case failed(EdgeResponse)
     }
 
     /// The document as the data service has it now (not from the cache: a write is decided on it).
     private func current(_ request: EdgeRequest, collection: String, id: String) async -> CurrentDocument {
-        var get = Gatehouse_Data_GetRequest()
-        get.collection = collection
-        get.id = id
         do {
-            return .read(try await self.data.call(DataMethods.get, get, traceID: request.requestID).document)
-        } catch let error as RPCError where error.code == .notFound {
+            return .read(try await self.data.get(collection: collection, id: id, traceID: request.requestID))
+        } catch let error as DataClientError where error.reason == .notFound {
             return .read(nil)
         } catch {
             return .failed(self.failure(error))
@@ -226,22 +205,22 @@ final class DataServiceUpstream: EdgeUpstream {
 
     /// A data-service failure as a problem: its typed errors as 4xx, an outage as 503.
     private func failure(_ error: any Error) -> EdgeResponse {
-        guard let error = error as? RPCError else {
+        guard let error = error as? DataClientError else {
             self.logger.debug("data service call failed", metadata: ["error": "\(error)"])
             return .problem(503, "Service Unavailable", "the data service did not answer")
         }
-        switch error.code {
-        case .invalidArgument: return .problem(400, "Bad Request", error.message)
+        switch error.reason {
+        case .invalid: return .problem(400, "Bad Request", error.message)
         case .notFound: return .problem(404, "Not Found", error.message)
-        case .conflict: return .problem(409, "Conflict", error.message)
-        case .resourceExhausted: return .problem(503, "Service Unavailable", "the data service is overloaded; retry shortly", headers: [("Retry-After", "1")])
+        case .preconditionFailed: return .problem(409, "Conflict", error.message)
+        case .overloaded: return .problem(503, "Service Unavailable", "the data service is overloaded; retry shortly", headers: [("Retry-After", "1")])
         // A document larger than a frame limit on the way (`data.max_frame_bytes` here, `rpc.max_frame_bytes` there):
         // retrying cannot help, the operator must raise it. The sizes go to the log, not to the client.
-        case .frameTooLarge:
+        case .tooLarge:
             self.logger.warning("a document too large for a frame between this edge and the data service", metadata: ["error": "\(error)"])
             return .problem(502, "Bad Gateway", "the document is too large to pass between this gateway and the data service")
-        // The RPC error names internal addresses: it goes to the log, not to the client.
-        default:
+        // The error names internal addresses: it goes to the log, not to the client.
+        case .unreachable, .timedOut, .methodUnknown, .failed:
             self.logger.debug("data service call failed", metadata: ["error": "\(error)"])
             return .problem(503, "Service Unavailable", "the data service is unavailable; retry shortly", headers: [("Retry-After", "1")])
         }

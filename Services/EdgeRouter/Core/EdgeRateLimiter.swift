@@ -57,10 +57,10 @@ package final class EdgeRateLimiter: Service, Sendable {
     }
 
     /// One acquire: the request and the HTTP request's id for the limiter's logs.
-    private typealias PendingAcquire = (request: Gatehouse_Limiter_CheckRequest, traceID: String)
+    private typealias PendingAcquire = (request: LimiterRequest, traceID: String)
 
-    private let limiter: RPCClient
-    private let acquires: CallBatcher<PendingAcquire, Result<Gatehouse_Limiter_CheckResponse, RPCError>>
+    private let limiter: LimiterClient
+    private let acquires: CallBatcher<PendingAcquire, Result<LimiterDecision, LimiterClientError>>
     private let table: Mutex<LeaseTable>
     private let fleet: FleetMembership?
     /// What the edge knows of its limiter, shared with the acquires' sender: until when it is not asked after
@@ -101,14 +101,14 @@ package final class EdgeRateLimiter: Service, Sendable {
 
     /// Creates the gate; ``run()`` returns unspent units while it runs and everything held at shutdown.
     /// - Parameters:
-    ///   - limiter: The limiter's RPC client; its `run()` must be going.
+    ///   - limiter: The limiter's client; the `run()` of its RPC client must be going.
     ///   - policies: The limiter's policy file: each policy's key parts, cost and fallback.
     ///   - apiKeyHeader: The request header whose value is the `api_key` key part, lower-case (`policies.api_key_header`).
     ///   - fleet: The live edges, the `local` fallback's divisor; `nil`: the policy file's `replicas`.
     ///   - keyCapacity: The most (policy, key value) pairs whose units and denials are held.
     ///   - logger: Receives limiter outages and refusals.
     package init(
-        limiter: RPCClient, policies: PolicyCatalog, apiKeyHeader: String? = nil, fleet: FleetMembership? = nil, keyCapacity: Int = 100_000,
+        limiter: LimiterClient, policies: PolicyCatalog, apiKeyHeader: String? = nil, fleet: FleetMembership? = nil, keyCapacity: Int = 100_000,
         logger: Logger
     ) {
         let state = LimiterState()
@@ -169,7 +169,7 @@ package final class EdgeRateLimiter: Service, Sendable {
             case .spent(let statuses, let refill):
                 if !refill.isEmpty { self.refillAhead(refill, caller: caller.caller) }
                 EdgeMetrics.rateLimitDecision(.lease).increment()
-                return self.decided(Gatehouse_Limiter_CheckResponse(allowed: true, statuses: statuses, source: .redis))
+                return self.decided(LimiterDecision(allowed: true, statuses: statuses, source: .redis))
             case .denied(let response):
                 EdgeMetrics.rateLimitDecision(.memory).increment()
                 return self.decided(response)
@@ -180,7 +180,7 @@ package final class EdgeRateLimiter: Service, Sendable {
             case .acquire(let wants):
                 switch await self.acquire(wants, spending: items, caller: caller.caller, requestID: requestID, catalog: catalog) {
                 case .spent(let statuses):
-                    return self.decided(Gatehouse_Limiter_CheckResponse(allowed: true, statuses: statuses, source: .redis))
+                    return self.decided(LimiterDecision(allowed: true, statuses: statuses, source: .redis))
                 case .denied(let response):
                     return self.decided(response)
                 case .retry, nil:
@@ -211,7 +211,7 @@ package final class EdgeRateLimiter: Service, Sendable {
     }
 
     /// Counts a decision and builds its headers.
-    private func decided(_ response: Gatehouse_Limiter_CheckResponse) -> Decision {
+    private func decided(_ response: LimiterDecision) -> Decision {
         let decision = Self.decision(response)
         EdgeMetrics.limiterDecision(allowed: decision.allowed).increment()
         return decision
@@ -219,17 +219,9 @@ package final class EdgeRateLimiter: Service, Sendable {
 
     /// Asks the limiter (`limiter.Peek`) without spending anything; allowed when it cannot answer.
     private func peek(_ items: [LeaseTable.Item], caller: String, requestID: String) async -> Decision {
-        var request = Gatehouse_Limiter_CheckRequest()
-        request.caller = caller
-        request.items = items.map { item in
-            var check = Gatehouse_Limiter_CheckItem()
-            check.policy = item.key.policy
-            check.key = item.key.key
-            check.cost = UInt32(clamping: item.cost)
-            return check
-        }
+        let request = LimiterRequest(caller: caller, items: items.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost) })
         EdgeMetrics.limiterCall(.peek).increment()
-        guard let response = try? await self.limiter.call(LimiterMethods.peek, request, traceID: requestID) else { return .unchecked }
+        guard let response = try? await self.limiter.peek(request, traceID: requestID) else { return .unchecked }
         return Self.decision(response)
     }
 
@@ -239,20 +231,13 @@ package final class EdgeRateLimiter: Service, Sendable {
         _ wants: [LeaseTable.Want], spending items: [LeaseTable.Item]?, caller: String, requestID: String, catalog: PolicyCatalog
     ) async -> LeaseTable.Outcome? {
         let sentAt = ContinuousClock.now
-        var response: Gatehouse_Limiter_CheckResponse?
+        var response: LimiterDecision?
         if self.limiterState.isUnreachable(at: sentAt) {
             response = nil
         } else {
-            var request = Gatehouse_Limiter_CheckRequest()
-            request.caller = caller
-            request.items = wants.map { want in
-                var item = Gatehouse_Limiter_CheckItem()
-                item.policy = want.key.policy
-                item.key = want.key.key
-                item.cost = UInt32(clamping: want.cost)
-                item.extra = UInt32(clamping: want.extra)
-                return item
-            }
+            let request = LimiterRequest(
+                caller: caller, items: wants.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost, extra: $0.extra) }
+            )
             do {
                 response = try await self.acquires.submit((request, requestID)).get()
                 self.limiterState.times.withLock { $0.unreachableUntil = nil }
@@ -260,7 +245,7 @@ package final class EdgeRateLimiter: Service, Sendable {
                     self.logger.notice("the limiter answers again")
                 }
                 if items != nil { EdgeMetrics.rateLimitDecision(response!.source == .denialCache ? .memory : .limiter).increment() }
-            } catch let error as RPCError where error.code == .invalidArgument {
+            } catch let error as LimiterClientError where error.reason == .refused {
                 EdgeMetrics.limiterRefusedChecks.increment()
                 self.logRefusal(error, policies: wants.map(\.key.policy))
             } catch {
@@ -297,9 +282,9 @@ package final class EdgeRateLimiter: Service, Sendable {
     }
 
     /// Counts the units an answer granted beyond what its request spent at once.
-    private static func count(_ response: Gatehouse_Limiter_CheckResponse, wants: [LeaseTable.Want], spending: Bool) {
+    private static func count(_ response: LimiterDecision, wants: [LeaseTable.Want], spending: Bool) {
         var held = 0
-        for (want, status) in zip(wants, response.statuses) where status.leaseMs > 0 {
+        for (want, status) in zip(wants, response.statuses) where status.leaseMilliseconds > 0 {
             held += max(0, Int(status.granted) - (spending ? want.cost : 0))
         }
         if held > 0 { EdgeMetrics.leaseUnits(.granted).increment(by: Int64(held)) }
@@ -328,19 +313,11 @@ package final class EdgeRateLimiter: Service, Sendable {
     /// Credits `returns` back at the limiter (`limiter.Release`); units it cannot take back stay spent.
     private func release(_ returns: [LeaseTable.Return]) async {
         guard !returns.isEmpty else { return }
-        var request = Gatehouse_Limiter_ReleaseRequest()
-        request.items = returns.map { unspent in
-            var item = Gatehouse_Limiter_ReleaseItem()
-            item.policy = unspent.key.policy
-            item.key = unspent.key.key
-            item.units = UInt32(clamping: unspent.units)
-            item.epoch = unspent.epoch
-            return item
-        }
+        let releases = returns.map { LimiterRelease(policy: $0.key.policy, key: $0.key.key, units: $0.units, epoch: $0.epoch) }
         let units = returns.reduce(0) { $0 + $1.units }
         EdgeMetrics.limiterCall(.release).increment()
         do {
-            _ = try await self.limiter.call(LimiterMethods.release, request)
+            _ = try await self.limiter.release(releases)
             EdgeMetrics.leaseUnits(.returned).increment(by: Int64(units))
         } catch {
             EdgeMetrics.leaseUnits(.expired).increment(by: Int64(units))
@@ -352,19 +329,19 @@ package final class EdgeRateLimiter: Service, Sendable {
     /// nothing was granted) as checks (``sendChecks(_:to:)``) whose every allowed policy is granted its cost
     /// to spend at once, for ``checksOnlyInterval``. An outcome per acquire, in order.
     private static func send(
-        _ acquires: [PendingAcquire], to limiter: RPCClient,
+        _ acquires: [PendingAcquire], to limiter: LimiterClient,
         state: LimiterState, logger: Logger
-    ) async throws -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
+    ) async throws -> [Result<LimiterDecision, LimiterClientError>] {
         let now = ContinuousClock.now
         if !state.isChecksOnly(at: now) {
-            var batch = Gatehouse_Limiter_CheckBatchRequest()
-            batch.requests = acquires.map(\.request)
             EdgeMetrics.limiterCall(.acquire).increment()
             do {
-                let answer = try await limiter.call(LimiterMethods.acquireBatch, batch)
-                if answer.leasePeriodMs > 0 { state.leasePeriodMilliseconds.store(Int(clamping: answer.leasePeriodMs), ordering: .relaxed) }
-                return Self.outcomes(answer)
-            } catch let error as RPCError where error.code == .unimplemented {
+                let answer = try await limiter.acquireBatch(acquires.map(\.request))
+                if answer.leasePeriodMilliseconds > 0 {
+                    state.leasePeriodMilliseconds.store(Int(clamping: answer.leasePeriodMilliseconds), ordering: .relaxed)
+                }
+                return answer.outcomes
+            } catch let error as LimiterClientError where error.reason == .methodUnknown {
                 state.times.withLock { $0.checksOnlyUntil = .now + Self.checksOnlyInterval }
                 logger.notice("the limiter does not grant leases (an older version); every request is decided by a limiter check until it does")
             }
@@ -374,7 +351,7 @@ package final class EdgeRateLimiter: Service, Sendable {
             result.map { response in
                 var response = response
                 for index in response.statuses.indices where response.statuses[index].allowed && index < acquire.request.items.count {
-                    response.statuses[index].granted = acquire.request.items[index].cost
+                    response.statuses[index].granted = UInt32(clamping: acquire.request.items[index].cost ?? 0)
                 }
                 return response
             }
@@ -383,38 +360,22 @@ package final class EdgeRateLimiter: Service, Sendable {
 
     /// Sends acquires as checks: `limiter.Check` for one, `limiter.CheckBatch` for more (or single checks when
     /// the limiter does not know that method either); an outcome per check, in order.
-    private static func sendChecks(_ checks: [PendingAcquire], to limiter: RPCClient) async throws -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
+    private static func sendChecks(_ checks: [PendingAcquire], to limiter: LimiterClient) async throws -> [Result<LimiterDecision, LimiterClientError>] {
         if checks.count == 1 {
             EdgeMetrics.limiterCall(.check).increment()
-            return [.success(try await limiter.call(LimiterMethods.check, checks[0].request, traceID: checks[0].traceID))]
+            return [.success(try await limiter.check(checks[0].request, traceID: checks[0].traceID))]
         }
-        var batch = Gatehouse_Limiter_CheckBatchRequest()
-        batch.requests = checks.map(\.request)
         EdgeMetrics.limiterCall(.check).increment()
         do {
-            return Self.outcomes(try await limiter.call(LimiterMethods.checkBatch, batch))
-        } catch let error as RPCError where error.code == .unimplemented {
+            return try await limiter.checkBatch(checks.map(\.request))
+        } catch let error as LimiterClientError where error.reason == .methodUnknown {
             return await checks.concurrentMap { check in
                 do {
                     EdgeMetrics.limiterCall(.check).increment()
-                    return .success(try await limiter.call(LimiterMethods.check, check.request, traceID: check.traceID))
+                    return .success(try await limiter.check(check.request, traceID: check.traceID))
                 } catch {
-                    return .failure(error as? RPCError ?? RPCError(.unavailable, "\(error)"))
+                    return .failure(error as? LimiterClientError ?? LimiterClientError(.unreachable, "\(error)"))
                 }
-            }
-        }
-    }
-
-    /// A batch answer's outcomes as results.
-    private static func outcomes(_ answer: Gatehouse_Limiter_CheckBatchResponse) -> [Result<Gatehouse_Limiter_CheckResponse, RPCError>] {
-        answer.outcomes.map { outcome in
-            switch outcome.result {
-            case .response(let response):
-                .success(response)
-            case .error(let error):
-                .failure(RPCError(RPCError.Code(rawValue: Int(error.code)) ?? .internal, error.message))
-            case nil:
-                .failure(RPCError(.protocolError, "the limiter answered a batched request with neither a response nor an error"))
             }
         }
     }
@@ -425,7 +386,7 @@ package final class EdgeRateLimiter: Service, Sendable {
     }
 
     /// Logs a check the limiter refused, at most once per ``refusalLogInterval``.
-    private func logRefusal(_ error: RPCError, policies: [String]) {
+    private func logRefusal(_ error: LimiterClientError, policies: [String]) {
         let now = ContinuousClock.now
         let due = self.refusalLogged.withLock { last in
             guard last.map({ now - $0 >= Self.refusalLogInterval }) ?? true else { return false }
@@ -442,7 +403,7 @@ package final class EdgeRateLimiter: Service, Sendable {
     /// The policies' fallbacks' answer to `wants` (the limiter unreachable or refusing them), each allowed
     /// policy granted its cost to spend at once; policies the catalog lacks (only while a reload swaps the
     /// files) are allowed.
-    private func fallbackResponse(_ wants: [LeaseTable.Want], catalog: PolicyCatalog, now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse {
+    private func fallbackResponse(_ wants: [LeaseTable.Want], catalog: PolicyCatalog, now: ContinuousClock.Instant) -> LimiterDecision {
         var known: [Int] = []
         let items = wants.enumerated().compactMap { index, want in
             catalog.policies[want.key.policy].map { policy in
@@ -451,17 +412,17 @@ package final class EdgeRateLimiter: Service, Sendable {
             }
         }
         var statuses = wants.map { want in
-            var status = Gatehouse_Limiter_PolicyStatus()
+            var status = LimiterDecision.PolicyStatus()
             status.policy = want.key.policy
             status.allowed = true
             status.granted = UInt32(clamping: want.cost)
             return status
         }
-        guard !items.isEmpty else { return Gatehouse_Limiter_CheckResponse(allowed: true, statuses: statuses, source: .fallbackAllow) }
+        guard !items.isEmpty else { return LimiterDecision(allowed: true, statuses: statuses, source: .fallbackAllow) }
         let replicas = self.fleet?.size?.edges ?? catalog.replicas
         let decided = self.fallback.withLock {
             // `deny` refuses for a second at a time: the limiter is asked again after that.
-            $0.decide(items, replicas: max(1, replicas), denyRetryAfter: .seconds(1), now: now).response
+            $0.decide(items, replicas: max(1, replicas), denyRetryAfter: .seconds(1), now: now).decision
         }
         for (position, index) in known.enumerated() {
             statuses[index] = decided.statuses[position]
@@ -473,16 +434,16 @@ package final class EdgeRateLimiter: Service, Sendable {
         default: "fallback_allow"
         }
         EdgeMetrics.limiterFallback(source).increment()
-        return Gatehouse_Limiter_CheckResponse(allowed: decided.allowed, statuses: statuses, source: decided.source)
+        return LimiterDecision(allowed: decided.allowed, statuses: statuses, source: decided.source)
     }
 
     /// The decision and headers of a limiter answer (draft-ietf-httpapi-ratelimit-headers: one item per policy).
-    static func decision(_ response: Gatehouse_Limiter_CheckResponse) -> Decision {
+    static func decision(_ response: LimiterDecision) -> Decision {
         let statuses = response.statuses
         let policyHeader = statuses.map { "\"\($0.policy)\";q=\($0.limit);w=\($0.windowSeconds)" }.joined(separator: ", ")
-        let stateHeader = statuses.map { "\"\($0.policy)\";r=\($0.remaining);t=\(($0.resetMs + 999) / 1000)" }.joined(separator: ", ")
-        let deciding = Int(response.decidingIndex) < statuses.count ? statuses[Int(response.decidingIndex)] : nil
-        let retryAfter = response.allowed ? 0 : max(1, Int(((deciding?.retryAfterMs ?? 1000) + 999) / 1000))
+        let stateHeader = statuses.map { "\"\($0.policy)\";r=\($0.remaining);t=\(($0.resetMilliseconds + 999) / 1000)" }.joined(separator: ", ")
+        let deciding = response.decidingIndex < statuses.count ? statuses[response.decidingIndex] : nil
+        let retryAfter = response.allowed ? 0 : max(1, Int(((deciding?.retryAfterMilliseconds ?? 1000) + 999) / 1000))
         return Decision(
             allowed: response.allowed,
             retryAfterSeconds: retryAfter,

@@ -1,4 +1,7 @@
+import GatehouseAuthAPI
+import GatehouseDataAPI
 import GatehouseFleet
+import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseNIOSupport
 import GatehouseObservability
@@ -36,7 +39,7 @@ package struct EdgeRouterService: LaunchableService {
         let revocations = RevocationList()
         let verifier = AccessTokenVerifier(issuer: configuration.issuer, audience: configuration.audience, leeway: configuration.leeway, revocations: revocations)
         let fetcher = try JWKSFetcher(url: configuration.jwksURL)
-        let revocationState = RevocationStateFetcher(client: authClient, maximumFrameBytes: configuration.authRPC.maximumFrameBytes)
+        let revocationState = RevocationStateFetcher(client: AuthClient(rpc: authClient), maximumFrameBytes: configuration.authRPC.maximumFrameBytes)
         let authEvents = AuthEventApplier(
             revocations: revocations, verifier: verifier, fetchKeys: { try await fetcher.fetch() },
             fetchRevocations: { try await revocationState.fetch() }, logger: logger
@@ -58,12 +61,12 @@ package struct EdgeRouterService: LaunchableService {
             redis: redis, channel: configuration.pathInvalidationsChannel, origin: memberID, logger: Logger(label: "gatehouse.edge.events")
         )
         let rateLimiter = EdgeRateLimiter(
-            limiter: limiterClient, policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
+            limiter: LimiterClient(rpc: limiterClient), policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
         )
         let accessLogger = Logger(label: "gatehouse.edge.access")
         let handler = EdgeGateway(
             routes: routes, verifier: verifier, authEvents: authEvents, limiter: rateLimiter, failurePolicy: configuration.failurePolicy,
-            upstream: DataServiceUpstream(data: dataClient, logger: accessLogger), cache: cache, pathInvalidations: pathInvalidations, logger: accessLogger
+            upstream: DataServiceUpstream(data: DataClient(rpc: dataClient), logger: accessLogger), cache: cache, pathInvalidations: pathInvalidations, logger: accessLogger
         )
         // Each file is reloaded on its own, and only ever put in force with a file of the other kind it agrees with.
         let apply: @Sendable (EdgePolicyFiles.InForce) -> Void = { pair in

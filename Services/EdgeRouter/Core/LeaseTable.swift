@@ -60,9 +60,9 @@ struct LeaseTable: Sendable {
     enum Spend: Sendable {
         /// Every item was debited; the statuses (one per item, for the headers) and the keys to refill ahead
         /// of need (already marked as acquiring).
-        case spent(statuses: [Gatehouse_Limiter_PolicyStatus], refill: [Want])
+        case spent(statuses: [LimiterDecision.PolicyStatus], refill: [Want])
         /// A policy denied the caller recently: its remembered answer, counted down to now.
-        case denied(Gatehouse_Limiter_CheckResponse)
+        case denied(LimiterDecision)
         /// Short of units: acquire these (marked as acquiring; ``granted(_:response:sentAt:now:)`` or
         /// ``acquireFailed(_:now:)`` must follow).
         case acquire([Want])
@@ -75,7 +75,7 @@ struct LeaseTable: Sendable {
         var expires: ContinuousClock.Instant
         var epoch: UInt64 = 0
         /// The limiter's last status for this key, as of `statusAt` (remaining: what it had not leased).
-        var status: Gatehouse_Limiter_PolicyStatus?
+        var status: LimiterDecision.PolicyStatus?
         var statusAt: ContinuousClock.Instant
         var deniedUntil: ContinuousClock.Instant?
         var want: Int
@@ -155,7 +155,7 @@ struct LeaseTable: Sendable {
             }
             return .acquire(short.map { self.startAcquire(items[$0], now: now) })
         }
-        var statuses: [Gatehouse_Limiter_PolicyStatus] = []
+        var statuses: [LimiterDecision.PolicyStatus] = []
         statuses.reserveCapacity(items.count)
         var refill: [Want] = []
         for item in items {
@@ -180,9 +180,9 @@ struct LeaseTable: Sendable {
     enum Outcome: Sendable {
         /// Allowed: every item was debited (the short ones from the grant, the others from their balances);
         /// one status per item, for the headers.
-        case spent([Gatehouse_Limiter_PolicyStatus])
+        case spent([LimiterDecision.PolicyStatus])
         /// Denied: the answer, with a status per item of the request.
-        case denied(Gatehouse_Limiter_CheckResponse)
+        case denied(LimiterDecision)
         /// Allowed, but a balance the request also needed ran out meanwhile: spend again (the granted units
         /// are held).
         case retry
@@ -195,7 +195,7 @@ struct LeaseTable: Sendable {
     /// fallback's, a remembered denial's or an older limiter's) is only ever spent this way.
     /// - Returns: The requests waiting for these keys, to resume, and for a request's own acquire its outcome.
     mutating func granted(
-        _ wants: [Want], response: Gatehouse_Limiter_CheckResponse, sentAt: ContinuousClock.Instant, now: ContinuousClock.Instant,
+        _ wants: [Want], response: LimiterDecision, sentAt: ContinuousClock.Instant, now: ContinuousClock.Instant,
         spending items: [Item]? = nil
     ) -> (waiters: [CheckedContinuation<Void, Never>], outcome: Outcome?) {
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -214,11 +214,11 @@ struct LeaseTable: Sendable {
                 entry.deniedUntil = nil
                 entry.lastUsed = now
                 if granted < want.cost + want.extra { entry.want = max(1, min(entry.want, granted)) }
-            } else if !status.allowed, status.retryAfterMs > 0 {
+            } else if !status.allowed, status.retryAfterMilliseconds > 0 {
                 // Until the `Retry-After` the caller is told: whole seconds, rounded up.
-                entry.deniedUntil = now + .seconds(Int64(clamping: (status.retryAfterMs + 999) / 1000))
+                entry.deniedUntil = now + .seconds(Int64(clamping: (status.retryAfterMilliseconds + 999) / 1000))
             }
-            if held > 0, status.leaseMs > 0 {
+            if held > 0, status.leaseMilliseconds > 0 {
                 if entry.spendable(at: now) == 0 || entry.epoch != status.epoch {
                     self.retire(want.key, &entry)
                     entry.leaseStart = sentAt
@@ -227,7 +227,7 @@ struct LeaseTable: Sendable {
                 entry.balance += held
                 entry.granted += held
                 entry.epoch = status.epoch
-                entry.leaseLength = .milliseconds(Int64(clamping: status.leaseMs))
+                entry.leaseLength = .milliseconds(Int64(clamping: status.leaseMilliseconds))
                 entry.expires = sentAt + entry.leaseLength
             }
             self.entries[want.key] = entry
@@ -237,12 +237,12 @@ struct LeaseTable: Sendable {
         // The request's other items come out of their balances, all or nothing.
         let others = items.filter { item in !wants.contains { $0.key == item.key } }
         guard others.allSatisfy({ item in self.entries[item.key].map { $0.spendable(at: now) >= item.cost } ?? false }) else {
-            for (want, status) in zip(wants, response.statuses) where status.leaseMs > 0 && Int(status.granted) >= want.cost {
+            for (want, status) in zip(wants, response.statuses) where status.leaseMilliseconds > 0 && Int(status.granted) >= want.cost {
                 self.entries[want.key]?.balance += want.cost
             }
             return (waiters, .retry)
         }
-        var statuses: [Gatehouse_Limiter_PolicyStatus] = []
+        var statuses: [LimiterDecision.PolicyStatus] = []
         statuses.reserveCapacity(items.count)
         for item in items {
             if wants.contains(where: { $0.key == item.key }) {
@@ -332,7 +332,7 @@ struct LeaseTable: Sendable {
     /// Debits `item` from `entry` (its balance is enough), notes the use, and doubles the want when a lease
     /// ran out in less than half its time.
     /// - Returns: The status for the headers.
-    private static func debit(_ item: Item, from entry: inout Entry, now: ContinuousClock.Instant) -> Gatehouse_Limiter_PolicyStatus {
+    private static func debit(_ item: Item, from entry: inout Entry, now: ContinuousClock.Instant) -> LimiterDecision.PolicyStatus {
         entry.lastUsed = now
         entry.balance -= item.cost
         entry.spent += item.cost
@@ -386,12 +386,12 @@ struct LeaseTable: Sendable {
 
     /// The header status of a key after a debit: what the limiter had not leased when it last answered plus
     /// what this edge still holds, and the reset counted down since.
-    private static func status(of entry: Entry, now: ContinuousClock.Instant) -> Gatehouse_Limiter_PolicyStatus {
-        var status = entry.status ?? Gatehouse_Limiter_PolicyStatus()
+    private static func status(of entry: Entry, now: ContinuousClock.Instant) -> LimiterDecision.PolicyStatus {
+        var status = entry.status ?? LimiterDecision.PolicyStatus()
         status.allowed = true
         status.remaining = UInt32(clamping: min(Int(status.limit), Int(status.remaining) + entry.balance))
-        status.resetMs = status.resetMs - min(status.resetMs, UInt64((now - entry.statusAt).wholeMillisecondsDown))
-        status.retryAfterMs = 0
+        status.resetMilliseconds = status.resetMilliseconds - min(status.resetMilliseconds, UInt64((now - entry.statusAt).wholeMillisecondsDown))
+        status.retryAfterMilliseconds = 0
         status.granted = 0
         return status
     }
@@ -399,45 +399,45 @@ struct LeaseTable: Sendable {
     /// The answer to a request whose acquire of `wants` was denied: the limiter's statuses for those, the
     /// other items as they stand.
     private func answer(
-        _ items: [Item], wants: [Want], response: Gatehouse_Limiter_CheckResponse, now: ContinuousClock.Instant
-    ) -> Gatehouse_Limiter_CheckResponse {
+        _ items: [Item], wants: [Want], response: LimiterDecision, now: ContinuousClock.Instant
+    ) -> LimiterDecision {
         let statuses = items.map { item in
             if let index = wants.firstIndex(where: { $0.key == item.key }), index < response.statuses.count {
                 return response.statuses[index]
             }
-            return self.entries[item.key].map { Self.status(of: $0, now: now) } ?? Gatehouse_Limiter_PolicyStatus()
+            return self.entries[item.key].map { Self.status(of: $0, now: now) } ?? LimiterDecision.PolicyStatus()
         }
-        return Gatehouse_Limiter_CheckResponse(allowed: false, statuses: statuses, source: response.source)
+        return LimiterDecision(allowed: false, statuses: statuses, source: response.source)
     }
 
     /// The answer for a request of which a policy has a remembered denial: that denial counted down to now,
     /// the other policies as they stand.
-    private func remembered(_ items: [Item], now: ContinuousClock.Instant) -> Gatehouse_Limiter_CheckResponse {
-        var statuses: [Gatehouse_Limiter_PolicyStatus] = []
+    private func remembered(_ items: [Item], now: ContinuousClock.Instant) -> LimiterDecision {
+        var statuses: [LimiterDecision.PolicyStatus] = []
         statuses.reserveCapacity(items.count)
         for item in items {
             guard let entry = self.entries[item.key], var status = entry.status else {
-                var unknown = Gatehouse_Limiter_PolicyStatus()
+                var unknown = LimiterDecision.PolicyStatus()
                 unknown.policy = item.key.policy
                 unknown.allowed = true
                 statuses.append(unknown)
                 continue
             }
             let elapsed = UInt64((now - entry.statusAt).wholeMillisecondsDown)
-            status.resetMs -= min(status.resetMs, elapsed)
+            status.resetMilliseconds -= min(status.resetMilliseconds, elapsed)
             if let until = entry.deniedUntil, until > now {
                 status.allowed = false
                 status.remaining = 0
-                status.retryAfterMs = UInt64((until - now).wholeMilliseconds)
+                status.retryAfterMilliseconds = UInt64((until - now).wholeMilliseconds)
             } else {
                 status.allowed = true
                 status.remaining = UInt32(clamping: min(Int(status.limit), Int(status.remaining) + entry.spendable(at: now)))
-                status.retryAfterMs = 0
+                status.retryAfterMilliseconds = 0
             }
             status.granted = 0
             statuses.append(status)
         }
-        return Gatehouse_Limiter_CheckResponse(allowed: false, statuses: statuses, source: .denialCache)
+        return LimiterDecision(allowed: false, statuses: statuses, source: .denialCache)
     }
 }
 

@@ -1,5 +1,4 @@
 import GatehouseAuthAPI
-import GatehouseRPC
 
 /// Fetches the issuer's whole revocation state with `auth.RevocationState`, page by page
 /// (docs/protocol.md, "Auth issuer").
@@ -10,52 +9,39 @@ import GatehouseRPC
 /// higher version), so the state's version is the last page's. An issuer from before paging ignores the
 /// request's fields and answers everything at once, without `next_after_version`: that is the last page.
 package struct RevocationStateFetcher: Sendable {
-    /// Why the state could not be fetched, besides the RPC's own errors.
+    /// Why the state could not be fetched, besides the issuer's call failing.
     package struct Failure: Error, CustomStringConvertible {
         /// What went wrong.
         package let description: String
     }
 
-    private let client: RPCClient
-    private let maximumAnswerBytes: UInt32
+    private let client: AuthClient
+    private let maximumAnswerBytes: Int
 
     /// Creates a fetcher.
     /// - Parameters:
-    ///   - client: The RPC client of the issuer (its `auth.*` port).
+    ///   - client: The issuer's client.
     ///   - maximumFrameBytes: The largest frame the client accepts; each page is asked to fit in one.
-    package init(client: RPCClient, maximumFrameBytes: Int) {
+    package init(client: AuthClient, maximumFrameBytes: Int) {
         self.client = client
         // The frame also carries its length prefix and the envelope around the answer.
-        self.maximumAnswerBytes = UInt32(clamping: max(512, maximumFrameBytes - 32))
+        self.maximumAnswerBytes = max(512, maximumFrameBytes - 32)
     }
 
     /// Fetches every page.
     /// - Returns: The version of the last page and every revocation of all pages, in version order.
-    /// - Throws: The RPC's error, or ``Failure`` when the issuer's pages do not advance.
+    /// - Throws: `AuthClientError`, or ``Failure`` when the issuer's pages do not advance.
     package func fetch() async throws -> (version: Int64, revocations: [RevocationEvent]) {
-        var request = Gatehouse_Auth_RevocationStateRequest()
-        request.maxBytes = self.maximumAnswerBytes
+        var afterVersion: UInt64 = 0
         var revocations: [RevocationEvent] = []
         while true {
-            let page = try await self.client.call(AuthMethods.revocationState, request)
-            revocations.reserveCapacity(revocations.count + page.revocations.count)
-            for revocation in page.revocations { revocations.append(RevocationEvent(state: revocation)) }
-            guard page.nextAfterVersion != 0 else { return (Int64(clamping: page.version), revocations) }
-            guard page.nextAfterVersion > request.afterVersion else {
-                throw Failure(description: "the issuer's revocation state does not advance: page after version \(request.afterVersion) ends at \(page.nextAfterVersion)")
+            let page = try await self.client.revocationState(after: afterVersion, maximumBytes: self.maximumAnswerBytes)
+            revocations += page.revocations
+            guard let next = page.nextAfterVersion else { return (page.version, revocations) }
+            guard next > afterVersion else {
+                throw Failure(description: "the issuer's revocation state does not advance: page after version \(afterVersion) ends at \(next)")
             }
-            request.afterVersion = page.nextAfterVersion
-        }
-    }
-}
-
-extension RevocationEvent {
-    /// A revocation of the issuer's state as an event.
-    init(state revocation: Gatehouse_Auth_Revocation) {
-        if case .subject(let subject) = revocation.target {
-            self.init(version: Int64(clamping: revocation.version), target: .subject(subject.subject, issuedBefore: subject.issuedBefore))
-        } else {
-            self.init(version: Int64(clamping: revocation.version), target: .token(jti: revocation.token.jti, expiresAt: revocation.token.expiresAt))
+            afterVersion = next
         }
     }
 }
