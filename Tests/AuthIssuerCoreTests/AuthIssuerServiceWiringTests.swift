@@ -27,8 +27,14 @@ import Testing
             #expect(keys.body.contains(#""kid""#), "make created the first signing key: \(keys.body)")
             let ready = try await httpGetOffPool(port: try await issuer.adminPort(), path: "/readyz")
             #expect(ready.status == 200, "\(ready.body)")
-            connection = try RawTCPConnection(port: httpPort)
+            // Served once, so the server holds it as one of its connections (not only in the listen queue)
+            // when the shutdown begins.
+            let kept = try RawTCPConnection(port: httpPort)
+            try kept.send("GET /.well-known/jwks.json HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            let answer = kept.receive(timeout: .seconds(10)) { $0.contains("\r\n\r\n") && $0.hasSuffix("}") }
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+            connection = kept
         }
-        #expect(connection?.waitForClose(timeout: .seconds(5)) != nil, "the HTTP server closed its connections on shutdown")
+        #expect(connection?.waitForClose(timeout: .seconds(10)) != nil, "the HTTP server closed its connections on shutdown")
     }
 }
