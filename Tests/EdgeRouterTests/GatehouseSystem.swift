@@ -85,17 +85,30 @@ final class GatehouseSystem: Sendable {
         {
             try await Task.sleep(for: .milliseconds(20))
         }
-        let authHTTP = try freeLoopbackPort()
-        self.authHTTPPort = authHTTP
-        let authEnvironment = [
+        // The issuer's HTTP port is chosen here, since its issuer URL names it; another test may take the port
+        // before the issuer binds it, and then the issuer exits at start and another port is tried.
+        var attempt = 1
+        var started: (process: ServiceProcess, httpPort: Int, environment: [String: String], rpcPort: Int)?
+        while started == nil {
+            let authHTTP = try freeLoopbackPort()
+            let authEnvironment = [
                 "AUTH_RPC_SECRET": systemSecret, "AUTH_RPC_PORT": "0", "AUTH_ADMIN_PORT": "0", "AUTH_HTTP_PORT": "\(authHTTP)",
                 "AUTH_REDIS_PORT": "\(redisPort)", "AUTH_LIMITER_PORT": "\(limiterPort)", "AUTH_STORAGE_PATH": folder.path("auth/auth.sqlite"),
                 "AUTH_LOG_FORMAT": "json", "AUTH_PASSWORDS_BCRYPT_COST": "4", "AUTH_TOKENS_ISSUER": "http://127.0.0.1:\(authHTTP)",
                 "AUTH_EVENTS_POLL_INTERVAL_MS": "50", "AUTH_BOOTSTRAP_ADMIN_PASSWORD": systemAdminPassword,
             ]
+            let auth = try ServiceProcess.start(product: "auth-issuer", environment: authEnvironment, logPath: folder.path("auth.log"))
+            do {
+                let listening = try await auth.waitForLog(message: "auth issuer listening")
+                started = (auth, authHTTP, authEnvironment, try #require(Int(listening["rpc.port"] as? String ?? "")))
+            } catch where attempt < 5 && auth.exitStatus != nil && auth.logTail.contains("Address already in use") {
+                attempt += 1
+            }
+        }
+        let (auth, authHTTP, authEnvironment, authRPC) = try #require(started)
+        self.auth = auth
+        self.authHTTPPort = authHTTP
         self.authEnvironment = authEnvironment
-        self.auth = try ServiceProcess.start(product: "auth-issuer", environment: authEnvironment, logPath: folder.path("auth.log"))
-        let authRPC = try #require(Int(try await self.auth.waitForLog(message: "auth issuer listening")["rpc.port"] as? String ?? ""))
         self.authRPCPort = authRPC
         self.edgeEnvironment = [
             "EDGE_RPC_SECRET": systemSecret, "EDGE_HTTP_PORT": "0", "EDGE_ADMIN_PORT": "0", "EDGE_REDIS_PORT": "\(redisPort)",
