@@ -6,7 +6,7 @@ import Synchronization
 /// A real HTTP/1.1 server on a loopback port, standing in for a team's API behind an HTTP upstream route:
 /// `/echo` answers the request's header fields as `name: value` lines, `/slow?ms=N` answers after N ms,
 /// `/drop` closes the connection without answering, `/bytes?n=N` answers N bytes, `/status?code=N` that
-/// status; `GET /cache/D` answers its request count with `Cache-Control: D` (`_` standing for `=`: `max-age_60`),
+/// status (`/status?dated` a `200` with the origin's own `Date`, ``originDate``); `GET /cache/D` answers its request count with `Cache-Control: D` (`_` standing for `=`: `max-age_60`),
 /// any other method on `/cache/…` is `204`; `/vary` answers its `Accept` and count with `Vary: Accept`;
 /// `GET /etag/D` and `/modified/D` answer the current version (``publish(version:)``) with `Cache-Control: D`
 /// and an `ETag` (`/etag`) or a `Last-Modified` (`/modified`), `Link`, `X-Upstream-Note` and
@@ -20,6 +20,9 @@ import Synchronization
 final class TestUpstreamServer: Sendable {
     private let channel: any Channel
     private let box: CountsBox
+
+    /// The `Date` that `/status?dated` answers with.
+    static let originDate = "Sun, 06 Nov 1994 08:49:37 GMT"
 
     /// The port it listens on.
     let port: Int
@@ -162,6 +165,13 @@ final class TestUpstreamServer: Sendable {
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             case _ where path.hasPrefix("/etag/") || path.hasPrefix("/modified/"):
                 self.answerValidated(head, path: path, query: query, context: context)
+            case "/status" where query.contains("dated"):
+                // An origin's own `Date` (a fixed one, so a test can tell it from the edge's).
+                self.box.counts.withLock { $0.requests += 1 }
+                let headers = HTTPHeaders([("Content-Length", "6"), ("Content-Type", "text/plain"), ("Date", TestUpstreamServer.originDate)])
+                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "dated\n")))), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             case "/status":
                 write(HTTPResponseStatus(statusCode: number), "status \(number)")
             case "/upload":

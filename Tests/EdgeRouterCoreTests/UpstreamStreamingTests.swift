@@ -1,4 +1,5 @@
 @testable import EdgeRouterCore
+import GatehouseTestSupport
 import Logging
 import NIOHTTP1
 import Testing
@@ -18,6 +19,10 @@ struct UpstreamStreamingTests {
             methods: [GET]
             auth: none
             upstream: {addresses: [http://127.0.0.1:\(port)], max_body_bytes: \(Self.bound)}
+          - path: /status
+            methods: [GET]
+            auth: none
+            upstream: {addresses: [http://127.0.0.1:\(port)]}
           - path: /upload
             methods: [PUT, POST]
             auth: none
@@ -124,6 +129,17 @@ struct UpstreamStreamingTests {
                 try await Self.eventually(within: .seconds(30)) { upstream.openConnections == 0 },
                 "the client left: its upstream connection was closed (open: \(upstream.openConnections), written: \(upstream.streams.written))"
             )
+        }
+    }
+
+    /// Not about streaming, but about what the edge's HTTP server adds to a forwarded answer.
+    @Test func aForwardedAnswerKeepsTheOriginsDateAndHasOnlyOne() async throws {
+        try await Self.withEdge { port, _ in
+            let connection = try RawTCPConnection(port: port)
+            try connection.send("GET /status?dated HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n")
+            let answer = connection.receive(timeout: .seconds(10)) { $0.hasSuffix("dated\n") }
+            let dates = answer.split(separator: "\r\n").filter { $0.lowercased().hasPrefix("date:") }
+            #expect(dates == ["Date: \(TestUpstreamServer.originDate)"], "one Date, the origin's: \(answer)")
         }
     }
 

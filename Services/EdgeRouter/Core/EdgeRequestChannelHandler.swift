@@ -370,11 +370,17 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     ) -> (HTTPResponseHead, bodyAllowed: Bool) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(response.headers.count + 4)
-        for (name, value) in response.headers { headers.add(name: name, value: value) }
+        // An HTTP upstream's answer passed on keeps the origin's `Date` (RFC 9110 §6.6.1); every other answer
+        // gets the edge's. (A length check first: this runs for every field of every answer.)
+        var hasDate = false
+        for (name, value) in response.headers {
+            if name.utf8.count == 4, name.lowercased() == "date" { hasDate = true }
+            headers.add(name: name, value: value)
+        }
         // No body and no length for 1xx, 204 and 304 (RFC 9110 §8.6).
         let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
         if bodyAllowed, let contentLength { headers.add(name: "Content-Length", value: String(contentLength)) }
-        headers.add(name: "Date", value: self.date.current())
+        if !hasDate { headers.add(name: "Date", value: self.date.current()) }
         headers.add(name: "Server", value: Self.serverName)
         if !keepAlive {
             headers.add(name: "Connection", value: "close")

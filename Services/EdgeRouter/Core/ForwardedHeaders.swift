@@ -17,10 +17,10 @@
 ///   field, is removed from what the client sent, then the verified values are added;
 /// - `Via: 1.1 gatehouse` is appended (RFC 9110 §7.6.3).
 ///
-/// Toward the client: hop-by-hop fields dropped as above (the edge frames the body itself); `Date`,
-/// `Server` and `X-Request-ID` dropped, since the edge sets its own on every answer (two `Date` fields would
-/// make the answer invalid, RFC 9110 §5.3; nginx drops the upstream's `Date` and `Server` alike); and `Via`
-/// appended.
+/// Toward the client: hop-by-hop fields dropped as above (the edge frames the body itself); `Server` and
+/// `X-Request-ID` dropped, since the edge sets its own on every answer; and `Via` appended. The upstream's
+/// `Date` stays: the cache's freshness needs it (RFC 9111 §4.2), and the HTTP server sends it in place of
+/// its own (one `Date` only, RFC 9110 §5.3).
 enum ForwardedHeaders {
     /// Fields that describe one connection, never forwarded (RFC 9110 §7.6.1), plus what the edge sets itself.
     private static let hopByHop: Set<String> = [
@@ -32,7 +32,7 @@ enum ForwardedHeaders {
         "host", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
     ]
     /// Fields of the upstream's answer the edge sets itself on every answer.
-    private static let replacedTowardClient: Set<String> = ["date", "server", "x-request-id"]
+    private static let replacedTowardClient: Set<String> = ["server", "x-request-id"]
     /// Whether the edge drops or sets the field itself, so a route cannot name it for the caller's identity.
     static func isReserved(_ name: String) -> Bool {
         let lower = name.lowercased()

@@ -47,10 +47,14 @@ struct UpstreamCachePolicy: Sendable, Equatable {
         guard method == "GET" else { return .doNotStore("method \(method)") }
         guard Self.cacheableStatuses.contains(status) else { return .doNotStore("status \(status)") }
         if CacheControl(requestHeaders["cache-control"]).noStore { return .doNotStore("the request says no-store") }
-        let field = { (name: String) -> String? in
-            let values = responseHeaders.filter { $0.name.lowercased() == name }.map(\.value)
-            return values.isEmpty ? nil : values.joined(separator: ", ")
+        // The answer's fields by lower-case name, repeated ones joined (RFC 9110 §5.3), read in one pass.
+        var fields: [String: String] = [:]
+        fields.reserveCapacity(responseHeaders.count)
+        for (name, value) in responseHeaders {
+            let name = name.lowercased()
+            fields[name] = fields[name].map { $0 + ", " + value } ?? value
         }
+        let field = { (name: String) -> String? in fields[name] }
         let directives = CacheControl(field("cache-control"))
         if directives.noStore { return .doNotStore("no-store") }
         if directives.isPrivate { return .doNotStore("private") }
