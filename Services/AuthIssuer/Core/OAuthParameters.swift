@@ -1,4 +1,5 @@
 import Foundation
+import GatehouseNIOSupport
 
 /// The parameters of a token or revocation request, from an `application/x-www-form-urlencoded` body
 /// (RFC 6749 §4) or, as a convenience, a flat JSON object of strings.
@@ -92,7 +93,7 @@ package struct OAuthParameters: Sendable, Equatable {
             case UInt8(ascii: "+"):
                 decoded.append(UInt8(ascii: " "))
             case UInt8(ascii: "%"):
-                guard bytes.endIndex - index > 2, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+                guard bytes.endIndex - index > 2, let high = HexDigit.value(of: bytes[index + 1]), let low = HexDigit.value(of: bytes[index + 2])
                 else {
                     throw OAuthError(.invalidRequest, "the body has a malformed percent escape")
                 }
@@ -107,14 +108,5 @@ package struct OAuthParameters: Sendable, Equatable {
             throw OAuthError(.invalidRequest, "the body is not valid UTF-8")
         }
         return text
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

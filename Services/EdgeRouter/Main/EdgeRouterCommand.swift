@@ -7,7 +7,7 @@ import GatehouseCommand
 struct EdgeRouterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edge-router",
-        abstract: "Gatehouse edge router: verifies bearer tokens, asks the limiter, serves from its cache, forwards misses to the data service.",
+        abstract: "Gatehouse edge router: verifies bearer tokens, decides rate limits, serves from its cache, forwards misses to the data service or a route's HTTP API.",
         discussion: "Configuration: docs/configuration.md. SIGTERM/SIGINT drain requests in flight and shut down."
     )
 
