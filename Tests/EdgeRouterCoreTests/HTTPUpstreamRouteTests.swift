@@ -160,14 +160,14 @@ struct HTTPUpstreamRouteTests {
         }
     }
 
-    @Test func aPathWithADotSegmentIsRefused400BeforeRoutingAndNeverReachesTheUpstream() async throws {
+    @Test func aPathWithADotSegmentOrAnEncodedNULIsRefused400BeforeRoutingAndNeverReachesTheUpstream() async throws {
         try await Self.withUpstream { gateway, server in
             // Each would match /cache/{id}, and could mean another resource to an upstream that resolves it.
-            for target in ["/cache/..", "/cache/.", "/cache/%2e%2E", "/cache/..%2Fadmin", "/cache/..%5cadmin", "/cache/.%2e?x=1"] {
+            for target in ["/cache/..", "/cache/.", "/cache/%2e%2E", "/cache/..%2Fadmin", "/cache/..%5cadmin", "/cache/.%2e?x=1", "/cache/a%00"] {
                 let refused = await gateway.send("GET", target)
                 #expect(refused.status == 400, "\(target)")
                 #expect(EdgeGatewayTests.isProblem(refused))
-                #expect(Self.text(refused).contains("'..' segment"), "\(Self.text(refused))")
+                #expect(Self.text(refused).contains("the path /cache/"), "\(Self.text(refused))")
             }
             #expect(server.requests == 0, "the upstream was never asked")
             // An encoded slash that makes no dot segment, and dots inside a segment, are forwarded as sent.

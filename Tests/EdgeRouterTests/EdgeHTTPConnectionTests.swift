@@ -82,6 +82,13 @@ extension GatehouseSystemTests {
             #expect(answer.first?.headers["content-type"] == "application/problem+json")
             #expect(answer.first?.body.contains("not valid HTTP/1.1") == true, "\(answer.first?.body ?? "")")
             #expect(connection.waitForClose(timeout: .seconds(2)) != nil)
+
+            // A transfer coding the edge does not decode is refused 501 once, though the decoder fails on it next.
+            let coded = try RawTCPConnection(port: system.edgePorts[0])
+            try coded.send("PUT /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: identity\r\n\r\n")
+            let text = coded.receive(timeout: .seconds(5)) { _ in false }  // until the edge closes the connection
+            #expect(HTTPProbeResponse.sequence(text, heads: [false, false]).map(\.status) == [501], "one answer: \(text)")
+            #expect(coded.waitForClose(timeout: .seconds(1)) != nil, "then the connection closes")
         }
 
         @Test func anIdleConnectionIsClosedAfterTheIdleTimeout() async throws {

@@ -93,12 +93,9 @@ package final class EdgeGateway: Sendable {
     }
 
     private func route(_ request: EdgeRequest, routeName: inout String) async -> EdgeResponse {
-        // A path with `.` or `..` segments could match one route and mean another to the upstream.
-        if DotSegmentCheck.hasDotSegment(request.path) {
-            return .problem(
-                400, "Bad Request",
-                "the path \(request.path) has a '.' or '..' segment (also when percent-encoded); the edge does not resolve them: send the resolved path"
-            )
+        // A path with a dot segment or an encoded NUL could match one route and mean another to the upstream.
+        if let refusal = RequestPathCheck.refusal(of: request.path) {
+            return .problem(400, "Bad Request", refusal)
         }
         let table = self.routes.withLock { $0 }
         // A CORS preflight is answered here: no token, no limit (the route's `cors:`).

@@ -6,7 +6,9 @@ import NIOHTTP1
 /// whose head is over the decoder's limits (`http.max_head_bytes`, ``EdgeHTTPServer/maximumHeaderFields``)
 /// with a `431` problem, before the decoder closes the connection, unless a response has already begun.
 /// NIO's decoder closes the connection right after reporting the error, so the answer is written here,
-/// synchronously, as NIO's own `HTTPServerProtocolErrorHandler` does with an empty `400`.
+/// synchronously, as NIO's own `HTTPServerProtocolErrorHandler` does with an empty `400`. A request already
+/// refused with `Connection: close` (a `413`, or a `501` for a transfer coding the decoder then fails on
+/// too) is not answered twice.
 final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -14,6 +16,8 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundOut = HTTPServerResponsePart
 
     private var responseOpen = false
+    /// Whether an answer with `Connection: close` has begun: nothing more is answered on this connection.
+    private var closing = false
     private let maximumHeadBytes: Int
 
     /// - Parameter maximumHeadBytes: `http.max_head_bytes`, for the `431` answer's detail.
@@ -22,7 +26,7 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? HTTPParserError, !self.responseOpen {
+        if let error = error as? HTTPParserError, !self.responseOpen, !self.closing {
             let problem =
                 error == .headerOverflow
                 ? AdminResponse.problem(
@@ -44,7 +48,9 @@ final class MalformedRequestHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch self.unwrapOutboundIn(data) {
-        case .head(let head) where head.status.code >= 200: self.responseOpen = true
+        case .head(let head) where head.status.code >= 200:
+            self.responseOpen = true
+            if head.headers[canonicalForm: "connection"].contains(where: { $0.lowercased() == "close" }) { self.closing = true }
         case .end: self.responseOpen = false
         default: break
         }
