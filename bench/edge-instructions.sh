@@ -7,14 +7,19 @@
 # system calls) is not counted.
 #   A: one cached document, valid JWT, a policy that never binds
 #   C: one client over its limit (all 429, from the edge's memory)
+#   M: every request forwarded to an HTTP API (a route with `upstream:` in front of the static nginx API of
+#      bench/upstream.sh), valid JWT, a policy that never binds
 # Each scenario prints its instructions per request and its TOP functions by their own (exclusive) instructions;
-# with KEEP=DIR the callgrind files are kept there as A.callgrind and C.callgrind (callgrind_annotate, kcachegrind).
+# with KEEP=DIR the callgrind files are kept there as A.callgrind, C.callgrind and M.callgrind (callgrind_annotate,
+# kcachegrind).
 # Usage: bench/edge-instructions.sh [seconds] [top]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 top="${2:-30}"
 command -v valgrind >/dev/null && command -v wrk >/dev/null || scripts/install-dependencies --bench
+. bench/http-reference.sh
+require_wrk_and_nginx
 
 for product in limiter data-service auth-issuer edge-router; do swift build -c release --product "$product" >&2; done
 bin="$(swift build -c release --show-bin-path)"
@@ -24,6 +29,11 @@ trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 . bench/edge-stack.sh
 start_edge_stack 2
 edge_port="$(free_port)"
+api_port="$(free_port)"
+start_static_api "$dir" "$api_port"
+wait_for_port "$api_port"
+# (M)'s route, first in the file: every request forwarded to the API, no cache.
+sed -i "s|^routes:\$|routes:\n  - path: /forwarded/{collection}/{id}\n    methods: [GET]\n    auth: optional\n    upstream: {addresses: [http://127.0.0.1:$api_port]}|" "$dir/routes.yaml"
 # Valgrind 3.19 (Debian 12) cannot read the DWARF 5 of the build (function names come from the symbol table
 # instead), and its rt_sigsuspend writes into the signal mask it is given, which libdispatch passes from
 # read-only memory: the edge runs without debug information, with a sigsuspend that passes a copy.
@@ -67,3 +77,4 @@ measure() { # name, wrk arguments...
 measure "A edge, one cached document, JWT" -s "$dir/auth.lua" "$edge/v1/articles/doc-000001"
 for _ in $(seq 25); do curl -s -o /dev/null "$edge/v1/articles/doc-000002"; done
 measure "C edge, one client over its limit" "$edge/v1/articles/doc-000002"
+measure "M edge, every request forwarded to an HTTP API, JWT" -s "$dir/auth.lua" "$edge/forwarded/articles/1"

@@ -1,4 +1,4 @@
-# Shared by bench/edge.sh and bench/http-floor.sh (sourced): the nginx reference and the wrk runs.
+# Shared by the HTTP benchmarks (sourced): the nginx reference, the static API and the wrk runs.
 . "$(dirname "${BASH_SOURCE[0]}")/steal.sh"
 
 # Installs wrk and nginx when missing.
@@ -46,6 +46,33 @@ http {
 CONF
     nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -g 'daemon off;' & pids+=($!)
     sleep 0.5
+}
+
+# The API the upstream benchmarks forward to: nginx (1 worker) answering every GET with one small JSON
+# document (DIR/api/doc.json), keep-alive without a request cap, on 127.0.0.1:PORT; its PID is added to `pids`.
+# Usage: start_static_api DIR PORT
+start_static_api() {
+    local dir="$1" api_port="$2"
+    mkdir -p "$dir/api"
+    printf '{"id":"1","title":"Hello","body":"the first article","author":"gatehouse","tags":["news","gatehouse"]}' > "$dir/api/doc.json"
+    cat > "$dir/api/nginx.conf" <<CONF
+worker_processes 1;
+user $(id -un);
+pid $dir/api/nginx.pid;
+error_log $dir/api/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_requests 100000000;
+    server {
+        listen 127.0.0.1:$api_port;
+        root $dir/api;
+        default_type application/json;
+        location / { try_files /doc.json =404; }
+    }
+}
+CONF
+    nginx -p "$dir/api" -c "$dir/api/nginx.conf" -g 'daemon off;' & pids+=($!)
 }
 
 # Runs wrk -t2 -c32 for `seconds`, `runs` times; prints each run (with the CPU time the hypervisor stole

@@ -28,26 +28,8 @@ trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 start_edge_stack 1
 api_port="$(free_port)"; nginx_port="$(free_port)"; edge_port="$(free_port)"; edge_admin="$(free_port)"
 
-# The API: one small JSON document for every GET.
-mkdir -p "$dir/api" "$dir/front/cache"
-printf '{"id":"1","title":"Hello","body":"the first article","author":"gatehouse","tags":["news","gatehouse"]}' > "$dir/api/doc.json"
-cat > "$dir/api/nginx.conf" <<CONF
-worker_processes 1;
-user $(id -un);
-pid $dir/api/nginx.pid;
-error_log $dir/api/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    keepalive_requests 100000000;
-    server {
-        listen 127.0.0.1:$api_port;
-        root $dir/api;
-        default_type application/json;
-        location / { try_files /doc.json =404; }
-    }
-}
-CONF
+start_static_api "$dir" "$api_port"
+mkdir -p "$dir/front/cache"
 # The reference front: the same limit_req on both locations, proxy_cache on /cached/ only.
 cat > "$dir/front/nginx.conf" <<CONF
 worker_processes 2;
@@ -70,7 +52,6 @@ http {
     }
 }
 CONF
-nginx -p "$dir/api" -c "$dir/api/nginx.conf" -g 'daemon off;' & pids+=($!)
 nginx -p "$dir/front" -c "$dir/front/nginx.conf" -g 'daemon off;' & pids+=($!)
 
 # The edge: the same two paths, callers without a token under a policy that never binds.
