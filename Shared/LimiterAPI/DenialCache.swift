@@ -1,5 +1,6 @@
 /// Remembers denied (policy, key) pairs until their retry-after passes, so a client that keeps
-/// hammering after a 429 is answered without a Redis round trip (envoyproxy/ratelimit's over-limit cache).
+/// hammering after a 429 is answered without a Redis round trip at the limiter (envoyproxy/ratelimit's
+/// over-limit cache), and without a limiter call at a caller using ``LimiterClient/acquire(_:traceID:)``.
 ///
 /// Bounded: at `capacity` entries it first drops expired ones; if none expired it stops remembering
 /// new denials (Redis still decides them correctly, just less cheaply). A pure value: the caller
@@ -29,7 +30,7 @@ package struct DenialCache: Sendable {
     /// The denial in force for `policy` and `key`, if any; forgets it once it has ended.
     /// - Parameters:
     ///   - policy: The policy name.
-    ///   - key: The Redis key of the counter.
+    ///   - key: The key value the policy counts.
     ///   - now: The current time.
     package mutating func denial(policy: String, key: String, now: ContinuousClock.Instant) -> Denial? {
         let denialKey = DenialKey(policy: policy, key: key)
@@ -44,7 +45,7 @@ package struct DenialCache: Sendable {
     /// Remembers a denial until `until`.
     /// - Parameters:
     ///   - policy: The policy name.
-    ///   - key: The Redis key of the counter.
+    ///   - key: The key value the policy counts.
     ///   - until: When the retry-after passes.
     ///   - status: The policy's status at the denial.
     ///   - now: The current time.

@@ -4,10 +4,12 @@ import Logging
 /// The limiter as its callers speak to it: ``LimiterRequest``s in, ``LimiterDecision``s out, failures as
 /// ``LimiterClientError``s; the wire messages (``LimiterMethods``) stay inside. Every call goes over one
 /// ``RPCClient``, whose `run()` its owner keeps going. Lease requests made through ``acquire(_:traceID:)`` are
-/// batched (``LimiterCallBatcher``), shared by every copy of the client.
+/// batched (``LimiterCallBatcher``), and the denials they receive are remembered until their retry-after
+/// (``LimiterDenialMemory``), both shared by every copy of the client; the other methods are one call each.
 public struct LimiterClient: Sendable {
     private let rpc: RPCClient
     private let batcher: LimiterCallBatcher
+    private let denials = LimiterDenialMemory()
 
     /// Creates a client over a connection pool to the limiter.
     /// - Parameters:
@@ -24,10 +26,21 @@ public struct LimiterClient: Sendable {
     /// - Parameters:
     ///   - request: The policies, each with its cost and the extra units wanted.
     ///   - traceID: The originating HTTP request id, for the limiter's logs when the request goes out as a check.
-    /// - Returns: The request's decision, granted units included, or why it was not decided.
+    /// - Returns: The request's decision, granted units included, or why it was not decided; a denial remembered
+    ///   from an earlier answer (``rememberedDenial(of:at:)``) with no call.
     /// - Throws: ``LimiterClientError`` when the batch's call as a whole failed; `CancellationError`.
     public func acquire(_ request: LimiterRequest, traceID: String? = nil) async throws -> Result<LimiterDecision, LimiterClientError> {
-        try await self.batcher.submit((request, traceID))
+        if let remembered = self.denials.answer(request, now: .now) { return .success(remembered) }
+        let outcome = try await self.batcher.submit((request, traceID))
+        if case .success(let decision) = outcome { self.denials.remember(decision, of: request, now: .now) }
+        return outcome
+    }
+
+    /// The answer to `request` from the memory of denials at `now`, when one of its items was denied and its
+    /// retry-after (whole seconds, rounded up) has not passed: the denied items with their status counted down
+    /// to `now`, the others not consulted (allowed, nothing known but the policy's name); `nil` otherwise.
+    public func rememberedDenial(of request: LimiterRequest, at now: ContinuousClock.Instant) -> LimiterDecision? {
+        self.denials.answer(request, now: now)
     }
 
     /// Whether ``acquire(_:traceID:)`` sends checks at `now`, the limiter being taken for one without

@@ -21,9 +21,10 @@ import Synchronization
 ///   `limiter.AcquireBatch`. A request's acquire
 ///   asks for its cost plus the key's want (see ``LeaseTable``), and the request spends its cost from that
 ///   grant; a balance down to a quarter of its want is refilled ahead of need, off the request path.
-/// - **Denials** are remembered per (policy, key value) until their retry-after, so a flooding caller is
-///   answered 429 from memory; a denial of a `[sub, route]` policy on one route never refuses the same caller
-///   on another.
+/// - **Denials** are remembered per (policy, key value) until their retry-after by the limiter's client
+///   (``LimiterClient/rememberedDenial(of:at:)``), so a flooding caller is answered 429 from memory, even while
+///   the limiter is not asked after a failure; a denial of a `[sub, route]` policy on one route never refuses
+///   the same caller on another.
 /// - **Unspent units go back** (`limiter.Release`): every 200 ms ``run()`` returns the units of expired leases
 ///   of the rate algorithms and of keys idle for 5 s, and at shutdown everything held.
 /// - **The limiter unreachable** (or too slow, past `limiter.call_timeout_ms`): counted in
@@ -147,9 +148,6 @@ package final class EdgeRateLimiter: Service, Sendable {
                 if !refill.isEmpty { self.refillAhead(refill, caller: caller.caller) }
                 EdgeMetrics.rateLimitDecision(.lease).increment()
                 return self.decided(LimiterDecision(allowed: true, statuses: statuses, source: .redis))
-            case .denied(let response):
-                EdgeMetrics.rateLimitDecision(.memory).increment()
-                return self.decided(response)
             case .wait(let key):
                 await withCheckedContinuation { continuation in
                     if !self.table.withLock({ $0.wait(for: key, continuation) }) { continuation.resume() }
@@ -208,13 +206,16 @@ package final class EdgeRateLimiter: Service, Sendable {
         _ wants: [LeaseTable.Want], spending items: [LeaseTable.Item]?, caller: String, requestID: String, catalog: PolicyCatalog
     ) async -> LeaseTable.Outcome? {
         let sentAt = ContinuousClock.now
+        let request = LimiterRequest(
+            caller: caller, items: wants.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost, extra: $0.extra) }
+        )
         var response: LimiterDecision?
-        if self.unreachableUntil.withLock({ $0.map { $0 > sentAt } ?? false }) {
+        if let remembered = self.limiter.rememberedDenial(of: request, at: sentAt) {
+            response = remembered
+            if items != nil { EdgeMetrics.rateLimitDecision(.memory).increment() }
+        } else if self.unreachableUntil.withLock({ $0.map { $0 > sentAt } ?? false }) {
             response = nil
         } else {
-            let request = LimiterRequest(
-                caller: caller, items: wants.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost, extra: $0.extra) }
-            )
             do {
                 response = try await self.limiter.acquire(request, traceID: requestID).get()
                 self.unreachableUntil.withLock { $0 = nil }
