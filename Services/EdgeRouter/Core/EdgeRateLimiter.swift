@@ -2,7 +2,6 @@ import GatehouseAuthAPI
 import GatehouseFleet
 import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
-import GatehouseNIOSupport
 import GatehouseRPC
 import JWTKit
 import Logging
@@ -86,7 +85,7 @@ package final class EdgeRateLimiter: Service, Sendable {
     ///   - policies: The limiter's policy file: each policy's key parts, cost and fallback.
     ///   - apiKeyHeader: The request header whose value is the `api_key` key part, lower-case (`policies.api_key_header`).
     ///   - fleet: The live edges, the `local` fallback's divisor; `nil`: the policy file's `replicas`.
-    ///   - keyCapacity: The most (policy, key value) pairs whose units and denials are held.
+    ///   - keyCapacity: The most (policy, key value) pairs whose units are held.
     ///   - logger: Receives limiter outages and refusals.
     package init(
         limiter: LimiterClient, policies: PolicyCatalog, apiKeyHeader: String? = nil, fleet: FleetMembership? = nil, keyCapacity: Int = 100_000,
