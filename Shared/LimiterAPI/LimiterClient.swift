@@ -43,6 +43,12 @@ public struct LimiterClient: Sendable {
         self.denials.answer(request, now: now)
     }
 
+    /// Remembers the denials of a decision the caller made for `request` itself, as those of a limiter's
+    /// answer are (a fallback's while the limiter cannot be asked), so its repeats are answered alike.
+    public func remember(_ decision: LimiterDecision, answering request: LimiterRequest, at now: ContinuousClock.Instant) {
+        self.denials.remember(decision, of: request, now: now)
+    }
+
     /// Whether ``acquire(_:traceID:)`` sends checks at `now`, the limiter being taken for one without
     /// `limiter.AcquireBatch`, so nothing granted is held for later.
     public func sendsChecksOnly(at now: ContinuousClock.Instant) -> Bool {

@@ -48,4 +48,22 @@ struct LimiterDenialMemoryTests {
             #expect(!answer.statuses[1].allowed && answer.statuses[1].retryAfterMilliseconds > 0)
         }
     }
+
+    @Test func aDenialTheCallerDecidedItselfIsRememberedAlike() async throws {
+        try await withUnreachableRPCClient(secret: LimiterCallBatcherTests.secret) { rpc in
+            let limiter = LimiterClient(rpc: rpc)
+            let request = Self.request("user", key: "alice")
+            var status = LimiterDecision.PolicyStatus()
+            (status.policy, status.allowed, status.limit, status.windowSeconds) = ("user", false, 20, 3600)
+            status.retryAfterMilliseconds = 400
+            let start = ContinuousClock.now
+            limiter.remember(LimiterDecision(allowed: false, statuses: [status], source: .fallbackDeny), answering: request, at: start)
+            let remembered = try #require(limiter.rememberedDenial(of: request, at: start + .milliseconds(500)), "kept for the whole second told")
+            #expect(remembered.source == .denialCache && remembered.statuses[0].retryAfterMilliseconds == 500)
+            // An acquire of it is answered from memory: the unreachable limiter is not asked.
+            let acquired = try await limiter.acquire(request).get()
+            #expect(!acquired.allowed && acquired.source == .denialCache)
+            #expect(limiter.rememberedDenial(of: request, at: start + .seconds(1)) == nil)
+        }
+    }
 }

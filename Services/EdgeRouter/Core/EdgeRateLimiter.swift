@@ -20,10 +20,10 @@ import Synchronization
 ///   `limiter.AcquireBatch`. A request's acquire
 ///   asks for its cost plus the key's want (see ``LeaseTable``), and the request spends its cost from that
 ///   grant; a balance down to a quarter of its want is refilled ahead of need, off the request path.
-/// - **Denials** are remembered per (policy, key value) until their retry-after by the limiter's client
-///   (``LimiterClient/rememberedDenial(of:at:)``), so a flooding caller is answered 429 from memory, even while
-///   the limiter is not asked after a failure; a denial of a `[sub, route]` policy on one route never refuses
-///   the same caller on another.
+/// - **Denials** (the limiter's and the fallbacks') are remembered per (policy, key value) until their
+///   retry-after by the limiter's client (``LimiterClient/rememberedDenial(of:at:)``), so a flooding caller is
+///   answered 429 from memory, even while the limiter is not asked after a failure; a denial of a
+///   `[sub, route]` policy on one route never refuses the same caller on another.
 /// - **Unspent units go back** (`limiter.Release`): every 200 ms ``run()`` returns the units of expired leases
 ///   of the rate algorithms and of keys idle for 5 s, and at shutdown everything held.
 /// - **The limiter unreachable** (or too slow, past `limiter.call_timeout_ms`): counted in
@@ -234,7 +234,10 @@ package final class EdgeRateLimiter: Service, Sendable {
             }
         }
         if response == nil, items != nil {
-            response = self.fallbackResponse(wants, catalog: catalog, now: .now)
+            let fallback = self.fallbackResponse(wants, catalog: catalog, now: .now)
+            // Its denials are remembered like the limiter's: repeats within its retry-after are answered from memory.
+            self.limiter.remember(fallback, answering: request, at: .now)
+            response = fallback
             EdgeMetrics.rateLimitDecision(.fallback).increment()
         }
         let now = ContinuousClock.now
