@@ -147,7 +147,10 @@ let package = Package(
         .target(
             name: "GatehouseLimiterAPI",
             dependencies: [
+                "GatehouseNIOSupport",
                 "GatehouseRPC",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             path: "Shared/LimiterAPI",

@@ -5,9 +5,10 @@
 # settings (2 threads, 32 connections), median of RUNS runs of SECONDS each. A third server is the bare
 # SwiftNIO one making one loopback round trip per request to an echo server before it answers: the floor
 # under a front that asks another process once per request, with nothing decided at either end. A fourth is
-# the bare SwiftNIO one asking a real release `limiter` (on its own Redis) for one decision per request, the
-# way the edge does (--limiter-port): the floor under the edge's scenario (A), with no token, route, cache or
-# header work at all.
+# the bare SwiftNIO one asking a real release `limiter` (on its own Redis) for one decision per request
+# through the limiter client's batched acquire, for its cost alone (--limiter-port; until 2026-12-07 a
+# `limiter.Check`/`CheckBatch` per tick): the floor under the edge's scenario (A) if every request asked,
+# with no token, route, cache or header work at all.
 # Usage: bench/http-floor.sh [seconds] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."

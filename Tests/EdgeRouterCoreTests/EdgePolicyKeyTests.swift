@@ -3,6 +3,7 @@ import Foundation
 import GatehouseAuthAPI
 import GatehouseLimiterPolicies
 import GatehouseRedis
+import GatehouseTestSupport
 import Testing
 
 /// Each key part of the policy file names the counter a request charges, through the edge and the real

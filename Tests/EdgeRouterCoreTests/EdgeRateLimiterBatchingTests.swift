@@ -22,7 +22,7 @@ struct EdgeRateLimiterBatchingTests {
     )
 
     static func withLimiter(
-        batches: Bool = true, leases: Bool = true, _ body: @Sendable (EdgeRateLimiter, CallCounts) async throws -> Void
+        batches: Bool = true, leases: Bool = true, _ body: @Sendable (EdgeRateLimiter, RPCCallCounts) async throws -> Void
     ) async throws {
         try await withEdgeLimiter(catalog: Self.catalog, batches: batches, leases: leases) { gate, counts, _ in try await body(gate, counts) }
     }

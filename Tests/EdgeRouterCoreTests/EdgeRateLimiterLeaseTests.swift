@@ -2,6 +2,7 @@ import EdgeRouterCore
 import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseRPC
+import GatehouseTestSupport
 import Testing
 
 /// The edge decides from units leased from the limiter: a busy key costs about one limiter call per lease,

@@ -114,20 +114,39 @@ struct LeaseTableTests {
         }
     }
 
-    @Test func aDenialIsRememberedUntilItsRetryAfter() {
+    @Test func aDenialIsNotKeptByTheTableButByTheLimitersClient() {
         var table = LeaseTable()
         let wants = Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start))
-        _ = table.granted(wants, response: self.denial(retryAfter: .seconds(2)), sentAt: self.start, now: self.start)
-        guard case .denied(let response) = table.spend([.init(key: self.user, cost: 1)], now: self.start + .seconds(1)) else {
-            Issue.record("a denial is answered from memory")
+        let (_, outcome) = table.granted(
+            wants, response: self.denial(retryAfter: .seconds(2)), sentAt: self.start, now: self.start, spending: [.init(key: self.user, cost: 1)]
+        )
+        guard case .denied(let response) = outcome else {
+            Issue.record("the limiter's denial is the request's answer: \(String(describing: outcome))")
             return
         }
-        #expect(!response.allowed)
-        #expect(response.statuses[0].retryAfterMilliseconds == 1000)
-        guard case .acquire = table.spend([.init(key: self.user, cost: 1)], now: self.start + .seconds(2)) else {
-            Issue.record("after its retry-after the limiter is asked again")
+        #expect(!response.allowed && response.statuses[0].retryAfterMilliseconds == 2000)
+        // The next request asks again: the client answers it from its memory of denials, with no call.
+        #expect(Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start + .seconds(1))) == [.init(key: self.user, cost: 1, extra: 4)])
+    }
+
+    @Test func aRememberedDenialChangesOnlyTheDeniedKeysAndTheOthersAreAnsweredAsTheyStand() {
+        var table = LeaseTable(initialWant: 4)
+        let both: [LeaseTable.Item] = [.init(key: self.user, cost: 1), .init(key: self.route, cost: 1)]
+        let wants = Self.wanted(table.spend(both, now: self.start))
+        _ = table.granted(wants, response: self.grant([5, 5], remaining: 900), sentAt: self.start, now: self.start, spending: both)
+        // The route key is short again and the client remembers a denial of it; the user key did not ask.
+        var remembered = self.denial(retryAfter: .seconds(2))
+        remembered.statuses[0].policy = "per_route"
+        remembered.source = .denialCache
+        let routeOnly = [LeaseTable.Want(key: self.route, cost: 1, extra: 0)]
+        let (_, outcome) = table.granted(routeOnly, response: remembered, sentAt: self.start, now: self.start + .milliseconds(100), spending: both)
+        guard case .denied(let response) = outcome else {
+            Issue.record("a remembered denial is the request's answer: \(String(describing: outcome))")
             return
         }
+        #expect(response.source == .denialCache)
+        #expect(response.statuses[0].allowed && response.statuses[0].limit == 1000 && response.statuses[0].remaining == 904, "\(response.statuses[0])")
+        #expect(!response.statuses[1].allowed && response.statuses[1].policy == "per_route")
     }
 
     @Test func expiredUnitsOfARateAlgorithmGoBackAndAWindowsAreVoid() {

@@ -52,3 +52,30 @@ public func withUnreachableRPCClient<T: Sendable>(secret: String, _ body: (RPCCl
         return try await body(client)
     }
 }
+
+/// Runs `body` with a client (its `run()` going) of a real RPC server on a free loopback port that answers
+/// `handlers` only; stops both afterwards.
+/// - Parameters:
+///   - handlers: The methods the server answers (a method left out is answered as unknown, as an older server does).
+///   - secret: The service secret of both.
+///   - callTimeout: The client's call timeout.
+public func withRPCServer<T: Sendable>(
+    _ handlers: RPCHandlerRegistry, secret: String, callTimeout: Duration = .seconds(10), _ body: (RPCClient) async throws -> T
+) async throws -> T {
+    var logger = Logger(label: "test.rpc-server")
+    logger.logLevel = .critical
+    let rpcSecret = try RPCSecret(secret)
+    let server = RPCServer(configuration: RPCServerConfiguration(secret: rpcSecret), handlers: handlers, logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        let client = RPCClient(
+            configuration: RPCClientConfiguration(
+                host: "127.0.0.1", port: try await server.localPort(), secret: rpcSecret, connectTimeout: .seconds(10), defaultCallTimeout: callTimeout
+            ),
+            logger: logger
+        )
+        group.addTask { try await client.run() }
+        defer { group.cancelAll() }
+        return try await body(client)
+    }
+}

@@ -1,4 +1,4 @@
-import LimiterCore
+import GatehouseLimiterAPI
 import Testing
 
 @Suite struct DenialCacheTests {

@@ -40,23 +40,7 @@ import Testing
 
     /// Runs `body` with a client of an RPC server that serves `handlers` only, its calls timing out after 300 ms.
     func withServer(_ handlers: RPCHandlerRegistry, _ body: @Sendable (LimiterClient) async throws -> Void) async throws {
-        var logger = Logger(label: "test.limiter-client")
-        logger.logLevel = .critical
-        let secret = try RPCSecret(Self.secret)
-        let server = RPCServer(configuration: RPCServerConfiguration(secret: secret), handlers: handlers, logger: logger)
-        try await withThrowingTaskGroup { group in
-            group.addTask { try await server.run() }
-            let rpc = RPCClient(
-                configuration: RPCClientConfiguration(
-                    host: "127.0.0.1", port: try await server.localPort(), secret: secret, connectTimeout: .seconds(10),
-                    defaultCallTimeout: .milliseconds(300)
-                ),
-                logger: logger
-            )
-            group.addTask { try await rpc.run() }
-            defer { group.cancelAll() }
-            try await body(LimiterClient(rpc: rpc))
-        }
+        try await withRPCServer(handlers, secret: Self.secret, callTimeout: .milliseconds(300)) { rpc in try await body(LimiterClient(rpc: rpc)) }
     }
 
     static func request(_ policy: String, key: String = "198.51.100.7", extra: Int = 0) -> LimiterRequest {

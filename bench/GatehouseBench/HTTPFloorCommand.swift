@@ -19,8 +19,9 @@ import NIOPosix
 /// connection to the echo server, and a loop tick's requests leave in one `write(2)`.
 ///
 /// With `--limiter-port`, each request is first decided by a real limiter on that port, the way the edge
-/// asks it: one `limiter.Check` (or `limiter.CheckBatch` under load) through a ``CallBatcher``, from a task on
-/// the connection's event loop, for one caller and a policy far from its limit. That is the floor under any
+/// asks it: through the limiter client's batching (``LimiterClient/acquire(_:traceID:)``: one
+/// `limiter.AcquireBatch` per event-loop tick under load), for its cost alone (no lease), from a task on the
+/// connection's event loop, for one caller and a policy far from its limit. That is the floor under any
 /// front that asks the limiter once per request: the edge with nothing else to do.
 struct HTTPFloorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "http-floor", abstract: "Answer every HTTP request with a fixed JSON body.")
@@ -177,12 +178,12 @@ final class FixedAnswerHandler: ChannelInboundHandler {
     }
 }
 
-/// The limiter decision of `--limiter-port`: the edge's way of asking (``CallBatcher`` over `limiter.Check`
-/// and `limiter.CheckBatch`), without its handling of the answer.
+/// The limiter decision of `--limiter-port`: the edge's way of asking (the limiter client's batched
+/// ``LimiterClient/acquire(_:traceID:)``), without its handling of the answer.
 final class FloorLimiterCheck: Sendable {
     let client: RPCClient
     private let request: LimiterRequest
-    private let checks: CallBatcher<LimiterRequest, LimiterDecision>
+    private let limiter: LimiterClient
 
     init(port: Int, host: String, policy: String) throws {
         var logger = Logger(label: "gatehouse-bench.http-floor")
@@ -196,17 +197,13 @@ final class FloorLimiterCheck: Sendable {
         )
         self.client = client
         self.request = LimiterRequest(caller: "bench", items: [.init(policy: policy, key: "floor-subject")])
-        let limiter = LimiterClient(rpc: client)
-        self.checks = CallBatcher { requests in
-            if requests.count == 1 { return [try await limiter.check(requests[0])] }
-            return try await limiter.checkBatch(requests).map { try $0.get() }
-        }
+        self.limiter = LimiterClient(rpc: client, logger: logger)
     }
 
     /// One check; a failure is printed (the floor answers anyway).
     func check() async {
         do {
-            _ = try await self.checks.submit(self.request)
+            _ = try await self.limiter.acquire(self.request).get()
         } catch {
             FileHandle.standardError.write(Data("limiter check failed: \(error)\n".utf8))
         }

@@ -1,3 +1,4 @@
+import GatehouseLimiterAPI
 import GatehouseObservability
 import Metrics
 
@@ -84,6 +85,11 @@ package enum EdgeMetrics {
 
     private static let limiterCalls = LimiterCall.allCases.map {
         Counter(label: "gatehouse_edge_limiter_calls_total", dimensions: [("method", $0.rawValue)])
+    }
+
+    /// The counters of ``limiterCall(_:)`` that the limiter's client counts its batches' calls in.
+    static var limiterCallCounters: LimiterCallCounters {
+        LimiterCallCounters(acquire: Self.limiterCall(.acquire), check: Self.limiterCall(.check))
     }
 
     /// What happened to leased units.

@@ -2,7 +2,6 @@ import GatehouseAuthAPI
 import GatehouseFleet
 import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
-import GatehouseNIOSupport
 import GatehouseRPC
 import JWTKit
 import Logging
@@ -16,13 +15,15 @@ import Synchronization
 /// keyed as its `key` parts say (``PolicyKeyValues``, from the policy file), and every decision carries the
 /// IETF `RateLimit-Policy`/`RateLimit` headers.
 ///
-/// - **Acquires** go through a ``CallBatcher``: the acquires of one event-loop tick, and those that arrive while
-///   4 calls of their loop are in flight, go out together as one `limiter.AcquireBatch`. A request's acquire
+/// - **Acquires** are batched by the limiter's client (``LimiterClient/acquire(_:traceID:)``): the acquires of one
+///   event-loop tick, and those that arrive while 4 calls of their loop are in flight, go out together as one
+///   `limiter.AcquireBatch`. A request's acquire
 ///   asks for its cost plus the key's want (see ``LeaseTable``), and the request spends its cost from that
 ///   grant; a balance down to a quarter of its want is refilled ahead of need, off the request path.
-/// - **Denials** are remembered per (policy, key value) until their retry-after, so a flooding caller is
-///   answered 429 from memory; a denial of a `[sub, route]` policy on one route never refuses the same caller
-///   on another.
+/// - **Denials** (the limiter's and the fallbacks') are remembered per (policy, key value) until their
+///   retry-after by the limiter's client (``LimiterClient/rememberedDenial(of:at:)``), so a flooding caller is
+///   answered 429 from memory, even while the limiter is not asked after a failure; a denial of a
+///   `[sub, route]` policy on one route never refuses the same caller on another.
 /// - **Unspent units go back** (`limiter.Release`): every 200 ms ``run()`` returns the units of expired leases
 ///   of the rate algorithms and of keys idle for 5 s, and at shutdown everything held.
 /// - **The limiter unreachable** (or too slow, past `limiter.call_timeout_ms`): counted in
@@ -35,7 +36,8 @@ import Synchronization
 ///   `gatehouse_edge_limiter_refused_checks_total` and logged at most once a minute. A `Peek` (asking only)
 ///   is allowed when the limiter cannot answer it.
 /// - **An older limiter** without `limiter.AcquireBatch` (a rolling upgrade) gets `limiter.CheckBatch` (or single
-///   `limiter.Check`s) instead, one decision per request, and is asked for leases again every 30 s.
+///   `limiter.Check`s) instead from the client, one decision per request, and is asked for leases again every
+///   30 s; meanwhile each request is decided on its own, no request waiting for another's.
 package final class EdgeRateLimiter: Service, Sendable {
     /// The decision for one request.
     package struct Decision: Sendable, Equatable {
@@ -56,32 +58,11 @@ package final class EdgeRateLimiter: Service, Sendable {
         static let unchecked = Decision(allowed: true, retryAfterSeconds: 0, deniedBy: nil, headers: [])
     }
 
-    /// One acquire: the request and the HTTP request's id for the limiter's logs.
-    private typealias PendingAcquire = (request: LimiterRequest, traceID: String)
-
     private let limiter: LimiterClient
-    private let acquires: CallBatcher<PendingAcquire, Result<LimiterDecision, LimiterClientError>>
     private let table: Mutex<LeaseTable>
     private let fleet: FleetMembership?
-    /// What the edge knows of its limiter, shared with the acquires' sender: until when it is not asked after
-    /// a failed call, until when it is taken for one without `limiter.AcquireBatch`, and its longest lease.
-    private final class LimiterState: Sendable {
-        let times = Mutex<(unreachableUntil: ContinuousClock.Instant?, checksOnlyUntil: ContinuousClock.Instant?)>((nil, nil))
-        /// The limiter's longest lease in milliseconds, as its last `limiter.AcquireBatch` answer said (1 s until it says).
-        let leasePeriodMilliseconds = Atomic<Int>(1000)
-
-        /// Whether the limiter is taken for one without `limiter.AcquireBatch` at `now`.
-        func isChecksOnly(at now: ContinuousClock.Instant) -> Bool {
-            self.times.withLock { $0.checksOnlyUntil.map { $0 > now } ?? false }
-        }
-
-        /// Whether the limiter is not asked at `now`, after a failed call.
-        func isUnreachable(at now: ContinuousClock.Instant) -> Bool {
-            self.times.withLock { $0.unreachableUntil.map { $0 > now } ?? false }
-        }
-    }
-
-    private let limiterState: LimiterState
+    /// Until when the limiter is not asked, after a failed call.
+    private let unreachableUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let failing = Atomic<Bool>(false)
     private let policies: Mutex<PolicyCatalog>
     private let apiKeyHeader: String?
@@ -94,27 +75,23 @@ package final class EdgeRateLimiter: Service, Sendable {
     static let refusalLogInterval = Duration.seconds(60)
     /// How long the limiter is not asked after a call failed.
     static let unreachableBackoff = Duration.milliseconds(500)
-    /// How long a limiter without `limiter.AcquireBatch` is asked for checks instead.
-    static let checksOnlyInterval = Duration.seconds(30)
     /// How often expired and idle leases are returned.
     static let sweepInterval = Duration.milliseconds(200)
 
     /// Creates the gate; ``run()`` returns unspent units while it runs and everything held at shutdown.
     /// - Parameters:
-    ///   - limiter: The limiter's client; the `run()` of its RPC client must be going.
+    ///   - limiter: The limiter's client (its batches counted in `gatehouse_edge_limiter_calls_total`, see
+    ///     ``EdgeMetrics/limiterCallCounters``); the `run()` of its RPC client must be going.
     ///   - policies: The limiter's policy file: each policy's key parts, cost and fallback.
     ///   - apiKeyHeader: The request header whose value is the `api_key` key part, lower-case (`policies.api_key_header`).
     ///   - fleet: The live edges, the `local` fallback's divisor; `nil`: the policy file's `replicas`.
-    ///   - keyCapacity: The most (policy, key value) pairs whose units and denials are held.
+    ///   - keyCapacity: The most (policy, key value) pairs whose units are held.
     ///   - logger: Receives limiter outages and refusals.
     package init(
         limiter: LimiterClient, policies: PolicyCatalog, apiKeyHeader: String? = nil, fleet: FleetMembership? = nil, keyCapacity: Int = 100_000,
         logger: Logger
     ) {
-        let state = LimiterState()
         self.limiter = limiter
-        self.limiterState = state
-        self.acquires = CallBatcher { acquires in try await Self.send(acquires, to: limiter, state: state, logger: logger) }
         self.table = Mutex(LeaseTable(capacity: keyCapacity))
         self.fleet = fleet
         self.policies = Mutex(policies)
@@ -147,7 +124,7 @@ package final class EdgeRateLimiter: Service, Sendable {
         var items: [LeaseTable.Item] = []
         items.reserveCapacity(policies.count)
         var previous: (parts: [PolicyKeyPart], key: String)?
-        let leasePeriod = self.limiterState.leasePeriodMilliseconds.load(ordering: .relaxed)
+        let leasePeriod = self.limiter.leasePeriodMilliseconds
         for name in policies {
             // A name the catalog lacks (only while a reload swaps the files) is keyed by the caller.
             let policy = catalog.policies[name]
@@ -164,15 +141,12 @@ package final class EdgeRateLimiter: Service, Sendable {
         while true {
             let now = ContinuousClock.now
             // A limiter without leases decides every request on its own: no request waits for another's.
-            let singleFlight = !self.limiterState.isChecksOnly(at: now)
+            let singleFlight = !self.limiter.sendsChecksOnly(at: now)
             switch self.table.withLock({ $0.spend(items, now: now, singleFlight: singleFlight) }) {
             case .spent(let statuses, let refill):
                 if !refill.isEmpty { self.refillAhead(refill, caller: caller.caller) }
                 EdgeMetrics.rateLimitDecision(.lease).increment()
                 return self.decided(LimiterDecision(allowed: true, statuses: statuses, source: .redis))
-            case .denied(let response):
-                EdgeMetrics.rateLimitDecision(.memory).increment()
-                return self.decided(response)
             case .wait(let key):
                 await withCheckedContinuation { continuation in
                     if !self.table.withLock({ $0.wait(for: key, continuation) }) { continuation.resume() }
@@ -231,16 +205,19 @@ package final class EdgeRateLimiter: Service, Sendable {
         _ wants: [LeaseTable.Want], spending items: [LeaseTable.Item]?, caller: String, requestID: String, catalog: PolicyCatalog
     ) async -> LeaseTable.Outcome? {
         let sentAt = ContinuousClock.now
+        let request = LimiterRequest(
+            caller: caller, items: wants.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost, extra: $0.extra) }
+        )
         var response: LimiterDecision?
-        if self.limiterState.isUnreachable(at: sentAt) {
+        if let remembered = self.limiter.rememberedDenial(of: request, at: sentAt) {
+            response = remembered
+            if items != nil { EdgeMetrics.rateLimitDecision(.memory).increment() }
+        } else if self.unreachableUntil.withLock({ $0.map { $0 > sentAt } ?? false }) {
             response = nil
         } else {
-            let request = LimiterRequest(
-                caller: caller, items: wants.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost, extra: $0.extra) }
-            )
             do {
-                response = try await self.acquires.submit((request, requestID)).get()
-                self.limiterState.times.withLock { $0.unreachableUntil = nil }
+                response = try await self.limiter.acquire(request, traceID: requestID).get()
+                self.unreachableUntil.withLock { $0 = nil }
                 if self.failing.exchange(false, ordering: .relaxed) {
                     self.logger.notice("the limiter answers again")
                 }
@@ -250,14 +227,17 @@ package final class EdgeRateLimiter: Service, Sendable {
                 self.logRefusal(error, policies: wants.map(\.key.policy))
             } catch {
                 EdgeMetrics.limiterFailures.increment()
-                self.limiterState.times.withLock { $0.unreachableUntil = .now + Self.unreachableBackoff }
+                self.unreachableUntil.withLock { $0 = .now + Self.unreachableBackoff }
                 if !self.failing.exchange(true, ordering: .relaxed) {
                     self.logger.warning("cannot reach the limiter; units held are spent, then the policies' fallbacks decide", metadata: ["error": "\(error)"])
                 }
             }
         }
         if response == nil, items != nil {
-            response = self.fallbackResponse(wants, catalog: catalog, now: .now)
+            let fallback = self.fallbackResponse(wants, catalog: catalog, now: .now)
+            // Its denials are remembered like the limiter's: repeats within its retry-after are answered from memory.
+            self.limiter.remember(fallback, answering: request, at: .now)
+            response = fallback
             EdgeMetrics.rateLimitDecision(.fallback).increment()
         }
         let now = ContinuousClock.now
@@ -273,7 +253,7 @@ package final class EdgeRateLimiter: Service, Sendable {
     /// Refills balances running low, off the request path.
     private func refillAhead(_ wants: [LeaseTable.Want], caller: String) {
         let now = ContinuousClock.now
-        if self.limiterState.isChecksOnly(at: now) {
+        if self.limiter.sendsChecksOnly(at: now) {
             self.table.withLock { _ = $0.acquireFailed(wants, now: now) }
             return
         }
@@ -322,61 +302,6 @@ package final class EdgeRateLimiter: Service, Sendable {
         } catch {
             EdgeMetrics.leaseUnits(.expired).increment(by: Int64(units))
             self.logger.debug("the limiter did not take unspent units back; they stay spent", metadata: ["units": "\(units)", "error": "\(error)"])
-        }
-    }
-
-    /// Sends one batch of acquires as `limiter.AcquireBatch`; to a limiter without it (`unimplemented`, so
-    /// nothing was granted) as checks (``sendChecks(_:to:)``) whose every allowed policy is granted its cost
-    /// to spend at once, for ``checksOnlyInterval``. An outcome per acquire, in order.
-    private static func send(
-        _ acquires: [PendingAcquire], to limiter: LimiterClient,
-        state: LimiterState, logger: Logger
-    ) async throws -> [Result<LimiterDecision, LimiterClientError>] {
-        let now = ContinuousClock.now
-        if !state.isChecksOnly(at: now) {
-            EdgeMetrics.limiterCall(.acquire).increment()
-            do {
-                let answer = try await limiter.acquireBatch(acquires.map(\.request))
-                if answer.leasePeriodMilliseconds > 0 {
-                    state.leasePeriodMilliseconds.store(Int(clamping: answer.leasePeriodMilliseconds), ordering: .relaxed)
-                }
-                return answer.outcomes
-            } catch let error as LimiterClientError where error.reason == .methodUnknown {
-                state.times.withLock { $0.checksOnlyUntil = .now + Self.checksOnlyInterval }
-                logger.notice("the limiter does not grant leases (an older version); every request is decided by a limiter check until it does")
-            }
-        }
-        let results = try await Self.sendChecks(acquires, to: limiter)
-        return zip(acquires, results).map { acquire, result in
-            result.map { response in
-                var response = response
-                for index in response.statuses.indices where response.statuses[index].allowed && index < acquire.request.items.count {
-                    response.statuses[index].granted = UInt32(clamping: acquire.request.items[index].cost ?? 0)
-                }
-                return response
-            }
-        }
-    }
-
-    /// Sends acquires as checks: `limiter.Check` for one, `limiter.CheckBatch` for more (or single checks when
-    /// the limiter does not know that method either); an outcome per check, in order.
-    private static func sendChecks(_ checks: [PendingAcquire], to limiter: LimiterClient) async throws -> [Result<LimiterDecision, LimiterClientError>] {
-        if checks.count == 1 {
-            EdgeMetrics.limiterCall(.check).increment()
-            return [.success(try await limiter.check(checks[0].request, traceID: checks[0].traceID))]
-        }
-        EdgeMetrics.limiterCall(.check).increment()
-        do {
-            return try await limiter.checkBatch(checks.map(\.request))
-        } catch let error as LimiterClientError where error.reason == .methodUnknown {
-            return await checks.concurrentMap { check in
-                do {
-                    EdgeMetrics.limiterCall(.check).increment()
-                    return .success(try await limiter.check(check.request, traceID: check.traceID))
-                } catch {
-                    return .failure(error as? LimiterClientError ?? LimiterClientError(.unreachable, "\(error)"))
-                }
-            }
         }
     }
 

@@ -61,7 +61,7 @@ package struct EdgeRouterService: LaunchableService {
             redis: redis, channel: configuration.pathInvalidationsChannel, origin: memberID, logger: Logger(label: "gatehouse.edge.events")
         )
         let rateLimiter = EdgeRateLimiter(
-            limiter: LimiterClient(rpc: limiterClient), policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
+            limiter: LimiterClient(rpc: limiterClient, callCounters: EdgeMetrics.limiterCallCounters, logger: logger), policies: policies, apiKeyHeader: configuration.apiKeyHeader, fleet: fleet, logger: logger
         )
         let accessLogger = Logger(label: "gatehouse.edge.access")
         let handler = EdgeGateway(

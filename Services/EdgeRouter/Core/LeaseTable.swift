@@ -21,8 +21,9 @@ import GatehouseLimiterPolicies
 ///   policy's algorithm is a rate algorithm, whose state takes them back; a window's units are void once
 ///   their window ended) and returns the units of keys idle for ``idleAfter``; ``drain()`` returns all at
 ///   shutdown.
-/// - **Denials are remembered** per key until their retry-after, so a caller over its limit is answered from
-///   memory.
+///
+/// Denials are not kept here: the limiter's client remembers them (``LimiterClient/rememberedDenial(of:at:)``),
+/// and an answer from that memory (``LimiterDecision/Source/denialCache``) changes only the denied keys' state.
 struct LeaseTable: Sendable {
     /// One policy's counter.
     struct Key: Hashable, Sendable {
@@ -61,8 +62,6 @@ struct LeaseTable: Sendable {
         /// Every item was debited; the statuses (one per item, for the headers) and the keys to refill ahead
         /// of need (already marked as acquiring).
         case spent(statuses: [LimiterDecision.PolicyStatus], refill: [Want])
-        /// A policy denied the caller recently: its remembered answer, counted down to now.
-        case denied(LimiterDecision)
         /// Short of units: acquire these (marked as acquiring; ``granted(_:response:sentAt:now:)`` or
         /// ``acquireFailed(_:now:)`` must follow).
         case acquire([Want])
@@ -77,7 +76,6 @@ struct LeaseTable: Sendable {
         /// The limiter's last status for this key, as of `statusAt` (remaining: what it had not leased).
         var status: LimiterDecision.PolicyStatus?
         var statusAt: ContinuousClock.Instant
-        var deniedUntil: ContinuousClock.Instant?
         var want: Int
         /// The item's ``Item/minimumWant``, as last given.
         var minimumWant = 0
@@ -140,14 +138,7 @@ struct LeaseTable: Sendable {
     mutating func spend(_ items: [Item], now: ContinuousClock.Instant, singleFlight: Bool = true) -> Spend {
         var short: [Int] = []
         for (index, item) in items.enumerated() {
-            guard let entry = self.entries[item.key] else {
-                short.append(index)
-                continue
-            }
-            if let until = entry.deniedUntil, until > now {
-                return .denied(self.remembered(items, now: now))
-            }
-            if entry.spendable(at: now) < item.cost { short.append(index) }
+            if self.entries[item.key].map({ $0.spendable(at: now) < item.cost }) ?? true { short.append(index) }
         }
         guard short.isEmpty else {
             for index in short where singleFlight && self.entries[items[index].key]?.acquiring == true {
@@ -189,8 +180,8 @@ struct LeaseTable: Sendable {
     }
 
     /// Applies the limiter's answer to an acquire of `wants`, sent at `sentAt`: granted units join the
-    /// balances, leases counted from `sentAt`; a denial is remembered until its retry-after. For a request's
-    /// own acquire (`spending` its items), the request's cost is taken from the grant at once and its other
+    /// balances, leases counted from `sentAt`; an answer from the client's memory of denials changes only the
+    /// denied keys' statuses. For a request's own acquire (`spending` its items), the request's cost is taken from the grant at once and its other
     /// items are debited from their balances, all or nothing; a grant with no lease (`lease_ms` 0: a
     /// fallback's, a remembered denial's or an older limiter's) is only ever spent this way.
     /// - Returns: The requests waiting for these keys, to resume, and for a request's own acquire its outcome.
@@ -205,18 +196,17 @@ struct LeaseTable: Sendable {
             entry.acquiring = false
             waiters += entry.waiters
             entry.waiters.removeAll()
-            entry.status = status
-            entry.statusAt = now
+            // A key that a remembered denial did not consult keeps what the limiter last said of it.
+            if response.source != .denialCache || !status.allowed {
+                entry.status = status
+                entry.statusAt = now
+            }
             let granted = Int(status.granted)
             // A request's cost comes out of its own grant; a shadow policy's grant may fall short of it.
             let held = spendsNow ? max(0, granted - want.cost) : granted
             if granted > 0 {
-                entry.deniedUntil = nil
                 entry.lastUsed = now
                 if granted < want.cost + want.extra { entry.want = max(1, min(entry.want, granted)) }
-            } else if !status.allowed, status.retryAfterMilliseconds > 0 {
-                // Until the `Retry-After` the caller is told: whole seconds, rounded up.
-                entry.deniedUntil = now + .seconds(Int64(clamping: (status.retryAfterMilliseconds + 999) / 1000))
             }
             if held > 0, status.leaseMilliseconds > 0 {
                 if entry.spendable(at: now) == 0 || entry.epoch != status.epoch {
@@ -289,7 +279,7 @@ struct LeaseTable: Sendable {
                 stranded += self.retire(key, &entry)
             }
             let idle = now - entry.lastUsed >= self.idleAfter
-            if idle, !entry.acquiring, entry.waiters.isEmpty, (entry.deniedUntil ?? now) <= now {
+            if idle, !entry.acquiring, entry.waiters.isEmpty {
                 if entry.balance > 0 { returns.append(Return(key: key, units: entry.balance, epoch: entry.epoch)) }
                 self.entries[key] = nil
             } else {
@@ -397,47 +387,25 @@ struct LeaseTable: Sendable {
     }
 
     /// The answer to a request whose acquire of `wants` was denied: the limiter's statuses for those, the
-    /// other items as they stand.
+    /// other items (and, for a remembered denial, the keys it did not consult) as they stand.
     private func answer(
         _ items: [Item], wants: [Want], response: LimiterDecision, now: ContinuousClock.Instant
     ) -> LimiterDecision {
         let statuses = items.map { item in
-            if let index = wants.firstIndex(where: { $0.key == item.key }), index < response.statuses.count {
+            if let index = wants.firstIndex(where: { $0.key == item.key }), index < response.statuses.count,
+                response.source != .denialCache || !response.statuses[index].allowed
+            {
                 return response.statuses[index]
             }
-            return self.entries[item.key].map { Self.status(of: $0, now: now) } ?? LimiterDecision.PolicyStatus()
-        }
-        return LimiterDecision(allowed: false, statuses: statuses, source: response.source)
-    }
-
-    /// The answer for a request of which a policy has a remembered denial: that denial counted down to now,
-    /// the other policies as they stand.
-    private func remembered(_ items: [Item], now: ContinuousClock.Instant) -> LimiterDecision {
-        var statuses: [LimiterDecision.PolicyStatus] = []
-        statuses.reserveCapacity(items.count)
-        for item in items {
-            guard let entry = self.entries[item.key], var status = entry.status else {
+            guard let entry = self.entries[item.key], entry.status != nil else {
                 var unknown = LimiterDecision.PolicyStatus()
                 unknown.policy = item.key.policy
                 unknown.allowed = true
-                statuses.append(unknown)
-                continue
+                return unknown
             }
-            let elapsed = UInt64((now - entry.statusAt).wholeMillisecondsDown)
-            status.resetMilliseconds -= min(status.resetMilliseconds, elapsed)
-            if let until = entry.deniedUntil, until > now {
-                status.allowed = false
-                status.remaining = 0
-                status.retryAfterMilliseconds = UInt64((until - now).wholeMilliseconds)
-            } else {
-                status.allowed = true
-                status.remaining = UInt32(clamping: min(Int(status.limit), Int(status.remaining) + entry.spendable(at: now)))
-                status.retryAfterMilliseconds = 0
-            }
-            status.granted = 0
-            statuses.append(status)
+            return Self.status(of: entry, now: now)
         }
-        return LimiterDecision(allowed: false, statuses: statuses, source: .denialCache)
+        return LimiterDecision(allowed: false, statuses: statuses, source: response.source)
     }
 }
 

@@ -1,4 +1,5 @@
 import GatehouseFleet
+import GatehouseLimiterAPI
 import GatehouseLimiterPolicies
 import GatehouseObservability
 import GatehouseRPC

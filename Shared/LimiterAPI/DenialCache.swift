@@ -1,5 +1,6 @@
 /// Remembers denied (policy, key) pairs until their retry-after passes, so a client that keeps
-/// hammering after a 429 is answered without a Redis round trip (envoyproxy/ratelimit's over-limit cache).
+/// hammering after a 429 is answered without a Redis round trip at the limiter (envoyproxy/ratelimit's
+/// over-limit cache), and without a limiter call at a caller using ``LimiterClient/acquire(_:traceID:)``.
 ///
 /// Bounded: at `capacity` entries it first drops expired ones; if none expired it stops remembering
 /// new denials (Redis still decides them correctly, just less cheaply). A pure value: the caller
@@ -29,7 +30,7 @@ package struct DenialCache: Sendable {
     /// The denial in force for `policy` and `key`, if any; forgets it once it has ended.
     /// - Parameters:
     ///   - policy: The policy name.
-    ///   - key: The Redis key of the counter.
+    ///   - key: The key value the policy counts.
     ///   - now: The current time.
     package mutating func denial(policy: String, key: String, now: ContinuousClock.Instant) -> Denial? {
         let denialKey = DenialKey(policy: policy, key: key)
@@ -44,7 +45,7 @@ package struct DenialCache: Sendable {
     /// Remembers a denial until `until`.
     /// - Parameters:
     ///   - policy: The policy name.
-    ///   - key: The Redis key of the counter.
+    ///   - key: The key value the policy counts.
     ///   - until: When the retry-after passes.
     ///   - status: The policy's status at the denial.
     ///   - now: The current time.
@@ -65,26 +66,5 @@ package struct DenialCache: Sendable {
     private struct DenialKey: Hashable, Sendable {
         let policy: String
         let key: String
-    }
-}
-
-/// A policy's numbers at one decision, enough to answer with headers later.
-package struct PolicyStatusSnapshot: Sendable, Hashable {
-    /// Units per period.
-    package let limit: Int
-    /// The period in whole seconds.
-    package let windowSeconds: Int
-    /// When the whole budget is back (the decision's reset), nothing being charged meanwhile.
-    package let resetsAt: ContinuousClock.Instant
-
-    /// Creates a snapshot.
-    /// - Parameters:
-    ///   - limit: Units per period.
-    ///   - windowSeconds: The period in whole seconds.
-    ///   - resetsAt: When the whole budget is back.
-    package init(limit: Int, windowSeconds: Int, resetsAt: ContinuousClock.Instant) {
-        self.limit = limit
-        self.windowSeconds = windowSeconds
-        self.resetsAt = resetsAt
     }
 }
