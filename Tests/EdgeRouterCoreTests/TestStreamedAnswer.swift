@@ -2,10 +2,11 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// A long answer of ``TestUpstreamServer``'s `/stream?bytes=N[&chunked=1][&hold=K][&die=K]`: `N` bytes of
+/// A long answer of ``TestUpstreamServer``'s `/stream?bytes=N[&chunked=1][&hold=K][&die=K][&after=M]`: `N` bytes of
 /// ``bytes(at:count:)``, with `Content-Length` or chunked, written in 64 KiB parts only while the connection is
 /// writable, so what it could write is what its client (the edge) read. With `hold`, it stops after `K`
-/// bytes until ``Controls/release()``; with `die`, it closes the connection after `K` bytes.
+/// bytes until ``Controls/release()``; with `die`, it closes the connection after `K` bytes; with `after`, it
+/// begins `M` ms after the request.
 struct TestStreamedAnswer {
     /// What the answers have written, the release of held ones, and what `/upload` requests received.
     final class Controls: Sendable {
@@ -44,6 +45,7 @@ struct TestStreamedAnswer {
     let chunked: Bool
     let hold: Int?
     let die: Int?
+    let after: Int?
     let controls: Controls
 
     init(query: String, controls: Controls) {
@@ -56,15 +58,25 @@ struct TestStreamedAnswer {
         self.chunked = values["chunked"] == 1
         self.hold = values["hold"]
         self.die = values["die"]
+        self.after = values["after"]
         self.controls = controls
     }
 
     func start(context: ChannelHandlerContext) {
+        let channel = context.channel
+        guard let after = self.after else {
+            self.begin(channel: channel)
+            return
+        }
+        channel.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(after))) { self.begin(channel: channel) }
+    }
+
+    private func begin(channel: any Channel) {
+        guard channel.isActive else { return }
         var headers = HTTPHeaders([("Content-Type", "application/octet-stream")])
         if !self.chunked { headers.add(name: "Content-Length", value: "\(self.length)") }
-        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-        context.flush()
-        self.pump(from: 0, channel: context.channel)
+        channel.writeAndFlush(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers)), promise: nil)
+        self.pump(from: 0, channel: channel)
     }
 
     /// Writes parts from `offset` while the connection is writable; else looks again in 5 ms.

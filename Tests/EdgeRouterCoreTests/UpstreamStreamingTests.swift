@@ -32,17 +32,28 @@ struct UpstreamStreamingTests {
             auth: none
             cache: {ttl: 30s}
             upstream: {addresses: [http://127.0.0.1:\(port)], max_body_bytes: \(Self.bound), path_prefix_rewrite: {from: /cached, to: /}}
+          - path: /untimed/stream
+            methods: [GET]
+            auth: none
+            upstream:
+              addresses: [http://127.0.0.1:\(port)]
+              max_body_bytes: \(Self.bound)
+              path_prefix_rewrite: {from: /untimed, to: /}
+              timeouts: {connect: 1m, first_byte: 1m, total: 5m}
         """
     }
 
     /// Runs `body` with the edge's HTTP server (its port) in front of a fresh ``TestUpstreamServer``.
-    static func withEdge(maxBodyBytes: Int = 16 << 20, _ body: @Sendable (Int, TestUpstreamServer) async throws -> Void) async throws {
+    static func withEdge(
+        maxBodyBytes: Int = 16 << 20, requestTimeout: Duration = .seconds(30), _ body: @Sendable (Int, TestUpstreamServer) async throws -> Void
+    ) async throws {
         let upstream = try await TestUpstreamServer.start()
         defer { upstream.stop() }
         try await EdgeGatewayTests.withGateway(over: RecordingUpstream(), routes: Self.routes(port: upstream.port)) { gateway in
             var http = EdgeConfiguration.HTTP()
             http.port = 0
             http.maxBodyBytes = maxBodyBytes
+            http.requestTimeout = requestTimeout
             var logger = Logger(label: "test.edge.http")
             logger.logLevel = .critical
             let (ports, announce) = AsyncStream.makeStream(of: Int.self)
@@ -104,15 +115,21 @@ struct UpstreamStreamingTests {
         }
     }
 
+    /// The edge's request timeout and the route's upstream timeouts are minutes here, so the upstream
+    /// connection can only close within the wait because the client left.
     @Test func aClientThatDoesNotReadHoldsTheUpstreamBackAndOneThatLeavesClosesItsConnection() async throws {
-        try await Self.withEdge { port, upstream in
+        try await Self.withEdge(requestTimeout: .seconds(300)) { port, upstream in
             let client = try await TestStreamingClient.connect(port: port, reading: false)
             defer { client.close() }
             let length = 96 << 20
-            client.send(.GET, "/stream?bytes=\(length)")
+            client.send(.GET, "/untimed/stream?bytes=\(length)")
             client.readMore()
-            // Wait until the upstream could write no more for a second (at most 15 s: on a loaded machine the
-            // last socket-buffer space can keep filling slowly).
+            // The answer began: its head reached the client and the upstream wrote body bytes (on a loaded
+            // machine either can take seconds).
+            let head = try await client.wait(seconds: 60) { ($0.status != nil && upstream.streams.written > 0) || $0.closed }
+            #expect(head.status == 200 && !head.closed)
+            // Then wait until the upstream could write no more for a second (at most 15 s: on a loaded machine
+            // the last socket-buffer space can keep filling slowly).
             var written = -1
             let began = ContinuousClock.now
             while upstream.streams.written != written, ContinuousClock.now - began < .seconds(15) {
@@ -122,13 +139,30 @@ struct UpstreamStreamingTests {
             written = upstream.streams.written
             // Socket buffers on both connections (the kernel may grow them to several MiB) and the edge's
             // own bound; far from the whole answer.
-            #expect(written < 40 << 20, "the upstream wrote \(written) of \(length) bytes while the client read nothing")
+            #expect(written > 0 && written < 40 << 20, "the upstream wrote \(written) of \(length) bytes while the client read nothing")
             #expect(client.current.ended == 0)
             client.close()
             #expect(
-                try await Self.eventually(within: .seconds(30)) { upstream.openConnections == 0 },
+                try await Self.eventually { upstream.openConnections == 0 },
                 "the client left: its upstream connection was closed (open: \(upstream.openConnections), written: \(upstream.streams.written))"
             )
+        }
+    }
+
+    /// A client gone before the answer began: the answer that begins after it, with nobody to take it, is
+    /// given up and its upstream connection closed (timeouts of minutes, as above).
+    @Test func aClientThatLeavesBeforeTheAnswerBeganHasItsUpstreamConnectionClosedOnceTheAnswerBegins() async throws {
+        try await Self.withEdge(requestTimeout: .seconds(300)) { port, upstream in
+            let client = try await TestStreamingClient.connect(port: port, reading: false)
+            defer { client.close() }
+            client.send(.GET, "/untimed/stream?bytes=\(96 << 20)&after=1000")
+            #expect(try await Self.eventually { upstream.requests == 1 }, "the request reached the upstream")
+            client.close()
+            #expect(
+                try await Self.eventually { upstream.openConnections == 0 },
+                "the answer that began after the client left was given up: its connection was closed (written: \(upstream.streams.written))"
+            )
+            #expect(upstream.streams.written < 40 << 20)
         }
     }
 
@@ -241,9 +275,9 @@ struct UpstreamStreamingTests {
         }
     }
 
-    /// Whether `condition` came to hold within `timeout`.
-    static func eventually(within timeout: Duration = .seconds(10), _ condition: () -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
+    /// Whether `condition` came to hold within 10 s.
+    static func eventually(_ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if condition() { return true }
             try await Task.sleep(for: .milliseconds(10))
