@@ -52,6 +52,18 @@ struct UpstreamExchangeTests {
         #expect(closing.read(.end(nil)) == .answer(reusable: false))
     }
 
+    @Test func aClientThatLeavesBeforeTheHeadEndsTheExchangeWithoutRetryOrBlameAndAfterItChangesNothing() {
+        var waiting = UpstreamExchange(bufferedBodyBytes: 10)
+        #expect(waiting.clientLeft() == .fail(.clientLeft))
+        #expect(waiting.read(Self.head(.ok, [("Content-Length", "0")])) == .none, "the exchange is over")
+        #expect(!UpstreamFailure.clientLeft.allowsRetry && !UpstreamFailure.clientLeft.countsAgainstAddress)
+        #expect(!UpstreamFailure.requestBodyBroke("the client closed its connection").countsAgainstAddress)
+        #expect(UpstreamFailure.closedBeforeAnswer.countsAgainstAddress)
+        var streaming = UpstreamExchange(bufferedBodyBytes: 10)
+        #expect(streaming.read(Self.head(.ok, [("Content-Length", "20")])) == .beginStream)
+        #expect(streaming.clientLeft() == .none, "a begun answer is the streamed body's to give up")
+    }
+
     @Test func failuresBeforeAndDuringTheAnswer() {
         var early = UpstreamExchange(bufferedBodyBytes: 10)
         #expect(early.closed(error: nil) == .fail(.closedBeforeAnswer), "an idempotent request may be retried")

@@ -166,6 +166,20 @@ struct UpstreamStreamingTests {
         }
     }
 
+    @Test func aClientThatLeavesWhileItsUncachedRequestWaitsEndsTheUpstreamExchangeAtOnce() async throws {
+        try await Self.withEdge(requestTimeout: .seconds(300)) { port, upstream in
+            let client = try await TestStreamingClient.connect(port: port, reading: false)
+            defer { client.close() }
+            // The answer would begin after a minute; the route's timeouts are minutes long.
+            client.send(.GET, "/untimed/stream?bytes=1024&after=60000")
+            #expect(try await Self.eventually { upstream.requests == 1 && upstream.openConnections == 1 }, "the request reached the upstream")
+            let left = ContinuousClock.now
+            client.close()
+            #expect(try await Self.eventually { upstream.openConnections == 0 }, "the upstream connection was closed when the client left")
+            #expect(ContinuousClock.now - left < .seconds(10), "not at the answer's start a minute later, nor at a timeout")
+        }
+    }
+
     /// Not about streaming, but about what the edge's HTTP server adds to a forwarded answer.
     @Test func aForwardedAnswerKeepsTheOriginsDateAndHasOnlyOne() async throws {
         try await Self.withEdge { port, _ in

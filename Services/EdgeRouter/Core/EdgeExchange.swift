@@ -19,6 +19,9 @@ package struct EdgeRequest: Sendable {
     /// The rest of a body longer than its HTTP upstream route's bound, forwarded as it arrives; `nil` when
     /// ``body`` is all of it.
     var bodyStream: BodyStream?
+    /// Says when the client closed its connection, for an upstream exchange only this request waits for;
+    /// `nil` for a request that did not come from the HTTP server.
+    var departure: ClientDeparture?
     /// The scheme the client used: `https` when a trusted proxy said so (`X-Forwarded-Proto`, `Forwarded:
     /// proto=`), else `http`.
     package var scheme: String

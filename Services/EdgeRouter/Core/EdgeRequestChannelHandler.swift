@@ -17,7 +17,8 @@ import NIOHTTP1
 /// An HTTP upstream's answer longer than its route's bound (``EdgeResponse/bodyStream``) is written as it
 /// arrives: with the upstream's `Content-Length` when it declared one, else chunked (an HTTP/1.0 client's
 /// connection is closed at its end instead); the upstream connection is read only while this connection is
-/// writable; a client that goes away gives the rest up (its upstream connection is closed); a body that breaks
+/// writable; a client that goes away gives the rest up (its upstream connection is closed), as it ends an
+/// uncached upstream exchange whose answer has not begun (``ClientDeparture``); a body that breaks
 /// off closes this connection, since its head is already sent, and is logged and counted
 /// (`gatehouse_edge_upstream_streams_broken_total`). A `HEAD` gets the head alone.
 ///
@@ -57,6 +58,8 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     private var requestBodyTooLarge = false
     /// Whether the gateway is answering a request.
     private var answering = false
+    /// Tells the request being answered when the client leaves (its uncached upstream exchange ends then).
+    private var departure: ClientDeparture?
     /// Whether the connection closes once the answer in progress is written.
     private var closesAfterAnswer = false
     private var reads = ReadGate()
@@ -85,9 +88,11 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         context.fireChannelInactive()
     }
 
-    /// The client went away: the answer it was being sent is given up, and a request body it was sending
-    /// breaks off (its upstream request is aborted).
+    /// The client went away: the answer it was being sent is given up, a request body it was sending breaks
+    /// off (its upstream request is aborted), and so does an upstream exchange only it waits for.
     private func connectionEnded() {
+        self.departure?.left()
+        self.departure = nil
         self.streaming?.body.cancel()
         self.streaming = nil
         self.requestBody?.emit(.failed("the client closed its connection"))
@@ -201,6 +206,9 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     private func answer(_ head: HTTPRequestHead, body: ByteBuffer, rest: BodyStream?, context: ChannelHandlerContext) {
         var request = self.request(head, body: body)
         request.bodyStream = rest
+        let departure = ClientDeparture()
+        request.departure = departure
+        self.departure = departure
         let (sent, pipeline) = (request, self.handler)
         self.answering = true
         self.executor.run({ await pipeline.handle(sent) }) { response in
@@ -210,6 +218,7 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
 
     private func respond(_ response: EdgeResponse, answering head: HTTPRequestHead, context: ChannelHandlerContext) {
         self.answering = false
+        self.departure = nil
         guard self.context != nil else { return }  // the connection closed while the request was answered
         if self.requestBodyTooLarge {
             self.requestBodyTooLarge = false

@@ -71,10 +71,12 @@ final class HTTPUpstream: Sendable {
     ///   - rest: The rest of a request body longer than the bound, written as it arrives; such a request is
     ///     never sent twice.
     ///   - eventLoop: The loop of the client's connection; must be one of those the upstream was made with.
+    ///   - departure: Ends the exchange when the client leaves before the answer began (only its client
+    ///     waits for it); `nil` when others may wait for the answer too.
     /// - Throws: ``UpstreamFailure`` when no answer came.
     func forward(
         method: HTTPMethod, target: String, fields: [(name: String, value: String)], body: ByteBuffer?, rest: BodyStream? = nil,
-        on eventLoop: any EventLoop
+        on eventLoop: any EventLoop, departure: ClientDeparture? = nil
     ) async throws(UpstreamFailure) -> UpstreamAnswer {
         guard let pool = self.pools[ObjectIdentifier(eventLoop)] else {
             preconditionFailure("HTTPUpstream.forward called on an event loop it was not made with")
@@ -97,8 +99,8 @@ final class HTTPUpstream: Sendable {
                 // scheduled on the loop per request.
                 let sent =
                     eventLoop.inEventLoop
-                    ? pool.value.send(to: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
-                    : eventLoop.flatSubmit { pool.value.send(to: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline) }
+                    ? pool.value.send(to: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline, departure: departure)
+                    : eventLoop.flatSubmit { pool.value.send(to: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline, departure: departure) }
                 let answer = try await sent.get()
                 let status = answer.status
                 self.selector.withLock { selector in
@@ -107,7 +109,7 @@ final class HTTPUpstream: Sendable {
                 return answer
             } catch {
                 let failure = error as? UpstreamFailure ?? .closedDuringAnswer
-                self.selector.withLock { _ = $0.failed(index, now: .now) }
+                if failure.countsAgainstAddress { self.selector.withLock { _ = $0.failed(index, now: .now) } }
                 guard previous == nil, rest == nil, failure.allowsRetry, Self.idempotentMethods.contains(method), NIODeadline.now() < deadline else {
                     throw failure
                 }

@@ -76,7 +76,11 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         let read = NegotiatedRead(
             // Tags matter only to a cache (a route without one forwards every read as it comes).
             tags: route.caching == nil ? [] : [.path(Self.normalized(request.path))], vary: self.learnedVary.withLock { $0 },
-            fetch: { conditions in await self.forward(request, method: .GET, caller: caller, conditions: conditions) },
+            // A cached read's fetch may serve every caller waiting for it, and fills the cache: it goes on when its
+            // client leaves. An uncached one has only its client.
+            fetch: { conditions in
+                await self.forward(request, method: .GET, caller: caller, conditions: conditions, departure: route.caching == nil ? request.departure : nil)
+            },
             decide: { answer in
                 guard let policy else { return .doNotStore("the route does not cache") }
                 let decision = policy.decide(
@@ -92,7 +96,7 @@ final class HTTPUpstreamRoute: EdgeUpstream {
     func write(
         _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
     ) async -> UpstreamWrite {
-        let response = await self.forward(request, method: HTTPMethod(rawValue: request.method), caller: caller)
+        let response = await self.forward(request, method: HTTPMethod(rawValue: request.method), caller: caller, departure: request.departure)
         guard request.method != "OPTIONS" else { return UpstreamWrite(response: response, invalidates: []) }
         if let templates = route.invalidates {
             return UpstreamWrite(response: response, invalidates: templates.map { .path($0.path(with: parameters)) })
@@ -109,7 +113,8 @@ final class HTTPUpstreamRoute: EdgeUpstream {
     }
 
     private func forward(
-        _ request: EdgeRequest, method: HTTPMethod, caller: EdgeCaller, conditions: [(name: String, value: String)] = []
+        _ request: EdgeRequest, method: HTTPMethod, caller: EdgeCaller, conditions: [(name: String, value: String)] = [],
+        departure: ClientDeparture?
     ) async -> EdgeResponse {
         let isRead = method == .GET
         var fields: [(name: String, value: String)] = []
@@ -135,10 +140,15 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         let body = isRead || request.body.isEmpty ? nil : ByteBuffer(bytes: request.body)
         let target = self.configuration.target(path: request.path, query: request.query)
         do {
-            let answer = try await self.upstream.forward(method: method, target: target, fields: outgoing, body: body, rest: rest, on: self.eventLoop())
+            let answer = try await self.upstream.forward(
+                method: method, target: target, fields: outgoing, body: body, rest: rest, on: self.eventLoop(), departure: departure
+            )
             var response = EdgeResponse(status: answer.status, headers: ForwardedHeaders.towardClient(answer.headers), body: Array(answer.body.readableBytesView))
             response.bodyStream = answer.rest
             return response
+        } catch .clientLeft {
+            // Never sent: counted and logged as nginx does, 499.
+            return .problem(499, "Client Closed Request", "the client closed its connection before the upstream answered")
         } catch {
             self.logger.warning("upstream gave no answer", metadata: ["upstream.failure": "\(error)", "request.id": "\(request.requestID)"])
             if case .timedOut = error {

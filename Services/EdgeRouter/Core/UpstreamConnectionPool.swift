@@ -31,14 +31,16 @@ final class UpstreamConnectionPool {
     }
 
     /// Sends a request to `address` over an idle connection or a new one: its head, `body`, and the rest of
-    /// the body as it arrives when `rest` is given.
+    /// the body as it arrives when `rest` is given. When `departure` says the client left before the answer
+    /// began, the exchange fails (``UpstreamFailure/clientLeft``) and its connection is closed.
     /// - Returns: The answer: whole, or its start with the rest to stream (``UpstreamAnswer/rest``).
     func send(
-        to address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, rest: BodyStream?, limits: Limits, deadline: NIODeadline
+        to address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, rest: BodyStream?, limits: Limits, deadline: NIODeadline,
+        departure: ClientDeparture? = nil
     ) -> EventLoopFuture<UpstreamAnswer> {
         self.eventLoop.preconditionInEventLoop()
         if let channel = self.takeIdle(address) {
-            return self.exchange(on: channel, address: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
+            return self.exchange(on: channel, address: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline, departure: departure)
         }
         let connected = ClientBootstrap(group: self.eventLoop)
             .connectTimeout(TimeAmount(limits.connectTimeout))
@@ -51,7 +53,7 @@ final class UpstreamConnectionPool {
             }
             .connect(host: address.host, port: address.port)
         return connected.assumeIsolated().flatMap { channel in
-            self.exchange(on: channel, address: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline)
+            self.exchange(on: channel, address: address, head: head, body: body, rest: rest, limits: limits, deadline: deadline, departure: departure)
         }.nonisolated().flatMapErrorThrowing { error in
             if let failure = error as? UpstreamFailure { throw failure }
             throw UpstreamFailure.connectFailed("\(address): \(error)")
@@ -74,17 +76,25 @@ final class UpstreamConnectionPool {
 
     private func exchange(
         on channel: any Channel, address: UpstreamAddress, head: HTTPRequestHead, body: ByteBuffer?, rest: BodyStream?, limits: Limits,
-        deadline: NIODeadline
+        deadline: NIODeadline, departure: ClientDeparture?
     ) -> EventLoopFuture<UpstreamAnswer> {
         let promise = self.eventLoop.makePromise(of: UpstreamAnswer.self)
         let handler: UpstreamResponseHandler
         do {
             handler = try channel.pipeline.syncOperations.handler(type: UpstreamResponseHandler.self)
-            handler.begin(
+            let number = handler.begin(
                 UpstreamExchange(bufferedBodyBytes: limits.bufferedBodyBytes, requestKeepsAlive: head.isKeepAlive),
                 promise: promise, firstByteTimeout: limits.firstByteTimeout, deadline: deadline
             ) { reusable in
                 self.release(channel, to: address, reusable: reusable)
+            }
+            if let departure {
+                let bound = NIOLoopBound(handler, eventLoop: self.eventLoop)
+                let loop = self.eventLoop
+                let ticket = departure.whenGone {
+                    if loop.inEventLoop { bound.value.clientLeft(number) } else { loop.execute { bound.value.clientLeft(number) } }
+                }
+                if let ticket { promise.futureResult.whenComplete { _ in departure.forget(ticket) } }
             }
         } catch {
             promise.fail(UpstreamFailure.closedBeforeAnswer)

@@ -29,12 +29,23 @@ enum UpstreamFailure: Error, Sendable, Equatable {
     case badAnswer(String)
     /// The request's streamed body broke off (the client went away, or its body went over the limit).
     case requestBodyBroke(String)
+    /// The client closed its connection before the answer began (``ClientDeparture``).
+    case clientLeft
 
     /// Whether a retry on another connection may repeat an idempotent request safely and usefully.
     var allowsRetry: Bool {
         switch self {
         case .connectFailed, .closedBeforeAnswer: true
-        case .closedDuringAnswer, .timedOut, .badAnswer, .requestBodyBroke: false
+        case .closedDuringAnswer, .timedOut, .badAnswer, .requestBodyBroke, .clientLeft: false
+        }
+    }
+
+    /// Whether the failure counts against the address's health (passive ejection): not when the client
+    /// ended the exchange.
+    var countsAgainstAddress: Bool {
+        switch self {
+        case .requestBodyBroke, .clientLeft: false
+        case .connectFailed, .closedBeforeAnswer, .closedDuringAnswer, .timedOut, .badAnswer: true
         }
     }
 }
@@ -169,6 +180,13 @@ struct UpstreamExchange {
         guard self.state != .done else { return .none }
         self.state = .done
         return .fail(.requestBodyBroke(reason))
+    }
+
+    /// The client closed its connection before the answer began: the exchange fails, the connection is closed.
+    mutating func clientLeft() -> Action {
+        guard !self.hasBegun else { return .none }
+        self.state = .done
+        return .fail(.clientLeft)
     }
 
     /// Whether the answer's head has arrived.

@@ -46,14 +46,16 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     ///   - firstByteTimeout: How long the answer's head may take.
     ///   - deadline: When the whole exchange, a streamed body included, must have ended.
     ///   - finished: Told once, when the exchange ends, whether the connection may carry another request.
+    /// - Returns: The exchange's number, for ``clientLeft(_:)``.
+    @discardableResult
     func begin(
         _ exchange: UpstreamExchange, promise: EventLoopPromise<UpstreamAnswer>, firstByteTimeout: Duration, deadline: NIODeadline,
         finished: @escaping (_ reusable: Bool) -> Void
-    ) {
+    ) -> Int {
         guard let context = self.context, context.channel.isActive, self.exchange == nil else {
             promise.fail(UpstreamFailure.closedBeforeAnswer)
             finished(false)
-            return
+            return 0
         }
         self.exchange = exchange
         self.promise = promise
@@ -68,6 +70,7 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
             self.exchange = exchange
             self.perform(action)
         }
+        return self.exchangeNumber
     }
 
     /// Writes the rest of the request's body as it arrives (the head and the body's start are written);
@@ -162,6 +165,15 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     func resumeReading(_ number: Int) {
         guard number == self.exchangeNumber else { return }
         self.releaseReads()
+    }
+
+    /// The client of exchange `number` closed its connection: the exchange fails and the connection is
+    /// closed, if its answer has not begun (a begun one is the streamed body's to give up).
+    func clientLeft(_ number: Int) {
+        guard number == self.exchangeNumber, var exchange = self.exchange else { return }
+        let action = exchange.clientLeft()
+        self.exchange = exchange
+        self.perform(action)
     }
 
     /// Exchange `number`'s streamed body was given up: the connection is closed, if it still carries it.
