@@ -574,11 +574,14 @@ let package = Package(
         .testTarget(
             name: "EdgeRouterTests",
             dependencies: [
-                // The executables these tests run as child processes.
+                // The executables these tests run as child processes: the edges, the limiters under load, the
+                // data service's seed and the issuer's CLI.
                 "edge-router",
                 "auth-issuer",
                 "data-service",
                 "limiter",
+                // The services GatehouseSystem runs in process.
+                "LimiterCore", "DataServiceCore", "AuthIssuerCore", "GatehouseObservability", "GatehouseEvents",
                 "GatehouseTestSupport",
                 // LargeDocumentSystemTests write their documents straight to the data service.
                 "GatehouseRPC", "GatehouseDataAPI",
