@@ -467,8 +467,9 @@ let package = Package(
         .testTarget(
             name: "LimiterServiceTests",
             dependencies: [
-                // The executable these tests run as child processes.
+                // The executable these tests run as child processes, and the service they run in process.
                 "limiter",
+                "LimiterCore",
                 "GatehouseLimiterAPI",
                 "GatehouseRPC",
                 "GatehouseRedis",
@@ -499,8 +500,10 @@ let package = Package(
             name: "DataServiceTests",
             dependencies: [
                 "GatehouseEvents",
-                // The executable these tests run as child processes.
+                // The executable these tests run as child processes (and its seed and backup commands), and
+                // the service they run in process.
                 "data-service",
+                "DataServiceCore",
                 "GatehouseDataAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 "GatehouseRPC",
@@ -533,9 +536,9 @@ let package = Package(
             name: "AuthIssuerTests",
             dependencies: [
                 "GatehouseEvents",
-                // The executables these tests run as child processes.
+                // The executable these tests run as child processes, and the limiter they run in process.
                 "auth-issuer",
-                "limiter",
+                "LimiterCore",
                 "GatehouseAuthAPI",
                 "GatehouseRPC",
                 "GatehouseTestSupport",
