@@ -8,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-extension GatehouseSystemTests {
+extension GatehouseHTTPSystemTests {
     /// What one client can hold of an edge with slow or large request heads and many connections
     /// (docs/security.md 6.4), against the real edge process.
     @Suite(.timeLimit(.minutes(3)))

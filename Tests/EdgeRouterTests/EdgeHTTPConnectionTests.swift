@@ -2,7 +2,7 @@ import Foundation
 import GatehouseTestSupport
 import Testing
 
-extension GatehouseSystemTests {
+extension GatehouseHTTPSystemTests {
     /// The edge's HTTP/1.1 connection handling, byte for byte, against the real edge process.
     @Suite(.timeLimit(.minutes(3)))
     struct EdgeHTTPConnectionTests {

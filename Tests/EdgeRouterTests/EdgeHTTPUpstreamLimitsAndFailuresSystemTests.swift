@@ -2,7 +2,7 @@ import Foundation
 import GatehouseTestSupport
 import Testing
 
-extension GatehouseSystemTests {
+extension GatehouseHTTPSystemTests {
     /// The real edge process in front of a small real HTTP API (Python's http.server) that records every
     /// request it receives: what a caller sees over its limit (`RateLimit` headers, a `429` the API never
     /// hears of), that a forged identity header never reaches the API, and the API failing: down (`502`,

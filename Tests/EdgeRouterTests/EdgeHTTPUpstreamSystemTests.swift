@@ -2,7 +2,7 @@ import Foundation
 import GatehouseTestSupport
 import Testing
 
-extension GatehouseSystemTests {
+extension GatehouseHTTPSystemTests {
     /// The real edge process in front of a small real HTTP API (Python's http.server): tokens from the real
     /// issuer, the upstream's `Cache-Control` honoured, a write dropping the cached read, the verified
     /// identity forwarded and a client's forged one never.

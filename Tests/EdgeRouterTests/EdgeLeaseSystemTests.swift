@@ -2,7 +2,7 @@ import Foundation
 import GatehouseTestSupport
 import Testing
 
-extension GatehouseSystemTests {
+extension GatehouseLoadSystemTests {
     /// Rate limits decided at the edges from leased units, across edge and limiter processes.
     ///
     /// The limiters are child processes here (``GatehouseSystem/startLimiterProcess(name:environment:)``): under

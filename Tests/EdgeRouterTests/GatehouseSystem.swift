@@ -239,9 +239,23 @@ final class GatehouseSystem: Sendable {
     }
 }
 
-/// The system suites run one at a time: each starts Redis, three services in process and one or more edge
-/// processes, and the services in process share the test process's few cooperative threads; two systems
-/// at once beside the rest of the test run on a loaded 2-core machine made them answer after the edges'
-/// call timeouts (a data read refused, a fallback deciding).
+/// The system suites run in three chains, each one test at a time: a system starts Redis, three services in
+/// process and one or more edge processes, and the services in process share the test process's few
+/// cooperative threads, so systems without bound beside the rest of the run on a loaded 2-core machine made
+/// them answer after the edges' call timeouts (a data read refused, a fallback deciding). A serialized chain
+/// gets its turns late, after most other tests, so the run lasts about as long as the rest of it plus its
+/// longest chain: three chains of about equal length share that tail.
+///
+/// This chain: the gateway's features (tokens, limits, cache, conditional requests, policy keys, the
+/// OpenAPI description, coherence of HTTP upstreams).
 @Suite(.serialized)
 enum GatehouseSystemTests {}
+
+/// The second chain of system suites (``GatehouseSystemTests``): the edge's HTTP connections and their
+/// bounds, megabyte pages, HTTP upstreams.
+@Suite(.serialized)
+enum GatehouseHTTPSystemTests {}
+
+/// The third chain of system suites (``GatehouseSystemTests``): rate limits decided from leases, under load.
+@Suite(.serialized)
+enum GatehouseLoadSystemTests {}

@@ -4,7 +4,7 @@ import GatehouseRPC
 import GatehouseTestSupport
 import Testing
 
-extension GatehouseSystemTests {
+extension GatehouseHTTPSystemTests {
     /// Documents near the data service's body limit, through an edge (docs/security.md, 6.1).
     @Suite(.timeLimit(.minutes(3)))
     struct LargeDocumentSystemTests {
