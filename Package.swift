@@ -411,8 +411,6 @@ let package = Package(
             dependencies: [
                 "GatehouseRPC",
                 "GatehouseConfig",
-                // The benchmark's rpc-server is the server process these tests kill and restart.
-                "GatehouseBench",
                 "GatehouseTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
