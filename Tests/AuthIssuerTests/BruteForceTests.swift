@@ -11,7 +11,11 @@ extension AuthIssuerEndToEndTests {
             defer { redis.stop() }
             let folder = try TestFolder()
             try await withLimiter(folder: folder, redisPort: redis.port, policies: failedLoginPolicies) { limiterPort in
-                let issuer = try await AuthIssuerProcess(folder: folder, redisPort: redis.port, limiterPort: limiterPort)
+                // A generous call timeout: on a loaded machine a limiter answering after the default second would
+                // let the issuer fail open, and this test is about what the limiter decides.
+                let issuer = try await AuthIssuerProcess(
+                    folder: folder, redisPort: redis.port, limiterPort: limiterPort, environment: ["AUTH_LIMITER_CALL_TIMEOUT_MS": "10000"]
+                )
                 defer { issuer.process.stop() }
                 // The limiter connection is up before the first login is counted.
                 try await Task.sleep(for: .milliseconds(300))
