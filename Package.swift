@@ -414,8 +414,6 @@ let package = Package(
             dependencies: [
                 "GatehouseRPC",
                 "GatehouseConfig",
-                // The benchmark's rpc-server is the server process these tests kill and restart.
-                "GatehouseBench",
                 "GatehouseTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -470,8 +468,9 @@ let package = Package(
         .testTarget(
             name: "LimiterServiceTests",
             dependencies: [
-                // The executable these tests run as child processes.
+                // The executable these tests run as child processes, and the service they run in process.
                 "limiter",
+                "LimiterCore",
                 "GatehouseLimiterAPI",
                 "GatehouseRPC",
                 "GatehouseRedis",
@@ -502,8 +501,10 @@ let package = Package(
             name: "DataServiceTests",
             dependencies: [
                 "GatehouseEvents",
-                // The executable these tests run as child processes.
+                // The executable these tests run as child processes (and its seed and backup commands), and
+                // the service they run in process.
                 "data-service",
+                "DataServiceCore",
                 "GatehouseDataAPI",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 "GatehouseRPC",
@@ -536,9 +537,9 @@ let package = Package(
             name: "AuthIssuerTests",
             dependencies: [
                 "GatehouseEvents",
-                // The executables these tests run as child processes.
+                // The executable these tests run as child processes, and the limiter they run in process.
                 "auth-issuer",
-                "limiter",
+                "LimiterCore",
                 "GatehouseAuthAPI",
                 "GatehouseRPC",
                 "GatehouseTestSupport",
@@ -577,11 +578,14 @@ let package = Package(
         .testTarget(
             name: "EdgeRouterTests",
             dependencies: [
-                // The executables these tests run as child processes.
+                // The executables these tests run as child processes: the edges, the limiters under load, the
+                // data service's seed and the issuer's CLI.
                 "edge-router",
                 "auth-issuer",
                 "data-service",
                 "limiter",
+                // The services GatehouseSystem runs in process.
+                "LimiterCore", "DataServiceCore", "AuthIssuerCore", "GatehouseObservability", "GatehouseEvents",
                 "GatehouseTestSupport",
                 // LargeDocumentSystemTests write their documents straight to the data service.
                 "GatehouseRPC", "GatehouseDataAPI",

@@ -1,5 +1,6 @@
 import Foundation
 import GatehouseTestSupport
+import LimiterCore
 import Testing
 
 let authSecret = "auth-test-secret-0123456789abcd"
@@ -62,18 +63,19 @@ final class AuthIssuerProcess: Sendable {
         return String(line.dropFirst("client_secret=".count))
     }
 
-    /// `POST` of a form to the public port.
-    func post(_ path: String, form: [(String, String)], headers: [(String, String)] = []) throws -> HTTPProbeResponse {
+    /// `POST` of a form to the public port, sent off the cooperative threads (the issuer may ask a limiter
+    /// running in the test process before it answers).
+    func post(_ path: String, form: [(String, String)], headers: [(String, String)] = []) async throws -> HTTPProbeResponse {
         let body = form.map { "\(Self.formEncode($0.0))=\(Self.formEncode($0.1))" }.joined(separator: "&")
-        return try httpRequest(
+        return try await httpRequestOffPool(
             port: self.httpPort, method: "POST", path: path,
             headers: [("Content-Type", "application/x-www-form-urlencoded")] + headers, body: Array(body.utf8)
         )
     }
 
     /// A password grant for a user; the parsed JSON answer.
-    func login(_ username: String, _ password: String, extra: [(String, String)] = []) throws -> (HTTPProbeResponse, [String: Any]) {
-        let response = try self.post("/oauth/token", form: [("grant_type", "password"), ("username", username), ("password", password)] + extra)
+    func login(_ username: String, _ password: String, extra: [(String, String)] = []) async throws -> (HTTPProbeResponse, [String: Any]) {
+        let response = try await self.post("/oauth/token", form: [("grant_type", "password"), ("username", username), ("password", password)] + extra)
         return (response, response.json)
     }
 
@@ -96,23 +98,34 @@ extension HTTPProbeResponse {
     }
 }
 
-/// Starts the real `limiter` with a policy file and the issuer's secret; returns it and its RPC port once it listens.
-func startLimiter(folder: TestFolder, redisPort: Int, policies: String) async throws -> (process: ServiceProcess, port: Int) {
+/// A limiter policy file's first lines: the policies the issuer charges failed logins to, 5 a minute per
+/// username and 100 a minute per address; a test adds further entries of the `policies` list.
+let failedLoginPolicies = """
+    replicas: 1
+    policies:
+      - name: login_username
+        limit: 5
+        period: 1m
+        key: [sub]
+      - name: login_ip
+        limit: 100
+        period: 1m
+        key: [ip]
+
+    """
+
+/// Runs the real limiter in process (its wiring, `LimiterService`) with a policy file and the issuer's
+/// secret for the length of `body`, given its RPC port.
+func withLimiter(folder: TestFolder, redisPort: Int, policies: String, _ body: (Int) async throws -> Void) async throws {
     try folder.write("policies.yaml", policies)
-    let limiter = try ServiceProcess.start(
-        product: "limiter",
-        environment: [
-            "LIMITER_RPC_SECRET": authSecret, "LIMITER_RPC_PORT": "0", "LIMITER_ADMIN_PORT": "0", "LIMITER_REDIS_PORT": "\(redisPort)",
-            "LIMITER_POLICIES_FILE": folder.path("policies.yaml"), "LIMITER_LOG_FORMAT": "json",
-        ],
-        logPath: folder.path("limiter.log")
-    )
-    do {
-        let port = try #require(Int(try await limiter.waitForLog(message: "limiter listening")["rpc.port"] as? String ?? ""))
-        return (limiter, port)
-    } catch {
-        limiter.stop()
-        throw error
+    let yaml = """
+        rpc: {port: 0, secret: \(authSecret)}
+        admin: {port: 0}
+        redis: {port: \(redisPort)}
+        policies: {file: \(folder.path("policies.yaml"))}
+        """
+    try await withInProcessService(LimiterService.self, yaml: yaml) { limiter in
+        try await body(try await limiter.rpcPort())
     }
 }
 
@@ -139,5 +152,10 @@ func verifyWithPyJWT(token: String, jwksURL: String) async throws -> (status: In
 /// Every end-to-end suite of the auth issuer runs inside this one, one test at a time: each starts Redis,
 /// the issuer (and sometimes the limiter and PyJWT), and running several at once beside the rest of the
 /// test run overloads a 2-core machine until unrelated timing assertions fail.
+///
+/// The issuer stays a child process (``AuthIssuerProcess``) because these suites check what only a process
+/// shows: its own `/metrics` (metrics are process-wide, and the test process holds other services), its log
+/// (what an operator reads, and that no password or token is ever in it), its start-up line, and the CLI
+/// run beside it against the same database. The limiter it asks is only a peer and runs in process.
 @Suite(.serialized)
 enum AuthIssuerEndToEndTests {}

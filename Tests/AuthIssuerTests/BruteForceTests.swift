@@ -10,59 +10,40 @@ extension AuthIssuerEndToEndTests {
             let redis = try await RedisServerProcess.start()
             defer { redis.stop() }
             let folder = try TestFolder()
-            try folder.write(
-                "policies.yaml",
-                """
-                replicas: 1
-                policies:
-                  - name: login_username
-                    limit: 5
-                    period: 1m
-                    key: [sub]
-                  - name: login_ip
-                    limit: 100
-                    period: 1m
-                    key: [ip]
-                """
-            )
-            let limiter = try ServiceProcess.start(
-                product: "limiter",
-                environment: [
-                    "LIMITER_RPC_SECRET": authSecret, "LIMITER_RPC_PORT": "0", "LIMITER_ADMIN_PORT": "0", "LIMITER_REDIS_PORT": "\(redis.port)",
-                    "LIMITER_POLICIES_FILE": folder.path("policies.yaml"), "LIMITER_LOG_FORMAT": "json",
-                ],
-                logPath: folder.path("limiter.log")
-            )
-            defer { limiter.stop() }
-            let limiterPort = try #require(Int(try await limiter.waitForLog(message: "limiter listening")["rpc.port"] as? String ?? ""))
-            let issuer = try await AuthIssuerProcess(folder: folder, redisPort: redis.port, limiterPort: limiterPort)
-            defer { issuer.process.stop() }
-            // The limiter connection is up before the first login is counted.
-            try await Task.sleep(for: .milliseconds(300))
+            try await withLimiter(folder: folder, redisPort: redis.port, policies: failedLoginPolicies) { limiterPort in
+                // A generous call timeout: on a loaded machine a limiter answering after the default second would
+                // let the issuer fail open, and this test is about what the limiter decides.
+                let issuer = try await AuthIssuerProcess(
+                    folder: folder, redisPort: redis.port, limiterPort: limiterPort, environment: ["AUTH_LIMITER_CALL_TIMEOUT_MS": "10000"]
+                )
+                defer { issuer.process.stop() }
+                // The limiter connection is up before the first login is counted.
+                try await Task.sleep(for: .milliseconds(300))
 
-            for attempt in 1...5 {
-                let (response, body) = try issuer.login("admin", "guess-\(attempt)")
-                #expect(response.status == 400, "attempt \(attempt): \(response.body)")
-                #expect(body["error"] as? String == "invalid_grant")
+                for attempt in 1...5 {
+                    let (response, body) = try await issuer.login("admin", "guess-\(attempt)")
+                    #expect(response.status == 400, "attempt \(attempt): \(response.body)")
+                    #expect(body["error"] as? String == "invalid_grant")
+                }
+                let checksBefore = prometheusSample(try issuer.metrics(), "gatehouse_auth_password_checks_total")
+                #expect(checksBefore == 5)
+                let (sixth, body) = try await issuer.login("admin", "guess-6")
+                #expect(sixth.status == 429, "\(sixth.body)")
+                #expect(body["error"] as? String == "slow_down")
+                let retryAfter = try #require(Int(sixth.headers["retry-after"] ?? ""))
+                #expect((1...60).contains(retryAfter))
+                // Even the right password is refused now, and no hash was computed for either.
+                #expect(try await issuer.login("admin", adminPassword).0.status == 429)
+                let metrics = try issuer.metrics()
+                #expect(prometheusSample(metrics, "gatehouse_auth_password_checks_total") == 5, "no bcrypt work once over the limit")
+                #expect(prometheusSample(metrics, "gatehouse_auth_logins_throttled_total") == 2)
+                // Another user from the same address is unaffected: the address limit is 100.
+                #expect(try await issuer.login("someone-else", "guess").0.status == 400)
+                let failures = issuer.process.jsonLogLines.filter { $0["msg"] as? String == "login failed" }
+                #expect(failures.count == 6)
+                #expect(failures.allSatisfy { $0["client.ip"] as? String == "127.0.0.1" && $0["auth.reason"] != nil })
+                #expect(issuer.process.log.contains("guess-") == false, "passwords are never logged")
             }
-            let checksBefore = prometheusSample(try issuer.metrics(), "gatehouse_auth_password_checks_total")
-            #expect(checksBefore == 5)
-            let (sixth, body) = try issuer.login("admin", "guess-6")
-            #expect(sixth.status == 429, "\(sixth.body)")
-            #expect(body["error"] as? String == "slow_down")
-            let retryAfter = try #require(Int(sixth.headers["retry-after"] ?? ""))
-            #expect((1...60).contains(retryAfter))
-            // Even the right password is refused now, and no hash was computed for either.
-            #expect(try issuer.login("admin", adminPassword).0.status == 429)
-            let metrics = try issuer.metrics()
-            #expect(prometheusSample(metrics, "gatehouse_auth_password_checks_total") == 5, "no bcrypt work once over the limit")
-            #expect(prometheusSample(metrics, "gatehouse_auth_logins_throttled_total") == 2)
-            // Another user from the same address is unaffected: the address limit is 100.
-            #expect(try issuer.login("someone-else", "guess").0.status == 400)
-            let failures = issuer.process.jsonLogLines.filter { $0["msg"] as? String == "login failed" }
-            #expect(failures.count == 6)
-            #expect(failures.allSatisfy { $0["client.ip"] as? String == "127.0.0.1" && $0["auth.reason"] != nil })
-            #expect(issuer.process.log.contains("guess-") == false, "passwords are never logged")
         }
     }
 }

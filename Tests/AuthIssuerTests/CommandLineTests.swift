@@ -6,6 +6,8 @@ import Testing
 
 extension AuthIssuerEndToEndTests {
     /// The management subcommands against the database of a running issuer, as an operator uses them.
+    ///
+    /// Out of process: the CLI is the executable's, its exit status and output are what an operator sees.
     @Suite(.timeLimit(.minutes(2)))
     struct CommandLineTests {
         @Test func usersClientsKeysAndRevocationsAreManagedFromTheCommandLine() async throws {
@@ -27,7 +29,7 @@ extension AuthIssuerEndToEndTests {
             let shortPassword = try await issuer.cli(["users", "add", "erin", "--password-env", "P"], environment: ["P": "short"])
             #expect(shortPassword.output.contains("8 to 72 bytes"), "\(shortPassword.output)")
 
-            let (login, tokens) = try issuer.login("carol", "carol-password-1")
+            let (login, tokens) = try await issuer.login("carol", "carol-password-1")
             #expect(login.status == 200, "\(login.body)")
             let access = try #require(tokens["access_token"] as? String)
             let listed = try await issuer.cli(["users", "list"])
@@ -61,8 +63,8 @@ extension AuthIssuerEndToEndTests {
             if case .subject(let subject, _)? = events.last?.target { #expect(subject == "carol") } else {
                 Issue.record("the second event is not the subject revocation: \(events)")
             }
-            #expect(try issuer.login("carol", "carol-password-1").1["error"] as? String == "invalid_grant")
-            let refresh = try issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"] as? String ?? "")])
+            #expect(try await issuer.login("carol", "carol-password-1").1["error"] as? String == "invalid_grant")
+            let refresh = try await issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", tokens["refresh_token"] as? String ?? "")])
             #expect(refresh.json["error"] as? String == "invalid_grant")
             let missing = try await issuer.cli(["users", "disable", "nobody"])
             #expect(missing.output.contains("there is no user 'nobody'"), "\(missing.output)")
@@ -75,7 +77,7 @@ extension AuthIssuerEndToEndTests {
             let folder = try TestFolder()
             let issuer = try await AuthIssuerProcess(folder: folder, redisPort: redis.port)
             defer { issuer.process.stop() }
-            let (login, tokens) = try issuer.login("admin", adminPassword)
+            let (login, tokens) = try await issuer.login("admin", adminPassword)
             #expect(login.status == 200, "\(login.body)")
             let refreshToken = try #require(tokens["refresh_token"] as? String)
 
@@ -90,7 +92,7 @@ extension AuthIssuerEndToEndTests {
             #expect(unset.output.contains("the environment variable NEW_PASSWORD is not set"), "\(unset.output)")
             let nobody = try await issuer.cli(["users", "passwd", "nobody", "--password-env", "NEW_PASSWORD"], environment: ["NEW_PASSWORD": "long-enough-password"])
             #expect(nobody.output.contains("there is no user 'nobody'"), "\(nobody.output)")
-            #expect(try issuer.login("admin", adminPassword).0.status == 200, "refused changes changed nothing")
+            #expect(try await issuer.login("admin", adminPassword).0.status == 200, "refused changes changed nothing")
 
             let revocations = RedisChannelCollector(redisPort: redis.port, channel: RevocationEvent.defaultChannel)
             try await revocations.whileSubscribed {
@@ -107,10 +109,10 @@ extension AuthIssuerEndToEndTests {
                 Issue.record("the event is not a subject revocation: \(event)")
             }
             // The old password and the old refresh token no longer work; the new password does.
-            #expect(try issuer.login("admin", adminPassword).1["error"] as? String == "invalid_grant")
-            let refresh = try issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
+            #expect(try await issuer.login("admin", adminPassword).1["error"] as? String == "invalid_grant")
+            let refresh = try await issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
             #expect(refresh.json["error"] as? String == "invalid_grant", "\(refresh.body)")
-            #expect(try issuer.login("admin", "the-new-admin-password").0.status == 200)
+            #expect(try await issuer.login("admin", "the-new-admin-password").0.status == 200)
 
             // Standard input works too (the first line), as for `users add`.
             let executable = TestEnvironment.productsDirectory.appendingPathComponent("auth-issuer").path
@@ -119,8 +121,8 @@ extension AuthIssuerEndToEndTests {
                 environment: issuer.environment.merging(["NEW_PASSWORD": "a-third-admin-password"]) { $1 }
             )
             #expect(piped.exit == .exited(0), "\(piped.transcript)")
-            #expect(try issuer.login("admin", "a-third-admin-password").0.status == 200)
-            #expect(try issuer.login("admin", "the-new-admin-password").0.status == 400)
+            #expect(try await issuer.login("admin", "a-third-admin-password").0.status == 200)
+            #expect(try await issuer.login("admin", "the-new-admin-password").0.status == 400)
         }
     }
 }

@@ -19,7 +19,7 @@ extension AuthIssuerEndToEndTests {
             let jwksURL = "http://127.0.0.1:\(issuer.httpPort)/.well-known/jwks.json"
             let keyEvents = RedisChannelCollector(redisPort: redis.port, channel: SigningKeyEvent.defaultChannel)
 
-            let before = try #require(try issuer.login("admin", adminPassword).1["access_token"] as? String)
+            let before = try #require(try await issuer.login("admin", adminPassword).1["access_token"] as? String)
             let first = try await verifyWithPyJWT(token: before, jwksURL: jwksURL)
             #expect(first.status == 0, "\(first.output)")
             let firstKID = try #require(first.output.split(separator: " ").last.map(String.init))
@@ -39,7 +39,7 @@ extension AuthIssuerEndToEndTests {
             #expect(event.signingKID == nextKID, "the key published before the rotation now signs")
             #expect(Set(event.publishedKIDs).isSuperset(of: [firstKID, nextKID]))
 
-            let after = try #require(try issuer.login("admin", adminPassword).1["access_token"] as? String)
+            let after = try #require(try await issuer.login("admin", adminPassword).1["access_token"] as? String)
             let second = try await verifyWithPyJWT(token: after, jwksURL: jwksURL)
             #expect(second.status == 0, "\(second.output)")
             #expect(second.output == "admin \(nextKID)", "new tokens carry the new kid")
@@ -56,26 +56,26 @@ extension AuthIssuerEndToEndTests {
             let issuer = try await AuthIssuerProcess(folder: folder, redisPort: redis.port)
             defer { issuer.process.stop() }
             let revocations = RedisChannelCollector(redisPort: redis.port, channel: RevocationEvent.defaultChannel)
-            let (_, first) = try issuer.login("admin", adminPassword)
+            let (_, first) = try await issuer.login("admin", adminPassword)
             let access = try #require(first["access_token"] as? String)
-            let (_, second) = try issuer.login("admin", adminPassword)
+            let (_, second) = try await issuer.login("admin", adminPassword)
             let refresh = try #require(second["refresh_token"] as? String)
 
             try await revocations.whileSubscribed {
                 // RFC 7009 revocation of an access token (by possession: a token issued without a client).
-                let revoked = try issuer.post("/oauth/revoke", form: [("token", access), ("token_type_hint", "access_token")])
+                let revoked = try await issuer.post("/oauth/revoke", form: [("token", access), ("token_type_hint", "access_token")])
                 #expect(revoked.status == 200)
                 #expect(revoked.headers["cache-control"] == "no-store")
                 try await revocations.waitUntil { $0.count >= 1 }
                 // A refresh token: its family dies, and the access token issued with it is revoked.
-                #expect(try issuer.post("/oauth/revoke", form: [("token", refresh)]).status == 200)
-                #expect(try issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", refresh)]).json["error"] as? String == "invalid_grant")
+                #expect(try await issuer.post("/oauth/revoke", form: [("token", refresh)]).status == 200)
+                #expect(try await issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", refresh)]).json["error"] as? String == "invalid_grant")
                 // The CLI, against the same database while the issuer runs.
                 let (exit, output) = try await issuer.cli(["revoke", "--subject", "admin"])
                 #expect(exit == .exited(0), "\(output)")
                 try await revocations.waitUntil { $0.count >= 3 }
                 // Unknown tokens are fine (RFC 7009 §2.2) and publish nothing.
-                #expect(try issuer.post("/oauth/revoke", form: [("token", "unknown")]).status == 200)
+                #expect(try await issuer.post("/oauth/revoke", form: [("token", "unknown")]).status == 200)
             }
             let events = try revocations.messages.map { try RevocationEvent(jsonText: $0) }
             #expect(events.map(\.version) == [1, 2, 3], "consecutive versions, so an edge can see a gap")
@@ -101,14 +101,14 @@ extension AuthIssuerEndToEndTests {
             let folder = try TestFolder()
             let issuer = try await AuthIssuerProcess(folder: folder, redisPort: redis.port)
             defer { issuer.process.stop() }
-            let (_, login) = try issuer.login("admin", adminPassword)
+            let (_, login) = try await issuer.login("admin", adminPassword)
             let stolen = try #require(login["refresh_token"] as? String)
-            let legitimate = try issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", stolen)])
+            let legitimate = try await issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", stolen)])
             let successor = try #require(legitimate.json["refresh_token"] as? String)
-            let replay = try issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", stolen)])
+            let replay = try await issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", stolen)])
             #expect(replay.status == 400)
             #expect(replay.json["error"] as? String == "invalid_grant")
-            let afterReuse = try issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", successor)])
+            let afterReuse = try await issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", successor)])
             #expect(afterReuse.json["error"] as? String == "invalid_grant", "the legitimate successor died with the family")
             let line = try await issuer.process.waitForLog(message: "security: a rotated refresh token was presented again; its whole family is revoked")
             #expect(line["event"] as? String == "refresh_token_reuse")

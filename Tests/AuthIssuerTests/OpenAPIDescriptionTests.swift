@@ -30,7 +30,7 @@ extension AuthIssuerEndToEndTests {
             defer { issuer.process.stop() }
             for (path, methods) in operations {
                 for method in methods {
-                    let response = method == "POST" ? try issuer.post(path, form: []) : try httpRequest(port: issuer.httpPort, method: method, path: path)
+                    let response = method == "POST" ? try await issuer.post(path, form: []) : try httpRequest(port: issuer.httpPort, method: method, path: path)
                     #expect(response.status != 404 && response.status < 500, "\(method) \(path): \(response.status) \(response.body)")
                     #expect(response.headers["content-type"]?.contains("json") == true, "\(method) \(path) answers JSON")
                 }

@@ -54,7 +54,7 @@ extension AuthIssuerEndToEndTests {
             #expect(prometheusSample(metrics, "gatehouse_auth_password_checks_total") == Double(succeeded.count), "a refused login checked no password")
 
             // The burst is over: the next login is checked and succeeds.
-            let (login, tokens) = try issuer.login("admin", adminPassword)
+            let (login, tokens) = try await issuer.login("admin", adminPassword)
             #expect(login.status == 200, "\(login.body)")
             #expect(tokens["access_token"] is String)
         }

@@ -16,7 +16,7 @@ extension AuthIssuerEndToEndTests {
             #expect(issuer.listening["storage.synchronous"] as? String == "full", "\(issuer.listening)")
 
             // password, for the bootstrapped admin
-            let (login, tokens) = try issuer.login("admin", adminPassword)
+            let (login, tokens) = try await issuer.login("admin", adminPassword)
             #expect(login.status == 200, "\(login.body)")
             #expect(login.headers["content-type"] == "application/json")
             #expect(login.headers["cache-control"] == "no-store")
@@ -28,18 +28,18 @@ extension AuthIssuerEndToEndTests {
             #expect((tokens["access_token"] as? String)?.split(separator: ".").count == 3)
 
             // refresh_token: rotated
-            let refreshed = try issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
+            let refreshed = try await issuer.post("/oauth/token", form: [("grant_type", "refresh_token"), ("refresh_token", refreshToken)])
             #expect(refreshed.status == 200, "\(refreshed.body)")
             let next = try #require(refreshed.json["refresh_token"] as? String)
             #expect(next != refreshToken)
 
             // client_credentials, by HTTP Basic and by the body; JSON bodies work too
             let secret = try await issuer.addClient("reports", scopes: "read,metrics")
-            let basic = try issuer.post("/oauth/token", form: [("grant_type", "client_credentials"), ("scope", "metrics")], headers: [basicAuthorization("reports", secret)])
+            let basic = try await issuer.post("/oauth/token", form: [("grant_type", "client_credentials"), ("scope", "metrics")], headers: [basicAuthorization("reports", secret)])
             #expect(basic.status == 200, "\(basic.body)")
             #expect(basic.json["scope"] as? String == "metrics")
             #expect(basic.json["refresh_token"] == nil, "no refresh token for client_credentials (RFC 6749 §4.4.3)")
-            let posted = try issuer.post("/oauth/token", form: [("grant_type", "client_credentials"), ("client_id", "reports"), ("client_secret", secret)])
+            let posted = try await issuer.post("/oauth/token", form: [("grant_type", "client_credentials"), ("client_id", "reports"), ("client_secret", secret)])
             #expect(posted.status == 200)
             #expect(posted.json["scope"] as? String == "metrics read")
             let json = try httpRequest(
@@ -73,7 +73,7 @@ extension AuthIssuerEndToEndTests {
                 ([("grant_type", "password"), ("grant_type", "client_credentials")], [], 400, "invalid_request"),
             ]
             for (form, headers, status, error) in cases {
-                let response = try issuer.post("/oauth/token", form: form, headers: headers)
+                let response = try await issuer.post("/oauth/token", form: form, headers: headers)
                 #expect(response.status == status, "\(form): \(response.body)")
                 #expect(response.json["error"] as? String == error, "\(form): \(response.body)")
                 #expect((response.json["error_description"] as? String)?.isEmpty == false)
@@ -127,11 +127,11 @@ extension AuthIssuerEndToEndTests {
             #expect((400..<500).contains(wrongMethod.status))
             #expect(wrongMethod.headers["content-type"] == "application/problem+json")
 
-            let garbageBasic = try issuer.post("/oauth/token", form: [("grant_type", "client_credentials")], headers: [("Authorization", "Basic %%%")])
+            let garbageBasic = try await issuer.post("/oauth/token", form: [("grant_type", "client_credentials")], headers: [("Authorization", "Basic %%%")])
             #expect(garbageBasic.status == 401)
 
             // Still serving after all of it.
-            #expect(try issuer.login("admin", adminPassword).0.status == 200)
+            #expect(try await issuer.login("admin", adminPassword).0.status == 200)
             #expect(issuer.process.exitStatus == nil)
         }
 

@@ -23,7 +23,7 @@ struct DataServiceClusterFailoverTests {
         )
         let victim = cluster.nodes[0]
         try await collector.whileSubscribed {
-            try await service.withClient { client in
+            try await service.endpoint.withClient { client in
                 _ = try await client.put("notes", "before", #"{"n":0}"#)
                 try await collector.waitForEvents(1)
 

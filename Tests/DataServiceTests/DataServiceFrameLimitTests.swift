@@ -7,6 +7,9 @@ import Testing
 /// Every answer of the data service fits the frame its caller accepts: listings of large documents come in
 /// shorter pages, a write the caller could not receive back is not made, and a body limit that no frame
 /// could carry is refused at start (docs/security.md, 6.1).
+///
+/// The service runs as a child process here: it moves megabytes through a debug build, which in the test
+/// process would hold the few cooperative threads every other test's in-process services run on.
 @Suite(.timeLimit(.minutes(3)))
 struct DataServiceFrameLimitTests {
     /// A JSON object of about 900 KB: five of them (4.5 MB) are more than a 4 MiB frame holds.
@@ -24,7 +27,7 @@ struct DataServiceFrameLimitTests {
         defer { redis.stop() }
         let folder = try TestFolder()
         let service = try await DataServiceProcess(folder: folder, redisPort: redis.port)
-        try await service.withClient(maximumFrameBytes: 4 * 1024 * 1024) { client in
+        try await service.endpoint.withClient(maximumFrameBytes: 4 * 1024 * 1024) { client in
             _ = try await client.put("articles", "a1", #"{"title":"small"}"#)
             for index in 1...5 {
                 _ = try await client.put("big", "big-\(index)", Self.largeBody)
@@ -52,12 +55,12 @@ struct DataServiceFrameLimitTests {
         defer { redis.stop() }
         let folder = try TestFolder()
         let service = try await DataServiceProcess(folder: folder, redisPort: redis.port)
-        try await service.withClient { client in
+        try await service.endpoint.withClient { client in
             for index in 1...3 {
                 _ = try await client.put("big", "big-\(index)", Self.largeBody)
             }
         }
-        try await service.withClient(maximumFrameBytes: 1024 * 1024) { client in
+        try await service.endpoint.withClient(maximumFrameBytes: 1024 * 1024) { client in
             var pages: [[String]] = []
             var cursor = ""
             repeat {

@@ -1,3 +1,4 @@
+import DataServiceCore
 import Foundation
 import GatehouseDataAPI
 import GatehouseEvents
@@ -11,29 +12,54 @@ import Testing
 
 let dataSecret = "data-test-secret-0123456789abcd"
 
-/// The `data-service` executable as a child process with JSON logs, and RPC clients to it.
+/// The `data-service` executable as a child process with JSON logs, for the tests whose point is the
+/// process: what it logs, its metrics, how it exits, a restart after `SIGKILL`.
 final class DataServiceProcess: Sendable {
     let process: ServiceProcess
-    let rpcPort: Int
+    let endpoint: DataServiceEndpoint
     let adminPort: Int
 
     /// Starts `data-service` on the database `folder/db/documents.sqlite` and waits until it listens.
     init(folder: TestFolder, redisPort: Int, rpcPort: Int = 0, name: String = "data-service", environment: [String: String] = [:]) async throws {
-        var variables = [
-            "DATA_RPC_SECRET": dataSecret,
-            "DATA_RPC_PORT": "\(rpcPort)",
-            "DATA_ADMIN_PORT": "0",
-            "DATA_REDIS_PORT": "\(redisPort)",
-            "DATA_REDIS_CONNECT_TIMEOUT_MS": "200",
-            "DATA_STORAGE_PATH": folder.path("db/documents.sqlite"),
-            "DATA_LOG_FORMAT": "json",
-        ]
-        variables.merge(environment) { $1 }
+        let variables = dataServiceEnvironment(folder: folder, redisPort: redisPort, rpcPort: rpcPort)
+            .merging(["DATA_LOG_FORMAT": "json", "DATA_ADMIN_PORT": "0"]) { $1 }.merging(environment) { $1 }
         self.process = try ServiceProcess.start(product: "data-service", environment: variables, logPath: folder.path("\(name).log"))
         let listening = try await self.process.waitForLog(message: "data service listening")
-        self.rpcPort = try #require(Int(listening["rpc.port"] as? String ?? ""))
+        self.endpoint = DataServiceEndpoint(rpcPort: try #require(Int(listening["rpc.port"] as? String ?? "")))
         self.adminPort = try #require(Int(listening["admin.port"] as? String ?? ""))
     }
+
+    func metrics() throws -> String {
+        try httpGet(port: self.adminPort, path: "/metrics").body
+    }
+}
+
+/// What the data service under test is configured with: the database `folder/db/documents.sqlite`, Redis
+/// at `redisPort`, the test secret.
+func dataServiceEnvironment(folder: TestFolder, redisPort: Int, rpcPort: Int = 0) -> [String: String] {
+    [
+        "DATA_RPC_SECRET": dataSecret,
+        "DATA_RPC_PORT": "\(rpcPort)",
+        "DATA_ADMIN_PORT": "0",
+        "DATA_REDIS_PORT": "\(redisPort)",
+        "DATA_REDIS_CONNECT_TIMEOUT_MS": "200",
+        "DATA_STORAGE_PATH": folder.path("db/documents.sqlite"),
+    ]
+}
+
+/// Runs the data service in process (its wiring, `DataService`) configured as ``dataServiceEnvironment(folder:redisPort:rpcPort:)``
+/// plus `environment` for the length of `body`, then shuts it down gracefully.
+func withDataService<T: Sendable>(
+    folder: TestFolder, redisPort: Int, environment: [String: String] = [:], _ body: (DataServiceEndpoint) async throws -> T
+) async throws -> T {
+    try await withInProcessService(DataService.self, environment: dataServiceEnvironment(folder: folder, redisPort: redisPort).merging(environment) { $1 }) { service in
+        try await body(DataServiceEndpoint(rpcPort: try await service.rpcPort()))
+    }
+}
+
+/// The data service's RPC port, and clients of it.
+struct DataServiceEndpoint: Sendable {
+    let rpcPort: Int
 
     func withClient<T: Sendable>(_ body: (RPCClient) async throws -> T) async throws -> T {
         try await withRPCClients(ports: [self.rpcPort], secret: dataSecret) { try await body($0[0]) }
@@ -56,10 +82,6 @@ final class DataServiceProcess: Sendable {
             defer { group.cancelAll() }
             return try await body(client)
         }
-    }
-
-    func metrics() throws -> String {
-        try httpGet(port: self.adminPort, path: "/metrics").body
     }
 }
 

@@ -18,7 +18,7 @@ struct DataServiceSentinelFailoverTests {
         // Subscribed all along through the sentinels, as an edge router is.
         let collector = InvalidationCollector(redis: group.configuration)
         try await collector.whileSubscribed {
-            try await service.withClient { client in
+            try await service.endpoint.withClient { client in
                 _ = try await client.put("notes", "before", #"{"n":0}"#)
                 try await collector.waitForEvents(1)
 

@@ -5,6 +5,8 @@ import Testing
 /// The docker compose deployment (`compose/`) without a Docker engine: docker-compose 1.29.2 validates and
 /// interprets the compose file with the example env file, the real executables check the configuration
 /// it gives them, and HAProxy checks its configuration.
+///
+/// Out of process: the executables' `--check-config` and exit statuses are what the compose file relies on.
 @Suite(.timeLimit(.minutes(2)))
 struct ComposeFileTests {
     /// The four Gatehouse services, each with its variables' prefix and its default admin port.

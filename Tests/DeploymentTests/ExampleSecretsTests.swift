@@ -45,6 +45,8 @@ extension ComposeDeployment {
 
 /// `cp env.example .env && docker compose up` without replacing the values: every Gatehouse service refuses
 /// to start, naming the setting and the variable that still holds an example value.
+///
+/// Out of process: the refusal is the executable's exit status (78) and the message it prints.
 @Suite(.timeLimit(.minutes(2)))
 struct ExampleSecretsTests {
     @Test(

@@ -5,6 +5,8 @@ import Testing
 /// Every service starts and works in a Kubernetes namespace whose Services are named after them: their
 /// service-link variables (`LIMITER_PORT=tcp://…`, `LIMITER_REDIS_PORT=tcp://…`, …) are in every process's
 /// environment, next to the service's own configuration (here a file, as a ConfigMap would mount it).
+///
+/// Out of process: the point is each executable reading its process environment.
 @Suite(.timeLimit(.minutes(3)))
 struct KubernetesServiceLinkDeploymentTests {
     static let secret = "service-link-test-secret-0123456789"

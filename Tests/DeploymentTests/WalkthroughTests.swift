@@ -7,6 +7,8 @@ import Glibc
 #endif
 
 /// The local run (`scripts/run`) as a newcomer uses it, and the README's walkthrough run against it.
+///
+/// Out of process: the walkthrough starts the executables as `scripts/run` does.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct WalkthroughTests {
     /// The ports the README's commands name, by the `scripts/run` variable that moves each.

@@ -2,7 +2,7 @@ import Foundation
 import GatehouseTestSupport
 import Testing
 
-extension GatehouseSystemTests {
+extension GatehouseHTTPSystemTests {
     /// The real edge process in front of a small real HTTP API (Python's http.server) that records every
     /// request it receives: what a caller sees over its limit (`RateLimit` headers, a `429` the API never
     /// hears of), that a forged identity header never reaches the API, and the API failing: down (`502`,
@@ -98,42 +98,43 @@ extension GatehouseSystemTests {
             let folder = try TestFolder()
             let api = try await Self.startAPI(in: folder)
             defer { api.process.kill() }
-            let system = try await GatehouseSystem(policies: try Self.policies(), routes: Self.routes(port: api.port))
-            try await system.addUser("alice", password: "alice-password-1")
-            let token = try system.token(user: "alice", password: "alice-password-1")
+            try await GatehouseSystem.run(policies: try Self.policies(), routes: Self.routes(port: api.port)) { system in
+                try await system.addUser("alice", password: "alice-password-1")
+                let token = try await system.token(user: "alice", password: "alice-password-1")
 
-            // Three reads a minute: the first fills the cache, the next two are hits; each says what is left.
-            var answers: [HTTPProbeResponse] = []
-            for _ in 0..<3 { answers.append(try system.edge(0, "GET", "/api/articles/1", token: token)) }
-            #expect(answers.map(\.status) == [200, 200, 200], "\(answers.map(\.body))")
-            #expect(answers[0].headers["cache-status"]?.hasPrefix("gatehouse; fwd=uri-miss; stored") == true, "\(answers[0].headers)")
-            #expect(answers[1].headers["cache-status"]?.hasPrefix("gatehouse; hit") == true, "\(answers[1].headers)")
-            #expect(answers[2].body == answers[0].body)
-            for answer in answers {
-                #expect(answer.headers["ratelimit-policy"] == #""three_a_minute";q=3;w=60"#, "\(answer.headers)")
-                #expect(answer.headers["ratelimit"]?.hasPrefix(#""three_a_minute";r="#) == true, "\(answer.headers)")
-            }
-            let refused = try system.edge(0, "GET", "/api/articles/1", token: token)
-            #expect(refused.status == 429)
-            #expect(refused.headers["content-type"] == "application/problem+json", "\(refused.headers)")
-            #expect(refused.headers["ratelimit"]?.hasPrefix(#""three_a_minute";r=0;t="#) == true, "\(refused.headers)")
-            #expect(Int(refused.headers["retry-after"] ?? "") ?? 0 > 0, "\(refused.headers)")
-            // An anonymous caller has no limit on this route.
-            #expect(try system.edge(0, "GET", "/api/articles/1").status == 200)
-            #expect(try Self.received(in: folder).filter { $0.path == "/articles/1" }.count == 1, "the hits and the 429 never reached the API")
+                // Three reads a minute: the first fills the cache, the next two are hits; each says what is left.
+                var answers: [HTTPProbeResponse] = []
+                for _ in 0..<3 { answers.append(try await system.edge(0, "GET", "/api/articles/1", token: token)) }
+                #expect(answers.map(\.status) == [200, 200, 200], "\(answers.map(\.body))")
+                #expect(answers[0].headers["cache-status"]?.hasPrefix("gatehouse; fwd=uri-miss; stored") == true, "\(answers[0].headers)")
+                #expect(answers[1].headers["cache-status"]?.hasPrefix("gatehouse; hit") == true, "\(answers[1].headers)")
+                #expect(answers[2].body == answers[0].body)
+                for answer in answers {
+                    #expect(answer.headers["ratelimit-policy"] == #""three_a_minute";q=3;w=60"#, "\(answer.headers)")
+                    #expect(answer.headers["ratelimit"]?.hasPrefix(#""three_a_minute";r="#) == true, "\(answer.headers)")
+                }
+                let refused = try await system.edge(0, "GET", "/api/articles/1", token: token)
+                #expect(refused.status == 429)
+                #expect(refused.headers["content-type"] == "application/problem+json", "\(refused.headers)")
+                #expect(refused.headers["ratelimit"]?.hasPrefix(#""three_a_minute";r=0;t="#) == true, "\(refused.headers)")
+                #expect(Int(refused.headers["retry-after"] ?? "") ?? 0 > 0, "\(refused.headers)")
+                // An anonymous caller has no limit on this route.
+                #expect(try await system.edge(0, "GET", "/api/articles/1").status == 200)
+                #expect(try Self.received(in: folder).filter { $0.path == "/articles/1" }.count == 1, "the hits and the 429 never reached the API")
 
-            // A forged identity, from an anonymous caller and from alice (on a write, which is not limited).
-            let forged = [("X-Gatehouse-Sub", "mallory"), ("X-Gatehouse-Roles", "admin"), ("X-Gatehouse-Scopes", "everything")]
-            #expect(try system.edge(0, "GET", "/api/articles/2", headers: forged).status == 200)
-            #expect(try system.edge(0, "PUT", "/api/articles/2", token: token, headers: forged, body: "{}").status == 204)
-            let requests = try Self.received(in: folder)
-            let anonymous = try #require(requests.first { $0.method == "GET" && $0.path == "/articles/2" })
-            let write = try #require(requests.first { $0.method == "PUT" && $0.path == "/articles/2" })
-            #expect(!anonymous.headers.contains { $0.0.lowercased().hasPrefix("x-gatehouse-") }, "no identity for an anonymous caller: \(anonymous.headers)")
-            #expect(write.headers.filter { $0.0.lowercased() == "x-gatehouse-sub" }.map(\.1) == ["alice"], "\(write.headers)")
-            #expect(write.headers.filter { $0.0.lowercased() == "x-gatehouse-roles" }.map(\.1) == ["user"], "\(write.headers)")
-            for request in requests {
-                #expect(!request.headers.contains { $0.1.contains("mallory") || $0.1.contains("everything") }, "\(request.method) \(request.path): \(request.headers)")
+                // A forged identity, from an anonymous caller and from alice (on a write, which is not limited).
+                let forged = [("X-Gatehouse-Sub", "mallory"), ("X-Gatehouse-Roles", "admin"), ("X-Gatehouse-Scopes", "everything")]
+                #expect(try await system.edge(0, "GET", "/api/articles/2", headers: forged).status == 200)
+                #expect(try await system.edge(0, "PUT", "/api/articles/2", token: token, headers: forged, body: "{}").status == 204)
+                let requests = try Self.received(in: folder)
+                let anonymous = try #require(requests.first { $0.method == "GET" && $0.path == "/articles/2" })
+                let write = try #require(requests.first { $0.method == "PUT" && $0.path == "/articles/2" })
+                #expect(!anonymous.headers.contains { $0.0.lowercased().hasPrefix("x-gatehouse-") }, "no identity for an anonymous caller: \(anonymous.headers)")
+                #expect(write.headers.filter { $0.0.lowercased() == "x-gatehouse-sub" }.map(\.1) == ["alice"], "\(write.headers)")
+                #expect(write.headers.filter { $0.0.lowercased() == "x-gatehouse-roles" }.map(\.1) == ["user"], "\(write.headers)")
+                for request in requests {
+                    #expect(!request.headers.contains { $0.1.contains("mallory") || $0.1.contains("everything") }, "\(request.method) \(request.path): \(request.headers)")
+                }
             }
         }
 
@@ -141,36 +142,37 @@ extension GatehouseSystemTests {
             let folder = try TestFolder()
             let api = try await Self.startAPI(in: folder)
             defer { api.process.kill() }
-            let system = try await GatehouseSystem(policies: try Self.policies(), routes: Self.routes(port: api.port))
+            try await GatehouseSystem.run(policies: try Self.policies(), routes: Self.routes(port: api.port)) { system in
 
-            // Slow: the API takes 8 s; the route waits 500 ms for the first byte.
-            let started = ContinuousClock.now
-            let slow = try system.edge(0, "GET", "/api/slow/1")
-            let waited = ContinuousClock.now - started
-            #expect(slow.status == 504, "\(slow.body)")
-            #expect(slow.headers["content-type"] == "application/problem+json", "\(slow.headers)")
-            #expect(slow.body.contains("the upstream did not answer within the route's timeouts"), "\(slow.body)")
-            #expect(waited >= .milliseconds(500) && waited < .seconds(8), "answered after \(waited)")
+                // Slow: the API takes 8 s; the route waits 500 ms for the first byte.
+                let started = ContinuousClock.now
+                let slow = try await system.edge(0, "GET", "/api/slow/1")
+                let waited = ContinuousClock.now - started
+                #expect(slow.status == 504, "\(slow.body)")
+                #expect(slow.headers["content-type"] == "application/problem+json", "\(slow.headers)")
+                #expect(slow.body.contains("the upstream did not answer within the route's timeouts"), "\(slow.body)")
+                #expect(waited >= .milliseconds(500) && waited < .seconds(8), "answered after \(waited)")
 
-            // Down: a cached answer is served past its freshness (stale-if-error); anything else is a 502.
-            let cached = try system.edge(0, "GET", "/api/articles/3")
-            #expect(cached.status == 200)
-            api.process.kill()
-            let down = try system.edge(0, "GET", "/api/articles/4")
-            #expect(down.status == 502, "\(down.body)")
-            #expect(down.headers["content-type"] == "application/problem+json", "\(down.headers)")
-            #expect(down.body.contains("the upstream could not be reached or gave no valid answer"), "\(down.body)")
-            #expect(!down.body.contains("127.0.0.1"), "the problem names no address: \(down.body)")
-            let deadline = ContinuousClock.now + .seconds(20)
-            var stale = try system.edge(0, "GET", "/api/articles/3")
-            while stale.headers["cache-status"]?.contains("stale-if-error") != true, ContinuousClock.now < deadline {
-                #expect(stale.status == 200, "a fresh hit until the entry's 2 s are over: \(stale.body)")
-                try await Task.sleep(for: .milliseconds(200))
-                stale = try system.edge(0, "GET", "/api/articles/3")
+                // Down: a cached answer is served past its freshness (stale-if-error); anything else is a 502.
+                let cached = try await system.edge(0, "GET", "/api/articles/3")
+                #expect(cached.status == 200)
+                api.process.kill()
+                let down = try await system.edge(0, "GET", "/api/articles/4")
+                #expect(down.status == 502, "\(down.body)")
+                #expect(down.headers["content-type"] == "application/problem+json", "\(down.headers)")
+                #expect(down.body.contains("the upstream could not be reached or gave no valid answer"), "\(down.body)")
+                #expect(!down.body.contains("127.0.0.1"), "the problem names no address: \(down.body)")
+                let deadline = ContinuousClock.now + .seconds(20)
+                var stale = try await system.edge(0, "GET", "/api/articles/3")
+                while stale.headers["cache-status"]?.contains("stale-if-error") != true, ContinuousClock.now < deadline {
+                    #expect(stale.status == 200, "a fresh hit until the entry's 2 s are over: \(stale.body)")
+                    try await Task.sleep(for: .milliseconds(200))
+                    stale = try await system.edge(0, "GET", "/api/articles/3")
+                }
+                #expect(stale.status == 200)
+                #expect(stale.headers["cache-status"] == #"gatehouse; hit; detail="stale-if-error""#, "\(stale.headers)")
+                #expect(stale.body == cached.body)
             }
-            #expect(stale.status == 200)
-            #expect(stale.headers["cache-status"] == #"gatehouse; hit; detail="stale-if-error""#, "\(stale.headers)")
-            #expect(stale.body == cached.body)
         }
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import GatehouseTestSupport
 import Testing
 
-extension GatehouseSystemTests {
+extension GatehouseHTTPSystemTests {
     /// The real edge process in front of a small real HTTP API (Python's http.server): tokens from the real
     /// issuer, the upstream's `Cache-Control` honoured, a write dropping the cached read, the verified
     /// identity forwarded and a client's forged one never.
@@ -60,25 +60,26 @@ extension GatehouseSystemTests {
                     methods: [GET]
                     upstream: \(upstream)
                 """
-            let system = try await GatehouseSystem(routes: routes)
-            let token = try system.adminToken()
+            try await GatehouseSystem.run(routes: routes) { system in
+                let token = try await system.adminToken()
 
-            let first = try system.edge(0, "GET", "/api/articles/7")
-            #expect(first.status == 200, "\(first.body)")
-            #expect(first.body.contains(#""served": 1"#))
-            let second = try system.edge(0, "GET", "/api/articles/7")
-            #expect(second.body == first.body, "a hit")
-            #expect(second.headers["cache-status"]?.hasPrefix("gatehouse; hit") == true)
+                let first = try await system.edge(0, "GET", "/api/articles/7")
+                #expect(first.status == 200, "\(first.body)")
+                #expect(first.body.contains(#""served": 1"#))
+                let second = try await system.edge(0, "GET", "/api/articles/7")
+                #expect(second.body == first.body, "a hit")
+                #expect(second.headers["cache-status"]?.hasPrefix("gatehouse; hit") == true)
 
-            #expect(try system.edge(0, "PUT", "/api/articles/7", body: "{}").status == 401, "the write needs a token")
-            #expect(try system.edge(0, "PUT", "/api/articles/7", token: token, body: "{}").status == 204)
-            let after = try system.edge(0, "GET", "/api/articles/7")
-            #expect(after.body.contains(#""served": 2"#), "the write dropped the entry: \(after.body)")
+                #expect(try await system.edge(0, "PUT", "/api/articles/7", body: "{}").status == 401, "the write needs a token")
+                #expect(try await system.edge(0, "PUT", "/api/articles/7", token: token, body: "{}").status == 204)
+                let after = try await system.edge(0, "GET", "/api/articles/7")
+                #expect(after.body.contains(#""served": 2"#), "the write dropped the entry: \(after.body)")
 
-            let echo = try system.edge(0, "GET", "/api/echo", token: token, headers: [("X-Gatehouse-Sub", "mallory")])
-            #expect(echo.status == 200)
-            #expect(echo.body.contains("X-Gatehouse-Sub: ") && !echo.body.contains("mallory"), "\(echo.body)")
-            #expect(echo.body.contains("X-Gatehouse-Roles: ") && echo.body.contains("admin"), "\(echo.body)")
+                let echo = try await system.edge(0, "GET", "/api/echo", token: token, headers: [("X-Gatehouse-Sub", "mallory")])
+                #expect(echo.status == 200)
+                #expect(echo.body.contains("X-Gatehouse-Sub: ") && !echo.body.contains("mallory"), "\(echo.body)")
+                #expect(echo.body.contains("X-Gatehouse-Roles: ") && echo.body.contains("admin"), "\(echo.body)")
+            }
         }
     }
 }

@@ -78,202 +78,202 @@ extension GatehouseSystemTests {
             let description = try OpenAPIDescription.load("docs/openapi/edge-router.yaml")
             // Requests come "through a load balancer" at 127.0.0.1 so that each part below has its own client
             // address, and so its own public-tier and failed-token budgets.
-            let system = try await GatehouseSystem(edgeEnvironment: ["EDGE_HTTP_TRUSTED_PROXIES": "127.0.0.1"])
-            let check = DescriptionCheck(description, system)
-            try await system.addUser("alice", password: "alice-password-1")
-            let admin = try system.adminToken()
-            let alice = try system.token(user: "alice", password: "alice-password-1")
-            let reader = try Self.readOnlyToken(system)
+            try await GatehouseSystem.run(edgeEnvironment: ["EDGE_HTTP_TRUSTED_PROXIES": "127.0.0.1"]) { system in
+                let check = DescriptionCheck(description, system)
+                try await system.addUser("alice", password: "alice-password-1")
+                let admin = try await system.adminToken()
+                let alice = try await system.token(user: "alice", password: "alice-password-1")
+                let reader = try await Self.readOnlyToken(system)
 
-            // GET /v1/{collection}/{id}: a miss, a hit, 304 from the cache and from the data service, HEAD, errors.
-            let miss = try check.call("GET", "/v1/articles/doc-000001", 200)
-            #expect(miss.response.headers["cache-status"] == "gatehouse; fwd=uri-miss; stored")
-            let etag = "\"\(miss.json?["version"]?.int ?? -1)\""
-            #expect(miss.response.headers["etag"] == etag, "the ETag is the version in quotes")
-            #expect(miss.response.headers["ratelimit-policy"] == #""public";q=20;w=60"#, "anonymous callers: the public tier")
-            let hit = try check.call("GET", "/v1/articles/doc-000001", 200)
-            #expect(hit.response.headers["cache-status"]?.hasPrefix("gatehouse; hit; ttl=") == true)
-            #expect(hit.response.body == miss.response.body)
-            try check.call("GET", "/v1/articles/doc-000001", 304, headers: [("If-None-Match", "\"1\", \(etag)")])
-            try check.call("GET", "/v1/articles/doc-000001?uncached=1", 304, headers: [("If-None-Match", etag)])
-            try check.call("GET", "/v1/articles/doc-000001", 304, headers: [("If-None-Match", "W/\(etag)")])
-            try check.call("GET", "/v1/articles/doc-000001", 200, headers: [("If-None-Match", "\"abc\"")])
-            try check.call("GET", "/v1/articles/doc-000001", 412, headers: [("If-Match", "\"abc\"")])
-            try check.call("GET", "/v1/articles/doc-000001", 400, headers: [("If-Match", "abc")])
-            #expect(try check.call("HEAD", "/v1/articles/doc-000001", 200).response.headers["etag"] == etag)
-            #expect(try check.call("GET", "/v1/articles/doc-000002", 200, token: admin).response.headers["ratelimit-policy"] == #""admin";q=1000;w=60"#)
-            try check.call("GET", "/v1/articles/doc-999999", 404, token: admin)
-            try check.call("HEAD", "/v1/articles/doc-999999", 404, token: admin)
-            try check.call("GET", "/v1/articles/doc!1", 400, token: admin)
-            try check.call("GET", "/v1/articles/doc-000001", 401, token: "not-a-jwt")
-            try check.call("GET", "/v1/articles/doc-000001", 401, headers: [("Authorization", "Basic YWRtaW46YWRtaW4=")])
-            try check.call("HEAD", "/v1/articles/doc-000001", 401, token: "not-a-jwt")
-            let ownID = String(repeating: "r", count: 128)
-            #expect(try check.call("GET", "/v1/articles/doc-000002", 200, token: admin, headers: [("X-Request-ID", ownID)]).response.headers["x-request-id"] == ownID)
-            let replacedID = try check.call("GET", "/v1/articles/doc-000002", 200, token: admin, headers: [("X-Request-ID", ownID + "r")]).response.headers["x-request-id"]
-            #expect(replacedID.flatMap { UUID(uuidString: $0) } != nil, "an X-Request-ID over 128 characters is replaced by a UUID")
+                // GET /v1/{collection}/{id}: a miss, a hit, 304 from the cache and from the data service, HEAD, errors.
+                let miss = try await check.call("GET", "/v1/articles/doc-000001", 200)
+                #expect(miss.response.headers["cache-status"] == "gatehouse; fwd=uri-miss; stored")
+                let etag = "\"\(miss.json?["version"]?.int ?? -1)\""
+                #expect(miss.response.headers["etag"] == etag, "the ETag is the version in quotes")
+                #expect(miss.response.headers["ratelimit-policy"] == #""public";q=20;w=60"#, "anonymous callers: the public tier")
+                let hit = try await check.call("GET", "/v1/articles/doc-000001", 200)
+                #expect(hit.response.headers["cache-status"]?.hasPrefix("gatehouse; hit; ttl=") == true)
+                #expect(hit.response.body == miss.response.body)
+                try await check.call("GET", "/v1/articles/doc-000001", 304, headers: [("If-None-Match", "\"1\", \(etag)")])
+                try await check.call("GET", "/v1/articles/doc-000001?uncached=1", 304, headers: [("If-None-Match", etag)])
+                try await check.call("GET", "/v1/articles/doc-000001", 304, headers: [("If-None-Match", "W/\(etag)")])
+                try await check.call("GET", "/v1/articles/doc-000001", 200, headers: [("If-None-Match", "\"abc\"")])
+                try await check.call("GET", "/v1/articles/doc-000001", 412, headers: [("If-Match", "\"abc\"")])
+                try await check.call("GET", "/v1/articles/doc-000001", 400, headers: [("If-Match", "abc")])
+                #expect(try await check.call("HEAD", "/v1/articles/doc-000001", 200).response.headers["etag"] == etag)
+                #expect(try await check.call("GET", "/v1/articles/doc-000002", 200, token: admin).response.headers["ratelimit-policy"] == #""admin";q=1000;w=60"#)
+                try await check.call("GET", "/v1/articles/doc-999999", 404, token: admin)
+                try await check.call("HEAD", "/v1/articles/doc-999999", 404, token: admin)
+                try await check.call("GET", "/v1/articles/doc!1", 400, token: admin)
+                try await check.call("GET", "/v1/articles/doc-000001", 401, token: "not-a-jwt")
+                try await check.call("GET", "/v1/articles/doc-000001", 401, headers: [("Authorization", "Basic YWRtaW46YWRtaW4=")])
+                try await check.call("HEAD", "/v1/articles/doc-000001", 401, token: "not-a-jwt")
+                let ownID = String(repeating: "r", count: 128)
+                #expect(try await check.call("GET", "/v1/articles/doc-000002", 200, token: admin, headers: [("X-Request-ID", ownID)]).response.headers["x-request-id"] == ownID)
+                let replacedID = try await check.call("GET", "/v1/articles/doc-000002", 200, token: admin, headers: [("X-Request-ID", ownID + "r")]).response.headers["x-request-id"]
+                #expect(replacedID.flatMap { UUID(uuidString: $0) } != nil, "an X-Request-ID over 128 characters is replaced by a UUID")
 
-            // GET /v1/{collection}: pages, the last page, HEAD, never 304, errors.
-            let page = try check.call("GET", "/v1/articles?limit=2", 200)
-            let firstIDs = page.json?["items"]?.array?.compactMap { $0["id"]?.string } ?? []
-            #expect(firstIDs == ["doc-000001", "doc-000002"])
-            let cursor = try #require(page.json?["next_cursor"]?.string)
-            let second = try check.call("GET", "/v1/articles?limit=2&cursor=\(cursor)", 200, token: admin)
-            #expect(second.json?["items"]?.array?.compactMap { $0["id"]?.string } == ["doc-000003", "doc-000004"])
-            try check.call("GET", "/v1/articles?limit=2", 304, headers: [("If-None-Match", "*")])
-            try check.call("GET", "/v1/articles?limit=2", 200, headers: [("If-None-Match", "\"1\"")])
-            try check.call("HEAD", "/v1/articles?limit=2", 200)
-            let everything = try check.call("GET", "/v1/articles?limit=1000&q=&cursor", 200, token: admin)
-            #expect(everything.json?["items"]?.array?.count == 20, "parameters without a value are ignored")
-            #expect(everything.json?["next_cursor"] == .null, "the last page's next_cursor is null")
-            try check.call("GET", "/v1/articles?q=gateway+commit", 200, token: admin)
-            try check.call("GET", "/v1/articles?limit=5000", 400, token: admin)
-            try check.call("GET", "/v1/articles?sort=id", 400, token: admin)
-            try check.call("GET", "/v1/articles?limit=2&limit=3", 400, token: admin)
-            try check.call("GET", "/v1/articles?cursor=not!a!cursor", 400, token: admin)
-            try check.call("GET", "/v1/articles", 401, token: "not-a-jwt")
+                // GET /v1/{collection}: pages, the last page, HEAD, never 304, errors.
+                let page = try await check.call("GET", "/v1/articles?limit=2", 200)
+                let firstIDs = page.json?["items"]?.array?.compactMap { $0["id"]?.string } ?? []
+                #expect(firstIDs == ["doc-000001", "doc-000002"])
+                let cursor = try #require(page.json?["next_cursor"]?.string)
+                let second = try await check.call("GET", "/v1/articles?limit=2&cursor=\(cursor)", 200, token: admin)
+                #expect(second.json?["items"]?.array?.compactMap { $0["id"]?.string } == ["doc-000003", "doc-000004"])
+                try await check.call("GET", "/v1/articles?limit=2", 304, headers: [("If-None-Match", "*")])
+                try await check.call("GET", "/v1/articles?limit=2", 200, headers: [("If-None-Match", "\"1\"")])
+                try await check.call("HEAD", "/v1/articles?limit=2", 200)
+                let everything = try await check.call("GET", "/v1/articles?limit=1000&q=&cursor", 200, token: admin)
+                #expect(everything.json?["items"]?.array?.count == 20, "parameters without a value are ignored")
+                #expect(everything.json?["next_cursor"] == .null, "the last page's next_cursor is null")
+                try await check.call("GET", "/v1/articles?q=gateway+commit", 200, token: admin)
+                try await check.call("GET", "/v1/articles?limit=5000", 400, token: admin)
+                try await check.call("GET", "/v1/articles?sort=id", 400, token: admin)
+                try await check.call("GET", "/v1/articles?limit=2&limit=3", 400, token: admin)
+                try await check.call("GET", "/v1/articles?cursor=not!a!cursor", 400, token: admin)
+                try await check.call("GET", "/v1/articles", 401, token: "not-a-jwt")
 
-            // POST /v1/{collection}.
-            let created = try check.call("POST", "/v1/notes", 201, token: alice, body: #"{"text":"alice's note"}"#)
-            let noteID = try #require(created.json?["id"]?.string)
-            #expect(created.response.headers["location"] == "/v1/notes/\(noteID)")
-            #expect(created.response.headers["etag"] == "\"\(created.json?["version"]?.int ?? -1)\"")
-            #expect(created.json?["owner"] == .string("alice") && created.json?["data"] == .object(["text": .string("alice's note")]))
-            #expect(created.response.headers["ratelimit-policy"] == #""user";q=200;w=60"#, "a token without the role admin: the user tier")
-            try check.call("POST", "/v1/notes", 401, body: "{}")
-            try check.call("POST", "/v1/notes", 403, token: reader, body: "{}")
-            try check.call("POST", "/v1/notes", 400, token: alice, body: "not json")
-            try check.call("POST", "/v1/notes", 400, token: alice, body: "[1, 2]")
-            let huge = String(repeating: " ", count: 1_052_673)
-            try check.call("POST", "/v1/notes", 413, body: huge)
+                // POST /v1/{collection}.
+                let created = try await check.call("POST", "/v1/notes", 201, token: alice, body: #"{"text":"alice's note"}"#)
+                let noteID = try #require(created.json?["id"]?.string)
+                #expect(created.response.headers["location"] == "/v1/notes/\(noteID)")
+                #expect(created.response.headers["etag"] == "\"\(created.json?["version"]?.int ?? -1)\"")
+                #expect(created.json?["owner"] == .string("alice") && created.json?["data"] == .object(["text": .string("alice's note")]))
+                #expect(created.response.headers["ratelimit-policy"] == #""user";q=200;w=60"#, "a token without the role admin: the user tier")
+                try await check.call("POST", "/v1/notes", 401, body: "{}")
+                try await check.call("POST", "/v1/notes", 403, token: reader, body: "{}")
+                try await check.call("POST", "/v1/notes", 400, token: alice, body: "not json")
+                try await check.call("POST", "/v1/notes", 400, token: alice, body: "[1, 2]")
+                let huge = String(repeating: " ", count: 1_052_673)
+                try await check.call("POST", "/v1/notes", 413, body: huge)
 
-            // GET /v1/mine/{collection}.
-            let mine = try check.call("GET", "/v1/mine/notes", 200, token: alice)
-            #expect(mine.json?["items"]?.array?.compactMap { $0["id"]?.string } == [noteID])
-            try check.call("HEAD", "/v1/mine/notes", 200, token: alice)
-            try check.call("GET", "/v1/mine/notes", 401)
-            try check.call("GET", "/v1/mine/notes", 401, token: "not-a-jwt")
-            try check.call("GET", "/v1/mine/notes?sort=id", 400, token: alice)
+                // GET /v1/mine/{collection}.
+                let mine = try await check.call("GET", "/v1/mine/notes", 200, token: alice)
+                #expect(mine.json?["items"]?.array?.compactMap { $0["id"]?.string } == [noteID])
+                try await check.call("HEAD", "/v1/mine/notes", 200, token: alice)
+                try await check.call("GET", "/v1/mine/notes", 401)
+                try await check.call("GET", "/v1/mine/notes", 401, token: "not-a-jwt")
+                try await check.call("GET", "/v1/mine/notes?sort=id", 400, token: alice)
 
-            // PUT /v1/{collection}/{id}.
-            let etag3 = try #require(try check.call("GET", "/v1/articles/doc-000003", 200, token: admin).response.headers["etag"])
-            let replaced = try check.call("PUT", "/v1/articles/doc-000003", 200, token: admin, headers: [("If-Match", etag3)], body: #"{"title":"rewritten"}"#)
-            #expect(replaced.json?["data"] == .object(["title": .string("rewritten")]) && replaced.json?["owner"] == .string("seed"), "replacing keeps the owner")
-            #expect(replaced.response.headers["etag"] == "\"\(replaced.json?["version"]?.int ?? -1)\"")
-            try check.call("PUT", "/v1/articles/doc-000003", 412, token: admin, headers: [("If-Match", etag3)], body: "{}")
-            try check.call("PUT", "/v1/articles/doc-000003", 400, token: admin, headers: [("If-Match", "7")], body: "{}")
-            try check.call("PUT", "/v1/articles/doc-000003", 412, token: admin, headers: [("If-Match", "\"abc\"")], body: "{}")
-            try check.call("PUT", "/v1/articles/doc-000003", 403, token: alice, body: "{}")
-            try check.call("PUT", "/v1/articles/doc-000003", 403, token: reader, body: "{}")
-            try check.call("PUT", "/v1/articles/doc-000003", 401, body: "{}")
-            try check.call("PUT", "/v1/articles/doc-000003", 400, token: admin, body: "42")
-            try check.call("PUT", "/v1/articles/doc-000003", 413, token: admin, body: huge)
-            let put = try check.call("PUT", "/v1/notes/spec-note", 201, token: admin, headers: [("If-None-Match", "*")], body: #"{"n":1}"#)
-            #expect(put.response.headers["location"] == "/v1/notes/spec-note" && put.json?["owner"] == .string("admin"))
-            let noteETag = try #require(put.response.headers["etag"])
-            try check.call("PUT", "/v1/notes/spec-note", 412, token: admin, headers: [("If-None-Match", "*")], body: "{}")
-            try check.call("PUT", "/v1/notes/never-written", 412, token: admin, headers: [("If-Match", "\"5\"")], body: "{}")
-            try check.call("PUT", "/v1/notes/\(noteID)", 200, token: alice, body: #"{"text":"edited"}"#)
+                // PUT /v1/{collection}/{id}.
+                let etag3 = try #require(try await check.call("GET", "/v1/articles/doc-000003", 200, token: admin).response.headers["etag"])
+                let replaced = try await check.call("PUT", "/v1/articles/doc-000003", 200, token: admin, headers: [("If-Match", etag3)], body: #"{"title":"rewritten"}"#)
+                #expect(replaced.json?["data"] == .object(["title": .string("rewritten")]) && replaced.json?["owner"] == .string("seed"), "replacing keeps the owner")
+                #expect(replaced.response.headers["etag"] == "\"\(replaced.json?["version"]?.int ?? -1)\"")
+                try await check.call("PUT", "/v1/articles/doc-000003", 412, token: admin, headers: [("If-Match", etag3)], body: "{}")
+                try await check.call("PUT", "/v1/articles/doc-000003", 400, token: admin, headers: [("If-Match", "7")], body: "{}")
+                try await check.call("PUT", "/v1/articles/doc-000003", 412, token: admin, headers: [("If-Match", "\"abc\"")], body: "{}")
+                try await check.call("PUT", "/v1/articles/doc-000003", 403, token: alice, body: "{}")
+                try await check.call("PUT", "/v1/articles/doc-000003", 403, token: reader, body: "{}")
+                try await check.call("PUT", "/v1/articles/doc-000003", 401, body: "{}")
+                try await check.call("PUT", "/v1/articles/doc-000003", 400, token: admin, body: "42")
+                try await check.call("PUT", "/v1/articles/doc-000003", 413, token: admin, body: huge)
+                let put = try await check.call("PUT", "/v1/notes/spec-note", 201, token: admin, headers: [("If-None-Match", "*")], body: #"{"n":1}"#)
+                #expect(put.response.headers["location"] == "/v1/notes/spec-note" && put.json?["owner"] == .string("admin"))
+                let noteETag = try #require(put.response.headers["etag"])
+                try await check.call("PUT", "/v1/notes/spec-note", 412, token: admin, headers: [("If-None-Match", "*")], body: "{}")
+                try await check.call("PUT", "/v1/notes/never-written", 412, token: admin, headers: [("If-Match", "\"5\"")], body: "{}")
+                try await check.call("PUT", "/v1/notes/\(noteID)", 200, token: alice, body: #"{"text":"edited"}"#)
 
-            // DELETE /v1/{collection}/{id}.
-            try check.call("DELETE", "/v1/notes/spec-note", 412, token: admin, headers: [("If-Match", "\"1\"")])
-            try check.call("DELETE", "/v1/notes/spec-note", 412, token: admin, headers: [("If-Match", "W/\(noteETag)")])
-            try check.call("DELETE", "/v1/articles/doc-000004", 403, token: alice)
-            try check.call("DELETE", "/v1/articles/doc-000004", 403, token: reader)
-            try check.call("DELETE", "/v1/articles/doc-000004", 401)
-            try check.call("DELETE", "/v1/notes/spec-note", 204, token: admin, headers: [("If-Match", noteETag)])
-            try check.call("DELETE", "/v1/notes/spec-note", 404, token: admin)
-            try check.call("DELETE", "/v1/notes/spec-note", 404, token: admin, headers: [("If-Match", noteETag)])
-            try check.call("DELETE", "/v1/notes/spec-note", 404, token: alice)
-            try check.call("GET", "/v1/notes/spec-note", 404, token: admin)
+                // DELETE /v1/{collection}/{id}.
+                try await check.call("DELETE", "/v1/notes/spec-note", 412, token: admin, headers: [("If-Match", "\"1\"")])
+                try await check.call("DELETE", "/v1/notes/spec-note", 412, token: admin, headers: [("If-Match", "W/\(noteETag)")])
+                try await check.call("DELETE", "/v1/articles/doc-000004", 403, token: alice)
+                try await check.call("DELETE", "/v1/articles/doc-000004", 403, token: reader)
+                try await check.call("DELETE", "/v1/articles/doc-000004", 401)
+                try await check.call("DELETE", "/v1/notes/spec-note", 204, token: admin, headers: [("If-Match", noteETag)])
+                try await check.call("DELETE", "/v1/notes/spec-note", 404, token: admin)
+                try await check.call("DELETE", "/v1/notes/spec-note", 404, token: admin, headers: [("If-Match", noteETag)])
+                try await check.call("DELETE", "/v1/notes/spec-note", 404, token: alice)
+                try await check.call("GET", "/v1/notes/spec-note", 404, token: admin)
 
-            // Paths without a route, and methods a path does not serve.
-            let allowed: [(String, String, String)] = [
-                ("PATCH", "/v1/articles/doc-000001", "DELETE, GET, HEAD, PUT"), ("POST", "/v1/articles/doc-000001", "DELETE, GET, HEAD, PUT"),
-                ("DELETE", "/v1/articles", "GET, HEAD, POST"), ("PUT", "/v1/mine/notes", "GET, HEAD"),
-            ]
-            for (method, target, allow) in allowed {
-                let answer = try check.call(method, target, 405, body: method == "DELETE" ? nil : "{}", component: "MethodNotAllowed")
-                #expect(answer.response.headers["allow"] == allow, "\(method) \(target)")
-            }
-            try check.call("GET", "/v2/articles/doc-000001", 404, component: "NotFound", limiterAsked: false)
-            try check.call("GET", "/v1/articles/doc-000001/", 404, component: "NotFound", limiterAsked: false)
-            try check.call("HEAD", "/v2/articles/doc-000001", 404, component: "NotFound", limiterAsked: false)
-
-            // 429, public tier: 20 a minute per client address.
-            let crawler = "198.51.100.20"
-            var crawled: [Int] = []
-            while crawled.last != 429, crawled.count < 30 {
-                crawled.append(try check.send("GET", "/v1/articles/doc-000002", from: crawler).status)
-            }
-            #expect(crawled.count >= 21 && crawled.dropLast().allSatisfy { $0 == 200 } && crawled.last == 429, "\(crawled)")
-            try check.call("GET", "/v1/articles/doc-000002", 429, from: crawler)
-            try check.call("HEAD", "/v1/articles/doc-000002", 429, from: crawler)
-            try check.call("GET", "/v1/articles?limit=2", 429, from: crawler)
-
-            // 429 before any signature work, for an address that sent too many bad tokens (auth.failure_policy).
-            let attacker = "203.0.113.7"
-            var refused: [Int] = []
-            while refused.last != 429, refused.count < 15 {
-                refused.append(try check.send("GET", "/v1/articles/doc-000001", token: "not-a-jwt", from: attacker).status)
-            }
-            #expect(refused.dropLast().allSatisfy { $0 == 401 } && refused.last == 429, "\(refused)")
-            try check.call("GET", "/v1/articles/doc-000001", 429, token: "not-a-jwt", from: attacker, limiterAsked: false)
-            try check.call("GET", "/v1/articles", 429, token: "not-a-jwt", from: attacker, limiterAsked: false)
-
-            // 429, user tier: alice spends the rest of her 200 a minute; then every operation she calls is refused.
-            var spent = 0
-            while spent < 400 {
-                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-                    for _ in 0..<16 { group.addTask { try system.edge(0, "GET", "/v1/mine/notes", token: alice).status } }
-                    return try await group.reduce(into: [Int]()) { $0.append($1) }
+                // Paths without a route, and methods a path does not serve.
+                let allowed: [(String, String, String)] = [
+                    ("PATCH", "/v1/articles/doc-000001", "DELETE, GET, HEAD, PUT"), ("POST", "/v1/articles/doc-000001", "DELETE, GET, HEAD, PUT"),
+                    ("DELETE", "/v1/articles", "GET, HEAD, POST"), ("PUT", "/v1/mine/notes", "GET, HEAD"),
+                ]
+                for (method, target, allow) in allowed {
+                    let answer = try await check.call(method, target, 405, body: method == "DELETE" ? nil : "{}", component: "MethodNotAllowed")
+                    #expect(answer.response.headers["allow"] == allow, "\(method) \(target)")
                 }
-                spent += statuses.count
-                if statuses.contains(429) { break }
-            }
-            try check.call("GET", "/v1/mine/notes", 429, token: alice)
-            try check.call("GET", "/v1/articles/doc-000001", 429, token: alice)
-            try check.call("POST", "/v1/notes", 429, token: alice, body: "{}")
-            try check.call("PUT", "/v1/notes/\(noteID)", 429, token: alice, body: "{}")
-            try check.call("DELETE", "/v1/notes/\(noteID)", 429, token: alice)
+                try await check.call("GET", "/v2/articles/doc-000001", 404, component: "NotFound", limiterAsked: false)
+                try await check.call("GET", "/v1/articles/doc-000001/", 404, component: "NotFound", limiterAsked: false)
+                try await check.call("HEAD", "/v2/articles/doc-000001", 404, component: "NotFound", limiterAsked: false)
 
-            // 503: the data service is down; nothing below is cached.
-            system.data.kill()
-            let outage: [(method: String, target: String, body: String?)] = [
-                ("GET", "/v1/articles/doc-000010", nil), ("HEAD", "/v1/articles/doc-000011", nil), ("GET", "/v1/articles?limit=3", nil),
-                ("GET", "/v1/mine/notes?limit=3", nil), ("POST", "/v1/notes", "{}"), ("PUT", "/v1/notes/outage", "{}"), ("DELETE", "/v1/notes/outage", nil),
-            ]
-            let answers = try await withThrowingTaskGroup(of: (Int, HTTPProbeResponse).self) { group in
-                for (index, request) in outage.enumerated() {
-                    group.addTask {
-                        (index, try system.edge(0, request.method, request.target, token: admin, headers: [("X-Forwarded-For", DescriptionCheck.client)], body: request.body))
+                // 429, public tier: 20 a minute per client address.
+                let crawler = "198.51.100.20"
+                var crawled: [Int] = []
+                while crawled.last != 429, crawled.count < 30 {
+                    crawled.append(try await check.send("GET", "/v1/articles/doc-000002", from: crawler).status)
+                }
+                #expect(crawled.count >= 21 && crawled.dropLast().allSatisfy { $0 == 200 } && crawled.last == 429, "\(crawled)")
+                try await check.call("GET", "/v1/articles/doc-000002", 429, from: crawler)
+                try await check.call("HEAD", "/v1/articles/doc-000002", 429, from: crawler)
+                try await check.call("GET", "/v1/articles?limit=2", 429, from: crawler)
+
+                // 429 before any signature work, for an address that sent too many bad tokens (auth.failure_policy).
+                let attacker = "203.0.113.7"
+                var refused: [Int] = []
+                while refused.last != 429, refused.count < 15 {
+                    refused.append(try await check.send("GET", "/v1/articles/doc-000001", token: "not-a-jwt", from: attacker).status)
+                }
+                #expect(refused.dropLast().allSatisfy { $0 == 401 } && refused.last == 429, "\(refused)")
+                try await check.call("GET", "/v1/articles/doc-000001", 429, token: "not-a-jwt", from: attacker, limiterAsked: false)
+                try await check.call("GET", "/v1/articles", 429, token: "not-a-jwt", from: attacker, limiterAsked: false)
+
+                // 429, user tier: alice spends the rest of her 200 a minute; then every operation she calls is refused.
+                var spent = 0
+                while spent < 400 {
+                    let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                        for _ in 0..<16 { group.addTask { try await system.edge(0, "GET", "/v1/mine/notes", token: alice).status } }
+                        return try await group.reduce(into: [Int]()) { $0.append($1) }
                     }
+                    spent += statuses.count
+                    if statuses.contains(429) { break }
                 }
-                return try await group.reduce(into: [Int: HTTPProbeResponse]()) { $0[$1.0] = $1.1 }
-            }
-            for (index, request) in outage.enumerated() {
-                let response = try #require(answers[index])
-                check.verify(request.method, request.target, response, 503)
-            }
+                try await check.call("GET", "/v1/mine/notes", 429, token: alice)
+                try await check.call("GET", "/v1/articles/doc-000001", 429, token: alice)
+                try await check.call("POST", "/v1/notes", 429, token: alice, body: "{}")
+                try await check.call("PUT", "/v1/notes/\(noteID)", 429, token: alice, body: "{}")
+                try await check.call("DELETE", "/v1/notes/\(noteID)", 429, token: alice)
 
-            // Each operation was seen succeeding and failing.
-            for operation in description.operations {
-                let name = "\(operation.method.uppercased()) \(operation.path)"
-                let seen = check.observed[name] ?? []
-                #expect(seen.contains { (200..<300).contains($0) }, Comment(rawValue: "\(name): no success case was exercised"))
-                #expect(seen.contains { $0 >= 400 }, Comment(rawValue: "\(name): no error case was exercised"))
-                let listed = Set(operation.operation["responses"]?.object?.keys.compactMap { Int($0) } ?? [])
-                print("\(name): answered \(seen.sorted()); described but not exercised: \(listed.subtracting(seen).sorted())")
+                // 503: the data service is down; nothing below is cached.
+                // In process, a crash is the data service's group cancelled: its connections drop, nothing drains.
+                await system.data.cancel()
+                let outage: [(method: String, target: String, body: String?)] = [
+                    ("GET", "/v1/articles/doc-000010", nil), ("HEAD", "/v1/articles/doc-000011", nil), ("GET", "/v1/articles?limit=3", nil),
+                    ("GET", "/v1/mine/notes?limit=3", nil), ("POST", "/v1/notes", "{}"), ("PUT", "/v1/notes/outage", "{}"), ("DELETE", "/v1/notes/outage", nil),
+                ]
+                let answers = try await withThrowingTaskGroup(of: (Int, HTTPProbeResponse).self) { group in
+                    for (index, request) in outage.enumerated() {
+                        group.addTask {
+                            (index, try await system.edge(0, request.method, request.target, token: admin, headers: [("X-Forwarded-For", DescriptionCheck.client)], body: request.body))
+                        }
+                    }
+                    return try await group.reduce(into: [Int: HTTPProbeResponse]()) { $0[$1.0] = $1.1 }
+                }
+                for (index, request) in outage.enumerated() {
+                    let response = try #require(answers[index])
+                    check.verify(request.method, request.target, response, 503)
+                }
+
+                // Each operation was seen succeeding and failing.
+                for operation in description.operations {
+                    let name = "\(operation.method.uppercased()) \(operation.path)"
+                    let seen = check.observed[name] ?? []
+                    #expect(seen.contains { (200..<300).contains($0) }, Comment(rawValue: "\(name): no success case was exercised"))
+                    #expect(seen.contains { $0 >= 400 }, Comment(rawValue: "\(name): no error case was exercised"))
+                    let listed = Set(operation.operation["responses"]?.object?.keys.compactMap { Int($0) } ?? [])
+                    print("\(name): answered \(seen.sorted()); described but not exercised: \(listed.subtracting(seen).sorted())")
+                }
             }
         }
 
 
         /// A password-grant token for the bootstrapped admin with the scope `read` alone.
-        static func readOnlyToken(_ system: GatehouseSystem) throws -> String {
+        static func readOnlyToken(_ system: GatehouseSystem) async throws -> String {
             let body = "grant_type=password&username=admin&password=\(systemAdminPassword)&scope=read"
-            let response = try httpRequest(
-                port: system.authHTTPPort, method: "POST", path: "/oauth/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8)
-            )
+            let response = try await system.issuer("POST", "/oauth/token", body: body)
             return try #require(try DocumentTree.json(response.body)["access_token"]?.string, "\(response.body)")
         }
     }
@@ -313,8 +313,8 @@ private final class DescriptionCheck {
     }
 
     /// Sends a request, unchecked.
-    func send(_ method: String, _ target: String, token: String? = nil, headers: [(String, String)] = [], body: String? = nil, from client: String = DescriptionCheck.client) throws -> HTTPProbeResponse {
-        try self.system.edge(0, method, target, token: token, headers: headers + [("X-Forwarded-For", client)], body: body)
+    func send(_ method: String, _ target: String, token: String? = nil, headers: [(String, String)] = [], body: String? = nil, from client: String = DescriptionCheck.client) async throws -> HTTPProbeResponse {
+        try await self.system.edge(0, method, target, token: token, headers: headers + [("X-Forwarded-For", client)], body: body)
     }
 
     /// Sends a request and checks its answer (see ``verify(_:_:_:_:component:limiterAsked:sourceLocation:)``).
@@ -322,8 +322,8 @@ private final class DescriptionCheck {
     func call(
         _ method: String, _ target: String, _ status: Int, token: String? = nil, headers: [(String, String)] = [], body: String? = nil,
         from client: String = DescriptionCheck.client, component: String? = nil, limiterAsked: Bool? = nil, sourceLocation: SourceLocation = #_sourceLocation
-    ) throws -> Answer {
-        let response = try self.send(method, target, token: token, headers: headers, body: body, from: client)
+    ) async throws -> Answer {
+        let response = try await self.send(method, target, token: token, headers: headers, body: body, from: client)
         return Answer(response: response, json: self.verify(method, target, response, status, component: component, limiterAsked: limiterAsked, sourceLocation: sourceLocation))
     }
 

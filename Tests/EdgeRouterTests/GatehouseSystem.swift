@@ -1,25 +1,34 @@
+import AuthIssuerCore
+import DataServiceCore
 import Foundation
+import GatehouseDataAPI
+import GatehouseEvents
+import GatehouseObservability
 import GatehouseTestSupport
+import LimiterCore
 import Testing
 
 let systemSecret = "system-test-secret-0123456789ab"
 let systemAdminPassword = "system-admin-password"
 
-/// The whole system as real processes on free loopback ports: Redis, the limiter (the repository's
-/// config/policies.yaml), the data service (seeded), the auth issuer and one or more edge routers (the
-/// repository's config/routes.yaml and config/policies.yaml). Stopped by PID when released.
+/// The whole system on free loopback ports: a real Redis process; the limiter (the repository's
+/// config/policies.yaml), the data service (seeded by its `seed` command) and the auth issuer wired as their
+/// executables wire them but running inside the test process (``InProcessService``); and one or more edge
+/// routers (the repository's config/routes.yaml and config/policies.yaml) as child processes, because the
+/// tests read each edge's own `/metrics` and log, send it `SIGTERM` and check its exit status: metrics are
+/// process-wide, so edges in one process would share them. Built and stopped by ``run(edges:documents:edgeEnvironment:limiterEnvironment:policies:routes:_:)``.
 final class GatehouseSystem: Sendable {
     let folder: TestFolder
     let redis: RedisServerProcess
-    let limiter: ServiceProcess
-    let data: ServiceProcess
-    let auth: ServiceProcess
+    let limiter: InProcessService<LimiterService>
+    let data: InProcessService<DataService>
+    let auth: InProcessService<AuthIssuerService>
     let edges: [ServiceProcess]
     let edgePorts: [Int]
     let edgeAdminPorts: [Int]
     let authHTTPPort: Int
     let dataRPCPort: Int
-    let dataAdminPort: Int
+    /// What the issuer is started with, and its CLI (`auth-issuer users add`) run with.
     let authEnvironment: [String: String]
     /// The auth issuer's RPC port (for an issuer restarted where the edges expect it).
     let authRPCPort: Int
@@ -29,12 +38,14 @@ final class GatehouseSystem: Sendable {
     let limiterEnvironment: [String: String]
     /// The first limiter's RPC port.
     let limiterPort: Int
+    private let services: InProcessServices
 
     static var repository: URL {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    /// Starts the system.
+    /// Starts the system, runs `body` with it, then stops it (also when `body` throws): the edges with
+    /// `SIGTERM`, the in-process services gracefully, newest first, Redis last.
     /// - Parameters:
     ///   - count: Edge routers to start.
     ///   - documents: Documents to seed.
@@ -42,13 +53,37 @@ final class GatehouseSystem: Sendable {
     ///   - limiterEnvironment: Added to every limiter's environment.
     ///   - policies: The policy file's text for the limiters and edges; the repository's config/policies.yaml by default.
     ///   - routes: The route file's text for the edges; the repository's config/routes.yaml by default.
-    init(
+    ///   - body: The test.
+    static func run(
         edges count: Int = 1, documents: Int = 20, edgeEnvironment: [String: String] = [:], limiterEnvironment: [String: String] = [:],
-        policies: String? = nil, routes: String? = nil
+        policies: String? = nil, routes: String? = nil, _ body: (GatehouseSystem) async throws -> Void
+    ) async throws {
+        let redis = try await RedisServerProcess.start()
+        let services = InProcessServices()
+        do {
+            let system = try await GatehouseSystem(
+                redis: redis, services: services, edges: count, documents: documents, edgeEnvironment: edgeEnvironment,
+                limiterEnvironment: limiterEnvironment, policies: policies, routes: routes
+            )
+            defer { for edge in system.edges { edge.stop() } }
+            try await body(system)
+        } catch {
+            try? await services.stopAll()
+            redis.stop()
+            throw error
+        }
+        try await services.stopAll()
+        redis.stop()
+    }
+
+    private init(
+        redis: RedisServerProcess, services: InProcessServices, edges count: Int, documents: Int, edgeEnvironment: [String: String],
+        limiterEnvironment: [String: String], policies: String?, routes: String?
     ) async throws {
         self.folder = try TestFolder()
         let folder = self.folder
-        self.redis = try await RedisServerProcess.start()
+        self.redis = redis
+        self.services = services
         let redisPort = self.redis.port
         var policiesPath = Self.repository.appendingPathComponent("config/policies.yaml").path
         if let policies {
@@ -62,46 +97,45 @@ final class GatehouseSystem: Sendable {
         }
         self.limiterEnvironment = [
             "LIMITER_RPC_SECRET": systemSecret, "LIMITER_RPC_PORT": "0", "LIMITER_ADMIN_PORT": "0", "LIMITER_REDIS_PORT": "\(redisPort)",
-            "LIMITER_POLICIES_FILE": policiesPath, "LIMITER_LOG_FORMAT": "json",
+            "LIMITER_POLICIES_FILE": policiesPath,
         ].merging(limiterEnvironment) { $1 }
-        let limiter = try await Self.launchLimiter(environment: self.limiterEnvironment, folder: folder, name: "limiter")
-        self.limiter = limiter.process
-        let limiterPort = limiter.port
+        let limiter = try await services.start(LimiterService.self, environment: self.limiterEnvironment)
+        self.limiter = limiter
+        let limiterPort = try await limiter.port { try await $0.rpcPort() }
         self.limiterPort = limiterPort
         let dataEnvironment = [
             "DATA_RPC_SECRET": systemSecret, "DATA_RPC_PORT": "0", "DATA_ADMIN_PORT": "0", "DATA_REDIS_PORT": "\(redisPort)",
-            "DATA_STORAGE_PATH": folder.path("data/documents.sqlite"), "DATA_LOG_FORMAT": "json", "DATA_REDIS_CONNECT_TIMEOUT_MS": "200",
+            "DATA_STORAGE_PATH": folder.path("data/documents.sqlite"), "DATA_REDIS_CONNECT_TIMEOUT_MS": "200",
         ]
         let seed = try ServiceProcess.start(product: "data-service", arguments: ["seed", "--count", "\(documents)"], environment: dataEnvironment, logPath: folder.path("seed.log"))
         #expect(try await seed.waitForExit(timeout: .seconds(30)) == .exited(0))
-        self.data = try ServiceProcess.start(product: "data-service", environment: dataEnvironment, logPath: folder.path("data.log"))
-        let dataListening = try await self.data.waitForLog(message: "data service listening")
-        self.dataRPCPort = try #require(Int(dataListening["rpc.port"] as? String ?? ""))
-        self.dataAdminPort = try #require(Int(dataListening["admin.port"] as? String ?? ""))
         // The seed's invalidation events go out when the service starts; let them pass before anything is cached.
-        let seeded = ContinuousClock.now
-        while (prometheusSample(try httpGet(port: self.dataAdminPort, path: "/metrics").body, "gatehouse_data_events_published_total") ?? 0) < Double(documents),
-            ContinuousClock.now - seeded < .seconds(10)
-        {
-            try await Task.sleep(for: .milliseconds(20))
+        let invalidations = RedisChannelCollector(redisPort: redisPort, channel: InvalidationMessage.defaultChannel)
+        self.data = try await invalidations.whileSubscribed {
+            let data = try await services.start(DataService.self, environment: dataEnvironment)
+            try await invalidations.waitUntil(timeout: .seconds(10)) { messages in
+                messages.reduce(0) { $0 + ((try? InvalidationMessage(jsonText: $1))?.events.count ?? 0) } >= documents
+            }
+            return data
         }
+        self.dataRPCPort = try await self.data.port { try await $0.rpcPort() }
         // The issuer's HTTP port is chosen here, since its issuer URL names it; another test may take the port
-        // before the issuer binds it, and then the issuer exits at start and another port is tried.
+        // before the issuer binds it, and then the issuer stops at start and another port is tried.
         var attempt = 1
-        var started: (process: ServiceProcess, httpPort: Int, environment: [String: String], rpcPort: Int)?
+        var started: (issuer: InProcessService<AuthIssuerService>, httpPort: Int, environment: [String: String], rpcPort: Int)?
         while started == nil {
             let authHTTP = try freeLoopbackPort()
             let authEnvironment = [
                 "AUTH_RPC_SECRET": systemSecret, "AUTH_RPC_PORT": "0", "AUTH_ADMIN_PORT": "0", "AUTH_HTTP_PORT": "\(authHTTP)",
                 "AUTH_REDIS_PORT": "\(redisPort)", "AUTH_LIMITER_PORT": "\(limiterPort)", "AUTH_STORAGE_PATH": folder.path("auth/auth.sqlite"),
-                "AUTH_LOG_FORMAT": "json", "AUTH_PASSWORDS_BCRYPT_COST": "4", "AUTH_TOKENS_ISSUER": "http://127.0.0.1:\(authHTTP)",
+                "AUTH_PASSWORDS_BCRYPT_COST": "4", "AUTH_TOKENS_ISSUER": "http://127.0.0.1:\(authHTTP)",
                 "AUTH_EVENTS_POLL_INTERVAL_MS": "50", "AUTH_BOOTSTRAP_ADMIN_PASSWORD": systemAdminPassword,
             ]
-            let auth = try ServiceProcess.start(product: "auth-issuer", environment: authEnvironment, logPath: folder.path("auth.log"))
+            let issuer = try await services.start(AuthIssuerService.self, environment: authEnvironment)
             do {
-                let listening = try await auth.waitForLog(message: "auth issuer listening")
-                started = (auth, authHTTP, authEnvironment, try #require(Int(listening["rpc.port"] as? String ?? "")))
-            } catch where attempt < 5 && auth.exitStatus != nil && auth.logTail.contains("Address already in use") {
+                _ = try await issuer.port { try await $0.httpPort() }
+                started = (issuer, authHTTP, authEnvironment, try await issuer.port { try await $0.rpcPort() })
+            } catch where attempt < 5 && "\(error)".contains("Address already in use") {
                 attempt += 1
             }
         }
@@ -136,29 +170,30 @@ final class GatehouseSystem: Sendable {
         try await Self.launchEdge(environment: self.edgeEnvironment.merging(environment) { $1 }, folder: self.folder, name: name)
     }
 
-    /// Starts one more limiter configured like the first (but for `environment`) and waits until it listens;
-    /// the caller stops it.
-    func startLimiter(name: String, environment: [String: String] = [:]) async throws -> (process: ServiceProcess, port: Int) {
-        try await Self.launchLimiter(environment: self.limiterEnvironment.merging(environment) { $1 }, folder: self.folder, name: name)
+    /// Starts a limiter configured like the first (but for `environment`) as a child process and waits until
+    /// it listens; the caller stops it. For a limiter under load (its own share of the CPU, not the test
+    /// process's few cooperative threads) or one killed as a crash is.
+    func startLimiterProcess(name: String, environment: [String: String] = [:]) async throws -> (process: ServiceProcess, port: Int) {
+        let limiter = try ServiceProcess.start(
+            product: "limiter", environment: self.limiterEnvironment.merging(["LIMITER_LOG_FORMAT": "json"]) { $1 }.merging(environment) { $1 },
+            logPath: self.folder.path("\(name).log")
+        )
+        return (limiter, try #require(Int(try await limiter.waitForLog(message: "limiter listening")["rpc.port"] as? String ?? "")))
     }
 
-    private static func launchLimiter(environment: [String: String], folder: TestFolder, name: String) async throws -> (process: ServiceProcess, port: Int) {
-        let limiter = try ServiceProcess.start(product: "limiter", environment: environment, logPath: folder.path("\(name).log"))
-        return (limiter, try #require(Int(try await limiter.waitForLog(message: "limiter listening")["rpc.port"] as? String ?? "")))
+    /// Starts one more auth issuer configured like the first (but for `environment`), in process, and waits
+    /// until its ports are bound; the system stops it with the others.
+    func startIssuer(environment: [String: String] = [:]) async throws -> InProcessService<AuthIssuerService> {
+        let issuer = try await self.services.start(AuthIssuerService.self, environment: self.authEnvironment.merging(environment) { $1 })
+        _ = try await issuer.port { try await $0.rpcPort() }
+        _ = try await issuer.port { try await $0.httpPort() }
+        return issuer
     }
 
     private static func launchEdge(environment: [String: String], folder: TestFolder, name: String) async throws -> (process: ServiceProcess, port: Int, adminPort: Int) {
         let edge = try ServiceProcess.start(product: "edge-router", environment: environment, logPath: folder.path("\(name).log"))
         let listening = try await edge.waitForLog(message: "edge router listening")
         return (edge, try #require(Int(listening["http.port"] as? String ?? "")), try #require(Int(listening["admin.port"] as? String ?? "")))
-    }
-
-    deinit {
-        for edge in self.edges { edge.stop() }
-        self.auth.stop()
-        self.data.stop()
-        self.limiter.stop()
-        self.redis.stop()
     }
 
     /// Adds a user with the issuer's CLI.
@@ -171,23 +206,31 @@ final class GatehouseSystem: Sendable {
     }
 
     /// A password-grant token for the bootstrapped admin.
-    func adminToken() throws -> String {
-        try self.token(user: "admin", password: systemAdminPassword)
+    func adminToken() async throws -> String {
+        try await self.token(user: "admin", password: systemAdminPassword)
     }
 
     /// A password-grant token.
-    func token(user: String, password: String) throws -> String {
-        let body = "grant_type=password&username=\(user)&password=\(password)"
-        let response = try httpRequest(port: self.authHTTPPort, method: "POST", path: "/oauth/token", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8))
+    func token(user: String, password: String) async throws -> String {
+        let response = try await self.issuer("POST", "/oauth/token", body: "grant_type=password&username=\(user)&password=\(password)")
         return try #require((try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])?["access_token"] as? String)
     }
 
-    /// A request to edge `index`.
-    func edge(_ index: Int = 0, _ method: String, _ path: String, token: String? = nil, headers: [(String, String)] = [], body: String? = nil, from address: String? = nil) throws -> HTTPProbeResponse {
+    /// A form `POST` (or other request) to the issuer's HTTP port, sent off the cooperative threads the
+    /// in-process issuer answers on.
+    func issuer(_ method: String, _ path: String, body: String) async throws -> HTTPProbeResponse {
+        try await httpRequestOffPool(
+            port: self.authHTTPPort, method: method, path: path, headers: [("Content-Type", "application/x-www-form-urlencoded")], body: Array(body.utf8)
+        )
+    }
+
+    /// A request to edge `index`, sent off the cooperative threads: the edge asks the in-process services
+    /// before it answers.
+    func edge(_ index: Int = 0, _ method: String, _ path: String, token: String? = nil, headers: [(String, String)] = [], body: String? = nil) async throws -> HTTPProbeResponse {
         var fields = headers
         if let token { fields.append(("Authorization", "Bearer \(token)")) }
         if body != nil { fields.append(("Content-Type", "application/json")) }
-        return try httpRequest(port: self.edgePorts[index], method: method, path: path, headers: fields, body: body.map { Array($0.utf8) })
+        return try await httpRequestOffPool(port: self.edgePorts[index], method: method, path: path, headers: fields, body: body.map { Array($0.utf8) })
     }
 
     /// An edge's `/metrics`.
@@ -196,6 +239,23 @@ final class GatehouseSystem: Sendable {
     }
 }
 
-/// The system suites run one at a time: each starts six or more processes.
+/// The system suites run in three chains, each one test at a time: a system starts Redis, three services in
+/// process and one or more edge processes, and the services in process share the test process's few
+/// cooperative threads, so systems without bound beside the rest of the run on a loaded 2-core machine made
+/// them answer after the edges' call timeouts (a data read refused, a fallback deciding). A serialized chain
+/// gets its turns late, after most other tests, so the run lasts about as long as the rest of it plus its
+/// longest chain: three chains of about equal length share that tail.
+///
+/// This chain: the gateway's features (tokens, limits, cache, conditional requests, policy keys, the
+/// OpenAPI description, coherence of HTTP upstreams).
 @Suite(.serialized)
 enum GatehouseSystemTests {}
+
+/// The second chain of system suites (``GatehouseSystemTests``): the edge's HTTP connections and their
+/// bounds, megabyte pages, HTTP upstreams.
+@Suite(.serialized)
+enum GatehouseHTTPSystemTests {}
+
+/// The third chain of system suites (``GatehouseSystemTests``): rate limits decided from leases, under load.
+@Suite(.serialized)
+enum GatehouseLoadSystemTests {}

@@ -24,9 +24,26 @@ public func httpGet(port: Int, path: String) throws -> HTTPProbeResponse {
 /// ``httpGet(port:path:)`` on a thread of its own, for a server running inside the test process: the
 /// blocking call must not hold one of the few threads that run the server's tasks (readiness checks).
 public func httpGetOffPool(port: Int, path: String) async throws -> HTTPProbeResponse {
+    try await httpRequestOffPool(port: port, method: "GET", path: path)
+}
+
+/// ``httpRequest(port:method:path:headers:body:)`` on a thread of its own, for a server running inside the
+/// test process, or one that asks such a server before it answers.
+public func httpRequestOffPool(
+    port: Int, method: String, path: String, headers: [(String, String)] = [], body: [UInt8]? = nil
+) async throws -> HTTPProbeResponse {
+    try await onThreadOfItsOwn { try httpRequest(port: port, method: method, path: path, headers: headers, body: body) }
+}
+
+/// Runs blocking work (a socket read) on a thread of its own, so that it holds none of the few threads that
+/// run the tasks of services inside the test process.
+/// - Parameter work: What to run.
+/// - Returns: What `work` returned.
+/// - Throws: What `work` threw.
+public func onThreadOfItsOwn<Value: Sendable>(_ work: @escaping @Sendable () throws -> Value) async throws -> Value {
     try await withCheckedThrowingContinuation { continuation in
         Thread.detachNewThread {
-            continuation.resume(with: Result { try httpGet(port: port, path: path) })
+            continuation.resume(with: Result { try work() })
         }
     }
 }

@@ -5,7 +5,7 @@ import Darwin
 #endif
 
 /// A child process started with `posix_spawn`, with an empty signal mask and default handlers for the
-/// termination signals.
+/// termination signals, and only its standard input, output and error open.
 ///
 /// Foundation's `Process` lets the child inherit the test runner's signal mask, in which SIGTERM is blocked,
 /// so a server started that way ignores SIGTERM. The owner must call ``reapIfExited()`` or ``terminate()``
@@ -40,6 +40,15 @@ struct SpawnedProcess: Sendable {
         } else {
             posix_spawn_file_actions_adddup2(&fileActions, 1, 2)
         }
+        #if canImport(Glibc)
+        // Nothing else of the test process: a service running in it must not have its listening socket
+        // kept open (and answering nobody) by a child after it stops.
+        // (glibc 2.34 has the call; its header declares it only under _GNU_SOURCE.)
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let closeFrom = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(closeFrom, to: CloseFrom.self)(&fileActions, 3)
+        }
+        #endif
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
         var emptyMask = sigset_t()

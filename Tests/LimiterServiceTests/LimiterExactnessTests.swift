@@ -4,6 +4,8 @@ import GatehouseTestSupport
 import Testing
 
 /// Several limiter processes sharing one Redis agree exactly: the counters live only in Redis.
+///
+/// Separate processes are the point: nothing but Redis is shared between them.
 @Suite struct LimiterExactnessTests {
     /// A policy file with one policy per algorithm, each `limit` per 24 h and keyed by `[ip]`.
     static func policies(limit: Int) -> String {

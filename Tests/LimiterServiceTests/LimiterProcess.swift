@@ -17,15 +17,8 @@ final class LimiterProcess: Sendable {
 
     /// Starts `limiter` with the policy file `policies` and further `LIMITER_*` variables, and waits until it listens.
     init(folder: TestFolder, redisPort: Int, name: String = "limiter", environment: [String: String] = [:]) async throws {
-        var variables = [
-            "LIMITER_RPC_SECRET": serviceSecret,
-            "LIMITER_RPC_PORT": "0",
-            "LIMITER_ADMIN_PORT": "0",
-            "LIMITER_REDIS_PORT": "\(redisPort)",
-            "LIMITER_POLICIES_FILE": folder.path("policies.yaml"),
-            "LIMITER_LOG_FORMAT": "json",
-        ]
-        variables.merge(environment) { $1 }
+        let variables = limiterEnvironment(folder: folder, redisPort: redisPort).merging(["LIMITER_LOG_FORMAT": "json"]) { $1 }
+            .merging(environment) { $1 }
         self.folder = folder
         self.process = try ServiceProcess.start(product: "limiter", environment: variables, logPath: folder.path("\(name).log"))
         let listening = try await self.process.waitForLog(message: "limiter listening")
@@ -65,6 +58,18 @@ final class LimiterProcess: Sendable {
     func withClient<T: Sendable>(connections: Int = 2, _ body: (RPCClient) async throws -> T) async throws -> T {
         try await withClients([self], connections: connections) { try await body($0[0]) }
     }
+}
+
+/// What the limiter under test is configured with: the policy file `folder/policies.yaml`, Redis at
+/// `redisPort`, the test secret, ports of its own choice.
+func limiterEnvironment(folder: TestFolder, redisPort: Int) -> [String: String] {
+    [
+        "LIMITER_RPC_SECRET": serviceSecret,
+        "LIMITER_RPC_PORT": "0",
+        "LIMITER_ADMIN_PORT": "0",
+        "LIMITER_REDIS_PORT": "\(redisPort)",
+        "LIMITER_POLICIES_FILE": folder.path("policies.yaml"),
+    ]
 }
 
 /// Runs `body` with one RPC client per limiter process.

@@ -4,6 +4,9 @@ import GatehouseTestSupport
 import Testing
 
 /// The `limiter` executable while its Redis goes away and comes back.
+///
+/// A child process: the test reads its own `/metrics` (breaker state, fallbacks, the RPC latency histogram),
+/// which in the test process would be shared with every other service there.
 @Suite struct LimiterRedisOutageTests {
     static let policies = """
         replicas: 2

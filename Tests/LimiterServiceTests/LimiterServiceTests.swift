@@ -2,9 +2,13 @@ import Foundation
 import GatehouseLimiterAPI
 import GatehouseRPC
 import GatehouseTestSupport
+import LimiterCore
 import Testing
 
 /// The `limiter` executable end to end: configuration, reload, metrics, logs, shutdown.
+///
+/// A child process where the process is the point: its own `/metrics` (metrics are process-wide, and the
+/// test process holds other services), its log, `SIGHUP` reloads, `SIGTERM` and its exit status.
 @Suite struct LimiterServiceTests {
     static let policies = """
         replicas: 1
@@ -64,39 +68,45 @@ import Testing
         #expect(limiter.process.jsonLogLines.contains { $0["msg"] as? String == "shadow policy would deny" && $0["policy"] as? String == "watch" })
     }
 
+    /// In process (`LimiterService`, port 0): only the answers are checked.
     @Test func aBatchDecidesEachRequestOnItsOwnAndAnInvalidOneFailsAlone() async throws {
-        let (redis, limiter) = try await Self.startLimiter()
+        let redis = try await RedisServerProcess.start()
         defer { redis.stop() }
-        try await limiter.withClient { client in
-            // Nine requests of one caller against `user` (5 per hour), one of them naming an unknown policy.
-            var batch = Gatehouse_Limiter_CheckBatchRequest()
-            batch.requests = (0..<9).map { index in
-                var request = Gatehouse_Limiter_CheckRequest()
-                request.caller = "alice"
-                var item = Gatehouse_Limiter_CheckItem()
-                item.policy = index == 4 ? "no-such-policy" : "user"
-                item.key = "alice"
-                request.items = [item]
-                return request
-            }
-            let answer = try await client.call(LimiterMethods.checkBatch, batch, timeout: .seconds(10))
-            #expect(answer.outcomes.count == 9)
-            let allowed = answer.outcomes.filter { if case .response(let response) = $0.result { response.allowed } else { false } }
-            #expect(allowed.count == 5, "exactly the limit is allowed, whatever the order inside the batch")
-            guard case .error(let error) = answer.outcomes[4].result else {
-                Issue.record("the request with an unknown policy has an error outcome: \(answer.outcomes[4])")
-                return
-            }
-            #expect(error.code == UInt32(RPCError.Code.invalidArgument.rawValue))
-            #expect(error.message.contains("no-such-policy"))
-            // The batch charged like single checks: the next one is denied.
-            #expect(try await client.check(caller: "alice", policy: "user", key: "alice").allowed == false)
+        let folder = try TestFolder()
+        try folder.write("policies.yaml", Self.policies)
+        try await withInProcessService(LimiterService.self, environment: limiterEnvironment(folder: folder, redisPort: redis.port)) { limiter in
+            try await withRPCClients(ports: [try await limiter.rpcPort()], secret: serviceSecret) { clients in
+                let client = clients[0]
+                // Nine requests of one caller against `user` (5 per hour), one of them naming an unknown policy.
+                var batch = Gatehouse_Limiter_CheckBatchRequest()
+                batch.requests = (0..<9).map { index in
+                    var request = Gatehouse_Limiter_CheckRequest()
+                    request.caller = "alice"
+                    var item = Gatehouse_Limiter_CheckItem()
+                    item.policy = index == 4 ? "no-such-policy" : "user"
+                    item.key = "alice"
+                    request.items = [item]
+                    return request
+                }
+                let answer = try await client.call(LimiterMethods.checkBatch, batch, timeout: .seconds(10))
+                #expect(answer.outcomes.count == 9)
+                let allowed = answer.outcomes.filter { if case .response(let response) = $0.result { response.allowed } else { false } }
+                #expect(allowed.count == 5, "exactly the limit is allowed, whatever the order inside the batch")
+                guard case .error(let error) = answer.outcomes[4].result else {
+                    Issue.record("the request with an unknown policy has an error outcome: \(answer.outcomes[4])")
+                    return
+                }
+                #expect(error.code == UInt32(RPCError.Code.invalidArgument.rawValue))
+                #expect(error.message.contains("no-such-policy"))
+                // The batch charged like single checks: the next one is denied.
+                #expect(try await client.check(caller: "alice", policy: "user", key: "alice").allowed == false)
 
-            let empty = await #expect(throws: RPCError.self) {
-                try await client.call(LimiterMethods.checkBatch, Gatehouse_Limiter_CheckBatchRequest(), timeout: .seconds(10))
+                let empty = await #expect(throws: RPCError.self) {
+                    try await client.call(LimiterMethods.checkBatch, Gatehouse_Limiter_CheckBatchRequest(), timeout: .seconds(10))
+                }
+                #expect(empty?.code == .invalidArgument)
+                #expect(empty?.message.contains("requests") == true)
             }
-            #expect(empty?.code == .invalidArgument)
-            #expect(empty?.message.contains("requests") == true)
         }
     }
 

@@ -9,7 +9,7 @@ import SwiftProtobuf
 import Foundation
 
 /// `gatehouse-bench rpc-server`: an RPC server with echo and sleep methods, the peer for the RPC load
-/// benchmark and for tests that need a server process they can kill.
+/// benchmark.
 struct RPCServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "rpc-server", abstract: "Serve bench.Echo and bench.Sleep.")
 

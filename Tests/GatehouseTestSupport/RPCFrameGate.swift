@@ -12,10 +12,11 @@ import Darwin
 /// payload), and can hold one request frame back: after ``hold(method:)``, the next client frame whose
 /// payload names that method (`data.Put`) waits until ``release()``, while every other frame, in both
 /// directions, passes. Calls are independent, so holding one back is a legitimate order of events: it lets
-/// a test make a change at the data service between an edge's read and its write. Runs until ``stop()``.
-final class RPCFrameGate: Sendable {
+/// a test make a change at the data service between an edge's read and its write. Runs until ``stop()``,
+/// which drops every connection at once, as a server that crashed would.
+public final class RPCFrameGate: Sendable {
     /// The port the client connects to.
-    let port: Int
+    public let port: Int
     private let listener: Int32
     private let target: Int
     private let state = Mutex(State())
@@ -29,12 +30,18 @@ final class RPCFrameGate: Sendable {
         var stopped = false
     }
 
-    /// Listens on 127.0.0.1 at a free port and relays each connection to 127.0.0.1:`target`.
-    init(target: Int) throws {
+    /// Listens on 127.0.0.1 and relays each connection to 127.0.0.1:`target`.
+    /// - Parameters:
+    ///   - target: The server's port.
+    ///   - port: The port to listen on: a free one by default, or the one of a gate stopped before.
+    public init(target: Int, port: Int = 0) throws {
         self.target = target
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var reuse: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
@@ -49,15 +56,15 @@ final class RPCFrameGate: Sendable {
     }
 
     /// Holds the next client frame that names `method` until ``release()``.
-    func hold(method: String) {
+    public func hold(method: String) {
         self.state.withLock { $0.method = Array(method.utf8) }
     }
 
     /// Whether a frame is held.
-    var isHolding: Bool { self.state.withLock { $0.held != nil } }
+    public var isHolding: Bool { self.state.withLock { $0.held != nil } }
 
     /// Sends the held frame on, if any, and holds nothing more.
-    func release() {
+    public func release() {
         let held = self.state.withLock { state in
             defer { state.held = nil; state.method = nil }
             return state.held
@@ -66,7 +73,7 @@ final class RPCFrameGate: Sendable {
     }
 
     /// Stops listening and shuts every relayed connection down.
-    func stop() {
+    public func stop() {
         let connections = self.state.withLock { state in
             defer { state.stopped = true }
             if !state.stopped { shutdown(self.listener, Int32(SHUT_RDWR)) }
