@@ -69,7 +69,7 @@ struct OutboxDrainerTests {
         let collector = RedisChannelCollector(redisPort: redis.port, channel: Self.channel)
         var logger = Logger(label: "test.drainer")
         logger.logLevel = .critical
-        let client = RedisClient(configuration: RedisConfiguration(port: redis.port), logger: logger)
+        let client = RedisClient(configuration: Self.redisConfiguration(port: redis.port), logger: logger)
         // An hour between polls: only the first round, a signal or the shutdown publishes.
         let drainer = OutboxDrainer(source: outbox, redis: client, channel: Self.channel, batchSize: 2, pollInterval: .seconds(3600), logger: logger)
         try await collector.whileSubscribed {
@@ -90,6 +90,12 @@ struct OutboxDrainerTests {
         #expect(outbox.markedThrough == 7, "marked before the drainer returned")
     }
 
+    /// A client that waits 10 s for a command: with the 1 s default, a `PUBLISH` Redis answered late on a
+    /// loaded machine failed, was published again (at least once, as documented), and showed as a duplicate.
+    private static func redisConfiguration(port: Int) -> RedisConfiguration {
+        RedisConfiguration(port: port, connectTimeout: .seconds(5), commandTimeout: .seconds(10))
+    }
+
     private static func messages(in texts: [String]) -> [NumberedMessage] {
         texts.compactMap { try? NumberedMessage(jsonText: $0) }
     }
@@ -104,7 +110,7 @@ struct OutboxDrainerTests {
     ) async throws {
         var logger = Logger(label: "test.drainer")
         logger.logLevel = .critical
-        let redis = RedisClient(configuration: RedisConfiguration(port: redisPort), logger: logger)
+        let redis = RedisClient(configuration: Self.redisConfiguration(port: redisPort), logger: logger)
         let drainer = OutboxDrainer(source: outbox, redis: redis, channel: Self.channel, batchSize: batchSize, pollInterval: .milliseconds(50), logger: logger)
         try await withThrowingTaskGroup { group in
             group.addTask { try await redis.run() }
