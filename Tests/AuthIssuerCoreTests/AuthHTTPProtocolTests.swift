@@ -19,29 +19,32 @@ import Testing
             """
         try await withInProcessService(AuthIssuerService.self, yaml: yaml) { issuer in
             let port = try await issuer.httpPort()
-            let get = try httpRequest(port: port, method: "GET", path: "/.well-known/jwks.json")
-            let head = try httpRequest(port: port, method: "HEAD", path: "/.well-known/jwks.json")
+            let get = try await httpRequestOffPool(port: port, method: "GET", path: "/.well-known/jwks.json")
+            let head = try await httpRequestOffPool(port: port, method: "HEAD", path: "/.well-known/jwks.json")
             #expect(head.status == 200, "HEAD is answered wherever GET is")
             #expect(head.body.isEmpty)
             #expect(head.headers["content-type"] == get.headers["content-type"])
 
-            let wrongMethod = try httpRequest(port: port, method: "GET", path: "/oauth/token")
+            let wrongMethod = try await httpRequestOffPool(port: port, method: "GET", path: "/oauth/token")
             #expect(wrongMethod.status == 405)
             #expect(wrongMethod.headers["allow"] == "POST")
             #expect(wrongMethod.headers["content-type"] == "application/problem+json")
-            let deleteKeys = try httpRequest(port: port, method: "DELETE", path: "/.well-known/jwks.json")
+            let deleteKeys = try await httpRequestOffPool(port: port, method: "DELETE", path: "/.well-known/jwks.json")
             #expect(deleteKeys.status == 405)
             #expect(deleteKeys.headers["allow"] == "GET, HEAD")
-            #expect(try httpRequest(port: port, method: "GET", path: "/admin/secrets").status == 404)
+            #expect(try await httpRequestOffPool(port: port, method: "GET", path: "/admin/secrets").status == 404)
 
             for (request, detail) in [
                 ("GET /.well-known/jwks.json HTTP/1.1\r\nConnection: close\r\n\r\n", "the request needs a Host header field"),
                 ("GET /.well-known/jwks.json HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n", "the request has 2 Host header fields; it may have one"),
                 ("GET /.well-known/jwks.json HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n", "the Host header field is not a valid host[:port]"),
             ] {
-                let connection = try RawTCPConnection(port: port)
-                try connection.send(request)
-                let answer = connection.receive(timeout: .seconds(10)) { $0.contains("}") }
+                // Off the cooperative threads, which the issuer in this process needs to answer.
+                let answer = try await onThreadOfItsOwn {
+                    let connection = try RawTCPConnection(port: port)
+                    try connection.send(request)
+                    return connection.receive(timeout: .seconds(10)) { $0.contains("}") }
+                }
                 #expect(answer.hasPrefix("HTTP/1.1 400 "), "\(answer)")
                 #expect(answer.contains("application/problem+json") && answer.contains(detail), "\(answer)")
             }

@@ -31,7 +31,8 @@ import Testing
             // when the shutdown begins.
             let kept = try RawTCPConnection(port: httpPort)
             try kept.send("GET /.well-known/jwks.json HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            let answer = kept.receive(timeout: .seconds(10)) { $0.contains("\r\n\r\n") && $0.hasSuffix("}") }
+            // Off the cooperative threads, which the issuer in this process needs to answer.
+            let answer = try await onThreadOfItsOwn { kept.receive(timeout: .seconds(10)) { $0.contains("\r\n\r\n") && $0.hasSuffix("}") } }
             #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
             connection = kept
         }

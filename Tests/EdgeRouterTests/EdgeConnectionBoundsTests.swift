@@ -19,7 +19,7 @@ extension GatehouseHTTPSystemTests {
             try await GatehouseSystem.run { system in
                 let fits = try RawTCPConnection(port: system.edgePorts[0])
                 try fits.send(Self.document + "X-Large: \(String(repeating: "a", count: 31 * 1024))\r\n\r\n")
-                let answered = HTTPProbeResponse.sequence(fits.receive(timeout: .seconds(10)) { $0.contains("doc-000001\"") }, heads: [false])
+                let answered = HTTPProbeResponse.sequence(await fits.receiveOffPool(timeout: .seconds(10)) { $0.contains("doc-000001\"") }, heads: [false])
                 #expect(answered.first?.status == 200, "a 31 KiB header fits in 32 KiB")
 
                 let large = try RawTCPConnection(port: system.edgePorts[0])
@@ -36,7 +36,7 @@ extension GatehouseHTTPSystemTests {
                 let hundred = (1...99).map { "X-Field-\($0): \($0)\r\n" }.joined()
                 let many = try RawTCPConnection(port: system.edgePorts[0])
                 try many.send(Self.document + hundred + "\r\n")
-                #expect(HTTPProbeResponse.sequence(many.receive(timeout: .seconds(10)) { $0.contains("doc-000001\"") }, heads: [false]).first?.status == 200)
+                #expect(HTTPProbeResponse.sequence(await many.receiveOffPool(timeout: .seconds(10)) { $0.contains("doc-000001\"") }, heads: [false]).first?.status == 200)
                 let tooMany = try RawTCPConnection(port: system.edgePorts[0])
                 try tooMany.send(Self.document + hundred + "X-Field-100: 100\r\n\r\n")
                 #expect(HTTPProbeResponse.sequence(tooMany.receive(timeout: .seconds(10)) { $0.contains("}") }, heads: [false]).first?.status == 431)
@@ -127,7 +127,7 @@ extension GatehouseHTTPSystemTests {
                 for _ in 0..<20 {
                     let connection = try RawTCPConnection(port: system.edgePorts[0])
                     try connection.send(request)
-                    let answer = HTTPProbeResponse.sequence(connection.receive(timeout: .seconds(10)) { $0.contains("doc-000001\"") }, heads: [false])
+                    let answer = HTTPProbeResponse.sequence(await connection.receiveOffPool(timeout: .seconds(10)) { $0.contains("doc-000001\"") }, heads: [false])
                     try #require(answer.first?.status == 200, "connection \(held.count + 1) of 20 is served")
                     held.append(connection)
                 }

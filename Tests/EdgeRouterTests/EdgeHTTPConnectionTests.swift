@@ -16,7 +16,7 @@ extension GatehouseHTTPSystemTests {
                         + "HEAD /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\n\(auth)X-Request-ID: second\r\n\r\n"
                         + "GET /v1/articles/doc-000002 HTTP/1.1\r\nHost: edge\r\n\(auth)X-Request-ID: third\r\n\r\n"
                 )
-                let text = connection.receive(timeout: .seconds(10)) { HTTPProbeResponse.sequence($0, heads: [false, true, false]).count == 3 && $0.contains("doc-000002\"") }
+                let text = await connection.receiveOffPool(timeout: .seconds(10)) { HTTPProbeResponse.sequence($0, heads: [false, true, false]).count == 3 && $0.contains("doc-000002\"") }
                 let answers = HTTPProbeResponse.sequence(text, heads: [false, true, false])
                 try #require(answers.count == 3, "three answers on one connection: \(text)")
                 #expect(answers.map(\.headers["x-request-id"]) == ["first", "second", "third"], "in the order asked")
@@ -44,7 +44,7 @@ extension GatehouseHTTPSystemTests {
                 let interim = fits.receive(timeout: .seconds(5)) { $0.contains("\r\n\r\n") }
                 #expect(interim.hasPrefix("HTTP/1.1 100 Continue\r\n"), "the client is told to send its body: \(interim)")
                 try fits.send(#"{"title":"fits"}"#)
-                let written = HTTPProbeResponse.sequence(fits.receive(timeout: .seconds(10)) { $0.contains("\"fits\"") }, heads: [false])
+                let written = HTTPProbeResponse.sequence(await fits.receiveOffPool(timeout: .seconds(10)) { $0.contains("\"fits\"") }, heads: [false])
                 #expect(written.first?.status == 200)
 
                 // Declared too large while the client waits for 100 Continue: 413 at once, and the connection closes.
@@ -98,7 +98,7 @@ extension GatehouseHTTPSystemTests {
             try await GatehouseSystem.run(edgeEnvironment: ["EDGE_HTTP_IDLE_TIMEOUT_MS": "1000"]) { system in
                 let idle = try RawTCPConnection(port: system.edgePorts[0])
                 try idle.send("GET /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\n\r\n")
-                #expect(HTTPProbeResponse.sequence(idle.receive(timeout: .seconds(5)) { $0.contains("doc-000001\"") }, heads: [false]).first?.status == 200)
+                #expect(HTTPProbeResponse.sequence(await idle.receiveOffPool(timeout: .seconds(5)) { $0.contains("doc-000001\"") }, heads: [false]).first?.status == 200)
                 let closed = try #require(idle.waitForClose(timeout: .seconds(5)), "an idle keep-alive connection is closed")
                 #expect(closed > .milliseconds(500) && closed < .seconds(3), "about 1 s after the answer, not \(closed)")
             }
@@ -108,7 +108,7 @@ extension GatehouseHTTPSystemTests {
             try await GatehouseSystem.run { system in
                 let open = try RawTCPConnection(port: system.edgePorts[0])
                 try open.send("GET /v1/articles/doc-000002 HTTP/1.1\r\nHost: edge\r\n\r\n")
-                #expect(HTTPProbeResponse.sequence(open.receive(timeout: .seconds(5)) { $0.contains("doc-000002\"") }, heads: [false]).first?.status == 200)
+                #expect(HTTPProbeResponse.sequence(await open.receiveOffPool(timeout: .seconds(5)) { $0.contains("doc-000002\"") }, heads: [false]).first?.status == 200)
                 let stopping = ContinuousClock.now
                 system.edges[0].send(signal: SIGTERM)
                 #expect(try await system.edges[0].waitForExit(timeout: .seconds(20)) == .exited(0))

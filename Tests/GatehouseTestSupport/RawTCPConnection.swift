@@ -5,8 +5,9 @@ import Darwin
 #endif
 
 /// A plain TCP connection to 127.0.0.1, for tests that send bytes no HTTP client would (half a request,
-/// a body that never ends) and watch what the server does.
-public final class RawTCPConnection {
+/// a body that never ends) and watch what the server does. Sendable so that a blocking read can run off the
+/// cooperative threads (`onThreadOfItsOwn`); one task uses it at a time.
+public final class RawTCPConnection: @unchecked Sendable {
     private let descriptor: Int32
 
     /// Connects to 127.0.0.1:`port`.
@@ -38,6 +39,12 @@ public final class RawTCPConnection {
             }
         }
         return String(decoding: received, as: UTF8.self)
+    }
+
+    /// ``receive(timeout:until:)`` on a thread of its own (``onThreadOfItsOwn``): for a test whose answer needs
+    /// a service running in the test process, which the blocking read must not keep from the cooperative threads.
+    public func receiveOffPool(timeout: Duration, until isComplete: @escaping @Sendable (String) -> Bool) async -> String {
+        (try? await onThreadOfItsOwn { self.receive(timeout: timeout, until: isComplete) }) ?? ""
     }
 
     /// Waits up to `timeout` for the server to close the connection, discarding what it sends.
