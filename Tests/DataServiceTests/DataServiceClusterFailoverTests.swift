@@ -6,7 +6,9 @@ import Testing
 /// The `data-service` executable on a Redis Cluster while the primary of its first seed is killed (SIGKILL):
 /// writes go on (SQLite), their invalidation events wait in the outbox until a node takes them, and a
 /// subscriber that was on the killed node moves to another seed; classic pub/sub reaches it whichever node
-/// the events are published on.
+/// the events are published on. The service stays a child process: it is configured for the cluster by its
+/// environment alone (`DATA_REDIS_MODE`, `DATA_REDIS_CLUSTER_SEEDS`), as deployed, and the Redis failover,
+/// not the service's start, is what this suite waits for.
 @Suite(.timeLimit(.minutes(3)))
 struct DataServiceClusterFailoverTests {
     @Test func eventsOfWritesDuringAndAfterAPrimaryFailoverReachASubscriberOnAnotherNode() async throws {

@@ -3,7 +3,9 @@ import GatehouseTestSupport
 import Testing
 
 /// The `data-service` executable in sentinel mode while its Redis primary is killed: writes go on (SQLite),
-/// their invalidation events wait in the outbox and are published on the promoted replica.
+/// their invalidation events wait in the outbox and are published on the promoted replica. The service stays
+/// a child process: it is configured for the sentinels by its environment alone (`DATA_REDIS_SENTINEL_*`), as
+/// deployed, and the Redis failover, not the service's start, is what this suite waits for.
 @Suite(.timeLimit(.minutes(2)))
 struct DataServiceSentinelFailoverTests {
     @Test func eventsOfWritesDuringAndAfterTheFailoverArriveFromTheNewPrimary() async throws {

@@ -8,6 +8,8 @@ import Testing
 /// A primary of the Redis Cluster is killed (SIGKILL) while a limiter decides checks on every primary: its
 /// replica is promoted; checks on the other primaries' counters stay decided by Redis throughout; checks on
 /// the lost primary's counters follow their fallback only until the promotion, then Redis decides again.
+/// The limiter stays a child process: it is configured for the cluster by its environment alone, as deployed,
+/// and the Redis failover, not the limiter's start, is what this suite waits for.
 @Suite(.timeLimit(.minutes(5)))
 struct LimiterClusterFailoverTests {
     static let policies = """

@@ -7,6 +7,8 @@ import Testing
 /// A hash slot moves from one primary to another (`CLUSTER SETSLOT … IMPORTING/MIGRATING`, `MIGRATE`,
 /// `CLUSTER SETSLOT … NODE`) while limiters decide checks on its counters: every check is decided by Redis
 /// (no fallback, no error) and each counter admits exactly its limit (nothing counted twice or lost).
+/// The limiters are child processes: two of them, each with its own connections and slot map, configured
+/// for the cluster by their environment alone, as deployed.
 @Suite(.timeLimit(.minutes(5)))
 struct LimiterClusterMigrationTests {
     static let callers = (0..<6).map { "192.0.2.\($0)" }
