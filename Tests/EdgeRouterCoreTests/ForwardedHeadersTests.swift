@@ -57,10 +57,11 @@ struct ForwardedHeadersTests {
     @Test func theClientGetsTheUpstreamsFieldsWithoutHopByHopOnesAndWithVia() {
         let passed = ForwardedHeaders.towardClient([
             ("Content-Type", "application/json"), ("Connection", "close"), ("Transfer-Encoding", "chunked"), ("Via", "1.1 origin-cache"), ("ETag", "\"v1\""),
-            ("Date", "Mon, 07 Dec 2026 09:03:32 GMT"), ("Server", "BaseHTTP/0.6"), ("X-Request-ID", "theirs"), ("Age", "3"),
+            ("Date", "Mon, 07 Dec 2026 09:03:32 GMT"), ("Server", "BaseHTTP/0.6"), ("X-Request-ID", "theirs"), ("Age", "3"), ("Proxy-Authenticate", "Basic realm=\"internal\""),
         ])
         // The edge sets its own Server and X-Request-ID on every answer: one of each, not two. The origin's
-        // Date stays (the cache's freshness reads it; the HTTP server then adds none).
+        // Date stays (the cache's freshness reads it; the HTTP server then adds none). A proxy's challenge is for
+        // the edge, the next client on the chain.
         #expect(passed.map(\.name) == ["Content-Type", "ETag", "Date", "Age", "Via"])
         #expect(passed.last?.value == "1.1 origin-cache, 1.1 gatehouse")
     }

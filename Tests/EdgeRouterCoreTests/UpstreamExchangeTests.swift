@@ -70,6 +70,13 @@ struct UpstreamExchangeTests {
         var interim = UpstreamExchange(bufferedBodyBytes: 10)
         #expect(interim.read(Self.head(.continue)) == .none, "a 1xx is not the answer")
         #expect(interim.hasBegun == false)
+        for status in [HTTPResponseStatus.switchingProtocols, HTTPResponseStatus(statusCode: 999), HTTPResponseStatus(statusCode: 600)] {
+            var invalid = UpstreamExchange(bufferedBodyBytes: 10)
+            guard case .fail(.badAnswer) = invalid.read(Self.head(status, [("Content-Length", "0")])) else {
+                Issue.record("status \(status.code) was taken for an answer")
+                continue
+            }
+        }
         var streaming = UpstreamExchange(bufferedBodyBytes: 10)
         _ = streaming.read(Self.head(.ok, [("Content-Length", "100")]))
         #expect(streaming.closed(error: nil) == .fail(.closedDuringAnswer))

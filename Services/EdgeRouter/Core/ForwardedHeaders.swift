@@ -18,7 +18,9 @@
 /// - `Via: 1.1 gatehouse` is appended (RFC 9110 §7.6.3).
 ///
 /// Toward the client: hop-by-hop fields dropped as above (the edge frames the body itself); `Server` and
-/// `X-Request-ID` dropped, since the edge sets its own on every answer; and `Via` appended. The upstream's
+/// `X-Request-ID` dropped, since the edge sets its own on every answer; `Proxy-Authenticate` dropped, since
+/// it challenges the next client on the chain, the edge (RFC 9110 §11.7.1), as `Proxy-Authorization` is
+/// never forwarded; and `Via` appended. The upstream's
 /// `Date` stays: the cache's freshness needs it (RFC 9111 §4.2), and the HTTP server sends it in place of
 /// its own (one `Date` only, RFC 9110 §5.3).
 enum ForwardedHeaders {
@@ -32,7 +34,7 @@ enum ForwardedHeaders {
         "host", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
     ]
     /// Fields of the upstream's answer the edge sets itself on every answer.
-    private static let replacedTowardClient: Set<String> = ["server", "x-request-id"]
+    private static let replacedTowardClient: Set<String> = ["server", "x-request-id", "proxy-authenticate"]
     /// Whether the edge drops or sets the field itself, so a route cannot name it for the caller's identity.
     static func isReserved(_ name: String) -> Bool {
         let lower = name.lowercased()

@@ -107,6 +107,12 @@ struct UpstreamExchange {
             if (100..<200).contains(head.status.code), head.status != .switchingProtocols {
                 return .none
             }
+            // A final status outside 200–599 is no valid answer (RFC 9110 §15), and `101` answers an upgrade
+            // the edge never asks for (it does not forward `Upgrade`).
+            guard (200..<600).contains(head.status.code) else {
+                self.state = .done
+                return .fail(.badAnswer("the status \(head.status.code) is not a final status an upstream may answer"))
+            }
             self.answer.status = Int(head.status.code)
             self.answer.headers = head.headers.map { ($0.name, $0.value) }
             self.responseKeepsAlive = head.isKeepAlive
