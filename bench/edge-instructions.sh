@@ -21,12 +21,8 @@ command -v valgrind >/dev/null && command -v wrk >/dev/null || scripts/install-d
 . bench/http-reference.sh
 require_wrk_and_nginx
 
-for product in limiter data-service auth-issuer edge-router; do swift build -c release --product "$product" >&2; done
-bin="$(swift build -c release --show-bin-path)"
-dir="$(mktemp -d)"
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 . bench/edge-stack.sh
+prepare_edge_stack
 start_edge_stack 2
 edge_port="$(free_port)"
 api_port="$(free_port)"

@@ -1,8 +1,20 @@
-# Shared by bench/edge.sh and bench/edge-instructions.sh (sourced): the services behind an edge router, in
-# release, on free loopback ports, with the benchmark's policy and route files.
+# Shared by bench/edge.sh, bench/edge-instructions.sh and bench/upstream.sh (sourced): the services behind an
+# edge router, in release, on free loopback ports, with the benchmark's policy and route files.
 #   public: 20/min per address (anonymous)   bench: 1e9/h per subject (never binds)
 #   binding: 5,000/s per subject, burst 50 (the role `binding`)
 # Route: GET /v1/{collection}/{id} (auth optional, cached 1 h, public), PUT of the same (scope write).
+
+# Builds the services and an edge router (and the EXTRA products named) in release, then sets `bin` (their
+# folder), `dir` (a temporary folder, removed at exit) and `pids` (each PID added to it is killed at exit).
+# Usage: prepare_edge_stack [EXTRA-PRODUCT...]
+prepare_edge_stack() {
+    local product
+    for product in limiter data-service auth-issuer edge-router "$@"; do swift build -c release --product "$product" >&2; done
+    bin="$(swift build -c release --show-bin-path)"
+    dir="$(mktemp -d)"
+    pids=()
+    trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
+}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 

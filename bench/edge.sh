@@ -21,12 +21,8 @@ seconds="${1:-10}"
 runs="${2:-3}"
 require_wrk_and_nginx
 
-for product in limiter data-service auth-issuer edge-router GatehouseBench; do swift build -c release --product "$product" >&2; done
-bin="$(swift build -c release --show-bin-path)"
-dir="$(mktemp -d)"
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 . bench/edge-stack.sh
+prepare_edge_stack GatehouseBench
 # 100,000 documents: scenarios B and D use the first 1,000, the memory figure all of them.
 start_edge_stack 100000
 edge_port="$(free_port)"; edge_admin="$(free_port)"; edge_b_port="$(free_port)"; edge_b_admin="$(free_port)"; nginx_port="$(free_port)"; upstream_port="$(free_port)"

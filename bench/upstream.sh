@@ -19,12 +19,8 @@ seconds="${1:-10}"
 runs="${2:-3}"
 require_wrk_and_nginx
 
-for product in limiter data-service auth-issuer edge-router; do swift build -c release --product "$product" >&2; done
-bin="$(swift build -c release --show-bin-path)"
-dir="$(mktemp -d)"
-pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 . bench/edge-stack.sh
+prepare_edge_stack
 start_edge_stack 1
 api_port="$(free_port)"; nginx_port="$(free_port)"; edge_port="$(free_port)"; edge_admin="$(free_port)"
 

@@ -3,8 +3,9 @@ import Synchronization
 /// Tells the upstream exchange of a request that the client it came from closed its connection, so that an
 /// exchange only that client waits for ends at once instead of at the route's timeouts (nginx's default,
 /// `proxy_ignore_client_abort off`): a client that sends a request to a slow upstream and leaves, again and
-/// again, does not pile up upstream connections. The HTTP server makes one per request and says when the
-/// client left; an exchange registers what ends it while its answer has not begun and forgets it after.
+/// again, does not pile up upstream connections. The HTTP server makes one per connection (its requests come
+/// one at a time) and says when the client left; an exchange registers what ends it while its answer has not
+/// begun and forgets it after.
 final class ClientDeparture: Sendable {
     private struct State {
         var gone = false

@@ -58,8 +58,8 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     private var requestBodyTooLarge = false
     /// Whether the gateway is answering a request.
     private var answering = false
-    /// Tells the request being answered when the client leaves (its uncached upstream exchange ends then).
-    private var departure: ClientDeparture?
+    /// Tells the requests of this connection when the client leaves (an uncached upstream exchange ends then).
+    private let departure = ClientDeparture()
     /// Whether the connection closes once the answer in progress is written.
     private var closesAfterAnswer = false
     private var reads = ReadGate()
@@ -91,8 +91,7 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     /// The client went away: the answer it was being sent is given up, a request body it was sending breaks
     /// off (its upstream request is aborted), and so does an upstream exchange only it waits for.
     private func connectionEnded() {
-        self.departure?.left()
-        self.departure = nil
+        self.departure.left()
         self.streaming?.body.cancel()
         self.streaming = nil
         self.requestBody?.emit(.failed("the client closed its connection"))
@@ -206,9 +205,7 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     private func answer(_ head: HTTPRequestHead, body: ByteBuffer, rest: BodyStream?, context: ChannelHandlerContext) {
         var request = self.request(head, body: body)
         request.bodyStream = rest
-        let departure = ClientDeparture()
-        request.departure = departure
-        self.departure = departure
+        request.departure = self.departure
         let (sent, pipeline) = (request, self.handler)
         self.answering = true
         self.executor.run({ await pipeline.handle(sent) }) { response in
@@ -218,7 +215,6 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
 
     private func respond(_ response: EdgeResponse, answering head: HTTPRequestHead, context: ChannelHandlerContext) {
         self.answering = false
-        self.departure = nil
         guard self.context != nil else { return }  // the connection closed while the request was answered
         if self.requestBodyTooLarge {
             self.requestBodyTooLarge = false
