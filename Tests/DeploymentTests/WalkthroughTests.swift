@@ -49,20 +49,31 @@ struct WalkthroughTests {
         return ports
     }
 
-    /// Waits until `process` has printed `text`.
-    static func waitForOutput(_ process: ServiceProcess, _ text: String, timeout: Duration) async throws {
+    /// Waits until `process` has printed `text`; when it does not, the failure shows the end of every service log
+    /// scripts/run wrote under `folder`, which the test removes afterwards.
+    static func waitForOutput(_ process: ServiceProcess, _ text: String, timeout: Duration, folder: String) async throws {
         let deadline = ContinuousClock.now + timeout
         while !process.log.contains(text) {
             if let exit = process.exitStatus {
-                Issue.record("scripts/run ended (\(exit)) before printing '\(text)':\n\(process.logTail)")
+                Issue.record("scripts/run ended (\(exit)) before printing '\(text)':\n\(process.logTail)\n\(Self.serviceLogTails(folder))")
                 throw CancellationError()
             }
             if ContinuousClock.now >= deadline {
-                Issue.record("scripts/run did not print '\(text)' within \(timeout):\n\(process.logTail)")
+                Issue.record("scripts/run did not print '\(text)' within \(timeout):\n\(process.logTail)\n\(Self.serviceLogTails(folder))")
                 throw CancellationError()
             }
             try await Task.sleep(for: .milliseconds(50))
         }
+    }
+
+    /// The last lines of each log in `folder`/data/logs.
+    static func serviceLogTails(_ folder: String) -> String {
+        let logs = "\(folder)/data/logs"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).sorted()
+        return names.map { name in
+            let text = (try? String(contentsOfFile: "\(logs)/\(name)", encoding: .utf8)) ?? ""
+            return "--- \(name):\n" + text.split(separator: "\n").suffix(12).joined(separator: "\n")
+        }.joined(separator: "\n")
     }
 
     @Test("the README's walkthrough prints what the README says, step by step, against scripts/run")
@@ -75,7 +86,7 @@ struct WalkthroughTests {
             let ports = try Self.freePorts(for: Self.documentedPorts.map(\.variable) + Self.internalPortVariables)
             let run = try Self.startLocalRun(in: folder, ports: ports)
             defer { run.stop(gracePeriod: .seconds(20)) }
-            try await Self.waitForOutput(run, "Press Ctrl-C to stop.", timeout: .seconds(90))
+            try await Self.waitForOutput(run, "Press Ctrl-C to stop.", timeout: .seconds(90), folder: folder)
 
             // The generated credentials are readable by their owner only.
             let credentials = try FileManager.default.attributesOfItem(atPath: "\(folder)/data/demo-credentials.env")
@@ -150,7 +161,7 @@ struct WalkthroughTests {
                 .write(toFile: "\(folder)/upstream-routes.yaml", atomically: true, encoding: .utf8)
             let run = try Self.startLocalRun(in: folder, ports: ports, routesFile: "\(folder)/upstream-routes.yaml")
             defer { run.stop(gracePeriod: .seconds(20)) }
-            try await Self.waitForOutput(run, "Press Ctrl-C to stop.", timeout: .seconds(90))
+            try await Self.waitForOutput(run, "Press Ctrl-C to stop.", timeout: .seconds(90), folder: folder)
             let deadline = ContinuousClock.now + .seconds(20)
             while (try? httpGet(port: apiPort, path: "/articles/1")) == nil {
                 guard ContinuousClock.now < deadline else {

@@ -1,3 +1,6 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -14,22 +17,58 @@ public struct LoopbackSocketError: Error, CustomStringConvertible {
     }
 }
 
-/// A TCP port on 127.0.0.1 that is free right now: binds a socket to port 0, reads the port the kernel chose,
-/// and closes the socket. Another process could take the port before it is used; tests accept that small race.
+/// A TCP port on 127.0.0.1 that is free right now, for a server a test starts later (often a child process).
+///
+/// The port is chosen at random below the kernel's ephemeral range (`ip_local_port_range`) and checked by binding
+/// it without `SO_REUSEADDR`. Ports the kernel hands out by itself, to `bind(port: 0)` and to the local side of
+/// every outgoing connection, come from the ephemeral range; a port taken from there could be given to one of the
+/// thousands of connections the other tests open before the child binds it (an edge that then cannot listen).
+/// Below the range only a server that asks for that very port can take it, and no port is handed out twice
+/// in one test process. When the machine's ephemeral range leaves too little room below it, the kernel chooses.
 public func freeLoopbackPort() throws -> Int {
+    let range = portsBelowEphemeralRange
+    if range.count >= 1000 {
+        for _ in 0..<200 {
+            let port = Int.random(in: range)
+            guard handedOutPorts.withLock({ $0.insert(port).inserted }) else { continue }
+            if let bound = try? bindLoopback(port: port), bound == port { return port }
+        }
+    }
+    while true {
+        let port = try bindLoopback(port: 0)
+        if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+    }
+}
+
+/// Every port `freeLoopbackPort` has returned in this process.
+private let handedOutPorts = Mutex<Set<Int>>([])
+
+/// 20000 up to the first port of the kernel's ephemeral range (32768 when it cannot be read).
+private let portsBelowEphemeralRange: ClosedRange<Int> = {
+    var first = 32768
+    if let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8),
+        let low = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap({ Int($0) })
+    {
+        first = low
+    }
+    return first > 21000 ? 20000...(first - 1) : 20000...20000
+}()
+
+/// Binds a socket to 127.0.0.1:`port` (0: the kernel chooses), closes it, and returns the port it had.
+private func bindLoopback(port: Int) throws -> Int {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard descriptor >= 0 else {
         throw LoopbackSocketError("socket()")
     }
     defer { close(descriptor) }
-    var address = loopbackAddress(port: 0)
+    var address = loopbackAddress(port: port)
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
             bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
         }
     }
     guard bound == 0 else {
-        throw LoopbackSocketError("bind(127.0.0.1:0)")
+        throw LoopbackSocketError("bind(127.0.0.1:\(port))")
     }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let named = withUnsafeMutablePointer(to: &address) {
