@@ -537,9 +537,9 @@ let package = Package(
             name: "AuthIssuerTests",
             dependencies: [
                 "GatehouseEvents",
-                // The executable these tests run as child processes, and the limiter they run in process.
+                // The executables these tests run as child processes: the issuer, and the limiter it asks.
                 "auth-issuer",
-                "LimiterCore",
+                "limiter",
                 "GatehouseAuthAPI",
                 "GatehouseRPC",
                 "GatehouseTestSupport",
@@ -556,22 +556,15 @@ let package = Package(
                 "GatehouseRedis",
                 "GatehouseLimiterAPI",
                 "GatehouseDataAPI",
-                // The limiter's own decider answers the edge's checks in the batching tests.
-                "LimiterCore",
                 "GatehouseLimiterPolicies",
                 "EdgeRouterCore",
-                // The real issuer's keys and signer mint the tokens the verifier is tested with, and its
-                // database and RPC service serve the revocation state.
-                "AuthIssuerCore",
-                "GatehouseSQLite",
                 "GatehouseAuthAPI",
                 "GatehouseTestSupport",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Hummingbird", package: "hummingbird"),
+                // The gateway tests whose limits bind ask the real limiter executable as a child process; the
+                // edge against the other services' own code is tested in EdgeRouterTests.
+                "limiter",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -587,6 +580,15 @@ let package = Package(
                 // The services GatehouseSystem runs in process.
                 "LimiterCore", "DataServiceCore", "AuthIssuerCore", "GatehouseObservability", "GatehouseEvents",
                 "GatehouseTestSupport",
+                // The edge's clients against the other services' own code: tokens minted by the issuer's signer,
+                // the revocation state served by its RPC service, the edge limiter asking the limiter's decider.
+                "EdgeRouterCore", "GatehouseAuthAPI", "GatehouseLimiterAPI", "GatehouseLimiterPolicies", "GatehouseRedis",
+                "GatehouseSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 // LargeDocumentSystemTests write their documents straight to the data service.
                 "GatehouseRPC", "GatehouseDataAPI",
             ],

@@ -1,6 +1,5 @@
 import Foundation
 import GatehouseTestSupport
-import LimiterCore
 import Testing
 
 let authSecret = "auth-test-secret-0123456789abcd"
@@ -114,19 +113,10 @@ let failedLoginPolicies = """
 
     """
 
-/// Runs the real limiter in process (its wiring, `LimiterService`) with a policy file and the issuer's
+/// Runs the real limiter (the `limiter` executable, a child process) with a policy file and the issuer's
 /// secret for the length of `body`, given its RPC port.
 func withLimiter(folder: TestFolder, redisPort: Int, policies: String, _ body: (Int) async throws -> Void) async throws {
-    try folder.write("policies.yaml", policies)
-    let yaml = """
-        rpc: {port: 0, secret: \(authSecret)}
-        admin: {port: 0}
-        redis: {port: \(redisPort)}
-        policies: {file: \(folder.path("policies.yaml"))}
-        """
-    try await withInProcessService(LimiterService.self, yaml: yaml) { limiter in
-        try await body(try await limiter.rpcPort())
-    }
+    try await withLimiterChildProcess(folder: folder, redisPort: redisPort, policies: policies, secret: authSecret, body)
 }
 
 /// HTTP Basic credentials.

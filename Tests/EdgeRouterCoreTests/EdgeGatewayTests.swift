@@ -10,9 +10,9 @@ import Logging
 import Synchronization
 import Testing
 
-/// The gateway's steps driven in process, without sockets, in front of a fake upstream: tokens minted by the
-/// real issuer code, limits decided by the real edge limiter (against the real limiter on a real
-/// redis-server where a limit binds), the real cache.
+/// The gateway's steps driven in process, without sockets, in front of a fake upstream: tokens signed as the
+/// issuer signs them (``TestTokenIssuer``), limits decided by the real edge limiter (against the real `limiter`
+/// executable on a real redis-server where a limit binds), the real cache.
 @Suite(.timeLimit(.minutes(2)))
 struct EdgeGatewayTests {
     static let routes = """
@@ -52,17 +52,19 @@ struct EdgeGatewayTests {
             cors: {origins: [https://app.example.com], credentials: true}
         """
 
-    static let policies = try! PolicyCatalog(yaml: "policies:\n  - {name: per_user, limit: 2, period: 1m, key: [sub]}\n", source: "policies.yaml")
+    /// The policy file of the edge and, with `limits`, of the limiter it asks.
+    static let policyFile = "policies:\n  - {name: per_user, limit: 2, period: 1m, key: [sub]}\n"
+    static let policies = try! PolicyCatalog(yaml: Self.policyFile, source: "policies.yaml")
 
     /// A gateway in front of an upstream.
     final class Gateway<Upstream: EdgeUpstream>: Sendable {
         let gateway: EdgeGateway
         let upstream: Upstream
-        let issuer: AccessTokenVerifierTests.Issuer
+        let issuer: TestTokenIssuer
         let revocations: RevocationList
         private let sequence = Atomic<Int>(0)
 
-        init(gateway: EdgeGateway, upstream: Upstream, issuer: AccessTokenVerifierTests.Issuer, revocations: RevocationList) {
+        init(gateway: EdgeGateway, upstream: Upstream, issuer: TestTokenIssuer, revocations: RevocationList) {
             self.gateway = gateway
             self.upstream = upstream
             self.issuer = issuer
@@ -82,7 +84,7 @@ struct EdgeGatewayTests {
     }
 
     /// Runs `body` with a gateway over a ``RecordingUpstream``; with `limits`, its edge limiter asks the real
-    /// limiter on a real redis-server, else no route's tier names a policy it checks.
+    /// `limiter` executable on a real redis-server, else no route's tier names a policy it checks.
     static func withGateway(
         upstream: RecordingUpstream = RecordingUpstream(), limits: Bool = false, _ body: @Sendable (Gateway<RecordingUpstream>) async throws -> Void
     ) async throws {
@@ -98,9 +100,9 @@ struct EdgeGatewayTests {
             logger.logLevel = .critical
             return logger
         }()
-        let issuer = try await AccessTokenVerifierTests.Issuer()
+        let issuer = try await TestTokenIssuer()
         let revocations = RevocationList()
-        let verifier = AccessTokenVerifier(issuer: AccessTokenVerifierTests.issuer, audience: "gatehouse", revocations: revocations)
+        let verifier = AccessTokenVerifier(issuer: TestTokenIssuer.issuer, audience: "gatehouse", revocations: revocations)
         try await verifier.replaceKeys(jwksJSON: issuer.jwks)
         let jwks = issuer.jwks
         let authEvents = AuthEventApplier(
@@ -115,7 +117,9 @@ struct EdgeGatewayTests {
             try await body(Gateway(gateway: gateway, upstream: upstream, issuer: issuer, revocations: revocations))
         }
         if limits {
-            try await withEdgeLimiter(catalog: Self.policies) { limiter, _, _ in try await run(limiter) }
+            try await withGatewayLimiter(policies: Self.policyFile) { client in
+                try await run(EdgeRateLimiter(limiter: LimiterClient(rpc: client), policies: Self.policies, logger: logger))
+            }
         } else {
             // No policy applies, so this limiter never calls its (unstarted) client.
             let client = RPCClient(

@@ -151,7 +151,7 @@ struct PathInvalidationTests {
         }
     }
 
-    static func checkAdminEndpoint(verifier: AccessTokenVerifier, authEvents: AuthEventApplier, issuer: AccessTokenVerifierTests.Issuer) async throws {
+    static func checkAdminEndpoint(verifier: AccessTokenVerifier, authEvents: AuthEventApplier, issuer: TestTokenIssuer) async throws {
         let cache = ResponseCache(maxBytes: 1 << 20)
         let response = CachedResponse(status: 200, body: Array("{}".utf8), etag: nil)
         cache.store(response, for: "GET /articles/7", tags: [.path("/articles/7")], freshness: .init(ttl: .seconds(60)), ticket: cache.ticket())
