@@ -38,12 +38,13 @@ struct DataServiceEventTests {
     }
 
     @Test func writesSucceedWhileRedisIsDownAndAll500EventsFollowInOrderOnceItIsBack() async throws {
-        let redis = try await RedisServerProcess.start()
+        let redis = try await RedisServerProcess.start { _ in RedisServerProcess.observerUserArguments }
         defer { redis.stop() }
         let folder = try TestFolder()
         let service = try await DataServiceProcess(folder: folder, redisPort: redis.port)
-        // Subscribed all along, as an edge router is; it reconnects by itself when Redis returns.
-        let collector = InvalidationCollector(redisPort: redis.port)
+        // Subscribed all along, as an edge router is; it reconnects by itself when Redis returns, and before the
+        // service gets in again (restartRefusingServices), so it is there for every event the service publishes.
+        let collector = InvalidationCollector(observing: redis)
         try await collector.whileSubscribed {
             try await service.endpoint.withClient { client in
                 redis.halt()
@@ -64,7 +65,9 @@ struct DataServiceEventTests {
                 try await Task.sleep(for: .seconds(1))
                 #expect(prometheusSample(try service.metrics(), "gatehouse_data_outbox_depth") ?? 0 > 0)
                 #expect(prometheusSample(try service.metrics(), "gatehouse_data_events_published_total") ?? 0 == 0)
-                try await redis.restart()
+                try await redis.restartRefusingServices()
+                try await collector.waitForResubscription()
+                try await redis.admitServices()
                 try await collector.waitForEvents(500)
             }
         }

@@ -111,6 +111,11 @@ struct InvalidationCollector: Sendable {
         self.channel = RedisChannelCollector(redisPort: redisPort, channel: InvalidationMessage.defaultChannel)
     }
 
+    /// A collector signed in as the observer user of `server` (``RedisChannelCollector/init(observing:channel:)``).
+    init(observing server: RedisServerProcess) {
+        self.channel = RedisChannelCollector(observing: server, channel: InvalidationMessage.defaultChannel)
+    }
+
     init(redis: RedisConfiguration) {
         self.channel = RedisChannelCollector(redis: redis, channel: InvalidationMessage.defaultChannel)
     }

@@ -32,10 +32,12 @@ struct OutboxDrainerTests {
     }
 
     @Test func eventsCommittedWhileRedisIsDownWaitUnmarkedAndFollowInOrderAfterItsRestart() async throws {
-        let redis = try await RedisServerProcess.start()
+        // The collector resubscribes before the drainer gets in again (restartRefusingServices): the test checks
+        // what the drainer published, not how fast a subscriber comes back.
+        let redis = try await RedisServerProcess.start { _ in RedisServerProcess.observerUserArguments }
         defer { redis.stop() }
         let outbox = MemoryOutbox(eventsPerMessage: 2)
-        let collector = RedisChannelCollector(redisPort: redis.port, channel: Self.channel)
+        let collector = RedisChannelCollector(observing: redis, channel: Self.channel)
         try await collector.whileSubscribed {
             try await Self.withDrainer(outbox, redisPort: redis.port, batchSize: 8) { drainer in
                 outbox.append(1...5)
@@ -48,11 +50,13 @@ struct OutboxDrainerTests {
                     outbox.append(version...version)
                     drainer.eventsCommitted()
                 }
-                // Long enough for several failed attempts, so the drainer's backoff outlasts the
-                // collector's resubscription once Redis is back.
+                // Long enough for several failed attempts.
                 try await Task.sleep(for: .seconds(1))
                 #expect(outbox.markedThrough == 5, "nothing Redis did not take is marked")
-                try await redis.restart()
+                try await redis.restartRefusingServices()
+                try await Self.waitUntil { collector.resubscriptions >= 1 }
+                #expect(outbox.markedThrough == 5, "nothing Redis refused is marked")
+                try await redis.admitServices()
                 try await collector.waitUntil { Self.versions(in: $0).last == 20 }
                 try await Self.waitUntil { outbox.markedThrough == 20 }
             }

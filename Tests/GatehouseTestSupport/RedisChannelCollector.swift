@@ -22,6 +22,21 @@ public final class RedisChannelCollector: Sendable {
         )
     }
 
+    /// A collector that signs in as the observer user of `server` (``RedisServerProcess/observerUserArguments``),
+    /// and so resubscribes while ``RedisServerProcess/restartRefusingServices()`` keeps the services out.
+    /// - Parameters:
+    ///   - server: The Redis server, started with the observer user.
+    ///   - channel: The channel.
+    public convenience init(observing server: RedisServerProcess, channel: String) {
+        self.init(
+            redis: RedisConfiguration(
+                port: server.port, username: RedisServerProcess.observerUser.name, password: RedisServerProcess.observerUser.password,
+                reconnectInitialBackoff: .milliseconds(10), reconnectMaximumBackoff: .milliseconds(20)
+            ),
+            channel: channel
+        )
+    }
+
     /// - Parameters:
     ///   - redis: How to reach Redis, e.g. a ``RedisSentinelGroup``'s configuration.
     ///   - channel: The channel.

@@ -92,9 +92,40 @@ public final class RedisServerProcess: Sendable {
 
     /// Stops the server and starts it again on the same port, with an empty dataset (as after a crash without
     /// persistence). Returns once the new server answers `PING`.
-    public func restart() async throws {
+    /// - Parameter extraArguments: Further `redis-server` options for this start only, after the server's own.
+    public func restart(extraArguments: [String] = []) async throws {
         self.terminate()
-        try await self.launch()
+        try await self.launch(extraArguments: extraArguments)
+    }
+
+    /// The `redis-server` options of an ACL user a test's own observer (a ``RedisChannelCollector``) signs in as,
+    /// so that ``restartRefusingServices()`` can bring Redis back for the observer before the services under test.
+    public static let observerUserArguments = ["--user", observerUser.name, "on", ">\(observerUser.password)", "~*", "&*", "+@all"]
+
+    /// The observer's ACL user name and password.
+    public static let observerUser = (name: "observer", password: "observer-secret-0123456789")
+
+    /// Restarts the server (``restart(extraArguments:)``) with the `default` user, which the services under test
+    /// use, switched off, so only the observer user (``observerUserArguments``, given at ``start(password:extraArguments:)``)
+    /// gets in until ``admitServices()``. Redis delivers a message only to the subscribers it has when it is
+    /// published, so a test that checks every message a service publishes after an outage lets its observer
+    /// resubscribe first; a real subscriber refetches state after a resubscription for that.
+    public func restartRefusingServices() async throws {
+        try await self.restart(extraArguments: ["--user", "default", "off", "nopass", "~*", "&*", "+@all"])
+    }
+
+    /// Switches the `default` user back on after ``restartRefusingServices()``.
+    public func admitServices() async throws {
+        let run = try await CommandRun.run(
+            "/usr/bin/env",
+            [
+                "redis-cli", "-h", self.host, "-p", "\(self.port)", "--user", Self.observerUser.name, "--pass", Self.observerUser.password,
+                "--no-auth-warning", "ACL", "SETUSER", "default", "on",
+            ]
+        )
+        guard run.standardOutput.hasPrefix("OK") else {
+            throw RedisServerProcessError(description: "ACL SETUSER default on failed: \(run.transcript)", exitedAtStart: false)
+        }
     }
 
     /// Stops the server (SIGTERM, then SIGKILL after 2 s) but keeps its folder and port, so a test can
@@ -124,7 +155,7 @@ public final class RedisServerProcess: Sendable {
         self.directory.appendingPathComponent("redis.log")
     }
 
-    private func launch() async throws {
+    private func launch(extraArguments: [String] = []) async throws {
         var arguments = [
             "--port", String(self.port),
             "--bind", self.host,
@@ -137,7 +168,7 @@ public final class RedisServerProcess: Sendable {
         if let password = self.password {
             arguments += ["--requirepass", password]
         }
-        arguments += self.extraArguments
+        arguments += self.extraArguments + extraArguments
         let child = try SpawnedProcess.spawn(executable: self.executable.path, arguments: arguments)
         self.child.withLock { $0 = child }
 
