@@ -6,8 +6,13 @@ import Testing
 
 @Suite("RedisClient and RedisSubscriber against a real 3-primary, 3-replica Redis Cluster", .timeLimit(.minutes(3)))
 struct RedisClusterClientTests {
+    /// A client of `cluster` with timeouts for a loaded test machine (six redis-servers beside the other tests):
+    /// these tests check routing, not how fast a node answers.
     private static func configuration(_ cluster: RedisClusterProcess) -> RedisConfiguration {
-        RedisConfiguration(topology: .cluster(seeds: cluster.seeds.compactMap { RedisServerAddress(parsing: $0) }))
+        RedisConfiguration(
+            topology: .cluster(seeds: cluster.seeds.compactMap { RedisServerAddress(parsing: $0) }), connectTimeout: .seconds(5),
+            commandTimeout: .seconds(10)
+        )
     }
 
     /// Subscribes to `invalidations` on `seeds`, runs `body` with its events, then stops it.
