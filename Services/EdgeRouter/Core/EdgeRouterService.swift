@@ -49,7 +49,7 @@ package struct EdgeRouterService: LaunchableService {
         let memberID = FleetMembership.processMemberID()
         let events = EdgeEventSubscriber(
             redis: configuration.redis, invalidations: invalidations,
-            pathInvalidations: PathInvalidationApplier(cache: cache, origin: memberID, logger: Logger(label: "gatehouse.edge.events")), authEvents: authEvents,
+            pathInvalidations: PathInvalidationApplier(cache: cache, origin: memberID), authEvents: authEvents,
             invalidationsChannel: configuration.invalidationsChannel, pathInvalidationsChannel: configuration.pathInvalidationsChannel,
             revocationsChannel: configuration.revocationsChannel, keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
         )
