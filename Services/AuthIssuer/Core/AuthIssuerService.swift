@@ -10,8 +10,16 @@ import ServiceLifecycle
 /// The running auth issuer: the OAuth endpoints and JWKS over HTTP, `auth.RevocationState` over RPC, the
 /// publisher of revocation and key events, and the admin server, in one service group.
 package struct AuthIssuerService: LaunchableService {
-    package static let commandName = "auth-issuer"
-    package static let logLabel = "gatehouse.auth"
+    package static let identity = ServiceIdentity(
+        commandName: "auth-issuer", logLabel: "gatehouse.auth",
+        abstract: "Gatehouse auth issuer: OAuth 2.0 token endpoint, JWKS, refresh and revocation.",
+        discussion: """
+            Configuration: docs/configuration.md. The management subcommands work on the database directly; a running \
+            issuer picks their changes up within events.poll_interval_ms. Passwords are read from standard input or from \
+            the environment variable named by --password-env, never from the command line.
+            """,
+        serveAbstract: "Serve the OAuth endpoints, the JWKS and auth.RevocationState (the default)."
+    )
 
     package let serviceGroup: ServiceGroup
     package let adminServer: AdminServer
@@ -65,9 +73,7 @@ package struct AuthIssuerService: LaunchableService {
             onListening: { port in httpPort.announce(port) }
         )
         let admin = AdminServer(
-            host: configuration.observability.adminHost,
-            port: configuration.observability.adminPort,
-            registry: registry,
+            observability: configuration.observability, registry: registry,
             readinessChecks: [
                 ReadinessCheck(name: "rpc") { try await rpc.localPort() > 0 },
                 ReadinessCheck(name: "sqlite") { try await store.keyGeneration() > 0 },

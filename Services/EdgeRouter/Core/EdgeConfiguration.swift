@@ -90,7 +90,8 @@ package struct EdgeConfiguration: Sendable {
     package var keysChannel: String
 
     /// Reads the configuration and rejects keys and `EDGE_*` variables it does not know.
-    /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
+    /// - Throws: ``ConfigError`` naming the bad key or variable, `RPCConfigurationError` for a short secret, or
+    ///   ``JWKSFetcher/Failure`` for an `auth.jwks_url` that is not `http://host[:port]/path`.
     package init(reading document: inout ConfigDocument) throws {
         self.http.host = try document.host("http.host", default: self.http.host)
         self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
@@ -144,5 +145,6 @@ package struct EdgeConfiguration: Sendable {
         self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)
         self.keysChannel = try document.string("events.keys_channel", default: SigningKeyEvent.defaultChannel)
         try document.rejectUnknownKeys(valid: document.readKeys)
+        _ = try JWKSFetcher(url: self.jwksURL)
     }
 }
