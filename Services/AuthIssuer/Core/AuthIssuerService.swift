@@ -1,3 +1,4 @@
+import GatehouseAuthAPI
 import GatehouseLimiterAPI
 import GatehouseNIOSupport
 import GatehouseObservability
@@ -58,8 +59,8 @@ package struct AuthIssuerService: LaunchableService {
         let limiter = RPCClient(configuration: configuration.limiter, logger: Logger(label: "gatehouse.auth.limiter"))
         let throttle = configuration.throttling.allOff ? nil : IssuerThrottle(limiter: LimiterClient(rpc: limiter), policies: configuration.throttling, logger: logger)
         let publisher = AuthEventPublisher(
-            store: store, keys: keys, redis: redis, policy: policy, revocationsChannel: configuration.revocationsChannel,
-            keysChannel: configuration.keysChannel, pollInterval: configuration.pollInterval, logger: logger
+            store: store, keys: keys, redis: redis, policy: policy, revocationsChannel: configuration.authEventChannels.revocations,
+            keysChannel: configuration.authEventChannels.keys, pollInterval: configuration.pollInterval, logger: logger
         )
         let tokens = TokenService(
             store: store, keys: keys, hasher: hasher, throttle: throttle, policy: policy, logger: logger,

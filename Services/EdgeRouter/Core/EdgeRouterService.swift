@@ -54,7 +54,7 @@ package struct EdgeRouterService: LaunchableService {
             redis: configuration.redis, invalidations: invalidations,
             pathInvalidations: PathInvalidationApplier(cache: cache, origin: memberID), authEvents: authEvents,
             invalidationsChannel: configuration.invalidationsChannel, pathInvalidationsChannel: configuration.pathInvalidationsChannel,
-            revocationsChannel: configuration.revocationsChannel, keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
+            revocationsChannel: configuration.authEventChannels.revocations, keysChannel: configuration.authEventChannels.keys, logger: Logger(label: "gatehouse.edge.events")
         )
         // Its own Redis connection for the fleet's heartbeat and the path invalidations it publishes (the
         // subscription's connection only listens).
