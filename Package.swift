@@ -212,6 +212,7 @@ let package = Package(
         .target(
             name: "GatehouseAuthAPI",
             dependencies: [
+                "GatehouseConfig",
                 "GatehouseEvents",
                 "GatehouseRPC",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),

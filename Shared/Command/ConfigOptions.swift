@@ -30,7 +30,7 @@ public struct ConfigOptions<Service: LaunchableService>: ParsableArguments, Send
     /// - Parameter error: What was wrong with the configuration.
     /// - Returns: `ExitCode(78)`.
     static func exit(_ error: any Error) -> ExitCode {
-        FileHandle.standardError.write(Data("\(Service.commandName): cannot start:\n\(error)\n".utf8))
+        FileHandle.standardError.write(Data("\(Service.identity.commandName): cannot start:\n\(error)\n".utf8))
         return ExitCode(78)  // EX_CONFIG
     }
 }

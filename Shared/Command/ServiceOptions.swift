@@ -28,13 +28,13 @@ public struct ServiceOptions<Service: LaunchableService>: ParsableArguments, Sen
             return try Service.Setup(reading: &document)
         }
         if self.checkConfig {
-            for notice in notices where notice.severity == .warning { print("\(Service.commandName): warning: \(notice)") }
-            print("\(Service.commandName): \(setup.checkSummary)")
+            for notice in notices where notice.severity == .warning { print("\(Service.identity.commandName): warning: \(notice)") }
+            print("\(Service.identity.commandName): \(setup.checkSummary)")
             return
         }
         LoggingBootstrap.bootstrap(format: setup.observability.logFormat, level: setup.observability.logLevel)
         let registry = MetricsBootstrap.bootstrap(durationBuckets: Service.durationBuckets)
-        let logger = Logger(label: Service.logLabel)
+        let logger = Logger(label: Service.identity.logLabel)
         logger.log(configNotices: notices)
         let service: Service
         do {

@@ -62,6 +62,19 @@ extension ConfigDocument {
         try self.string(key, default: defaultValue, expected: "a host name, an IPv4 address or an IPv6 address", matching: Self.isHost)
     }
 
+    /// Reads where a server listens: `<section>.host` (as ``host(_:default:)``) and `<section>.port`, 0 to
+    /// 65535, where 0 lets the system choose.
+    /// - Parameters:
+    ///   - section: The keys' section, e.g. `http`.
+    ///   - defaultHost: The host when `<section>.host` is unset.
+    ///   - defaultPort: The port when `<section>.port` is unset.
+    /// - Returns: The host and the port.
+    /// - Throws: ``ConfigError`` naming the bad key.
+    public mutating func listenAddress(_ section: String, defaultHost: String, defaultPort: Int) throws(ConfigError) -> (host: String, port: Int) {
+        let host = try self.host("\(section).host", default: defaultHost)
+        return (host, try self.int("\(section).port", default: defaultPort, range: 0...65535))
+    }
+
     /// Whether `text` is a DNS name, an IPv4 address or an IPv6 address (without brackets).
     public static func isHost(_ text: String) -> Bool {
         let bytes = Array(text.utf8)

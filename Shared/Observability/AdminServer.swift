@@ -75,6 +75,24 @@ public final class AdminServer: Service, Sendable {
         self.logger = logger
     }
 
+    /// Creates a service's admin server where its configuration says (`admin.host`, `admin.port`); nothing
+    /// listens until ``run()``.
+    /// - Parameters:
+    ///   - observability: The service's logs and admin configuration.
+    ///   - registry: The registry `/metrics` renders.
+    ///   - readinessChecks: The checks `/readyz` runs.
+    ///   - endpoints: The service's own endpoints.
+    ///   - logger: Receives start, stop and connection-error records.
+    public convenience init(
+        observability: ObservabilityConfiguration, registry: PrometheusCollectorRegistry, readinessChecks: [ReadinessCheck] = [],
+        endpoints: [AdminEndpoint] = [], logger: Logger
+    ) {
+        self.init(
+            host: observability.adminHost, port: observability.adminPort, registry: registry, readinessChecks: readinessChecks, endpoints: endpoints,
+            logger: logger
+        )
+    }
+
     /// Binds the socket and serves until graceful shutdown or cancellation.
     ///
     /// - Throws: ``AdminServerError`` when called a second time, when the address cannot be bound,

@@ -22,7 +22,8 @@ public final class FileReloader: Service, Sendable {
         case rejected(String)
     }
 
-    /// The words of the log lines and the metric names, per kind of file.
+    /// The words of the log lines and the metric names, per kind of file, all made from the service's and
+    /// the entries' names by one convention (``init(service:entry:entries:)``).
     public struct Naming: Sendable {
         /// The message of an applied reload, e.g. `policies reloaded`.
         public var applied: String
@@ -37,14 +38,21 @@ public final class FileReloader: Service, Sendable {
         /// The gauge of entries in force, e.g. `gatehouse_limiter_policies`.
         public var countMetric: String
 
-        /// Creates a naming.
-        public init(applied: String, rejected: String, fileKey: String, countKey: String, reloadsMetric: String, countMetric: String) {
-            self.applied = applied
-            self.rejected = rejected
-            self.fileKey = fileKey
-            self.countKey = countKey
-            self.reloadsMetric = reloadsMetric
-            self.countMetric = countMetric
+        /// Names a file of `entries`: for the limiter's policy file, `Naming(service: "limiter", entry: "policy",
+        /// entries: "policies")` logs `policies reloaded` and `policy file rejected; the previous policies stay
+        /// in force` with `policies.file` and `policies.count`, and counts in
+        /// `gatehouse_limiter_policy_reloads_total` and `gatehouse_limiter_policies`.
+        /// - Parameters:
+        ///   - service: The service's word in metric names, e.g. `limiter`, `edge`.
+        ///   - entry: What the file holds, singular, e.g. `policy`, `route`.
+        ///   - entries: The same, plural, e.g. `policies`, `routes`.
+        public init(service: String, entry: String, entries: String) {
+            self.applied = "\(entries) reloaded"
+            self.rejected = "\(entry) file rejected; the previous \(entries) stay in force"
+            self.fileKey = "\(entries).file"
+            self.countKey = "\(entries).count"
+            self.reloadsMetric = "gatehouse_\(service)_\(entry)_reloads_total"
+            self.countMetric = "gatehouse_\(service)_\(entries)"
         }
     }
 

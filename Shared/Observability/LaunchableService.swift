@@ -10,11 +10,8 @@ public protocol LaunchableService: Sendable {
     /// What the service is set up from.
     associatedtype Setup: ServiceSetup
 
-    /// The executable's name, which starts every line it prints (`limiter: configuration ok`).
-    static var commandName: String { get }
-
-    /// The label of the service's main logger, e.g. `gatehouse.limiter`.
-    static var logLabel: String { get }
+    /// Its executable's name and help, and its main logger's label.
+    static var identity: ServiceIdentity { get }
 
     /// Histogram buckets for particular `Timer`s, by label (``MetricsBootstrap/bootstrap(registry:durationBuckets:)``).
     static var durationBuckets: [String: [Duration]] { get }
@@ -26,7 +23,7 @@ public protocol LaunchableService: Sendable {
     ///   - setup: The checked configuration.
     ///   - registry: The registry the admin server's `/metrics` renders.
     ///   - signals: ``ServiceSignals/trapped`` in the executable, ``ServiceSignals/untrapped`` in tests.
-    ///   - logger: The service's main logger (labelled ``logLabel``).
+    ///   - logger: The service's main logger (labelled ``ServiceIdentity/logLabel``).
     /// - Throws: ``UnusableConfiguration`` when something the configuration names cannot be used (a database
     ///   that does not open); any other error when the service cannot be wired.
     static func make(setup: Setup, registry: PrometheusCollectorRegistry, signals: ServiceSignals, logger: Logger) async throws -> Self

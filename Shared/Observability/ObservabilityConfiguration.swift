@@ -33,11 +33,7 @@ public struct ObservabilityConfiguration: Sendable {
     public init(reading document: inout ConfigDocument, defaultAdminPort: Int) throws(ConfigError) {
         let format = try document.string("log.format", default: LogFormat.text.rawValue, allowed: LogFormat.allCases.map(\.rawValue))
         let level = try document.string("log.level", default: "info", allowed: Logger.Level.allCases.map(\.rawValue))
-        self.init(
-            logFormat: LogFormat(rawValue: format) ?? .text,
-            logLevel: Logger.Level(rawValue: level) ?? .info,
-            adminHost: try document.host("admin.host", default: "127.0.0.1"),
-            adminPort: try document.int("admin.port", default: defaultAdminPort, range: 0...65535)
-        )
+        let admin = try document.listenAddress("admin", defaultHost: "127.0.0.1", defaultPort: defaultAdminPort)
+        self.init(logFormat: LogFormat(rawValue: format) ?? .text, logLevel: Logger.Level(rawValue: level) ?? .info, adminHost: admin.host, adminPort: admin.port)
     }
 }

@@ -22,8 +22,7 @@ extension RPCServerConfiguration {
     public init(reading document: inout ConfigDocument, defaultPort: Int) throws {
         let defaults = RPCServerConfiguration(secret: try RPCSecret(reading: &document))
         self = defaults
-        self.host = try document.host("rpc.host", default: defaults.host)
-        self.port = try document.int("rpc.port", default: defaultPort, range: 0...65535)
+        (self.host, self.port) = try document.listenAddress("rpc", defaultHost: defaults.host, defaultPort: defaultPort)
         self.maximumFrameBytes = try document.int("rpc.max_frame_bytes", default: defaults.maximumFrameBytes, range: RPCFrameLimit.settingRange)
         self.maximumInFlightPerConnection = try document.int(
             "rpc.max_in_flight",

@@ -87,12 +87,12 @@ struct EdgePolicyFilesTests {
         let logger = Logger(label: "test.edge-policy-files")
         let routeReloader = FileReloader(
             path: folder.path("routes.yaml"),
-            naming: .init(applied: "routes reloaded", rejected: "route file rejected", fileKey: "f", countKey: "c", reloadsMetric: "test_r", countMetric: "test_c"),
+            naming: .init(service: "test", entry: "route", entries: "routes"),
             inForce: 1, watchInterval: nil, hangups: nil, logger: logger
         ) { _ in try files.reloadRoutes(apply: apply).routes.routes.count }
         let policyReloader = FileReloader(
             path: folder.path("policies.yaml"),
-            naming: .init(applied: "policies reloaded", rejected: "policy file rejected", fileKey: "f", countKey: "c", reloadsMetric: "test_p", countMetric: "test_q"),
+            naming: .init(service: "test", entry: "policy", entries: "policies"),
             inForce: 3, watchInterval: nil, hangups: nil, logger: logger
         ) { _ in try files.reloadPolicies(apply: apply).policies.policies.count }
 

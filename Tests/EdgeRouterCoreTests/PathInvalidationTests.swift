@@ -127,7 +127,7 @@ struct PathInvalidationTests {
             cache.store(response, for: "GET \(path)", tags: [.path(path)], freshness: freshness, ticket: cache.ticket())
         }
         let inFlight = cache.ticket()
-        let applier = PathInvalidationApplier(cache: cache, origin: "edge-b", logger: Self.logger)
+        let applier = PathInvalidationApplier(cache: cache, origin: "edge-b")
         #expect(applier.apply(message: #"{"v":1,"paths":["/articles/7"],"origin":"edge-b"}"#) == .own)
         #expect(cache.lookup("GET /articles/7") != .miss, "its own message: the edge dropped the path before publishing")
         #expect(applier.apply(message: #"{"v":1,"paths":["/articles/7","/articles"],"origin":"edge-a"}"#) == .applied(dropped: 2))
@@ -207,7 +207,7 @@ struct PathInvalidationTests {
         let cache = ResponseCache(maxBytes: 1 << 20)
         let freshness = ResponseCache.Freshness(ttl: .seconds(60))
         let response = CachedResponse(status: 200, body: Array("{}".utf8), etag: nil)
-        let other = PathInvalidationApplier(cache: cache, origin: "edge-b", logger: Self.logger)
+        let other = PathInvalidationApplier(cache: cache, origin: "edge-b")
         let outcomes = Mutex<[PathInvalidationApplier.Outcome]>([])
         let subscription = EventSubscription(
             redis: configuration,

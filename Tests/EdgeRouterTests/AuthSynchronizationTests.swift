@@ -108,7 +108,7 @@ struct AuthSynchronizationTests {
             let subscriber = EdgeEventSubscriber(
                 redis: RedisConfiguration(port: redis.port, reconnectInitialBackoff: .milliseconds(20), reconnectMaximumBackoff: .milliseconds(200)),
                 invalidations: InvalidationApplier(cache: ResponseCache(maxBytes: 1 << 20)),
-                pathInvalidations: PathInvalidationApplier(cache: ResponseCache(maxBytes: 1 << 20), origin: "test", logger: logger), authEvents: applier,
+                pathInvalidations: PathInvalidationApplier(cache: ResponseCache(maxBytes: 1 << 20), origin: "test"), authEvents: applier,
                 invalidationsChannel: "gatehouse:invalidations", pathInvalidationsChannel: PathInvalidationMessage.defaultChannel,
                 revocationsChannel: RevocationEvent.defaultChannel,
                 keysChannel: SigningKeyEvent.defaultChannel, logger: logger

@@ -42,7 +42,7 @@ public final class InProcessService<Service: LaunchableService>: Sendable {
     public static func start(_ service: Service.Type, yaml: String = "", environment: [String: String] = [:]) async throws -> InProcessService {
         var document = try ConfigDocument(yaml: yaml, source: "test", environment: environment, prefix: Service.Setup.environmentPrefix)
         let setup = try Service.Setup(reading: &document)
-        let made = try await Service.make(setup: setup, registry: PrometheusCollectorRegistry(), signals: .untrapped, logger: Logger(label: Service.logLabel))
+        let made = try await Service.make(setup: setup, registry: PrometheusCollectorRegistry(), signals: .untrapped, logger: Logger(label: Service.identity.logLabel))
         return InProcessService(service: made)
     }
 

@@ -64,10 +64,8 @@ package struct AuthIssuerConfiguration: Sendable {
     /// Its password (`bootstrap.admin_password`, best from `AUTH_BOOTSTRAP_ADMIN_PASSWORD`): 16 to 72 bytes,
     /// never an example value that still contains `replace-me`.
     package var bootstrapAdminPassword: String?
-    /// The channel for revocation events (`events.revocations_channel`).
-    package var revocationsChannel: String
-    /// The channel for key events (`events.keys_channel`).
-    package var keysChannel: String
+    /// The channels revocation and key events are published on (`events.revocations_channel`, `events.keys_channel`).
+    package var authEventChannels: AuthEventChannels
     /// How often the database is checked for changes made by the CLI and for due key rotations (`events.poll_interval_ms`).
     package var pollInterval: Duration
 
@@ -76,8 +74,7 @@ package struct AuthIssuerConfiguration: Sendable {
     /// - Throws: ``ConfigError`` naming the bad key or variable; a secret (`rpc.secret`, `redis.password`,
     ///   `bootstrap.admin_password`) shorter than 16 bytes or still an example value is one.
     package init(reading document: inout ConfigDocument) throws {
-        self.http.host = try document.host("http.host", default: self.http.host)
-        self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
+        (self.http.host, self.http.port) = try document.listenAddress("http", defaultHost: self.http.host, defaultPort: self.http.port)
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 256...(1 << 20))
         self.rpc = try RPCServerConfiguration(reading: &document, defaultPort: Self.defaultRPCPort)
         self.limiter = try RPCClientConfiguration(reading: &document, section: "limiter", defaultPort: Self.defaultLimiterPort, clientName: "auth-issuer")
@@ -103,8 +100,7 @@ package struct AuthIssuerConfiguration: Sendable {
         ) { (try? PrincipalName.validate($0, field: "bootstrap.admin_user")) != nil }
         // A secret: at least 16 bytes (more than a user's 8), at most bcrypt's 72, never an example value.
         self.bootstrapAdminPassword = try document.secret("bootstrap.admin_password", maximumBytes: PasswordHasher.lengths.upperBound)
-        self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)
-        self.keysChannel = try document.string("events.keys_channel", default: SigningKeyEvent.defaultChannel)
+        self.authEventChannels = try AuthEventChannels(reading: &document)
         // At most 10 s: after a CLI rotation the retired key may sign until the next poll, inside its 60 s grace.
         self.pollInterval = try document.duration("events.poll_interval_ms", default: .milliseconds(500), range: .milliseconds(10) ... .seconds(10))
         try document.rejectUnknownKeys(valid: document.readKeys)

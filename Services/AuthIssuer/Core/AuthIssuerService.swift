@@ -1,3 +1,4 @@
+import GatehouseAuthAPI
 import GatehouseLimiterAPI
 import GatehouseNIOSupport
 import GatehouseObservability
@@ -10,8 +11,16 @@ import ServiceLifecycle
 /// The running auth issuer: the OAuth endpoints and JWKS over HTTP, `auth.RevocationState` over RPC, the
 /// publisher of revocation and key events, and the admin server, in one service group.
 package struct AuthIssuerService: LaunchableService {
-    package static let commandName = "auth-issuer"
-    package static let logLabel = "gatehouse.auth"
+    package static let identity = ServiceIdentity(
+        commandName: "auth-issuer", logLabel: "gatehouse.auth",
+        abstract: "Gatehouse auth issuer: OAuth 2.0 token endpoint, JWKS, refresh and revocation.",
+        discussion: """
+            Configuration: docs/configuration.md. The management subcommands work on the database directly; a running \
+            issuer picks their changes up within events.poll_interval_ms. Passwords are read from standard input or from \
+            the environment variable named by --password-env, never from the command line.
+            """,
+        serveAbstract: "Serve the OAuth endpoints, the JWKS and auth.RevocationState (the default)."
+    )
 
     package let serviceGroup: ServiceGroup
     package let adminServer: AdminServer
@@ -50,8 +59,8 @@ package struct AuthIssuerService: LaunchableService {
         let limiter = RPCClient(configuration: configuration.limiter, logger: Logger(label: "gatehouse.auth.limiter"))
         let throttle = configuration.throttling.allOff ? nil : IssuerThrottle(limiter: LimiterClient(rpc: limiter), policies: configuration.throttling, logger: logger)
         let publisher = AuthEventPublisher(
-            store: store, keys: keys, redis: redis, policy: policy, revocationsChannel: configuration.revocationsChannel,
-            keysChannel: configuration.keysChannel, pollInterval: configuration.pollInterval, logger: logger
+            store: store, keys: keys, redis: redis, policy: policy, revocationsChannel: configuration.authEventChannels.revocations,
+            keysChannel: configuration.authEventChannels.keys, pollInterval: configuration.pollInterval, logger: logger
         )
         let tokens = TokenService(
             store: store, keys: keys, hasher: hasher, throttle: throttle, policy: policy, logger: logger,
@@ -65,9 +74,7 @@ package struct AuthIssuerService: LaunchableService {
             onListening: { port in httpPort.announce(port) }
         )
         let admin = AdminServer(
-            host: configuration.observability.adminHost,
-            port: configuration.observability.adminPort,
-            registry: registry,
+            observability: configuration.observability, registry: registry,
             readinessChecks: [
                 ReadinessCheck(name: "rpc") { try await rpc.localPort() > 0 },
                 ReadinessCheck(name: "sqlite") { try await store.keyGeneration() > 0 },

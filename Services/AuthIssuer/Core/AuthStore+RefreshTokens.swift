@@ -62,11 +62,12 @@ package struct RefreshFamilyLimit: Sendable {
     /// A family older than this is dead already and does not count.
     package var absoluteLifetime: Duration
 
-    /// Creates a limit.
-    package init(maxFamilies: Int, idleLifetime: Duration, absoluteLifetime: Duration) {
-        self.maxFamilies = maxFamilies
-        self.idleLifetime = idleLifetime
-        self.absoluteLifetime = absoluteLifetime
+    /// The limit a token policy sets (`tokens.max_refresh_families_per_user`, `tokens.refresh_idle_lifetime_s`,
+    /// `tokens.refresh_absolute_lifetime_s`).
+    package init(policy: TokenPolicy) {
+        self.maxFamilies = policy.maxRefreshFamiliesPerUser
+        self.idleLifetime = policy.refreshIdleLifetime
+        self.absoluteLifetime = policy.refreshAbsoluteLifetime
     }
 }
 

@@ -119,9 +119,7 @@ package final class TokenService: Sendable {
         let access = try await self.accessToken(subject: user.name, scopes: scopes, roles: user.roles, clientID: client?.id)
         let refresh = Self.newRefreshToken()
         let grant = RefreshGrant(family: Self.randomID(bytes: 16), subject: user.name, clientID: client?.id, scopes: scopes, familyCreatedAtMs: epochMilliseconds(self.now()))
-        let limit = RefreshFamilyLimit(
-            maxFamilies: self.policy.maxRefreshFamiliesPerUser, idleLifetime: self.policy.refreshIdleLifetime, absoluteLifetime: self.policy.refreshAbsoluteLifetime
-        )
+        let limit = RefreshFamilyLimit(policy: self.policy)
         let displaced = try await self.storage {
             try await self.store.storeRefreshToken(
                 tokenHash: refresh.hash, grant: grant, accessJTI: access.jti, accessExpiresAt: access.expiresAt, limit: limit, now: self.now()

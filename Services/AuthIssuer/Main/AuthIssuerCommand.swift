@@ -6,28 +6,7 @@ import GatehouseCommand
 /// `auth-issuer`: OAuth 2.0 tokens, signing keys and revocation; and the CLI that manages them.
 @main
 struct AuthIssuerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "auth-issuer",
-        abstract: "Gatehouse auth issuer: OAuth 2.0 token endpoint, JWKS, refresh and revocation.",
-        discussion: """
-            Configuration: docs/configuration.md. The management subcommands work on the database directly; a running \
-            issuer picks their changes up within events.poll_interval_ms. Passwords are read from standard input or from \
-            the environment variable named by --password-env, never from the command line.
-            """,
-        subcommands: [Serve.self, Users.self, Clients.self, Keys.self, Revoke.self],
-        defaultSubcommand: Serve.self
-    )
-}
-
-/// `auth-issuer serve` (the default): the HTTP API, the RPC service and the event publisher.
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve the OAuth endpoints, the JWKS and auth.RevocationState (the default).")
-
-    @OptionGroup var options: ServiceOptions<AuthIssuerService>
-
-    func run() async throws {
-        try await self.options.launch()
-    }
+    static let configuration = ServeCommand<AuthIssuerService>.executable(managedBy: [Users.self, Clients.self, Keys.self, Revoke.self])
 }
 
 extension ConfigOptions<AuthIssuerService> {

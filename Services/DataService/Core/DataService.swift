@@ -9,8 +9,12 @@ import ServiceLifecycle
 /// The running data service: documents in SQLite over RPC, the publisher of their invalidation events, and
 /// the admin server, in one service group.
 package struct DataService: LaunchableService {
-    package static let commandName = "data-service"
-    package static let logLabel = "gatehouse.data"
+    package static let identity = ServiceIdentity(
+        commandName: "data-service", logLabel: "gatehouse.data",
+        abstract: "Gatehouse data service: JSON documents in SQLite, served over RPC, with invalidation events on Redis.",
+        discussion: "Configuration: docs/configuration.md. SIGTERM/SIGINT shut down gracefully.",
+        serveAbstract: "Serve documents over RPC and publish invalidation events (the default)."
+    )
 
     package let serviceGroup: ServiceGroup
     package let adminServer: AdminServer
@@ -48,9 +52,7 @@ package struct DataService: LaunchableService {
         let service = DocumentRPCService(store: store, collections: configuration.collections)
         let rpc = RPCServer(configuration: configuration.rpc, handlers: service.rpcHandlers, logger: Logger(label: "gatehouse.data.rpc"))
         let admin = AdminServer(
-            host: configuration.observability.adminHost,
-            port: configuration.observability.adminPort,
-            registry: registry,
+            observability: configuration.observability, registry: registry,
             readinessChecks: [
                 ReadinessCheck(name: "rpc") { try await rpc.localPort() > 0 },
                 ReadinessCheck(name: "sqlite") { try await store.dataVersion() >= 0 },

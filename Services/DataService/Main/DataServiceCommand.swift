@@ -6,30 +6,13 @@ import GatehouseCommand
 /// `data-service`: JSON documents in SQLite over RPC, with invalidation events on Redis.
 @main
 struct DataServiceCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "data-service",
-        abstract: "Gatehouse data service: JSON documents in SQLite, served over RPC, with invalidation events on Redis.",
-        discussion: "Configuration: docs/configuration.md. SIGTERM/SIGINT shut down gracefully.",
-        subcommands: [Serve.self, Seed.self, Backup.self],
-        defaultSubcommand: Serve.self
-    )
+    static let configuration = ServeCommand<DataService>.executable(managedBy: [Seed.self, Backup.self])
 }
 
 extension ConfigOptions<DataService> {
     /// Opens the store the configuration names, for `seed` and `backup`.
     func openStore() async throws -> DocumentStore {
         try await self.load { document in try await DocumentStore.open(try DataServiceConfiguration.readStorage(&document)) }
-    }
-}
-
-/// `data-service serve` (the default): the RPC service.
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve documents over RPC and publish invalidation events (the default).")
-
-    @OptionGroup var options: ServiceOptions<DataService>
-
-    func run() async throws {
-        try await self.options.launch()
     }
 }
 

@@ -84,16 +84,14 @@ package struct EdgeConfiguration: Sendable {
     /// The channel of path invalidations (`events.path_invalidations_channel`): published by the edges
     /// after writes through HTTP upstream routes, and by anything else that changed an upstream's data.
     package var pathInvalidationsChannel: String
-    /// The issuer's revocation channel (`events.revocations_channel`).
-    package var revocationsChannel: String
-    /// The issuer's key channel (`events.keys_channel`).
-    package var keysChannel: String
+    /// The issuer's revocation and key channels (`events.revocations_channel`, `events.keys_channel`).
+    package var authEventChannels: AuthEventChannels
 
     /// Reads the configuration and rejects keys and `EDGE_*` variables it does not know.
-    /// - Throws: ``ConfigError`` naming the bad key or variable, or `RPCConfigurationError` for a short secret.
+    /// - Throws: ``ConfigError`` naming the bad key or variable, `RPCConfigurationError` for a short secret, or
+    ///   ``JWKSFetcher/Failure`` for an `auth.jwks_url` that is not `http://host[:port]/path`.
     package init(reading document: inout ConfigDocument) throws {
-        self.http.host = try document.host("http.host", default: self.http.host)
-        self.http.port = try document.int("http.port", default: self.http.port, range: 0...65535)
+        (self.http.host, self.http.port) = try document.listenAddress("http", defaultHost: self.http.host, defaultPort: self.http.port)
         self.http.maxBodyBytes = try document.int("http.max_body_bytes", default: self.http.maxBodyBytes, range: 1024...(64 << 20))
         self.http.idleTimeout = try document.duration("http.idle_timeout_ms", default: self.http.idleTimeout, range: .seconds(1) ... .seconds(3600))
         self.http.requestTimeout = try document.duration("http.request_timeout_ms", default: self.http.requestTimeout, range: .milliseconds(100) ... .seconds(3600))
@@ -141,8 +139,8 @@ package struct EdgeConfiguration: Sendable {
             "events.path_invalidations_channel", default: PathInvalidationMessage.defaultChannel,
             expected: "a channel name other than events.invalidations_channel", matching: { !$0.isEmpty && $0 != invalidationsChannel }
         )
-        self.revocationsChannel = try document.string("events.revocations_channel", default: RevocationEvent.defaultChannel)
-        self.keysChannel = try document.string("events.keys_channel", default: SigningKeyEvent.defaultChannel)
+        self.authEventChannels = try AuthEventChannels(reading: &document)
         try document.rejectUnknownKeys(valid: document.readKeys)
+        _ = try JWKSFetcher(url: self.jwksURL)
     }
 }

@@ -24,7 +24,11 @@ package final class EdgeEventSubscriber: Service, Sendable {
                     logger.notice("invalidation events were missed; the cache was dropped")
                 }
             },
-            EventSubscription.Channel(pathInvalidationsChannel) { pathInvalidations.apply(message: $0) },
+            EventSubscription.Channel(pathInvalidationsChannel) { text in
+                if case .unreadable(let error) = pathInvalidations.apply(message: text) {
+                    logger.warning("unreadable path invalidation message ignored", metadata: ["reason": "\(error.reason)", "message": "\(text.prefix(200))"])
+                }
+            },
             EventSubscription.Channel(revocationsChannel) { await authEvents.revocationMessage($0) },
             EventSubscription.Channel(keysChannel) { await authEvents.keyMessage($0) },
         ]

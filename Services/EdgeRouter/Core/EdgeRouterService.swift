@@ -16,8 +16,11 @@ import ServiceLifecycle
 /// the clients of the limiter, the data service and the issuer, the event subscriber, the fleet's
 /// heartbeat, the route and policy files' reloaders and the admin server, in one service group.
 package struct EdgeRouterService: LaunchableService {
-    package static let commandName = "edge-router"
-    package static let logLabel = "gatehouse.edge"
+    package static let identity = ServiceIdentity(
+        commandName: "edge-router", logLabel: "gatehouse.edge",
+        abstract: "Gatehouse edge router: verifies bearer tokens, decides rate limits, serves from its cache, forwards misses to the data service or a route's HTTP API.",
+        discussion: "Configuration: docs/configuration.md. SIGTERM/SIGINT drain requests in flight and shut down."
+    )
     package static let durationBuckets = EdgeMetrics.durationBuckets
 
     package let serviceGroup: ServiceGroup
@@ -49,9 +52,9 @@ package struct EdgeRouterService: LaunchableService {
         let memberID = FleetMembership.processMemberID()
         let events = EdgeEventSubscriber(
             redis: configuration.redis, invalidations: invalidations,
-            pathInvalidations: PathInvalidationApplier(cache: cache, origin: memberID, logger: Logger(label: "gatehouse.edge.events")), authEvents: authEvents,
+            pathInvalidations: PathInvalidationApplier(cache: cache, origin: memberID), authEvents: authEvents,
             invalidationsChannel: configuration.invalidationsChannel, pathInvalidationsChannel: configuration.pathInvalidationsChannel,
-            revocationsChannel: configuration.revocationsChannel, keysChannel: configuration.keysChannel, logger: Logger(label: "gatehouse.edge.events")
+            revocationsChannel: configuration.authEventChannels.revocations, keysChannel: configuration.authEventChannels.keys, logger: Logger(label: "gatehouse.edge.events")
         )
         // Its own Redis connection for the fleet's heartbeat and the path invalidations it publishes (the
         // subscription's connection only listens).
@@ -75,22 +78,14 @@ package struct EdgeRouterService: LaunchableService {
         }
         let routeReloader = FileReloader(
             path: configuration.routesFile,
-            naming: FileReloader.Naming(
-                applied: "routes reloaded", rejected: "route file rejected; the previous routes stay in force",
-                fileKey: "routes.file", countKey: "routes.count",
-                reloadsMetric: "gatehouse_edge_route_reloads_total", countMetric: "gatehouse_edge_routes"
-            ),
+            naming: FileReloader.Naming(service: "edge", entry: "route", entries: "routes"),
             inForce: routes.routes.count, watchInterval: configuration.routesWatchInterval, hangups: await signals.hangups(), logger: logger
         ) { _ in
             try files.reloadRoutes(apply: apply).routes.routes.count
         }
         let policyReloader = FileReloader(
             path: configuration.policiesFile,
-            naming: FileReloader.Naming(
-                applied: "policies reloaded", rejected: "policy file rejected; the previous policies stay in force",
-                fileKey: "policies.file", countKey: "policies.count",
-                reloadsMetric: "gatehouse_edge_policy_reloads_total", countMetric: "gatehouse_edge_policies"
-            ),
+            naming: FileReloader.Naming(service: "edge", entry: "policy", entries: "policies"),
             inForce: policies.policies.count, watchInterval: configuration.policiesWatchInterval,
             // Its own SIGHUP sequence: each sequence hands a signal to one reader.
             hangups: await signals.hangups(), logger: logger
@@ -103,7 +98,7 @@ package struct EdgeRouterService: LaunchableService {
             httpPort.announce($0)
         }
         let admin = AdminServer(
-            host: configuration.observability.adminHost, port: configuration.observability.adminPort, registry: registry,
+            observability: configuration.observability, registry: registry,
             readinessChecks: [ReadinessCheck(name: "signing_keys") { !verifier.keyIDs.isEmpty }],
             endpoints: [PathInvalidationEndpoint(verifier: verifier, authEvents: authEvents, cache: cache, publisher: pathInvalidations).adminEndpoint],
             logger: Logger(label: "gatehouse.edge.admin")

@@ -1,10 +1,9 @@
-import Logging
 import Metrics
 
 /// Applies the path invalidation messages of other edges and services (``PathInvalidationMessage``) to the
 /// response cache: each path drops its entries, and fills in flight that took their ticket before are not
 /// stored (``ResponseCache``). This edge's own messages are skipped (it dropped the paths before publishing
-/// them); an unreadable message is logged and counted, and changes nothing.
+/// them); an unreadable message is counted, changes nothing, and is returned for the subscriber to log.
 package final class PathInvalidationApplier: Sendable {
     /// What one message did.
     package enum Outcome: Sendable, Equatable {
@@ -18,17 +17,14 @@ package final class PathInvalidationApplier: Sendable {
 
     private let cache: ResponseCache
     private let origin: String
-    private let logger: Logger
 
     /// Creates an applier.
     /// - Parameters:
     ///   - cache: The cache it drops entries of.
     ///   - origin: This edge's `origin`, whose messages it skips.
-    ///   - logger: Receives unreadable messages.
-    package init(cache: ResponseCache, origin: String, logger: Logger) {
+    package init(cache: ResponseCache, origin: String) {
         self.cache = cache
         self.origin = origin
-        self.logger = logger
     }
 
     /// Applies one message of `events.path_invalidations_channel`.
@@ -39,7 +35,6 @@ package final class PathInvalidationApplier: Sendable {
             message = try PathInvalidationMessage(jsonText: text)
         } catch {
             EdgeMetrics.pathInvalidationMessages(.unreadable).increment()
-            self.logger.warning("unreadable path invalidation message ignored", metadata: ["reason": "\(error.reason)", "message": "\(text.prefix(200))"])
             return .unreadable(error)
         }
         guard message.origin != self.origin else { return .own }

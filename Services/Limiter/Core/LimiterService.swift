@@ -11,8 +11,11 @@ import ServiceLifecycle
 /// The running limiter: the RPC server over the decider, with Redis, the fleet's heartbeat, the policy
 /// file's reloader and the admin server, in one service group.
 package struct LimiterService: LaunchableService {
-    package static let commandName = "limiter"
-    package static let logLabel = "gatehouse.limiter"
+    package static let identity = ServiceIdentity(
+        commandName: "limiter", logLabel: "gatehouse.limiter",
+        abstract: "Gatehouse rate limiter: exact distributed rate limits in Redis, answered over RPC.",
+        discussion: "Configuration: docs/configuration.md. SIGHUP reloads the policy file; SIGTERM/SIGINT shut down gracefully."
+    )
     package static let durationBuckets = LimiterMetrics.durationBuckets
 
     package let serviceGroup: ServiceGroup
@@ -28,7 +31,7 @@ package struct LimiterService: LaunchableService {
         let redis = RedisClient(configuration: configuration.redis, logger: Logger(label: "gatehouse.limiter.redis"))
         let fleet = FleetMembership(client: redis, role: .limiter, memberID: FleetMembership.processMemberID(), logger: logger)
         let decider = LimiterDecider(
-            catalog: setup.catalog,
+            catalog: setup.files,
             limiter: RedisRateLimiter(client: redis, logger: logger),
             breaker: CircuitBreaker(failureThreshold: configuration.breakerFailureThreshold, openDuration: configuration.breakerOpenDuration),
             denials: DenialCache(capacity: configuration.denialCacheCapacity),
@@ -38,12 +41,8 @@ package struct LimiterService: LaunchableService {
         )
         let reloader = FileReloader(
             path: configuration.policyFile,
-            naming: FileReloader.Naming(
-                applied: "policies reloaded", rejected: "policy file rejected; the previous policies stay in force",
-                fileKey: "policies.file", countKey: "policies.count",
-                reloadsMetric: "gatehouse_limiter_policy_reloads_total", countMetric: "gatehouse_limiter_policies"
-            ),
-            inForce: setup.catalog.policies.count,
+            naming: FileReloader.Naming(service: "limiter", entry: "policy", entries: "policies"),
+            inForce: setup.files.policies.count,
             watchInterval: configuration.policyWatchInterval,
             hangups: await signals.hangups(),
             logger: logger
@@ -54,9 +53,7 @@ package struct LimiterService: LaunchableService {
         }
         let rpc = RPCServer(configuration: configuration.rpc, handlers: decider.rpcHandlers, logger: Logger(label: "gatehouse.limiter.rpc"))
         let admin = AdminServer(
-            host: configuration.observability.adminHost,
-            port: configuration.observability.adminPort,
-            registry: registry,
+            observability: configuration.observability, registry: registry,
             readinessChecks: [ReadinessCheck(name: "rpc") { try await rpc.localPort() > 0 }],
             logger: Logger(label: "gatehouse.limiter.admin")
         )
@@ -76,7 +73,7 @@ package struct LimiterService: LaunchableService {
             "limiter listening",
             metadata: [
                 "rpc.port": "\(rpcPort)", "admin.port": "\(adminPort)",
-                "policies.file": "\(self.setup.configuration.policyFile)", "policies.count": "\(self.setup.catalog.policies.count)",
+                "policies.file": "\(self.setup.configuration.policyFile)", "policies.count": "\(self.setup.files.policies.count)",
             ]
         )
     }
