@@ -269,7 +269,9 @@ struct UpstreamStreamingTests {
             client.sendEnd()
             let seen = try await client.wait { $0.status != nil && ($0.ended == 1 || $0.closed) }
             #expect(seen.status == 413)
-            #expect(upstream.streams.received > 0, "the upstream request had begun")
+            // The upstream may not have read a byte of the body before the abort (a loaded machine); its accepting
+            // the edge's connection, whenever it gets to it, shows the upstream request had begun.
+            #expect(try await Self.eventually { upstream.connections >= 1 }, "the upstream request had begun")
             #expect(try await Self.eventually { upstream.openConnections == 0 }, "the upstream request was aborted: its connection closed")
             #expect(upstream.requests == 0, "the upstream never answered the aborted request")
             #expect(try await client.wait { $0.closed }.closed, "the client's connection closes after the 413")

@@ -81,7 +81,8 @@ struct LimiterClusterFailoverTests {
                 let killedAt = ContinuousClock.now
                 victim.crash()
                 let promotedAt = try await Self.promotion(of: victim, owning: RedisHashSlot.slot(of: victimCallers[0]), in: cluster)
-                try await Task.sleep(for: .seconds(8))
+                // Answers past the promotion's settling time (5 s, below) for the last check.
+                try await Task.sleep(until: promotedAt + .seconds(6), clock: .continuous)
                 group.cancelAll()
                 let answers = try await group.reduce(into: []) { $0 += $1 }
                 return (answers, killedAt, promotedAt)
