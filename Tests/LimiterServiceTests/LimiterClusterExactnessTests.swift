@@ -63,7 +63,7 @@ struct LimiterClusterExactnessTests {
                     return try await group.reduce(into: []) { $0 += $1 }
                 }
                 #expect(answers.count == Self.callers.count * 25)
-                #expect(answers.allSatisfy { $0.1.source == .redis || $0.1.source == .denialCache })
+                #expect(answers.allSatisfy { $0.1.source == .redis || $0.1.source == .denialCache }, "\(Set(answers.map { "\($0.1.source)" }))")
                 for caller in Self.callers {
                     let allowed = answers.filter { $0.0 == caller && $0.1.allowed }.count
                     if policy == "sliding" {

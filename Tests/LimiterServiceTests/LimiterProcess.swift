@@ -27,7 +27,9 @@ final class LimiterProcess: Sendable {
     }
 
     /// Starts `count` limiters on a Redis Cluster (`redis.mode: cluster`, every node a seed), with the policy
-    /// file in `folder` and a command timeout long enough for bursts on a small machine.
+    /// file in `folder` and connect and command timeouts long enough for bursts on a small, loaded machine (a
+    /// connection to a live node that took over the default 250 ms sent checks to their fallback). A stopped
+    /// node refuses connections at once, so failover is not slowed.
     static func start(_ count: Int, on cluster: RedisClusterProcess, folder: TestFolder) async throws -> [LimiterProcess] {
         var limiters: [LimiterProcess] = []
         for index in 0..<count {
@@ -41,6 +43,7 @@ final class LimiterProcess: Sendable {
                         // redis.port is refused in cluster mode; empty counts as unset.
                         "LIMITER_REDIS_PORT": "",
                         "LIMITER_REDIS_CLUSTER_SEEDS": cluster.seeds.joined(separator: ","),
+                        "LIMITER_REDIS_CONNECT_TIMEOUT_MS": "5000",
                         "LIMITER_REDIS_COMMAND_TIMEOUT_MS": "10000",
                     ]
                 )
