@@ -43,6 +43,8 @@ public final class RedisClusterProcess: Sendable {
                             "--cluster-node-timeout", String(timeout),
                             "--cluster-require-full-coverage", "no",
                             "--cluster-replica-validity-factor", "0",
+                            // A replica's first sync starts at once (Redis waits 5 s for more replicas by default).
+                            "--repl-diskless-sync-delay", "0",
                             // The bus port is chosen too: the default, port + 10000, may be past 65535 or taken.
                             "--cluster-port", String(try Self.freeBusPort(besides: port)),
                         ]

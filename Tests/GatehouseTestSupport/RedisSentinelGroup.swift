@@ -204,6 +204,8 @@ public final class RedisSentinelGroup: Sendable {
         [
             "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
             "--dir", self.directory.path, "--dbfilename", "dump-\(port).rdb", "--logfile", self.logPath(port: port),
+            // A replica's sync starts at once (Redis waits 5 s for more replicas by default).
+            "--repl-diskless-sync-delay", "0",
         ]
     }
 
