@@ -49,6 +49,23 @@ struct ForwardedHeadersTests {
         #expect(!sent.contains { $0.name.lowercased() == "x-user-id" })
     }
 
+    @Test func namesAreComparedInAnyCase() {
+        let sent = self.forward([
+            ("connection", "X-SECRET-HOP"), ("x-secret-hop", "1"), ("X-USER-ID", "admin"), ("X-GATEHOUSE-SCOPES", "all"), ("VIA", "1.0 a"), ("via", "1.1 b"),
+            ("HOST", "other"), ("Accept", "*/*"),
+        ])
+        #expect(sent.map(\.name) == ["Accept", "Forwarded", "X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Request-ID", "Via"])
+        #expect(sent.last?.value == "1.0 a, 1.1 b, 1.1 gatehouse")
+        let passed = ForwardedHeaders.towardClient([("CONNECTION", "x-hop"), ("X-Hop", "1"), ("SERVER", "s"), ("content-length", "2"), ("ETag", "\"v\"")])
+        #expect(passed.map(\.name) == ["ETag", "Via"])
+        #expect(ForwardedHeaders.isReserved("X-Forwarded-FOR") && ForwardedHeaders.isReserved("VIA") && !ForwardedHeaders.isReserved("X-Gatehouse-Sub"))
+    }
+
+    @Test func aHostThatIsNoTokenIsQuotedAndEscapedInForwarded() {
+        let origin = ForwardedHeaders.Origin(clientAddress: "192.0.2.1", scheme: "http", host: #"a"b\c"#, requestID: "r")
+        #expect(ForwardedHeaders.forwarded(origin) == #"for=192.0.2.1;proto=http;host="a\"b\\c""#)
+    }
+
     @Test func anIPv6ClientAndAHostWithAPortAreQuotedInForwarded() {
         let origin = ForwardedHeaders.Origin(clientAddress: "2001:db8::1", scheme: "https", host: "example.com:8443", requestID: "r")
         #expect(ForwardedHeaders.forwarded(origin) == "for=\"[2001:db8::1]\";proto=https;host=\"example.com:8443\"")

@@ -88,6 +88,10 @@ struct RouteTableTests {
         ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], health_check: {interval: 2s, timeout: 5s}}\n", "routes[0].upstream.health_check.timeout: the timeout must not be longer than the interval"),
         ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], health_check: {unhealthy_after: 0}}\n", "routes[0].upstream.health_check.unhealthy_after"),
         ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], health_check: {every: 5s}}\n", "routes[0].upstream.health_check.every: unknown key 'every'"),
+        // What goes into a header field as configured is checked here: the edge writes fields unvalidated.
+        ("routes:\n  - path: /a\n    methods: [GET]\n    upstream: {addresses: [http://h:80], path_prefix_rewrite: {from: /a, to: \"/b\\r\\nX: 1\"}}\n", "routes[0].upstream.path_prefix_rewrite.to: expected a path"),
+        ("routes:\n  - path: /a\n    methods: [POST]\n    scopes: [\"write\\r\\nX-Injected: 1\"]\n", "routes[0].scopes: expected scopes such as write"),
+        ("routes:\n  - path: /a\n    methods: [POST]\n    scopes: [\"a\\\"b\"]\n", "routes[0].scopes: expected scopes such as write"),
         ("routes:\n  - path: /v1/{name}\n    methods: [GET]\n", "routes.yaml:2: routes[0].path: {name} is not a parameter"),
         ("routes:\n  - path: v1\n    methods: [GET]\n", "routes.yaml:2: routes[0].path: expected a path"),
         ("routes:\n  - path: /v1/{collection}\n    methods: [POST]\n    cache: {ttl: 5s}\n", "routes.yaml:2: routes[0].cache: only a route of GET alone can be cached"),

@@ -6,7 +6,8 @@ import Synchronization
 /// A real HTTP/1.1 server on a loopback port, standing in for a team's API behind an HTTP upstream route:
 /// `/echo` answers the request's header fields as `name: value` lines, `/slow?ms=N` answers after N ms,
 /// `/drop` closes the connection without answering, `/bytes?n=N` answers N bytes, `/status?code=N` that
-/// status (`/status?dated` a `200` with the origin's own `Date`, ``originDate``); `GET /cache/D` answers its request count with `Cache-Control: D` (`_` standing for `=`: `max-age_60`),
+/// status (`/status?dated` a `200` with the origin's own `Date`, ``originDate``; `/status?field=KIND` a `200`
+/// with an `X-Probe` field no parser may accept, ``malformedFieldValues``); `GET /cache/D` answers its request count with `Cache-Control: D` (`_` standing for `=`: `max-age_60`),
 /// any other method on `/cache/…` is `204`; `/vary` answers its `Accept` and count with `Vary: Accept`;
 /// `GET /etag/D` and `/modified/D` answer the current version (``publish(version:)``) with `Cache-Control: D`
 /// and an `ETag` (`/etag`) or a `Last-Modified` (`/modified`), `Link`, `X-Upstream-Note` and
@@ -20,6 +21,10 @@ import Synchronization
 final class TestUpstreamServer: Sendable {
     private let channel: any Channel
     private let box: CountsBox
+
+    /// The values of `X-Probe` that `/status?field=KIND` answers with, by kind: a bare CR, a bare LF, a NUL,
+    /// and an obsolete line folding (CR LF and a space inside the value).
+    static let malformedFieldValues = ["cr": "a\rb", "lf": "a\nb", "nul": "a\u{0}b", "fold": "a\r\n b"]
 
     /// The `Date` that `/status?dated` answers with.
     static let originDate = "Sun, 06 Nov 1994 08:49:37 GMT"
@@ -44,7 +49,7 @@ final class TestUpstreamServer: Sendable {
                 box.openConnections.add(1, ordering: .relaxed)
                 channel.closeFuture.whenComplete { _ in box.openConnections.subtract(1, ordering: .relaxed) }
                 return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(Responder(box: box))
                 }
             }
@@ -171,6 +176,14 @@ final class TestUpstreamServer: Sendable {
                 let headers = HTTPHeaders([("Content-Length", "6"), ("Content-Type", "text/plain"), ("Date", TestUpstreamServer.originDate)])
                 context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
                 context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "dated\n")))), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            case "/status" where query.hasPrefix("field="):
+                // A field no HTTP/1.1 parser may accept (the server writes it as it is: no outbound validation).
+                let value = TestUpstreamServer.malformedFieldValues[String(query.dropFirst("field=".count))] ?? "plain"
+                self.box.counts.withLock { $0.requests += 1 }
+                let headers = HTTPHeaders([("Content-Length", "2"), ("Content-Type", "text/plain"), ("X-Probe", value)])
+                context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             case "/status":
                 write(HTTPResponseStatus(statusCode: number), "status \(number)")

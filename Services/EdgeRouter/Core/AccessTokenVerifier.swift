@@ -123,6 +123,9 @@ package final class AccessTokenVerifier: Sendable {
         } catch {
             return .failure(.badSignature)
         }
+        // The subject, roles and scopes go into header fields toward an HTTP upstream (`X-Gatehouse-Sub`, …),
+        // which the edge writes without re-checking them: a claim with a control character is refused here.
+        guard Self.fitsInHeaderFields(claims) else { return .failure(.malformed) }
         guard claims.iss.value == self.issuer else { return .failure(.wrongIssuer) }
         guard claims.aud.value.contains(self.audience) else { return .failure(.wrongAudience) }
         guard Int64(claims.nbf.value.timeIntervalSince1970) <= now + self.leeway else { return .failure(.notYetValid) }
@@ -165,6 +168,13 @@ package final class AccessTokenVerifier: Sendable {
             return .failure(.revoked)
         }
         return .success(claims)
+    }
+
+    /// Whether the subject, roles and scopes are free of control characters (CR, LF, NUL, …), so that each
+    /// can be a header field's value as it is.
+    static func fitsInHeaderFields(_ claims: AccessTokenClaims) -> Bool {
+        let printable = { (text: String) in text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F } }
+        return printable(claims.sub.value) && printable(claims.scope) && claims.roles.allSatisfy(printable)
     }
 
     /// The `kid` and `alg` of a token's header, after the structural checks.

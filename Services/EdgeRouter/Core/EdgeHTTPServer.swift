@@ -100,9 +100,11 @@ package final class EdgeHTTPServer: Service, Sendable {
                         }
                         let headDeadline = RequestHeadDeadlineHandler(limit: http.headTimeout, logger: logger)
                         try pipeline.addHandler(headDeadline)
+                        // No outbound header validation: every field the edge writes came through the strict
+                        // HTTP/1.1 parser or is built from checked values (docs/security.md, "Header fields the edge writes").
                         try pipeline.configureHTTPServerPipeline(
-                            withPipeliningAssistance: true, withErrorHandling: false, withEncoderConfiguration: .init(),
-                            withDecoderLimitConfiguration: limits
+                            withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
+                            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
                         )
                         // Right after the decoder, before pipelining holds any request back.
                         let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)

@@ -373,25 +373,28 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     private func head(
         of response: EdgeResponse, contentLength: Int?, answering request: HTTPRequestHead, keepAlive: Bool
     ) -> (HTTPResponseHead, bodyAllowed: Bool) {
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(response.headers.count + 4)
+        // The fields as an array made into `HTTPHeaders` at once: `HTTPHeaders.add` checks each name for ASCII,
+        // and every name here is one the parser accepted or the edge's own (docs/security.md §6.17).
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(response.headers.count + 4)
         // An HTTP upstream's answer passed on keeps the origin's `Date` (RFC 9110 §6.6.1); every other answer
-        // gets the edge's. (A length check first: this runs for every field of every answer.)
+        // gets the edge's.
         var hasDate = false
         for (name, value) in response.headers {
-            if name.utf8.count == 4, name.lowercased() == "date" { hasDate = true }
-            headers.add(name: name, value: value)
+            if ForwardedHeaders.isName(name, "date") { hasDate = true }
+            fields.append((name, value))
         }
         // No body and no length for 1xx, 204 and 304 (RFC 9110 §8.6).
         let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
-        if bodyAllowed, let contentLength { headers.add(name: "Content-Length", value: String(contentLength)) }
-        if !hasDate { headers.add(name: "Date", value: self.date.current()) }
-        headers.add(name: "Server", value: Self.serverName)
+        if bodyAllowed, let contentLength { fields.append(("Content-Length", String(contentLength))) }
+        if !hasDate { fields.append(("Date", self.date.current())) }
+        fields.append(("Server", Self.serverName))
         if !keepAlive {
-            headers.add(name: "Connection", value: "close")
+            fields.append(("Connection", "close"))
         } else if request.version == .http1_0 {
-            headers.add(name: "Connection", value: "keep-alive")
+            fields.append(("Connection", "keep-alive"))
         }
-        return (HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: response.status), headers: headers), bodyAllowed)
+        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: response.status), headers: HTTPHeaders(fields))
+        return (head, bodyAllowed)
     }
 }

@@ -24,21 +24,19 @@
 /// `Date` stays: the cache's freshness needs it (RFC 9111 §4.2), and the HTTP server sends it in place of
 /// its own (one `Date` only, RFC 9110 §5.3).
 enum ForwardedHeaders {
+    // Field names are compared with these in place, ignoring ASCII case (``isName(_:_:)``): no lower-cased
+    // copy and no hashing per field and request.
     /// Fields that describe one connection, never forwarded (RFC 9110 §7.6.1), plus what the edge sets itself.
-    private static let hopByHop: Set<String> = [
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-        "proxy-authorization", "content-length",
+    private static let hopByHop = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authorization", "content-length",
     ]
     /// Fields the edge sets on every forwarded request.
-    private static let replacedTowardUpstream: Set<String> = [
-        "host", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
-    ]
+    private static let replacedTowardUpstream = ["host", "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id"]
     /// Fields of the upstream's answer the edge sets itself on every answer.
-    private static let replacedTowardClient: Set<String> = ["server", "x-request-id", "proxy-authenticate"]
+    private static let replacedTowardClient = ["server", "x-request-id", "proxy-authenticate"]
     /// Whether the edge drops or sets the field itself, so a route cannot name it for the caller's identity.
     static func isReserved(_ name: String) -> Bool {
-        let lower = name.lowercased()
-        return self.hopByHop.contains(lower) || self.replacedTowardUpstream.contains(lower) || lower == "via" || lower == "authorization"
+        self.hasName(name, among: self.hopByHop) || self.hasName(name, among: self.replacedTowardUpstream) || self.hasName(name, among: ["via", "authorization"])
     }
 
     /// The `Via` entry the edge adds.
@@ -62,25 +60,25 @@ enum ForwardedHeaders {
     ///   - fields: The client's fields, in order (names in any case).
     ///   - origin: The client's address, scheme, host and request ID.
     ///   - identity: The verified identity fields the route asks for (e.g. `X-Gatehouse-Sub`).
-    ///   - identityNames: Every field name the route may use for identity, lower-case; removed from the client's fields.
+    ///   - identityNames: Every field name the route may use for identity; removed from the client's fields.
     static func towardUpstream(
         _ fields: [(name: String, value: String)],
         origin: Origin,
         identity: [(name: String, value: String)],
-        identityNames: Set<String>
+        identityNames: [String]
     ) -> [(name: String, value: String)] {
         let connectionNamed = self.namedInConnection(fields)
         var result: [(name: String, value: String)] = []
         result.reserveCapacity(fields.count + identity.count + 6)
-        var via: [String] = []
+        var via: String?
         for field in fields {
-            let name = field.name.lowercased()
-            if name == "via" {
-                via.append(field.value)
+            let name = field.name
+            if self.isName(name, "via") {
+                via = via.map { "\($0), \(field.value)" } ?? field.value
                 continue
             }
-            if self.hopByHop.contains(name) || connectionNamed.contains(name) || self.replacedTowardUpstream.contains(name)
-                || identityNames.contains(name) || name.hasPrefix("x-gatehouse-")
+            if self.hasName(name, among: self.hopByHop) || self.hasName(name, among: self.replacedTowardUpstream)
+                || self.hasName(name, among: connectionNamed) || self.hasName(name, among: identityNames) || self.isGatehouseField(name)
             {
                 continue
             }
@@ -92,8 +90,7 @@ enum ForwardedHeaders {
         result.append(("X-Forwarded-Proto", origin.scheme))
         if let host = origin.host { result.append(("X-Forwarded-Host", host)) }
         result.append(("X-Request-ID", origin.requestID))
-        via.append(self.via)
-        result.append(("Via", via.joined(separator: ", ")))
+        result.append(("Via", via.map { "\($0), \(self.via)" } ?? self.via))
         return result
     }
 
@@ -102,36 +99,44 @@ enum ForwardedHeaders {
         let connectionNamed = self.namedInConnection(fields)
         var result: [(name: String, value: String)] = []
         result.reserveCapacity(fields.count + 1)
-        var via: [String] = []
+        var via: String?
         for field in fields {
-            let name = field.name.lowercased()
-            if name == "via" {
-                via.append(field.value)
-            } else if !self.hopByHop.contains(name), !self.replacedTowardClient.contains(name), !connectionNamed.contains(name) {
+            let name = field.name
+            if self.isName(name, "via") {
+                via = via.map { "\($0), \(field.value)" } ?? field.value
+            } else if !self.hasName(name, among: self.hopByHop), !self.hasName(name, among: self.replacedTowardClient),
+                !self.hasName(name, among: connectionNamed)
+            {
                 result.append(field)
             }
         }
-        via.append(self.via)
-        result.append(("Via", via.joined(separator: ", ")))
+        result.append(("Via", via.map { "\($0), \(self.via)" } ?? self.via))
         return result
     }
 
     /// The `Forwarded` element for the client (RFC 7239 §4): `for`, `proto` and `host`, with an IPv6
     /// address in quoted brackets and a host quoted when it is not a plain token.
     static func forwarded(_ origin: Origin) -> String {
-        let client = origin.clientAddress.contains(":") ? "\"[\(origin.clientAddress)]\"" : origin.clientAddress
+        let client = origin.clientAddress.utf8.contains(UInt8(ascii: ":")) ? "\"[\(origin.clientAddress)]\"" : origin.clientAddress
         var element = "for=\(client);proto=\(origin.scheme)"
         if let host = origin.host {
             let isToken = host.utf8.allSatisfy { byte in
                 (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
                     || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
             }
-            var escaped = ""
-            for character in host {
-                if character == "\\" || character == "\"" { escaped.append("\\") }
-                escaped.append(character)
+            let needsEscapes = !isToken && host.utf8.contains { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\"") }
+            if isToken {
+                element += ";host=\(host)"
+            } else if !needsEscapes {
+                element += ";host=\"\(host)\""
+            } else {
+                var quoted: [UInt8] = []
+                for byte in host.utf8 {
+                    if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { quoted.append(UInt8(ascii: "\\")) }
+                    quoted.append(byte)
+                }
+                element += ";host=\"\(String(decoding: quoted, as: UTF8.self))\""
             }
-            element += isToken ? ";host=\(host)" : ";host=\"\(escaped)\""
         }
         return element
     }
@@ -171,14 +176,39 @@ enum ForwardedHeaders {
         }
     }
 
-    /// The lower-case field names listed in `Connection` fields.
-    private static func namedInConnection(_ fields: [(name: String, value: String)]) -> Set<String> {
-        var names: Set<String> = []
-        for field in fields where field.name.lowercased() == "connection" {
-            for name in field.value.split(separator: ",") {
-                names.insert(name.trimmingASCIISpaces().lowercased())
+    /// The field names listed in `Connection` fields, as written.
+    private static func namedInConnection(_ fields: [(name: String, value: String)]) -> [String] {
+        var names: [String] = []
+        for field in fields where self.isName(field.name, "connection") {
+            for name in field.value.utf8.split(separator: UInt8(ascii: ",")) {
+                names.append(Substring(name).trimmingASCIISpaces())
             }
         }
         return names
+    }
+
+    /// Whether `name` is one of `names`, ignoring ASCII case.
+    static func hasName(_ name: String, among names: [String]) -> Bool {
+        let count = name.utf8.count
+        for candidate in names where candidate.utf8.count == count && self.isPrefix(candidate, of: name) {
+            return true
+        }
+        return false
+    }
+
+    /// Whether `name` is `other`, ignoring ASCII case.
+    static func isName(_ name: String, _ other: String) -> Bool {
+        name.utf8.count == other.utf8.count && self.isPrefix(other, of: name)
+    }
+
+    /// Whether `name` starts with `X-Gatehouse-`, in any case.
+    private static func isGatehouseField(_ name: String) -> Bool {
+        self.isPrefix("x-gatehouse-", of: name)
+    }
+
+    /// Whether `name` starts with `prefix`, ignoring ASCII case.
+    private static func isPrefix(_ prefix: String, of name: String) -> Bool {
+        let lowered = { (byte: UInt8) in byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte }
+        return name.utf8.starts(with: prefix.utf8) { lowered($0) == lowered($1) }
     }
 }

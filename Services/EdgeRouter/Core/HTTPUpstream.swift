@@ -89,11 +89,12 @@ final class HTTPUpstream: Sendable {
         while true {
             let index = self.selector.withLock { $0.next(now: .now, excluding: previous) }
             let address = self.addresses[index]
-            var headers = HTTPHeaders()
+            // Made at once, without `HTTPHeaders.add`'s ASCII check of every name (docs/security.md §6.17).
+            var headers: [(String, String)] = []
             headers.reserveCapacity(fields.count + 1)
-            headers.add(name: "Host", value: address.key)
-            for field in fields { headers.add(name: field.name, value: field.value) }
-            let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: headers)
+            headers.append(("Host", address.key))
+            for field in fields { headers.append((field.name, field.value)) }
+            let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: HTTPHeaders(headers))
             do {
                 // On the client connection's loop (the usual case) the pool is used at once, without a task
                 // scheduled on the loop per request.

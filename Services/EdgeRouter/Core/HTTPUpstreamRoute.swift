@@ -33,7 +33,7 @@ final class HTTPUpstreamRoute: EdgeUpstream {
     private let loopIDs: Set<ObjectIdentifier>
     private let nextLoop = Atomic<Int>(0)
     private let learnedVary = Mutex<[String]?>(nil)
-    private let identityNames: Set<String>
+    private let identityNames: [String]
     private let logger: Logger
 
     /// Request fields not forwarded with a read: the gateway evaluates the preconditions itself, and the
@@ -54,7 +54,7 @@ final class HTTPUpstreamRoute: EdgeUpstream {
             ejectAfter: HTTPUpstreamConfiguration.ejectAfter, ejection: HTTPUpstreamConfiguration.ejection, eventLoops: eventLoops
         )
         let identity = configuration.identityHeaders
-        self.identityNames = [identity.subject.lowercased(), identity.roles.lowercased(), identity.scopes.lowercased()]
+        self.identityNames = [identity.subject, identity.roles, identity.scopes]
         self.logger = logger
     }
 

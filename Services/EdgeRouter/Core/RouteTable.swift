@@ -167,6 +167,10 @@ extension YAMLNodeReader {
         let authentication = values["auth"].flatMap { self.choice($0, field: "\(field).auth", as: EdgeRoute.Authentication.self) } ?? .required
         let roles = values["roles"].flatMap { self.stringList($0, field: "\(field).roles") } ?? []
         let scopes = values["scopes"].flatMap { self.stringList($0, field: "\(field).scopes") } ?? []
+        // A scope goes into `WWW-Authenticate` (insufficient_scope) as it is: RFC 6749's scope-token only.
+        if let scopesNode = values["scopes"], let bad = scopes.first(where: { $0.isEmpty || !$0.utf8.allSatisfy(Self.isScopeTokenByte) }) {
+            self.problem(at: scopesNode, field: "\(field).scopes", "expected scopes such as write (printable ASCII without space, \" or \\), got \"\(bad)\"")
+        }
         let ownerOnly = values["owner_only"].flatMap { self.bool($0, field: "\(field).owner_only") } ?? false
         let caching = values["cache"].flatMap { self.caching($0, field: "\(field).cache") }
         let ownTiers = values["tiers"].flatMap { self.tiers($0, field: "\(field).tiers") }
@@ -284,5 +288,10 @@ extension YAMLNodeReader {
             tiers.append((name, policies))
         }
         return (tiers, references)
+    }
+
+    /// Whether `byte` may be in an OAuth scope (RFC 6749 §3.3: `%x21 / %x23-5B / %x5D-7E`).
+    static func isScopeTokenByte(_ byte: UInt8) -> Bool {
+        byte >= 0x21 && byte <= 0x7E && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
     }
 }

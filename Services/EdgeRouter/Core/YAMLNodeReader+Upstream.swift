@@ -42,7 +42,7 @@ extension YAMLNodeReader {
                         at: rewriteNode, field: "\(field).path_prefix_rewrite.from",
                         "expected leading literal segments of the route's path \(routePath ?? "?") (such as /api), got \"\(from)\""
                     )
-                } else if !to.hasPrefix("/") || to.contains("?") || to.contains("#") || to.contains(" ") {
+                } else if !to.hasPrefix("/") || to.contains("?") || to.contains("#") || !to.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
                     self.problem(at: rewriteNode, field: "\(field).path_prefix_rewrite.to", "expected a path such as / or /v2, got \"\(to)\"")
                 } else {
                     rewrite = (from, to)
