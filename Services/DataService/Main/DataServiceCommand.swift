@@ -52,10 +52,14 @@ struct Backup: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions<DataService>
     @Argument(help: "The copy's path.") var path: String
 
-    func run() async throws {
+    /// Refuses a path that exists before anything is opened.
+    func validate() throws {
         guard !FileManager.default.fileExists(atPath: self.path) else {
             throw ValidationError("\(self.path) already exists; choose a new path")
         }
+    }
+
+    func run() async throws {
         let store = try await self.options.openStore()
         try await store.backup(to: self.path)
         let version = try await store.dataVersion()
