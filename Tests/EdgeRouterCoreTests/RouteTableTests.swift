@@ -56,6 +56,35 @@ struct RouteTableTests {
         #expect(table.match(method: "GET", path: "/v1//p1") == .notFound, "an empty segment is not a parameter")
     }
 
+    @Test func theMostSpecificTemplateDecidesAndLiteralsMatchWhole() throws {
+        let table = try RouteTable(yaml: Self.file, source: "routes.yaml")
+        guard case .route(let mine, let parameters) = table.match(method: "GET", path: "/v1/me/posts") else {
+            Issue.record("GET /v1/me/posts did not match")
+            return
+        }
+        #expect(mine.path == "/v1/me/{collection}", "more literal segments win over /v1/{collection}/{id}")
+        #expect(parameters == ["collection": "posts"])
+        #expect(
+            table.match(method: "PUT", path: "/v1/me/posts") == .methodNotAllowed(allowed: ["GET", "HEAD"]),
+            "the most specific template decides the methods, even when a less specific one serves PUT"
+        )
+        guard case .route(let document, let found) = table.match(method: "GET", path: "/v1/mex/posts") else {
+            Issue.record("GET /v1/mex/posts did not match")
+            return
+        }
+        #expect(document.path == "/v1/{collection}/{id}" && found == ["collection": "mex", "id": "posts"], "a literal matches a whole segment")
+        #expect(table.match(method: "GET", path: "/v/posts") == .notFound)
+        #expect(table.match(method: "GET", path: "/v1/posts/") == .notFound, "a trailing slash is an empty last segment")
+        #expect(table.match(method: "GET", path: "v1/posts") == .notFound, "what comes before the first / is not a segment")
+        #expect(table.match(method: "GET", path: "/") == .notFound)
+        #expect(table.match(method: "BREW", path: "/v1/posts") == .methodNotAllowed(allowed: ["GET", "HEAD", "POST"]))
+        guard case .route(_, let utf8) = table.match(method: "GET", path: "/v1/t\u{e9}l\u{e9}/\u{1F600}") else {
+            Issue.record("a path with non-ASCII segments did not match")
+            return
+        }
+        #expect(utf8 == ["collection": "t\u{e9}l\u{e9}", "id": "\u{1F600}"])
+    }
+
     @Test func tiersPickTheCallersPolicies() throws {
         let table = try RouteTable(yaml: Self.file, source: "routes.yaml")
         let route = try #require(table.routes.first { $0.path == "/v1/{collection}" && $0.methods == ["GET"] })

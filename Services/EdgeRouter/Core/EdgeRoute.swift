@@ -77,35 +77,4 @@ package struct EdgeRoute: Sendable, Equatable {
         if let tier = self.tiers.first(where: { roles.contains($0.name) }) { return tier }
         return self.tiers.first { $0.name == "authenticated" }
     }
-
-    /// How many of the template's segments are literal: the more, the more specific the template.
-    var specificity: Int {
-        self.segments.count { if case .literal = $0 { true } else { false } }
-    }
-
-    /// Whether the template matches a path's segments (``PathSegments``), read as bytes without allocating.
-    func matches(_ path: PathSegments) -> Bool {
-        var remaining = path
-        for segment in self.segments {
-            guard let value = remaining.next() else { return false }
-            switch segment {
-            case .literal(let text):
-                guard value.elementsEqual(text.utf8) else { return false }
-            case .parameter:
-                guard !value.isEmpty else { return false }
-            }
-        }
-        return remaining.next() == nil
-    }
-
-    /// The parameters of a path the template matches (``matches(_:)``).
-    func parameters(of path: PathSegments) -> [String: String] {
-        var parameters: [String: String] = [:]
-        var remaining = path
-        for segment in self.segments {
-            guard let value = remaining.next() else { break }
-            if case .parameter(let name) = segment { parameters[name] = String(Substring(value)) }
-        }
-        return parameters
-    }
 }

@@ -36,6 +36,8 @@ package struct RouteTable: Sendable, Equatable {
 
     /// The routes, in file order.
     package let routes: [EdgeRoute]
+    /// The routes' templates and methods made ready for matching, in the same order.
+    private let matchers: [RouteTemplateMatcher]
     /// Every policy a tier names, with where: checked against the policy file (``EdgePolicyFiles``).
     let policyReferences: [PolicyReference]
 
@@ -57,27 +59,34 @@ package struct RouteTable: Sendable, Equatable {
     ///   - method: The method; `HEAD` matches `GET` routes.
     ///   - path: The path, without the query.
     package func match(method: String, path: String) -> Match {
-        let segments = PathSegments(path)
-        let wanted = method == "HEAD" ? "GET" : method
-        // The most specific templates that match, and the first of them serving the method.
+        var path = path
+        return path.withUTF8 { self.match(method: method, path: $0) }
+    }
+
+    private func match(method: String, path: UnsafeBufferPointer<UInt8>) -> Match {
+        let wanted = RouteTemplateMatcher.methodBit(method == "HEAD" ? "GET" : method)
+        let first = path.firstIndex(of: UInt8(ascii: "/")).map { $0 + 1 }
+        // The most specific templates that match, and the first of them serving the method; a less specific
+        // template than one already found cannot change the answer.
         var bestSpecificity = -1
-        var found: EdgeRoute?
-        for route in self.routes where route.matches(segments) {
-            let specificity = route.specificity
+        var found: Int?
+        for index in self.matchers.indices {
+            let specificity = self.matchers[index].specificity
+            guard specificity >= bestSpecificity, self.matchers[index].matches(path, first: first) else { continue }
             if specificity > bestSpecificity {
                 bestSpecificity = specificity
-                found = route.methods.contains(wanted) ? route : nil
-            } else if specificity == bestSpecificity, found == nil, route.methods.contains(wanted) {
-                found = route
+                found = self.matchers[index].serves(wanted) ? index : nil
+            } else if found == nil, self.matchers[index].serves(wanted) {
+                found = index
             }
         }
-        if let found {
-            return .route(found, parameters: found.parameters(of: segments))
+        if let found, let first {
+            return .route(self.routes[found], parameters: self.matchers[found].parameters(of: path, first: first))
         }
         guard bestSpecificity >= 0 else { return .notFound }
         var allowed = Set<String>()
-        for route in self.routes where route.specificity == bestSpecificity && route.matches(segments) {
-            allowed.formUnion(route.methods)
+        for index in self.matchers.indices where self.matchers[index].specificity == bestSpecificity && self.matchers[index].matches(path, first: first) {
+            allowed.formUnion(self.routes[index].methods)
         }
         if allowed.contains("GET") { allowed.insert("HEAD") }
         return .methodNotAllowed(allowed: allowed.sorted())
@@ -133,6 +142,7 @@ package struct RouteTable: Sendable, Equatable {
         if top["routes"] == nil { reader.problem("\(source): the file defines no 'routes'") }
         guard reader.problems.isEmpty else { throw RouteFileError(problems: reader.problems) }
         self.routes = routes
+        self.matchers = routes.map(RouteTemplateMatcher.init)
         self.policyReferences = references
     }
 }
