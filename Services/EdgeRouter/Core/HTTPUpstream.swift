@@ -28,6 +28,8 @@ final class HTTPUpstream: Sendable {
 
     /// The addresses, in the route file's order.
     let addresses: [UpstreamAddress]
+    /// The `Host` field of each address (``UpstreamAddress/key``), made once rather than per request.
+    private let hostFields: [String]
     private let timeouts: Timeouts
     private let bufferedBodyBytes: Int
     private let selector: Mutex<UpstreamAddressSelector>
@@ -47,6 +49,7 @@ final class HTTPUpstream: Sendable {
         eventLoops: [any EventLoop], maximumIdlePerAddress: Int = 64
     ) {
         self.addresses = addresses
+        self.hostFields = addresses.map(\.key)
         self.timeouts = timeouts
         self.bufferedBodyBytes = maximumBodyBytes
         self.selector = Mutex(UpstreamAddressSelector(count: addresses.count, ejectAfter: ejectAfter, ejection: ejection))
@@ -92,7 +95,7 @@ final class HTTPUpstream: Sendable {
             // Made at once, without `HTTPHeaders.add`'s ASCII check of every name (docs/security.md §6.17).
             var headers: [(String, String)] = []
             headers.reserveCapacity(fields.count + 1)
-            headers.append(("Host", address.key))
+            headers.append(("Host", self.hostFields[index]))
             for field in fields { headers.append((field.name, field.value)) }
             let head = HTTPRequestHead(version: .http1_1, method: method, uri: target, headers: HTTPHeaders(headers))
             do {

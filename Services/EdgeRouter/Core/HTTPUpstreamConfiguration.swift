@@ -58,14 +58,10 @@ struct HTTPUpstreamConfiguration: Sendable, Hashable {
             && lhs.healthCheck == rhs.healthCheck
     }
 
+    /// Hashes the addresses alone: equal configurations have equal addresses, `==` tells apart those that
+    /// differ elsewhere, and the upstream of a route is looked up by its configuration on every request
+    /// (``HTTPUpstreamRoutes``).
     func hash(into hasher: inout Hasher) {
         hasher.combine(self.addresses)
-        hasher.combine(self.pathPrefixRewrite?.from)
-        hasher.combine(self.pathPrefixRewrite?.to)
-        hasher.combine(self.timeouts)
-        hasher.combine(self.maximumBodyBytes)
-        hasher.combine(self.identityHeaders)
-        hasher.combine(self.sharesAuthorizedAnswers)
-        hasher.combine(self.healthCheck)
     }
 }
