@@ -75,7 +75,7 @@ struct EdgeGatewayTests {
         func send(_ method: String = "GET", _ target: String, token: String? = nil, headers: [String: String] = [:], body: String = "") async -> EdgeResponse {
             var fields = headers
             if let token { fields["authorization"] = "Bearer \(token)" }
-            let (path, query) = EdgeRequestChannelHandler.pathAndQuery(target)
+            let (path, query) = EdgeConnectionHandler.pathAndQuery(target)
             let id = self.sequence.add(1, ordering: .relaxed).newValue
             return await self.gateway.handle(
                 EdgeRequest(method: method, path: path, query: query, headers: fields, body: Array(body.utf8), clientIP: "127.0.0.1", requestID: "req-\(id)")

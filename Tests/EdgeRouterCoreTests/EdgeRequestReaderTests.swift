@@ -59,11 +59,11 @@ struct EdgeRequestReaderTests {
     }
 
     @Test func requestTargetsInOriginAndAbsoluteForm() {
-        #expect(EdgeRequestChannelHandler.pathAndQuery("/v1/articles?limit=2&q=a") == ("/v1/articles", "limit=2&q=a"))
-        #expect(EdgeRequestChannelHandler.pathAndQuery("/v1/articles/a") == ("/v1/articles/a", nil))
-        #expect(EdgeRequestChannelHandler.pathAndQuery("/v1/articles?") == ("/v1/articles", ""))
-        #expect(EdgeRequestChannelHandler.pathAndQuery("http://edge:8080/v1/articles?limit=2") == ("/v1/articles", "limit=2"))
-        #expect(EdgeRequestChannelHandler.pathAndQuery("http://edge:8080") == ("/", nil))
+        #expect(EdgeConnectionHandler.pathAndQuery("/v1/articles?limit=2&q=a") == ("/v1/articles", "limit=2&q=a"))
+        #expect(EdgeConnectionHandler.pathAndQuery("/v1/articles/a") == ("/v1/articles/a", nil))
+        #expect(EdgeConnectionHandler.pathAndQuery("/v1/articles?") == ("/v1/articles", ""))
+        #expect(EdgeConnectionHandler.pathAndQuery("http://edge:8080/v1/articles?limit=2") == ("/v1/articles", "limit=2"))
+        #expect(EdgeConnectionHandler.pathAndQuery("http://edge:8080") == ("/", nil))
     }
 
     @Test func aHeadTheStandardForbidsIsRefusedBeforeItsBodyIsRead() {

@@ -35,6 +35,21 @@ struct HTTPUpstreamTests {
         #expect(server.connections == 1, "one kept-alive connection for five requests in a row")
     }
 
+    @Test func aHeadsAnswerIsReadWithoutABodyAndItsConnectionCarriesTheNextRequest() async throws {
+        let server = try await TestUpstreamServer.start()
+        defer { server.stop() }
+        let upstream = self.upstream([server.port], firstByte: .seconds(2))
+        defer { upstream.shutDown() }
+        let get = try await self.get(upstream, "/echo")
+        let head = try await self.get(upstream, "/echo", method: .HEAD)
+        #expect(head.status == 200)
+        #expect(head.body.readableBytes == 0, "no body after a HEAD's head, though it declares the GET's length")
+        #expect(head.headers.first { $0.name.lowercased() == "content-length" }?.value == "\(get.body.readableBytes)")
+        let after = try await self.get(upstream, "/echo")
+        #expect(after.status == 200 && after.body.readableBytes == get.body.readableBytes)
+        #expect(server.connections == 1, "the HEAD's answer left its connection ready for the next request")
+    }
+
     @Test func anIPv6AddressIsSentAsHostInBrackets() {
         #expect(UpstreamAddress(host: "::1", port: 8080).key == "[::1]:8080")
         #expect(UpstreamAddress(host: "api.internal", port: 80).key == "api.internal:80")

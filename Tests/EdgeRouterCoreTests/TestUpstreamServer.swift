@@ -132,7 +132,8 @@ final class TestUpstreamServer: Sendable {
                 var headers = HTTPHeaders([("Content-Length", "\(body.utf8.count)"), ("Content-Type", "text/plain")])
                 if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
                 context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
-                context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil)
+                // A HEAD's answer has the GET's Content-Length and no body (RFC 9110 §9.3.2).
+                if head.method != .HEAD { context.write(self.wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: body)))), promise: nil) }
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             }
             if self.box.counts.withLock({ $0.failing }) {

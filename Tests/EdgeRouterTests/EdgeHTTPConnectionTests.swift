@@ -30,6 +30,23 @@ extension GatehouseHTTPSystemTests {
                     let date = try #require(answer.headers["date"])
                     #expect(date.hasSuffix(" GMT") && date.count == 29, "an IMF-fixdate: \(date)")
                 }
+
+                // Forty requests in one write, then bytes that are not HTTP: forty answers in order, then a `400`
+                // for the bytes after them, then the connection closes.
+                let many = try RawTCPConnection(port: system.edgePorts[0])
+                let numbers = Array(1...40)
+                try many.send(
+                    numbers.map { "GET /v1/articles/doc-00000\($0 % 5 + 1) HTTP/1.1\r\nHost: edge\r\n\(auth)X-Request-ID: r\($0)\r\n\r\n" }.joined()
+                        + "NOT HTTP\r\n\r\n"
+                )
+                let all = await many.receiveOffPool(timeout: .seconds(15)) { _ in false }  // until the edge closes the connection
+                let sequence = HTTPProbeResponse.sequence(all, heads: Array(repeating: false, count: 41))
+                try #require(sequence.count == 41, "forty answers and a problem: \(all.suffix(600))")
+                #expect(sequence.prefix(40).map(\.headers["x-request-id"]) == numbers.map { "r\($0)" }, "in the order asked")
+                #expect(sequence.prefix(40).allSatisfy { $0.status == 200 })
+                #expect(sequence[40].status == 400)
+                #expect(sequence[40].headers["content-type"] == "application/problem+json")
+                #expect(sequence[40].headers["connection"] == "close")
             }
         }
 

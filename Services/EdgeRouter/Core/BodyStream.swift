@@ -4,7 +4,7 @@ import NIOCore
 /// arrives instead of being read whole, with backpressure: its source connection is read only while the one
 /// it is for asks for more. Two directions: an upstream's answer to the client (the source is the upstream
 /// connection's ``UpstreamResponseHandler``), and a client's request body to the upstream (the source is
-/// the client connection's ``EdgeRequestChannelHandler``).
+/// the client connection's ``EdgeConnectionHandler``).
 ///
 /// Until ``start(_:)`` the source connection is not read any further (what was read meanwhile waits here).
 /// The one the body is for calls ``pause()`` when it cannot take more (its connection is not writable) and

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// The one timer of a connection's deadline handler (``RequestHeadDeadlineHandler``,
-/// ``RequestDeadlineHandler``), which carries out what its state machine asks; used on the channel's event
+/// ``EdgeConnectionHandler``), which carries out what its state machine asks; used on the channel's event
 /// loop only.
 final class DeadlineTimer {
     private var scheduled: Scheduled<Void>?

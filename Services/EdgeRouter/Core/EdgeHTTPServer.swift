@@ -8,24 +8,23 @@ import NIOPosix
 import ServiceLifecycle
 
 /// The edge's public HTTP/1.1 server, on SwiftNIO: every request goes to the ``EdgeGateway`` (which
-/// does its own routing from the route file), through an ``EdgeRequestChannelHandler`` at the tail of each
-/// connection's pipeline.
+/// does its own routing from the route file). Each connection's pipeline is three handlers: the head
+/// timeout's (``RequestHeadDeadlineHandler``, on raw bytes), SwiftNIO's strict request decoder, and
+/// ``EdgeConnectionHandler``, which does the rest.
 ///
 /// Per connection: requests are answered in order (pipelined ones wait their turn), each by a task on the
 /// connection's event loop; a request head not complete within `http.head_timeout_ms` of its first bytes
-/// closes the connection (``RequestHeadDeadlineHandler``); a head over `http.max_head_bytes` or
-/// ``maximumHeaderFields`` fields is a `431` problem and the connection is closed
-/// (``MalformedRequestHandler``); a body over `http.max_body_bytes` is a `413` problem
+/// closes the connection; a head over `http.max_head_bytes` or ``maximumHeaderFields`` fields is a `431`
+/// problem and the connection is closed; a body over `http.max_body_bytes` is a `413` problem
 /// (``EdgeRequestReader``); a request not read and answered within `http.request_timeout_ms` of its head
-/// closes the connection (``RequestDeadlineHandler``), as does `http.idle_timeout_ms` without a request; a
-/// request that is not valid HTTP/1.1 is a `400` problem and the connection is closed; while the client
-/// reads answers more slowly than they are written, the connection is not read (NIO's
-/// `BackPressureHandler`), so memory stays bounded per connection. At most `http.max_connections` are held at
-/// once: one more is answered `503` and closed (``ConnectionRefusalHandler``). On graceful shutdown the server
-/// stops accepting, closes idle connections at once, and closes the others as soon as their request in
-/// progress is answered, and the gateway's HTTP upstreams close their idle connections at once and their
-/// busy ones when their exchange ends (``HTTPUpstreamRoutes/shutDown()``); ``run()`` returns when every
-/// client connection is closed.
+/// closes the connection, as does `http.idle_timeout_ms` without a request; a request that is not valid
+/// HTTP/1.1 is a `400` problem and the connection is closed; while the client reads answers more slowly
+/// than they are written, the connection is not read, so memory stays bounded per connection. At most
+/// `http.max_connections` are held at once: one more is answered `503` and closed
+/// (``ConnectionRefusalHandler``). On graceful shutdown the server stops accepting, closes idle connections
+/// at once, and closes the others as soon as their request in progress is answered, and the gateway's HTTP
+/// upstreams close their idle connections at once and their busy ones when their exchange ends
+/// (``HTTPUpstreamRoutes/shutDown()``); ``run()`` returns when every client connection is closed.
 package final class EdgeHTTPServer: Service, Sendable {
     /// The most header fields a request head may have (as Apache's `LimitRequestFields` and HAProxy's
     /// `tune.http.maxhdr`, about 100); beyond, `431`.
@@ -99,22 +98,11 @@ package final class EdgeHTTPServer: Service, Sendable {
                             EdgeMetrics.connections.decrement()
                         }
                         let headDeadline = RequestHeadDeadlineHandler(limit: http.headTimeout, logger: logger)
-                        try pipeline.addHandler(headDeadline)
-                        // No outbound header validation: every field the edge writes came through the strict
-                        // HTTP/1.1 parser or is built from checked values (docs/security.md, "Header fields the edge writes").
-                        try pipeline.configureHTTPServerPipeline(
-                            withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: false,
-                            withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits
-                        )
-                        // Right after the decoder, before pipelining holds any request back.
-                        let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-                        try pipeline.addHandler(headDeadline.makeDecodedParts(), position: .after(decoder))
+                        let decoder = HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits)
                         try pipeline.addHandlers(
-                            MalformedRequestHandler(maximumHeadBytes: http.maxHeadBytes),
-                            BackPressureHandler(),
-                            IdleStateHandler(readTimeout: TimeAmount(http.idleTimeout)),
-                            RequestDeadlineHandler(limit: http.requestTimeout, logger: logger),
-                            EdgeRequestChannelHandler(handler: handler, http: http, eventLoop: channel.eventLoop, logger: logger)
+                            headDeadline,
+                            ByteToMessageHandler(decoder),
+                            EdgeConnectionHandler(handler: handler, http: http, headDeadline: headDeadline, eventLoop: channel.eventLoop, logger: logger)
                         )
                     }
                 }

@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 
 /// Assembles the HTTP/1.1 request parts of one connection into whole requests within the body limit: a pure
-/// state machine that ``EdgeRequestChannelHandler`` drives with each part it reads and that tests drive without sockets.
+/// state machine that ``EdgeConnectionHandler`` drives with each part it reads and that tests drive without sockets.
 ///
 /// - A request whose body fits is answered once its end is read.
 /// - A request whose body may be streamed (an HTTP upstream route's write: the head names the bound) and is
@@ -131,6 +131,13 @@ struct EdgeRequestReader {
         case .streaming, .discarding: true
         case .idle, .receiving: false
         }
+    }
+
+    /// Whether the last request's end has been read and the next one's head has not: parts read now belong
+    /// to a request after the one being answered.
+    var isBetweenRequests: Bool {
+        if case .idle = self.state { return true }
+        return false
     }
 
     /// What RFC 9112 makes a server refuse in a head, if anything.

@@ -4,7 +4,7 @@
 /// that stop reading their response; the wait for a request head between requests is the idle timeout's.
 ///
 /// A pure state machine over the HTTP parts of one connection (pipelined requests are answered in
-/// order, so the oldest open request's deadline is the one that matters); ``RequestDeadlineHandler`` is
+/// order, so the oldest open request's deadline is the one that matters); ``EdgeConnectionHandler`` is
 /// its NIO shell. The shell keeps at most one timer per connection and never moves it for a request: a
 /// timer that fires before the oldest open request is due is set again for that request's deadline, and
 /// one that fires with no request open is not set again. So a busy connection costs one timer per `limit`,

@@ -4,34 +4,12 @@ import NIOCore
 import NIOHTTP1
 
 /// Closes a connection whose request head is not complete within the head timeout (`http.head_timeout_ms`)
-/// of the read that brought its first bytes: a thin shell over ``RequestHeadDeadline``, in two parts around
-/// the HTTP decoder. This handler goes before the decoder and sees every read of raw bytes; the handler
-/// ``makeDecodedParts()`` returns goes right after the decoder (before pipelining holds anything back) and
-/// reports the heads and ends the decoder makes of them.
+/// of the read that brought its first bytes: a thin shell over ``RequestHeadDeadline``. It goes before the
+/// HTTP decoder and sees every read of raw bytes; ``EdgeConnectionHandler``, right after the decoder, tells
+/// it of the heads and ends the decoder makes of them (``headDecoded()``, ``endDecoded()``).
 final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-
-    /// Reports the decoder's heads and ends to the handler before the decoder.
-    final class DecodedParts: ChannelInboundHandler, RemovableChannelHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias InboundOut = HTTPServerRequestPart
-
-        fileprivate let owner: RequestHeadDeadlineHandler
-
-        fileprivate init(owner: RequestHeadDeadlineHandler) {
-            self.owner = owner
-        }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch self.unwrapInboundIn(data) {
-            case .head: self.owner.deadline.headDecoded()
-            case .end: self.owner.deadline.endDecoded()
-            case .body: break
-            }
-            context.fireChannelRead(data)
-        }
-    }
 
     private var deadline: RequestHeadDeadline
     private let timer = DeadlineTimer()
@@ -42,9 +20,14 @@ final class RequestHeadDeadlineHandler: ChannelInboundHandler, RemovableChannelH
         self.logger = logger
     }
 
-    /// The handler to add right after the HTTP decoder, reporting to this one.
-    func makeDecodedParts() -> DecodedParts {
-        DecodedParts(owner: self)
+    /// The decoder read a whole head.
+    func headDecoded() {
+        self.deadline.headDecoded()
+    }
+
+    /// The decoder read a request's end.
+    func endDecoded() {
+        self.deadline.endDecoded()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

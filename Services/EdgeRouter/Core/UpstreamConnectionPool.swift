@@ -49,8 +49,8 @@ final class UpstreamConnectionPool {
                 channel.eventLoop.makeCompletedFuture {
                     // No outbound header validation: the target and every field came through the strict HTTP/1.1
                     // parser or are built from checked values (docs/security.md, "Header fields the edge writes").
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamResponseHandler())
+                    let decoder = UpstreamResponseDecoder()
+                    try channel.pipeline.syncOperations.addHandlers(ByteToMessageHandler(decoder), UpstreamResponseHandler(decoder: decoder))
                 }
             }
             .connect(host: address.host, port: address.port)
@@ -84,12 +84,13 @@ final class UpstreamConnectionPool {
         let handler: UpstreamResponseHandler
         do {
             handler = try channel.pipeline.syncOperations.handler(type: UpstreamResponseHandler.self)
-            let number = handler.begin(
+            let begun = handler.begin(
                 UpstreamExchange(bufferedBodyBytes: limits.bufferedBodyBytes, requestKeepsAlive: head.isKeepAlive),
                 promise: promise, firstByteTimeout: limits.firstByteTimeout, deadline: deadline
             ) { reusable in
                 self.release(channel, to: address, reusable: reusable)
             }
+            guard let number = begun else { return promise.futureResult }
             if let departure {
                 let bound = NIOLoopBound(handler, eventLoop: self.eventLoop)
                 let loop = self.eventLoop
@@ -102,16 +103,7 @@ final class UpstreamConnectionPool {
             promise.fail(UpstreamFailure.closedBeforeAnswer)
             return promise.futureResult
         }
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        if let body, body.readableBytes > 0 {
-            channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
-        }
-        if let rest {
-            channel.flush()
-            handler.forwardRequestBody(rest)
-        } else {
-            channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        }
+        handler.send(head, body: body, rest: rest)
         return promise.futureResult
     }
 

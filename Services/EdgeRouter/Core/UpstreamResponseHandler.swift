@@ -8,20 +8,29 @@ import NIOHTTP1
 /// connection may carry another request; a connection whose exchange fails, whose streamed body was given
 /// up, or whose answer does not keep it alive, is closed.
 ///
+/// Requests are written as bytes (``HTTPWireFormat``), and ``UpstreamResponseDecoder`` is told of each head.
+/// One timer per connection serves both timeouts of its exchanges: it is set for the earliest deadline when
+/// none is set earlier, and a timer that fires before what is due is set again for it, so a busy keep-alive
+/// connection costs one timer per timeout, not two per request.
+///
 /// A request body longer than its bound is written as the client sends it (``forwardRequestBody(_:)``):
 /// the client's connection is read only while this one is writable; an answer that ends before the whole
 /// request was sent, or a request body that breaks off, closes the connection.
 final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandler, BodyStreamSource {
     typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private var context: ChannelHandlerContext?
     private var exchange: UpstreamExchange?
     private var promise: EventLoopPromise<UpstreamAnswer>?
     private var finished: ((_ reusable: Bool) -> Void)?
-    private var firstByteTimer: Scheduled<Void>?
-    private var totalTimer: Scheduled<Void>?
+    /// When the answer's head must have come, from the request's end; `nil` once it came.
+    private var firstByteDeadline: NIODeadline?
+    /// When the whole exchange must have ended.
+    private var totalDeadline: NIODeadline?
+    /// The connection's one timer, and when it fires.
+    private var timer: (scheduled: Scheduled<Void>, firesAt: NIODeadline)?
     /// Counts the exchanges on this connection: a stream names the one it belongs to.
     private var exchangeNumber = 0
     /// The body being streamed; held by the one it is for (let go of, it gives the body up).
@@ -29,7 +38,15 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     private var reads = ReadGate()
     /// The request body being written, while it is.
     private var requestBody: BodyStream?
+    /// Whether the request body being written is framed in chunks.
+    private var requestBodyIsChunked = false
     private var firstByteTimeout = Duration.zero
+    private let decoder: UpstreamResponseDecoder
+
+    /// - Parameter decoder: The decoder before this handler, told of each request head written.
+    init(decoder: UpstreamResponseDecoder) {
+        self.decoder = decoder
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -37,6 +54,8 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.timer?.scheduled.cancel()
+        self.timer = nil
     }
 
     /// Starts an exchange; called on the event loop before the request is written.
@@ -46,31 +65,54 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
     ///   - firstByteTimeout: How long the answer's head may take.
     ///   - deadline: When the whole exchange, a streamed body included, must have ended.
     ///   - finished: Told once, when the exchange ends, whether the connection may carry another request.
-    /// - Returns: The exchange's number, for ``clientLeft(_:)``.
-    @discardableResult
+    /// - Returns: The exchange's number, for ``clientLeft(_:)``; `nil` when the connection cannot carry it (closed,
+    ///   or busy), and `promise` has failed.
     func begin(
         _ exchange: UpstreamExchange, promise: EventLoopPromise<UpstreamAnswer>, firstByteTimeout: Duration, deadline: NIODeadline,
         finished: @escaping (_ reusable: Bool) -> Void
-    ) -> Int {
+    ) -> Int? {
         guard let context = self.context, context.channel.isActive, self.exchange == nil else {
             promise.fail(UpstreamFailure.closedBeforeAnswer)
             finished(false)
-            return 0
+            return nil
         }
         self.exchange = exchange
         self.promise = promise
         self.finished = finished
         self.exchangeNumber += 1
         self.firstByteTimeout = firstByteTimeout
-        self.requestSent()
-        let eventLoop = context.eventLoop.assumeIsolated()
-        self.totalTimer = eventLoop.scheduleTask(deadline: deadline) {
-            guard var exchange = self.exchange else { return }
-            let action = exchange.timedOut("the answer did not complete within the total timeout")
-            self.exchange = exchange
-            self.perform(action)
-        }
+        self.totalDeadline = deadline
+        self.setTimer(for: deadline)
         return self.exchangeNumber
+    }
+
+    /// Writes the request of the exchange just begun: its head and body's start in one buffer, then either its
+    /// end, after which the first-byte timeout starts, or the rest of its body as it arrives
+    /// (``forwardRequestBody(_:)``). A body is framed as `head` says: chunked when it says
+    /// `Transfer-Encoding: chunked`, else by its `Content-Length`.
+    func send(_ head: HTTPRequestHead, body: ByteBuffer?, rest: BodyStream?) {
+        guard let context = self.context else { return }
+        self.decoder.requestSent(head)
+        self.requestBodyIsChunked = head.headers.contains(name: "transfer-encoding")
+        var buffer = context.channel.allocator.buffer(capacity: 512 + (body?.readableBytes ?? 0))
+        HTTPWireFormat.writeRequestHead(head, into: &buffer)
+        if var body, body.readableBytes > 0 {
+            if self.requestBodyIsChunked {
+                HTTPWireFormat.writeChunkStart(length: body.readableBytes, into: &buffer)
+                buffer.writeBuffer(&body)
+                buffer.writeStaticString("\r\n")
+            } else {
+                buffer.writeBuffer(&body)
+            }
+        }
+        if let rest {
+            context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
+            self.forwardRequestBody(rest)
+        } else {
+            if self.requestBodyIsChunked { buffer.writeStaticString(HTTPWireFormat.lastChunk) }
+            context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
+            self.requestSent()
+        }
     }
 
     /// Writes the rest of the request's body as it arrives (the head and the body's start are written);
@@ -80,8 +122,7 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
             body.cancel()
             return
         }
-        self.firstByteTimer?.cancel()
-        self.firstByteTimer = nil
+        self.firstByteDeadline = nil
         self.requestBody = body
         let (number, channel) = (self.exchangeNumber, context.channel)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
@@ -99,11 +140,16 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
         guard number == self.exchangeNumber, let body = self.requestBody, let context = self.context else { return }
         switch event {
         case .chunk(let chunk):
-            context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+            HTTPWireFormat.writeBodyPart(chunk, chunked: self.requestBodyIsChunked, context: context)
+            context.flush()
             if !context.channel.isWritable { body.pause() }
         case .end:
             self.requestBody = nil
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            if self.requestBodyIsChunked {
+                var last = context.channel.allocator.buffer(capacity: 5)
+                last.writeStaticString(HTTPWireFormat.lastChunk)
+                context.writeAndFlush(self.wrapOutboundOut(last), promise: nil)
+            }
             self.requestSent()
         case .failed(let reason):
             guard var exchange = self.exchange else { return }
@@ -115,13 +161,45 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     /// The request is written: the answer's head must come within the first-byte timeout.
     private func requestSent() {
+        guard self.exchange != nil else { return }
+        let deadline = NIODeadline.now() + TimeAmount(self.firstByteTimeout)
+        self.firstByteDeadline = deadline
+        self.setTimer(for: deadline)
+    }
+
+    /// Makes sure the timer fires by `deadline`: set when none is, or moved when the one set fires later.
+    private func setTimer(for deadline: NIODeadline) {
+        if let timer = self.timer {
+            guard timer.firesAt > deadline else { return }
+            timer.scheduled.cancel()
+        }
         guard let context = self.context else { return }
-        let timeout = self.firstByteTimeout
-        self.firstByteTimer = context.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
-            guard var exchange = self.exchange, !exchange.hasBegun else { return }
-            let action = exchange.timedOut("no answer began within the first-byte timeout of \(timeout)")
+        let scheduled = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
+        self.timer = (scheduled, deadline)
+    }
+
+    /// The timer fired: a deadline due ends the exchange; otherwise the timer is set again for the earliest
+    /// deadline still ahead, if any.
+    private func timerFired() {
+        self.timer = nil
+        guard var exchange = self.exchange else { return }
+        let now = NIODeadline.now()
+        if let total = self.totalDeadline, total <= now {
+            let action = exchange.timedOut("the answer did not complete within the total timeout")
             self.exchange = exchange
             self.perform(action)
+            return
+        }
+        if let firstByte = self.firstByteDeadline, !exchange.hasBegun {
+            if firstByte <= now {
+                let action = exchange.timedOut("no answer began within the first-byte timeout of \(self.firstByteTimeout)")
+                self.exchange = exchange
+                self.perform(action)
+                return
+            }
+            self.setTimer(for: min(firstByte, self.totalDeadline ?? firstByte))
+        } else if let total = self.totalDeadline {
+            self.setTimer(for: total)
         }
     }
 
@@ -147,6 +225,8 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
 
     func channelInactive(context: ChannelHandlerContext) {
         self.ended(error: nil)
+        self.timer?.scheduled.cancel()
+        self.timer = nil
         context.fireChannelInactive()
     }
 
@@ -202,8 +282,7 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
             promise?.succeed(answer)
         case .beginStream:
             guard let context = self.context, var exchange = self.exchange else { return }
-            self.firstByteTimer?.cancel()
-            self.firstByteTimer = nil
+            self.firstByteDeadline = nil
             let stream = BodyStream(
                 declaredLength: exchange.declaredLength, source: self, exchange: self.exchangeNumber, eventLoop: context.eventLoop
             )
@@ -229,12 +308,11 @@ final class UpstreamResponseHandler: ChannelDuplexHandler, RemovableChannelHandl
         }
     }
 
-    /// Ends the exchange: timers cancelled, reads released, the connection handed back to the pool or closed.
+    /// Ends the exchange: its deadlines dropped (the timer stays, for the next exchange), reads released, the
+    /// connection handed back to the pool or closed.
     private func end(reusable: Bool) {
-        self.firstByteTimer?.cancel()
-        self.totalTimer?.cancel()
-        self.firstByteTimer = nil
-        self.totalTimer = nil
+        self.firstByteDeadline = nil
+        self.totalDeadline = nil
         self.exchange = nil
         self.promise = nil
         self.stream = nil

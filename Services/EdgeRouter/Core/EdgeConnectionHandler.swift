@@ -5,14 +5,31 @@ import Metrics
 import NIOCore
 import NIOHTTP1
 
-/// Answers the requests of one HTTP/1.1 connection: a thin shell at the tail of the connection's pipeline
-/// over ``EdgeRequestReader``, which assembles whole requests within the body limit.
+/// Everything one HTTP/1.1 client connection needs after SwiftNIO's request decoder, in one handler: it
+/// orders pipelined requests, bounds the connection's time and memory, answers malformed requests, and
+/// writes answers as bytes (``HTTPWireFormat``). It is a thin shell over state machines that tests
+/// drive without sockets: ``EdgeRequestReader`` (whole requests within the body limit), ``RequestDeadline``
+/// (the request timeout) and, through the handler before the decoder, ``RequestHeadDeadline``.
 ///
-/// Each whole request is handed to the ``EdgeGateway`` in a task that runs on the connection's own
-/// event loop (``EventLoopTaskExecutor``), and its answer is written from there: the RPC clients prefer their
-/// connection on the caller's loop, so a request, its limiter decision and its answer stay on one thread.
-/// NIO's pipelining handler before this one holds a pipelined request back until the answer before it has
-/// been written, so one request per connection is in the pipeline at a time and answers leave in order.
+/// One handler instead of a chain of them (SwiftNIO's response encoder and pipelining handler, a
+/// back-pressure, an idle and a deadline handler) because each request and answer passed every link of the
+/// chain several times, and because SwiftNIO's pipelining handler held the next read back while an answer
+/// was computed, which took the socket out of epoll and put it back for every request. Here reads go on
+/// while an answer is computed; what a client pipelines meanwhile waits in a queue, and only then are reads
+/// held, so memory stays bounded by one read per connection (docs/performance.md).
+///
+/// - **Order.** Each whole request is handed to the ``EdgeGateway`` in a task that runs on the connection's
+///   own event loop (``EventLoopTaskExecutor``), and its answer is written from there: the RPC clients prefer
+///   their connection on the caller's loop, so a request, its limiter decision and its answer stay on one
+///   thread. Requests read while another is answered wait their turn, so answers leave in order.
+/// - **Bounds.** A request not read and answered within `http.request_timeout_ms` of its head closes the
+///   connection (``RequestDeadline``), as does `http.idle_timeout_ms` without a read between requests; while
+///   the client reads answers more slowly than they are written, the connection is not read.
+/// - **Malformed requests.** A request that is not valid HTTP/1.1 is a `400` problem, and a head over
+///   `http.max_head_bytes` or ``EdgeHTTPServer/maximumHeaderFields`` fields a `431`; the connection closes
+///   after it. When an earlier request is still being answered, the problem follows that answer.
+/// - **Shutdown.** On SwiftNIO's quiesce event an idle connection closes at once; a busy one closes after the
+///   answer in progress, which says `Connection: close`.
 ///
 /// An HTTP upstream's answer longer than its route's bound (``EdgeResponse/bodyStream``) is written as it
 /// arrives: with the upstream's `Content-Length` when it declared one, else chunked (an HTTP/1.0 client's
@@ -28,10 +45,10 @@ import NIOHTTP1
 /// over `http.max_body_bytes` meanwhile aborts the upstream request and is answered `413`; a request
 /// answered before its body's end (refused by the gateway, or answered early by the upstream) has the rest
 /// of its body discarded, and its connection closes after the answer.
-final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHandler, BodyStreamSource {
+final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler, BodyStreamSource {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private static let serverName = "gatehouse-edge"
 
@@ -50,6 +67,8 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     private var context: ChannelHandlerContext?
     /// The upstream body being written, whether the connection closes at its end, and its request's ID.
     private var streaming: (body: BodyStream, closesAfter: Bool, requestID: String)?
+    /// Whether the body being streamed is framed in chunks.
+    private var streamIsChunked = false
     /// The request body being forwarded as it arrives; held by the upstream it goes to.
     private weak var requestBody: BodyStream?
     /// Counts the streamed request bodies: a stream names the one it belongs to.
@@ -62,20 +81,42 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     private let departure = ClientDeparture()
     /// Whether the connection closes once the answer in progress is written.
     private var closesAfterAnswer = false
-    private var reads = ReadGate()
+    /// Whether an answer with `Connection: close` has been written: nothing more is answered.
+    private var closing = false
+    /// Whether the server is shutting down: the answer in progress is the last.
+    private var quiescing = false
+    /// Request parts read while an earlier request is answered, in order.
+    private var queued = CircularBuffer<HTTPServerRequestPart>()
+    /// A decoding error read behind queued parts or while an answer is computed: answered after it.
+    private var pendingParseError: HTTPParserError?
+    /// Whether the upstream a request body streams to cannot take more now.
+    private var requestBodyPaused = false
+    /// Whether a read was asked for while reads were held.
+    private var readHeld = false
+    /// The request timeout's state and its one timer.
+    private var deadline: RequestDeadline
+    private let deadlineTimer = DeadlineTimer()
+    /// The head timeout's handler before the decoder, told of each head and end decoded.
+    private let headDeadline: RequestHeadDeadlineHandler
+    /// When the connection last read; the idle timeout counts from it.
+    private var lastRead = NIODeadline.now()
+    private var idleTimer: Scheduled<Void>?
 
-    init(handler: EdgeGateway, http: EdgeConfiguration.HTTP, eventLoop: any EventLoop, logger: Logger) {
+    init(handler: EdgeGateway, http: EdgeConfiguration.HTTP, headDeadline: RequestHeadDeadlineHandler, eventLoop: any EventLoop, logger: Logger) {
         self.handler = handler
         self.http = http
+        self.headDeadline = headDeadline
         self.executor = EventLoopTaskExecutor(eventLoop: eventLoop)
         self.logger = logger
         self.reader = EdgeRequestReader(maximumBodyBytes: http.maxBodyBytes)
+        self.deadline = RequestDeadline(limit: http.requestTimeout)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.peer = context.channel.remoteAddress?.ipAddress ?? "unknown"
         self.peerIsTrusted = self.http.trustedProxies.contains(self.peer)
         self.context = context
+        self.scheduleIdleCheck(in: TimeAmount(self.http.idleTimeout), context: context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -96,25 +137,85 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         self.streaming = nil
         self.requestBody?.emit(.failed("the client closed its connection"))
         self.requestBody = nil
+        self.queued.removeAll()
+        self.deadlineTimer.cancel()
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { self.streaming?.body.resume() }
+        if context.channel.isWritable {
+            self.streaming?.body.resume()
+            self.resumeReads()
+        }
         context.fireChannelWritabilityChanged()
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.lastRead = .now()
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // Shutting down: an idle connection closes now, a busy one after the answer in progress.
+        self.quiescing = true
+        self.queued.removeAll()
+        if !self.isBusy, self.reader.isBetweenRequests, self.rejection == nil {
+            context.close(promise: nil)
+        }
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = self.unwrapInboundIn(data)
+        switch part {
+        case .head: self.headDeadline.headDecoded()
+        case .end: self.headDeadline.endDecoded()
+        case .body: break
+        }
+        // After an answer with `Connection: close`, only the rest of its request's body is read, not another request.
+        guard !(self.closing && self.reader.isBetweenRequests) else { return }
+        if self.holdsParts {
+            if !self.quiescing { self.queued.append(part) }
+            return
+        }
+        self.process(part, context: context)
+    }
+
+    /// Whether an answer is being computed or written.
+    private var isBusy: Bool {
+        self.answering || self.streaming != nil
+    }
+
+    /// Whether parts read now wait: they belong to a request after the one being answered.
+    private var holdsParts: Bool {
+        !self.queued.isEmpty || (self.isBusy && self.reader.isBetweenRequests)
+    }
+
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         let action: EdgeRequestReader.Action
-        switch self.unwrapInboundIn(data) {
-        case .head(let head): action = self.reader.head(head, streamBeyond: self.streamingBound(head))
+        switch part {
+        case .head(let head):
+            self.deadlineTimer.perform(self.deadline.headRead(at: .now), context: context, timerFired: { self.deadline.timerFired(at: .now) }) {
+                EdgeMetrics.requestTimeouts.increment()
+                self.logger.info("request not received and answered within the request timeout; connection closed", metadata: [
+                    "client.peer": "\(self.peer)", "http.request_timeout": "\(self.deadline.limit)",
+                ])
+            }
+            action = self.reader.head(head, streamBeyond: self.streamingBound(head))
         case .body(let body): action = self.reader.body(body)
         case .end: action = self.reader.end()
         }
         switch action {
         case .none:
             return
-        case .sendContinue(let head):
-            context.writeAndFlush(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        case .sendContinue:
+            var buffer = context.channel.allocator.buffer(capacity: 32)
+            buffer.writeStaticString(HTTPWireFormat.continueHead)
+            context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
         case .reject(let head, let refusal, let closeAfterAnswer):
             let headers = [("X-Request-ID", RequestID.of(head.headers, using: &self.random))]
             let problem =
@@ -137,7 +238,7 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
             let declared = head.headers["content-length"].first.flatMap { Int($0) }
             let rest = BodyStream(declaredLength: declared, source: self, exchange: self.requestBodyNumber, eventLoop: context.eventLoop)
             self.requestBody = rest
-            self.reads.shut()  // until the upstream starts taking it
+            self.requestBodyPaused = true  // until the upstream starts taking it
             self.answer(head, body: body, rest: rest, context: context)
         case .forward(let part):
             self.requestBody?.emit(.chunk(part))
@@ -148,9 +249,9 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
             self.requestBodyTooLarge = true
             self.requestBody?.emit(.failed("the request body is larger than \(self.http.maxBodyBytes) bytes"))
             self.requestBody = nil
-            self.releaseReads()  // the rest is discarded
+            self.releaseRequestBodyReads()  // the rest is discarded
         case .close:
-            if self.answering || self.streaming != nil {
+            if self.isBusy {
                 self.closesAfterAnswer = true
             } else if let rejection = self.rejection {
                 Self.close(context.channel, after: rejection)
@@ -161,15 +262,56 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? HTTPParserError, self.holdsParts {
+            // Behind a request still being answered: the problem follows its answer.
+            self.pendingParseError = error
+            return
+        }
         self.logger.debug("http connection ended", metadata: ["client.peer": "\(self.peer)", "error": "\(error)"])
-        // Nothing more is written on this connection (a body cut short was answered `400` before here).
+        if let error = error as? HTTPParserError, self.streaming == nil, !self.closing {
+            self.answerMalformed(error, context: context)
+        } else {
+            context.close(promise: nil)
+        }
+        // Nothing more is written on this connection.
         self.context = nil
         self.connectionEnded()
-        context.close(promise: nil)
+    }
+
+    /// Answers a request the decoder could not read, `400` or `431`, and closes the connection after it.
+    private func answerMalformed(_ error: HTTPParserError, context: ChannelHandlerContext) {
+        let problem =
+            error == .headerOverflow
+            ? EdgeResponse.problem(
+                431, "Request Header Fields Too Large",
+                "the request line and header fields are larger than \(self.http.maxHeadBytes) bytes or more than \(EdgeHTTPServer.maximumHeaderFields) fields"
+            )
+            : EdgeResponse.problem(400, "Bad Request", "the request is not valid HTTP/1.1: \(error)")
+        var buffer = context.channel.allocator.buffer(capacity: 256 + problem.body.count)
+        _ = self.writeHead(of: problem, contentLength: problem.body.count, version: .http1_1, keepAlive: false, into: &buffer)
+        buffer.writeBytes(problem.body)
+        Self.close(context.channel, after: context.writeAndFlush(self.wrapOutboundOut(buffer)))
     }
 
     func read(context: ChannelHandlerContext) {
-        if self.reads.admits() { context.read() }
+        if self.readsAllowed(context) {
+            context.read()
+        } else {
+            self.readHeld = true
+        }
+    }
+
+    /// Whether the connection may be read now: not while a streamed request body's upstream cannot take more,
+    /// while pipelined parts wait, or while the client is not reading what was written.
+    private func readsAllowed(_ context: ChannelHandlerContext) -> Bool {
+        !self.requestBodyPaused && self.queued.isEmpty && context.channel.isWritable
+    }
+
+    /// Passes on a read held back, once reads are allowed again.
+    private func resumeReads() {
+        guard self.readHeld, let context = self.context, self.readsAllowed(context) else { return }
+        self.readHeld = false
+        context.read()
     }
 
     /// The bound beyond which `head`'s body is streamed, when it has a body and its route forwards it to an
@@ -182,12 +324,12 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
 
     func pauseReading(_ exchange: Int) {
         guard exchange == self.requestBodyNumber, self.requestBody != nil else { return }
-        self.reads.shut()
+        self.requestBodyPaused = true
     }
 
     func resumeReading(_ exchange: Int) {
         guard exchange == self.requestBodyNumber else { return }
-        self.releaseReads()
+        self.releaseRequestBodyReads()
     }
 
     /// The upstream does not want the rest of the request's body: it is read and discarded.
@@ -195,11 +337,32 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         guard exchange == self.requestBodyNumber else { return }
         self.requestBody = nil
         self.reader.discardRest()
-        self.releaseReads()
+        self.releaseRequestBodyReads()
     }
 
-    private func releaseReads() {
-        if self.reads.open() { self.context?.read() }
+    private func releaseRequestBodyReads() {
+        self.requestBodyPaused = false
+        self.resumeReads()
+    }
+
+    /// Closes the connection when the client has been idle, between requests, for `http.idle_timeout_ms`.
+    private func scheduleIdleCheck(in delay: TimeAmount, context: ChannelHandlerContext) {
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.idleTimer = context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = bound.value
+            handler.idleTimer = nil
+            guard handler.context != nil else { return }
+            let timeout = TimeAmount(handler.http.idleTimeout)
+            let idle = NIODeadline.now() - handler.lastRead
+            if idle < timeout {
+                handler.scheduleIdleCheck(in: timeout - idle, context: context)
+            } else if handler.deadline.open.isEmpty, !handler.isBusy {
+                context.close(promise: nil)
+            } else {
+                // A request in progress is the request timeout's to bound.
+                handler.scheduleIdleCheck(in: timeout, context: context)
+            }
+        }
     }
 
     private func answer(_ head: HTTPRequestHead, body: ByteBuffer, rest: BodyStream?, context: ChannelHandlerContext) {
@@ -230,20 +393,45 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
             // Answered before the body's end: the rest is discarded, and the connection closes after the answer.
             self.reader.discardRest()
             self.requestBody = nil
-            self.releaseReads()
+            self.releaseRequestBodyReads()
         }
         if let rest = response.bodyStream {
-            self.stream(response, rest: rest, answering: head, closing: bodyUnread, context: context)
+            self.stream(response, rest: rest, answering: head, closing: bodyUnread || self.quiescing, context: context)
             return
         }
         if bodyUnread {
             self.answerBeforeBodyEnd(self.write(response, answering: head, keepAlive: false, context: context), context: context)
             return
         }
-        let written = self.write(response, answering: head, keepAlive: head.isKeepAlive, context: context)
-        if !head.isKeepAlive {
+        let keepAlive = head.isKeepAlive && !self.quiescing
+        let written = self.write(response, answering: head, keepAlive: keepAlive, context: context)
+        if keepAlive {
+            self.answerFinished(context: context)
+        } else {
             Self.close(context.channel, after: written)
         }
+    }
+
+    /// The answer in progress is written and the connection stays open: requests read meanwhile go on, then a
+    /// decoding error read behind them is answered.
+    private func answerFinished(context: ChannelHandlerContext) {
+        while let part = self.queued.first, !(self.isBusy && self.reader.isBetweenRequests) {
+            self.queued.removeFirst()
+            self.process(part, context: context)
+            guard self.context != nil else { return }
+        }
+        if let error = self.pendingParseError, self.queued.isEmpty, !self.isBusy {
+            self.pendingParseError = nil
+            if self.closing {
+                context.close(promise: nil)
+            } else {
+                self.answerMalformed(error, context: context)
+            }
+            self.context = nil
+            self.connectionEnded()
+            return
+        }
+        self.resumeReads()
     }
 
     /// An answer written while the request's body was still arriving (or being discarded): the connection
@@ -296,14 +484,23 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         return (path, String(Substring(bytes[bytes.index(after: mark)...])))
     }
 
-    /// Writes a response; for `HEAD`, its head only (with the `Content-Length` of the body a `GET` gets).
+    /// The request in progress is answered: its deadline no longer counts, and after an answer with
+    /// `Connection: close` nothing more is answered.
+    private func responseWritten(keepAlive: Bool) {
+        self.deadline.responseFinished()
+        if !keepAlive { self.closing = true }
+    }
+
+    /// Writes a response, head and body in one buffer; for `HEAD`, its head only (with the `Content-Length`
+    /// of the body a `GET` gets).
     private func write(_ response: EdgeResponse, answering request: HTTPRequestHead, keepAlive: Bool, context: ChannelHandlerContext) -> EventLoopFuture<Void> {
-        let (head, bodyAllowed) = self.head(of: response, contentLength: response.body.count, answering: request, keepAlive: keepAlive)
-        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-        if bodyAllowed, request.method != .HEAD, !response.body.isEmpty {
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: 384 + response.body.count)
+        let bodyAllowed = self.writeHead(of: response, contentLength: response.body.count, version: request.version, keepAlive: keepAlive, into: &buffer)
+        if bodyAllowed, request.method != .HEAD {
+            buffer.writeBytes(response.body)
         }
-        return context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
+        self.responseWritten(keepAlive: keepAlive)
+        return context.writeAndFlush(self.wrapOutboundOut(buffer))
     }
 
     /// Writes a response whose body's rest (`rest`) is written as it arrives, described above.
@@ -313,24 +510,29 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         // Without a length, an HTTP/1.0 body ends with the connection; a HEAD's head alone is sent, then the
         // connection closes (chunked framing would end it with a last chunk that a HEAD answer must not have).
         let closesAfter = closing || !request.isKeepAlive || (length == nil && (request.version == .http1_0 || isHead))
-        let (head, bodyAllowed) = self.head(of: response, contentLength: length, answering: request, keepAlive: !closesAfter)
-        let headWritten = context.write(self.wrapOutboundOut(.head(head)))
+        let chunked = length == nil && request.version != .http1_0
+        var buffer = context.channel.allocator.buffer(capacity: 384 + response.body.count)
+        let bodyAllowed = self.writeHead(
+            of: response, contentLength: length, version: request.version, keepAlive: !closesAfter, chunked: chunked, into: &buffer
+        )
         guard bodyAllowed, !isHead else {
             rest.cancel()
-            if length == nil, isHead {
-                context.flush()
-                Self.close(context.channel, after: headWritten)
+            self.responseWritten(keepAlive: !closesAfter)
+            let written = context.writeAndFlush(self.wrapOutboundOut(buffer))
+            if closesAfter {
+                Self.close(context.channel, after: written)
             } else {
-                let written = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
-                if closesAfter { Self.close(context.channel, after: written) }
+                self.answerFinished(context: context)
             }
             return
         }
+        context.write(self.wrapOutboundOut(buffer), promise: nil)
         if !response.body.isEmpty {
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+            HTTPWireFormat.writeBodyPart(context.channel.allocator.buffer(bytes: response.body), chunked: chunked, context: context)
         }
         context.flush()
         self.streaming = (rest, closesAfter, response.header("X-Request-ID") ?? "-")
+        self.streamIsChunked = chunked
         let loop = context.eventLoop
         let handler = NIOLoopBound(self, eventLoop: loop)
         rest.start { event in
@@ -348,14 +550,21 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         guard let streaming = self.streaming, let context = self.context else { return }
         switch event {
         case .chunk(let chunk):
-            context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(chunk))), promise: nil)
+            HTTPWireFormat.writeBodyPart(chunk, chunked: self.streamIsChunked, context: context)
+            context.flush()
             if !context.channel.isWritable { streaming.body.pause() }
         case .end:
             self.streaming = nil
-            let written = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
-            if streaming.closesAfter || self.closesAfterAnswer {
+            var last = context.channel.allocator.buffer(capacity: 5)
+            if self.streamIsChunked { last.writeStaticString(HTTPWireFormat.lastChunk) }
+            let closes = streaming.closesAfter || self.closesAfterAnswer
+            self.responseWritten(keepAlive: !closes)
+            let written = context.writeAndFlush(self.wrapOutboundOut(last))
+            if closes {
                 self.closesAfterAnswer = false
                 Self.close(context.channel, after: written)
+            } else {
+                self.answerFinished(context: context)
             }
         case .failed(let failure):
             self.streaming = nil
@@ -368,33 +577,37 @@ final class EdgeRequestChannelHandler: ChannelDuplexHandler, RemovableChannelHan
         }
     }
 
-    /// The response's head: its fields, `Content-Length` when the body's length is known and the status may
-    /// have one, `Date`, `Server` and `Connection`; and whether the status may have a body.
-    private func head(
-        of response: EdgeResponse, contentLength: Int?, answering request: HTTPRequestHead, keepAlive: Bool
-    ) -> (HTTPResponseHead, bodyAllowed: Bool) {
-        // The fields as an array made into `HTTPHeaders` at once: `HTTPHeaders.add` checks each name for ASCII,
-        // and every name here is one the parser accepted or the edge's own (docs/security.md §6.17).
-        var fields: [(String, String)] = []
-        fields.reserveCapacity(response.headers.count + 4)
+    /// Writes the response's head: its fields, `Content-Length` when the body's length is known and the status
+    /// may have one (else `Transfer-Encoding: chunked` when `chunked`), `Date`, `Server` and `Connection`.
+    /// Returns whether the status may have a body.
+    private func writeHead(
+        of response: EdgeResponse, contentLength: Int?, version: HTTPVersion, keepAlive: Bool, chunked: Bool = false, into buffer: inout ByteBuffer
+    ) -> Bool {
+        HTTPWireFormat.writeStatusLine(version: version, status: response.status, into: &buffer)
         // An HTTP upstream's answer passed on keeps the origin's `Date` (RFC 9110 §6.6.1); every other answer
         // gets the edge's.
         var hasDate = false
         for (name, value) in response.headers {
-            if ForwardedHeaders.isName(name, "date") { hasDate = true }
-            fields.append((name, value))
+            if !hasDate, ForwardedHeaders.isName(name, "date") { hasDate = true }
+            HTTPWireFormat.writeField(name, value, into: &buffer)
         }
         // No body and no length for 1xx, 204 and 304 (RFC 9110 §8.6).
         let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
-        if bodyAllowed, let contentLength { fields.append(("Content-Length", String(contentLength))) }
-        if !hasDate { fields.append(("Date", self.date.current())) }
-        fields.append(("Server", Self.serverName))
-        if !keepAlive {
-            fields.append(("Connection", "close"))
-        } else if request.version == .http1_0 {
-            fields.append(("Connection", "keep-alive"))
+        if bodyAllowed {
+            if let contentLength {
+                HTTPWireFormat.writeField("Content-Length", String(contentLength), into: &buffer)
+            } else if chunked {
+                HTTPWireFormat.writeField("Transfer-Encoding", "chunked", into: &buffer)
+            }
         }
-        let head = HTTPResponseHead(version: request.version, status: HTTPResponseStatus(statusCode: response.status), headers: HTTPHeaders(fields))
-        return (head, bodyAllowed)
+        if !hasDate { HTTPWireFormat.writeField("Date", self.date.current(), into: &buffer) }
+        HTTPWireFormat.writeField("Server", Self.serverName, into: &buffer)
+        if !keepAlive {
+            HTTPWireFormat.writeField("Connection", "close", into: &buffer)
+        } else if version == .http1_0 {
+            HTTPWireFormat.writeField("Connection", "keep-alive", into: &buffer)
+        }
+        HTTPWireFormat.endHead(into: &buffer)
+        return bodyAllowed
     }
 }
