@@ -50,7 +50,7 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    private static let serverName = "gatehouse-edge"
+    private static let serverName: StaticString = "gatehouse-edge"
 
     private let handler: EdgeGateway
     private let http: EdgeConfiguration.HTTP
@@ -583,31 +583,17 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private func writeHead(
         of response: EdgeResponse, contentLength: Int?, version: HTTPVersion, keepAlive: Bool, chunked: Bool = false, into buffer: inout ByteBuffer
     ) -> Bool {
-        HTTPWireFormat.writeStatusLine(version: version, status: response.status, into: &buffer)
         // An HTTP upstream's answer passed on keeps the origin's `Date` (RFC 9110 §6.6.1); every other answer
         // gets the edge's.
-        var hasDate = false
-        for (name, value) in response.headers {
-            if !hasDate, ForwardedHeaders.isName(name, "date") { hasDate = true }
-            HTTPWireFormat.writeField(name, value, into: &buffer)
-        }
+        let hasDate = response.headers.contains { ForwardedHeaders.isName($0.name, "date") }
         // No body and no length for 1xx, 204 and 304 (RFC 9110 §8.6).
         let bodyAllowed = response.status >= 200 && response.status != 204 && response.status != 304
-        if bodyAllowed {
-            if let contentLength {
-                HTTPWireFormat.writeField("Content-Length", String(contentLength), into: &buffer)
-            } else if chunked {
-                HTTPWireFormat.writeField("Transfer-Encoding", "chunked", into: &buffer)
-            }
-        }
-        if !hasDate { HTTPWireFormat.writeField("Date", self.date.current(), into: &buffer) }
-        HTTPWireFormat.writeField("Server", Self.serverName, into: &buffer)
-        if !keepAlive {
-            HTTPWireFormat.writeField("Connection", "close", into: &buffer)
-        } else if version == .http1_0 {
-            HTTPWireFormat.writeField("Connection", "keep-alive", into: &buffer)
-        }
-        HTTPWireFormat.endHead(into: &buffer)
+        let connection: StaticString? = !keepAlive ? "close" : version == .http1_0 ? "keep-alive" : nil
+        HTTPWireFormat.writeResponseHead(
+            version: version, status: response.status, fields: response.headers, contentLength: bodyAllowed ? contentLength : nil,
+            chunked: bodyAllowed && chunked, date: hasDate ? nil : self.date.current(), server: Self.serverName, connection: connection,
+            into: &buffer
+        )
         return bodyAllowed
     }
 }

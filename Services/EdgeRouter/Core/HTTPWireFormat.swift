@@ -13,52 +13,129 @@ enum HTTPWireFormat {
     /// The last chunk of a chunked body, with no trailer fields.
     static let lastChunk: StaticString = "0\r\n\r\n"
 
-    /// Writes a response's status line: `HTTP/<version> <code> <reason>`.
-    static func writeStatusLine(version: HTTPVersion, status: Int, into buffer: inout ByteBuffer) {
-        Self.writeVersion(version, into: &buffer)
-        buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(String(status))
-        buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(HTTPResponseStatus(statusCode: status).reasonPhrase)
-        buffer.writeStaticString("\r\n")
+    /// Writes a whole response head: the status line, `fields` in order, then the edge's own fields when
+    /// given (`Content-Length`, or `Transfer-Encoding: chunked` when `chunked`; `Date`; `Server`;
+    /// `Connection`), and the empty line. The head's length is counted first and its bytes are copied into
+    /// room reserved once: a head costs one write to the buffer, not four per field.
+    static func writeResponseHead(
+        version: HTTPVersion, status: Int, fields: [(name: String, value: String)], contentLength: Int?, chunked: Bool, date: String?,
+        server: StaticString, connection: StaticString?, into buffer: inout ByteBuffer
+    ) {
+        let code = String(status)
+        let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
+        let length = contentLength.map { String($0) }
+        var size = 8 + 1 + code.utf8.count + 1 + reason.utf8.count + 2 + 2
+        for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
+        if let length { size += 16 + length.utf8.count + 2 } else if chunked { size += 28 }
+        if let date { size += 6 + date.utf8.count + 2 }
+        size += 8 + server.utf8CodeUnitCount + 2
+        if let connection { size += 12 + connection.utf8CodeUnitCount + 2 }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { room in
+            var head = HeadBytes(room: room)
+            head.putVersion(version)
+            head.put(UInt8(ascii: " "))
+            head.put(code)
+            head.put(UInt8(ascii: " "))
+            head.put(reason)
+            head.put("\r\n")
+            for (name, value) in fields { head.putField(name, value) }
+            if let length {
+                head.put("Content-Length: ")
+                head.put(length)
+                head.put("\r\n")
+            } else if chunked {
+                head.put("Transfer-Encoding: chunked\r\n")
+            }
+            if let date {
+                head.put("Date: ")
+                head.put(date)
+                head.put("\r\n")
+            }
+            head.put("Server: ")
+            head.put(server)
+            head.put("\r\n")
+            if let connection {
+                head.put("Connection: ")
+                head.put(connection)
+                head.put("\r\n")
+            }
+            head.put("\r\n")
+            return head.count
+        }
     }
 
-    /// Writes a whole request head: the request line, every field, and the empty line.
+    /// Writes a whole request head: the request line, every field, and the empty line, counted first and
+    /// copied into room reserved once.
     static func writeRequestHead(_ head: HTTPRequestHead, into buffer: inout ByteBuffer) {
-        buffer.writeString(head.method.rawValue)
-        buffer.writeInteger(UInt8(ascii: " "))
-        buffer.writeString(head.uri)
-        buffer.writeInteger(UInt8(ascii: " "))
-        Self.writeVersion(head.version, into: &buffer)
-        buffer.writeStaticString("\r\n")
-        for (name, value) in head.headers {
-            Self.writeField(name, value, into: &buffer)
-        }
-        Self.endHead(into: &buffer)
-    }
-
-    private static func writeVersion(_ version: HTTPVersion, into buffer: inout ByteBuffer) {
-        if version == .http1_1 {
-            buffer.writeStaticString("HTTP/1.1")
-        } else if version == .http1_0 {
-            buffer.writeStaticString("HTTP/1.0")
-        } else {
-            buffer.writeString("HTTP/\(version.major).\(version.minor)")
+        let method = head.method.rawValue
+        var size = method.utf8.count + 1 + head.uri.utf8.count + 1 + 8 + 2 + 2
+        for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { room in
+            var bytes = HeadBytes(room: room)
+            bytes.put(method)
+            bytes.put(UInt8(ascii: " "))
+            bytes.put(head.uri)
+            bytes.put(UInt8(ascii: " "))
+            bytes.putVersion(head.version)
+            bytes.put("\r\n")
+            for (name, value) in head.headers { bytes.putField(name, value) }
+            bytes.put("\r\n")
+            return bytes.count
         }
     }
 
-    /// Writes one field line.
-    @inline(__always)
-    static func writeField(_ name: String, _ value: String, into buffer: inout ByteBuffer) {
-        buffer.writeString(name)
-        buffer.writeStaticString(": ")
-        buffer.writeString(value)
-        buffer.writeStaticString("\r\n")
-    }
+    /// Copies a head's parts into room reserved for it; every copy is checked against the room's end.
+    private struct HeadBytes {
+        let room: UnsafeMutableRawBufferPointer
+        private(set) var count = 0
 
-    /// Writes the empty line that ends a head.
-    static func endHead(into buffer: inout ByteBuffer) {
-        buffer.writeStaticString("\r\n")
+        init(room: UnsafeMutableRawBufferPointer) {
+            self.room = room
+        }
+
+        mutating func put(_ byte: UInt8) {
+            precondition(self.count < self.room.count, "a head longer than counted")
+            self.room[self.count] = byte
+            self.count += 1
+        }
+
+        mutating func put(_ text: StaticString) {
+            self.copy(UnsafeRawPointer(text.utf8Start), text.utf8CodeUnitCount)
+        }
+
+        mutating func put(_ text: String) {
+            var text = text
+            text.withUTF8 { bytes in
+                if let base = bytes.baseAddress { self.copy(UnsafeRawPointer(base), bytes.count) }
+            }
+        }
+
+        mutating func putField(_ name: String, _ value: String) {
+            self.put(name)
+            self.put(": ")
+            self.put(value)
+            self.put("\r\n")
+        }
+
+        mutating func putVersion(_ version: HTTPVersion) {
+            if version == .http1_1 {
+                self.put("HTTP/1.1")
+            } else if version == .http1_0 {
+                self.put("HTTP/1.0")
+            } else {
+                // Only 1.x reaches here (the decoder reads no other): one digit each.
+                self.put("HTTP/")
+                self.put(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: version.major % 10))
+                self.put(UInt8(ascii: "."))
+                self.put(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: version.minor % 10))
+            }
+        }
+
+        private mutating func copy(_ source: UnsafeRawPointer, _ count: Int) {
+            precondition(count <= self.room.count - self.count, "a head longer than counted")
+            (self.room.baseAddress! + self.count).copyMemory(from: source, byteCount: count)
+            self.count += count
+        }
     }
 
     /// Writes the line that starts a chunk of `length` bytes (`length` in hexadecimal, then CRLF).
