@@ -7,6 +7,12 @@ package enum JSONString {
     /// other character is written as UTF-8.
     package static func append(_ value: String, to output: inout String) {
         output.append("\"")
+        // Most values are printable ASCII with nothing to escape: appended whole.
+        guard value.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            output.append(value)
+            output.append("\"")
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"":

@@ -29,8 +29,19 @@ package final class AccessTokenVerifier: Sendable {
         var material: [String: Data] = [:]
     }
 
+    /// The tokens verified, by the last bytes of their signature (a key short enough to be hashed at little
+    /// cost); a hit counts only when the whole token is the same.
     private struct Verified {
-        var claims: [String: AccessTokenClaims] = [:]
+        var claims: [String: (token: String, claims: AccessTokenClaims)] = [:]
+
+        static func key(_ token: String) -> String {
+            String(decoding: token.utf8.suffix(15), as: UTF8.self)
+        }
+
+        func claims(of token: String) -> AccessTokenClaims? {
+            guard let entry = self.claims[Self.key(token)], entry.token == token else { return nil }
+            return entry.claims
+        }
     }
 
     /// The payload type used for the signature check alone; the claims are checked here, one by one, so each
@@ -106,7 +117,7 @@ package final class AccessTokenVerifier: Sendable {
     ///   - now: Seconds since the Unix epoch.
     /// - Returns: The claims, or why the token is refused.
     package func verify(_ token: String, now: Int64 = Int64(Date().timeIntervalSince1970)) async -> Result<AccessTokenClaims, TokenRejection> {
-        if let known = self.verified.withLock({ $0.claims[token] }) {
+        if let known = self.verified.withLock({ $0.claims(of: token) }) {
             return self.checkLive(known, now: now)
         }
         let (kid, alg): (String, String)
@@ -133,10 +144,10 @@ package final class AccessTokenVerifier: Sendable {
         if case .success = result {
             self.verified.withLock { verified in
                 if verified.claims.count >= self.capacity {
-                    verified.claims = verified.claims.filter { Int64($0.value.exp.value.timeIntervalSince1970) + self.leeway >= now }
+                    verified.claims = verified.claims.filter { Int64($0.value.claims.exp.value.timeIntervalSince1970) + self.leeway >= now }
                     if verified.claims.count >= self.capacity { verified.claims.removeAll(keepingCapacity: true) }
                 }
-                verified.claims[token] = claims
+                verified.claims[Verified.key(token)] = (token, claims)
             }
         }
         return result
@@ -146,14 +157,14 @@ package final class AccessTokenVerifier: Sendable {
     /// any more (kept until `exp` + leeway, so a revoked token stays refused as long as it would be accepted).
     package func prune(now: Int64) {
         self.verified.withLock { verified in
-            verified.claims = verified.claims.filter { Int64($0.value.exp.value.timeIntervalSince1970) + self.leeway >= now }
+            verified.claims = verified.claims.filter { Int64($0.value.claims.exp.value.timeIntervalSince1970) + self.leeway >= now }
         }
         self.revocations.prune(now: now, leeway: self.leeway)
     }
 
     /// Whether a token was verified before and is remembered (so checking it again needs no signature work).
     package func isRemembered(_ token: String) -> Bool {
-        self.verified.withLock { $0.claims[token] != nil }
+        self.verified.withLock { $0.claims(of: token) != nil }
     }
 
     /// How many verified tokens are remembered.

@@ -454,8 +454,8 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         var headers: [String: String] = [:]
         headers.reserveCapacity(head.headers.count)
         for (name, value) in head.headers {
-            let name = name.lowercased()
-            headers[name] = headers[name].map { $0 + ", " + value } ?? value
+            let name = name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
+            if let earlier = headers.updateValue(value, forKey: name) { headers[name] = earlier + ", " + value }
         }
         let (path, query) = Self.pathAndQuery(head.uri)
         let scheme = ForwardedHeaders.clientScheme(

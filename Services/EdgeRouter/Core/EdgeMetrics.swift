@@ -1,6 +1,7 @@
 import GatehouseLimiterAPI
 import GatehouseObservability
 import Metrics
+import Synchronization
 
 /// The edge router's metrics, created once and reused (docs/operations.md, "edge-router metrics").
 package enum EdgeMetrics {
@@ -17,13 +18,29 @@ package enum EdgeMetrics {
 
     /// Responses by route template and status.
     static func response(route: String, status: Int) -> Counter {
-        counter("gatehouse_edge_responses_total", [("route", route), ("status", String(status))])
+        Self.responses.withLock { byRoute in
+            if let counter = byRoute[route]?[status] { return counter }
+            let counter = counter("gatehouse_edge_responses_total", [("route", route), ("status", String(status))])
+            byRoute[route, default: [:]][status] = counter
+            return counter
+        }
     }
 
     /// Request latency by route template.
     static func latency(route: String) -> Metrics.Timer {
-        MetricsCache.timer("gatehouse_edge_request_duration_seconds", [("route", route)])
+        Self.latencies.withLock { byRoute in
+            if let timer = byRoute[route] { return timer }
+            let timer = MetricsCache.timer("gatehouse_edge_request_duration_seconds", [("route", route)])
+            byRoute[route] = timer
+            return timer
+        }
     }
+
+    /// The response counters by route template, then status, and the latency timers by route template: found
+    /// per request by the template and the status alone, without building `MetricsCache`'s key. Bounded by
+    /// the routes and statuses there are.
+    private static let responses = Mutex<[String: [Int: Counter]]>([:])
+    private static let latencies = Mutex<[String: Metrics.Timer]>([:])
 
     /// Cache lookups that found a fresh entry.
     static let cacheHits = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "hit")])
