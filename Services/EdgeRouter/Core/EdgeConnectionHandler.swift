@@ -302,9 +302,10 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     /// Whether the connection may be read now: not while a streamed request body's upstream cannot take more,
-    /// while pipelined parts wait, or while the client is not reading what was written.
+    /// while pipelined parts wait, while the client is not reading what was written, or once the decoder
+    /// failed (nothing after that is a request; the problem follows the answer in progress).
     private func readsAllowed(_ context: ChannelHandlerContext) -> Bool {
-        !self.requestBodyPaused && self.queued.isEmpty && context.channel.isWritable
+        !self.requestBodyPaused && self.queued.isEmpty && self.pendingParseError == nil && context.channel.isWritable
     }
 
     /// Passes on a read held back, once reads are allowed again.
