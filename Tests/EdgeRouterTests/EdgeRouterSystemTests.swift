@@ -174,13 +174,16 @@ extension GatehouseSystemTests {
         }
 
         @Test func aBodyThatTricklesInIsCutOffAtTheRequestTimeout() async throws {
-            try await GatehouseSystem.run(edgeEnvironment: ["EDGE_HTTP_REQUEST_TIMEOUT_MS": "500"]) { system in
+            // 1 s: short enough to see, long enough for the last request below to be answered on a loaded machine.
+            try await GatehouseSystem.run(edgeEnvironment: ["EDGE_HTTP_REQUEST_TIMEOUT_MS": "1000"]) { system in
+                // A request answered first, so the document is cached and the check below does not wait for the data service.
+                #expect(try await system.edge(0, "GET", "/v1/articles/doc-000001").status == 200)
                 let slow = try RawTCPConnection(port: system.edgePorts[0])
                 try slow.send("PUT /v1/articles/doc-000001 HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
-                try await Task.sleep(for: .milliseconds(200))
+                try await Task.sleep(for: .milliseconds(300))
                 try slow.send("\"")  // still sending: the idle timeout would not end this
-                let closed = try #require(slow.waitForClose(timeout: .seconds(3)), "the connection is closed")
-                #expect(closed < .seconds(1), "closed about 500 ms after the head, not later (\(closed) after the last byte)")
+                let closed = try #require(slow.waitForClose(timeout: .seconds(4)), "the connection is closed")
+                #expect(closed < .milliseconds(1500), "closed about 1 s after the head, not later (\(closed) after the last byte)")
                 #expect(prometheusSample(try system.edgeMetrics(), "gatehouse_edge_request_timeouts_total") == 1)
                 // A request that arrives in time is answered as ever.
                 #expect(try await system.edge(0, "GET", "/v1/articles/doc-000001").status == 200)
