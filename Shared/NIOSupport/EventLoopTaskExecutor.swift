@@ -38,24 +38,6 @@ public final class EventLoopTaskExecutor: TaskExecutor {
         }
     }
 
-    /// Like ``run(_:then:)``, but `work` starts at once on the caller's thread (`Task.immediate`) and goes on
-    /// there until it first suspends, after which it runs on the event loop: work that never suspends (a
-    /// cache hit) completes, and calls `completion`, before this returns, with no task scheduled on the loop.
-    /// Call it on the loop; the caller must expect `completion` to run inside the call.
-    @inlinable
-    public func runImmediately<Result: Sendable>(_ work: @escaping @Sendable () async -> Result, then completion: @escaping (Result) -> Void) {
-        let loop = self.eventLoop
-        let completion = NIOLoopBound(completion, eventLoop: loop)
-        Task.immediate(executorPreference: self) {
-            let result = await work()
-            if loop.inEventLoop {
-                completion.value(result)
-            } else {
-                loop.execute { completion.value(result) }
-            }
-        }
-    }
-
     /// Runs `job` on the event loop.
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

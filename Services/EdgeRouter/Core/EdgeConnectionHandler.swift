@@ -89,10 +89,6 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var queued = CircularBuffer<HTTPServerRequestPart>()
     /// A decoding error read behind queued parts or while an answer is computed: answered after it.
     private var pendingParseError: HTTPParserError?
-    /// Whether a part is being processed, and whether an answer finished meanwhile (answered at once, inside
-    /// the processing): the queue is then drained once the processing returns, not from inside it.
-    private var processing = false
-    private var finishedWhileProcessing = false
     /// Whether the upstream a request body streams to cannot take more now.
     private var requestBodyPaused = false
     /// Whether a read was asked for while reads were held.
@@ -187,10 +183,6 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         self.process(part, context: context)
-        if self.finishedWhileProcessing {
-            self.finishedWhileProcessing = false
-            self.answerFinished(context: context)
-        }
     }
 
     /// Whether an answer is being computed or written.
@@ -204,8 +196,6 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        self.processing = true
-        defer { self.processing = false }
         let action: EdgeRequestReader.Action
         switch part {
         case .head(let head):
@@ -382,9 +372,7 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         request.departure = self.departure
         let (sent, pipeline) = (request, self.handler)
         self.answering = true
-        // A request answered without waiting (a cache hit on leased units, a remembered 429) is answered
-        // within this call; one that waits goes on in a task on this connection's loop.
-        self.executor.runImmediately({ await pipeline.handle(sent) }) { response in
+        self.executor.run({ await pipeline.handle(sent) }) { response in
             self.respond(response, answering: head, context: context)
         }
     }
@@ -428,14 +416,9 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// The answer in progress is written and the connection stays open: requests read meanwhile go on, then a
     /// decoding error read behind them is answered.
     private func answerFinished(context: ChannelHandlerContext) {
-        if self.processing {
-            self.finishedWhileProcessing = true
-            return
-        }
         while let part = self.queued.first, !(self.isBusy && self.reader.isBetweenRequests) {
             self.queued.removeFirst()
             self.process(part, context: context)
-            self.finishedWhileProcessing = false  // this loop goes on with the queue anyway
             guard self.context != nil else { return }
         }
         if let error = self.pendingParseError, self.queued.isEmpty, !self.isBusy {
