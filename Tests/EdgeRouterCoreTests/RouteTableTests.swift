@@ -196,6 +196,12 @@ struct CacheKeyTests {
     @Test func sortsTheQueryAndSeparatesSubjects() {
         let key = CacheKey.make(method: "GET", path: "/v1/posts", query: "limit=10&cursor=abc", subject: nil)
         #expect(key == CacheKey.make(method: "HEAD", path: "//v1//posts", query: "cursor=abc&limit=10&", subject: nil))
+        #expect(key == CacheKey.make(method: "GET", path: "/v1/posts/", query: "limit=10&cursor=abc", subject: nil), "a trailing / is an empty segment")
+        #expect(key == CacheKey.make(method: "GET", path: "v1/posts", query: "limit=10&cursor=abc", subject: nil))
+        let root = CacheKey.make(method: "GET", path: "/", query: nil, subject: nil)
+        #expect(root == CacheKey.make(method: "GET", path: "//", query: nil, subject: nil))
+        #expect(root == CacheKey.make(method: "GET", path: "", query: nil, subject: nil))
+        #expect(root == "GET /")
         #expect(key == "GET /v1/posts?cursor=abc&limit=10")
         let alice = CacheKey.make(method: "GET", path: "/v1/me/notes", query: nil, subject: "alice")
         let bob = CacheKey.make(method: "GET", path: "/v1/me/notes", query: nil, subject: "bob")

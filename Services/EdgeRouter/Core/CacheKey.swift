@@ -20,16 +20,20 @@ package enum CacheKey {
         )
         key += method
         key += " "
-        // The path with its empty segments dropped, one `/` before each segment.
-        var segments = PathSegments(path.utf8.first == UInt8(ascii: "/") ? path : "/" + path)
-        var wroteSegment = false
-        while let segment = segments.next() {
-            guard !segment.isEmpty else { continue }
-            key += "/"
-            key += Substring(segment)
-            wroteSegment = true
+        // The path with its empty segments dropped, one `/` before each segment; a path already so is taken whole.
+        if Self.hasNoEmptySegments(path) {
+            key += path
+        } else {
+            var segments = PathSegments(path.utf8.first == UInt8(ascii: "/") ? path : "/" + path)
+            var wroteSegment = false
+            while let segment = segments.next() {
+                guard !segment.isEmpty else { continue }
+                key += "/"
+                key += Substring(segment)
+                wroteSegment = true
+            }
+            if !wroteSegment { key += "/" }
         }
-        if !wroteSegment { key += "/" }
         if !pairs.isEmpty {
             key += "?"
             key += pairs.joined(separator: "&")
@@ -40,5 +44,19 @@ package enum CacheKey {
             key += subject
         }
         return key
+    }
+
+    /// Whether `path` is `/`, or starts with `/`, has no `//` and does not end with `/`: what the segments
+    /// written one by one would give.
+    static func hasNoEmptySegments(_ path: String) -> Bool {
+        let bytes = path.utf8
+        guard bytes.first == UInt8(ascii: "/") else { return false }
+        if bytes.count == 1 { return true }
+        var previous: UInt8 = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: "/"), previous == UInt8(ascii: "/") { return false }
+            previous = byte
+        }
+        return previous != UInt8(ascii: "/")
     }
 }

@@ -365,8 +365,30 @@ package final class EdgeRateLimiter: Service, Sendable {
     /// The decision and headers of a limiter answer (draft-ietf-httpapi-ratelimit-headers: one item per policy).
     static func decision(_ response: LimiterDecision) -> Decision {
         let statuses = response.statuses
-        let policyHeader = statuses.map { "\"\($0.policy)\";q=\($0.limit);w=\($0.windowSeconds)" }.joined(separator: ", ")
-        let stateHeader = statuses.map { "\"\($0.policy)\";r=\($0.remaining);t=\(($0.resetMilliseconds + 999) / 1000)" }.joined(separator: ", ")
+        // Built by appending into room reserved once: this runs for every request.
+        var policyHeader = ""
+        var stateHeader = ""
+        let room = statuses.reduce(0) { $0 + $1.policy.utf8.count + 40 }
+        policyHeader.reserveCapacity(room)
+        stateHeader.reserveCapacity(room)
+        for (index, status) in statuses.enumerated() {
+            if index > 0 {
+                policyHeader += ", "
+                stateHeader += ", "
+            }
+            policyHeader += "\""
+            policyHeader += status.policy
+            policyHeader += "\";q="
+            policyHeader += String(status.limit)
+            policyHeader += ";w="
+            policyHeader += String(status.windowSeconds)
+            stateHeader += "\""
+            stateHeader += status.policy
+            stateHeader += "\";r="
+            stateHeader += String(status.remaining)
+            stateHeader += ";t="
+            stateHeader += String((status.resetMilliseconds + 999) / 1000)
+        }
         let deciding = response.decidingIndex < statuses.count ? statuses[response.decidingIndex] : nil
         let retryAfter = response.allowed ? 0 : max(1, Int(((deciding?.retryAfterMilliseconds ?? 1000) + 999) / 1000))
         return Decision(

@@ -136,9 +136,18 @@ struct LeaseTable: Sendable {
     ///   - singleFlight: Whether a short key is acquired by one request at a time (`false` for a limiter that
     ///     grants no leases, where each request must be decided on its own).
     mutating func spend(_ items: [Item], now: ContinuousClock.Instant, singleFlight: Bool = true) -> Spend {
+        // Each key is hashed once: its entry's position is kept and the entry read and debited in place there
+        // (no entry is added or removed before the debits, so the positions stay valid).
+        var positions: [Dictionary<Key, Entry>.Index] = []
+        positions.reserveCapacity(items.count)
         var short: [Int] = []
         for (index, item) in items.enumerated() {
-            if self.entries[item.key].map({ $0.spendable(at: now) < item.cost }) ?? true { short.append(index) }
+            guard let position = self.entries.index(forKey: item.key) else {
+                short.append(index)
+                continue
+            }
+            positions.append(position)
+            if self.entries.values[position].spendable(at: now) < item.cost { short.append(index) }
         }
         guard short.isEmpty else {
             for index in short where singleFlight && self.entries[items[index].key]?.acquiring == true {
@@ -149,10 +158,9 @@ struct LeaseTable: Sendable {
         var statuses: [LimiterDecision.PolicyStatus] = []
         statuses.reserveCapacity(items.count)
         var refill: [Want] = []
-        for item in items {
-            // One access per key: the entry is debited in place.
-            statuses.append(Self.debit(item, from: &self.entries[item.key]!, now: now))
-            if let extra = Self.refillDue(&self.entries[item.key]!) {
+        for (item, position) in zip(items, positions) {
+            statuses.append(Self.debit(item, from: &self.entries.values[position], now: now))
+            if let extra = Self.refillDue(&self.entries.values[position]) {
                 refill.append(Want(key: item.key, cost: 0, extra: extra))
             }
         }
