@@ -5,23 +5,37 @@ public enum HostFieldValue {
     /// or a bracketed IPv6 literal, then an optional port of digits. An empty value is allowed (§3.2 of RFC 9112
     /// allows it when the target has no authority).
     public static func isValid(_ value: String) -> Bool {
-        var bytes = Substring(value).utf8[...]
-        if bytes.first == UInt8(ascii: "[") {
-            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
-            let literal = bytes[bytes.index(after: bytes.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ Self.isHexDigit($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") }) else {
-                return false
+        var value = value
+        // Read through a buffer pointer: every request's `Host` is checked.
+        return value.withUTF8 { Self.isValid(bytes: $0) }
+    }
+
+    private static func isValid(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = bytes.count
+        var index = 0
+        if count > 0, bytes[0] == UInt8(ascii: "[") {
+            index = 1
+            while index < count, bytes[index] != UInt8(ascii: "]") {
+                let byte = bytes[index]
+                guard Self.isHexDigit(byte) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ".") else { return false }
+                index += 1
             }
-            bytes = bytes[bytes.index(after: close)...]
+            // A closing bracket, after a literal that is not empty.
+            guard index < count, index > 1 else { return false }
+            index += 1
         } else {
-            let end = bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex
             // reg-name: unreserved, percent-encoded and sub-delims characters (RFC 3986 §3.2.2).
-            guard bytes[bytes.startIndex..<end].allSatisfy(Self.isRegisteredNameByte) else { return false }
-            bytes = bytes[end...]
+            while index < count, bytes[index] != UInt8(ascii: ":") {
+                guard Self.isRegisteredNameByte(bytes[index]) else { return false }
+                index += 1
+            }
         }
-        guard let colon = bytes.first else { return true }
-        let port = bytes.dropFirst()
-        return colon == UInt8(ascii: ":") && port.count <= 5 && port.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        guard index < count else { return true }
+        guard bytes[index] == UInt8(ascii: ":"), count - index - 1 <= 5 else { return false }
+        for position in (index + 1)..<count where bytes[position] < UInt8(ascii: "0") || bytes[position] > UInt8(ascii: "9") {
+            return false
+        }
+        return true
     }
 
     private static func isHexDigit(_ byte: UInt8) -> Bool {
