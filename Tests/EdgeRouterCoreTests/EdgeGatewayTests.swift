@@ -73,7 +73,7 @@ struct EdgeGatewayTests {
 
         /// Answers one request as the HTTP server would hand it over.
         func send(_ method: String = "GET", _ target: String, token: String? = nil, headers: [String: String] = [:], body: String = "") async -> EdgeResponse {
-            var fields = headers
+            var fields = RequestFields(headers)
             if let token { fields["authorization"] = "Bearer \(token)" }
             let (path, query) = EdgeConnectionHandler.pathAndQuery(target)
             let id = self.sequence.add(1, ordering: .relaxed).newValue

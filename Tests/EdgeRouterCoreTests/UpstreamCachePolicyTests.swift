@@ -16,7 +16,7 @@ struct UpstreamCachePolicyTests {
         sharesAuthorizedAnswers: Bool = false
     ) -> UpstreamCachePolicy.Decision {
         UpstreamCachePolicy(route: self.route, sharesAuthorizedAnswers: sharesAuthorizedAnswers)
-            .decide(method: method, requestHeaders: request, status: status, responseHeaders: responseHeaders, now: self.now)
+            .decide(method: method, requestHeaders: RequestFields(request), status: status, responseHeaders: responseHeaders, now: self.now)
     }
 
     @Test func anAnswerWithoutDirectivesIsKeptForTheRoutesTimes() {

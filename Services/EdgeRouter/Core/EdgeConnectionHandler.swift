@@ -452,11 +452,10 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func request(_ head: HTTPRequestHead, body: ByteBuffer) -> EdgeRequest {
-        var headers: [String: String] = [:]
+        var headers = RequestFields()
         headers.reserveCapacity(head.headers.count)
         for (name, value) in head.headers {
-            let name = name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name
-            if let earlier = headers.updateValue(value, forKey: name) { headers[name] = earlier + ", " + value }
+            headers.add(name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name, value)
         }
         let (path, query) = Self.pathAndQuery(head.uri)
         let scheme = ForwardedHeaders.clientScheme(

@@ -9,7 +9,7 @@ package struct EdgeRequest: Sendable {
     /// The query string without `?`, if any.
     package var query: String?
     /// Header fields, names lower-case.
-    package var headers: [String: String]
+    package var headers: RequestFields
     /// The body (bounded by the server), or its start when ``bodyStream`` follows.
     package var body: [UInt8]
     /// The client's address: the TCP peer, or from `X-Forwarded-For` when the peer is a trusted proxy.
@@ -28,7 +28,7 @@ package struct EdgeRequest: Sendable {
 
     /// Creates a request.
     package init(
-        method: String, path: String, query: String?, headers: [String: String], body: [UInt8], clientIP: String, requestID: String,
+        method: String, path: String, query: String?, headers: RequestFields, body: [UInt8], clientIP: String, requestID: String,
         scheme: String = "http"
     ) {
         self.method = method

@@ -39,7 +39,7 @@ struct UpstreamCachePolicy: Sendable, Equatable {
     ///   - now: The time the answer arrived, in seconds since the Unix epoch (for `Date`, `Expires`).
     func decide(
         method: String,
-        requestHeaders: [String: String],
+        requestHeaders: RequestFields,
         status: Int,
         responseHeaders: [(name: String, value: String)],
         now: Int64
