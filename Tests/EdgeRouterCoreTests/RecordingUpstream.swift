@@ -46,7 +46,7 @@ final class RecordingUpstream: EdgeUpstream {
         self.writeAnswer.withLock { $0 = response }
     }
 
-    func read(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String]) -> UpstreamRead {
+    func read(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: RouteParameters) -> UpstreamRead {
         self.planned.add(1, ordering: .relaxed)
         return .fetch(tags: Self.tags(parameters), personal: false) {
             self.fetches.add(1, ordering: .relaxed)
@@ -62,7 +62,7 @@ final class RecordingUpstream: EdgeUpstream {
     }
 
     func write(
-        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
+        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: RouteParameters, preconditions: RequestPreconditions
     ) async -> UpstreamWrite {
         self.writes.add(1, ordering: .relaxed)
         let collection = parameters["collection"] ?? ""
@@ -71,7 +71,7 @@ final class RecordingUpstream: EdgeUpstream {
     }
 
     /// A read's tags: its document, or its collection for a listing.
-    private static func tags(_ parameters: [String: String]) -> [CacheTag] {
+    private static func tags(_ parameters: RouteParameters) -> [CacheTag] {
         let collection = parameters["collection"] ?? ""
         return parameters["id"].map { [.document(collection: collection, id: $0)] } ?? [.collection(collection)]
     }

@@ -22,7 +22,7 @@ final class DataServiceUpstream: EdgeUpstream {
 
     // MARK: Reads
 
-    func read(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String]) -> UpstreamRead {
+    func read(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: RouteParameters) -> UpstreamRead {
         let collection = parameters["collection"] ?? ""
         guard let id = parameters["id"] else { return self.list(request, route: route, caller: caller, collection: collection) }
         let traceID = request.requestID
@@ -85,7 +85,7 @@ final class DataServiceUpstream: EdgeUpstream {
     // MARK: Writes
 
     func write(
-        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
+        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: RouteParameters, preconditions: RequestPreconditions
     ) async -> UpstreamWrite {
         let collection = parameters["collection"] ?? ""
         // A document is JSON text: bytes that are not UTF-8 are refused, never stored altered (RFC 8259 §8.1).

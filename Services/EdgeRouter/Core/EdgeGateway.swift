@@ -105,7 +105,7 @@ package final class EdgeGateway: Sendable {
             routeName = route.path
             return cors.preflight(origin: origin, method: asked, headers: request.header("access-control-request-headers"))
         }
-        let (route, parameters): (EdgeRoute, [String: String])
+        let (route, parameters): (EdgeRoute, RouteParameters)
         switch table.match(method: request.method, path: request.path) {
         case .route(let matched, let found):
             (route, parameters) = (matched, found)
@@ -123,7 +123,7 @@ package final class EdgeGateway: Sendable {
     }
 
     /// The answer to a routed request: authenticate, authorize, limit, then the upstream.
-    private func answer(_ request: EdgeRequest, route: EdgeRoute, parameters: [String: String]) async -> EdgeResponse {
+    private func answer(_ request: EdgeRequest, route: EdgeRoute, parameters: RouteParameters) async -> EdgeResponse {
         // Authenticate.
         let caller: EdgeCaller
         switch await self.authenticate(request, route: route) {
@@ -160,7 +160,7 @@ package final class EdgeGateway: Sendable {
     /// The upstream's answer to a routed, authorized and allowed request: a read through the cache, under the
     /// request's preconditions; a write, then this edge's entries of the tags it changed are dropped.
     private func forward(
-        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
+        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: RouteParameters, preconditions: RequestPreconditions
     ) async -> EdgeResponse {
         let upstream: any EdgeUpstream = route.upstream.map { self.httpUpstreams.upstream(for: $0) } ?? self.upstream
         guard request.method == "GET" || request.method == "HEAD" else {

@@ -17,7 +17,7 @@ protocol EdgeUpstream: Sendable {
     ///   - caller: The authenticated caller.
     ///   - parameters: The route template's parameters, by name.
     /// - Returns: The read to serve from the cache or fetch, or an answer given at once (a malformed query).
-    func read(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String]) -> UpstreamRead
+    func read(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: RouteParameters) -> UpstreamRead
 
     /// Performs an unsafe request (any method but `GET` and `HEAD`).
     /// - Parameters:
@@ -28,6 +28,6 @@ protocol EdgeUpstream: Sendable {
     ///   - preconditions: The request's `If-Match`/`If-None-Match`, for the upstream to decide on.
     /// - Returns: The answer (failures as problems) and the cache tags the write changed.
     func write(
-        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
+        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: RouteParameters, preconditions: RequestPreconditions
     ) async -> UpstreamWrite
 }

@@ -70,7 +70,7 @@ final class HTTPUpstreamRoute: EdgeUpstream {
         self.upstream.shutDown()
     }
 
-    func read(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String]) -> UpstreamRead {
+    func read(_ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: RouteParameters) -> UpstreamRead {
         let policy = route.caching.map { UpstreamCachePolicy(route: $0.freshness, sharesAuthorizedAnswers: self.configuration.sharesAuthorizedAnswers) }
         let requestHeaders = request.headers
         let read = NegotiatedRead(
@@ -94,7 +94,7 @@ final class HTTPUpstreamRoute: EdgeUpstream {
     }
 
     func write(
-        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: [String: String], preconditions: RequestPreconditions
+        _ request: EdgeRequest, route: EdgeRoute, caller: EdgeCaller, parameters: RouteParameters, preconditions: RequestPreconditions
     ) async -> UpstreamWrite {
         let response = await self.forward(request, method: HTTPMethod(rawValue: request.method), caller: caller, departure: request.departure)
         guard request.method != "OPTIONS" else { return UpstreamWrite(response: response, invalidates: []) }

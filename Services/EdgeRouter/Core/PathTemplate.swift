@@ -9,7 +9,7 @@ struct PathTemplate: Sendable, Equatable {
     /// The path for a request whose route template captured `parameters`.
     /// - Parameter parameters: The route template's parameters, by name; the template uses no others
     ///   (checked at load).
-    func path(with parameters: [String: String]) -> String {
+    func path(with parameters: RouteParameters) -> String {
         var path = ""
         for segment in self.segments {
             path.append("/")

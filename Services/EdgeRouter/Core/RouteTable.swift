@@ -27,7 +27,7 @@ package struct RouteTable: Sendable, Equatable {
     /// What a request's method and path found.
     package enum Match: Sendable, Equatable {
         /// A route, with the path's parameters.
-        case route(EdgeRoute, parameters: [String: String])
+        case route(EdgeRoute, parameters: RouteParameters)
         /// The path has routes, none for this method.
         case methodNotAllowed(allowed: [String])
         /// No route has this path.

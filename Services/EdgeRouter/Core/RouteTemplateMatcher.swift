@@ -63,13 +63,13 @@ struct RouteTemplateMatcher: Sendable, Equatable {
     }
 
     /// The parameters of a path the template matches (``matches(_:first:)``), by name.
-    func parameters(of path: UnsafeBufferPointer<UInt8>, first: Int) -> [String: String] {
-        var parameters: [String: String] = [:]
+    func parameters(of path: UnsafeBufferPointer<UInt8>, first: Int) -> RouteParameters {
+        var parameters = RouteParameters()
         var position = first
         for segment in self.segments {
             let end = path[position...].firstIndex(of: UInt8(ascii: "/")) ?? path.count
             if case .parameter(let name) = segment {
-                parameters[name] = String(decoding: UnsafeBufferPointer(rebasing: path[position..<end]), as: UTF8.self)
+                parameters.append(name, String(decoding: UnsafeBufferPointer(rebasing: path[position..<end]), as: UTF8.self))
             }
             position = end + 1
         }
