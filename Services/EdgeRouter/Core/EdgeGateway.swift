@@ -17,6 +17,8 @@ package final class EdgeGateway: Sendable {
     let limiter: EdgeRateLimiter
     let failurePolicy: String?
     let recentFailures = RecentFailures()
+    /// The `429`s, their bodies kept encoded.
+    private let refusals = RateLimitRefusal()
     let upstream: any EdgeUpstream
     /// The HTTP upstreams of routes with `upstream:`, forwarding from the HTTP server's event loops.
     let httpUpstreams: HTTPUpstreamRoutes
@@ -139,11 +141,7 @@ package final class EdgeGateway: Sendable {
             requestID: request.requestID
         )
         guard decision.allowed else {
-            return .problem(
-                429, "Too Many Requests",
-                "rate limit '\(decision.deniedBy ?? "?")' exceeded; retry after \(decision.retryAfterSeconds) s",
-                headers: decision.headers + [("Retry-After", "\(decision.retryAfterSeconds)")]
-            )
+            return self.refusals.response(policy: decision.deniedBy, retryAfterSeconds: decision.retryAfterSeconds, headers: decision.headers)
         }
 
         var response: EdgeResponse
