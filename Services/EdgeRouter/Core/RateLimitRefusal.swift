@@ -9,7 +9,7 @@ final class RateLimitRefusal: Sendable {
         var retryAfterSeconds: Int
     }
 
-    private let bodies = Mutex<[Key: [UInt8]]>([:])
+    private let problems = Mutex<[Key: EdgeResponse]>([:])
     private let capacity: Int
 
     /// - Parameter capacity: How many encoded bodies are kept at most.
@@ -21,19 +21,16 @@ final class RateLimitRefusal: Sendable {
     /// fields `headers` and `Retry-After`.
     func response(policy: String?, retryAfterSeconds: Int, headers: [(name: String, value: String)]) -> EdgeResponse {
         let key = Key(policy: policy ?? "?", retryAfterSeconds: retryAfterSeconds)
-        let body = self.bodies.withLock { bodies in
-            if let body = bodies[key] { return body }
-            let body = EdgeResponse.problem(
-                429, "Too Many Requests", "rate limit '\(key.policy)' exceeded; retry after \(retryAfterSeconds) s"
-            ).body
-            if bodies.count >= self.capacity { bodies.removeAll(keepingCapacity: true) }
-            bodies[key] = body
-            return body
+        var response = self.problems.withLock { problems in
+            if let problem = problems[key] { return problem }
+            let problem = EdgeResponse.problem(429, "Too Many Requests", "rate limit '\(key.policy)' exceeded; retry after \(retryAfterSeconds) s")
+            if problems.count >= self.capacity { problems.removeAll(keepingCapacity: true) }
+            problems[key] = problem
+            return problem
         }
-        var fields: [(name: String, value: String)] = [("Content-Type", "application/problem+json"), ("Cache-Control", "no-store")]
-        fields.reserveCapacity(3 + headers.count)
-        fields += headers
-        fields.append(("Retry-After", String(retryAfterSeconds)))
-        return EdgeResponse(status: 429, headers: fields, body: body)
+        response.headers.reserveCapacity(response.headers.count + headers.count + 1)
+        response.headers += headers
+        response.headers.append(("Retry-After", String(retryAfterSeconds)))
+        return response
     }
 }

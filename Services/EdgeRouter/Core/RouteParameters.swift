@@ -22,9 +22,6 @@ package struct RouteParameters: Sendable, Equatable, ExpressibleByDictionaryLite
         self.values.append((name, value))
     }
 
-    /// Whether the template has no parameters.
-    package var isEmpty: Bool { self.values.isEmpty }
-
     package static func == (lhs: RouteParameters, rhs: RouteParameters) -> Bool {
         lhs.values.elementsEqual(rhs.values) { $0.name == $1.name && $0.value == $1.value }
     }
