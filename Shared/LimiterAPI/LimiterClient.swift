@@ -43,6 +43,12 @@ public struct LimiterClient: Sendable {
         self.denials.answer(request, now: now)
     }
 
+    /// Whether `policy` and `key` are denied in the memory of denials at `now` (what
+    /// ``rememberedDenial(of:at:)`` would answer from), without building the answer.
+    public func remembersDenial(policy: String, key: String, at now: ContinuousClock.Instant) -> Bool {
+        self.denials.denies(policy: policy, key: key, now: now)
+    }
+
     /// Remembers the denials of a decision the caller made for `request` itself, as those of a limiter's
     /// answer are (a fallback's while the limiter cannot be asked), so its repeats are answered alike.
     public func remember(_ decision: LimiterDecision, answering request: LimiterRequest, at now: ContinuousClock.Instant) {

@@ -32,6 +32,11 @@ final class LimiterDenialMemory: Sendable {
         return LimiterDecision(allowed: false, statuses: statuses, source: .denialCache)
     }
 
+    /// Whether `policy` and `key` are denied in memory at `now`: a lookup, with no answer built.
+    func denies(policy: String, key: String, now: ContinuousClock.Instant) -> Bool {
+        self.cache.withLock { $0.denial(policy: policy, key: key, now: now) != nil }
+    }
+
     /// Remembers the denials of `decision`, the answer to `request` received at `now`: each item the limiter
     /// denied with a retry-after, until that retry-after in whole seconds, rounded up.
     func remember(_ decision: LimiterDecision, of request: LimiterRequest, now: ContinuousClock.Instant) {

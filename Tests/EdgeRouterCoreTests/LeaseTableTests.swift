@@ -129,6 +129,34 @@ struct LeaseTableTests {
         #expect(Self.wanted(table.spend([.init(key: self.user, cost: 1)], now: self.start + .seconds(1))) == [.init(key: self.user, cost: 1, extra: 4)])
     }
 
+    @Test func aShortKeyDeniedInMemoryStartsNoAcquireAndOnlyShortKeysAreAsked() {
+        var table = LeaseTable(initialWant: 4)
+        let both: [LeaseTable.Item] = [.init(key: self.user, cost: 1), .init(key: self.route, cost: 1)]
+        let wants = Self.wanted(table.spend(both, now: self.start))
+        _ = table.granted(wants, response: self.grant([5, 1], remaining: 900), sentAt: self.start, now: self.start, spending: both)
+        // Only the route key is short: the memory is asked of it alone, and a denial there answers the request
+        // with nothing marked as acquiring.
+        var asked: [LeaseTable.Key] = []
+        guard case .remembered = table.spend(both, now: self.start, remembered: { asked.append($0); return $0 == self.route }) else {
+            Issue.record("a short key denied in memory is answered from it")
+            return
+        }
+        #expect(asked == [self.route])
+        #expect(table.unitsHeld(at: self.start) == 4, "nothing was debited")
+        // Had an acquire been started, the next request would wait for it; it asks for one itself (its want
+        // lowered to the single unit granted last time).
+        let routeWant = Self.wanted(table.spend(both, now: self.start))
+        #expect(routeWant == [.init(key: self.route, cost: 1, extra: 0)])
+        // A key that holds units is spent from them, whatever the memory says.
+        var grant = self.grant([3])
+        grant.statuses[0].policy = "per_route"
+        _ = table.granted(routeWant, response: grant, sentAt: self.start, now: self.start)
+        guard case .spent = table.spend(both, now: self.start, remembered: { _ in true }) else {
+            Issue.record("keys holding units are not asked of the memory")
+            return
+        }
+    }
+
     @Test func aRememberedDenialChangesOnlyTheDeniedKeysAndTheOthersAreAnsweredAsTheyStand() {
         var table = LeaseTable(initialWant: 4)
         let both: [LeaseTable.Item] = [.init(key: self.user, cost: 1), .init(key: self.route, cost: 1)]

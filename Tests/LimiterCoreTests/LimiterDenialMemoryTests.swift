@@ -28,7 +28,10 @@ struct LimiterDenialMemoryTests {
             // 20 an hour: the next unit in 180 s, remembered for the whole seconds the caller is told.
             #expect((175_000...180_000).contains(status.retryAfterMilliseconds), "\(status)")
             #expect(status.resetMilliseconds > 3_590_000 && status.resetMilliseconds <= 3_600_000, "\(status)")
+            #expect(limiter.remembersDenial(policy: "user", key: "alice", at: .now))
+            #expect(!limiter.remembersDenial(policy: "user", key: "bob", at: .now) && !limiter.remembersDenial(policy: "ip", key: "alice", at: .now))
             #expect(limiter.rememberedDenial(of: Self.request("user", key: "alice"), at: .now + .seconds(181)) == nil, "forgotten after its retry-after")
+            #expect(!limiter.remembersDenial(policy: "user", key: "alice", at: .now + .seconds(181)))
 
             #expect(limiter.rememberedDenial(of: Self.request("user", key: "bob"), at: .now) == nil)
             #expect(try await limiter.acquire(Self.request("user", key: "bob")).get().allowed)

@@ -52,10 +52,11 @@ package struct CachedResponse: Sendable, Equatable {
         self.upstreamFields = kept
     }
 
-    /// The header fields a hit replays, with room for the `Age` and `Cache-Status` the gateway appends.
+    /// The header fields a hit replays, with room for the fields the gateway appends (`Age`, `Cache-Status`,
+    /// the two rate-limit fields, `X-Request-ID`), so that none of them grows the array.
     var replayedFields: [(name: String, value: String)] {
         var fields: [(name: String, value: String)] = []
-        fields.reserveCapacity(4 + (self.upstreamFields?.count ?? 0))
+        fields.reserveCapacity(8 + (self.upstreamFields?.count ?? 0))
         fields.append(("Content-Type", self.contentType))
         if let etag = self.etag { fields.append(("ETag", etag)) }
         if let upstreamFields = self.upstreamFields { fields += upstreamFields }

@@ -142,11 +142,19 @@ package final class EdgeRateLimiter: Service, Sendable {
             let now = ContinuousClock.now
             // A limiter without leases decides every request on its own: no request waits for another's.
             let singleFlight = !self.limiter.sendsChecksOnly(at: now)
-            switch self.table.withLock({ $0.spend(items, now: now, singleFlight: singleFlight) }) {
+            let remembered = { (key: LeaseTable.Key) in self.limiter.remembersDenial(policy: key.policy, key: key.key, at: now) }
+            switch self.table.withLock({ $0.spend(items, now: now, singleFlight: singleFlight, remembered: remembered) }) {
             case .spent(let statuses, let refill):
                 if !refill.isEmpty { self.refillAhead(refill, caller: caller.caller) }
                 EdgeMetrics.rateLimitDecision(.lease).increment()
                 return self.decided(LimiterDecision(allowed: true, statuses: statuses, source: .redis))
+            case .remembered:
+                // A flooding caller: answered from the memory of denials, no acquire started or ended.
+                let request = LimiterRequest(caller: caller.caller, items: items.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost) })
+                guard let response = self.limiter.rememberedDenial(of: request, at: now) else { continue }
+                EdgeMetrics.rateLimitDecision(.memory).increment()
+                let wants = items.map { LeaseTable.Want(key: $0.key, cost: $0.cost, extra: 0) }
+                return self.decided(self.table.withLock { $0.answer(items, wants: wants, response: response, now: now) })
             case .wait(let key):
                 await withCheckedContinuation { continuation in
                     if !self.table.withLock({ $0.wait(for: key, continuation) }) { continuation.resume() }
@@ -365,29 +373,13 @@ package final class EdgeRateLimiter: Service, Sendable {
     /// The decision and headers of a limiter answer (draft-ietf-httpapi-ratelimit-headers: one item per policy).
     static func decision(_ response: LimiterDecision) -> Decision {
         let statuses = response.statuses
-        // Built by appending into room reserved once: this runs for every request.
-        var policyHeader = ""
-        var stateHeader = ""
-        let room = statuses.reduce(0) { $0 + $1.policy.utf8.count + 40 }
-        policyHeader.reserveCapacity(room)
-        stateHeader.reserveCapacity(room)
-        for (index, status) in statuses.enumerated() {
-            if index > 0 {
-                policyHeader += ", "
-                stateHeader += ", "
-            }
-            policyHeader += "\""
-            policyHeader += status.policy
-            policyHeader += "\";q="
-            policyHeader += String(status.limit)
-            policyHeader += ";w="
-            policyHeader += String(status.windowSeconds)
-            stateHeader += "\""
-            stateHeader += status.policy
-            stateHeader += "\";r="
-            stateHeader += String(status.remaining)
-            stateHeader += ";t="
-            stateHeader += String((status.resetMilliseconds + 999) / 1000)
+        var headers: [(name: String, value: String)] = []
+        if !statuses.isEmpty {
+            let policy = Self.fieldValue(statuses, ";q=", { Int($0.limit) }, ";w=", { Int($0.windowSeconds) })
+            let state = Self.fieldValue(
+                statuses, ";r=", { Int($0.remaining) }, ";t=", { Int(clamping: $0.resetMilliseconds / 1000 + ($0.resetMilliseconds % 1000 > 0 ? 1 : 0)) }
+            )
+            headers = [("RateLimit-Policy", policy), ("RateLimit", state)]
         }
         let deciding = response.decidingIndex < statuses.count ? statuses[response.decidingIndex] : nil
         let retryAfter = response.allowed ? 0 : max(1, Int(((deciding?.retryAfterMilliseconds ?? 1000) + 999) / 1000))
@@ -395,7 +387,30 @@ package final class EdgeRateLimiter: Service, Sendable {
             allowed: response.allowed,
             retryAfterSeconds: retryAfter,
             deniedBy: response.allowed ? nil : deciding?.policy,
-            headers: statuses.isEmpty ? [] : [("RateLimit-Policy", policyHeader), ("RateLimit", stateHeader)]
+            headers: headers
         )
+    }
+
+    /// A `RateLimit-Policy` or `RateLimit` value: per status `"<policy>"<first><n><second><m>`, joined by `, `,
+    /// written in one allocation (this runs for every request).
+    private static func fieldValue(
+        _ statuses: [LimiterDecision.PolicyStatus], _ first: StaticString, _ firstValue: (LimiterDecision.PolicyStatus) -> Int,
+        _ second: StaticString, _ secondValue: (LimiterDecision.PolicyStatus) -> Int
+    ) -> String {
+        let room = statuses.reduce(0) { $0 + $1.policy.utf8.count + 2 * ASCIIBytes.maximumDecimalLength + 12 }
+        return String(unsafeUninitializedCapacity: room) { buffer in
+            var bytes = ASCIIBytes(room: UnsafeMutableRawBufferPointer(buffer))
+            for (index, status) in statuses.enumerated() {
+                if index > 0 { bytes.put(", ") }
+                bytes.put(UInt8(ascii: "\""))
+                bytes.put(status.policy)
+                bytes.put(UInt8(ascii: "\""))
+                bytes.put(first)
+                bytes.put(decimal: firstValue(status))
+                bytes.put(second)
+                bytes.put(decimal: secondValue(status))
+            }
+            return bytes.count
+        }
     }
 }

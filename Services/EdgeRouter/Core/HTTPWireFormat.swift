@@ -21,27 +21,25 @@ enum HTTPWireFormat {
         version: HTTPVersion, status: Int, fields: [(name: String, value: String)], contentLength: Int?, chunked: Bool, date: String?,
         server: StaticString, connection: StaticString?, into buffer: inout ByteBuffer
     ) {
-        let code = String(status)
         let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
-        let length = contentLength.map { String($0) }
-        var size = 8 + 1 + code.utf8.count + 1 + reason.utf8.count + 2 + 2
+        var size = 8 + 1 + ASCIIBytes.maximumDecimalLength + 1 + reason.utf8.count + 2 + 2
         for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
-        if let length { size += 16 + length.utf8.count + 2 } else if chunked { size += 28 }
+        if contentLength != nil { size += 16 + ASCIIBytes.maximumDecimalLength + 2 } else if chunked { size += 28 }
         if let date { size += 6 + date.utf8.count + 2 }
         size += 8 + server.utf8CodeUnitCount + 2
         if let connection { size += 12 + connection.utf8CodeUnitCount + 2 }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { room in
-            var head = HeadBytes(room: room)
+            var head = ASCIIBytes(room: room)
             head.putVersion(version)
             head.put(UInt8(ascii: " "))
-            head.put(code)
+            head.put(decimal: status)
             head.put(UInt8(ascii: " "))
             head.put(reason)
             head.put("\r\n")
             for (name, value) in fields { head.putField(name, value) }
-            if let length {
+            if let contentLength {
                 head.put("Content-Length: ")
-                head.put(length)
+                head.put(decimal: contentLength)
                 head.put("\r\n")
             } else if chunked {
                 head.put("Transfer-Encoding: chunked\r\n")
@@ -71,7 +69,7 @@ enum HTTPWireFormat {
         var size = method.utf8.count + 1 + head.uri.utf8.count + 1 + 8 + 2 + 2
         for (name, value) in head.headers { size += name.utf8.count + value.utf8.count + 4 }
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { room in
-            var bytes = HeadBytes(room: room)
+            var bytes = ASCIIBytes(room: room)
             bytes.put(method)
             bytes.put(UInt8(ascii: " "))
             bytes.put(head.uri)
@@ -81,60 +79,6 @@ enum HTTPWireFormat {
             for (name, value) in head.headers { bytes.putField(name, value) }
             bytes.put("\r\n")
             return bytes.count
-        }
-    }
-
-    /// Copies a head's parts into room reserved for it; every copy is checked against the room's end.
-    private struct HeadBytes {
-        let room: UnsafeMutableRawBufferPointer
-        private(set) var count = 0
-
-        init(room: UnsafeMutableRawBufferPointer) {
-            self.room = room
-        }
-
-        mutating func put(_ byte: UInt8) {
-            precondition(self.count < self.room.count, "a head longer than counted")
-            self.room[self.count] = byte
-            self.count += 1
-        }
-
-        mutating func put(_ text: StaticString) {
-            self.copy(UnsafeRawPointer(text.utf8Start), text.utf8CodeUnitCount)
-        }
-
-        mutating func put(_ text: String) {
-            var text = text
-            text.withUTF8 { bytes in
-                if let base = bytes.baseAddress { self.copy(UnsafeRawPointer(base), bytes.count) }
-            }
-        }
-
-        mutating func putField(_ name: String, _ value: String) {
-            self.put(name)
-            self.put(": ")
-            self.put(value)
-            self.put("\r\n")
-        }
-
-        mutating func putVersion(_ version: HTTPVersion) {
-            if version == .http1_1 {
-                self.put("HTTP/1.1")
-            } else if version == .http1_0 {
-                self.put("HTTP/1.0")
-            } else {
-                // Only 1.x reaches here (the decoder reads no other): one digit each.
-                self.put("HTTP/")
-                self.put(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: version.major % 10))
-                self.put(UInt8(ascii: "."))
-                self.put(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: version.minor % 10))
-            }
-        }
-
-        private mutating func copy(_ source: UnsafeRawPointer, _ count: Int) {
-            precondition(count <= self.room.count - self.count, "a head longer than counted")
-            (self.room.baseAddress! + self.count).copyMemory(from: source, byteCount: count)
-            self.count += count
         }
     }
 
@@ -159,5 +103,30 @@ enum HTTPWireFormat {
         var end = context.channel.allocator.buffer(capacity: 2)
         end.writeStaticString("\r\n")
         context.write(NIOAny(end), promise: nil)
+    }
+}
+
+extension ASCIIBytes {
+    /// Writes a header field's line.
+    fileprivate mutating func putField(_ name: String, _ value: String) {
+        self.put(name)
+        self.put(": ")
+        self.put(value)
+        self.put("\r\n")
+    }
+
+    /// Writes an HTTP/1.x version.
+    fileprivate mutating func putVersion(_ version: HTTPVersion) {
+        if version == .http1_1 {
+            self.put("HTTP/1.1")
+        } else if version == .http1_0 {
+            self.put("HTTP/1.0")
+        } else {
+            // Only 1.x reaches here (the decoder reads no other): one digit each.
+            self.put("HTTP/")
+            self.put(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: version.major % 10))
+            self.put(UInt8(ascii: "."))
+            self.put(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: version.minor % 10))
+        }
     }
 }

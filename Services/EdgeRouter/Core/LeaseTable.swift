@@ -22,8 +22,10 @@ import GatehouseLimiterPolicies
 ///   their window ended) and returns the units of keys idle for ``idleAfter``; ``drain()`` returns all at
 ///   shutdown.
 ///
-/// Denials are not kept here: the limiter's client remembers them (``LimiterClient/rememberedDenial(of:at:)``),
-/// and an answer from that memory (``LimiterDecision/Source/denialCache``) changes only the denied keys' state.
+/// Denials are not kept here: the limiter's client remembers them (``LimiterClient/rememberedDenial(of:at:)``).
+/// ``spend(_:now:singleFlight:remembered:)`` asks that memory about short keys before marking anything, so a
+/// flooding caller's request is answered from it (``Spend/remembered``) without an acquire started and ended;
+/// an answer from that memory (``LimiterDecision/Source/denialCache``) changes only the denied keys' state.
 struct LeaseTable: Sendable {
     /// One policy's counter.
     struct Key: Hashable, Sendable {
@@ -67,6 +69,9 @@ struct LeaseTable: Sendable {
         case acquire([Want])
         /// Short of units of `key`, whose acquire is under way: wait for it (``wait(for:_:)``), then spend again.
         case wait(Key)
+        /// Short of units of a key the limiter's client remembers as denied: nothing was marked; the
+        /// request is answered from that memory, with no acquire.
+        case remembered
     }
 
     private struct Entry {
@@ -135,7 +140,11 @@ struct LeaseTable: Sendable {
     ///   - now: The current time.
     ///   - singleFlight: Whether a short key is acquired by one request at a time (`false` for a limiter that
     ///     grants no leases, where each request must be decided on its own).
-    mutating func spend(_ items: [Item], now: ContinuousClock.Instant, singleFlight: Bool = true) -> Spend {
+    ///   - remembered: Whether a key is denied in the limiter's client's memory of denials; asked only of
+    ///     short keys, before anything is marked, so that a flooding caller costs no acquire.
+    mutating func spend(
+        _ items: [Item], now: ContinuousClock.Instant, singleFlight: Bool = true, remembered: (Key) -> Bool = { _ in false }
+    ) -> Spend {
         // Each key is hashed once: its entry's position is kept and the entry read and debited in place there
         // (no entry is added or removed before the debits, so the positions stay valid).
         var positions: [Dictionary<Key, Entry>.Index] = []
@@ -150,6 +159,7 @@ struct LeaseTable: Sendable {
             if self.entries.values[position].spendable(at: now) < item.cost { short.append(index) }
         }
         guard short.isEmpty else {
+            if short.contains(where: { remembered(items[$0].key) }) { return .remembered }
             for index in short where singleFlight && self.entries[items[index].key]?.acquiring == true {
                 return .wait(items[index].key)
             }
@@ -396,7 +406,7 @@ struct LeaseTable: Sendable {
 
     /// The answer to a request whose acquire of `wants` was denied: the limiter's statuses for those, the
     /// other items (and, for a remembered denial, the keys it did not consult) as they stand.
-    private func answer(
+    func answer(
         _ items: [Item], wants: [Want], response: LimiterDecision, now: ContinuousClock.Instant
     ) -> LimiterDecision {
         let statuses = items.map { item in

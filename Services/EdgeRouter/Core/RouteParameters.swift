@@ -6,6 +6,11 @@ package struct RouteParameters: Sendable, Equatable, ExpressibleByDictionaryLite
     /// No parameters.
     package init() {}
 
+    /// No parameters yet, with room for `capacity` of them.
+    init(capacity: Int) {
+        self.values.reserveCapacity(capacity)
+    }
+
     /// The parameters given.
     package init(dictionaryLiteral elements: (String, String)...) {
         self.values = elements.map { ($0.0, $0.1) }

@@ -16,6 +16,8 @@ struct RouteTemplateMatcher: Sendable, Equatable {
     private let segments: [Segment]
     /// How many of the template's segments are literal: the more, the more specific the template.
     let specificity: Int
+    /// How many of the template's segments are parameters.
+    private let parameterCount: Int
     /// The route's methods, one bit each (``methodBit(_:)``).
     private let methods: UInt8
 
@@ -28,6 +30,7 @@ struct RouteTemplateMatcher: Sendable, Equatable {
             }
         }
         self.specificity = self.segments.count { if case .literal = $0 { true } else { false } }
+        self.parameterCount = self.segments.count - self.specificity
         self.methods = route.methods.reduce(0) { $0 | Self.methodBit($1) }
     }
 
@@ -64,7 +67,7 @@ struct RouteTemplateMatcher: Sendable, Equatable {
 
     /// The parameters of a path the template matches (``matches(_:first:)``), by name.
     func parameters(of path: UnsafeBufferPointer<UInt8>, first: Int) -> RouteParameters {
-        var parameters = RouteParameters()
+        var parameters = RouteParameters(capacity: self.parameterCount)
         var position = first
         for segment in self.segments {
             let end = path[position...].firstIndex(of: UInt8(ascii: "/")) ?? path.count
