@@ -217,7 +217,7 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             buffer.writeStaticString(HTTPWireFormat.continueHead)
             context.writeAndFlush(self.wrapOutboundOut(buffer), promise: nil)
         case .reject(let head, let refusal, let closeAfterAnswer):
-            let headers = [("X-Request-ID", RequestID.of(head.headers, using: &self.random))]
+            let headers = [("X-Request-ID", RequestID.of(head.headers.first(name: "x-request-id"), using: &self.random))]
             let problem =
                 switch refusal {
                 case .tooLarge: EdgeResponse.problem(413, "Content Too Large", "the body is larger than \(self.http.maxBodyBytes) bytes", headers: headers)
@@ -458,13 +458,15 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             headers.add(name.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? name.lowercased() : name, value)
         }
         let (path, query) = Self.pathAndQuery(head.uri)
-        let scheme = ForwardedHeaders.clientScheme(
-            peerIsTrusted: self.peerIsTrusted, forwarded: headers["forwarded"], forwardedProto: headers["x-forwarded-proto"]
-        )
+        // What a proxy says of the client is read only when the peer is a trusted proxy.
+        var (scheme, clientIP) = ("http", self.peer)
+        if self.peerIsTrusted {
+            scheme = ForwardedHeaders.clientScheme(peerIsTrusted: true, forwarded: headers["forwarded"], forwardedProto: headers["x-forwarded-proto"])
+            clientIP = self.http.trustedProxies.clientAddress(peer: self.peer, forwardedFor: headers["x-forwarded-for"])
+        }
         return EdgeRequest(
-            method: head.method.rawValue, path: path, query: query, headers: headers, body: Array(buffer: body),
-            clientIP: self.http.trustedProxies.clientAddress(peer: self.peer, forwardedFor: headers["x-forwarded-for"]),
-            requestID: RequestID.of(head.headers, using: &self.random), scheme: scheme
+            method: head.method.rawValue, path: path, query: query, headers: headers, body: Array(buffer: body), clientIP: clientIP,
+            requestID: RequestID.of(headers["x-request-id"], using: &self.random), scheme: scheme
         )
     }
 

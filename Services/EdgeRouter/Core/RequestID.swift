@@ -1,13 +1,12 @@
-import NIOHTTP1
-
 /// A request's `X-Request-ID`: the client's own when it is short printable ASCII, else a new random UUID
 /// (version 4, lower-case).
 enum RequestID {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    /// The request's `X-Request-ID` when it has at most 128 printable ASCII characters, else ``random(using:)``.
-    static func of(_ headers: HTTPHeaders, using generator: inout some RandomNumberGenerator) -> String {
-        if let given = headers.first(name: "x-request-id"), given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+    /// The request's `X-Request-ID` (its first, `given`) when it has at most 128 printable ASCII characters,
+    /// else ``random(using:)``.
+    static func of(_ given: String?, using generator: inout some RandomNumberGenerator) -> String {
+        if let given, given.utf8.count <= 128, given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return given
         }
         return self.random(using: &generator)
