@@ -42,6 +42,10 @@ struct EdgeGatewayTests {
           - path: /v1/limited/{id}
             methods: [GET]
             tiers: {user: [per_user]}
+          - path: /v1/counted/{id}
+            methods: [GET]
+            cache: {ttl: 30s, scope: public}
+            tiers: {user: [per_user]}
           - path: /v1/shared/{id}
             methods: [GET]
             auth: optional
@@ -73,13 +77,21 @@ struct EdgeGatewayTests {
 
         /// Answers one request as the HTTP server would hand it over.
         func send(_ method: String = "GET", _ target: String, token: String? = nil, headers: [String: String] = [:], body: String = "") async -> EdgeResponse {
+            await self.gateway.handle(self.request(method, target, token: token, headers: headers, body: body))
+        }
+
+        /// The answer the HTTP server would give within the read (``EdgeGateway/answerAtOnce(_:)``); `nil` when
+        /// the request must wait for ``send(_:_:token:headers:body:)``'s path.
+        func sendAtOnce(_ method: String = "GET", _ target: String, token: String? = nil, headers: [String: String] = [:]) -> EdgeResponse? {
+            self.gateway.answerAtOnce(self.request(method, target, token: token, headers: headers, body: ""))
+        }
+
+        private func request(_ method: String, _ target: String, token: String?, headers: [String: String], body: String) -> EdgeRequest {
             var fields = RequestFields(headers)
             if let token { fields["authorization"] = "Bearer \(token)" }
             let (path, query) = EdgeConnectionHandler.pathAndQuery(target)
             let id = self.sequence.add(1, ordering: .relaxed).newValue
-            return await self.gateway.handle(
-                EdgeRequest(method: method, path: path, query: query, headers: fields, body: Array(body.utf8), clientIP: "127.0.0.1", requestID: "req-\(id)")
-            )
+            return EdgeRequest(method: method, path: path, query: query, headers: fields, body: Array(body.utf8), clientIP: "127.0.0.1", requestID: "req-\(id)")
         }
     }
 
@@ -219,7 +231,55 @@ struct EdgeGatewayTests {
         }
     }
 
+    @Test func aFloodingCallerIsAnswered429AtOnceAndAShortBalanceWaitsForTheLimiter() async throws {
+        try await Self.withGateway(limits: true) { gateway in
+            let token = try await gateway.issuer.token(subject: "counted-alice")
+            // 2 a minute: each grant is the one unit asked for (no extra near the limit), so every request is short.
+            #expect(await gateway.send("GET", "/v1/counted/c1", token: token).status == 200)
+            #expect(gateway.sendAtOnce("GET", "/v1/counted/c1", token: token) == nil, "short of units: the limiter must be asked")
+            let second = await gateway.send("GET", "/v1/counted/c1", token: token)
+            #expect(second.status == 200 && second.header("Cache-Status")?.hasPrefix("gatehouse; hit") == true, "the short request acquired as usual")
+            #expect(await gateway.send("GET", "/v1/counted/c1", token: token).status == 429)
+            let repeated = try #require(gateway.sendAtOnce("GET", "/v1/counted/c1", token: token), "a remembered denial needs no wait")
+            #expect(repeated.status == 429 && Self.isProblem(repeated))
+            #expect(repeated.header("RateLimit-Policy") == #""per_user";q=2;w=60"#)
+            #expect(repeated.header("RateLimit")?.hasPrefix(#""per_user";r=0;t="#) == true, "\(repeated.header("RateLimit") ?? "no RateLimit")")
+            #expect(Int(repeated.header("Retry-After") ?? "").map { (1...60).contains($0) } == true)
+            #expect(repeated.header("X-Request-ID")?.hasPrefix("req-") == true)
+            #expect(gateway.upstream.fetches.load(ordering: .relaxed) == 1)
+        }
+    }
+
     // MARK: Cache
+
+    @Test func aFreshHitForAKnownCallerIsAnsweredAtOnceExactlyAsTheTaskWouldAnswerIt() async throws {
+        try await Self.withGateway { gateway in
+            #expect(gateway.sendAtOnce("GET", "/v1/articles/a1") == nil, "a miss asks the upstream: not at once")
+            #expect(gateway.upstream.fetches.load(ordering: .relaxed) == 0)
+            let miss = await gateway.send("GET", "/v1/articles/a1")
+            let viaTask = await gateway.send("GET", "/v1/articles/a1")
+            let atOnce = try #require(gateway.sendAtOnce("GET", "/v1/articles/a1"))
+            #expect(atOnce.status == 200 && atOnce.body == miss.body)
+            #expect(atOnce.headers.map(\.name) == viaTask.headers.map(\.name), "the same fields in the same order")
+            for name in ["Content-Type", "ETag", "Cache-Status"] { #expect(atOnce.header(name) == viaTask.header(name), "\(name)") }
+            #expect(atOnce.header("X-Request-ID")?.hasPrefix("req-") == true && atOnce.header("X-Request-ID") != viaTask.header("X-Request-ID"))
+            #expect(try #require(gateway.sendAtOnce("HEAD", "/v1/articles/a1")).header("Cache-Status")?.hasPrefix("gatehouse; hit") == true)
+            let etag = try #require(miss.header("ETag"))
+            #expect(gateway.sendAtOnce("GET", "/v1/articles/a1", headers: ["if-none-match": etag])?.status == 304)
+            #expect(gateway.sendAtOnce("GET", "/v1/articles/a1", headers: ["if-match": #""0""#])?.status == 412)
+            #expect(gateway.upstream.fetches.load(ordering: .relaxed) == 1)
+
+            // A token is known at once only once verified: its first request takes the task's path.
+            let token = try await gateway.issuer.token(subject: "alice")
+            #expect(gateway.sendAtOnce("GET", "/v1/articles/a1", token: token) == nil)
+            #expect(await gateway.send("GET", "/v1/articles/a1", token: token).status == 200)
+            #expect(gateway.sendAtOnce("GET", "/v1/articles/a1", token: token)?.status == 200)
+            // What the task refuses, only the task answers: a bad token, a write, a route that does not cache.
+            #expect(gateway.sendAtOnce("GET", "/v1/articles/a1", token: "not-a-token") == nil)
+            #expect(gateway.sendAtOnce("PUT", "/v1/articles/a1", token: token) == nil)
+            #expect(gateway.sendAtOnce("GET", "/v1/private/p1", token: token) == nil)
+        }
+    }
 
     @Test func aBrowserOnAnAllowedOriginHasItsPreflightAnsweredAtTheEdgeAndMayReadEveryAnswer() async throws {
         try await Self.withGateway { gateway in

@@ -147,6 +147,13 @@ struct LeaseTableTests {
         // lowered to the single unit granted last time).
         let routeWant = Self.wanted(table.spend(both, now: self.start))
         #expect(routeWant == [.init(key: self.route, cost: 1, extra: 0)])
+        // A caller that cannot wait is told it is short, and nothing is marked either.
+        _ = table.acquireFailed(routeWant, now: self.start)
+        guard case .short = table.spend(both, now: self.start, acquiring: false) else {
+            Issue.record("a short key without acquiring is .short")
+            return
+        }
+        #expect(Self.wanted(table.spend(both, now: self.start)) == routeWant, "the acquire was not marked as under way")
         // A key that holds units is spent from them, whatever the memory says.
         var grant = self.grant([3])
         grant.statuses[0].policy = "per_route"

@@ -117,9 +117,7 @@ package final class AccessTokenVerifier: Sendable {
     ///   - now: Seconds since the Unix epoch.
     /// - Returns: The claims, or why the token is refused.
     package func verify(_ token: String, now: Int64 = Int64(Date().timeIntervalSince1970)) async -> Result<AccessTokenClaims, TokenRejection> {
-        if let known = self.verified.withLock({ $0.claims(of: token) }) {
-            return self.checkLive(known, now: now)
-        }
+        if let verdict = self.rememberedVerdict(token, now: now) { return verdict }
         let (kid, alg): (String, String)
         switch Self.header(of: token) {
         case .success(let header): (kid, alg) = header
@@ -151,6 +149,12 @@ package final class AccessTokenVerifier: Sendable {
             }
         }
         return result
+    }
+
+    /// The verdict on a token verified before and remembered, its expiry and revocation checked at `now`;
+    /// `nil` when it is not remembered (only ``verify(_:now:)`` can decide it).
+    package func rememberedVerdict(_ token: String, now: Int64 = Int64(Date().timeIntervalSince1970)) -> Result<AccessTokenClaims, TokenRejection>? {
+        self.verified.withLock { $0.claims(of: token) }.map { self.checkLive($0, now: now) }
     }
 
     /// Forgets remembered tokens past their expiry, and revocations no token this verifier accepts can need

@@ -24,9 +24,8 @@ extension EdgeGateway {
                 headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]
             ))
         }
-        let address = "ip:\(request.clientIP)"
         let bearer = Self.bearerToken(authorization)
-        if let policy = self.failurePolicy, self.recentFailures.contains(address), !(bearer.map(self.verifier.isRemembered) ?? false) {
+        if let policy = self.failurePolicy, self.recentFailures.contains("ip:\(request.clientIP)"), !(bearer.map(self.verifier.isRemembered) ?? false) {
             // This address sent bad tokens lately: ask its failure budget before any signature work.
             let budget = await self.limiter.decide(
                 policies: [policy], for: self.failureKeyValues(request, route: route), requestID: request.requestID, charge: false
@@ -54,6 +53,18 @@ extension EdgeGateway {
             await self.tokenFailed(request, route: route)
             return .refused(Self.invalidToken(rejection))
         }
+    }
+
+    /// The caller when it is known without waiting: a route without authentication, an optional one without
+    /// `Authorization`, or a bearer token verified before, still live. `nil` for anything else, including
+    /// what ``authenticate(_:route:)`` refuses: only it decides those.
+    func authenticatedAtOnce(_ request: EdgeRequest, route: EdgeRoute) -> EdgeCaller? {
+        guard route.authentication != .none else { return EdgeCaller() }
+        guard let authorization = request.header("authorization") else { return route.authentication == .optional ? EdgeCaller() : nil }
+        guard Self.isBearerScheme(authorization), let token = Self.bearerToken(authorization),
+            case .success(let claims) = self.verifier.rememberedVerdict(token)
+        else { return nil }
+        return EdgeCaller(claims: claims)
     }
 
     /// Counts a failed verification against the address's failure budget and marks the address.

@@ -48,15 +48,26 @@ extension EdgeGateway {
         if caching.scope == .user, caller.subject == nil {
             return .problem(401, "Unauthorized", "this route's answers are personal: it needs a bearer token", headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)])
         }
-        var key = CacheKey.make(method: "GET", path: request.path, query: request.query, subject: caching.scope == .user || personal ? caller.subject : nil)
+        var key = Self.cacheKey(request, caching: caching, caller: caller, personal: personal)
         if case .negotiated(let vary?, _, _) = storage {
             // The varying fields' values (RFC 9111 §4.1); a control character cannot occur in a path or a field.
             for name in vary { key += "\u{1F}\(name)=\(request.header(name) ?? "")" }
         }
-        var response = await self.lookupOrFill(key: key, caching: caching, tags: tags, storage: storage, fetch: fetch)
-        // A personal answer must not be kept by a shared cache between this edge and the client.
-        // (Problems already say `no-store`.)
-        if caching.scope == .user, response.status < 400 { response.headers.append(("Cache-Control", "private")) }
+        return Self.keptPrivate(await self.lookupOrFill(key: key, caching: caching, tags: tags, storage: storage, fetch: fetch), caching: caching)
+    }
+
+    /// The key of a read on a caching route: the caller's subject is part of it for `scope: user` and for a
+    /// personal read.
+    static func cacheKey(_ request: EdgeRequest, caching: EdgeRoute.Caching, caller: EdgeCaller, personal: Bool) -> String {
+        CacheKey.make(method: "GET", path: request.path, query: request.query, subject: caching.scope == .user || personal ? caller.subject : nil)
+    }
+
+    /// A personal answer (`scope: user`) must not be kept by a shared cache between this edge and the client:
+    /// it says `Cache-Control: private` (problems already say `no-store`).
+    static func keptPrivate(_ answer: EdgeResponse, caching: EdgeRoute.Caching) -> EdgeResponse {
+        guard caching.scope == .user, answer.status < 400 else { return answer }
+        var response = answer
+        response.headers.append(("Cache-Control", "private"))
         return response
     }
 
@@ -65,10 +76,7 @@ extension EdgeGateway {
     ) async -> EdgeResponse {
         switch self.cache.lookup(key) {
         case .fresh(let cached, let age):
-            EdgeMetrics.cacheHits.increment()
-            guard case .route = storage else { return Self.respond(cached, status: "gatehouse; hit", age: age) }
-            let ttl = (caching.freshness.ttl - age).components.seconds
-            return Self.respond(cached, status: "gatehouse; hit; ttl=\(ttl)", age: age)
+            return Self.freshHit(cached, age: age, caching: caching, storage: storage)
         case .stale(let cached, let age, let revalidate, let ifError):
             EdgeMetrics.cacheStaleHits.increment()
             if revalidate {
@@ -184,6 +192,15 @@ extension EdgeGateway {
             let response = await fetch()
             return Fetched(response: response, upstreamStatus: response.status)
         }.value
+    }
+
+    /// The answer from a fresh entry, counted as a hit; a route's own freshness (`storage` `.route`) is told as
+    /// its `ttl`.
+    static func freshHit(_ cached: CachedResponse, age: Duration, caching: EdgeRoute.Caching, storage: Storage) -> EdgeResponse {
+        EdgeMetrics.cacheHits.increment()
+        guard case .route = storage else { return Self.respond(cached, status: "gatehouse; hit", age: age) }
+        let ttl = (caching.freshness.ttl - age).components.seconds
+        return Self.respond(cached, status: "gatehouse; hit; ttl=\(ttl)", age: age)
     }
 
     static func respond(_ cached: CachedResponse, status: String, age: Duration) -> EdgeResponse {

@@ -11,14 +11,14 @@ import Synchronization
 /// response leaves, so a client reads its own write at once (and publish an HTTP upstream's written paths
 /// for the other edges, ``PathInvalidationPublisher``). Who answers is the ``EdgeUpstream``'s business.
 package final class EdgeGateway: Sendable {
-    private let routes: Mutex<RouteTable>
+    let routes: Mutex<RouteTable>
     let verifier: AccessTokenVerifier
     let authEvents: AuthEventApplier
     let limiter: EdgeRateLimiter
     let failurePolicy: String?
     let recentFailures = RecentFailures()
     /// The `429`s, their bodies kept encoded.
-    private let refusals = RateLimitRefusal()
+    let refusals = RateLimitRefusal()
     let upstream: any EdgeUpstream
     /// The HTTP upstreams of routes with `upstream:`, forwarding from the HTTP server's event loops.
     let httpUpstreams: HTTPUpstreamRoutes
@@ -78,7 +78,13 @@ package final class EdgeGateway: Sendable {
     package func handle(_ request: EdgeRequest) async -> EdgeResponse {
         let started = ContinuousClock.now
         var routeName = "unmatched"
-        var response = await self.route(request, routeName: &routeName)
+        let response = await self.route(request, routeName: &routeName)
+        return self.finished(response, request: request, routeName: routeName, started: started)
+    }
+
+    /// A request's answer with its `X-Request-ID`, counted, timed and logged.
+    func finished(_ answer: EdgeResponse, request: EdgeRequest, routeName: String, started: ContinuousClock.Instant) -> EdgeResponse {
+        var response = answer
         response.headers.append(("X-Request-ID", request.requestID))
         EdgeMetrics.response(route: routeName, status: response.status).increment()
         let elapsed = ContinuousClock.now - started
@@ -117,10 +123,14 @@ package final class EdgeGateway: Sendable {
             return .problem(404, "Not Found", "no route for \(request.path)")
         }
         routeName = route.path
-        var response = await self.answer(request, route: route, parameters: parameters)
-        if let cors = route.cors {
-            response.headers += cors.responseHeaders(origin: request.header("origin"))
-        }
+        return Self.withCORS(await self.answer(request, route: route, parameters: parameters), route: route, request: request)
+    }
+
+    /// An answer with the route's CORS fields for the request's `Origin` (none without `cors:`).
+    static func withCORS(_ answer: EdgeResponse, route: EdgeRoute, request: EdgeRequest) -> EdgeResponse {
+        guard let cors = route.cors else { return answer }
+        var response = answer
+        response.headers += cors.responseHeaders(origin: request.header("origin"))
         return response
     }
 
@@ -146,13 +156,17 @@ package final class EdgeGateway: Sendable {
 
         var response: EdgeResponse
         do throws(RequestPreconditions.Malformed) {
-            let preconditions = try RequestPreconditions(ifMatch: request.header("if-match"), ifNoneMatch: request.header("if-none-match"))
-            response = await self.forward(request, route: route, caller: caller, parameters: parameters, preconditions: preconditions)
+            response = await self.forward(request, route: route, caller: caller, parameters: parameters, preconditions: try Self.preconditions(of: request))
         } catch {
             response = .problem(400, "Bad Request", error.detail)
         }
         response.headers += decision.headers
         return response
+    }
+
+    /// The request's `If-Match` and `If-None-Match`.
+    static func preconditions(of request: EdgeRequest) throws(RequestPreconditions.Malformed) -> RequestPreconditions {
+        try RequestPreconditions(ifMatch: request.header("if-match"), ifNoneMatch: request.header("if-none-match"))
     }
 
     /// The upstream's answer to a routed, authorized and allowed request: a read through the cache, under the

@@ -121,40 +121,18 @@ package final class EdgeRateLimiter: Service, Sendable {
     package func decide(policies: [String], for caller: PolicyKeyValues, requestID: String, charge: Bool = true) async -> Decision {
         guard !policies.isEmpty else { return .unchecked }
         let catalog = self.policies.withLock { $0 }
-        var items: [LeaseTable.Item] = []
-        items.reserveCapacity(policies.count)
-        var previous: (parts: [PolicyKeyPart], key: String)?
-        let leasePeriod = self.limiter.leasePeriodMilliseconds
-        for name in policies {
-            // A name the catalog lacks (only while a reload swaps the files) is keyed by the caller.
-            let policy = catalog.policies[name]
-            let parts = policy?.key ?? [.sub]
-            let key = previous.flatMap { $0.parts == parts ? $0.key : nil } ?? caller.key(parts)
-            previous = (parts, key)
-            items.append(LeaseTable.Item(
-                key: LeaseTable.Key(policy: name, key: key), cost: policy?.cost ?? 1,
-                minimumWant: policy.map { Self.minimumWant($0, leasePeriodMilliseconds: leasePeriod) } ?? 0
-            ))
-        }
+        let items = self.items(policies, for: caller, catalog: catalog)
         guard charge else { return await self.peek(items, caller: caller.caller, requestID: requestID) }
         var retries = 0
         while true {
             let now = ContinuousClock.now
             // A limiter without leases decides every request on its own: no request waits for another's.
             let singleFlight = !self.limiter.sendsChecksOnly(at: now)
-            let remembered = { (key: LeaseTable.Key) in self.limiter.remembersDenial(policy: key.policy, key: key.key, at: now) }
-            switch self.table.withLock({ $0.spend(items, now: now, singleFlight: singleFlight, remembered: remembered) }) {
-            case .spent(let statuses, let refill):
-                if !refill.isEmpty { self.refillAhead(refill, caller: caller.caller) }
-                EdgeMetrics.rateLimitDecision(.lease).increment()
-                return self.decided(LimiterDecision(allowed: true, statuses: statuses, source: .redis))
-            case .remembered:
-                // A flooding caller: answered from the memory of denials, no acquire started or ended.
-                let request = LimiterRequest(caller: caller.caller, items: items.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost) })
-                guard let response = self.limiter.rememberedDenial(of: request, at: now) else { continue }
-                EdgeMetrics.rateLimitDecision(.memory).increment()
-                let wants = items.map { LeaseTable.Want(key: $0.key, cost: $0.cost, extra: 0) }
-                return self.decided(self.table.withLock { $0.answer(items, wants: wants, response: response, now: now) })
+            let spend = self.table.withLock { table in
+                table.spend(items, now: now, singleFlight: singleFlight) { self.limiter.remembersDenial(policy: $0.policy, key: $0.key, at: now) }
+            }
+            if let decision = self.decided(spend, items: items, caller: caller.caller, now: now) { return decision }
+            switch spend {
             case .wait(let key):
                 await withCheckedContinuation { continuation in
                     if !self.table.withLock({ $0.wait(for: key, continuation) }) { continuation.resume() }
@@ -174,7 +152,63 @@ package final class EdgeRateLimiter: Service, Sendable {
                         return self.decided(self.fallbackResponse(wants, catalog: catalog, now: .now))
                     }
                 }
+            case .spent, .remembered, .short:
+                continue  // a denial that was no longer in memory when its answer was built: spend again
             }
+        }
+    }
+
+    /// A request's decision when it needs no wait, as ``decide(policies:for:requestID:charge:)`` would make it:
+    /// every policy debited from the units held, or a denial from the memory of denials. `nil` when a key is
+    /// short of units (nothing was marked: `decide` acquires them) or the limiter grants no leases.
+    package func decideAtOnce(policies: [String], for caller: PolicyKeyValues) -> Decision? {
+        guard !policies.isEmpty else { return .unchecked }
+        let now = ContinuousClock.now
+        guard !self.limiter.sendsChecksOnly(at: now) else { return nil }
+        let items = self.items(policies, for: caller, catalog: self.policies.withLock { $0 })
+        let spend = self.table.withLock { table in
+            table.spend(items, now: now, acquiring: false) { self.limiter.remembersDenial(policy: $0.policy, key: $0.key, at: now) }
+        }
+        return self.decided(spend, items: items, caller: caller.caller, now: now)
+    }
+
+    /// A request's items: each policy keyed by its key parts, with its cost and the units worth asking for.
+    private func items(_ policies: [String], for caller: PolicyKeyValues, catalog: PolicyCatalog) -> [LeaseTable.Item] {
+        var items: [LeaseTable.Item] = []
+        items.reserveCapacity(policies.count)
+        var previous: (parts: [PolicyKeyPart], key: String)?
+        let leasePeriod = self.limiter.leasePeriodMilliseconds
+        for name in policies {
+            // A name the catalog lacks (only while a reload swaps the files) is keyed by the caller.
+            let policy = catalog.policies[name]
+            let parts = policy?.key ?? [.sub]
+            let key = previous.flatMap { $0.parts == parts ? $0.key : nil } ?? caller.key(parts)
+            previous = (parts, key)
+            items.append(LeaseTable.Item(
+                key: LeaseTable.Key(policy: name, key: key), cost: policy?.cost ?? 1,
+                minimumWant: policy.map { Self.minimumWant($0, leasePeriodMilliseconds: leasePeriod) } ?? 0
+            ))
+        }
+        return items
+    }
+
+    /// The decision a spend came to without asking the limiter: its debits (a refill ahead of need sent off
+    /// the request path), or a denial answered from the memory of denials with no acquire started; `nil`
+    /// when the limiter must be asked or waited for.
+    private func decided(_ spend: LeaseTable.Spend, items: [LeaseTable.Item], caller: String, now: ContinuousClock.Instant) -> Decision? {
+        switch spend {
+        case .spent(let statuses, let refill):
+            if !refill.isEmpty { self.refillAhead(refill, caller: caller) }
+            EdgeMetrics.rateLimitDecision(.lease).increment()
+            return self.decided(LimiterDecision(allowed: true, statuses: statuses, source: .redis))
+        case .remembered:
+            let request = LimiterRequest(caller: caller, items: items.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost) })
+            guard let response = self.limiter.rememberedDenial(of: request, at: now) else { return nil }
+            EdgeMetrics.rateLimitDecision(.memory).increment()
+            let wants = items.map { LeaseTable.Want(key: $0.key, cost: $0.cost, extra: 0) }
+            return self.decided(self.table.withLock { $0.answer(items, wants: wants, response: response, now: now) })
+        case .wait, .acquire, .short:
+            return nil
         }
     }
 

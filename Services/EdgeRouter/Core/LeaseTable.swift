@@ -23,7 +23,7 @@ import GatehouseLimiterPolicies
 ///   shutdown.
 ///
 /// Denials are not kept here: the limiter's client remembers them (``LimiterClient/rememberedDenial(of:at:)``).
-/// ``spend(_:now:singleFlight:remembered:)`` asks that memory about short keys before marking anything, so a
+/// ``spend(_:now:singleFlight:acquiring:remembered:)`` asks that memory about short keys before marking anything, so a
 /// flooding caller's request is answered from it (``Spend/remembered``) without an acquire started and ended;
 /// an answer from that memory (``LimiterDecision/Source/denialCache``) changes only the denied keys' state.
 struct LeaseTable: Sendable {
@@ -72,6 +72,8 @@ struct LeaseTable: Sendable {
         /// Short of units of a key the limiter's client remembers as denied: nothing was marked; the
         /// request is answered from that memory, with no acquire.
         case remembered
+        /// Short of units, and told to start no acquire: nothing was marked.
+        case short
     }
 
     private struct Entry {
@@ -140,10 +142,12 @@ struct LeaseTable: Sendable {
     ///   - now: The current time.
     ///   - singleFlight: Whether a short key is acquired by one request at a time (`false` for a limiter that
     ///     grants no leases, where each request must be decided on its own).
+    ///   - acquiring: Whether short keys are marked as acquiring (``Spend/acquire(_:)``, ``Spend/wait(_:)``);
+    ///     `false` answers ``Spend/short`` instead, for a caller that cannot wait.
     ///   - remembered: Whether a key is denied in the limiter's client's memory of denials; asked only of
     ///     short keys, before anything is marked, so that a flooding caller costs no acquire.
     mutating func spend(
-        _ items: [Item], now: ContinuousClock.Instant, singleFlight: Bool = true, remembered: (Key) -> Bool = { _ in false }
+        _ items: [Item], now: ContinuousClock.Instant, singleFlight: Bool = true, acquiring: Bool = true, remembered: (Key) -> Bool = { _ in false }
     ) -> Spend {
         // Each key is hashed once: its entry's position is kept and the entry read and debited in place there
         // (no entry is added or removed before the debits, so the positions stay valid).
@@ -160,6 +164,7 @@ struct LeaseTable: Sendable {
         }
         guard short.isEmpty else {
             if short.contains(where: { remembered(items[$0].key) }) { return .remembered }
+            guard acquiring else { return .short }
             for index in short where singleFlight && self.entries[items[index].key]?.acquiring == true {
                 return .wait(items[index].key)
             }

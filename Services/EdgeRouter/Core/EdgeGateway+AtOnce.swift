@@ -1,0 +1,40 @@
+import Synchronization
+
+/// The gateway's answer without waiting: the requests that make most of an edge's load (a cached document
+/// read again by a caller whose token was verified before, under leased units; a flooding caller's `429`)
+/// need nothing that can wait, and are answered within the read that brought them, with no task.
+extension EdgeGateway {
+    /// The answer to `request` when it needs no wait, exactly as ``handle(_:)`` would give it: a `GET` or
+    /// `HEAD` on a caching route of the data service whose entry is fresh, by a caller known without waiting
+    /// (``authenticatedAtOnce(_:route:)``) and authorized, decided from the units this edge holds or from the
+    /// memory of denials (``EdgeRateLimiter/decideAtOnce(policies:for:)``). `nil` for any other request: then
+    /// nothing was changed (no unit spent, no acquire started; the entry only counted as recently used), and
+    /// ``handle(_:)`` answers it.
+    package func answerAtOnce(_ request: EdgeRequest) -> EdgeResponse? {
+        let started = ContinuousClock.now
+        guard request.method == "GET" || request.method == "HEAD", RequestPathCheck.refusal(of: request.path) == nil,
+            case .route(let route, let parameters) = self.routes.withLock({ $0 }).match(method: request.method, path: request.path),
+            route.upstream == nil, let caching = route.caching,
+            let caller = self.authenticatedAtOnce(request, route: route), Self.authorize(caller, route: route) == nil,
+            caching.scope != .user || caller.subject != nil,
+            case .fetch(_, let personal, _) = self.upstream.read(request, route: route, caller: caller, parameters: parameters),
+            case .fresh(let cached, let age) = self.cache.lookup(Self.cacheKey(request, caching: caching, caller: caller, personal: personal))
+        else { return nil }
+        let tier = route.tier(forRoles: caller.roles)
+        let keyValues = self.limiter.keyValues(of: request, route: route.path, claims: caller.claims, tier: tier?.name ?? "")
+        guard let decision = self.limiter.decideAtOnce(policies: tier?.policies ?? [], for: keyValues) else { return nil }
+        var response: EdgeResponse
+        if !decision.allowed {
+            response = self.refusals.response(policy: decision.deniedBy, retryAfterSeconds: decision.retryAfterSeconds, headers: decision.headers)
+        } else {
+            do throws(RequestPreconditions.Malformed) {
+                let preconditions = try Self.preconditions(of: request)
+                response = Self.conditional(Self.keptPrivate(Self.freshHit(cached, age: age, caching: caching, storage: .route), caching: caching), preconditions)
+            } catch {
+                response = .problem(400, "Bad Request", error.detail)
+            }
+            response.headers += decision.headers
+        }
+        return self.finished(Self.withCORS(response, route: route, request: request), request: request, routeName: route.path, started: started)
+    }
+}
