@@ -19,8 +19,9 @@ import NIOHTTP1
 /// held, so memory stays bounded by one read per connection (docs/performance.md).
 ///
 /// - **Order.** A request that needs no wait (``EdgeGateway/answerAtOnce(_:)``: a fresh cached read under
-///   leased units, a remembered `429`) is answered within the read that brought it, with no task. Any other
-///   whole request is handed to the ``EdgeGateway`` in a task that runs on the connection's own event loop
+///   leased units, a remembered `429`) is answered within the read that brought it, with no task, and its
+///   answer written from the loop's queue of work, after the other reads of that loop pass. Any other whole
+///   request is handed to the ``EdgeGateway`` in a task that runs on the connection's own event loop
 ///   (``EventLoopTaskExecutor``), and its answer is written from there: the RPC clients prefer their
 ///   connection on the caller's loop, so a request, its limiter decision and its answer stay on one thread.
 ///   Requests read while another is answered wait their turn, so answers leave in order.
@@ -91,11 +92,6 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private var queued = CircularBuffer<HTTPServerRequestPart>()
     /// A decoding error read behind queued parts or while an answer is computed: answered after it.
     private var pendingParseError: HTTPParserError?
-    /// Whether a part is being processed, and whether an answer finished meanwhile (answered at once, inside
-    /// the processing): the queue is then drained once the processing returns, not from inside it, so a
-    /// client's pipelined requests are answered one after the other, never by ever deeper calls.
-    private var processing = false
-    private var finishedWhileProcessing = false
     /// Whether the upstream a request body streams to cannot take more now.
     private var requestBodyPaused = false
     /// Whether a read was asked for while reads were held.
@@ -190,10 +186,6 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
             return
         }
         self.process(part, context: context)
-        if self.finishedWhileProcessing {
-            self.finishedWhileProcessing = false
-            self.answerFinished(context: context)
-        }
     }
 
     /// Whether an answer is being computed or written.
@@ -207,8 +199,6 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        self.processing = true
-        defer { self.processing = false }
         let action: EdgeRequestReader.Action
         switch part {
         case .head(let head):
@@ -386,9 +376,15 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let (sent, pipeline) = (request, self.handler)
         self.answering = true
         // A request that needs no wait (a fresh cached read under leased units, a remembered 429) is answered
-        // here; any other goes on in a task on this connection's loop.
+        // here, with no task; any other goes on in a task on this connection's loop. Either answer is written
+        // from the loop's queue of work, after the reads of this loop pass: writing it here, inside the read,
+        // cost more CPU per request (the loop slept and woke more often; docs/performance.md).
         if rest == nil, let response = pipeline.answerAtOnce(sent) {
-            self.respond(response, answering: head, context: context)
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.respond(response, answering: head, context: context)
+            }
             return
         }
         self.executor.run({ await pipeline.handle(sent) }) { response in
@@ -435,14 +431,9 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// The answer in progress is written and the connection stays open: requests read meanwhile go on, then a
     /// decoding error read behind them is answered.
     private func answerFinished(context: ChannelHandlerContext) {
-        if self.processing {
-            self.finishedWhileProcessing = true
-            return
-        }
         while let part = self.queued.first, !(self.isBusy && self.reader.isBetweenRequests) {
             self.queued.removeFirst()
             self.process(part, context: context)
-            self.finishedWhileProcessing = false  // this loop goes on with the queue anyway
             guard self.context != nil else { return }
         }
         if let error = self.pendingParseError, self.queued.isEmpty, !self.isBusy {
