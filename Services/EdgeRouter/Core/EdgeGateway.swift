@@ -87,14 +87,14 @@ package final class EdgeGateway: Sendable {
         var response = answer
         response.headers.append(("X-Request-ID", request.requestID))
         EdgeMetrics.response(route: routeName, status: response.status).increment()
-        let elapsed = ContinuousClock.now - started
-        EdgeMetrics.latency(route: routeName).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        let elapsed = (ContinuousClock.now - started).components
+        EdgeMetrics.latency(route: routeName).recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         self.logger.info(
             "request",
             metadata: [
                 "http.method": "\(request.method)", "http.path": "\(request.path)", "http.status": "\(response.status)",
                 "http.route": "\(routeName)", "client.ip": "\(request.clientIP)", "request.id": "\(request.requestID)",
-                "duration_us": "\(elapsed.components.seconds * 1_000_000 + elapsed.components.attoseconds / 1_000_000_000_000)",
+                "duration_us": "\(elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000)",
             ]
         )
         return response
