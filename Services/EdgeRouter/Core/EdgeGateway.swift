@@ -75,10 +75,13 @@ package final class EdgeGateway: Sendable {
 
     /// Answers one request; never throws: every failure is a problem response. The answer to `HEAD` is the
     /// `GET` answer; the HTTP server sends it without its body (RFC 9110 §9.3.2).
-    package func handle(_ request: EdgeRequest) async -> EdgeResponse {
+    /// - Parameters:
+    ///   - request: The request.
+    ///   - matched: Its route match, when ``answerAtOnce(_:)`` found it already (`nil`: matched here).
+    package func handle(_ request: EdgeRequest, matched: RouteTable.Match? = nil) async -> EdgeResponse {
         let started = ContinuousClock.now
         var routeName = "unmatched"
-        let response = await self.route(request, routeName: &routeName)
+        let response = await self.route(request, matched: matched, routeName: &routeName)
         return self.finished(response, request: request, routeName: routeName, started: started)
     }
 
@@ -100,7 +103,7 @@ package final class EdgeGateway: Sendable {
         return response
     }
 
-    private func route(_ request: EdgeRequest, routeName: inout String) async -> EdgeResponse {
+    private func route(_ request: EdgeRequest, matched: RouteTable.Match?, routeName: inout String) async -> EdgeResponse {
         // A path with a dot segment or an encoded NUL could match one route and mean another to the upstream.
         if let refusal = RequestPathCheck.refusal(of: request.path) {
             return .problem(400, "Bad Request", refusal)
@@ -114,9 +117,9 @@ package final class EdgeGateway: Sendable {
             return cors.preflight(origin: origin, method: asked, headers: request.header("access-control-request-headers"))
         }
         let (route, parameters): (EdgeRoute, RouteParameters)
-        switch table.match(method: request.method, path: request.path) {
-        case .route(let matched, let found):
-            (route, parameters) = (matched, found)
+        switch matched ?? table.match(method: request.method, path: request.path) {
+        case .route(let found, let foundParameters):
+            (route, parameters) = (found, foundParameters)
         case .methodNotAllowed(let allowed):
             return .problem(405, "Method Not Allowed", "\(request.method) is not allowed on \(request.path)", headers: [("Allow", allowed.joined(separator: ", "))])
         case .notFound:
