@@ -379,22 +379,19 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         // here, with no task; any other goes on in a task on this connection's loop. Either answer is written
         // from the loop's queue of work, after the reads of this loop pass: writing it here, inside the read,
         // cost more CPU per request (the loop slept and woke more often; docs/performance.md).
-        var matched: RouteTable.Match?
-        if rest == nil {
-            switch pipeline.answerAtOnce(sent) {
-            case .answered(let response):
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                context.eventLoop.execute {
-                    let (handler, context) = bound.value
-                    handler.respond(response, answering: head, context: context)
-                }
-                return
-            case .later(let match):
-                matched = match
+        let matched: RouteTable.Match?
+        switch rest == nil ? pipeline.answerAtOnce(sent) : .later(matched: nil) {
+        case .answered(let response):
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.execute {
+                let (handler, context) = bound.value
+                handler.respond(response, answering: head, context: context)
             }
+            return
+        case .later(let match):
+            matched = match
         }
-        let match = matched
-        self.executor.run({ await pipeline.handle(sent, matched: match) }) { response in
+        self.executor.run({ await pipeline.handle(sent, matched: matched) }) { response in
             self.respond(response, answering: head, context: context)
         }
     }

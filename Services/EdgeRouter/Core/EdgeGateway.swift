@@ -89,9 +89,8 @@ package final class EdgeGateway: Sendable {
     func finished(_ answer: EdgeResponse, request: EdgeRequest, routeName: String, started: ContinuousClock.Instant) -> EdgeResponse {
         var response = answer
         response.headers.append(("X-Request-ID", request.requestID))
-        EdgeMetrics.response(route: routeName, status: response.status).increment()
         let elapsed = (ContinuousClock.now - started).components
-        EdgeMetrics.latency(route: routeName).recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        EdgeMetrics.answered(route: routeName, status: response.status, nanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
         self.logger.info(
             "request",
             metadata: [

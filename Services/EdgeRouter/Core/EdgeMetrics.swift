@@ -16,31 +16,29 @@ package enum EdgeMetrics {
         ]
     ]
 
-    /// Responses by route template and status.
-    static func response(route: String, status: Int) -> Counter {
-        Self.responses.withLock { byRoute in
-            if let counter = byRoute[route]?[status] { return counter }
-            let counter = counter("gatehouse_edge_responses_total", [("route", route), ("status", String(status))])
-            byRoute[route, default: [:]][status] = counter
-            return counter
+    /// Counts an answer by route template and status and records its latency by route template: one
+    /// lookup for both, by the template and the status alone, without building `MetricsCache`'s key.
+    static func answered(route: String, status: Int, nanoseconds: Int64) {
+        let (counter, timer) = Self.byRoute.withLock { byRoute in
+            var metrics = byRoute[route] ?? RouteMetrics(latency: MetricsCache.timer("gatehouse_edge_request_duration_seconds", [("route", route)]))
+            if let counter = metrics.responses[status] { return (counter, metrics.latency) }
+            let counter = Self.counter("gatehouse_edge_responses_total", [("route", route), ("status", String(status))])
+            metrics.responses[status] = counter
+            byRoute[route] = metrics
+            return (counter, metrics.latency)
         }
+        counter.increment()
+        timer.recordNanoseconds(nanoseconds)
     }
 
-    /// Request latency by route template.
-    static func latency(route: String) -> Metrics.Timer {
-        Self.latencies.withLock { byRoute in
-            if let timer = byRoute[route] { return timer }
-            let timer = MetricsCache.timer("gatehouse_edge_request_duration_seconds", [("route", route)])
-            byRoute[route] = timer
-            return timer
-        }
+    /// A route template's latency timer and response counters by status.
+    private struct RouteMetrics {
+        var latency: Metrics.Timer
+        var responses: [Int: Counter] = [:]
     }
 
-    /// The response counters by route template, then status, and the latency timers by route template: found
-    /// per request by the template and the status alone, without building `MetricsCache`'s key. Bounded by
-    /// the routes and statuses there are.
-    private static let responses = Mutex<[String: [Int: Counter]]>([:])
-    private static let latencies = Mutex<[String: Metrics.Timer]>([:])
+    /// The metrics by route template. Bounded by the routes and statuses there are.
+    private static let byRoute = Mutex<[String: RouteMetrics]>([:])
 
     /// Cache lookups that found a fresh entry.
     static let cacheHits = Counter(label: "gatehouse_edge_cache_lookups_total", dimensions: [("outcome", "hit")])
