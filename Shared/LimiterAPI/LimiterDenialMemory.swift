@@ -13,23 +13,25 @@ final class LimiterDenialMemory: Sendable {
     /// remembered status counted down to `now` (retry-after and reset), the others not consulted (allowed,
     /// nothing else known but the policy's name); `nil` when none is.
     func answer(_ request: LimiterRequest, now: ContinuousClock.Instant) -> LimiterDecision? {
-        let denials = self.cache.withLock { cache in
-            request.items.map { cache.denial(policy: $0.policy, key: $0.key, now: now) }
-        }
-        guard denials.contains(where: { $0 != nil }) else { return nil }
-        let statuses = zip(request.items, denials).map { item, denial in
-            var status = LimiterDecision.PolicyStatus()
-            status.policy = item.policy
-            status.allowed = denial == nil
-            if let denial {
-                status.limit = UInt32(clamping: denial.status.limit)
-                status.windowSeconds = UInt32(clamping: denial.status.windowSeconds)
-                status.retryAfterMilliseconds = UInt64((denial.until - now).wholeMilliseconds)
-                status.resetMilliseconds = UInt64(max(.zero, denial.status.resetsAt - now).wholeMilliseconds)
+        // The statuses are built as the denials are looked up, under the lock: no denial is copied out.
+        var denied = false
+        let statuses = self.cache.withLock { cache in
+            request.items.map { item in
+                var status = LimiterDecision.PolicyStatus()
+                status.policy = item.policy
+                status.allowed = true
+                if let denial = cache.denial(policy: item.policy, key: item.key, now: now) {
+                    denied = true
+                    status.allowed = false
+                    status.limit = UInt32(clamping: denial.status.limit)
+                    status.windowSeconds = UInt32(clamping: denial.status.windowSeconds)
+                    status.retryAfterMilliseconds = UInt64((denial.until - now).wholeMilliseconds)
+                    status.resetMilliseconds = UInt64(max(.zero, denial.status.resetsAt - now).wholeMilliseconds)
+                }
+                return status
             }
-            return status
         }
-        return LimiterDecision(allowed: false, statuses: statuses, source: .denialCache)
+        return denied ? LimiterDecision(allowed: false, statuses: statuses, source: .denialCache) : nil
     }
 
     /// Whether `policy` and `key` are denied in memory at `now`: a lookup, with no answer built.

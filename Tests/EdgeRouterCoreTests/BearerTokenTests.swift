@@ -11,6 +11,8 @@ struct BearerTokenTests {
         #expect(EdgeGateway.bearerToken("Bearer") == nil)
         #expect(EdgeGateway.bearerToken("Bearer    ") == nil)
         #expect(EdgeGateway.bearerToken("Bearerabc") == nil)
+        #expect(EdgeGateway.bearerToken("Bearer \tabc\t ") == "abc", "tabs trimmed too")
+        #expect(EdgeGateway.bearerToken("Bearer  tök.én ") == "tök.én", "a slice at character boundaries, whatever the bytes")
     }
 
     @Test func tellsTheBearerSchemeFromOthers() {

@@ -64,6 +64,8 @@ struct EdgeRequestReaderTests {
         #expect(EdgeConnectionHandler.pathAndQuery("/v1/articles?") == ("/v1/articles", ""))
         #expect(EdgeConnectionHandler.pathAndQuery("http://edge:8080/v1/articles?limit=2") == ("/v1/articles", "limit=2"))
         #expect(EdgeConnectionHandler.pathAndQuery("http://edge:8080") == ("/", nil))
+        #expect(EdgeConnectionHandler.pathAndQuery("http://edge:8080?x=1") == ("/", "x=1"))
+        #expect(EdgeConnectionHandler.pathAndQuery("/dé/jà?q=ü") == ("/dé/jà", "q=ü"))
     }
 
     @Test func aHeadTheStandardForbidsIsRefusedBeforeItsBodyIsRead() {

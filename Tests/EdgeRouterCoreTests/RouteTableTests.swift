@@ -206,6 +206,9 @@ struct CacheKeyTests {
         let alice = CacheKey.make(method: "GET", path: "/v1/me/notes", query: nil, subject: "alice")
         let bob = CacheKey.make(method: "GET", path: "/v1/me/notes", query: nil, subject: "bob")
         #expect(alice != bob)
+        #expect(alice == "GET /v1/me/notes sub=alice")
+        #expect(alice == CacheKey.make(method: "HEAD", path: "//v1/me//notes", query: nil, subject: "alice"), "a clean path and one with empty segments")
+        #expect(alice == CacheKey.make(method: "GET", path: "/v1/me/notes", query: "&", subject: "alice"), "an empty query")
         #expect(alice != CacheKey.make(method: "GET", path: "/v1/me/notes", query: nil, subject: nil))
     }
 }

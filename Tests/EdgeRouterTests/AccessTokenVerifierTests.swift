@@ -164,6 +164,24 @@ struct AccessTokenVerifierTests {
         _ = try await verifier.verify(token).get()
     }
 
+    @Test func aRememberedTokenIsFoundByItsWholeBytesNotByItsEnd() async throws {
+        let issuer = try await Issuer()
+        let verifier = try await self.verifier(issuer)
+        let token = try await issuer.token()
+        let claims = try await verifier.verify(token).get()
+        // Read in place from the Authorization value it is a slice of, as the edge reads it.
+        let header = "Bearer " + token + " "
+        let slice = header.dropFirst(7).dropLast()
+        #expect(try verifier.rememberedVerdict(slice)?.get() == claims)
+        // Another token ending in the same bytes (its payload changed) is not taken for the one remembered.
+        var forged = Array(token.utf8)
+        let payload = try #require(forged.firstIndex(of: UInt8(ascii: "."))) + 2
+        forged[payload] = forged[payload] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        let other = String(decoding: forged, as: UTF8.self)
+        #expect(verifier.rememberedVerdict(other[...]) == nil)
+        #expect(await verifier.verify(other) != .success(claims))
+    }
+
     /// One JWKS holding the keys of both.
     static func mergedJWKS(_ first: String, _ second: String) throws -> String {
         let keys = try [first, second].flatMap { text in

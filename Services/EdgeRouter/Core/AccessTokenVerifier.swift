@@ -29,18 +29,31 @@ package final class AccessTokenVerifier: Sendable {
         var material: [String: Data] = [:]
     }
 
-    /// The tokens verified, by the last bytes of their signature (a key short enough to be hashed at little
-    /// cost); a hit counts only when the whole token is the same.
+    /// The tokens verified, by their last 8 bytes (signature bytes, hashed at little cost); a hit counts only
+    /// when the whole token is the same.
     private struct Verified {
-        var claims: [String: (token: String, claims: AccessTokenClaims)] = [:]
+        var claims: [UInt64: (token: String, claims: AccessTokenClaims)] = [:]
 
-        static func key(_ token: String) -> String {
-            String(decoding: token.utf8.suffix(15), as: UTF8.self)
+        static func key(_ token: Substring) -> UInt64 {
+            Self.withBytes(of: token) { bytes in bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) } }
         }
 
-        func claims(of token: String) -> AccessTokenClaims? {
-            guard let entry = self.claims[Self.key(token)], entry.token == token else { return nil }
-            return entry.claims
+        func claims(of token: Substring) -> AccessTokenClaims? {
+            Self.withBytes(of: token) { bytes in
+                guard var entry = self.claims[bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) }], entry.token.utf8.count == bytes.count,
+                    bytes.isEmpty || entry.token.withUTF8({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 })
+                else { return nil }
+                return entry.claims
+            }
+        }
+
+        /// `body` over the bytes of `token`, read in place in the string it is a slice of.
+        private static func withBytes<Result>(of token: Substring, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+            var whole = token.base
+            let utf8 = whole.utf8
+            let start = utf8.distance(from: utf8.startIndex, to: token.startIndex)
+            let end = utf8.distance(from: utf8.startIndex, to: token.endIndex)
+            return whole.withUTF8 { body(UnsafeBufferPointer(rebasing: $0[start..<end])) }
         }
     }
 
@@ -117,7 +130,7 @@ package final class AccessTokenVerifier: Sendable {
     ///   - now: Seconds since the Unix epoch.
     /// - Returns: The claims, or why the token is refused.
     package func verify(_ token: String, now: Int64 = Int64(Date().timeIntervalSince1970)) async -> Result<AccessTokenClaims, TokenRejection> {
-        if let verdict = self.rememberedVerdict(token, now: now) { return verdict }
+        if let verdict = self.rememberedVerdict(token[...], now: now) { return verdict }
         let (kid, alg): (String, String)
         switch Self.header(of: token) {
         case .success(let header): (kid, alg) = header
@@ -145,7 +158,7 @@ package final class AccessTokenVerifier: Sendable {
                     verified.claims = verified.claims.filter { Int64($0.value.claims.exp.value.timeIntervalSince1970) + self.leeway >= now }
                     if verified.claims.count >= self.capacity { verified.claims.removeAll(keepingCapacity: true) }
                 }
-                verified.claims[Verified.key(token)] = (token, claims)
+                verified.claims[Verified.key(token[...])] = (token, claims)
             }
         }
         return result
@@ -153,7 +166,7 @@ package final class AccessTokenVerifier: Sendable {
 
     /// The verdict on a token verified before and remembered, its expiry and revocation checked at `now`;
     /// `nil` when it is not remembered (only ``verify(_:now:)`` can decide it).
-    package func rememberedVerdict(_ token: String, now: Int64 = Int64(Date().timeIntervalSince1970)) -> Result<AccessTokenClaims, TokenRejection>? {
+    package func rememberedVerdict(_ token: Substring, now: Int64 = Int64(Date().timeIntervalSince1970)) -> Result<AccessTokenClaims, TokenRejection>? {
         self.verified.withLock { $0.claims(of: token) }.map { self.checkLive($0, now: now) }
     }
 
@@ -168,7 +181,7 @@ package final class AccessTokenVerifier: Sendable {
 
     /// Whether a token was verified before and is remembered (so checking it again needs no signature work).
     package func isRemembered(_ token: String) -> Bool {
-        self.verified.withLock { $0.claims(of: token) != nil }
+        self.verified.withLock { $0.claims(of: token[...]) != nil }
     }
 
     /// How many verified tokens are remembered.

@@ -14,6 +14,21 @@ package enum CacheKey {
             pairs = query.split(separator: "&").filter { !$0.isEmpty }.sorted()
         }
         let method = method == "HEAD" ? "GET" : method
+        if pairs.isEmpty, Self.hasNoEmptySegments(path) {
+            // The usual key (a clean path, no query), written in one allocation: this runs for every cached read.
+            let room = method.utf8.count + 1 + path.utf8.count + (subject.map { $0.utf8.count + 5 } ?? 0)
+            return String(unsafeUninitializedCapacity: room) { buffer in
+                var bytes = ASCIIBytes(room: UnsafeMutableRawBufferPointer(buffer))
+                bytes.put(method)
+                bytes.put(UInt8(ascii: " "))
+                bytes.put(path)
+                if let subject {
+                    bytes.put(" sub=")
+                    bytes.put(subject)
+                }
+                return bytes.count
+            }
+        }
         var key = ""
         key.reserveCapacity(
             method.utf8.count + 2 + path.utf8.count + (query?.utf8.count ?? 0) + 1 + (subject.map { $0.utf8.count + 5 } ?? 0)
@@ -49,14 +64,16 @@ package enum CacheKey {
     /// Whether `path` is `/`, or starts with `/`, has no `//` and does not end with `/`: what the segments
     /// written one by one would give.
     static func hasNoEmptySegments(_ path: String) -> Bool {
-        let bytes = path.utf8
-        guard bytes.first == UInt8(ascii: "/") else { return false }
-        if bytes.count == 1 { return true }
-        var previous: UInt8 = 0
-        for byte in bytes {
-            if byte == UInt8(ascii: "/"), previous == UInt8(ascii: "/") { return false }
-            previous = byte
+        var path = path
+        return path.withUTF8 { bytes in
+            guard bytes.first == UInt8(ascii: "/") else { return false }
+            if bytes.count == 1 { return true }
+            var previous: UInt8 = 0
+            for byte in bytes {
+                if byte == UInt8(ascii: "/"), previous == UInt8(ascii: "/") { return false }
+                previous = byte
+            }
+            return previous != UInt8(ascii: "/")
         }
-        return previous != UInt8(ascii: "/")
     }
 }

@@ -492,17 +492,34 @@ final class EdgeConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// The path and the query (without `?`) of a request target: origin form (`/a?b`) or absolute form
     /// (`http://host/a?b`). Read as bytes; an origin-form target without a query is returned as it is.
     static func pathAndQuery(_ target: String) -> (path: String, query: String?) {
-        let bytes = target.utf8
-        var start = bytes.startIndex
-        if bytes.first != UInt8(ascii: "/"), let scheme = bytes.firstRange(of: "://".utf8) {
-            start = bytes[scheme.upperBound...].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? bytes.endIndex
+        var text = target
+        let (start, mark, count) = text.withUTF8 { bytes -> (Int, Int?, Int) in
+            var start = 0
+            if bytes.first != UInt8(ascii: "/") {
+                var index = 0
+                while index + 2 < bytes.count {
+                    if bytes[index] == UInt8(ascii: ":"), bytes[index + 1] == UInt8(ascii: "/"), bytes[index + 2] == UInt8(ascii: "/") {
+                        start = index + 3
+                        while start < bytes.count, bytes[start] != UInt8(ascii: "/"), bytes[start] != UInt8(ascii: "?") { start += 1 }
+                        break
+                    }
+                    index += 1
+                }
+            }
+            var mark = start
+            while mark < bytes.count, bytes[mark] != UInt8(ascii: "?") { mark += 1 }
+            return (start, mark < bytes.count ? mark : nil, bytes.count)
         }
-        guard let mark = bytes[start...].firstIndex(of: UInt8(ascii: "?")) else {
-            if start == bytes.startIndex, !bytes.isEmpty { return (target, nil) }
-            return (start == bytes.endIndex ? "/" : String(Substring(bytes[start...])), nil)
+        // Every offset sits next to an ASCII byte (or at an end), so it is a character boundary.
+        let utf8 = target.utf8
+        func slice(_ from: Int, _ to: Int) -> String {
+            String(target[utf8.index(utf8.startIndex, offsetBy: from)..<utf8.index(utf8.startIndex, offsetBy: to)])
         }
-        let path = start == mark ? "/" : String(Substring(bytes[start..<mark]))
-        return (path, String(Substring(bytes[bytes.index(after: mark)...])))
+        guard let mark else {
+            if start == 0, count > 0 { return (target, nil) }
+            return (start == count ? "/" : slice(start, count), nil)
+        }
+        return (start == mark ? "/" : slice(start, mark), slice(mark + 1, count))
     }
 
     /// The request in progress is answered: its deadline no longer counts, and after an answer with

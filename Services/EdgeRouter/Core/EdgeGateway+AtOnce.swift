@@ -46,6 +46,6 @@ extension EdgeGateway {
             }
             response.headers += decision.headers
         }
-        return .answered(self.finished(Self.withCORS(response, route: route, request: request), request: request, routeName: route.path, started: started))
+        return .answered(self.finished(Self.withCORS(consume response, route: route, request: request), request: request, routeName: route.path, started: started))
     }
 }

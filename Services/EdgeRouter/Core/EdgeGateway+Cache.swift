@@ -64,9 +64,8 @@ extension EdgeGateway {
 
     /// A personal answer (`scope: user`) must not be kept by a shared cache between this edge and the client:
     /// it says `Cache-Control: private` (problems already say `no-store`).
-    static func keptPrivate(_ answer: EdgeResponse, caching: EdgeRoute.Caching) -> EdgeResponse {
-        guard caching.scope == .user, answer.status < 400 else { return answer }
-        var response = answer
+    static func keptPrivate(_ response: consuming EdgeResponse, caching: EdgeRoute.Caching) -> EdgeResponse {
+        guard caching.scope == .user, response.status < 400 else { return response }
         response.headers.append(("Cache-Control", "private"))
         return response
     }
@@ -200,12 +199,12 @@ extension EdgeGateway {
         EdgeMetrics.cacheHits.increment()
         guard case .route = storage else { return Self.respond(cached, status: "gatehouse; hit", age: age) }
         let ttl = (caching.freshness.ttl - age).components.seconds
-        return Self.respond(cached, status: "gatehouse; hit; ttl=\(ttl)", age: age)
+        return Self.respond(cached, status: "gatehouse; hit; ttl=" + String(ttl), age: age)
     }
 
     static func respond(_ cached: CachedResponse, status: String, age: Duration) -> EdgeResponse {
         var headers = cached.replayedFields
-        headers.append(("Age", "\(age.components.seconds)"))
+        headers.append(("Age", String(age.components.seconds)))
         headers.append(("Cache-Status", status))
         return EdgeResponse(status: cached.status, headers: headers, body: cached.body)
     }

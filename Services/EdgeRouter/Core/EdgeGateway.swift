@@ -86,8 +86,7 @@ package final class EdgeGateway: Sendable {
     }
 
     /// A request's answer with its `X-Request-ID`, counted, timed and logged.
-    func finished(_ answer: EdgeResponse, request: EdgeRequest, routeName: String, started: ContinuousClock.Instant) -> EdgeResponse {
-        var response = answer
+    func finished(_ response: consuming EdgeResponse, request: EdgeRequest, routeName: String, started: ContinuousClock.Instant) -> EdgeResponse {
         response.headers.append(("X-Request-ID", request.requestID))
         let elapsed = (ContinuousClock.now - started).components
         EdgeMetrics.answered(route: routeName, status: response.status, nanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
@@ -129,9 +128,8 @@ package final class EdgeGateway: Sendable {
     }
 
     /// An answer with the route's CORS fields for the request's `Origin` (none without `cors:`).
-    static func withCORS(_ answer: EdgeResponse, route: EdgeRoute, request: EdgeRequest) -> EdgeResponse {
-        guard let cors = route.cors else { return answer }
-        var response = answer
+    static func withCORS(_ response: consuming EdgeResponse, route: EdgeRoute, request: EdgeRequest) -> EdgeResponse {
+        guard let cors = route.cors else { return response }
         response.headers += cors.responseHeaders(origin: request.header("origin"))
         return response
     }

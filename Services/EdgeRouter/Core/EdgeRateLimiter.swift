@@ -409,11 +409,7 @@ package final class EdgeRateLimiter: Service, Sendable {
         let statuses = response.statuses
         var headers: [(name: String, value: String)] = []
         if !statuses.isEmpty {
-            let policy = Self.fieldValue(statuses, ";q=", { Int($0.limit) }, ";w=", { Int($0.windowSeconds) })
-            let state = Self.fieldValue(
-                statuses, ";r=", { Int($0.remaining) }, ";t=", { Int(clamping: $0.resetMilliseconds / 1000 + ($0.resetMilliseconds % 1000 > 0 ? 1 : 0)) }
-            )
-            headers = [("RateLimit-Policy", policy), ("RateLimit", state)]
+            headers = [("RateLimit-Policy", Self.fieldValue(statuses, state: false)), ("RateLimit", Self.fieldValue(statuses, state: true))]
         }
         let deciding = response.decidingIndex < statuses.count ? statuses[response.decidingIndex] : nil
         let retryAfter = response.allowed ? 0 : max(1, Int(((deciding?.retryAfterMilliseconds ?? 1000) + 999) / 1000))
@@ -425,24 +421,31 @@ package final class EdgeRateLimiter: Service, Sendable {
         )
     }
 
-    /// A `RateLimit-Policy` or `RateLimit` value: per status `"<policy>"<first><n><second><m>`, joined by `, `,
-    /// written in one allocation (this runs for every request).
-    private static func fieldValue(
-        _ statuses: [LimiterDecision.PolicyStatus], _ first: StaticString, _ firstValue: (LimiterDecision.PolicyStatus) -> Int,
-        _ second: StaticString, _ secondValue: (LimiterDecision.PolicyStatus) -> Int
-    ) -> String {
-        let room = statuses.reduce(0) { $0 + $1.policy.utf8.count + 2 * ASCIIBytes.maximumDecimalLength + 12 }
+    /// A `RateLimit-Policy` value (per status `"<policy>";q=<limit>;w=<window>`) or, when `state`, a
+    /// `RateLimit` value (`"<policy>";r=<remaining>;t=<seconds to reset>`), joined by `, `: written in one
+    /// allocation, each status read in place (this runs for every request).
+    private static func fieldValue(_ statuses: [LimiterDecision.PolicyStatus], state: Bool) -> String {
+        var room = 0
+        for index in statuses.indices { room += statuses[index].policy.utf8.count + 2 * ASCIIBytes.maximumDecimalLength + 12 }
         return String(unsafeUninitializedCapacity: room) { buffer in
             var bytes = ASCIIBytes(room: UnsafeMutableRawBufferPointer(buffer))
-            for (index, status) in statuses.enumerated() {
+            for index in statuses.indices {
                 if index > 0 { bytes.put(", ") }
                 bytes.put(UInt8(ascii: "\""))
-                bytes.put(status.policy)
+                bytes.put(statuses[index].policy)
                 bytes.put(UInt8(ascii: "\""))
-                bytes.put(first)
-                bytes.put(decimal: firstValue(status))
-                bytes.put(second)
-                bytes.put(decimal: secondValue(status))
+                if state {
+                    let reset = statuses[index].resetMilliseconds
+                    bytes.put(";r=")
+                    bytes.put(decimal: Int(statuses[index].remaining))
+                    bytes.put(";t=")
+                    bytes.put(decimal: Int(clamping: reset / 1000 + (reset % 1000 > 0 ? 1 : 0)))
+                } else {
+                    bytes.put(";q=")
+                    bytes.put(decimal: Int(statuses[index].limit))
+                    bytes.put(";w=")
+                    bytes.put(decimal: Int(statuses[index].windowSeconds))
+                }
             }
             return bytes.count
         }

@@ -77,18 +77,17 @@ struct EdgeRequestReader {
     /// - Parameter streamBeyond: The bound beyond which this request's body is streamed, `nil` when it is
     ///   read whole.
     mutating func head(_ head: HTTPRequestHead, streamBeyond: Int? = nil) -> Action {
-        let waitsForContinue = head.headers["expect"].contains { $0.lowercased() == "100-continue" }
-        if let refusal = Self.refusal(of: head) {
+        let fields = FieldsOfNote(head.headers)
+        if let refusal = Self.refusal(of: head, fields) {
             self.state = .discarding
-            return .reject(head, refusal, closeAfterAnswer: waitsForContinue)
+            return .reject(head, refusal, closeAfterAnswer: fields.waitsForContinue)
         }
-        let declared = head.headers["content-length"].first.flatMap { Int($0) }
-        if let declared, declared > self.maximumBodyBytes {
+        if let declared = fields.contentLength.flatMap({ Int($0) }), declared > self.maximumBodyBytes {
             self.state = .discarding
-            return .reject(head, .tooLarge, closeAfterAnswer: waitsForContinue)
+            return .reject(head, .tooLarge, closeAfterAnswer: fields.waitsForContinue)
         }
         self.state = .receiving(head, ByteBuffer(), streamBeyond: streamBeyond)
-        return waitsForContinue && head.version != .http1_0 ? .sendContinue(head) : .none
+        return fields.waitsForContinue && head.version != .http1_0 ? .sendContinue(head) : .none
     }
 
     /// Part of the body was read.
@@ -140,39 +139,57 @@ struct EdgeRequestReader {
         return false
     }
 
-    /// What RFC 9112 makes a server refuse in a head, if anything.
-    static func refusal(of head: HTTPRequestHead) -> Refusal? {
-        // One pass over the fields, without building arrays: this runs for every request head.
+    /// The fields a head is checked by, read in one pass without building arrays: this runs for every head.
+    private struct FieldsOfNote {
         var hostCount = 0
+        /// The last `Host` value.
         var host: String?
+        /// The `Transfer-Encoding` values, joined by `,`.
         var codings: String?
-        for (name, value) in head.headers {
-            if Self.isName(name, "host") {
-                hostCount += 1
-                host = value
-            } else if Self.isName(name, "transfer-encoding") {
-                codings = codings.map { $0 + "," + value } ?? value
+        /// The first `Content-Length` value.
+        var contentLength: String?
+        /// Whether an `Expect` value is `100-continue`.
+        var waitsForContinue = false
+
+        init(_ headers: HTTPHeaders) {
+            for (name, value) in headers {
+                if Self.isName(name, "host") {
+                    self.hostCount += 1
+                    self.host = value
+                } else if Self.isName(name, "content-length") {
+                    if self.contentLength == nil { self.contentLength = value }
+                } else if Self.isName(name, "transfer-encoding") {
+                    self.codings = self.codings.map { $0 + "," + value } ?? value
+                } else if Self.isName(name, "expect"), value.lowercased() == "100-continue" {
+                    self.waitsForContinue = true
+                }
             }
         }
-        if head.version.major == 1, head.version.minor >= 1, hostCount == 0 {
+
+        /// Whether a field name equals `lowercased` (a lower-case ASCII name), case-insensitively, without allocating.
+        private static func isName(_ name: String, _ lowercased: StaticString) -> Bool {
+            guard name.utf8.count == lowercased.utf8CodeUnitCount else { return false }
+            return name.utf8.withContiguousStorageIfAvailable { bytes in
+                for index in 0..<bytes.count where bytes[index] | 0x20 != lowercased.utf8Start[index] { return false }
+                return true
+            } ?? name.utf8.elementsEqual(UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)) { $0 | 0x20 == $1 }
+        }
+    }
+
+    /// What RFC 9112 makes a server refuse in a head, if anything.
+    private static func refusal(of head: HTTPRequestHead, _ fields: FieldsOfNote) -> Refusal? {
+        if head.version.major == 1, head.version.minor >= 1, fields.hostCount == 0 {
             return .badHead("an HTTP/1.1 request needs a Host header field")
         }
-        if hostCount > 1 { return .badHead("the request has \(hostCount) Host header fields; it may have one") }
-        if let host, !HostFieldValue.isValid(host) {
+        if fields.hostCount > 1 { return .badHead("the request has \(fields.hostCount) Host header fields; it may have one") }
+        if let host = fields.host, !HostFieldValue.isValid(host) {
             return .badHead("the Host header field is not a valid host[:port]")
         }
-        for coding in codings?.split(separator: ",") ?? [] {
+        for coding in fields.codings?.split(separator: ",") ?? [] {
             let name = coding.trimmingASCIISpaces().lowercased()
             if name != "chunked" { return .unsupportedTransferCoding(name) }
         }
         return nil
-    }
-
-    /// Whether a field name equals `lowercased` (a lower-case ASCII name), case-insensitively, without allocating.
-    private static func isName(_ name: String, _ lowercased: StaticString) -> Bool {
-        let utf8 = name.utf8
-        guard utf8.count == lowercased.utf8CodeUnitCount else { return false }
-        return lowercased.withUTF8Buffer { expected in utf8.elementsEqual(expected) { $0 | 0x20 == $1 } }
     }
 
     /// The request's end was read.

@@ -1,5 +1,7 @@
-/// One route of the edge router's route file: which requests it matches and how they are treated.
-package struct EdgeRoute: Sendable, Equatable {
+/// One route of the edge router's route file: which requests it matches and how they are treated. A class,
+/// immutable once read: every request that matches a route hands it on, and a reference costs one retain
+/// where a copy of every field cost one each.
+package final class EdgeRoute: Sendable, Equatable {
     /// Whether a bearer token is needed.
     package enum Authentication: String, Sendable, CaseIterable {
         /// Never read; every caller is anonymous.
@@ -35,31 +37,51 @@ package struct EdgeRoute: Sendable, Equatable {
     }
 
     /// The template as written, e.g. `/v1/{collection}/{id}`.
-    package var path: String
+    package let path: String
     /// The template's segments.
-    package var segments: [Segment]
+    package let segments: [Segment]
     /// The methods it serves (`GET` also serves `HEAD`).
-    package var methods: Set<String>
+    package let methods: Set<String>
     /// Whether a token is needed.
-    package var authentication: Authentication
+    package let authentication: Authentication
     /// Roles of which the caller needs at least one (empty: none needed); missing is a 403.
-    package var roles: [String]
+    package let roles: [String]
     /// Scopes the caller needs all of (empty: none needed); missing is a 403.
-    package var scopes: [String]
+    package let scopes: [String]
     /// On `PUT`/`DELETE` of one document: writes only to documents the caller owns, unless the caller has
     /// the `admin` role. On a `GET` listing: lists only the caller's own documents.
-    package var ownerOnly: Bool
+    package let ownerOnly: Bool
     /// Caching, for `GET` routes that have it.
-    package var caching: Caching?
+    package let caching: Caching?
     /// Caller class (`anonymous`, `authenticated`, or a role) to the limiter policies checked for it.
-    package var tiers: [(name: String, policies: [String])]
+    package let tiers: [(name: String, policies: [String])]
     /// Cross-origin calls from browsers, when the route allows them.
-    package var cors: CORSPolicy?
+    package let cors: CORSPolicy?
     /// The HTTP API that answers this route's requests; `nil`: the data service answers them.
-    var upstream: HTTPUpstreamConfiguration?
+    let upstream: HTTPUpstreamConfiguration?
     /// The paths a `2xx` write through the route's `upstream:` drops on every edge (`upstream.invalidates`);
     /// `nil`: the written path and its parent.
-    var invalidates: [PathTemplate]?
+    let invalidates: [PathTemplate]?
+
+    /// A route with these settings.
+    init(
+        path: String, segments: [Segment], methods: Set<String>, authentication: Authentication, roles: [String], scopes: [String], ownerOnly: Bool,
+        caching: Caching?, tiers: [(name: String, policies: [String])], cors: CORSPolicy?, upstream: HTTPUpstreamConfiguration?,
+        invalidates: [PathTemplate]?
+    ) {
+        self.path = path
+        self.segments = segments
+        self.methods = methods
+        self.authentication = authentication
+        self.roles = roles
+        self.scopes = scopes
+        self.ownerOnly = ownerOnly
+        self.caching = caching
+        self.tiers = tiers
+        self.cors = cors
+        self.upstream = upstream
+        self.invalidates = invalidates
+    }
 
     package static func == (lhs: EdgeRoute, rhs: EdgeRoute) -> Bool {
         lhs.path == rhs.path && lhs.methods == rhs.methods && lhs.authentication == rhs.authentication && lhs.roles == rhs.roles

@@ -23,7 +23,7 @@ enum HTTPWireFormat {
     ) {
         let reason = HTTPResponseStatus(statusCode: status).reasonPhrase
         var size = 8 + 1 + ASCIIBytes.maximumDecimalLength + 1 + reason.utf8.count + 2 + 2
-        for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
+        for index in fields.indices { size += fields[index].name.utf8.count + fields[index].value.utf8.count + 4 }
         if contentLength != nil { size += 16 + ASCIIBytes.maximumDecimalLength + 2 } else if chunked { size += 28 }
         if let date { size += 6 + date.utf8.count + 2 }
         size += 8 + server.utf8CodeUnitCount + 2
@@ -36,7 +36,7 @@ enum HTTPWireFormat {
             head.put(UInt8(ascii: " "))
             head.put(reason)
             head.put("\r\n")
-            for (name, value) in fields { head.putField(name, value) }
+            for index in fields.indices { head.putField(fields[index].name, fields[index].value) }
             if let contentLength {
                 head.put("Content-Length: ")
                 head.put(decimal: contentLength)

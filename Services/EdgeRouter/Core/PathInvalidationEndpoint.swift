@@ -33,7 +33,7 @@ struct PathInvalidationEndpoint: Sendable {
                 headers: [("WWW-Authenticate", #"Bearer realm="gatehouse""#)]
             ))
         }
-        guard let token = EdgeGateway.bearerToken(authorization) else { return Self.admin(EdgeGateway.invalidToken(.malformed)) }
+        guard let token = EdgeGateway.bearerToken(authorization).map(String.init) else { return Self.admin(EdgeGateway.invalidToken(.malformed)) }
         var verified = await self.verifier.verify(token)
         if case .failure(.unknownKey) = verified, await self.authEvents.unknownKeySeen() {
             verified = await self.verifier.verify(token)

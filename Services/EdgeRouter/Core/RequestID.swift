@@ -1,8 +1,6 @@
 /// A request's `X-Request-ID`: the client's own when it is short printable ASCII, else a new random UUID
 /// (version 4, lower-case).
 enum RequestID {
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     /// The request's `X-Request-ID` (its first, `given`) when it has at most 128 printable ASCII characters,
     /// else ``random(using:)``.
     static func of(_ given: String?, using generator: inout some RandomNumberGenerator) -> String {
@@ -19,26 +17,21 @@ enum RequestID {
         let high = (generator.next() as UInt64) & 0xFFFF_FFFF_FFFF_0FFF | 0x0000_0000_0000_4000
         let low = (generator.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
         return String(unsafeUninitializedCapacity: 36) { buffer in
+            // 8-4-4 hexadecimal digits from `high`, then 4-12 from `low`, most significant first.
             var position = 0
-            func put(_ value: UInt64, nibbles: Int) {
-                for shift in stride(from: (nibbles - 1) * 4, through: 0, by: -4) {
-                    buffer[position] = Self.hexDigits[Int(value >> UInt64(shift) & 0xF)]
+            func put(_ value: UInt64, dashBefore first: Int, _ second: Int) {
+                for nibble in 0..<16 {
+                    if nibble == first || nibble == second {
+                        buffer[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    let digit = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * nibble) & 0xF)
+                    buffer[position] = digit < 10 ? UInt8(ascii: "0") &+ digit : UInt8(ascii: "a") &+ digit &- 10
                     position += 1
                 }
             }
-            func dash() {
-                buffer[position] = UInt8(ascii: "-")
-                position += 1
-            }
-            put(high >> 32, nibbles: 8)
-            dash()
-            put(high >> 16, nibbles: 4)
-            dash()
-            put(high, nibbles: 4)
-            dash()
-            put(low >> 48, nibbles: 4)
-            dash()
-            put(low, nibbles: 12)
+            put(high, dashBefore: 8, 12)
+            put(low, dashBefore: 0, 4)
             return position
         }
     }
