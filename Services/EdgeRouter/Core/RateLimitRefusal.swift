@@ -28,7 +28,8 @@ final class RateLimitRefusal: Sendable {
             problems[key] = problem
             return problem
         }
-        response.headers.reserveCapacity(response.headers.count + headers.count + 1)
+        // Room for `Retry-After` and the `X-Request-ID` every answer gets, so neither grows the list again.
+        response.headers.reserveCapacity(response.headers.count + headers.count + 2)
         response.headers += headers
         response.headers.append(("Retry-After", String(retryAfterSeconds)))
         return response
