@@ -35,12 +35,16 @@ package final class AccessTokenVerifier: Sendable {
         var claims: [UInt64: (token: String, claims: AccessTokenClaims)] = [:]
 
         static func key(_ token: Substring) -> UInt64 {
-            Self.withBytes(of: token) { bytes in bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) } }
+            Self.withBytes(of: token, Self.key(bytes:))
+        }
+
+        private static func key(bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+            bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) }
         }
 
         func claims(of token: Substring) -> AccessTokenClaims? {
             Self.withBytes(of: token) { bytes in
-                guard var entry = self.claims[bytes.suffix(8).reduce(0) { $0 << 8 | UInt64($1) }], entry.token.utf8.count == bytes.count,
+                guard var entry = self.claims[Self.key(bytes: bytes)], entry.token.utf8.count == bytes.count,
                     bytes.isEmpty || entry.token.withUTF8({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 })
                 else { return nil }
                 return entry.claims
