@@ -205,6 +205,9 @@ package final class EdgeRateLimiter: Service, Sendable {
             let request = LimiterRequest(caller: caller, items: items.map { LimiterRequest.Item(policy: $0.key.policy, key: $0.key.key, cost: $0.cost) })
             guard let response = self.limiter.rememberedDenial(of: request, at: now) else { return nil }
             EdgeMetrics.rateLimitDecision(.memory).increment()
+            // Every item denied (a flooding caller's usual case): the answer is the memory's, and the table,
+            // which would only fill in the statuses of items allowed, is not locked again.
+            if response.statuses.allSatisfy({ !$0.allowed }) { return self.decided(response) }
             let wants = items.map { LeaseTable.Want(key: $0.key, cost: $0.cost, extra: 0) }
             return self.decided(self.table.withLock { $0.answer(items, wants: wants, response: response, now: now) })
         case .wait, .acquire, .short:
