@@ -9,56 +9,41 @@ package enum CacheKey {
     ///   - query: The query string without `?`, if any.
     ///   - subject: The caller's `sub` for a user-scoped route, `nil` for a public one.
     package static func make(method: String, path: String, query: String?, subject: String?) -> String {
-        var pairs: [Substring] = []
-        if let query, !query.isEmpty {
-            pairs = query.split(separator: "&").filter { !$0.isEmpty }.sorted()
-        }
+        let pairs = query.map { $0.split(separator: "&").filter { !$0.isEmpty }.sorted() } ?? []
+        let query = pairs.isEmpty ? nil : pairs.joined(separator: "&")
+        let path = Self.hasNoEmptySegments(path) ? path : Self.withoutEmptySegments(path)
         let method = method == "HEAD" ? "GET" : method
-        if pairs.isEmpty, Self.hasNoEmptySegments(path) {
-            // The usual key (a clean path, no query), written in one allocation: this runs for every cached read.
-            let room = method.utf8.count + 1 + path.utf8.count + (subject.map { $0.utf8.count + 5 } ?? 0)
-            return String(unsafeUninitializedCapacity: room) { buffer in
-                var bytes = ASCIIBytes(room: UnsafeMutableRawBufferPointer(buffer))
-                bytes.put(method)
-                bytes.put(UInt8(ascii: " "))
-                bytes.put(path)
-                if let subject {
-                    bytes.put(" sub=")
-                    bytes.put(subject)
-                }
-                return bytes.count
+        // Written in one allocation: this runs for every cached read.
+        let room = method.utf8.count + 1 + path.utf8.count + (query.map { $0.utf8.count + 1 } ?? 0) + (subject.map { $0.utf8.count + 5 } ?? 0)
+        return String(unsafeUninitializedCapacity: room) { buffer in
+            var bytes = ASCIIBytes(room: UnsafeMutableRawBufferPointer(buffer))
+            bytes.put(method)
+            bytes.put(UInt8(ascii: " "))
+            bytes.put(path)
+            if let query {
+                bytes.put(UInt8(ascii: "?"))
+                bytes.put(query)
             }
-        }
-        var key = ""
-        key.reserveCapacity(
-            method.utf8.count + 2 + path.utf8.count + (query?.utf8.count ?? 0) + 1 + (subject.map { $0.utf8.count + 5 } ?? 0)
-        )
-        key += method
-        key += " "
-        // The path with its empty segments dropped, one `/` before each segment; a path already so is taken whole.
-        if Self.hasNoEmptySegments(path) {
-            key += path
-        } else {
-            var segments = PathSegments(path.utf8.first == UInt8(ascii: "/") ? path : "/" + path)
-            var wroteSegment = false
-            while let segment = segments.next() {
-                guard !segment.isEmpty else { continue }
-                key += "/"
-                key += Substring(segment)
-                wroteSegment = true
+            if let subject {
+                // A subject cannot contain a space (issuer names are A-Z a-z 0-9 _ . @ -), so this cannot collide with a path.
+                bytes.put(" sub=")
+                bytes.put(subject)
             }
-            if !wroteSegment { key += "/" }
+            return bytes.count
         }
-        if !pairs.isEmpty {
-            key += "?"
-            key += pairs.joined(separator: "&")
+    }
+
+    /// `path` with its empty segments dropped, one `/` before each segment (`/` when none is left).
+    private static func withoutEmptySegments(_ path: String) -> String {
+        var normalised = ""
+        normalised.reserveCapacity(path.utf8.count + 1)
+        var segments = PathSegments(path.utf8.first == UInt8(ascii: "/") ? path : "/" + path)
+        while let segment = segments.next() {
+            guard !segment.isEmpty else { continue }
+            normalised += "/"
+            normalised += Substring(segment)
         }
-        if let subject {
-            // A subject cannot contain a space (issuer names are A-Z a-z 0-9 _ . @ -), so this cannot collide with a path.
-            key += " sub="
-            key += subject
-        }
-        return key
+        return normalised.isEmpty ? "/" : normalised
     }
 
     /// Whether `path` is `/`, or starts with `/`, has no `//` and does not end with `/`: what the segments

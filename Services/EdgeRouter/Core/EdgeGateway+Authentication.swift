@@ -61,7 +61,7 @@ extension EdgeGateway {
     func authenticatedAtOnce(_ request: EdgeRequest, route: EdgeRoute) -> EdgeCaller? {
         guard route.authentication != .none else { return EdgeCaller() }
         guard let authorization = request.header("authorization") else { return route.authentication == .optional ? EdgeCaller() : nil }
-        guard Self.isBearerScheme(authorization), let token = Self.bearerToken(authorization),
+        guard let token = Self.bearerToken(authorization),
             case .success(let claims) = self.verifier.rememberedVerdict(token)
         else { return nil }
         return EdgeCaller(claims: claims)
