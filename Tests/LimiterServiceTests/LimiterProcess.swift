@@ -64,9 +64,12 @@ final class LimiterProcess: Sendable {
 }
 
 /// What the limiter under test is configured with: the policy file `folder/policies.yaml`, Redis at
-/// `redisPort`, the test secret, ports of its own choice.
+/// `redisPort`, the test secret, ports of its own choice, and a Redis command timeout long enough for a
+/// loaded CI machine (the default 50 ms sent a batch's checks to their fallback there). A test of the
+/// timeout itself sets `LIMITER_REDIS_COMMAND_TIMEOUT_MS` again.
 func limiterEnvironment(folder: TestFolder, redisPort: Int) -> [String: String] {
     [
+        "LIMITER_REDIS_COMMAND_TIMEOUT_MS": "10000",
         "LIMITER_RPC_SECRET": serviceSecret,
         "LIMITER_RPC_PORT": "0",
         "LIMITER_ADMIN_PORT": "0",

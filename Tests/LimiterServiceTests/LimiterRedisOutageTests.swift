@@ -21,8 +21,11 @@ import Testing
         defer { redis.stop() }
         let folder = try TestFolder()
         try folder.write("policies.yaml", Self.policies)
-        // The default 50 ms Redis command timeout, and a 200 ms connect timeout.
-        let limiter = try await LimiterProcess(folder: folder, redisPort: redis.port, environment: ["LIMITER_REDIS_CONNECT_TIMEOUT_MS": "200"])
+        // The default 50 ms Redis command timeout (the harness sets a longer one), and a 200 ms connect timeout.
+        let limiter = try await LimiterProcess(
+            folder: folder, redisPort: redis.port,
+            environment: ["LIMITER_REDIS_COMMAND_TIMEOUT_MS": "50", "LIMITER_REDIS_CONNECT_TIMEOUT_MS": "200"]
+        )
         try await limiter.withClient { client in
             let first = try await client.check(policy: "open", key: "192.0.2.1")
             #expect(first.allowed && first.source == .redis)
