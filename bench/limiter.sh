@@ -24,7 +24,8 @@ redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --save "" --appe
 redis=$!
 limiter=""
 echo_server=""
-trap 'kill $limiter $redis $echo_server 2>/dev/null; rm -rf "$dir"' EXIT
+redis_echo_server=""
+trap 'kill $limiter $redis $echo_server $redis_echo_server 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 cat > "$dir/policies.yaml" <<POLICIES
@@ -53,19 +54,25 @@ out="$("$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --se
 echo "$out"
 max="$(echo "$out" | sed -n 's/.*: \([0-9]*\) checks\/s.*/\1/p')"
 stolen
-echo "== limiter over RPC, open loop at half of that maximum, 3 runs, each next to an RPC echo at that rate"
+echo "== limiter over RPC, open loop at half of that maximum, 3 runs, each next to an RPC echo and an echo through Redis at that rate"
 # One run's p99 moves by 2x and more within minutes on this machine (the host takes and slows the cores in
 # waves, not all of it shown as steal), so the verdict is the median of three runs, each printed with the
 # time stolen during it. After each, an RPC echo with nothing behind it (rpc-server) at the same rate shows
 # the machine's own tail in the same minutes.
 "$bin/GatehouseBench" rpc-server --port 0 > "$dir/echo.log" &
 echo_server=$!
-for _ in $(seq 50); do grep -q listening "$dir/echo.log" && break; sleep 0.1; done
+# The control: an echo that first waits for a batched script call deciding nothing in the same Redis (the
+# limiter idles meanwhile), the floor of any design that decides each check in Redis on these cores.
+"$bin/GatehouseBench" rpc-server --port 0 --redis-port "$redis_port" > "$dir/redis-echo.log" &
+redis_echo_server=$!
+for _ in $(seq 50); do grep -q listening "$dir/echo.log" && grep -q listening "$dir/redis-echo.log" && break; sleep 0.1; done
 echo_port="$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$dir/echo.log")"
+redis_echo_port="$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$dir/redis-echo.log")"
 p99_of() { sed -n 's/.*p99 \([0-9]*\) us.*/\1/p'; }
 median_of_3() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
 p99s=()
 echo_p99s=()
+redis_echo_p99s=()
 # Where a check's time goes, from the limiter's own histograms over each run: its wait in the batcher's
 # queue, the script call (Redis round trip), and the whole RPC handler (from the frame read to the answer);
 # then Redis' own time running the script (its commandstats, reset before the run), and the CPU time per
@@ -123,9 +130,13 @@ for run in 1 2 3; do
     calls=$(($(echo "$out" | sed -n 's/.*(\([0-9]*\) calls,.*/\1/p') + max / 2))
     echo "  $out   (stolen: $(steal_ms_since "$run_start") ms; echo server CPU per call: $(cpu_us_per "$echo_ticks" "$calls") us; cores busy: $busy)"
     echo_p99s+=("$(echo "$out" | p99_of)")
+    run_start="$(steal_ticks)"
+    out="$("$bin/GatehouseBench" rpc-load --port "$redis_echo_port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"
+    echo "  through Redis: $out   (stolen: $(steal_ms_since "$run_start") ms)"
+    redis_echo_p99s+=("$(echo "$out" | p99_of)")
 done
-kill $echo_server; echo_server=""
-echo "median p99 of the 3 runs: $(median_of_3 "${p99s[@]}") us (the echo's: $(median_of_3 "${echo_p99s[@]}") us)"
+kill $echo_server $redis_echo_server; echo_server=""; redis_echo_server=""
+echo "median p99 of the 3 runs: $(median_of_3 "${p99s[@]}") us (the echo's: $(median_of_3 "${echo_p99s[@]}") us; through Redis: $(median_of_3 "${redis_echo_p99s[@]}") us)"
 stolen
 echo "== limiter over RPC, 64 callers, repeats of denied keys (denial cache)"
 "$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode denied --seconds "$seconds"
