@@ -131,8 +131,15 @@ for run in 1 2 3; do
     echo "  $out   (stolen: $(steal_ms_since "$run_start") ms; echo server CPU per call: $(cpu_us_per "$echo_ticks" "$calls") us; cores busy: $busy)"
     echo_p99s+=("$(echo "$out" | p99_of)")
     run_start="$(steal_ticks)"
+    echo_ticks="$(cpu_ticks "$redis_echo_server")"
+    redis_ticks="$(cpu_ticks "$redis")"
+    machine="$(cpu_line)"
     out="$("$bin/GatehouseBench" rpc-load --port "$redis_echo_port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"
-    echo "  through Redis: $out   (stolen: $(steal_ms_since "$run_start") ms)"
+    echo_ticks=$(($(cpu_ticks "$redis_echo_server") - echo_ticks))
+    redis_ticks=$(($(cpu_ticks "$redis") - redis_ticks))
+    busy="$(busy_since "$machine")"
+    calls=$(($(echo "$out" | sed -n 's/.*(\([0-9]*\) calls,.*/\1/p') + max / 2))
+    echo "  through Redis: $out   (stolen: $(steal_ms_since "$run_start") ms; server CPU per call: $(cpu_us_per "$echo_ticks" "$calls") us, Redis $(cpu_us_per "$redis_ticks" "$calls") us; cores busy: $busy)"
     redis_echo_p99s+=("$(echo "$out" | p99_of)")
 done
 kill $echo_server $redis_echo_server; echo_server=""; redis_echo_server=""
