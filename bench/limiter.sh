@@ -105,6 +105,23 @@ cpu_us_per() { echo $(( $1 * 1000000 / $(getconf CLK_TCK) / ($2 > 0 ? $2 : 1) ))
 # the `cpu_line` BEFORE.
 cpu_line() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 busy_since() { echo "$(cpu_line) $1" | awk '{printf "%d%%", 100 * ($1 - $3) / (($2 - $4) > 0 ? $2 - $4 : 1)}'; }
+# One echo run at the half rate, printed with the CPU time per call of its server and of Redis (none for the
+# plain echo) and how busy the cores were; leaves the load generator's line in `out`.
+# Usage: echo_run LABEL SERVER_PID PORT
+echo_run() {
+    local label="$1" server="$2" port="$3" start server_ticks redis_ticks machine calls
+    start="$(steal_ticks)"
+    server_ticks="$(cpu_ticks "$server")"
+    redis_ticks="$(cpu_ticks "$redis")"
+    machine="$(cpu_line)"
+    out="$("$bin/GatehouseBench" rpc-load --port "$port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"
+    server_ticks=$(($(cpu_ticks "$server") - server_ticks))
+    redis_ticks=$(($(cpu_ticks "$redis") - redis_ticks))
+    busy="$(busy_since "$machine")"
+    # The calls measured, plus the warm-up second's, which the CPU time includes too.
+    calls=$(($(echo "$out" | sed -n 's/.*(\([0-9]*\) calls,.*/\1/p') + max / 2))
+    echo "  $label$out   (stolen: $(steal_ms_since "$start") ms; server CPU per call: $(cpu_us_per "$server_ticks" "$calls") us, Redis $(cpu_us_per "$redis_ticks" "$calls") us; cores busy: $busy)"
+}
 for run in 1 2 3; do
     run_start="$(steal_ticks)"
     redis-cli -p "$redis_port" config resetstat > /dev/null
@@ -120,26 +137,9 @@ for run in 1 2 3; do
     echo "$out   (stolen: $(steal_ms_since "$run_start") ms)"
     stages
     p99s+=("$(echo "$out" | p99_of)")
-    run_start="$(steal_ticks)"
-    echo_ticks="$(cpu_ticks "$echo_server")"
-    machine="$(cpu_line)"
-    out="$("$bin/GatehouseBench" rpc-load --port "$echo_port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"
-    echo_ticks=$(($(cpu_ticks "$echo_server") - echo_ticks))
-    busy="$(busy_since "$machine")"
-    # The calls measured, plus the warm-up second's, which the CPU time includes too.
-    calls=$(($(echo "$out" | sed -n 's/.*(\([0-9]*\) calls,.*/\1/p') + max / 2))
-    echo "  $out   (stolen: $(steal_ms_since "$run_start") ms; echo server CPU per call: $(cpu_us_per "$echo_ticks" "$calls") us; cores busy: $busy)"
+    echo_run "" "$echo_server" "$echo_port"
     echo_p99s+=("$(echo "$out" | p99_of)")
-    run_start="$(steal_ticks)"
-    echo_ticks="$(cpu_ticks "$redis_echo_server")"
-    redis_ticks="$(cpu_ticks "$redis")"
-    machine="$(cpu_line)"
-    out="$("$bin/GatehouseBench" rpc-load --port "$redis_echo_port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"
-    echo_ticks=$(($(cpu_ticks "$redis_echo_server") - echo_ticks))
-    redis_ticks=$(($(cpu_ticks "$redis") - redis_ticks))
-    busy="$(busy_since "$machine")"
-    calls=$(($(echo "$out" | sed -n 's/.*(\([0-9]*\) calls,.*/\1/p') + max / 2))
-    echo "  through Redis: $out   (stolen: $(steal_ms_since "$run_start") ms; server CPU per call: $(cpu_us_per "$echo_ticks" "$calls") us, Redis $(cpu_us_per "$redis_ticks" "$calls") us; cores busy: $busy)"
+    echo_run "through Redis: " "$redis_echo_server" "$redis_echo_port"
     redis_echo_p99s+=("$(echo "$out" | p99_of)")
 done
 kill $echo_server $redis_echo_server; echo_server=""; redis_echo_server=""

@@ -84,8 +84,7 @@ extension EdgeGateway {
         var authorization = authorization
         return authorization.withUTF8 { bytes in
             guard bytes.count >= 6, bytes.count == 6 || bytes[6] == UInt8(ascii: " ") else { return false }
-            return bytes[0] | 0x20 == UInt8(ascii: "b") && bytes[1] | 0x20 == UInt8(ascii: "e") && bytes[2] | 0x20 == UInt8(ascii: "a")
-                && bytes[3] | 0x20 == UInt8(ascii: "r") && bytes[4] | 0x20 == UInt8(ascii: "e") && bytes[5] | 0x20 == UInt8(ascii: "r")
+            return ASCIICaseInsensitive.hasPrefix(bytes, "bearer")
         }
     }
 

@@ -169,10 +169,10 @@ struct EdgeRequestReader {
         /// Whether a field name equals `lowercased` (a lower-case ASCII name), case-insensitively, without allocating.
         private static func isName(_ name: String, _ lowercased: StaticString) -> Bool {
             guard name.utf8.count == lowercased.utf8CodeUnitCount else { return false }
-            return name.utf8.withContiguousStorageIfAvailable { bytes in
-                for index in 0..<bytes.count where bytes[index] | 0x20 != lowercased.utf8Start[index] { return false }
-                return true
-            } ?? name.utf8.elementsEqual(UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)) { $0 | 0x20 == $1 }
+            return name.utf8.withContiguousStorageIfAvailable { ASCIICaseInsensitive.hasPrefix($0, lowercased) }
+                ?? name.utf8.elementsEqual(UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)) {
+                    ASCIICaseInsensitive.lowered($0) == $1
+                }
         }
     }
 

@@ -212,22 +212,10 @@ enum ForwardedHeaders {
     /// about 650 instructions a call, some 4,000 per forwarded request (callgrind, `bench/edge-instructions.sh`).
     private static func isPrefix(_ prefix: String, of name: String) -> Bool {
         let compared = prefix.utf8.withContiguousStorageIfAvailable { prefixBytes in
-            name.utf8.withContiguousStorageIfAvailable { nameBytes in
-                guard nameBytes.count >= prefixBytes.count else { return false }
-                for index in 0..<prefixBytes.count where Self.lowered(prefixBytes[index]) != Self.lowered(nameBytes[index]) {
-                    return false
-                }
-                return true
-            }
+            name.utf8.withContiguousStorageIfAvailable { ASCIICaseInsensitive.hasPrefix($0, prefixBytes) }
         }
         if let compared = compared ?? nil { return compared }
         // A string not stored contiguously (a bridged one): byte by byte.
-        return name.utf8.starts(with: prefix.utf8) { Self.lowered($0) == Self.lowered($1) }
-    }
-
-    /// An ASCII letter in lower case; any other byte as it is.
-    @inline(__always)
-    private static func lowered(_ byte: UInt8) -> UInt8 {
-        byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
+        return name.utf8.starts(with: prefix.utf8) { ASCIICaseInsensitive.lowered($0) == ASCIICaseInsensitive.lowered($1) }
     }
 }
