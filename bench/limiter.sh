@@ -94,7 +94,7 @@ STAGES
     script="$(redis-cli -p "$redis_port" info commandstats | tr -d '\r' | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\),usec=\([0-9]*\),.*/\1 \2/p')"
     read -r calls usec <<<"${script:-0 0}"
     echo "    Redis running the script: $calls calls, $((usec / (calls > 0 ? calls : 1))) us each, $((checks / (calls > 0 ? calls : 1))) checks per call"
-    echo "    CPU per check: limiter $(cpu_us_per "$limiter_ticks" "$checks") us, Redis $(cpu_us_per "$redis_ticks" "$checks") us; cores busy: $busy"
+    echo "    CPU per check: limiter $(cpu_us_per "$server_ticks" "$checks") us, Redis $(cpu_us_per "$redis_ticks" "$checks") us; cores busy: $busy"
 }
 # Checks the limiter's RPC server answered, from a /metrics snapshot.
 check_count() { sed -n 's/^gatehouse_rpc_server_duration_seconds_count{.*method="limiter.Check".*} \([0-9.e+]*\)$/\1/p' "$1" | awk '{s += $1} END {printf "%d", s}'; }
@@ -105,19 +105,26 @@ cpu_us_per() { echo $(( $1 * 1000000 / $(getconf CLK_TCK) / ($2 > 0 ? $2 : 1) ))
 # the `cpu_line` BEFORE.
 cpu_line() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
 busy_since() { echo "$(cpu_line) $1" | awk '{printf "%d%%", 100 * ($1 - $3) / (($2 - $4) > 0 ? $2 - $4 : 1)}'; }
+# Runs a load generator, setting `out` to its line, `server_ticks` and `redis_ticks` to the CPU clock ticks the
+# server under load and Redis used meanwhile, and `busy` to how busy the cores were.
+# Usage: measured SERVER_PID COMMAND...
+measured() {
+    local server="$1" machine; shift
+    server_ticks="$(cpu_ticks "$server")"
+    redis_ticks="$(cpu_ticks "$redis")"
+    machine="$(cpu_line)"
+    out="$("$@")"
+    server_ticks=$(($(cpu_ticks "$server") - server_ticks))
+    redis_ticks=$(($(cpu_ticks "$redis") - redis_ticks))
+    busy="$(busy_since "$machine")"
+}
 # One echo run at the half rate, printed with the CPU time per call of its server and of Redis (none for the
 # plain echo) and how busy the cores were; leaves the load generator's line in `out`.
 # Usage: echo_run LABEL SERVER_PID PORT
 echo_run() {
-    local label="$1" server="$2" port="$3" start server_ticks redis_ticks machine calls
+    local label="$1" server="$2" port="$3" start calls
     start="$(steal_ticks)"
-    server_ticks="$(cpu_ticks "$server")"
-    redis_ticks="$(cpu_ticks "$redis")"
-    machine="$(cpu_line)"
-    out="$("$bin/GatehouseBench" rpc-load --port "$port" --connections 2 --rate "$((max / 2))" --seconds "$seconds")"
-    server_ticks=$(($(cpu_ticks "$server") - server_ticks))
-    redis_ticks=$(($(cpu_ticks "$redis") - redis_ticks))
-    busy="$(busy_since "$machine")"
+    measured "$server" "$bin/GatehouseBench" rpc-load --port "$port" --connections 2 --rate "$((max / 2))" --seconds "$seconds"
     # The calls measured, plus the warm-up second's, which the CPU time includes too.
     calls=$(($(echo "$out" | sed -n 's/.*(\([0-9]*\) calls,.*/\1/p') + max / 2))
     echo "  $label$out   (stolen: $(steal_ms_since "$start") ms; server CPU per call: $(cpu_us_per "$server_ticks" "$calls") us, Redis $(cpu_us_per "$redis_ticks" "$calls") us; cores busy: $busy)"
@@ -126,13 +133,7 @@ for run in 1 2 3; do
     run_start="$(steal_ticks)"
     redis-cli -p "$redis_port" config resetstat > /dev/null
     curl -s "http://127.0.0.1:$admin_port/metrics" > "$dir/before.metrics"
-    limiter_ticks="$(cpu_ticks "$limiter")"
-    redis_ticks="$(cpu_ticks "$redis")"
-    machine="$(cpu_line)"
-    out="$("$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --rate "$((max / 2))" --seconds "$seconds")"
-    limiter_ticks=$(($(cpu_ticks "$limiter") - limiter_ticks))
-    redis_ticks=$(($(cpu_ticks "$redis") - redis_ticks))
-    busy="$(busy_since "$machine")"
+    measured "$limiter" "$bin/GatehouseBench" limiter-load --port "$rpc_port" --mode allowed --rate "$((max / 2))" --seconds "$seconds"
     curl -s "http://127.0.0.1:$admin_port/metrics" > "$dir/after.metrics"
     echo "$out   (stolen: $(steal_ms_since "$run_start") ms)"
     stages
